@@ -1,0 +1,204 @@
+"""Processing stored events: the handler table, receipts, ordering, and recovery."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from tests.helpers import fixture, post_webhook
+from zalohub.events.actions import ActionRefused, event_mark_error, event_retry_processing
+from zalohub.events.models import (
+    Direction,
+    ErrorCategory,
+    Message,
+    Outcome,
+    ProcessingState,
+    ZaloEvent,
+    ZaloState,
+)
+from zalohub.events.queue import claim_batch, drain, process_batch, sweep_expired_leases
+
+USER = "7800000000000000101"
+
+
+def _post(client, app, name: str, **replace: str) -> ZaloEvent:
+    response = post_webhook(client, app.app_id, fixture(name, **replace), key=app.oa_secret_key)
+    assert response.status_code == 200, response.content
+    return ZaloEvent.objects.order_by("-id").first()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("user_send_text__official", "text"), ("user_send_image__basic", "image"),
+     ("user_send_gif__basic", "gif"), ("user_send_file__pdf", "file"),
+     ("user_send_sticker__basic", "sticker"), ("user_send_link__basic", "link"),
+     ("user_send_location__basic", "location"), ("user_send_audio__basic", "audio"),
+     ("user_send_video__basic", "video")],
+)  # fmt: skip
+def test_every_customer_message_kind_is_stored(client, zalo_app, connected_oa, name, kind):
+    event = _post(client, zalo_app, name)
+    assert drain() == 1
+    event.refresh_from_db()
+    # It should process the event and store the message on the conversation.
+    assert event.processing_state == ProcessingState.PROCESSED
+    assert event.outcome == Outcome.HANDLED
+    message = event.message
+    assert message.kind == kind and message.direction == Direction.INBOUND
+    assert message.oa == connected_oa and message.zalo_user_id == USER
+    if kind != "text":
+        assert message.attachments and message.attachments[0]["type"] in (kind, "file")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "outcome"),
+    [("follow__official", "recorded"), ("unfollow__official", "recorded"),
+     ("follow__without_user_id_by_app", "recorded"), ("user_submit_info__current", "recorded"),
+     ("user_submit_info__legacy", "recorded"), ("change_template_status__rejected", "recorded"),
+     ("change_template_quota__basic", "recorded"), ("change_template_quality__low", "recorded"),
+     ("user_feedback__csat", "recorded"), ("user_received_message__zns", "recorded"),
+     ("user_reacted_message__heart", "ignored"), ("shop_has_order__unknown", "unknown")],
+)  # fmt: skip
+def test_other_events_are_kept_with_their_outcome(client, zalo_app, connected_oa, name, outcome):
+    event = _post(client, zalo_app, name)
+    drain()
+    event.refresh_from_db()
+    assert event.processing_state == ProcessingState.PROCESSED
+    assert event.outcome == outcome
+
+
+@pytest.mark.django_db
+def test_receipts_move_an_outbound_message_forward_only(client, zalo_app, connected_oa):
+    sent = Message.objects.create(oa=connected_oa, direction=Direction.OUTBOUND, zalo_user_id=USER,
+                                  text="Báo giá", zalo_msg_id="m-out-1",
+                                  zalo_state=ZaloState.SENT)  # fmt: skip
+    _post(client, zalo_app, "user_received_message__oa", REPLACE_MSG_ID="m-out-1")
+    drain()
+    sent.refresh_from_db()
+    assert sent.zalo_state == ZaloState.RECEIVED and sent.delivered_at
+    _post(client, zalo_app, "user_seen_message__oa", REPLACE_MSG_ID="m-out-1")
+    drain()
+    sent.refresh_from_db()
+    assert sent.zalo_state == ZaloState.READ and sent.read_at
+    # It should not move a read message back when a late receipt arrives.
+    late = fixture("user_received_message__oa", REPLACE_MSG_ID="m-out-1").replace(
+        "1763800002000", "1763800002999")
+    post_webhook(client, zalo_app.app_id, late, key=zalo_app.oa_secret_key)
+    drain()
+    sent.refresh_from_db()
+    assert sent.zalo_state == ZaloState.READ
+
+
+@pytest.mark.django_db
+def test_an_echo_of_a_web_tool_message_is_stored(client, zalo_app, connected_oa):
+    event = _post(client, zalo_app, "oa_send_text__web_tool")
+    drain()
+    event.refresh_from_db()
+    assert event.message.direction == Direction.OUTBOUND
+    assert event.message.zalo_user_id == USER
+    assert event.message.zalo_state == ZaloState.DELIVERED
+
+
+@pytest.mark.django_db
+def test_an_event_for_an_unconnected_oa_is_an_error_that_can_be_retried(client, zalo_app):
+    event = _post(client, zalo_app, "user_send_text__official")
+    drain()
+    event.refresh_from_db()
+    assert event.processing_state == ProcessingState.ERROR
+    assert event.error_category == ErrorCategory.TOKEN
+    assert "not connected" in event.error_message
+    # It should process the stored raw body once the OA is connected.
+    from zalohub.accounts.models import OfficialAccount
+
+    OfficialAccount.objects.create(app=zalo_app, name="Support", oa_id="4310500000000000001")
+    ZaloEvent.objects.filter(pk=event.pk).update(oa=OfficialAccount.objects.get())
+    event_retry_processing(event=event)
+    drain()
+    event.refresh_from_db()
+    assert event.processing_state == ProcessingState.PROCESSED and event.message.text
+
+
+@pytest.mark.django_db
+def test_one_conversation_is_processed_in_order(client, zalo_app, connected_oa):
+    first = _post(client, zalo_app, "user_send_text__official")
+    second = _post(client, zalo_app, "user_send_text__quote_reply")
+    other = _post(client, zalo_app, "user_send_text__official",
+                  **{USER: "7800000000000000202", "96d3cdf3af150460909": "other-1"})  # fmt: skip
+    claimed = claim_batch(worker_id="w1")
+    # It should hold the second message of a conversation until the first is done.
+    assert [e.pk for e in claimed] == [first.pk, other.pk]
+    assert claim_batch(worker_id="w2") == []
+    process_batch(claimed, worker_id="w1")
+    assert [e.pk for e in claim_batch(worker_id="w2")] == [second.pk]
+
+
+@pytest.mark.django_db
+def test_a_dead_workers_batch_is_swept_back_and_processed_once(client, zalo_app, connected_oa):
+    event = _post(client, zalo_app, "user_send_text__official")
+    assert claim_batch(worker_id="dies") != []
+    ZaloEvent.objects.filter(pk=event.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert sweep_expired_leases() == 1
+    assert drain() == 1
+    event.refresh_from_db()
+    assert event.processing_state == ProcessingState.PROCESSED and event.attempts == 1
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_late_worker_cannot_commit_a_swept_event(client, zalo_app, connected_oa):
+    _post(client, zalo_app, "user_send_text__official")
+    batch = claim_batch(worker_id="slow")
+    ZaloEvent.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    sweep_expired_leases()
+    drain(worker_id="fast")
+    # It should roll back the slow worker's work when it finally finishes.
+    assert process_batch(batch, worker_id="slow") == 0
+    assert Message.objects.count() == 1
+    assert ZaloEvent.objects.get().attempts == 1
+
+
+@pytest.mark.django_db
+def test_mark_error_then_retry(client, zalo_app, connected_oa, admin):
+    event = _post(client, zalo_app, "user_send_text__official")
+    event = event_mark_error(event=event, reason="stuck since Monday", actor=admin)
+    assert event.processing_state == ProcessingState.ERROR
+    assert "admin" in event.error_message and "stuck since Monday" in event.error_message
+    with pytest.raises(ActionRefused):
+        event_mark_error(event=event, reason="again", actor=admin)
+    event_retry_processing(event=event)
+    drain()
+    event.refresh_from_db()
+    assert event.processing_state == ProcessingState.PROCESSED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_split_the_queue_without_overlap(client, zalo_app, connected_oa):
+    for n in range(60):
+        raw = fixture("user_send_text__official").replace(USER, f"78000000000{n:07d}").replace(
+            "96d3cdf3af150460909", f"m-{n}")
+        post_webhook(client, zalo_app.app_id, raw, key=zalo_app.oa_secret_key)
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    barrier = threading.Barrier(2)
+
+    def work(name: str) -> None:
+        try:
+            barrier.wait()
+            while batch := claim_batch(worker_id=name, limit=7):
+                seen[name].extend(e.pk for e in batch)
+                process_batch(batch, worker_id=name)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in seen]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    # It should give every event to exactly one worker and process each once.
+    assert not set(seen["a"]) & set(seen["b"])
+    assert len(seen["a"]) + len(seen["b"]) == 60
+    assert Message.objects.count() == 60
+    assert set(ZaloEvent.objects.values_list("attempts", flat=True)) == {1}

@@ -1,0 +1,1 @@
+"""zalohub: a self-hosted hub for Zalo Official Accounts."""

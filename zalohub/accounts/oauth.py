@@ -1,0 +1,163 @@
+"""Connecting an OA: the OAuth v4 authorization with PKCE, from button to callback."""
+
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zalohub.accounts.models import OAuthSession, OfficialAccount, ZaloApp
+from zalohub.accounts.tokens import oa_sync_profile, store_grant
+from zalohub.core.crypto import SecretUnavailable, reveal
+from zalohub.zalo import ZaloError, call_context, get_client
+from zalohub.zalo.oauth import code_challenge, make_code_verifier
+
+logger = logging.getLogger(__name__)
+
+
+class OAuthFailure(Exception):
+    """An authorization that cannot complete; the message is written for the admin."""
+
+    def __init__(self, message: str, *, oa: OfficialAccount | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.oa = oa
+
+
+def oauth_start(*, oa: OfficialAccount, actor: object | None = None) -> str:
+    """Open an OAuth session for the OA and return Zalo's consent URL to redirect to."""
+    app = oa.app
+    try:
+        if app.pkce_mode == ZaloApp.PKCEMode.FIXED:
+            verifier = reveal(app.fixed_code_verifier, what=_("fixed code verifier"))
+            if not verifier:
+                raise OAuthFailure(
+                    _("The app is set to a fixed code verifier but none is configured."), oa=oa
+                )
+        else:
+            verifier = make_code_verifier()
+        reveal(app.secret_key, what=_("app secret key"))
+    except SecretUnavailable as exc:
+        raise OAuthFailure(str(exc), oa=oa) from None
+    session = OAuthSession.objects.create(
+        oa=oa,
+        state=secrets.token_urlsafe(32),
+        code_verifier=verifier,
+        redirect_uri=app.callback_url,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        expires_at=timezone.now() + timedelta(seconds=settings.ZALO_OAUTH_SESSION_SECONDS),
+    )
+    return get_client().oauth.authorization_url(
+        app_id=app.app_id,
+        redirect_uri=session.redirect_uri,
+        code_challenge=code_challenge(verifier),
+        state=session.state,
+    )
+
+
+def oauth_clear_sessions(*, oa: OfficialAccount) -> int:
+    """Delete the OA's incomplete authorization attempts; tokens are not touched."""
+    deleted, _details = OAuthSession.objects.filter(
+        oa=oa, status=OAuthSession.Status.PENDING
+    ).delete()
+    return deleted
+
+
+def _fail(session: OAuthSession, message: str) -> OAuthFailure:
+    """Record a failed attempt on the session and the OA, and return the exception."""
+    now = timezone.now()
+    OAuthSession.objects.filter(pk=session.pk).update(
+        status=OAuthSession.Status.FAILED, error=message, finished_at=now
+    )
+    oa = OfficialAccount.objects.get(pk=session.oa_id)
+    # A failed re-authorization must not break an OA whose token still works.
+    fields = {"last_error": message, "last_error_at": now}
+    if not oa.token_valid:
+        fields["status"] = OfficialAccount.Status.ERROR
+    OfficialAccount.objects.filter(pk=oa.pk).update(**fields)
+    oa.refresh_from_db()
+    logger.warning("OAuth for OA %s failed: %s", oa.pk, message)
+    return OAuthFailure(message, oa=oa)
+
+
+def oauth_complete(*, app_id: str, params: Mapping[str, str]) -> OfficialAccount:
+    """Handle Zalo's redirect back: check state, exchange the code, connect the OA."""
+    app = ZaloApp.objects.filter(app_id=app_id).first()
+    if app is None:
+        raise OAuthFailure(_("The callback names an unknown Zalo app (%s).") % app_id)
+    state = params.get("state", "")
+    if not state:
+        raise OAuthFailure(
+            _("The callback has no state parameter, so it cannot be matched to an "
+              "authorization you started. Press Authorize Account again.")
+        )  # fmt: skip
+    session = OAuthSession.objects.select_related("oa__app").filter(state=state).first()
+    if session is None or session.oa.app_id != app.pk:
+        raise OAuthFailure(
+            _("The callback's state does not match any authorization in progress (it may "
+              "have been cleared). Press Authorize Account again.")
+        )  # fmt: skip
+    # Claim the session: only the first callback with this state proceeds.
+    claimed = OAuthSession.objects.filter(pk=session.pk, status=OAuthSession.Status.PENDING).update(
+        status=OAuthSession.Status.COMPLETED, finished_at=timezone.now()
+    )
+    if not claimed:
+        raise OAuthFailure(
+            _("This authorization was already used; a replayed callback is ignored."),
+            oa=session.oa,
+        )
+    if session.expires_at < timezone.now():
+        raise _fail(session, _("The authorization took too long (its session expired). "
+                               "Press Authorize Account again."))  # fmt: skip
+    if params.get("error"):
+        detail = params.get("error_description") or params.get("error")
+        raise _fail(session, _("Authorization was refused on Zalo's page: %s") % detail)
+    code = params.get("code", "")
+    if not code:
+        raise _fail(session, _("Zalo's callback carries no authorization code."))
+    oa = session.oa
+    zalo_oa_id = params.get("oa_id", "")
+    if oa.oa_id and zalo_oa_id and zalo_oa_id != oa.oa_id:
+        raise _fail(
+            session,
+            _("You picked Zalo OA %(picked)s on Zalo's page, but this record is OA %(ours)s.")
+            % {"picked": zalo_oa_id, "ours": oa.oa_id},
+        )
+    if zalo_oa_id:
+        other = OfficialAccount.objects.filter(oa_id=zalo_oa_id).exclude(pk=oa.pk).first()
+        if other:
+            raise _fail(
+                session,
+                _("Zalo OA %(id)s is already connected as “%(name)s”.")
+                % {"id": zalo_oa_id, "name": other.name},
+            )
+    try:
+        with call_context(oa=oa.pk, app=app.pk):
+            grant = get_client().oauth.exchange_code(
+                app_id=app.app_id,
+                secret_key=reveal(app.secret_key, what=_("app secret key")),
+                code=code,
+                code_verifier=reveal(session.code_verifier, what=_("code verifier")),
+            )
+    except SecretUnavailable as exc:
+        raise _fail(session, str(exc)) from None
+    except ZaloError as exc:
+        raise _fail(session, _("Zalo refused the authorization code: %s") % exc) from None
+    try:
+        with transaction.atomic():
+            if zalo_oa_id:
+                oa.oa_id = zalo_oa_id
+            store_grant(oa, grant, connected=True)
+    except IntegrityError:
+        raise _fail(session, _("Zalo OA %s is already connected to another record.")
+                    % zalo_oa_id) from None  # fmt: skip
+    try:
+        oa_sync_profile(oa=oa)
+    except (ZaloError, SecretUnavailable) as exc:
+        # Connected all the same; the profile can be synced again from the form.
+        logger.warning("Profile sync after authorizing OA %s failed: %s", oa.pk, exc)
+    return oa

@@ -1,0 +1,68 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from zalohub.apilog.models import ApiLog
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    title = _("outcome")
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("ok", _("Succeeded")), ("error", _("Failed"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "ok":
+            return queryset.filter(ok=True)
+        if self.value() == "error":
+            return queryset.filter(ok=False)
+        return queryset
+
+
+@admin.register(ApiLog)
+class ApiLogAdmin(admin.ModelAdmin):
+    """Read-only: a log is evidence, nobody edits it."""
+
+    list_display = ["created_at", "oa", "method", "endpoint", "status_display", "error_code",
+                    "short_error", "duration_display"]  # fmt: skip
+    list_filter = [OutcomeFilter, "oa", "http_status", "error_kind", "endpoint", "created_at"]
+    search_fields = ["endpoint", "error_message", "url", "ref_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["oa"]
+    fields = [
+        "created_at", "oa", "app", "method", "endpoint", "url", "http_status", "ok",
+        "error_code", "error_kind", "error_message", "duration_display", "ref_type",
+        "ref_id", "request_headers", "request_body_display", "response_body_display",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiLog | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("HTTP status"), ordering="http_status")
+    def status_display(self, obj: ApiLog) -> str:
+        css = "ok" if obj.ok else "bad"
+        return format_html('<span class="apilog-{}">{}</span>', css, obj.http_status or "—")
+
+    @admin.display(description=_("error message"))
+    def short_error(self, obj: ApiLog) -> str:
+        text = obj.error_message
+        return text if len(text) <= 80 else text[:77] + "…"
+
+    @admin.display(description=_("duration (s)"), ordering="duration_ms")
+    def duration_display(self, obj: ApiLog) -> str:
+        return f"{obj.duration_seconds:.3f}"
+
+    @admin.display(description=_("request body"))
+    def request_body_display(self, obj: ApiLog) -> str:
+        return format_html('<pre class="apilog-body">{}</pre>', obj.request_body or "—")
+
+    @admin.display(description=_("response body"))
+    def response_body_display(self, obj: ApiLog) -> str:
+        return format_html('<pre class="apilog-body">{}</pre>', obj.response_body or "—")

@@ -1,0 +1,109 @@
+"""The `zalohub` console command.
+
+zalohub demo       everything in one process: SQLite, worker, sandbox Zalo, sample data
+zalohub worker     a background worker (tasks + periodic jobs); run as many as you like
+zalohub sandbox    the local stand-in for Zalo, on loopback
+zalohub <cmd>      any Django management command (migrate, createsuperuser, check, ...)
+"""
+
+import argparse
+import os
+import signal
+import sys
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")
+    import django
+
+    django.setup()
+
+
+def demo(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="zalohub demo", description=demo.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--sandbox-port", type=int, default=8010)
+    args = parser.parse_args(argv)
+    # The demo talks to its own sandbox; these must be set before settings load.
+    os.environ.setdefault("ZALOHUB_PUBLIC_URL", f"http://{args.host}:{args.port}")
+    os.environ.setdefault("ZALOHUB_SANDBOX_URL", f"http://{args.host}:{args.sandbox_port}")
+    os.environ.setdefault("ZALO_MODE", "sandbox")
+    _setup_django()
+
+    import uvicorn
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from zalohub.core.worker import WorkerProcess
+    from zalohub.demo import seed_demo
+    from zalohub.sandbox.server import SandboxServer
+    from zalohub.sandbox.state import SandboxState
+    from zalohub.sandbox.world import demo_world
+
+    call_command("migrate", interactive=False, verbosity=0)
+    credentials = seed_demo()
+    state_path = settings.DATA_DIR / "sandbox-state.json"
+    sandbox = SandboxServer(SandboxState(world=demo_world(), persist_path=state_path))
+    sandbox_url = sandbox.start(host=args.host, port=args.sandbox_port)
+    worker = WorkerProcess()
+    worker.start()
+    print(
+        f"\n  zalohub demo is running: http://{args.host}:{args.port}/admin/\n"
+        f"  log in as {credentials[0]} / {credentials[1]}\n"
+        f"  sandbox Zalo: {sandbox_url}   data: {settings.DATA_DIR}\n"
+        "  Press Ctrl+C to stop.\n",
+        flush=True,
+    )
+    try:
+        uvicorn.run("zalohub.asgi:application", host=args.host, port=args.port,
+                    log_level="warning", lifespan="off")  # fmt: skip
+    finally:
+        worker.stop()
+        sandbox.stop()
+    return 0
+
+
+def worker(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="zalohub worker")
+    parser.add_argument("--threads", type=int, default=None, help="task threads (default 2)")
+    parser.add_argument("--no-scheduler", action="store_true", help="do not run periodic jobs")
+    args = parser.parse_args(argv)
+    _setup_django()
+    from zalohub.core.worker import WorkerProcess
+
+    process = WorkerProcess(threads=args.threads, scheduler=not args.no_scheduler)
+
+    def _graceful(signum: int, frame: object) -> None:
+        process.stop()
+
+    signal.signal(signal.SIGTERM, _graceful)
+    signal.signal(signal.SIGINT, _graceful)
+    process.start()
+    process.wait()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv else "help"
+    if command == "demo":
+        return demo(argv[1:])
+    if command == "worker":
+        return worker(argv[1:])
+    if command in {"help", "-h", "--help"}:
+        print(__doc__)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["zalohub", "help"])
+        return 0
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["zalohub", *argv])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Sample data for `zalohub demo`: the hub's side of the sandbox's demo world.
+
+In real life an admin copies the app id and secrets from Zalo's developer console; in
+the demo they come from the sandbox's world, which plays that console.
+"""
+
+import os
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core.roles import CS_AGENT, ZALO_ADMIN, ZALO_EVENTS
+from zalohub.sandbox.world import demo_world
+
+
+def seed_demo() -> tuple[str, str]:
+    """Create the demo's apps, OAs and users if missing; return the admin's login."""
+    world = demo_world()
+    for app in world["apps"]:
+        zalo_app, created = ZaloApp.objects.get_or_create(
+            app_id=app["app_id"],
+            defaults={
+                "name": app["name"],
+                "secret_key": app["secret_key"],
+                "oa_secret_key": app["oa_secret_key"],
+            },
+        )
+        if created:
+            for oa_id in app["oa_ids"]:
+                oa = next(o for o in world["oas"] if o["oa_id"] == oa_id)
+                # Draft, without its OA id: authorization fills it in, as with real Zalo.
+                OfficialAccount.objects.get_or_create(app=zalo_app, name=oa["name"])
+    user_model = get_user_model()
+    password = os.environ.get("ZALOHUB_DEMO_PASSWORD", "zalohub-demo")
+    people = [
+        ("admin", [ZALO_ADMIN, ZALO_EVENTS], True),
+        ("agent", [CS_AGENT], False),
+    ]
+    for username, groups, superuser in people:
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": superuser}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+            user.groups.set(Group.objects.filter(name__in=groups))
+    return "admin", password

@@ -1,0 +1,235 @@
+"""What each Zalo event does, by name (STYLE.md §3).
+
+HANDLERS maps an event name to a function; IGNORED lists the events zalohub receives
+but deliberately does nothing with, each with its reason. An unknown event is stored
+and marked unknown, never dropped. Other apps add or replace handlers at start-up with
+``register`` (inbox, zbs and partners complete the ones recorded here).
+
+Handlers run inside the worker's transaction: they write rows and never call Zalo
+(anything that needs Zalo is enqueued as a task).
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zalohub.events.models import (
+    ZALO_STATE_RANK,
+    Direction,
+    ErrorCategory,
+    Message,
+    Outcome,
+    ZaloEvent,
+    ZaloState,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class HandlerError(Exception):
+    """A failure with the category and text an admin sees; retry says it may pass."""
+
+    def __init__(self, message: str, *, category: str = ErrorCategory.WEBHOOK,
+                 retry: bool = False) -> None:  # fmt: skip
+        super().__init__(message)
+        self.message = message
+        self.category = category
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: str = Outcome.HANDLED
+    message: Message | None = None
+
+
+Handler = Callable[[ZaloEvent, dict[str, Any]], Result]
+HANDLERS: dict[str, Handler] = {}
+# Received on purpose and left alone.
+IGNORED: dict[str, str] = {
+    "user_reacted_message": "reactions are not shown in the inbox yet",
+    "oa_reacted_message": "reactions are not shown in the inbox yet",
+    "user_click_chatnow": "opens the proactive window; nothing to store",
+    "add_user_to_tag": "tags are managed in Zalo's OA manager",
+    "remove_user_from_tag": "tags are managed in Zalo's OA manager",
+    "remove_tag": "tags are managed in Zalo's OA manager",
+    "change_oa_template_tags": "template tags are read when templates sync",
+}
+# Later issues complete these; until then the event is kept with its payload.
+RECORDED = {
+    "follow", "unfollow", "user_submit_info", "update_user_info", "change_template_status",
+    "change_template_quota", "change_template_quality", "change_oa_daily_quota",
+    "user_feedback", "user_click_response_button", "user_withdraw",
+}  # fmt: skip
+
+
+def register(event_name: str) -> Callable[[Handler], Handler]:
+    def decorator(func: Handler) -> Handler:
+        HANDLERS[event_name] = func
+        return func
+
+    return decorator
+
+
+def dispatch(event: ZaloEvent) -> Result:
+    try:
+        payload = json.loads(event.raw_body)
+    except json.JSONDecodeError as exc:
+        raise HandlerError(_("The stored payload is not JSON: %s") % exc) from None
+    if not isinstance(payload, dict):
+        raise HandlerError(_("The stored payload is not a JSON object."))
+    handler = HANDLERS.get(event.event_name)
+    if handler is not None:
+        return handler(event, payload)
+    if event.event_name in IGNORED:
+        return Result(outcome=Outcome.IGNORED)
+    if event.event_name in RECORDED:
+        return Result(outcome=Outcome.RECORDED)
+    logger.info("Unknown Zalo event %r stored as event %s", event.event_name, event.pk)
+    return Result(outcome=Outcome.UNKNOWN)
+
+
+def _message_part(payload: dict[str, Any]) -> dict[str, Any]:
+    message = payload.get("message")
+    return message if isinstance(message, dict) else {}
+
+
+def _time(event: ZaloEvent) -> datetime:
+    return event.event_time or event.received_at or timezone.now()
+
+
+# Message kinds by the suffix of user_send_* / oa_send_*.
+KINDS = {
+    "text": Message.Kind.TEXT, "image": Message.Kind.IMAGE, "gif": Message.Kind.GIF,
+    "file": Message.Kind.FILE, "sticker": Message.Kind.STICKER, "link": Message.Kind.LINK,
+    "location": Message.Kind.LOCATION, "audio": Message.Kind.AUDIO,
+    "video": Message.Kind.VIDEO, "business_card": Message.Kind.BUSINESS_CARD,
+    "template": Message.Kind.TEMPLATE, "list": Message.Kind.OTHER,
+}  # fmt: skip
+
+
+def _require_oa(event: ZaloEvent) -> None:
+    if event.oa_id is None:
+        raise HandlerError(
+            _("The event names an OA that is not connected to this hub (authorize it first)."),
+            category=ErrorCategory.TOKEN,
+        )
+
+
+def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str) -> Message:
+    _require_oa(event)
+    part = _message_part(payload)
+    msg_id = str(part.get("msg_id") or "")
+    kind = KINDS.get(event.event_name.split("_send_", 1)[-1], Message.Kind.OTHER)
+    if msg_id:
+        existing = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first()
+        if existing is not None:
+            return existing
+    attachments = part.get("attachments")
+    return Message.objects.create(
+        oa_id=event.oa_id,
+        direction=direction,
+        zalo_user_id=event.zalo_user_id,
+        kind=kind,
+        text=str(part.get("text") or ""),
+        attachments=attachments if isinstance(attachments, list) else [],
+        zalo_msg_id=msg_id,
+        quote_msg_id=str(part.get("quote_msg_id") or ""),
+        zalo_state=ZaloState.DELIVERED if direction == Direction.OUTBOUND else "",
+        sent_at=_time(event),
+        created_at=_time(event),
+    )
+
+
+def handle_user_message(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+    return Result(message=_store_message(event, payload, direction=Direction.INBOUND))
+
+
+def handle_oa_echo(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+    """Zalo echoes every OA message: ours (move to Delivered) or one sent from Zalo's own
+    chat tool (store it, so the conversation is whole)."""
+    _require_oa(event)
+    msg_id = str(_message_part(payload).get("msg_id") or "")
+    ours = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first() if msg_id else None
+    if ours is not None:
+        _advance(ours, ZaloState.DELIVERED, _time(event))
+        return Result(message=ours)
+    return Result(message=_store_message(event, payload, direction=Direction.OUTBOUND))
+
+
+def _advance(message: Message, state: str, when: datetime) -> bool:
+    if message.zalo_state == ZaloState.FAILED and state != ZaloState.READ:
+        return False
+    if ZALO_STATE_RANK.get(state, 0) <= ZALO_STATE_RANK.get(message.zalo_state, -1):
+        return False
+    fields = {"zalo_state": state}
+    if state in (ZaloState.DELIVERED, ZaloState.RECEIVED) and not message.delivered_at:
+        fields["delivered_at"] = when
+    if state == ZaloState.READ:
+        fields["read_at"] = when
+        if not message.delivered_at:
+            fields["delivered_at"] = when
+    # Conditional: a concurrent receipt that got further wins.
+    ranks_below = [s for s, r in ZALO_STATE_RANK.items() if r < ZALO_STATE_RANK[state]]
+    updated = Message.objects.filter(pk=message.pk, zalo_state__in=[*ranks_below, ""]).update(
+        **fields
+    )
+    for name, value in fields.items():
+        setattr(message, name, value)
+    return bool(updated)
+
+
+def _receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
+    part = _message_part(payload)
+    raw = part.get("delivery_time") or part.get("seen_time")
+    try:
+        return datetime.fromtimestamp(int(str(raw)) / 1000, tz=UTC)
+    except (TypeError, ValueError):
+        return _time(event)
+
+
+def is_zns_receipt(payload: dict[str, Any]) -> bool:
+    """A ZNS delivery shares the event name; it names a tracking id and a phone."""
+    part = _message_part(payload)
+    return bool(part.get("tracking_id") or payload.get("tracking_id"))
+
+
+def handle_received(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+    if is_zns_receipt(payload):
+        # Template receipts are the zbs app's; until it registers, keep the event.
+        handler = HANDLERS.get("zns_receipt")
+        return handler(event, payload) if handler else Result(outcome=Outcome.RECORDED)
+    _require_oa(event)
+    msg_id = str(_message_part(payload).get("msg_id") or "")
+    message = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first()
+    if message is None:
+        return Result(outcome=Outcome.IGNORED)  # a message sent outside zalohub
+    _advance(message, ZaloState.RECEIVED, _receipt_time(payload, event))
+    return Result(message=message)
+
+
+def handle_seen(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+    _require_oa(event)
+    part = _message_part(payload)
+    ids = part.get("msg_ids") or ([part["msg_id"]] if part.get("msg_id") else [])
+    when = _receipt_time(payload, event)
+    last = None
+    for message in Message.objects.filter(oa_id=event.oa_id, zalo_msg_id__in=[str(i) for i in ids]):
+        _advance(message, ZaloState.READ, when)
+        last = message
+    return Result(message=last) if last else Result(outcome=Outcome.IGNORED)
+
+
+for _kind in ("text", "image", "gif", "file", "sticker", "link", "location", "audio", "video",
+              "business_card"):  # fmt: skip
+    HANDLERS[f"user_send_{_kind}"] = handle_user_message
+for _kind in ("text", "image", "gif", "file", "sticker", "list", "link", "template"):
+    HANDLERS[f"oa_send_{_kind}"] = handle_oa_echo
+HANDLERS["user_received_message"] = handle_received
+HANDLERS["user_seen_message"] = handle_seen

@@ -1,0 +1,160 @@
+"""Webhook ingestion: verify Zalo's signature, store the event once, answer.
+
+Nothing is processed here. The one INSERT is the durable hand-off to the workers; a
+redelivery hits the unique dedupe key and is answered 200 like the first delivery.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core.crypto import SecretUnavailable, reveal
+from zalohub.events.models import RejectedRequest, ZaloEvent
+from zalohub.zalo.signature import verify_webhook
+
+logger = logging.getLogger(__name__)
+
+# Headers worth keeping with an event (the rest is proxy noise).
+KEPT_HEADERS = ("x-zevent-signature", "num_retry", "x-zevent-server", "content-type",
+                "user-agent", "x-forwarded-for")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: int
+    reason: str = ""
+    event_id: int | None = None
+    duplicate: bool = False
+
+
+def _reject(status: int, reason: str, *, app_id: str, raw: bytes, headers: Mapping[str, str],
+            remote_addr: str) -> IngestResult:  # fmt: skip
+    limit = settings.WEBHOOK_REJECTED_BODY_BYTES
+    RejectedRequest.objects.create(
+        app_id=app_id[:64],
+        remote_addr=remote_addr[:64],
+        status_code=status,
+        reason=reason[:200],
+        headers={k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS},
+        body=raw[:limit].decode("utf-8", "replace"),
+        body_size=len(raw),
+    )
+    logger.warning("Rejected webhook for app %s: %s", app_id, reason)
+    return IngestResult(status=status, reason=reason)
+
+
+def _event_time(payload: dict[str, Any]) -> datetime | None:
+    raw = payload.get("timestamp")
+    try:
+        millis = int(str(raw))
+    except (TypeError, ValueError):
+        return None
+    # Zalo sends epoch milliseconds; its own doc sample has 12 digits, so accept a range.
+    if not 10**11 <= millis < 10**14:
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def _id(node: Any) -> str:
+    return str(node.get("id") or "") if isinstance(node, dict) else str(node or "")
+
+
+def parties(payload: dict[str, Any]) -> tuple[str, str]:
+    """(OA id, Zalo user id) of an event, whichever way it flows."""
+    event = str(payload.get("event_name") or "")
+    sender, recipient = _id(payload.get("sender")), _id(payload.get("recipient"))
+    oa_id = str(payload.get("oa_id") or payload.get("oaId") or "")
+    if event.startswith("oa_send") or event == "oa_reacted_message":
+        return oa_id or sender, recipient
+    if "follower" in payload:
+        return oa_id, _id(payload.get("follower"))
+    if sender or recipient:
+        return oa_id or recipient, sender
+    return oa_id, str(payload.get("user_id") or "")
+
+
+def dedupe_key(event_name: str, payload: dict[str, Any], raw: bytes) -> str:
+    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    msg_id = message.get("msg_id") or payload.get("msg_id")
+    if msg_id and event_name != "user_seen_message":
+        return f"{event_name}:{msg_id}"[:160]
+    # Management events, receipts with msg_ids lists: a redelivery repeats the same body.
+    return f"{event_name}:sha256:{hashlib.sha256(raw).hexdigest()}"[:160]
+
+
+def ingest_webhook(*, app_id: str, raw: bytes, headers: Mapping[str, str],
+                   remote_addr: str = "") -> IngestResult:  # fmt: skip
+    def reject(status: int, reason: str) -> IngestResult:
+        return _reject(status, reason, app_id=app_id, raw=raw, headers=headers,
+                       remote_addr=remote_addr)  # fmt: skip
+
+    app = ZaloApp.objects.filter(app_id=app_id).first()
+    if app is None:
+        return reject(404, _("unknown Zalo app id"))
+    if len(raw) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return reject(413, _("body larger than %d bytes") % settings.WEBHOOK_MAX_BODY_BYTES)
+    try:
+        text = raw.decode("utf-8")
+        payload = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return reject(400, _("body is not JSON"))
+    if not isinstance(payload, dict):
+        return reject(400, _("body is not a JSON object"))
+    signature = headers.get("x-zevent-signature", "")
+    if not signature:
+        return reject(401, _("no X-ZEvent-Signature header"))
+    try:
+        secret = reveal(app.oa_secret_key, what=_("OA secret key"))
+    except SecretUnavailable as exc:
+        return reject(401, str(exc))
+    if not secret:
+        return reject(401, _("the app has no OA secret key to check signatures with"))
+    oa_id, user_id = parties(payload)
+    variant = verify_webhook(header=signature, raw_body=text,
+                             timestamp=str(payload.get("timestamp", "")), secret_key=secret,
+                             app_id=app.app_id, oa_id=oa_id)  # fmt: skip
+    if variant is None:
+        return reject(401, _("signature does not match (check the app's OA secret key)"))
+    body_app = str(payload.get("app_id") or "")
+    if body_app and body_app != app.app_id:
+        return reject(403, _("the payload's app_id %s is not this webhook's app") % body_app)
+    event_time = _event_time(payload)
+    max_age = settings.WEBHOOK_MAX_AGE_SECONDS
+    if max_age and event_time and (timezone.now() - event_time).total_seconds() > max_age:
+        return reject(400, _("event older than %d seconds") % max_age)
+
+    event_name = str(payload.get("event_name") or "")[:64]
+    oa = OfficialAccount.objects.filter(oa_id=oa_id).only("pk").first() if oa_id else None
+    try:
+        num_retry = int(headers.get("num_retry", 0) or 0)
+    except ValueError:
+        num_retry = 0
+    event = ZaloEvent(
+        app=app,
+        oa=oa,
+        event_name=event_name,
+        dedupe_key=dedupe_key(event_name, payload, raw),
+        raw_body=text,
+        headers={k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS},
+        signature_variant=variant,
+        num_retry=max(0, min(num_retry, 1000)),
+        event_time=event_time,
+        zalo_user_id=user_id[:64],
+        conversation_key=f"{oa_id}:{user_id}"[:100] if user_id else "",
+    )
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        return IngestResult(status=200, duplicate=True)
+    return IngestResult(status=200, event_id=event.pk)

@@ -1,0 +1,244 @@
+"""Zalo Events (the work queue and the record of every event) and the messages they carry."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from zalohub.accounts.models import OfficialAccount, ZaloApp
+
+
+class ProcessingState(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    QUEUED = "queued", _("Queued")
+    PROCESSING = "processing", _("Processing")
+    PROCESSED = "processed", _("Processed")
+    ERROR = "error", _("Error")
+
+
+class ZaloState(models.TextChoices):
+    ON_QUEUE = "on_queue", _("On Queue")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    RECEIVED = "received", _("Received")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
+
+
+# How far along delivery a state is: receipts only ever move a message forward.
+ZALO_STATE_RANK = {
+    ZaloState.ON_QUEUE: 0,
+    ZaloState.SENT: 1,
+    ZaloState.DELIVERED: 2,
+    ZaloState.RECEIVED: 3,
+    ZaloState.READ: 4,
+}
+
+
+class ErrorCategory(models.TextChoices):
+    TOKEN = "token", _("Token / authorization")
+    WEBHOOK = "webhook", _("Webhook not receiving")
+    SEND = "send", _("Send failure")
+    TEMPLATE = "template", _("Template rejected / disabled")
+    RECIPIENT = "recipient", _("Recipient not identified")
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", _("Inbound")
+    OUTBOUND = "out", _("Outbound")
+
+
+class Outcome(models.TextChoices):
+    HANDLED = "handled", _("Handled")
+    RECORDED = "recorded", _("Recorded")
+    IGNORED = "ignored", _("Ignored")
+    UNKNOWN = "unknown", _("Unknown event")
+
+
+class Message(models.Model):
+    """One message in a conversation between an OA and a Zalo user, either way."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        IMAGE = "image", _("Image")
+        GIF = "gif", _("GIF")
+        FILE = "file", _("File")
+        STICKER = "sticker", _("Sticker")
+        LINK = "link", _("Link")
+        LOCATION = "location", _("Location")
+        AUDIO = "audio", _("Audio")
+        VIDEO = "video", _("Video")
+        BUSINESS_CARD = "business_card", _("Business card")
+        TEMPLATE = "template", _("Template")
+        OTHER = "other", _("Other")
+
+    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="messages",
+                           verbose_name=_("official account"))  # fmt: skip
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    zalo_user_id = models.CharField(_("Zalo user ID"), max_length=64)
+    # The partner link arrives with the partners app; until then the raw user id rules.
+    partner_link_id = models.BigIntegerField(_("partner link"), null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.TEXT)
+    text = models.TextField(_("text"), blank=True)
+    attachments = models.JSONField(_("attachments"), default=list, blank=True)
+    zalo_msg_id = models.CharField(_("Zalo message ID"), max_length=64, blank=True)
+    quote_msg_id = models.CharField(_("quoted message ID"), max_length=64, blank=True)
+    zalo_state = models.CharField(_("Zalo State"), max_length=20, choices=ZaloState.choices,
+                                  blank=True)  # fmt: skip
+    failure_code = models.IntegerField(_("failure code"), null=True, blank=True)
+    failure_reason = models.TextField(_("failure reason"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                blank=True, verbose_name=_("sent by"))  # fmt: skip
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["oa", "zalo_msg_id"], condition=~Q(zalo_msg_id=""),
+                                    name="events_message_unique_msg_id"),  # fmt: skip
+        ]
+        indexes = [
+            models.Index(fields=["oa", "zalo_user_id", "created_at"], name="events_msg_thread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.get_kind_display()} {self.zalo_user_id}"
+
+
+class ZaloEvent(models.Model):
+    """Every event, inbound (a webhook) or outbound (a send), and the work it needs."""
+
+    app = models.ForeignKey(ZaloApp, on_delete=models.PROTECT, related_name="events",
+                            verbose_name=_("app"))  # fmt: skip
+    oa = models.ForeignKey(OfficialAccount, on_delete=models.SET_NULL, null=True, blank=True,
+                           related_name="events", verbose_name=_("official account"))  # fmt: skip
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices,
+                                 default=Direction.INBOUND)  # fmt: skip
+    event_name = models.CharField(_("event"), max_length=64, db_index=True)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=160)
+    raw_body = models.TextField(_("raw payload"))
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    signature_variant = models.CharField(_("signature variant"), max_length=16, blank=True)
+    num_retry = models.PositiveSmallIntegerField(_("Zalo retry number"), default=0)
+    event_time = models.DateTimeField(_("event time"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    zalo_user_id = models.CharField(_("Zalo user ID"), max_length=64, blank=True, db_index=True)
+    # Events of one conversation are processed in arrival order, one at a time.
+    conversation_key = models.CharField(max_length=100, blank=True)
+    processing_state = models.CharField(_("Processing State"), max_length=20,
+                                        choices=ProcessingState.choices,
+                                        default=ProcessingState.RECEIVED)  # fmt: skip
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    error_category = models.CharField(_("error category"), max_length=20,
+                                      choices=ErrorCategory.choices, blank=True)  # fmt: skip
+    error_message = models.TextField(_("error message"), blank=True)
+    error_at = models.DateTimeField(_("error at"), null=True, blank=True)
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="events", verbose_name=_("message"))  # fmt: skip
+
+    class Meta:
+        verbose_name = _("Zalo event")
+        verbose_name_plural = _("Zalo Events")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "dedupe_key"], name="events_unique_dedupe"),
+        ]
+        indexes = [
+            # The queue: only rows that still need work are in this index.
+            models.Index(fields=["next_attempt_at", "id"], name="events_ready",
+                         condition=Q(processing_state__in=["received", "queued"])),
+            models.Index(fields=["conversation_key", "id"], name="events_conversation",
+                         condition=Q(processing_state__in=["received", "queued", "processing"])),
+            models.Index(fields=["lease_until"], name="events_leased",
+                         condition=Q(processing_state="processing")),
+            models.Index(fields=["oa", "-received_at"], name="events_oa_time"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.event_name} #{self.pk}"
+
+    @property
+    def zalo_state(self) -> str:
+        return self.message.zalo_state if self.message_id and self.message else ""
+
+
+class EventAttempt(models.Model):
+    """One try at processing or sending an event: the history on the event's form."""
+
+    class Result(models.TextChoices):
+        RUNNING = "running", _("Running")
+        OK = "ok", _("Succeeded")
+        RETRY = "retry", _("Failed, will retry")
+        ERROR = "error", _("Failed")
+        INTERRUPTED = "interrupted", _("Interrupted")
+
+    event = models.ForeignKey(ZaloEvent, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField(_("attempt"))
+    worker = models.CharField(_("worker"), max_length=100, blank=True)
+    claim_token = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    call_started_at = models.DateTimeField(_("call to Zalo started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    result = models.CharField(_("result"), max_length=20, choices=Result.choices,
+                              default=Result.RUNNING)  # fmt: skip
+    error_code = models.IntegerField(_("Zalo error code"), null=True, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
+    zalo_msg_id = models.CharField(_("Zalo message ID"), max_length=64, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True)  # fmt: skip
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}#{self.number} {self.result}"
+
+
+class RejectedRequest(models.Model):
+    """A webhook request that was refused: kept (bounded) so a silent webhook can be
+    diagnosed, e.g. a wrong OA secret key makes every signature fail."""
+
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    app_id = models.CharField(_("app ID"), max_length=64, blank=True)
+    remote_addr = models.CharField(_("remote address"), max_length=64, blank=True)
+    status_code = models.PositiveSmallIntegerField(_("answered"))
+    reason = models.CharField(_("reason"), max_length=200)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    body_size = models.PositiveIntegerField(_("body size"), default=0)
+
+    class Meta:
+        verbose_name = _("rejected webhook request")
+        verbose_name_plural = _("rejected webhook requests")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.reason}"
+
+
+class RateWindow(models.Model):
+    app_id = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    # Zalo's X-RateLimit-Remain said 0: nothing more this window.
+    exhausted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app_id", "window_start"],
+                                               name="events_ratewindow_unique")]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.app_id} {self.window_start:%H:%M} {self.count}"

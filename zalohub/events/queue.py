@@ -1,0 +1,150 @@
+"""The events table as a work queue.
+
+Workers claim batches of inbound events: on PostgreSQL with FOR UPDATE SKIP LOCKED so
+any number of workers share the queue, on SQLite inside one exclusive transaction. An
+event is only claimable when no earlier event of its conversation still waits or runs,
+so one conversation's events are handled in arrival order. Each claim carries a lease;
+the sweeper returns events whose worker died to the queue.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tasks_db.utils import exclusive_transaction
+
+from zalohub.events.handlers import HandlerError, dispatch
+from zalohub.events.models import (
+    Direction,
+    ErrorCategory,
+    EventAttempt,
+    ProcessingState,
+    ZaloEvent,
+)
+
+logger = logging.getLogger(__name__)
+PENDING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
+
+_CLAIM_SQL = """
+SELECT e.id FROM events_zaloevent e
+WHERE e.processing_state IN ('received', 'queued') AND e.direction = 'in'
+  AND e.next_attempt_at <= %s
+  AND NOT EXISTS (
+    SELECT 1 FROM events_zaloevent p
+    WHERE e.conversation_key <> '' AND p.conversation_key = e.conversation_key
+      AND p.id < e.id AND p.direction = 'in'
+      AND p.processing_state IN ('received', 'queued', 'processing'))
+ORDER BY e.id
+LIMIT %s
+"""
+
+
+class LeaseLost(Exception):
+    """Another worker (or an admin's Mark Error) took the event while we processed it."""
+
+
+def claim_batch(*, worker_id: str, limit: int | None = None) -> list[ZaloEvent]:
+    limit = limit or settings.EVENTS_BATCH_SIZE
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+    postgres = connection.vendor == "postgresql"
+    sql = _CLAIM_SQL + (" FOR UPDATE OF e SKIP LOCKED" if postgres else "")
+    with transaction.atomic() if postgres else exclusive_transaction():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, limit])
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        ZaloEvent.objects.filter(id__in=ids).update(
+            processing_state=ProcessingState.PROCESSING, claimed_by=worker_id, lease_until=lease
+        )
+    return list(ZaloEvent.objects.filter(id__in=ids).select_related("oa", "app").order_by("id"))
+
+
+def _backoff(attempt: int) -> timedelta:
+    base = settings.EVENTS_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
+    return timedelta(seconds=min(base, settings.EVENTS_RETRY_CAP_SECONDS))
+
+
+def process_batch(events: list[ZaloEvent], *, worker_id: str) -> int:
+    """Process claimed events; one transaction for the batch, a savepoint per event."""
+    done = 0
+    with transaction.atomic():
+        for event in events:
+            if _process_one(event, worker_id=worker_id):
+                done += 1
+    return done
+
+
+def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
+    now = timezone.now()
+    attempts = event.attempts + 1
+    try:
+        with transaction.atomic():
+            result = dispatch(event)
+            finished = ZaloEvent.objects.filter(
+                pk=event.pk, processing_state=ProcessingState.PROCESSING, claimed_by=worker_id
+            ).update(
+                processing_state=ProcessingState.PROCESSED, outcome=result.outcome,
+                message=result.message, processed_at=now, attempts=attempts, claimed_by="",
+                lease_until=None, error_category="", error_message="", error_at=None,
+            )  # fmt: skip
+            if not finished:
+                raise LeaseLost
+        return True
+    except LeaseLost:
+        logger.info("Event %s was taken from worker %s; its work was rolled back", event.pk,
+                    worker_id)  # fmt: skip
+        return False
+    except HandlerError as exc:
+        category, message, retry = exc.category, exc.message, exc.retry
+    except Exception as exc:
+        logger.exception("Processing event %s failed", event.pk)
+        category, message, retry = ErrorCategory.WEBHOOK, f"{type(exc).__name__}: {exc}", False
+    retry = retry and attempts < settings.EVENTS_MAX_ATTEMPTS
+    ZaloEvent.objects.filter(pk=event.pk, claimed_by=worker_id).update(
+        processing_state=ProcessingState.QUEUED if retry else ProcessingState.ERROR,
+        next_attempt_at=now + _backoff(attempts), attempts=attempts, claimed_by="",
+        lease_until=None, error_category=category, error_message=message, error_at=now,
+    )  # fmt: skip
+    EventAttempt.objects.create(
+        event=event, number=attempts, worker=worker_id[:100], started_at=now,
+        finished_at=timezone.now(), error_message=message,
+        result=EventAttempt.Result.RETRY if retry else EventAttempt.Result.ERROR,
+    )  # fmt: skip
+    return False
+
+
+def dispatch_once(*, worker_id: str, limit: int | None = None) -> int:
+    """Claim and process one batch; the number of events claimed (0: queue empty)."""
+    events = claim_batch(worker_id=worker_id, limit=limit)
+    if events:
+        process_batch(events, worker_id=worker_id)
+    return len(events)
+
+
+def drain(*, worker_id: str = "drain", limit: int | None = None) -> int:
+    """Process until nothing is claimable (tests, CLI)."""
+    total = 0
+    while n := dispatch_once(worker_id=worker_id, limit=limit):
+        total += n
+    return total
+
+
+def sweep_expired_leases() -> int:
+    """Return events whose worker stopped mid-batch to the queue (inbound), or say what
+    happened to a send that may or may not have reached Zalo (outbound)."""
+    now = timezone.now()
+    stuck = ZaloEvent.objects.filter(processing_state=ProcessingState.PROCESSING,
+                                     lease_until__lt=now)  # fmt: skip
+    requeued = stuck.filter(direction=Direction.INBOUND).update(
+        processing_state=ProcessingState.QUEUED, claimed_by="", lease_until=None,
+        next_attempt_at=now,
+    )  # fmt: skip
+    from zalohub.events.sending import recover_interrupted_sends
+
+    return requeued + recover_interrupted_sends(now=now)
+
+

@@ -1,0 +1,274 @@
+"""Outbound OA messages: queued as rows, sent once, failures classified.
+
+``message_send`` stores the message (Zalo State On Queue) and an outbound event, and
+enqueues a task. The task claims the event with a token, notes on the attempt that a
+call is starting, calls Zalo once, and saves Zalo's message id only while the claim is
+still its own. A worker that dies after the call started is never retried blindly: the
+sweeper marks the message Failed saying the outcome is unknown, and Resend makes a new
+attempt.
+"""
+
+import json
+import logging
+import random
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.tasks import task
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.tokens import TokenUnavailable, call_with_token
+from zalohub.events import ratelimit
+from zalohub.events.models import (
+    Direction,
+    ErrorCategory,
+    EventAttempt,
+    Message,
+    ProcessingState,
+    ZaloEvent,
+    ZaloState,
+)
+from zalohub.zalo import ErrorKind, ZaloError, call_context, get_client
+
+logger = logging.getLogger(__name__)
+MAX_TEXT = 2000  # Zalo's limit for a consultation text
+PENDING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
+CATEGORY_BY_KIND = {
+    ErrorKind.AUTH: ErrorCategory.TOKEN,
+    ErrorKind.BLOCKED: ErrorCategory.SEND,
+    ErrorKind.QUOTA: ErrorCategory.SEND,
+    ErrorKind.PERMANENT: ErrorCategory.SEND,
+    ErrorKind.RETRYABLE: ErrorCategory.SEND,
+}
+
+
+class SendRefused(ValueError):
+    """The message cannot be queued as given; the text says why, for the person."""
+
+
+def _zalo_message(message: Message) -> dict[str, Any]:
+    if message.kind == Message.Kind.TEXT:
+        return {"text": message.text}
+    payload = message.attachments[0] if message.attachments else {}
+    if message.kind == Message.Kind.IMAGE:
+        element = {"media_type": "image", **{k: v for k, v in payload.items()
+                                              if k in ("attachment_id", "url")}}  # fmt: skip
+        body: dict[str, Any] = {"attachment": {"type": "template", "payload": {
+            "template_type": "media", "elements": [element]}}}  # fmt: skip
+        if message.text:
+            body["text"] = message.text
+        return body
+    if message.kind == Message.Kind.FILE:
+        return {"attachment": {"type": "file", "payload": {"token": payload.get("token", "")}}}
+    raise SendRefused(_("Messages of kind %s cannot be sent.") % message.kind)
+
+
+def _validate(kind: str, text: str, attachment: dict[str, Any] | None) -> None:
+    if kind == Message.Kind.TEXT:
+        if not text.strip():
+            raise SendRefused(_("The message is empty."))
+        if len(text) > MAX_TEXT:
+            raise SendRefused(_("The message is %(n)d characters long; Zalo accepts at most "
+                                "%(max)d.") % {"n": len(text), "max": MAX_TEXT})  # fmt: skip
+    elif kind == Message.Kind.IMAGE:
+        if not attachment or not (attachment.get("attachment_id") or attachment.get("url")):
+            raise SendRefused(_("An image message needs an uploaded image."))
+    elif kind == Message.Kind.FILE:
+        if not attachment or not attachment.get("token"):
+            raise SendRefused(_("A file message needs an uploaded file."))
+    else:
+        raise SendRefused(_("Messages of kind %s cannot be sent.") % kind)
+
+
+def _queue_event(message: Message) -> ZaloEvent:
+    oa = message.oa
+    event = ZaloEvent.objects.create(
+        app_id=oa.app_id, oa=oa, direction=Direction.OUTBOUND,
+        event_name=f"oa_send_{message.kind}",
+        dedupe_key=f"out:{message.pk}:{secrets.token_hex(8)}",
+        raw_body=json.dumps({"recipient": {"user_id": message.zalo_user_id},
+                             "message": _zalo_message(message)}, ensure_ascii=False),
+        zalo_user_id=message.zalo_user_id, processing_state=ProcessingState.QUEUED,
+        conversation_key=f"{oa.oa_id}:{message.zalo_user_id}", message=message,
+    )  # fmt: skip
+    transaction.on_commit(lambda: send_event.enqueue(event.pk))
+    return event
+
+
+def message_send(*, oa: OfficialAccount, user_id: str, text: str = "", kind: str = "text",
+                 attachment: dict[str, Any] | None = None, actor: Any = None,
+                 quote_msg_id: str = "") -> Message:  # fmt: skip
+    """Queue a consultation message to a Zalo user of the OA (sent by a worker)."""
+    _validate(kind, text, attachment)
+    if not user_id:
+        raise SendRefused(_("The recipient has no Zalo user id on this OA."))
+    with transaction.atomic():
+        message = Message.objects.create(
+            oa=oa, direction=Direction.OUTBOUND, zalo_user_id=user_id, kind=kind, text=text,
+            attachments=[attachment] if attachment else [], quote_msg_id=quote_msg_id,
+            zalo_state=ZaloState.ON_QUEUE, sent_by=actor if getattr(actor, "pk", None) else None,
+        )  # fmt: skip
+        _queue_event(message)
+    return message
+
+
+@task(queue_name="zalo")
+def send_event(event_id: int) -> str:
+    return send_outbound(event_id=event_id, worker_id="task")
+
+
+def _backoff(attempt: int) -> float:
+    base = settings.EVENTS_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
+    capped = min(base, settings.EVENTS_RETRY_CAP_SECONDS)
+    return capped * random.uniform(0.8, 1.2)  # jitter: retries of a storm spread out
+
+
+def send_outbound(*, event_id: int, worker_id: str) -> str:
+    now = timezone.now()
+    token = secrets.token_hex(16)
+    claimed = ZaloEvent.objects.filter(
+        pk=event_id, direction=Direction.OUTBOUND, processing_state__in=PENDING,
+        next_attempt_at__lte=now,
+    ).update(processing_state=ProcessingState.PROCESSING, claimed_by=token,
+             lease_until=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS),
+             attempts=F("attempts") + 1)  # fmt: skip
+    if not claimed:
+        return "not claimable"
+    event = ZaloEvent.objects.select_related("oa__app", "message").get(pk=event_id)
+    attempt = EventAttempt.objects.create(event=event, number=event.attempts, claim_token=token,
+                                          worker=worker_id[:100])  # fmt: skip
+    wait = ratelimit.acquire(str(event.app_id))
+    if wait:
+        return _requeue(event, token, attempt, delay=wait,
+                        reason=_("Waiting for the app's per-minute call budget."))  # fmt: skip
+    # Before the call: say on the attempt that it is starting, then check the claim.
+    EventAttempt.objects.filter(pk=attempt.pk).update(call_started_at=timezone.now())
+    if not ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).exists():
+        EventAttempt.objects.filter(pk=attempt.pk).update(
+            result=EventAttempt.Result.INTERRUPTED, finished_at=timezone.now(),
+            call_started_at=None)  # fmt: skip
+        return "claim lost"
+    message = event.message
+    try:
+        with call_context(oa=event.oa_id, app=event.app_id, ref_type="event", ref_id=event.pk):
+            sent = call_with_token(event.oa, lambda access_token: get_client().oa.send_message(
+                access_token=access_token, recipient={"user_id": message.zalo_user_id},
+                message=_zalo_message(message)))  # fmt: skip
+    except TokenUnavailable as exc:
+        return _fail(event, token, attempt, category=ErrorCategory.TOKEN, text=str(exc))
+    except ZaloError as exc:
+        if exc.kind is ErrorKind.RETRYABLE and event.attempts < settings.EVENTS_MAX_ATTEMPTS:
+            delay = max(_backoff(event.attempts), exc.retry_after or 0)
+            return _requeue(event, token, attempt, delay=delay, reason=str(exc), code=exc.code)
+        return _fail(event, token, attempt, category=CATEGORY_BY_KIND[exc.kind], text=str(exc),
+                     code=exc.code)  # fmt: skip
+    return _succeed(event, token, attempt, msg_id=sent.message_id, sent_ms=sent.sent_time_ms)
+
+
+def _succeed(event: ZaloEvent, token: str, attempt: EventAttempt, *, msg_id: str,
+             sent_ms: int | None) -> str:  # fmt: skip
+    now = timezone.now()
+    sent_at = datetime.fromtimestamp(sent_ms / 1000, tz=now.tzinfo) if sent_ms else now
+    with transaction.atomic():
+        # Zalo accepted it: the message id is kept whatever happened to our claim.
+        Message.objects.filter(pk=event.message_id).update(
+            zalo_msg_id=msg_id, sent_at=sent_at, failure_code=None, failure_reason="")
+        Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
+            zalo_state=ZaloState.SENT)
+        kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
+            processing_state=ProcessingState.PROCESSED, processed_at=now, claimed_by="",
+            lease_until=None, error_category="", error_message="", error_at=None)
+        EventAttempt.objects.filter(pk=attempt.pk).update(
+            result=EventAttempt.Result.OK, finished_at=now, zalo_msg_id=msg_id)
+    if not kept:
+        logger.warning("Event %s was sent (msg %s) after its claim was taken", event.pk, msg_id)
+    return "sent"  # fmt: skip
+
+
+def _requeue(event: ZaloEvent, token: str, attempt: EventAttempt, *, delay: float, reason: str,
+             code: int | None = None) -> str:  # fmt: skip
+    now = timezone.now()
+    run_after = now + timedelta(seconds=delay)
+    with transaction.atomic():
+        ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
+            processing_state=ProcessingState.QUEUED, next_attempt_at=run_after, claimed_by="",
+            lease_until=None, error_message=reason)  # fmt: skip
+        EventAttempt.objects.filter(pk=attempt.pk).update(
+            result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason,
+            error_code=code)  # fmt: skip
+        transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(event.pk))
+    return "retry"
+
+
+def _fail(event: ZaloEvent, token: str, attempt: EventAttempt, *, category: str, text: str,
+          code: int | None = None) -> str:  # fmt: skip
+    now = timezone.now()
+    with transaction.atomic():
+        ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
+            processing_state=ProcessingState.ERROR, claimed_by="", lease_until=None,
+            error_category=category, error_message=text, error_at=now)  # fmt: skip
+        Message.objects.filter(pk=event.message_id).update(
+            zalo_state=ZaloState.FAILED, failure_code=code, failure_reason=text)
+        EventAttempt.objects.filter(pk=attempt.pk).update(
+            result=EventAttempt.Result.ERROR, finished_at=now, error_message=text,
+            error_code=code)  # fmt: skip
+    return "failed"
+
+
+INTERRUPTED = _("The worker stopped during the call to Zalo, so whether Zalo accepted the "
+                "message is unknown. Check the conversation before pressing Resend.")  # fmt: skip
+
+
+def recover_interrupted_sends(*, now: datetime) -> int:
+    recovered = 0
+    stuck = ZaloEvent.objects.filter(direction=Direction.OUTBOUND, lease_until__lt=now,
+                                     processing_state=ProcessingState.PROCESSING)  # fmt: skip
+    for event in stuck:
+        attempt = EventAttempt.objects.filter(event=event, claim_token=event.claimed_by).first()
+        if attempt is None or attempt.call_started_at is None:
+            # The call never started: sending again cannot double anything.
+            if ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
+                processing_state=ProcessingState.QUEUED, claimed_by="", lease_until=None,
+                next_attempt_at=now,
+            ):  # fmt: skip
+                if attempt:
+                    EventAttempt.objects.filter(pk=attempt.pk).update(
+                        result=EventAttempt.Result.INTERRUPTED, finished_at=now)
+                send_event.enqueue(event.pk)
+                recovered += 1
+            continue
+        with transaction.atomic():
+            if ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
+                processing_state=ProcessingState.ERROR, claimed_by="", lease_until=None,
+                error_category=ErrorCategory.SEND, error_message=str(INTERRUPTED), error_at=now,
+            ):  # fmt: skip
+                Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
+                    zalo_state=ZaloState.FAILED, failure_reason=str(INTERRUPTED))
+                EventAttempt.objects.filter(pk=attempt.pk).update(
+                    result=EventAttempt.Result.INTERRUPTED, finished_at=now,
+                    error_message=str(INTERRUPTED))  # fmt: skip
+                recovered += 1
+    return recovered
+
+
+def requeue_lost_sends(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Queued sends whose task was lost (a crash between commit and enqueue): enqueue
+    again. The claim makes a duplicate task a no-op."""
+    due = ZaloEvent.objects.filter(direction=Direction.OUTBOUND,
+                                   processing_state=ProcessingState.QUEUED,
+                                   next_attempt_at__lt=timezone.now() - older_than)  # fmt: skip
+    ids = list(due.values_list("pk", flat=True)[:500])
+    for pk in ids:
+        send_event.enqueue(pk)
+    return len(ids)
+
+
+def resend(message: Message) -> ZaloEvent:
+    """A new attempt for a failed outbound message (used by the Resend action)."""
+    return _queue_event(message)

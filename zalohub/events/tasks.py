@@ -1,0 +1,55 @@
+"""The worker's share of the pipeline: the dispatcher loop and the periodic sweeps."""
+
+import logging
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from zalohub.core import periodic
+from zalohub.core.worker import register_loop
+from zalohub.events import ratelimit
+from zalohub.events.models import RejectedRequest
+from zalohub.events.queue import dispatch_once, sweep_expired_leases
+from zalohub.events.sending import requeue_lost_sends
+
+logger = logging.getLogger(__name__)
+
+
+@register_loop("events.dispatcher")
+def dispatcher(worker_id: str, stop: threading.Event) -> None:
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            claimed = dispatch_once(worker_id=worker_id)
+        except Exception:
+            # The database may be unreachable for a moment: wait and claim again.
+            logger.exception("Event dispatch failed; retrying")
+            claimed = 0
+            stop.wait(1.0)
+        if not claimed:
+            stop.wait(settings.WORKER_POLL_SECONDS)
+
+
+@periodic.register("events.sweep", every_seconds=10)
+def sweep() -> None:
+    sweep_expired_leases()
+    requeue_lost_sends()
+
+
+@periodic.register("events.rejected_retention", every_seconds=3600)
+def prune_rejected() -> int:
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_REJECTED_RETENTION_DAYS)
+    deleted = RejectedRequest.objects.filter(received_at__lt=cutoff).delete()[0]
+    # Bounded as well as aged: a flood of forged requests cannot fill the disk.
+    keep = settings.WEBHOOK_REJECTED_MAX_ROWS
+    overflow = list(
+        RejectedRequest.objects.order_by("-received_at", "-id")
+        .values_list("received_at", flat=True)[keep : keep + 1]
+    )
+    if overflow:
+        deleted += RejectedRequest.objects.filter(received_at__lte=overflow[0]).delete()[0]
+    ratelimit.prune()
+    return deleted

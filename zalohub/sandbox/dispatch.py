@@ -1,0 +1,44 @@
+"""What every Zalo route of the sandbox does first: count the call, fire an armed fault."""
+
+import time
+
+from django.http import HttpRequest, HttpResponse
+
+from zalohub.sandbox.faults import ErrorStyle, fault_response
+from zalohub.sandbox.state import SandboxState
+
+# The server copies the request's header lines here before WSGI folds "secret_key" and
+# "secret-key" into one HTTP_SECRET_KEY; see zalo_header().
+RAW_HEADERS_KEY = "zalohub.sandbox.raw_headers"
+
+
+def zalo_call(
+    state: SandboxState, route: str, *, app_id: str | None, style: ErrorStyle
+) -> HttpResponse | None:
+    """Account for one call; the fault's answer if one fires, else None (carry on)."""
+    state.record_call(route, app_id or None)
+    fault = state.take_fault(route)
+    if fault is None:
+        return None
+    response = fault_response(fault, style)
+    if response is None:
+        # "timeout": stall past the client's patience, then answer as if nothing happened
+        # (the work is done even though the client gave up: a classic double-submit).
+        time.sleep(fault.delay)
+    return response
+
+
+def zalo_header(request: HttpRequest, name: str) -> str:
+    """A header by its exact name as Zalo spells it (``access_token``, ``secret_key``).
+
+    Zalo's auth headers contain underscores. The sandbox only honours that exact spelling,
+    so a client that sends ``secret-key`` is caught here rather than by Zalo.
+    """
+    raw = request.META.get(RAW_HEADERS_KEY)
+    if raw is None:  # not served by SandboxServer (e.g. Django's test client)
+        return request.headers.get(name, "")
+    wanted = name.lower()
+    for header, value in raw:
+        if header.lower() == wanted:
+            return value.strip()
+    return ""

@@ -1,0 +1,30 @@
+"""The sandbox's URL conf, served only by SandboxServer (never mounted in the hub's).
+
+Paths mirror Zalo's hosts under a prefix per host (``/oauth``, ``/openapi``, and later
+``/business``), which is how the hub's sandbox-mode base URLs are built. Route names
+are the names faults and call counts use: ``<family>.<endpoint>``.
+"""
+
+from django.urls import path
+
+from zalohub.sandbox import avatars, control, oauth, openapi
+
+urlpatterns = [
+    # OAuth v4 host (oauth.zaloapp.com)
+    path("oauth/v4/oa/permission", oauth.permission, name="oauth.permission"),
+    path("oauth/v4/oa/access_token", oauth.access_token, name="oauth.access_token"),
+    # OA API host (openapi.zalo.me)
+    path("openapi/v2.0/oa/getoa", openapi.getoa, name="oa.getoa"),
+    path("openapi/v3.0/oa/user/detail", openapi.user_detail, name="oa.user.detail"),
+    # The sandbox's own controls and assets
+    path("_sandbox/state", control.state_view, name="sandbox.state"),
+    path("_sandbox/reset", control.reset_view, name="sandbox.reset"),
+    path("_sandbox/faults", control.faults_view, name="sandbox.faults"),
+    path("_sandbox/clock", control.clock_view, name="sandbox.clock"),
+    path("_sandbox/calls", control.calls_view, name="sandbox.calls"),
+    path("_sandbox/tokens", control.tokens_view, name="sandbox.tokens"),
+    path("_sandbox/avatar/<slug:key>.svg", avatars.avatar, name="sandbox.avatar"),
+]
+
+handler404 = "zalohub.sandbox.responses.not_found"
+handler500 = "zalohub.sandbox.responses.server_error"

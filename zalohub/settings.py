@@ -1,0 +1,225 @@
+"""Django settings for zalohub, read from environment variables.
+
+The defaults give the embedded shape (SQLite in ./var, sandbox Zalo on loopback);
+production sets DATABASE_URL, ZALOHUB_SECRET_KEY, ZALOHUB_ENCRYPTION_KEYS,
+ZALOHUB_PUBLIC_URL and ZALO_MODE=live. See README.md.
+"""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from zalohub.env import envbool, envchoice, envfloat, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(envstr("ZALOHUB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+
+def _local_secret(filename: str, make: "callable[[], str]") -> str:  # type: ignore[valid-type]
+    """Read a generated secret kept in DATA_DIR, creating it on first use (embedded shape)."""
+    path = DATA_DIR / filename
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+DEBUG = envbool("ZALOHUB_DEBUG", False)
+SECRET_KEY = envstr("ZALOHUB_SECRET_KEY") or _local_secret(
+    "django-secret.key", lambda: secrets.token_urlsafe(50)
+)
+ALLOWED_HOSTS = envlist("ZALOHUB_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = envlist("ZALOHUB_CSRF_TRUSTED_ORIGINS", [])
+
+# Public base URL of this hub, used to build the OAuth callback and webhook URLs that
+# an admin pastes into Zalo's developer console.
+PUBLIC_URL = envstr("ZALOHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Secrets at rest: a comma-separated list of Fernet keys, newest first. The first key
+# encrypts; every key decrypts (MultiFernet), so a key is rotated by putting a new one
+# in front and running `zalohub rotate_keys`.
+_encryption_keys = envlist("ZALOHUB_ENCRYPTION_KEYS") or [
+    _local_secret("encryption.key", lambda: Fernet.generate_key().decode())
+]
+for _key in _encryption_keys:
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            "ZALOHUB_ENCRYPTION_KEYS holds a key that is not a valid Fernet key "
+            "(32 url-safe base64-encoded bytes). Fix the key; stored tokens stay encrypted."
+        ) from None
+ENCRYPTION_KEYS = _encryption_keys
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks_db",
+    "zalohub.core",
+    "zalohub.accounts",
+    "zalohub.apilog",
+    "zalohub.events",
+    "zalohub.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "zalohub.urls"
+WSGI_APPLICATION = "zalohub.wsgi.application"
+ASGI_APPLICATION = "zalohub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "zalohub" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+_SQLITE_OPTIONS = {
+    # IMMEDIATE takes the write lock at BEGIN, so two writers queue on the busy timeout
+    # instead of failing with "database is locked" half-way through a transaction.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"),
+}
+
+_database_url = envstr("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "zalohub.sqlite3",
+            "OPTIONS": dict(_SQLITE_OPTIONS),
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Tests use a file, not memory: WAL, locking and several threads behave as in the demo.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-zalohub.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "zalo"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("vi", _("Vietnamese"))]
+LOCALE_PATHS = [BASE_DIR / "zalohub" / "locale"]
+TIME_ZONE = "Asia/Ho_Chi_Minh"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = envstr("ZALOHUB_STATIC_ROOT") or None  # set it to run collectstatic
+# Serve static files straight from the apps (no collectstatic step for the demo).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "admin:login"
+
+# --- Zalo -----------------------------------------------------------------------------
+# "sandbox" talks to the local stand-in for Zalo (the demo and the tests); "live" talks
+# to Zalo itself. Each base URL can still be overridden on its own.
+ZALO_MODE = envchoice("ZALO_MODE", "sandbox", {"sandbox", "live"})
+SANDBOX_URL = envstr("ZALOHUB_SANDBOX_URL", "http://127.0.0.1:8010").rstrip("/")
+_LIVE_BASES = {
+    "oauth": "https://oauth.zaloapp.com",
+    "openapi": "https://openapi.zalo.me",
+    "business": "https://business.openapi.zalo.me",
+}
+_SANDBOX_BASES = {name: f"{SANDBOX_URL}/{name}" for name in _LIVE_BASES}
+_bases = _LIVE_BASES if ZALO_MODE == "live" else _SANDBOX_BASES
+ZALO_OAUTH_BASE_URL = envstr("ZALO_OAUTH_BASE_URL", _bases["oauth"]).rstrip("/")
+ZALO_OPENAPI_BASE_URL = envstr("ZALO_OPENAPI_BASE_URL", _bases["openapi"]).rstrip("/")
+ZALO_BUSINESS_BASE_URL = envstr("ZALO_BUSINESS_BASE_URL", _bases["business"]).rstrip("/")
+ZALO_TIMEOUT_SECONDS = envfloat("ZALO_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+ZALO_CONNECT_TIMEOUT_SECONDS = envfloat("ZALO_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+
+# Token custody: refresh this long before the access token expires.
+ZALO_REFRESH_AHEAD_SECONDS = envint("ZALO_REFRESH_AHEAD_SECONDS", 2 * 3600, minimum=60)
+# Zalo's OA refresh tokens live three months; tracked so expiry can be foreseen.
+ZALO_REFRESH_TOKEN_LIFETIME_DAYS = envint("ZALO_REFRESH_TOKEN_LIFETIME_DAYS", 90, minimum=1)
+# How long one refresher holds its claim before another may take over.
+ZALO_REFRESH_LEASE_SECONDS = envint("ZALO_REFRESH_LEASE_SECONDS", 60, minimum=5)
+# An OAuth authorization attempt (state + PKCE verifier) is valid this long.
+ZALO_OAUTH_SESSION_SECONDS = envint("ZALO_OAUTH_SESSION_SECONDS", 600, minimum=60)
+
+# --- API logs ---------------------------------------------------------------------------
+APILOG_RETENTION_DAYS = envint("ZALOHUB_APILOG_RETENTION_DAYS", 30, minimum=1)
+APILOG_MAX_BODY_CHARS = envint("ZALOHUB_APILOG_MAX_BODY_CHARS", 20_000, minimum=1000)
+
+# --- Worker -----------------------------------------------------------------------------
+WORKER_THREADS = envint("ZALOHUB_WORKER_THREADS", 2, minimum=1)
+WORKER_POLL_SECONDS = envfloat("ZALOHUB_WORKER_POLL_SECONDS", 0.5, minimum=0.01)
+# Threads per worker process running each app loop (the events dispatcher).
+WORKER_LOOP_THREADS = envint("ZALOHUB_WORKER_LOOP_THREADS", 1, minimum=1)
+
+# --- Webhooks and the event pipeline ---------------------------------------------------
+WEBHOOK_MAX_BODY_BYTES = envint("ZALOHUB_WEBHOOK_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
+# Refuse events older than this (seconds); 0 = off. Zalo retries for over an hour and
+# the dedupe key already makes a replay harmless, so it is off by default.
+WEBHOOK_MAX_AGE_SECONDS = envint("ZALOHUB_WEBHOOK_MAX_AGE_SECONDS", 0, minimum=0)
+WEBHOOK_REJECTED_BODY_BYTES = envint("ZALOHUB_WEBHOOK_REJECTED_BODY_BYTES", 16 * 1024,
+                                     minimum=256)  # fmt: skip
+WEBHOOK_REJECTED_RETENTION_DAYS = envint("ZALOHUB_WEBHOOK_REJECTED_RETENTION_DAYS", 7, minimum=1)
+WEBHOOK_REJECTED_MAX_ROWS = envint("ZALOHUB_WEBHOOK_REJECTED_MAX_ROWS", 10_000, minimum=100)
+EVENTS_BATCH_SIZE = envint("ZALOHUB_EVENTS_BATCH_SIZE", 200, minimum=1)
+# A claimed event not finished within its lease goes back to the queue.
+EVENTS_LEASE_SECONDS = envint("ZALOHUB_EVENTS_LEASE_SECONDS", 30, minimum=5)
+EVENTS_MAX_ATTEMPTS = envint("ZALOHUB_EVENTS_MAX_ATTEMPTS", 8, minimum=1)
+EVENTS_RETRY_BASE_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_BASE_SECONDS", 5.0, minimum=0.0)
+EVENTS_RETRY_CAP_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_CAP_SECONDS", 900.0, minimum=0.0)
+# Calls per app per minute, shared by all workers (Zalo allows about 4,000).
+ZALO_RATE_LIMIT_PER_MINUTE = envint("ZALO_RATE_LIMIT_PER_MINUTE", 3600, minimum=1)
+# Redis for shared rate limits (and live inbox updates) in production; optional.
+REDIS_URL = envstr("ZALOHUB_REDIS_URL")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("ZALOHUB_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

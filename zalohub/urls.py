@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "zalohub"
+admin.site.site_title = "zalohub"
+admin.site.index_title = "zalohub"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("zalohub.accounts.urls")),
+    path("", include("zalohub.events.urls")),
+]

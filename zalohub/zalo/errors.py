@@ -1,0 +1,115 @@
+"""Zalo's error codes and what each means for the caller: retry, refresh, or give up.
+
+Zalo answers most errors with HTTP 200 and a negative ``error`` field; the OAuth
+endpoints use ``error_name``/``error_description`` as well. Everything that decides
+whether a failed call is worth retrying lives here, so no other module parses errors.
+"""
+
+import enum
+
+
+class ErrorKind(enum.StrEnum):
+    RETRYABLE = "retryable"  # network, timeouts, 5xx, 429 / -32: back off and try again
+    AUTH = "auth"  # token invalid or expired: refresh once, then retry once
+    QUOTA = "quota"  # a quota is spent: wait for it to reset
+    BLOCKED = "blocked"  # the recipient cannot be reached now (blocked, window, opt-out)
+    PERMANENT = "permanent"  # a bad request or configuration: retrying changes nothing
+
+
+_RETRYABLE = {-32, -100, -200}
+_AUTH = {-216, -220, -124, -14014}
+_QUOTA = {-211, -218, -311, -115, -126, -144, -1441, -147, -1471, -1472, -160, -238, -241}
+_BLOCKED = {
+    -213, -217, -227, -230, -232, -234, -244, -305,  # OA consultation messages
+    -114, -118, -119, -133, -139, -140, -141,  # ZNS / ZBS recipients
+}  # fmt: skip
+
+# Short readable names for the codes an admin meets most (the full text comes from Zalo).
+OAUTH_CODES = {
+    -14002: "Invalid app id",
+    -14003: "Invalid redirect URI (must match the callback registered in Zalo's console)",
+    -14004: "Invalid app secret key",
+    -14005: "Invalid, expired or already used authorization code",
+    -14014: "Invalid refresh token",
+    -14018: "Invalid grant type",
+}
+
+
+def classify(code: int | None, *, http_status: int | None = None) -> ErrorKind:
+    """Kind of failure for a Zalo error code (or, without one, an HTTP status)."""
+    if code is None:
+        if http_status is not None and (http_status >= 500 or http_status == 429):
+            return ErrorKind.RETRYABLE
+        if http_status == 401:
+            return ErrorKind.AUTH
+        return ErrorKind.PERMANENT if http_status else ErrorKind.RETRYABLE
+    if code in _RETRYABLE:
+        return ErrorKind.RETRYABLE
+    if code in _AUTH:
+        return ErrorKind.AUTH
+    if code in _QUOTA:
+        return ErrorKind.QUOTA
+    if code in _BLOCKED:
+        return ErrorKind.BLOCKED
+    return ErrorKind.PERMANENT
+
+
+class ZaloError(Exception):
+    """A failed call to Zalo: Zalo's code and message (when it sent one) and what to do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        kind: ErrorKind | None = None,
+        http_status: int | None = None,
+        endpoint: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.kind = kind or classify(code, http_status=http_status)
+        self.endpoint = endpoint
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is ErrorKind.RETRYABLE
+
+    def __str__(self) -> str:
+        prefix = f"Zalo error {self.code}: " if self.code is not None else ""
+        return f"{prefix}{self.message}"
+
+    def __repr__(self) -> str:
+        return f"ZaloError(code={self.code!r}, kind={self.kind.value!r}, message={self.message!r})"
+
+
+def error_from_body(body: object) -> tuple[int, str] | None:
+    """(code, message) when a decoded Zalo body reports an error, else None."""
+    if not isinstance(body, dict):
+        return None
+    raw = body.get("error")
+    if raw in (None, 0, "0", ""):
+        # OAuth failures sometimes carry only error_name / error_description.
+        if body.get("error_name") and not body.get("access_token"):
+            text = body.get("error_description") or body.get("error_name")
+            return 0, str(text)
+        return None
+    try:
+        code = int(raw)
+    except (TypeError, ValueError):
+        # Non-numeric "error" (e.g. an OAuth style "access_denied").
+        return 0, str(body.get("error_description") or raw)
+    if code == 0:
+        return None
+    message = (
+        body.get("message")
+        or body.get("error_description")
+        or body.get("error_name")
+        or OAUTH_CODES.get(code)
+        or "Unknown error"
+    )
+    return code, str(message)

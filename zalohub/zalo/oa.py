@@ -1,0 +1,127 @@
+"""Official Account API (openapi host): OA and user profiles, messages, uploads."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from zalohub.zalo.transport import ZaloTransport
+
+
+@dataclass(frozen=True)
+class OAProfile:
+    oa_id: str
+    name: str
+    avatar: str
+    description: str = ""
+    is_verified: bool = False
+    num_follower: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    user_id: str
+    user_id_by_app: str
+    display_name: str
+    avatar: str
+    is_follower: bool | None
+    last_interaction_date: str = ""  # Zalo sends "dd/MM/yyyy"
+    shared_phone: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_id: str
+    user_id: str
+    sent_time_ms: int | None
+    quota: dict[str, Any] = field(default_factory=dict)
+
+
+class OAAPI:
+    def __init__(self, transport: ZaloTransport, base_url: str) -> None:
+        self._t = transport
+        self._base = base_url
+
+    def _get(self, path: str, endpoint: str, access_token: str, data: dict | None = None) -> dict:
+        params = {"data": json.dumps(data, separators=(",", ":"))} if data is not None else None
+        return self._t.request(
+            "GET",
+            f"{self._base}{path}",
+            endpoint=endpoint,
+            headers={"access_token": access_token},
+            params=params,
+        )
+
+    def _post(self, path: str, endpoint: str, access_token: str, body: dict) -> dict:
+        return self._t.request(
+            "POST",
+            f"{self._base}{path}",
+            endpoint=endpoint,
+            headers={"access_token": access_token},
+            json_body=body,
+        )
+
+    def get_oa_profile(self, *, access_token: str) -> OAProfile:
+        data = self._get("/v2.0/oa/getoa", "oa.getoa", access_token).get("data") or {}
+        return OAProfile(
+            oa_id=str(data.get("oa_id") or data.get("oaid") or ""),
+            name=str(data.get("name") or ""),
+            avatar=str(data.get("avatar") or ""),
+            description=str(data.get("description") or ""),
+            is_verified=bool(data.get("is_verified")),
+            num_follower=data.get("num_follower"),
+            raw=data,
+        )
+
+    def get_user_detail(self, *, access_token: str, user_id: str) -> UserProfile:
+        body = self._get(
+            "/v3.0/oa/user/detail", "oa.user.detail", access_token, {"user_id": user_id}
+        )
+        data = body.get("data") or {}
+        avatars = data.get("avatars") or {}
+        shared = data.get("shared_info") or {}
+        return UserProfile(
+            user_id=str(data.get("user_id") or user_id),
+            user_id_by_app=str(data.get("user_id_by_app") or ""),
+            display_name=str(data.get("display_name") or ""),
+            avatar=str(avatars.get("240") or data.get("avatar") or ""),
+            is_follower=data.get("user_is_follower"),
+            last_interaction_date=str(data.get("user_last_interaction_date") or ""),
+            shared_phone=str(shared.get("phone") or ""),
+            raw=data,
+        )
+
+    def send_message(
+        self, *, access_token: str, recipient: dict[str, str], message: dict[str, Any]
+    ) -> SentMessage:
+        """Consultation ("cs") message: the one OA message type still sent by UID."""
+        body = self._post(
+            "/v3.0/oa/message/cs",
+            "oa.message.cs",
+            access_token,
+            {"recipient": recipient, "message": message},
+        )
+        data = body.get("data") or {}
+        sent = data.get("sent_time")
+        return SentMessage(
+            message_id=str(data.get("message_id") or ""),
+            user_id=str(data.get("user_id") or recipient.get("user_id") or ""),
+            sent_time_ms=int(sent) if sent not in (None, "") else None,
+            quota=data.get("quota") or {},
+        )
+
+    def upload(self, *, access_token: str, kind: str, filename: str, content: bytes,
+               content_type: str) -> str:  # fmt: skip
+        """Upload an image/gif (returns attachment_id) or a file (returns its token)."""
+        if kind not in {"image", "gif", "file"}:
+            raise ValueError(f"unknown upload kind {kind!r}")
+        body = self._t.request(
+            "POST",
+            f"{self._base}/v2.0/oa/upload/{kind}",
+            endpoint=f"oa.upload.{kind}",
+            headers={"access_token": access_token},
+            files={"file": (filename, content, content_type)},
+        )
+        data = body.get("data") or {}
+        return str(data.get("token") if kind == "file" else data.get("attachment_id") or "")
