@@ -87,9 +87,12 @@ def zalo_app(sandbox, db):
     from zalohub.sandbox.world import demo_world
 
     spec = demo_world()["apps"][0]
-    return ZaloApp.objects.create(name=spec["name"], app_id=spec["app_id"],
-                                  secret_key=spec["secret_key"],
-                                  oa_secret_key=spec["oa_secret_key"])  # fmt: skip
+    return ZaloApp.objects.create(
+        name=spec["name"],
+        app_id=spec["app_id"],
+        secret_key=spec["secret_key"],
+        oa_secret_key=spec["oa_secret_key"],
+    )
 
 
 @pytest.fixture

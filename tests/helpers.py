@@ -67,8 +67,16 @@ def zalo_signature(*, first: str, raw: str, timestamp: str, key: str, prefix: bo
     return f"mac={mac}" if prefix else mac
 
 
-def post_webhook(client, app_id: str, raw: str | bytes, *, key: str | None,
-                 first: str | None = None, prefix: bool = True, **headers: str):  # fmt: skip
+def post_webhook(
+    client,
+    app_id: str,
+    raw: str | bytes,
+    *,
+    key: str | None,
+    first: str | None = None,
+    prefix: bool = True,
+    **headers: str,
+):
     """POST a webhook the way Zalo does: raw JSON body, signature header over the bytes."""
     import json
 
@@ -80,6 +88,8 @@ def post_webhook(client, app_id: str, raw: str | bytes, *, key: str | None,
         except (ValueError, AttributeError):
             timestamp = ""
         extra["HTTP_X_ZEVENT_SIGNATURE"] = zalo_signature(
-            first=first or app_id, raw=text, timestamp=timestamp, key=key, prefix=prefix)
-    return client.post(f"/zalo/webhook/{app_id}/", data=raw, content_type="application/json",
-                       **extra)  # fmt: skip
+            first=first or app_id, raw=text, timestamp=timestamp, key=key, prefix=prefix
+        )
+    return client.post(
+        f"/zalo/webhook/{app_id}/", data=raw, content_type="application/json", **extra
+    )

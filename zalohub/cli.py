@@ -56,8 +56,13 @@ def demo(argv: list[str]) -> int:
         flush=True,
     )
     try:
-        uvicorn.run("zalohub.asgi:application", host=args.host, port=args.port,
-                    log_level="warning", lifespan="off")  # fmt: skip
+        uvicorn.run(
+            "zalohub.asgi:application",
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            lifespan="off",
+        )
     finally:
         worker.stop()
         sandbox.stop()

@@ -200,8 +200,7 @@ WEBHOOK_MAX_BODY_BYTES = envint("ZALOHUB_WEBHOOK_MAX_BODY_BYTES", 256 * 1024, mi
 # Refuse events older than this (seconds); 0 = off. Zalo retries for over an hour and
 # the dedupe key already makes a replay harmless, so it is off by default.
 WEBHOOK_MAX_AGE_SECONDS = envint("ZALOHUB_WEBHOOK_MAX_AGE_SECONDS", 0, minimum=0)
-WEBHOOK_REJECTED_BODY_BYTES = envint("ZALOHUB_WEBHOOK_REJECTED_BODY_BYTES", 16 * 1024,
-                                     minimum=256)  # fmt: skip
+WEBHOOK_REJECTED_BODY_BYTES = envint("ZALOHUB_WEBHOOK_REJECTED_BODY_BYTES", 16 * 1024, minimum=256)
 WEBHOOK_REJECTED_RETENTION_DAYS = envint("ZALOHUB_WEBHOOK_REJECTED_RETENTION_DAYS", 7, minimum=1)
 WEBHOOK_REJECTED_MAX_ROWS = envint("ZALOHUB_WEBHOOK_REJECTED_MAX_ROWS", 10_000, minimum=100)
 EVENTS_BATCH_SIZE = envint("ZALOHUB_EVENTS_BATCH_SIZE", 200, minimum=1)

@@ -28,9 +28,11 @@ def world(sandbox):
 def app_a(world):
     spec = world["apps"][0]
     return ZaloApp.objects.create(
-        name=spec["name"], app_id=spec["app_id"], secret_key=spec["secret_key"],
+        name=spec["name"],
+        app_id=spec["app_id"],
+        secret_key=spec["secret_key"],
         oa_secret_key=spec["oa_secret_key"],
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -72,8 +74,13 @@ def test_it_connects_an_oa_and_syncs_its_profile(oa, world):
     assert [log.endpoint for log in logs] == ["oauth.access_token.code", "oa.getoa"]
     for log in logs:
         text = f"{log.url}{log.request_headers}{log.request_body}{log.response_body}"
-        for secret in (oa.access_token, oa.refresh_token, session.code_verifier,
-                       params["code"], oa.app.secret_key):  # fmt: skip
+        for secret in (
+            oa.access_token,
+            oa.refresh_token,
+            session.code_verifier,
+            params["code"],
+            oa.app.secret_key,
+        ):
             assert secret not in text
 
 
@@ -177,10 +184,19 @@ def test_it_refuses_a_different_oa_than_the_record(oa, app_a, sandbox, world):
     oa.oa_id = world["oas"][0]["oa_id"]
     oa.save()
     other_oa = {**world["oas"][0], "oa_id": "4310500000000000999", "name": "Other OA"}
-    sandbox.reset({**world, "oas": [*world["oas"], other_oa],
-                   "apps": [{**world["apps"][0], "oa_ids": [*world["apps"][0]["oa_ids"],
-                                                            "4310500000000000999"]},
-                            world["apps"][1]]})  # fmt: skip
+    sandbox.reset(
+        {
+            **world,
+            "oas": [*world["oas"], other_oa],
+            "apps": [
+                {
+                    **world["apps"][0],
+                    "oa_ids": [*world["apps"][0]["oa_ids"], "4310500000000000999"],
+                },
+                world["apps"][1],
+            ],
+        }
+    )
     with pytest.raises(OAuthFailure, match="4310500000000000999"):
         oauth_complete(app_id=app_a.app_id, params=_authorize(oa, oa_id="4310500000000000999"))
 
@@ -227,8 +243,16 @@ def test_the_buttons_drive_the_flow(client, admin, oa):
     oa.refresh_from_db()
     page = client.get(reverse("admin:accounts_officialaccount_change", args=[oa.pk]))
     html = page.content.decode()
-    for label in ("Authorize Account", "Clear OAuth Session", "Sync OA Profile", "API Logs",
-                  "OAuth Callback URL", "Webhook URL", "Token expires at", "token-ok"):  # fmt: skip
+    for label in (
+        "Authorize Account",
+        "Clear OAuth Session",
+        "Sync OA Profile",
+        "API Logs",
+        "OAuth Callback URL",
+        "Webhook URL",
+        "Token expires at",
+        "token-ok",
+    ):
         assert label in html
     assert oa.app.callback_url in html and oa.app.webhook_url in html
     assert oa.access_token not in html

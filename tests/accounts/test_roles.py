@@ -16,9 +16,13 @@ def records():
     app = ZaloApp.objects.create(name="App A", app_id="100", secret_key="s3cret-app")
     oa = OfficialAccount.objects.create(app=app, name="Support OA", access_token="tok-123")
     log = ApiLog.objects.create(
-        created_at="2026-01-01T00:00:00Z", method="GET", endpoint="oa.getoa", url="u",
-        duration_ms=1.0, oa=oa,
-    )  # fmt: skip
+        created_at="2026-01-01T00:00:00Z",
+        method="GET",
+        endpoint="oa.getoa",
+        url="u",
+        duration_ms=1.0,
+        oa=oa,
+    )
     return app, oa, log
 
 

@@ -79,8 +79,9 @@ def test_two_workers_refreshing_at_once_make_one_call(connected_oa, sandbox):
 
 @pytest.mark.django_db
 def test_a_rejected_refresh_token_puts_the_oa_in_error(connected_oa, sandbox):
-    sandbox.add_fault("oauth.access_token", "zalo_error", code=-14014,
-                      message="Invalid refresh token.")  # fmt: skip
+    sandbox.add_fault(
+        "oauth.access_token", "zalo_error", code=-14014, message="Invalid refresh token."
+    )
     outcome = oa_refresh_token(oa=connected_oa, force=True)
     assert outcome.error and "-14014" in outcome.error
     oa = outcome.oa
@@ -124,8 +125,9 @@ def test_an_expired_refresh_token_is_not_sent(connected_oa, sandbox):
 
 @pytest.mark.django_db
 def test_an_auth_error_refreshes_once_and_retries_once(connected_oa, sandbox):
-    sandbox.add_fault("oa.getoa", "zalo_error", code=-216, message="Access token is invalid",
-                      times=1)  # fmt: skip
+    sandbox.add_fault(
+        "oa.getoa", "zalo_error", code=-216, message="Access token is invalid", times=1
+    )
     before = sandbox.call_count("oauth.access_token")
     oa = oa_sync_profile(oa=connected_oa)
     assert oa.profile_synced_at
@@ -138,8 +140,9 @@ def test_an_auth_error_refreshes_once_and_retries_once(connected_oa, sandbox):
 
 @pytest.mark.django_db
 def test_a_disconnected_oa_has_no_token(connected_oa):
-    OfficialAccount.objects.filter(pk=connected_oa.pk).update(status=Status.ERROR,
-                                                              last_error="boom")  # fmt: skip
+    OfficialAccount.objects.filter(pk=connected_oa.pk).update(
+        status=Status.ERROR, last_error="boom"
+    )
     connected_oa.refresh_from_db()
     with pytest.raises(TokenUnavailable, match="boom"):
         call_with_token(connected_oa, lambda t: t)

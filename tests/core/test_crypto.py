@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def _raw(table: str, column: str, pk: int) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])
         return cursor.fetchone()[0]
 
 
@@ -24,7 +24,7 @@ def _dump() -> str:
     call_command("dumpdata", "accounts", stdout=out)
     with connection.cursor() as cursor:
         for table in ("accounts_zaloapp", "accounts_officialaccount", "accounts_oauthsession"):
-            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608
+            cursor.execute(f"SELECT * FROM {table}")
             out.write(repr(cursor.fetchall()))
     return out.getvalue()
 

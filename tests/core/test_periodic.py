@@ -9,8 +9,9 @@ pytestmark = pytest.mark.django_db
 
 def test_it_runs_a_due_job_once_across_workers():
     ran = []
-    job = periodic.Job(name="test.job", every=timezone.timedelta(minutes=1),
-                       func=lambda: ran.append(1))  # fmt: skip
+    job = periodic.Job(
+        name="test.job", every=timezone.timedelta(minutes=1), func=lambda: ran.append(1)
+    )
     # It should let the first worker run the job and the second see it is not due.
     assert periodic.run_job(job, "worker-1") is True
     assert periodic.run_job(job, "worker-2") is False
@@ -23,8 +24,12 @@ def test_it_runs_a_due_job_once_across_workers():
 def test_it_does_not_run_a_job_another_worker_holds():
     job = periodic.Job(name="test.held", every=timezone.timedelta(seconds=1), func=lambda: None)
     now = timezone.now()
-    PeriodicJob.objects.create(name="test.held", next_run_at=now, claimed_by="other",
-                               claimed_until=now + timezone.timedelta(minutes=5))  # fmt: skip
+    PeriodicJob.objects.create(
+        name="test.held",
+        next_run_at=now,
+        claimed_by="other",
+        claimed_until=now + timezone.timedelta(minutes=5),
+    )
     assert periodic.run_job(job, "worker-1") is False
 
 

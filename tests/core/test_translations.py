@@ -20,8 +20,9 @@ def _entries(po_text: str) -> dict[str, tuple[str, bool]]:
         if "msgid" not in block or block.lstrip().startswith("#~"):
             continue
         fuzzy = "#, fuzzy" in block or ", fuzzy" in block
-        msgid = "".join(re.findall(r'^(?:msgid|msgid_plural)? ?"(.*)"$',
-                                   block.split("msgstr")[0], re.M))  # fmt: skip
+        msgid = "".join(
+            re.findall(r'^(?:msgid|msgid_plural)? ?"(.*)"$', block.split("msgstr")[0], re.M)
+        )
         strs = re.findall(r'msgstr(?:\[\d\])? ((?:".*"\n?)+)', block + "\n")
         msgstr = "".join(re.findall(r'"(.*)"', strs[0])) if strs else ""
         if msgid:
@@ -50,11 +51,25 @@ def test_the_catalogue_holds_every_string_in_the_code(tmp_path):
     before = po.read_text()
     try:
         subprocess.run(
-            [sys.executable, "-m", "django", "makemessages", "-l", "vi", "--no-obsolete",
-             "--no-location", "--ignore=.venv", "--ignore=tests", "--ignore=bench",
-             "--ignore=test-output", "--ignore=var"],
-            cwd=settings.BASE_DIR, check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "makemessages",
+                "-l",
+                "vi",
+                "--no-obsolete",
+                "--no-location",
+                "--ignore=.venv",
+                "--ignore=tests",
+                "--ignore=bench",
+                "--ignore=test-output",
+                "--ignore=var",
+            ],
+            cwd=settings.BASE_DIR,
+            check=True,
+            capture_output=True,
+        )
         after = po.read_text()
     finally:
         po.write_text(before)

@@ -32,12 +32,18 @@ def _post(client, app, name: str, **replace: str) -> ZaloEvent:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("user_send_text__official", "text"), ("user_send_image__basic", "image"),
-     ("user_send_gif__basic", "gif"), ("user_send_file__pdf", "file"),
-     ("user_send_sticker__basic", "sticker"), ("user_send_link__basic", "link"),
-     ("user_send_location__basic", "location"), ("user_send_audio__basic", "audio"),
-     ("user_send_video__basic", "video")],
-)  # fmt: skip
+    [
+        ("user_send_text__official", "text"),
+        ("user_send_image__basic", "image"),
+        ("user_send_gif__basic", "gif"),
+        ("user_send_file__pdf", "file"),
+        ("user_send_sticker__basic", "sticker"),
+        ("user_send_link__basic", "link"),
+        ("user_send_location__basic", "location"),
+        ("user_send_audio__basic", "audio"),
+        ("user_send_video__basic", "video"),
+    ],
+)
 def test_every_customer_message_kind_is_stored(client, zalo_app, connected_oa, name, kind):
     event = _post(client, zalo_app, name)
     assert drain() == 1
@@ -55,13 +61,21 @@ def test_every_customer_message_kind_is_stored(client, zalo_app, connected_oa, n
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("name", "outcome"),
-    [("follow__official", "recorded"), ("unfollow__official", "recorded"),
-     ("follow__without_user_id_by_app", "recorded"), ("user_submit_info__current", "recorded"),
-     ("user_submit_info__legacy", "recorded"), ("change_template_status__rejected", "recorded"),
-     ("change_template_quota__basic", "recorded"), ("change_template_quality__low", "recorded"),
-     ("user_feedback__csat", "recorded"), ("user_received_message__zns", "recorded"),
-     ("user_reacted_message__heart", "ignored"), ("shop_has_order__unknown", "unknown")],
-)  # fmt: skip
+    [
+        ("follow__official", "recorded"),
+        ("unfollow__official", "recorded"),
+        ("follow__without_user_id_by_app", "recorded"),
+        ("user_submit_info__current", "recorded"),
+        ("user_submit_info__legacy", "recorded"),
+        ("change_template_status__rejected", "recorded"),
+        ("change_template_quota__basic", "recorded"),
+        ("change_template_quality__low", "recorded"),
+        ("user_feedback__csat", "recorded"),
+        ("user_received_message__zns", "recorded"),
+        ("user_reacted_message__heart", "ignored"),
+        ("shop_has_order__unknown", "unknown"),
+    ],
+)
 def test_other_events_are_kept_with_their_outcome(client, zalo_app, connected_oa, name, outcome):
     event = _post(client, zalo_app, name)
     drain()
@@ -72,9 +86,14 @@ def test_other_events_are_kept_with_their_outcome(client, zalo_app, connected_oa
 
 @pytest.mark.django_db
 def test_receipts_move_an_outbound_message_forward_only(client, zalo_app, connected_oa):
-    sent = Message.objects.create(oa=connected_oa, direction=Direction.OUTBOUND, zalo_user_id=USER,
-                                  text="Báo giá", zalo_msg_id="m-out-1",
-                                  zalo_state=ZaloState.SENT)  # fmt: skip
+    sent = Message.objects.create(
+        oa=connected_oa,
+        direction=Direction.OUTBOUND,
+        zalo_user_id=USER,
+        text="Báo giá",
+        zalo_msg_id="m-out-1",
+        zalo_state=ZaloState.SENT,
+    )
     _post(client, zalo_app, "user_received_message__oa", REPLACE_MSG_ID="m-out-1")
     drain()
     sent.refresh_from_db()
@@ -85,7 +104,8 @@ def test_receipts_move_an_outbound_message_forward_only(client, zalo_app, connec
     assert sent.zalo_state == ZaloState.READ and sent.read_at
     # It should not move a read message back when a late receipt arrives.
     late = fixture("user_received_message__oa", REPLACE_MSG_ID="m-out-1").replace(
-        "1763800002000", "1763800002999")
+        "1763800002000", "1763800002999"
+    )
     post_webhook(client, zalo_app.app_id, late, key=zalo_app.oa_secret_key)
     drain()
     sent.refresh_from_db()
@@ -125,8 +145,12 @@ def test_an_event_for_an_unconnected_oa_is_an_error_that_can_be_retried(client, 
 def test_one_conversation_is_processed_in_order(client, zalo_app, connected_oa):
     first = _post(client, zalo_app, "user_send_text__official")
     second = _post(client, zalo_app, "user_send_text__quote_reply")
-    other = _post(client, zalo_app, "user_send_text__official",
-                  **{USER: "7800000000000000202", "96d3cdf3af150460909": "other-1"})  # fmt: skip
+    other = _post(
+        client,
+        zalo_app,
+        "user_send_text__official",
+        **{USER: "7800000000000000202", "96d3cdf3af150460909": "other-1"},
+    )
     claimed = claim_batch(worker_id="w1")
     # It should hold the second message of a conversation until the first is done.
     assert [e.pk for e in claimed] == [first.pk, other.pk]
@@ -177,8 +201,11 @@ def test_mark_error_then_retry(client, zalo_app, connected_oa, admin):
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_split_the_queue_without_overlap(client, zalo_app, connected_oa):
     for n in range(60):
-        raw = fixture("user_send_text__official").replace(USER, f"78000000000{n:07d}").replace(
-            "96d3cdf3af150460909", f"m-{n}")
+        raw = (
+            fixture("user_send_text__official")
+            .replace(USER, f"78000000000{n:07d}")
+            .replace("96d3cdf3af150460909", f"m-{n}")
+        )
         post_webhook(client, zalo_app.app_id, raw, key=zalo_app.oa_secret_key)
     seen: dict[str, list[int]] = {"a": [], "b": []}
     barrier = threading.Barrier(2)

@@ -23,8 +23,14 @@ class ZaloAppForm(forms.ModelForm):
 
     class Meta:
         model = ZaloApp
-        fields = ["name", "app_id", "secret_key", "oa_secret_key", "pkce_mode",
-                  "fixed_code_verifier"]  # fmt: skip
+        fields = [
+            "name",
+            "app_id",
+            "secret_key",
+            "oa_secret_key",
+            "pkce_mode",
+            "fixed_code_verifier",
+        ]
         widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -74,18 +80,41 @@ class OfficialAccountAdmin(admin.ModelAdmin):
     search_fields = ["name", "oa_id"]
     fieldsets = [
         (None, {"fields": ["name", "app", "oa_id", "avatar_display", "description"]}),
-        (gettext_lazy("Token"), {"fields": [
-            "token_icon", "token_expires_at", "refresh_token_expires_at", "connected_at",
-            "last_refreshed_at", "last_refresh_error", "profile_synced_at", "last_error",
-        ]}),
-        (gettext_lazy("Zalo developer console"),
-         {"fields": ["callback_url_display", "webhook_url_display"]}),
-    ]  # fmt: skip
+        (
+            gettext_lazy("Token"),
+            {
+                "fields": [
+                    "token_icon",
+                    "token_expires_at",
+                    "refresh_token_expires_at",
+                    "connected_at",
+                    "last_refreshed_at",
+                    "last_refresh_error",
+                    "profile_synced_at",
+                    "last_error",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Zalo developer console"),
+            {"fields": ["callback_url_display", "webhook_url_display"]},
+        ),
+    ]
     readonly_fields = [
-        "oa_id", "avatar_display", "description", "token_icon", "token_expires_at",
-        "refresh_token_expires_at", "connected_at", "last_refreshed_at", "last_refresh_error",
-        "profile_synced_at", "last_error", "callback_url_display", "webhook_url_display",
-    ]  # fmt: skip
+        "oa_id",
+        "avatar_display",
+        "description",
+        "token_icon",
+        "token_expires_at",
+        "refresh_token_expires_at",
+        "connected_at",
+        "last_refreshed_at",
+        "last_refresh_error",
+        "profile_synced_at",
+        "last_error",
+        "callback_url_display",
+        "webhook_url_display",
+    ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: OfficialAccount | None = None):  # type: ignore[no-untyped-def]
         fields = list(super().get_readonly_fields(request, obj))
@@ -96,23 +125,29 @@ class OfficialAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("Status"), ordering="status")
     def status_badge(self, obj: OfficialAccount) -> str:
-        return format_html('<span class="oa-status oa-status-{}">{}</span>', obj.status,
-                           obj.get_status_display())  # fmt: skip
+        return format_html(
+            '<span class="oa-status oa-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
 
     @admin.display(description=gettext_lazy("Token status"))
     def token_icon(self, obj: OfficialAccount) -> str:
         if obj.pk and obj.token_valid:
-            return format_html('<span class="token-ok" title="{}">✔</span> {}',
-                               _("Token valid"), _("Valid"))  # fmt: skip
-        return format_html('<span class="token-bad" title="{}">⚠</span> {}',
-                           _("Token expired or missing"), _("Expired or missing"))  # fmt: skip
+            return format_html(
+                '<span class="token-ok" title="{}">✔</span> {}', _("Token valid"), _("Valid")
+            )
+        return format_html(
+            '<span class="token-bad" title="{}">⚠</span> {}',
+            _("Token expired or missing"),
+            _("Expired or missing"),
+        )
 
     @admin.display(description=gettext_lazy("avatar"))
     def avatar_display(self, obj: OfficialAccount) -> str:
         if not obj.avatar:
             return "—"
-        return format_html('<img src="{}" alt="" class="oa-avatar" width="48" height="48">',
-                           obj.avatar)  # fmt: skip
+        return format_html(
+            '<img src="{}" alt="" class="oa-avatar" width="48" height="48">', obj.avatar
+        )
 
     @admin.display(description=gettext_lazy("OAuth Callback URL"))
     def callback_url_display(self, obj: OfficialAccount) -> str:
@@ -125,14 +160,23 @@ class OfficialAccountAdmin(admin.ModelAdmin):
     def get_urls(self):  # type: ignore[no-untyped-def]
         wrap = self.admin_site.admin_view
         return [
-            path("<int:pk>/authorize/", wrap(self.authorize_view),
-                 name="accounts_officialaccount_authorize"),
-            path("<int:pk>/clear-oauth-session/", wrap(self.clear_session_view),
-                 name="accounts_officialaccount_clear_session"),
-            path("<int:pk>/sync-profile/", wrap(self.sync_profile_view),
-                 name="accounts_officialaccount_sync_profile"),
+            path(
+                "<int:pk>/authorize/",
+                wrap(self.authorize_view),
+                name="accounts_officialaccount_authorize",
+            ),
+            path(
+                "<int:pk>/clear-oauth-session/",
+                wrap(self.clear_session_view),
+                name="accounts_officialaccount_clear_session",
+            ),
+            path(
+                "<int:pk>/sync-profile/",
+                wrap(self.sync_profile_view),
+                name="accounts_officialaccount_sync_profile",
+            ),
             *super().get_urls(),
-        ]  # fmt: skip
+        ]
 
     def _oa_for_change(self, request: HttpRequest, pk: int) -> OfficialAccount:
         oa = get_object_or_404(OfficialAccount.objects.select_related("app"), pk=pk)
@@ -158,8 +202,9 @@ class OfficialAccountAdmin(admin.ModelAdmin):
         pending = oa.oauth_sessions.filter(status=OAuthSession.Status.PENDING)
         if request.method == "POST":
             deleted = oauth_clear_sessions(oa=oa)
-            self.message_user(request, _("Deleted %d incomplete OAuth session(s).") % deleted,
-                              messages.SUCCESS)  # fmt: skip
+            self.message_user(
+                request, _("Deleted %d incomplete OAuth session(s).") % deleted, messages.SUCCESS
+            )
             return self._back(oa)
         context = {
             **self.admin_site.each_context(request),
@@ -168,8 +213,9 @@ class OfficialAccountAdmin(admin.ModelAdmin):
             "sessions": pending,
             "title": _("Clear OAuth Session"),
         }
-        return TemplateResponse(request, "admin/accounts/officialaccount/clear_session.html",
-                                context)  # fmt: skip
+        return TemplateResponse(
+            request, "admin/accounts/officialaccount/clear_session.html", context
+        )
 
     def sync_profile_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         oa = self._oa_for_change(request, pk)
@@ -196,5 +242,8 @@ def _copyable(dom_id: str, value: str) -> str:
     return format_html(
         '<span class="copyable"><input type="text" readonly id="{}" value="{}" size="60">'
         ' <button type="button" class="button copy-button" data-copy="{}">{}</button></span>',
-        dom_id, value, dom_id, _("Copy"),
-    )  # fmt: skip
+        dom_id,
+        value,
+        dom_id,
+        _("Copy"),
+    )

@@ -92,15 +92,19 @@ def oauth_complete(*, app_id: str, params: Mapping[str, str]) -> OfficialAccount
     state = params.get("state", "")
     if not state:
         raise OAuthFailure(
-            _("The callback has no state parameter, so it cannot be matched to an "
-              "authorization you started. Press Authorize Account again.")
-        )  # fmt: skip
+            _(
+                "The callback has no state parameter, so it cannot be matched to an "
+                "authorization you started. Press Authorize Account again."
+            )
+        )
     session = OAuthSession.objects.select_related("oa__app").filter(state=state).first()
     if session is None or session.oa.app_id != app.pk:
         raise OAuthFailure(
-            _("The callback's state does not match any authorization in progress (it may "
-              "have been cleared). Press Authorize Account again.")
-        )  # fmt: skip
+            _(
+                "The callback's state does not match any authorization in progress (it may "
+                "have been cleared). Press Authorize Account again."
+            )
+        )
     # Claim the session: only the first callback with this state proceeds.
     claimed = OAuthSession.objects.filter(pk=session.pk, status=OAuthSession.Status.PENDING).update(
         status=OAuthSession.Status.COMPLETED, finished_at=timezone.now()
@@ -111,8 +115,13 @@ def oauth_complete(*, app_id: str, params: Mapping[str, str]) -> OfficialAccount
             oa=session.oa,
         )
     if session.expires_at < timezone.now():
-        raise _fail(session, _("The authorization took too long (its session expired). "
-                               "Press Authorize Account again."))  # fmt: skip
+        raise _fail(
+            session,
+            _(
+                "The authorization took too long (its session expired). "
+                "Press Authorize Account again."
+            ),
+        )
     if params.get("error"):
         detail = params.get("error_description") or params.get("error")
         raise _fail(session, _("Authorization was refused on Zalo's page: %s") % detail)
@@ -153,8 +162,9 @@ def oauth_complete(*, app_id: str, params: Mapping[str, str]) -> OfficialAccount
                 oa.oa_id = zalo_oa_id
             store_grant(oa, grant, connected=True)
     except IntegrityError:
-        raise _fail(session, _("Zalo OA %s is already connected to another record.")
-                    % zalo_oa_id) from None  # fmt: skip
+        raise _fail(
+            session, _("Zalo OA %s is already connected to another record.") % zalo_oa_id
+        ) from None
     try:
         oa_sync_profile(oa=oa)
     except (ZaloError, SecretUnavailable) as exc:

@@ -111,8 +111,9 @@ def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> Refresh
     except SecretUnavailable as exc:
         return _refresh_failed(oa, str(exc), terminal=True)
     if not refresh_token:
-        return _refresh_failed(oa, _("There is no refresh token: authorize the account."),
-                               terminal=True)  # fmt: skip
+        return _refresh_failed(
+            oa, _("There is no refresh token: authorize the account."), terminal=True
+        )
     if oa.refresh_token_expires_at and oa.refresh_token_expires_at <= now:
         return _refresh_failed(
             oa,
@@ -128,19 +129,22 @@ def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> Refresh
             )
     except ZaloError as exc:
         if exc.kind is ErrorKind.RETRYABLE:
-            return _refresh_failed(oa, _("Zalo could not refresh the token (will retry): %s")
-                                   % exc, terminal=False)  # fmt: skip
+            return _refresh_failed(
+                oa, _("Zalo could not refresh the token (will retry): %s") % exc, terminal=False
+            )
         return _refresh_failed(
-            oa, _("Zalo rejected the refresh token: %s. Authorize the account again.") % exc,
+            oa,
+            _("Zalo rejected the refresh token: %s. Authorize the account again.") % exc,
             terminal=True,
-        )  # fmt: skip
+        )
     store_grant(oa, grant)
     logger.info("Refreshed access token of OA %s", oa.pk)
     return RefreshOutcome(oa=oa, refreshed=True)
 
 
-def _refresh_failed(oa: OfficialAccount, message: str, *, terminal: bool,
-                    status: str | None = None) -> RefreshOutcome:  # fmt: skip
+def _refresh_failed(
+    oa: OfficialAccount, message: str, *, terminal: bool, status: str | None = None
+) -> RefreshOutcome:
     now = timezone.now()
     oa.last_refresh_error = message
     if terminal:
@@ -151,8 +155,9 @@ def _refresh_failed(oa: OfficialAccount, message: str, *, terminal: bool,
         oa.status = Status.EXPIRED
         oa.last_error = message
         oa.last_error_at = now
-    oa.save(update_fields=["last_refresh_error", "status", "last_error", "last_error_at",
-                           "updated_at"])  # fmt: skip
+    oa.save(
+        update_fields=["last_refresh_error", "status", "last_error", "last_error_at", "updated_at"]
+    )
     logger.warning("Refreshing OA %s failed: %s", oa.pk, message)
     return RefreshOutcome(oa=oa, refreshed=False, error=message)
 
@@ -203,8 +208,9 @@ def oa_sync_profile(*, oa: OfficialAccount) -> OfficialAccount:
     if profile.oa_id and not oa.oa_id:
         oa.oa_id = profile.oa_id
     oa.profile_synced_at = timezone.now()
-    oa.save(update_fields=["name", "avatar", "description", "oa_id", "profile_synced_at",
-                           "updated_at"])  # fmt: skip
+    oa.save(
+        update_fields=["name", "avatar", "description", "oa_id", "profile_synced_at", "updated_at"]
+    )
     return oa
 
 

@@ -26,17 +26,39 @@ class OutcomeFilter(admin.SimpleListFilter):
 class ApiLogAdmin(admin.ModelAdmin):
     """Read-only: a log is evidence, nobody edits it."""
 
-    list_display = ["created_at", "oa", "method", "endpoint", "status_display", "error_code",
-                    "short_error", "duration_display"]  # fmt: skip
+    list_display = [
+        "created_at",
+        "oa",
+        "method",
+        "endpoint",
+        "status_display",
+        "error_code",
+        "short_error",
+        "duration_display",
+    ]
     list_filter = [OutcomeFilter, "oa", "http_status", "error_kind", "endpoint", "created_at"]
     search_fields = ["endpoint", "error_message", "url", "ref_id"]
     date_hierarchy = "created_at"
     list_select_related = ["oa"]
     fields = [
-        "created_at", "oa", "app", "method", "endpoint", "url", "http_status", "ok",
-        "error_code", "error_kind", "error_message", "duration_display", "ref_type",
-        "ref_id", "request_headers", "request_body_display", "response_body_display",
-    ]  # fmt: skip
+        "created_at",
+        "oa",
+        "app",
+        "method",
+        "endpoint",
+        "url",
+        "http_status",
+        "ok",
+        "error_code",
+        "error_kind",
+        "error_message",
+        "duration_display",
+        "ref_type",
+        "ref_id",
+        "request_headers",
+        "request_body_display",
+        "response_body_display",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

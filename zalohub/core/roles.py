@@ -41,8 +41,10 @@ def sync_role_permissions(sender: Any = None, apps: Any = None, **kwargs: Any) -
     except LookupError:
         return
     # The migration creates the groups; a flush (tests) empties the table, so make sure.
-    groups = {name: group_model.objects.get_or_create(name=name)[0]
-              for name in (ZALO_ADMIN, CS_AGENT, ZALO_EVENTS)}  # fmt: skip
+    groups = {
+        name: group_model.objects.get_or_create(name=name)[0]
+        for name in (ZALO_ADMIN, CS_AGENT, ZALO_EVENTS)
+    }
     if admin := groups.get(ZALO_ADMIN):
         _grant(admin, permission_model, dict.fromkeys(ADMIN_APPS))
     if agent := groups.get(CS_AGENT):

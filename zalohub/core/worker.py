@@ -32,9 +32,15 @@ def register_loop(name: str) -> Callable[[Loop], Loop]:
 
 
 class WorkerProcess:
-    def __init__(self, *, threads: int | None = None, poll_seconds: float | None = None,
-                 worker_id: str | None = None, scheduler: bool = True,
-                 loop_threads: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        poll_seconds: float | None = None,
+        worker_id: str | None = None,
+        scheduler: bool = True,
+        loop_threads: int | None = None,
+    ) -> None:
         self.threads = threads or settings.WORKER_THREADS
         self.poll = poll_seconds or settings.WORKER_POLL_SECONDS
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -60,7 +66,9 @@ class WorkerProcess:
             self._spawn(f"tasks-{index}", self._run_tasks, runner)
         for name, loop in LOOPS.items():
             for index in range(self.loop_threads):
-                self._spawn(f"{name}-{index}", self._run_loop, loop, f"{self.worker_id}/{name}/{index}")
+                self._spawn(
+                    f"{name}-{index}", self._run_loop, loop, f"{self.worker_id}/{name}/{index}"
+                )
         if self.scheduler:
             self._spawn("scheduler", self._run_scheduler)
         logger.info("Worker %s started: %d task threads", self.worker_id, self.threads)

@@ -57,8 +57,17 @@ class AttemptInline(admin.TabularInline):
     model = EventAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "started_at", "call_started_at", "finished_at", "result", "error_code",
-              "error_message", "zalo_msg_id", "worker"]  # fmt: skip
+    fields = [
+        "number",
+        "started_at",
+        "call_started_at",
+        "finished_at",
+        "result",
+        "error_code",
+        "error_message",
+        "zalo_msg_id",
+        "worker",
+    ]
     readonly_fields = fields
     verbose_name_plural = gettext_lazy("History of attempts")
 
@@ -67,34 +76,74 @@ class AttemptInline(admin.TabularInline):
 
 
 def _badge(kind: str, value: str, label: str) -> str:
-    return format_html('<span class="zh-badge zh-{}-{}">{}</span>', kind, value or "none",
-                       label or "—")  # fmt: skip
+    return format_html(
+        '<span class="zh-badge zh-{}-{}">{}</span>', kind, value or "none", label or "—"
+    )
 
 
 @admin.register(ZaloEvent)
 class ZaloEventAdmin(admin.ModelAdmin):
     """Visible only to users granted the Zalo Events role (there is no other way in)."""
 
-    list_display = ["received_at", "event_name", "direction", "oa", "zalo_user_id",
-                    "processing_state_badge", "zalo_state_badge", "outcome", "error_category"]  # fmt: skip
-    list_filter = [QuickFilter, "processing_state", ZaloStateFilter, "oa", "direction",
-                   "error_category", "event_name"]  # fmt: skip
-    search_fields = ["zalo_user_id", "event_name", "dedupe_key", "error_message",
-                     "message__text"]  # fmt: skip
+    list_display = [
+        "received_at",
+        "event_name",
+        "direction",
+        "oa",
+        "zalo_user_id",
+        "processing_state_badge",
+        "zalo_state_badge",
+        "outcome",
+        "error_category",
+    ]
+    list_filter = [
+        QuickFilter,
+        "processing_state",
+        ZaloStateFilter,
+        "oa",
+        "direction",
+        "error_category",
+        "event_name",
+    ]
+    search_fields = ["zalo_user_id", "event_name", "dedupe_key", "error_message", "message__text"]
     list_select_related = ["oa", "message"]
     date_hierarchy = "received_at"
     actions = ["retry_processing", "resend", "mark_error"]
     inlines = [AttemptInline]
     fieldsets = [
-        (None, {"fields": ["event_name", "direction", "oa", "app", "zalo_user_id",
-                           "processing_state_badge", "zalo_state_badge", "outcome"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "event_name",
+                    "direction",
+                    "oa",
+                    "app",
+                    "zalo_user_id",
+                    "processing_state_badge",
+                    "zalo_state_badge",
+                    "outcome",
+                ]
+            },
+        ),
         (gettext_lazy("Error"), {"fields": ["error_category", "error_message", "error_at"]}),
         (gettext_lazy("Message"), {"fields": ["message_text", "message_failure"]}),
-        (gettext_lazy("Delivery"), {"fields": ["received_at", "event_time", "processed_at",
-                                               "attempts", "num_retry", "signature_variant",
-                                               "dedupe_key"]}),
+        (
+            gettext_lazy("Delivery"),
+            {
+                "fields": [
+                    "received_at",
+                    "event_time",
+                    "processed_at",
+                    "attempts",
+                    "num_retry",
+                    "signature_variant",
+                    "dedupe_key",
+                ]
+            },
+        ),
         (gettext_lazy("Raw payload"), {"fields": ["payload", "headers"]}),
-    ]  # fmt: skip
+    ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ZaloEvent | None = None) -> list:
         return [f for fs in self.fieldsets for f in fs[1]["fields"]]
@@ -146,8 +195,12 @@ class ZaloEventAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Retry Processing"), permissions=["change"])
     def retry_processing(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, lambda e: event_retry_processing(event=e),
-                  _("%d event(s) queued for processing again."))  # fmt: skip
+        self._run(
+            request,
+            queryset,
+            lambda e: event_retry_processing(event=e),
+            _("%d event(s) queued for processing again."),
+        )
 
     @admin.action(description=gettext_lazy("Resend"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -162,23 +215,33 @@ class ZaloEventAdmin(admin.ModelAdmin):
     def mark_error(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         if "reason" in request.POST:
             reason = request.POST["reason"].strip()
-            self._run(request, queryset,
-                      lambda e: event_mark_error(event=e, reason=reason, actor=request.user),
-                      _("%d event(s) marked as error."))  # fmt: skip
+            self._run(
+                request,
+                queryset,
+                lambda e: event_mark_error(event=e, reason=reason, actor=request.user),
+                _("%d event(s) marked as error."),
+            )
             return None
-        return TemplateResponse(request, "admin/events/zaloevent/mark_error.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta,
-            "events": queryset, "title": _("Mark Error"),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        })  # fmt: skip
+        return TemplateResponse(
+            request,
+            "admin/events/zaloevent/mark_error.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "events": queryset,
+                "title": _("Mark Error"),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     def get_urls(self):  # type: ignore[no-untyped-def]
         wrap = self.admin_site.admin_view
         return [
-            path("<int:pk>/do/<str:action>/", wrap(self.button_view),
-                 name="events_zaloevent_button"),
+            path(
+                "<int:pk>/do/<str:action>/", wrap(self.button_view), name="events_zaloevent_button"
+            ),
             *super().get_urls(),
-        ]  # fmt: skip
+        ]
 
     def button_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         """The form's buttons: the same actions on one event."""
@@ -206,8 +269,16 @@ class RejectedRequestAdmin(admin.ModelAdmin):
     list_display = ["received_at", "app_id", "status_code", "reason", "remote_addr", "body_size"]
     list_filter = ["status_code", "app_id"]
     search_fields = ["reason", "app_id", "body"]
-    readonly_fields = ["received_at", "app_id", "remote_addr", "status_code", "reason",
-                       "headers", "body", "body_size"]  # fmt: skip
+    readonly_fields = [
+        "received_at",
+        "app_id",
+        "remote_addr",
+        "status_code",
+        "reason",
+        "headers",
+        "body",
+        "body_size",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 class HandlerError(Exception):
     """A failure with the category and text an admin sees; retry says it may pass."""
 
-    def __init__(self, message: str, *, category: str = ErrorCategory.WEBHOOK,
-                 retry: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, message: str, *, category: str = ErrorCategory.WEBHOOK, retry: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.category = category
@@ -63,10 +64,18 @@ IGNORED: dict[str, str] = {
 }
 # Later issues complete these; until then the event is kept with its payload.
 RECORDED = {
-    "follow", "unfollow", "user_submit_info", "update_user_info", "change_template_status",
-    "change_template_quota", "change_template_quality", "change_oa_daily_quota",
-    "user_feedback", "user_click_response_button", "user_withdraw",
-}  # fmt: skip
+    "follow",
+    "unfollow",
+    "user_submit_info",
+    "update_user_info",
+    "change_template_status",
+    "change_template_quota",
+    "change_template_quality",
+    "change_oa_daily_quota",
+    "user_feedback",
+    "user_click_response_button",
+    "user_withdraw",
+}
 
 
 def register(event_name: str) -> Callable[[Handler], Handler]:
@@ -106,12 +115,19 @@ def _time(event: ZaloEvent) -> datetime:
 
 # Message kinds by the suffix of user_send_* / oa_send_*.
 KINDS = {
-    "text": Message.Kind.TEXT, "image": Message.Kind.IMAGE, "gif": Message.Kind.GIF,
-    "file": Message.Kind.FILE, "sticker": Message.Kind.STICKER, "link": Message.Kind.LINK,
-    "location": Message.Kind.LOCATION, "audio": Message.Kind.AUDIO,
-    "video": Message.Kind.VIDEO, "business_card": Message.Kind.BUSINESS_CARD,
-    "template": Message.Kind.TEMPLATE, "list": Message.Kind.OTHER,
-}  # fmt: skip
+    "text": Message.Kind.TEXT,
+    "image": Message.Kind.IMAGE,
+    "gif": Message.Kind.GIF,
+    "file": Message.Kind.FILE,
+    "sticker": Message.Kind.STICKER,
+    "link": Message.Kind.LINK,
+    "location": Message.Kind.LOCATION,
+    "audio": Message.Kind.AUDIO,
+    "video": Message.Kind.VIDEO,
+    "business_card": Message.Kind.BUSINESS_CARD,
+    "template": Message.Kind.TEMPLATE,
+    "list": Message.Kind.OTHER,
+}
 
 
 def _require_oa(event: ZaloEvent) -> None:
@@ -226,8 +242,18 @@ def handle_seen(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     return Result(message=last) if last else Result(outcome=Outcome.IGNORED)
 
 
-for _kind in ("text", "image", "gif", "file", "sticker", "link", "location", "audio", "video",
-              "business_card"):  # fmt: skip
+for _kind in (
+    "text",
+    "image",
+    "gif",
+    "file",
+    "sticker",
+    "link",
+    "location",
+    "audio",
+    "video",
+    "business_card",
+):
     HANDLERS[f"user_send_{_kind}"] = handle_user_message
 for _kind in ("text", "image", "gif", "file", "sticker", "list", "link", "template"):
     HANDLERS[f"oa_send_{_kind}"] = handle_oa_echo

@@ -25,8 +25,14 @@ from zalohub.zalo.signature import verify_webhook
 logger = logging.getLogger(__name__)
 
 # Headers worth keeping with an event (the rest is proxy noise).
-KEPT_HEADERS = ("x-zevent-signature", "num_retry", "x-zevent-server", "content-type",
-                "user-agent", "x-forwarded-for")  # fmt: skip
+KEPT_HEADERS = (
+    "x-zevent-signature",
+    "num_retry",
+    "x-zevent-server",
+    "content-type",
+    "user-agent",
+    "x-forwarded-for",
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,15 @@ class IngestResult:
     duplicate: bool = False
 
 
-def _reject(status: int, reason: str, *, app_id: str, raw: bytes, headers: Mapping[str, str],
-            remote_addr: str) -> IngestResult:  # fmt: skip
+def _reject(
+    status: int,
+    reason: str,
+    *,
+    app_id: str,
+    raw: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str,
+) -> IngestResult:
     limit = settings.WEBHOOK_REJECTED_BODY_BYTES
     RejectedRequest.objects.create(
         app_id=app_id[:64],
@@ -92,11 +105,13 @@ def dedupe_key(event_name: str, payload: dict[str, Any], raw: bytes) -> str:
     return f"{event_name}:sha256:{hashlib.sha256(raw).hexdigest()}"[:160]
 
 
-def ingest_webhook(*, app_id: str, raw: bytes, headers: Mapping[str, str],
-                   remote_addr: str = "") -> IngestResult:  # fmt: skip
+def ingest_webhook(
+    *, app_id: str, raw: bytes, headers: Mapping[str, str], remote_addr: str = ""
+) -> IngestResult:
     def reject(status: int, reason: str) -> IngestResult:
-        return _reject(status, reason, app_id=app_id, raw=raw, headers=headers,
-                       remote_addr=remote_addr)  # fmt: skip
+        return _reject(
+            status, reason, app_id=app_id, raw=raw, headers=headers, remote_addr=remote_addr
+        )
 
     app = ZaloApp.objects.filter(app_id=app_id).first()
     if app is None:
@@ -120,9 +135,14 @@ def ingest_webhook(*, app_id: str, raw: bytes, headers: Mapping[str, str],
     if not secret:
         return reject(401, _("the app has no OA secret key to check signatures with"))
     oa_id, user_id = parties(payload)
-    variant = verify_webhook(header=signature, raw_body=text,
-                             timestamp=str(payload.get("timestamp", "")), secret_key=secret,
-                             app_id=app.app_id, oa_id=oa_id)  # fmt: skip
+    variant = verify_webhook(
+        header=signature,
+        raw_body=text,
+        timestamp=str(payload.get("timestamp", "")),
+        secret_key=secret,
+        app_id=app.app_id,
+        oa_id=oa_id,
+    )
     if variant is None:
         return reject(401, _("signature does not match (check the app's OA secret key)"))
     body_app = str(payload.get("app_id") or "")

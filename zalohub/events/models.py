@@ -73,8 +73,12 @@ class Message(models.Model):
         TEMPLATE = "template", _("Template")
         OTHER = "other", _("Other")
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="messages",
-                           verbose_name=_("official account"))  # fmt: skip
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("official account"),
+    )
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     zalo_user_id = models.CharField(_("Zalo user ID"), max_length=64)
     # The partner link arrives with the partners app; until then the raw user id rules.
@@ -84,15 +88,21 @@ class Message(models.Model):
     attachments = models.JSONField(_("attachments"), default=list, blank=True)
     zalo_msg_id = models.CharField(_("Zalo message ID"), max_length=64, blank=True)
     quote_msg_id = models.CharField(_("quoted message ID"), max_length=64, blank=True)
-    zalo_state = models.CharField(_("Zalo State"), max_length=20, choices=ZaloState.choices,
-                                  blank=True)  # fmt: skip
+    zalo_state = models.CharField(
+        _("Zalo State"), max_length=20, choices=ZaloState.choices, blank=True
+    )
     failure_code = models.IntegerField(_("failure code"), null=True, blank=True)
     failure_reason = models.TextField(_("failure reason"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
-    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                blank=True, verbose_name=_("sent by"))  # fmt: skip
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("sent by"),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
@@ -100,8 +110,11 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["oa", "zalo_msg_id"], condition=~Q(zalo_msg_id=""),
-                                    name="events_message_unique_msg_id"),  # fmt: skip
+            models.UniqueConstraint(
+                fields=["oa", "zalo_msg_id"],
+                condition=~Q(zalo_msg_id=""),
+                name="events_message_unique_msg_id",
+            ),
         ]
         indexes = [
             models.Index(fields=["oa", "zalo_user_id", "created_at"], name="events_msg_thread"),
@@ -114,12 +127,20 @@ class Message(models.Model):
 class ZaloEvent(models.Model):
     """Every event, inbound (a webhook) or outbound (a send), and the work it needs."""
 
-    app = models.ForeignKey(ZaloApp, on_delete=models.PROTECT, related_name="events",
-                            verbose_name=_("app"))  # fmt: skip
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.SET_NULL, null=True, blank=True,
-                           related_name="events", verbose_name=_("official account"))  # fmt: skip
-    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices,
-                                 default=Direction.INBOUND)  # fmt: skip
+    app = models.ForeignKey(
+        ZaloApp, on_delete=models.PROTECT, related_name="events", verbose_name=_("app")
+    )
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("official account"),
+    )
+    direction = models.CharField(
+        _("direction"), max_length=3, choices=Direction.choices, default=Direction.INBOUND
+    )
     event_name = models.CharField(_("event"), max_length=64, db_index=True)
     dedupe_key = models.CharField(_("dedupe key"), max_length=160)
     raw_body = models.TextField(_("raw payload"))
@@ -131,21 +152,31 @@ class ZaloEvent(models.Model):
     zalo_user_id = models.CharField(_("Zalo user ID"), max_length=64, blank=True, db_index=True)
     # Events of one conversation are processed in arrival order, one at a time.
     conversation_key = models.CharField(max_length=100, blank=True)
-    processing_state = models.CharField(_("Processing State"), max_length=20,
-                                        choices=ProcessingState.choices,
-                                        default=ProcessingState.RECEIVED)  # fmt: skip
+    processing_state = models.CharField(
+        _("Processing State"),
+        max_length=20,
+        choices=ProcessingState.choices,
+        default=ProcessingState.RECEIVED,
+    )
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
-    error_category = models.CharField(_("error category"), max_length=20,
-                                      choices=ErrorCategory.choices, blank=True)  # fmt: skip
+    error_category = models.CharField(
+        _("error category"), max_length=20, choices=ErrorCategory.choices, blank=True
+    )
     error_message = models.TextField(_("error message"), blank=True)
     error_at = models.DateTimeField(_("error at"), null=True, blank=True)
-    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True,
-                                related_name="events", verbose_name=_("message"))  # fmt: skip
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("message"),
+    )
 
     class Meta:
         verbose_name = _("Zalo event")
@@ -156,14 +187,23 @@ class ZaloEvent(models.Model):
         ]
         indexes = [
             # The queue: only rows that still need work are in this index.
-            models.Index(fields=["next_attempt_at", "id"], name="events_ready",
-                         condition=Q(processing_state__in=["received", "queued"])),
-            models.Index(fields=["conversation_key", "id"], name="events_conversation",
-                         condition=Q(processing_state__in=["received", "queued", "processing"])),
-            models.Index(fields=["lease_until"], name="events_leased",
-                         condition=Q(processing_state="processing")),
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="events_ready",
+                condition=Q(processing_state__in=["received", "queued"]),
+            ),
+            models.Index(
+                fields=["conversation_key", "id"],
+                name="events_conversation",
+                condition=Q(processing_state__in=["received", "queued", "processing"]),
+            ),
+            models.Index(
+                fields=["lease_until"],
+                name="events_leased",
+                condition=Q(processing_state="processing"),
+            ),
             models.Index(fields=["oa", "-received_at"], name="events_oa_time"),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_name} #{self.pk}"
@@ -190,13 +230,15 @@ class EventAttempt(models.Model):
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
     call_started_at = models.DateTimeField(_("call to Zalo started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    result = models.CharField(_("result"), max_length=20, choices=Result.choices,
-                              default=Result.RUNNING)  # fmt: skip
+    result = models.CharField(
+        _("result"), max_length=20, choices=Result.choices, default=Result.RUNNING
+    )
     error_code = models.IntegerField(_("Zalo error code"), null=True, blank=True)
     error_message = models.TextField(_("error message"), blank=True)
     zalo_msg_id = models.CharField(_("Zalo message ID"), max_length=64, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                              blank=True)  # fmt: skip
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("attempt")
@@ -237,8 +279,11 @@ class RateWindow(models.Model):
     exhausted = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["app_id", "window_start"],
-                                               name="events_ratewindow_unique")]  # fmt: skip
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app_id", "window_start"], name="events_ratewindow_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.app_id} {self.window_start:%H:%M} {self.count}"

@@ -87,16 +87,24 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
             finished = ZaloEvent.objects.filter(
                 pk=event.pk, processing_state=ProcessingState.PROCESSING, claimed_by=worker_id
             ).update(
-                processing_state=ProcessingState.PROCESSED, outcome=result.outcome,
-                message=result.message, processed_at=now, attempts=attempts, claimed_by="",
-                lease_until=None, error_category="", error_message="", error_at=None,
-            )  # fmt: skip
+                processing_state=ProcessingState.PROCESSED,
+                outcome=result.outcome,
+                message=result.message,
+                processed_at=now,
+                attempts=attempts,
+                claimed_by="",
+                lease_until=None,
+                error_category="",
+                error_message="",
+                error_at=None,
+            )
             if not finished:
                 raise LeaseLost
         return True
     except LeaseLost:
-        logger.info("Event %s was taken from worker %s; its work was rolled back", event.pk,
-                    worker_id)  # fmt: skip
+        logger.info(
+            "Event %s was taken from worker %s; its work was rolled back", event.pk, worker_id
+        )
         return False
     except HandlerError as exc:
         category, message, retry = exc.category, exc.message, exc.retry
@@ -106,14 +114,23 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
     retry = retry and attempts < settings.EVENTS_MAX_ATTEMPTS
     ZaloEvent.objects.filter(pk=event.pk, claimed_by=worker_id).update(
         processing_state=ProcessingState.QUEUED if retry else ProcessingState.ERROR,
-        next_attempt_at=now + _backoff(attempts), attempts=attempts, claimed_by="",
-        lease_until=None, error_category=category, error_message=message, error_at=now,
-    )  # fmt: skip
+        next_attempt_at=now + _backoff(attempts),
+        attempts=attempts,
+        claimed_by="",
+        lease_until=None,
+        error_category=category,
+        error_message=message,
+        error_at=now,
+    )
     EventAttempt.objects.create(
-        event=event, number=attempts, worker=worker_id[:100], started_at=now,
-        finished_at=timezone.now(), error_message=message,
+        event=event,
+        number=attempts,
+        worker=worker_id[:100],
+        started_at=now,
+        finished_at=timezone.now(),
+        error_message=message,
         result=EventAttempt.Result.RETRY if retry else EventAttempt.Result.ERROR,
-    )  # fmt: skip
+    )
     return False
 
 
@@ -137,14 +154,15 @@ def sweep_expired_leases() -> int:
     """Return events whose worker stopped mid-batch to the queue (inbound), or say what
     happened to a send that may or may not have reached Zalo (outbound)."""
     now = timezone.now()
-    stuck = ZaloEvent.objects.filter(processing_state=ProcessingState.PROCESSING,
-                                     lease_until__lt=now)  # fmt: skip
+    stuck = ZaloEvent.objects.filter(
+        processing_state=ProcessingState.PROCESSING, lease_until__lt=now
+    )
     requeued = stuck.filter(direction=Direction.INBOUND).update(
-        processing_state=ProcessingState.QUEUED, claimed_by="", lease_until=None,
+        processing_state=ProcessingState.QUEUED,
+        claimed_by="",
+        lease_until=None,
         next_attempt_at=now,
-    )  # fmt: skip
+    )
     from zalohub.events.sending import recover_interrupted_sends
 
     return requeued + recover_interrupted_sends(now=now)
-
-

@@ -57,10 +57,16 @@ def _zalo_message(message: Message) -> dict[str, Any]:
         return {"text": message.text}
     payload = message.attachments[0] if message.attachments else {}
     if message.kind == Message.Kind.IMAGE:
-        element = {"media_type": "image", **{k: v for k, v in payload.items()
-                                              if k in ("attachment_id", "url")}}  # fmt: skip
-        body: dict[str, Any] = {"attachment": {"type": "template", "payload": {
-            "template_type": "media", "elements": [element]}}}  # fmt: skip
+        element = {
+            "media_type": "image",
+            **{k: v for k, v in payload.items() if k in ("attachment_id", "url")},
+        }
+        body: dict[str, Any] = {
+            "attachment": {
+                "type": "template",
+                "payload": {"template_type": "media", "elements": [element]},
+            }
+        }
         if message.text:
             body["text"] = message.text
         return body
@@ -74,8 +80,10 @@ def _validate(kind: str, text: str, attachment: dict[str, Any] | None) -> None:
         if not text.strip():
             raise SendRefused(_("The message is empty."))
         if len(text) > MAX_TEXT:
-            raise SendRefused(_("The message is %(n)d characters long; Zalo accepts at most "
-                                "%(max)d.") % {"n": len(text), "max": MAX_TEXT})  # fmt: skip
+            raise SendRefused(
+                _("The message is %(n)d characters long; Zalo accepts at most %(max)d.")
+                % {"n": len(text), "max": MAX_TEXT}
+            )
     elif kind == Message.Kind.IMAGE:
         if not attachment or not (attachment.get("attachment_id") or attachment.get("url")):
             raise SendRefused(_("An image message needs an uploaded image."))
@@ -89,31 +97,50 @@ def _validate(kind: str, text: str, attachment: dict[str, Any] | None) -> None:
 def _queue_event(message: Message) -> ZaloEvent:
     oa = message.oa
     event = ZaloEvent.objects.create(
-        app_id=oa.app_id, oa=oa, direction=Direction.OUTBOUND,
+        app_id=oa.app_id,
+        oa=oa,
+        direction=Direction.OUTBOUND,
         event_name=f"oa_send_{message.kind}",
         dedupe_key=f"out:{message.pk}:{secrets.token_hex(8)}",
-        raw_body=json.dumps({"recipient": {"user_id": message.zalo_user_id},
-                             "message": _zalo_message(message)}, ensure_ascii=False),
-        zalo_user_id=message.zalo_user_id, processing_state=ProcessingState.QUEUED,
-        conversation_key=f"{oa.oa_id}:{message.zalo_user_id}", message=message,
-    )  # fmt: skip
+        raw_body=json.dumps(
+            {"recipient": {"user_id": message.zalo_user_id}, "message": _zalo_message(message)},
+            ensure_ascii=False,
+        ),
+        zalo_user_id=message.zalo_user_id,
+        processing_state=ProcessingState.QUEUED,
+        conversation_key=f"{oa.oa_id}:{message.zalo_user_id}",
+        message=message,
+    )
     transaction.on_commit(lambda: send_event.enqueue(event.pk))
     return event
 
 
-def message_send(*, oa: OfficialAccount, user_id: str, text: str = "", kind: str = "text",
-                 attachment: dict[str, Any] | None = None, actor: Any = None,
-                 quote_msg_id: str = "") -> Message:  # fmt: skip
+def message_send(
+    *,
+    oa: OfficialAccount,
+    user_id: str,
+    text: str = "",
+    kind: str = "text",
+    attachment: dict[str, Any] | None = None,
+    actor: Any = None,
+    quote_msg_id: str = "",
+) -> Message:
     """Queue a consultation message to a Zalo user of the OA (sent by a worker)."""
     _validate(kind, text, attachment)
     if not user_id:
         raise SendRefused(_("The recipient has no Zalo user id on this OA."))
     with transaction.atomic():
         message = Message.objects.create(
-            oa=oa, direction=Direction.OUTBOUND, zalo_user_id=user_id, kind=kind, text=text,
-            attachments=[attachment] if attachment else [], quote_msg_id=quote_msg_id,
-            zalo_state=ZaloState.ON_QUEUE, sent_by=actor if getattr(actor, "pk", None) else None,
-        )  # fmt: skip
+            oa=oa,
+            direction=Direction.OUTBOUND,
+            zalo_user_id=user_id,
+            kind=kind,
+            text=text,
+            attachments=[attachment] if attachment else [],
+            quote_msg_id=quote_msg_id,
+            zalo_state=ZaloState.ON_QUEUE,
+            sent_by=actor if getattr(actor, "pk", None) else None,
+        )
         _queue_event(message)
     return message
 
@@ -133,126 +160,192 @@ def send_outbound(*, event_id: int, worker_id: str) -> str:
     now = timezone.now()
     token = secrets.token_hex(16)
     claimed = ZaloEvent.objects.filter(
-        pk=event_id, direction=Direction.OUTBOUND, processing_state__in=PENDING,
+        pk=event_id,
+        direction=Direction.OUTBOUND,
+        processing_state__in=PENDING,
         next_attempt_at__lte=now,
-    ).update(processing_state=ProcessingState.PROCESSING, claimed_by=token,
-             lease_until=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS),
-             attempts=F("attempts") + 1)  # fmt: skip
+    ).update(
+        processing_state=ProcessingState.PROCESSING,
+        claimed_by=token,
+        lease_until=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+    )
     if not claimed:
         return "not claimable"
     event = ZaloEvent.objects.select_related("oa__app", "message").get(pk=event_id)
-    attempt = EventAttempt.objects.create(event=event, number=event.attempts, claim_token=token,
-                                          worker=worker_id[:100])  # fmt: skip
+    attempt = EventAttempt.objects.create(
+        event=event, number=event.attempts, claim_token=token, worker=worker_id[:100]
+    )
     wait = ratelimit.acquire(str(event.app_id))
     if wait:
-        return _requeue(event, token, attempt, delay=wait,
-                        reason=_("Waiting for the app's per-minute call budget."))  # fmt: skip
+        return _requeue(
+            event,
+            token,
+            attempt,
+            delay=wait,
+            reason=_("Waiting for the app's per-minute call budget."),
+        )
     # Before the call: say on the attempt that it is starting, then check the claim.
     EventAttempt.objects.filter(pk=attempt.pk).update(call_started_at=timezone.now())
     if not ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).exists():
         EventAttempt.objects.filter(pk=attempt.pk).update(
-            result=EventAttempt.Result.INTERRUPTED, finished_at=timezone.now(),
-            call_started_at=None)  # fmt: skip
+            result=EventAttempt.Result.INTERRUPTED, finished_at=timezone.now(), call_started_at=None
+        )
         return "claim lost"
     message = event.message
     try:
         with call_context(oa=event.oa_id, app=event.app_id, ref_type="event", ref_id=event.pk):
-            sent = call_with_token(event.oa, lambda access_token: get_client().oa.send_message(
-                access_token=access_token, recipient={"user_id": message.zalo_user_id},
-                message=_zalo_message(message)))  # fmt: skip
+            sent = call_with_token(
+                event.oa,
+                lambda access_token: get_client().oa.send_message(
+                    access_token=access_token,
+                    recipient={"user_id": message.zalo_user_id},
+                    message=_zalo_message(message),
+                ),
+            )
     except TokenUnavailable as exc:
         return _fail(event, token, attempt, category=ErrorCategory.TOKEN, text=str(exc))
     except ZaloError as exc:
         if exc.kind is ErrorKind.RETRYABLE and event.attempts < settings.EVENTS_MAX_ATTEMPTS:
             delay = max(_backoff(event.attempts), exc.retry_after or 0)
             return _requeue(event, token, attempt, delay=delay, reason=str(exc), code=exc.code)
-        return _fail(event, token, attempt, category=CATEGORY_BY_KIND[exc.kind], text=str(exc),
-                     code=exc.code)  # fmt: skip
+        return _fail(
+            event, token, attempt, category=CATEGORY_BY_KIND[exc.kind], text=str(exc), code=exc.code
+        )
     return _succeed(event, token, attempt, msg_id=sent.message_id, sent_ms=sent.sent_time_ms)
 
 
-def _succeed(event: ZaloEvent, token: str, attempt: EventAttempt, *, msg_id: str,
-             sent_ms: int | None) -> str:  # fmt: skip
+def _succeed(
+    event: ZaloEvent, token: str, attempt: EventAttempt, *, msg_id: str, sent_ms: int | None
+) -> str:
     now = timezone.now()
     sent_at = datetime.fromtimestamp(sent_ms / 1000, tz=now.tzinfo) if sent_ms else now
     with transaction.atomic():
         # Zalo accepted it: the message id is kept whatever happened to our claim.
         Message.objects.filter(pk=event.message_id).update(
-            zalo_msg_id=msg_id, sent_at=sent_at, failure_code=None, failure_reason="")
+            zalo_msg_id=msg_id, sent_at=sent_at, failure_code=None, failure_reason=""
+        )
         Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
-            zalo_state=ZaloState.SENT)
+            zalo_state=ZaloState.SENT
+        )
         kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
-            processing_state=ProcessingState.PROCESSED, processed_at=now, claimed_by="",
-            lease_until=None, error_category="", error_message="", error_at=None)
+            processing_state=ProcessingState.PROCESSED,
+            processed_at=now,
+            claimed_by="",
+            lease_until=None,
+            error_category="",
+            error_message="",
+            error_at=None,
+        )
         EventAttempt.objects.filter(pk=attempt.pk).update(
-            result=EventAttempt.Result.OK, finished_at=now, zalo_msg_id=msg_id)
+            result=EventAttempt.Result.OK, finished_at=now, zalo_msg_id=msg_id
+        )
     if not kept:
         logger.warning("Event %s was sent (msg %s) after its claim was taken", event.pk, msg_id)
-    return "sent"  # fmt: skip
+    return "sent"
 
 
-def _requeue(event: ZaloEvent, token: str, attempt: EventAttempt, *, delay: float, reason: str,
-             code: int | None = None) -> str:  # fmt: skip
+def _requeue(
+    event: ZaloEvent,
+    token: str,
+    attempt: EventAttempt,
+    *,
+    delay: float,
+    reason: str,
+    code: int | None = None,
+) -> str:
     now = timezone.now()
     run_after = now + timedelta(seconds=delay)
     with transaction.atomic():
         ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
-            processing_state=ProcessingState.QUEUED, next_attempt_at=run_after, claimed_by="",
-            lease_until=None, error_message=reason)  # fmt: skip
+            processing_state=ProcessingState.QUEUED,
+            next_attempt_at=run_after,
+            claimed_by="",
+            lease_until=None,
+            error_message=reason,
+        )
         EventAttempt.objects.filter(pk=attempt.pk).update(
-            result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason,
-            error_code=code)  # fmt: skip
+            result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason, error_code=code
+        )
         transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(event.pk))
     return "retry"
 
 
-def _fail(event: ZaloEvent, token: str, attempt: EventAttempt, *, category: str, text: str,
-          code: int | None = None) -> str:  # fmt: skip
+def _fail(
+    event: ZaloEvent,
+    token: str,
+    attempt: EventAttempt,
+    *,
+    category: str,
+    text: str,
+    code: int | None = None,
+) -> str:
     now = timezone.now()
     with transaction.atomic():
         ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
-            processing_state=ProcessingState.ERROR, claimed_by="", lease_until=None,
-            error_category=category, error_message=text, error_at=now)  # fmt: skip
+            processing_state=ProcessingState.ERROR,
+            claimed_by="",
+            lease_until=None,
+            error_category=category,
+            error_message=text,
+            error_at=now,
+        )
         Message.objects.filter(pk=event.message_id).update(
-            zalo_state=ZaloState.FAILED, failure_code=code, failure_reason=text)
+            zalo_state=ZaloState.FAILED, failure_code=code, failure_reason=text
+        )
         EventAttempt.objects.filter(pk=attempt.pk).update(
-            result=EventAttempt.Result.ERROR, finished_at=now, error_message=text,
-            error_code=code)  # fmt: skip
+            result=EventAttempt.Result.ERROR, finished_at=now, error_message=text, error_code=code
+        )
     return "failed"
 
 
-INTERRUPTED = _("The worker stopped during the call to Zalo, so whether Zalo accepted the "
-                "message is unknown. Check the conversation before pressing Resend.")  # fmt: skip
+INTERRUPTED = _(
+    "The worker stopped during the call to Zalo, so whether Zalo accepted the "
+    "message is unknown. Check the conversation before pressing Resend."
+)
 
 
 def recover_interrupted_sends(*, now: datetime) -> int:
     recovered = 0
-    stuck = ZaloEvent.objects.filter(direction=Direction.OUTBOUND, lease_until__lt=now,
-                                     processing_state=ProcessingState.PROCESSING)  # fmt: skip
+    stuck = ZaloEvent.objects.filter(
+        direction=Direction.OUTBOUND,
+        lease_until__lt=now,
+        processing_state=ProcessingState.PROCESSING,
+    )
     for event in stuck:
         attempt = EventAttempt.objects.filter(event=event, claim_token=event.claimed_by).first()
         if attempt is None or attempt.call_started_at is None:
             # The call never started: sending again cannot double anything.
             if ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
-                processing_state=ProcessingState.QUEUED, claimed_by="", lease_until=None,
+                processing_state=ProcessingState.QUEUED,
+                claimed_by="",
+                lease_until=None,
                 next_attempt_at=now,
-            ):  # fmt: skip
+            ):
                 if attempt:
                     EventAttempt.objects.filter(pk=attempt.pk).update(
-                        result=EventAttempt.Result.INTERRUPTED, finished_at=now)
+                        result=EventAttempt.Result.INTERRUPTED, finished_at=now
+                    )
                 send_event.enqueue(event.pk)
                 recovered += 1
             continue
         with transaction.atomic():
             if ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
-                processing_state=ProcessingState.ERROR, claimed_by="", lease_until=None,
-                error_category=ErrorCategory.SEND, error_message=str(INTERRUPTED), error_at=now,
-            ):  # fmt: skip
+                processing_state=ProcessingState.ERROR,
+                claimed_by="",
+                lease_until=None,
+                error_category=ErrorCategory.SEND,
+                error_message=str(INTERRUPTED),
+                error_at=now,
+            ):
                 Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
-                    zalo_state=ZaloState.FAILED, failure_reason=str(INTERRUPTED))
+                    zalo_state=ZaloState.FAILED, failure_reason=str(INTERRUPTED)
+                )
                 EventAttempt.objects.filter(pk=attempt.pk).update(
-                    result=EventAttempt.Result.INTERRUPTED, finished_at=now,
-                    error_message=str(INTERRUPTED))  # fmt: skip
+                    result=EventAttempt.Result.INTERRUPTED,
+                    finished_at=now,
+                    error_message=str(INTERRUPTED),
+                )
                 recovered += 1
     return recovered
 
@@ -260,9 +353,11 @@ def recover_interrupted_sends(*, now: datetime) -> int:
 def requeue_lost_sends(*, older_than: timedelta = timedelta(minutes=2)) -> int:
     """Queued sends whose task was lost (a crash between commit and enqueue): enqueue
     again. The claim makes a duplicate task a no-op."""
-    due = ZaloEvent.objects.filter(direction=Direction.OUTBOUND,
-                                   processing_state=ProcessingState.QUEUED,
-                                   next_attempt_at__lt=timezone.now() - older_than)  # fmt: skip
+    due = ZaloEvent.objects.filter(
+        direction=Direction.OUTBOUND,
+        processing_state=ProcessingState.QUEUED,
+        next_attempt_at__lt=timezone.now() - older_than,
+    )
     ids = list(due.values_list("pk", flat=True)[:500])
     for pk in ids:
         send_event.enqueue(pk)

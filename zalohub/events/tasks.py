@@ -46,8 +46,9 @@ def prune_rejected() -> int:
     # Bounded as well as aged: a flood of forged requests cannot fill the disk.
     keep = settings.WEBHOOK_REJECTED_MAX_ROWS
     overflow = list(
-        RejectedRequest.objects.order_by("-received_at", "-id")
-        .values_list("received_at", flat=True)[keep : keep + 1]
+        RejectedRequest.objects.order_by("-received_at", "-id").values_list(
+            "received_at", flat=True
+        )[keep : keep + 1]
     )
     if overflow:
         deleted += RejectedRequest.objects.filter(received_at__lte=overflow[0]).delete()[0]

@@ -20,9 +20,22 @@ _RETRYABLE = {-32, -100, -200}
 _AUTH = {-216, -220, -124, -14014}
 _QUOTA = {-211, -218, -311, -115, -126, -144, -1441, -147, -1471, -1472, -160, -238, -241}
 _BLOCKED = {
-    -213, -217, -227, -230, -232, -234, -244, -305,  # OA consultation messages
-    -114, -118, -119, -133, -139, -140, -141,  # ZNS / ZBS recipients
-}  # fmt: skip
+    -213,
+    -217,
+    -227,
+    -230,
+    -232,
+    -234,
+    -244,
+    -305,  # OA consultation messages
+    -114,
+    -118,
+    -119,
+    -133,
+    -139,
+    -140,
+    -141,  # ZNS / ZBS recipients
+}
 
 # Short readable names for the codes an admin meets most (the full text comes from Zalo).
 OAUTH_CODES = {

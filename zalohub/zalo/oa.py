@@ -111,8 +111,9 @@ class OAAPI:
             quota=data.get("quota") or {},
         )
 
-    def upload(self, *, access_token: str, kind: str, filename: str, content: bytes,
-               content_type: str) -> str:  # fmt: skip
+    def upload(
+        self, *, access_token: str, kind: str, filename: str, content: bytes, content_type: str
+    ) -> str:
         """Upload an image/gif (returns attachment_id) or a file (returns its token)."""
         if kind not in {"image", "gif", "file"}:
             raise ValueError(f"unknown upload kind {kind!r}")

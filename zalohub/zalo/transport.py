@@ -181,15 +181,20 @@ class ZaloTransport:
         if status >= 400 and not reported:
             snippet = response.text[:200].strip() or response.reason_phrase
             raise ZaloError(
-                f"HTTP {status}: {snippet}", http_status=status, endpoint=endpoint,
+                f"HTTP {status}: {snippet}",
+                http_status=status,
+                endpoint=endpoint,
                 retry_after=retry_after,
-            )  # fmt: skip
+            )
         if reported:
             code, message = reported
             raise ZaloError(
-                message, code=code or None, http_status=status, endpoint=endpoint,
+                message,
+                code=code or None,
+                http_status=status,
+                endpoint=endpoint,
                 kind=None if code else ErrorKind.PERMANENT,
-            )  # fmt: skip
+            )
         if not isinstance(body, dict):
             raise ZaloError(
                 f"Zalo answered with a body that is not a JSON object (HTTP {status})",

@@ -23,8 +23,16 @@ class ZNSAPI:
         self._base = business_url
         self._openapi = openapi_url
 
-    def _call(self, method: str, path: str, endpoint: str, access_token: str, *,
-              params: dict | None = None, body: dict | None = None) -> dict:  # fmt: skip
+    def _call(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        access_token: str,
+        *,
+        params: dict | None = None,
+        body: dict | None = None,
+    ) -> dict:
         return self._t.request(
             method,
             f"{self._base}{path}",
@@ -34,8 +42,9 @@ class ZNSAPI:
             json_body=body,
         )
 
-    def list_templates(self, *, access_token: str, offset: int = 0, limit: int = 100,
-                       status: str | None = None) -> tuple[list[dict], int]:  # fmt: skip
+    def list_templates(
+        self, *, access_token: str, offset: int = 0, limit: int = 100, status: str | None = None
+    ) -> tuple[list[dict], int]:
         params: dict[str, Any] = {"offset": offset, "limit": limit}
         if status:
             params["status"] = STATUS_FILTER[status]
@@ -46,32 +55,47 @@ class ZNSAPI:
 
     def template_detail(self, *, access_token: str, template_id: str) -> dict[str, Any]:
         body = self._call(
-            "GET", "/template/info/v2", "zns.template.info", access_token,
+            "GET",
+            "/template/info/v2",
+            "zns.template.info",
+            access_token,
             params={"template_id": template_id},
-        )  # fmt: skip
+        )
         return body.get("data") or {}
 
     def create_template(self, *, access_token: str, payload: dict[str, Any]) -> dict[str, Any]:
-        body = self._call("POST", "/template/create", "zns.template.create", access_token,
-                          body=payload)  # fmt: skip
+        body = self._call(
+            "POST", "/template/create", "zns.template.create", access_token, body=payload
+        )
         return body.get("data") or {}
 
     def edit_template(self, *, access_token: str, payload: dict[str, Any]) -> dict[str, Any]:
-        body = self._call("POST", "/template/edit", "zns.template.edit", access_token,
-                          body=payload)  # fmt: skip
+        body = self._call("POST", "/template/edit", "zns.template.edit", access_token, body=payload)
         return body.get("data") or {}
 
     def quota(self, *, access_token: str) -> dict[str, Any]:
         return self._call("GET", "/message/quota", "zns.quota", access_token).get("data") or {}
 
     def message_status(self, *, access_token: str, message_id: str) -> dict[str, Any]:
-        body = self._call("GET", "/message/status", "zns.message.status", access_token,
-                          params={"message_id": message_id})  # fmt: skip
+        body = self._call(
+            "GET",
+            "/message/status",
+            "zns.message.status",
+            access_token,
+            params={"message_id": message_id},
+        )
         return body.get("data") or {}
 
-    def send_by_phone(self, *, access_token: str, phone: str, template_id: str,
-                      template_data: dict[str, Any], tracking_id: str,
-                      development: bool = False) -> TemplateSend:  # fmt: skip
+    def send_by_phone(
+        self,
+        *,
+        access_token: str,
+        phone: str,
+        template_id: str,
+        template_data: dict[str, Any],
+        tracking_id: str,
+        development: bool = False,
+    ) -> TemplateSend:
         payload: dict[str, Any] = {
             "phone": phone,
             "template_id": template_id,
@@ -80,20 +104,28 @@ class ZNSAPI:
         }
         if development:
             payload["mode"] = "development"
-        data = self._call("POST", "/message/template", "zns.message.template", access_token,
-                          body=payload).get("data") or {}  # fmt: skip
+        data = (
+            self._call(
+                "POST", "/message/template", "zns.message.template", access_token, body=payload
+            ).get("data")
+            or {}
+        )
         return _sent(data, "msg_id")
 
-    def send_by_uid(self, *, access_token: str, user_id: str, template_id: str,
-                    template_data: dict[str, Any]) -> TemplateSend:  # fmt: skip
+    def send_by_uid(
+        self, *, access_token: str, user_id: str, template_id: str, template_data: dict[str, Any]
+    ) -> TemplateSend:
         body = self._t.request(
             "POST",
             f"{self._openapi}/v3.0/oa/message/template",
             endpoint="oa.message.template",
             headers={"access_token": access_token},
-            json_body={"user_id": user_id, "template_id": template_id,
-                       "template_data": template_data},
-        )  # fmt: skip
+            json_body={
+                "user_id": user_id,
+                "template_id": template_id,
+                "template_data": template_data,
+            },
+        )
         return _sent(body.get("data") or {}, "message_id")
 
 
