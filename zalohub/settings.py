@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "zalohub.core",
     "zalohub.accounts",
     "zalohub.apilog",
+    "zalohub.partners",
     "zalohub.events",
     "zalohub.sandbox",
 ]
@@ -213,6 +214,12 @@ EVENTS_RETRY_CAP_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_CAP_SECONDS", 900.0, m
 ZALO_RATE_LIMIT_PER_MINUTE = envint("ZALO_RATE_LIMIT_PER_MINUTE", 3600, minimum=1)
 # Redis for shared rate limits (and live inbox updates) in production; optional.
 REDIS_URL = envstr("ZALOHUB_REDIS_URL")
+
+# --- Partners -----------------------------------------------------------------------------
+# Values that identify nobody (shared test phones, staff's own Zalo test accounts): they
+# never verify or join a contact. Placeholder numbers are blocked without being listed.
+PARTNER_BLOCKED_PHONES = set(envlist("ZALOHUB_PARTNER_BLOCKED_PHONES", []))
+PARTNER_BLOCKED_USER_IDS = set(envlist("ZALOHUB_PARTNER_BLOCKED_USER_IDS", []))
 
 LOGGING = {
     "version": 1,

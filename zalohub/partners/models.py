@@ -1,0 +1,221 @@
+"""The business's contacts and the per-OA Zalo identities that point at them.
+
+A Partner is one real customer. A ZaloPartnerLink maps one Zalo user id on one OA to a
+partner (Zalo gives a person a different id in each OA, and a ``user_id_by_app`` per
+app). Every identity decision is journaled with its evidence, so a doubt can be shown
+and a mistake undone.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from zalohub.accounts.models import OfficialAccount, ZaloApp
+
+
+class Partner(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    # Ids of this customer in other systems (ERP, CRM): {"erp": "C-0042", ...}.
+    external_refs = models.JSONField(_("external references"), default=dict, blank=True)
+    is_shadow = models.BooleanField(
+        _("shadow contact"),
+        default=False,
+        help_text=_("Created from a Zalo message before the customer's identity was known."),
+    )
+    # Set when this partner was merged into another: its id redirects there.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_partners",
+        verbose_name=_("merged into"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["is_shadow"], name="partners_shadow", condition=Q(is_shadow=True))
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def resolved(self) -> "Partner":
+        """The partner this one now is (itself unless merged)."""
+        partner = self
+        while partner.merged_into_id:
+            partner = partner.merged_into  # type: ignore[assignment]
+        return partner
+
+
+class PartnerPhone(models.Model):
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Entered by staff")
+        ZALO_SUBMIT_INFO = "zalo_submit_info", _("Shared by the customer on Zalo")
+        ZALO_PROFILE = "zalo_profile", _("Zalo profile")
+        API = "api", _("Another system")
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="phones", verbose_name=_("partner")
+    )
+    number = models.CharField(_("phone"), max_length=16, db_index=True, help_text="84xxxxxxxxx")
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    # Shared by the customer themself (or confirmed by staff), not merely typed in.
+    verified = models.BooleanField(_("verified"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("phone")
+        verbose_name_plural = _("phones")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "number"], name="partners_phone_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class LinkMethod(models.TextChoices):
+    NEW_SHADOW = "new_shadow", _("New shadow contact")
+    SAME_APP_USER = "same_app_user", _("Same user_id_by_app in another OA of the app")
+    SUBMITTED_PHONE = "submitted_phone", _("Phone shared through Zalo")
+    MANUAL = "manual", _("Confirmed by staff")
+    MERGE = "merge", _("Moved by a merge")
+
+
+class ZaloPartnerLink(models.Model):
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="zalo_links", verbose_name=_("partner")
+    )
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="partner_links",
+        verbose_name=_("official account"),
+    )
+    app = models.ForeignKey(
+        ZaloApp, on_delete=models.CASCADE, related_name="partner_links", verbose_name=_("Zalo app")
+    )
+    zalo_user_id = models.CharField(_("Zalo user ID"), max_length=64)
+    user_id_by_app = models.CharField(_("user ID by app"), max_length=64, blank=True)
+    display_name = models.CharField(_("Zalo name"), max_length=200, blank=True)
+    avatar = models.URLField(_("avatar"), max_length=500, blank=True)
+    is_follower = models.BooleanField(_("follows the OA"), null=True)
+    followed_at = models.DateTimeField(_("followed at"), null=True, blank=True)
+    unfollowed_at = models.DateTimeField(_("unfollowed at"), null=True, blank=True)
+    last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True)
+    synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
+    is_shadow = models.BooleanField(
+        _("shadow"), default=True, help_text=_("Not yet verified by evidence or by staff.")
+    )
+    link_method = models.CharField(_("linked by"), max_length=20, choices=LinkMethod.choices)
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Zalo partner link")
+        verbose_name_plural = _("Zalo partner links")
+        ordering = ["-last_interaction_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["oa", "zalo_user_id"], name="partners_link_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["app", "user_id_by_app"],
+                name="partners_link_by_app",
+                condition=~Q(user_id_by_app=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name or self.zalo_user_id} @ {self.oa}"
+
+
+class IdentityDecision(models.Model):
+    """Why a link points where it does: every resolution step, with its evidence."""
+
+    class Kind(models.TextChoices):
+        NEW_SHADOW = "new_shadow", _("Created a shadow contact")
+        JOINED = "joined", _("Joined an existing partner")
+        PHONE_ADDED = "phone_added", _("Recorded a shared phone")
+        VERIFIED = "verified", _("Verified")
+        SUGGESTED = "suggested", _("Suggested a duplicate (not merged)")
+        BLOCKED = "blocked", _("Ignored a blocked value")
+        INVALID = "invalid", _("Ignored an invalid value")
+        UNDER_REVIEW = "under_review", _("Kept under review")
+
+    link = models.ForeignKey(
+        ZaloPartnerLink,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="decisions",
+        verbose_name=_("link"),
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="decisions", verbose_name=_("partner")
+    )
+    kind = models.CharField(_("decision"), max_length=20, choices=Kind.choices)
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("identity decision")
+        verbose_name_plural = _("identity decisions")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.partner})"
+
+
+class DuplicateSuggestion(models.Model):
+    """Two partners that evidence says may be one customer, for an admin to decide."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        MERGED = "merged", _("Merged")
+        DISMISSED = "dismissed", _("Not the same customer")
+
+    first = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", verbose_name=_("partner")
+    )
+    second = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", verbose_name=_("possible duplicate")
+    )
+    score = models.PositiveSmallIntegerField(_("score"), default=0)
+    reasons = models.JSONField(_("reasons"), default=list)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("duplicate suggestion")
+        verbose_name_plural = _("duplicate suggestions")
+        ordering = ["-score", "-created_at"]
+        constraints = [
+            # One row per unordered pair: services store the lower id first.
+            models.UniqueConstraint(fields=["first", "second"], name="partners_dup_pair"),
+            models.CheckConstraint(
+                condition=Q(first__lt=models.F("second")), name="partners_dup_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first} ~ {self.second}"
