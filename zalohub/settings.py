@@ -220,6 +220,8 @@ REDIS_URL = envstr("ZALOHUB_REDIS_URL")
 # never verify or join a contact. Placeholder numbers are blocked without being listed.
 PARTNER_BLOCKED_PHONES = set(envlist("ZALOHUB_PARTNER_BLOCKED_PHONES", []))
 PARTNER_BLOCKED_USER_IDS = set(envlist("ZALOHUB_PARTNER_BLOCKED_USER_IDS", []))
+# A link's Zalo profile older than this is shown as stale (Sync Profile refreshes it).
+PARTNER_PROFILE_STALE_DAYS = envint("ZALOHUB_PARTNER_PROFILE_STALE_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -62,11 +62,11 @@ def test_every_customer_message_kind_is_stored(client, zalo_app, connected_oa, n
 @pytest.mark.parametrize(
     ("name", "outcome"),
     [
-        ("follow__official", "recorded"),
-        ("unfollow__official", "recorded"),
-        ("follow__without_user_id_by_app", "recorded"),
-        ("user_submit_info__current", "recorded"),
-        ("user_submit_info__legacy", "recorded"),
+        ("follow__official", "handled"),
+        ("unfollow__official", "handled"),
+        ("follow__without_user_id_by_app", "handled"),
+        ("user_submit_info__current", "handled"),
+        ("user_submit_info__legacy", "handled"),
         ("change_template_status__rejected", "recorded"),
         ("change_template_quota__basic", "recorded"),
         ("change_template_quality__low", "recorded"),

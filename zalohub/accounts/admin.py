@@ -235,6 +235,11 @@ class OfficialAccountAdmin(admin.ModelAdmin):
             f"?oa__id__exact={object_id}"
         )
         extra_context["can_view_apilog"] = request.user.has_perm("apilog.view_apilog")
+        # The partners app sits above accounts: link to its list by URL name, not import.
+        extra_context["partners_url"] = reverse("admin:partners_zalopartnerlink_changelist") + (
+            f"?oa__id__exact={object_id}"
+        )
+        extra_context["can_view_partners"] = request.user.has_perm("partners.view_zalopartnerlink")
         return super().change_view(request, object_id, form_url, extra_context)
 
 

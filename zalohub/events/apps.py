@@ -8,7 +8,7 @@ class EventsConfig(AppConfig):
     verbose_name = _("Zalo Events")
 
     def ready(self) -> None:
-        from zalohub.events import ratelimit, tasks  # noqa: F401  (periodic jobs, worker loop)
+        from zalohub.events import identity, ratelimit, tasks  # noqa: F401  (handlers, jobs, loop)
         from zalohub.zalo.transport import add_recorder
 
         add_recorder(ratelimit.record_call)

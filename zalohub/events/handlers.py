@@ -28,6 +28,8 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
+from zalohub.partners.models import ZaloPartnerLink
+from zalohub.partners.resolution import ZaloUser, resolve_link
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +66,6 @@ IGNORED: dict[str, str] = {
 }
 # Later issues complete these; until then the event is kept with its payload.
 RECORDED = {
-    "follow",
-    "unfollow",
-    "user_submit_info",
     "update_user_info",
     "change_template_status",
     "change_template_quota",
@@ -138,6 +137,17 @@ def _require_oa(event: ZaloEvent) -> None:
         )
 
 
+def event_link(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink | None:
+    """The partner link of the event's Zalo user, created as a shadow if unknown."""
+    if event.oa is None or not event.zalo_user_id:
+        return None
+    user = ZaloUser(
+        zalo_user_id=event.zalo_user_id,
+        user_id_by_app=str(payload.get("user_id_by_app") or ""),
+    )
+    return resolve_link(oa=event.oa, user=user, when=_time(event))
+
+
 def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str) -> Message:
     _require_oa(event)
     part = _message_part(payload)
@@ -150,6 +160,7 @@ def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str)
     attachments = part.get("attachments")
     return Message.objects.create(
         oa_id=event.oa_id,
+        partner_link=event_link(event, payload),
         direction=direction,
         zalo_user_id=event.zalo_user_id,
         kind=kind,

@@ -81,8 +81,15 @@ class Message(models.Model):
     )
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     zalo_user_id = models.CharField(_("Zalo user ID"), max_length=64)
-    # The partner link arrives with the partners app; until then the raw user id rules.
-    partner_link_id = models.BigIntegerField(_("partner link"), null=True, blank=True)
+    # Which partner the Zalo user is (set by identity resolution); the raw id stays too.
+    partner_link = models.ForeignKey(
+        "partners.ZaloPartnerLink",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("partner link"),
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.TEXT)
     text = models.TextField(_("text"), blank=True)
     attachments = models.JSONField(_("attachments"), default=list, blank=True)

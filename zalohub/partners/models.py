@@ -114,6 +114,7 @@ class ZaloPartnerLink(models.Model):
     unfollowed_at = models.DateTimeField(_("unfollowed at"), null=True, blank=True)
     last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True)
     synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
+    sync_error = models.TextField(_("last sync error"), blank=True)
     is_shadow = models.BooleanField(
         _("shadow"), default=True, help_text=_("Not yet verified by evidence or by staff.")
     )

@@ -1,0 +1,53 @@
+"""Who sent an event: the pipeline's calls into partner resolution.
+
+Every inbound event naming a Zalo user resolves (or creates) its partner link; follow,
+unfollow and ``user_submit_info`` carry identity evidence of their own.
+"""
+
+from typing import Any
+
+from zalohub.events.handlers import (
+    HandlerError,
+    Result,
+    _require_oa,
+    _time,
+    event_link,
+    register,
+)
+from zalohub.events.models import ErrorCategory, Outcome, ZaloEvent
+from zalohub.partners.models import ZaloPartnerLink
+from zalohub.partners.resolution import link_record_shared_phone, link_set_following
+
+
+def _link_or_error(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink:
+    _require_oa(event)
+    link = event_link(event, payload)
+    if link is None:
+        raise HandlerError(
+            "The event names no Zalo user.", category=ErrorCategory.RECIPIENT, retry=False
+        )
+    return link
+
+
+@register("follow")
+def handle_follow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+    link_set_following(link=_link_or_error(event, payload), following=True, when=_time(event))
+    return Result(outcome=Outcome.HANDLED)
+
+
+@register("unfollow")
+def handle_unfollow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+    link_set_following(link=_link_or_error(event, payload), following=False, when=_time(event))
+    return Result(outcome=Outcome.HANDLED)
+
+
+@register("user_submit_info")
+def handle_submit_info(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+    """The customer shared their details: current (``user_dob``, ``full_address``) and
+    older (``address``, ``city``...) payloads both carry ``info.name`` and ``info.phone``."""
+    link = _link_or_error(event, payload)
+    info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
+    phone = str(info.get("phone") or "")
+    if phone:
+        link_record_shared_phone(link=link, raw_phone=phone, name=str(info.get("name") or ""))
+    return Result(outcome=Outcome.HANDLED)

@@ -1,0 +1,344 @@
+"""Partners in the admin: contacts, their Zalo links (the OA's **Zalo Partners** list),
+shadow review, and Sync Profile."""
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from zalohub.partners.models import (
+    DuplicateSuggestion,
+    IdentityDecision,
+    Partner,
+    PartnerPhone,
+    ZaloPartnerLink,
+)
+from zalohub.partners.resolution import link_keep_under_review, link_verify
+from zalohub.partners.services import link_sync_profile
+
+
+def _shadow_badge(shadow: bool) -> str:
+    if shadow:
+        return format_html('<span class="badge-shadow">{}</span>', _("Shadow"))
+    return format_html('<span class="badge-verified">{}</span>', _("Verified"))
+
+
+class PartnerPhoneInline(admin.TabularInline):
+    model = PartnerPhone
+    extra = 0
+    fields = ["number", "source", "verified", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class LinkInline(admin.TabularInline):
+    model = ZaloPartnerLink
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["oa", "zalo_user_id", "display_name", "is_shadow", "link_method", "synced_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class DecisionInline(admin.TabularInline):
+    model = IdentityDecision
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "link", "evidence", "actor"]
+    readonly_fields = fields
+    verbose_name_plural = gettext_lazy("Identity decisions (evidence)")
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    list_display = ["name", "shadow_badge", "phone_list", "link_count", "created_at"]
+    list_filter = ["is_shadow"]
+    search_fields = ["name", "email", "phones__number", "zalo_links__display_name"]
+    fields = ["name", "email", "notes", "external_refs", "is_shadow"]
+    inlines = [PartnerPhoneInline, LinkInline, DecisionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
+        # A merged partner lives on only as a redirect to its survivor.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(merged_into__isnull=True)
+            .annotate(n_links=Count("zalo_links", distinct=True))
+        )
+
+    @admin.display(description=gettext_lazy("shadow contact"), ordering="is_shadow")
+    def shadow_badge(self, obj: Partner) -> str:
+        return _shadow_badge(obj.is_shadow)
+
+    @admin.display(description=gettext_lazy("phones"))
+    def phone_list(self, obj: Partner) -> str:
+        return ", ".join(p.number for p in obj.phones.all()) or "—"
+
+    @admin.display(description=gettext_lazy("Zalo links"), ordering="n_links")
+    def link_count(self, obj: Partner) -> int:
+        return obj.n_links  # type: ignore[attr-defined]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        partner = Partner.objects.filter(pk=object_id).first()
+        if partner is not None and partner.merged_into_id:
+            survivor = partner.resolved()
+            self.message_user(
+                request,
+                _("“%(old)s” was merged into “%(new)s”.") % {"old": partner, "new": survivor},
+                messages.INFO,
+            )
+            return redirect(reverse("admin:partners_partner_change", args=[survivor.pk]))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class ShadowContact(Partner):
+    class Meta:
+        proxy = True
+        verbose_name = gettext_lazy("shadow contact")
+        verbose_name_plural = gettext_lazy("shadow contacts (review)")
+
+
+class FollowFilter(admin.SimpleListFilter):
+    title = gettext_lazy("follows the OA")
+    parameter_name = "following"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return [("yes", _("Following")), ("no", _("Unfollowed"))]
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        if self.value() == "no":
+            return queryset.filter(is_follower=False)
+        if self.value() == "yes":
+            return queryset.filter(is_follower=True)
+        return queryset
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = gettext_lazy("profile")
+    parameter_name = "profile"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return [
+            ("stale", _("Stale (not synced within %d days)") % settings.PARTNER_PROFILE_STALE_DAYS)
+        ]
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        if self.value() == "stale":
+            cutoff = timezone.now() - timedelta(days=settings.PARTNER_PROFILE_STALE_DAYS)
+            return queryset.filter(Q(synced_at__isnull=True) | Q(synced_at__lt=cutoff))
+        return queryset
+
+
+class AttachForm(forms.Form):
+    partner = forms.ModelChoiceField(
+        queryset=Partner.objects.filter(merged_into__isnull=True),
+        label=gettext_lazy("Existing partner"),
+        required=False,
+        help_text=gettext_lazy("Leave empty to confirm the contact as a new customer."),
+    )
+
+
+@admin.register(ZaloPartnerLink)
+class ZaloPartnerLinkAdmin(admin.ModelAdmin):
+    list_display = [
+        "avatar_img",
+        "display_name",
+        "partner",
+        "oa",
+        "shadow_badge",
+        "is_follower",
+        "message_count",
+        "last_message_at",
+        "synced_at",
+    ]
+    list_display_links = ["display_name"]
+    list_filter = ["oa", "is_shadow", FollowFilter, StaleFilter]
+    search_fields = ["display_name", "zalo_user_id", "user_id_by_app", "partner__name"]
+    list_select_related = ["partner", "oa"]
+    actions = ["sync_profiles", "verify_as_new", "keep_under_review"]
+    readonly_fields = [
+        "partner",
+        "oa",
+        "app",
+        "zalo_user_id",
+        "user_id_by_app",
+        "display_name",
+        "avatar_img",
+        "is_follower",
+        "followed_at",
+        "unfollowed_at",
+        "last_interaction_at",
+        "synced_at",
+        "sync_error",
+        "is_shadow",
+        "link_method",
+        "evidence",
+        "created_at",
+    ]
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ZaloPartnerLink]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_messages=Count("messages"), last_message=Max("messages__created_at"))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # links are made by resolution, never by hand
+
+    @admin.display(description=gettext_lazy("avatar"))
+    def avatar_img(self, obj: ZaloPartnerLink) -> str:
+        if not obj.avatar:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="" width="32" height="32" class="link-avatar">', obj.avatar
+        )
+
+    @admin.display(description=gettext_lazy("shadow"), ordering="is_shadow")
+    def shadow_badge(self, obj: ZaloPartnerLink) -> str:
+        return _shadow_badge(obj.is_shadow)
+
+    @admin.display(description=gettext_lazy("messages"), ordering="n_messages")
+    def message_count(self, obj: ZaloPartnerLink) -> int:
+        return obj.n_messages  # type: ignore[attr-defined]
+
+    @admin.display(description=gettext_lazy("last message"), ordering="last_message")
+    def last_message_at(self, obj: ZaloPartnerLink) -> object:
+        return obj.last_message or "—"  # type: ignore[attr-defined]
+
+    def _require_change(self, request: HttpRequest) -> None:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+
+    @admin.action(description=gettext_lazy("Sync Profile"), permissions=["change"])
+    def sync_profiles(self, request: HttpRequest, queryset: QuerySet[ZaloPartnerLink]) -> None:
+        results = [link_sync_profile(link=link) for link in queryset.select_related("oa__app")]
+        failed = [r for r in results if r.error]
+        if len(results) > len(failed):
+            self.message_user(
+                request, _("%d profile(s) synced from Zalo.") % (len(results) - len(failed))
+            )
+        for result in failed:
+            self.message_user(request, f"{result.link}: {result.error}", messages.WARNING)
+
+    @admin.action(
+        description=gettext_lazy("Verify: confirm as new customer"), permissions=["change"]
+    )
+    def verify_as_new(self, request: HttpRequest, queryset: QuerySet[ZaloPartnerLink]) -> None:
+        for link in queryset:
+            link_verify(link=link, actor=request.user)
+        self.message_user(request, _("%d link(s) verified.") % queryset.count())
+
+    @admin.action(description=gettext_lazy("Keep under review"), permissions=["change"])
+    def keep_under_review(self, request: HttpRequest, queryset: QuerySet[ZaloPartnerLink]) -> None:
+        for link in queryset:
+            link_keep_under_review(link=link, actor=request.user)
+        self.message_user(request, _("%d link(s) kept under review.") % queryset.count())
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/sync-profile/", wrap(self.sync_view), name="partners_link_sync"),
+            path("<int:pk>/verify/", wrap(self.verify_view), name="partners_link_verify"),
+            *super().get_urls(),
+        ]
+
+    def _back(self, link: ZaloPartnerLink) -> HttpResponseRedirect:
+        return redirect(reverse("admin:partners_zalopartnerlink_change", args=[link.pk]))
+
+    def sync_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._require_change(request)
+        link = get_object_or_404(ZaloPartnerLink.objects.select_related("oa__app"), pk=pk)
+        if request.method == "POST":
+            result = link_sync_profile(link=link)
+            if result.error:
+                self.message_user(request, result.error, messages.ERROR)
+            else:
+                self.message_user(request, _("Profile synced from Zalo."), messages.SUCCESS)
+        return self._back(link)
+
+    def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._require_change(request)
+        link = get_object_or_404(ZaloPartnerLink.objects.select_related("partner", "oa"), pk=pk)
+        form = AttachForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            link = link_verify(link=link, actor=request.user, into=form.cleaned_data["partner"])
+            self.message_user(
+                request, _("Link verified: it belongs to “%s”.") % link.partner, messages.SUCCESS
+            )
+            return self._back(link)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": link,
+            "form": form,
+            "decisions": link.decisions.all()[:20],
+            "title": _("Verify Zalo partner link"),
+        }
+        return TemplateResponse(request, "admin/partners/zalopartnerlink/verify.html", context)
+
+
+@admin.register(ShadowContact)
+class ShadowContactAdmin(PartnerAdmin):
+    """Shadow review: contacts created before anyone knew who they were."""
+
+    list_display = ["name", "link_list", "evidence_summary", "created_at"]
+    list_filter = []
+    inlines = [LinkInline, DecisionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
+        return super().get_queryset(request).filter(is_shadow=True)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=gettext_lazy("Zalo links"))
+    def link_list(self, obj: Partner) -> str:
+        links = obj.zalo_links.select_related("oa")
+        return format_html(
+            "<br>".join(
+                format_html(
+                    '<a href="{}">{} @ {}</a>',
+                    reverse("admin:partners_link_verify", args=[link.pk]),
+                    link.display_name or link.zalo_user_id,
+                    link.oa.name,
+                )
+                for link in links
+            )
+            or "—"
+        )
+
+    @admin.display(description=gettext_lazy("evidence so far"))
+    def evidence_summary(self, obj: Partner) -> str:
+        return "; ".join(str(d.get_kind_display()) for d in obj.decisions.all()[:5]) or "—"
+
+
+@admin.register(DuplicateSuggestion)
+class DuplicateSuggestionAdmin(admin.ModelAdmin):
+    list_display = ["first", "second", "score", "reason_list", "status", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["first", "second", "score", "reasons", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=gettext_lazy("reasons"))
+    def reason_list(self, obj: DuplicateSuggestion) -> str:
+        return ", ".join(f"{r.get('kind')}: {r.get('value')}" for r in obj.reasons)
