@@ -220,3 +220,44 @@ class DuplicateSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first} ~ {self.second}"
+
+
+class MergeJournal(models.Model):
+    """One merge, with the snapshot that undoes it exactly; also the ``partner.merged``
+    record other systems read."""
+
+    survivor = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("survivor")
+    )
+    merged = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("merged partner")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("merged by"),
+    )
+    snapshot = models.JSONField(_("snapshot"), default=dict)
+    report = models.JSONField(_("report"), default=dict)
+    created_at = models.DateTimeField(_("merged at"), default=timezone.now)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("undone by"),
+    )
+    undo_report = models.JSONField(_("undo report"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.merged} → {self.survivor}"
