@@ -221,6 +221,8 @@ REDIS_URL = envstr("ZALOHUB_REDIS_URL")
 PARTNER_BLOCKED_PHONES = set(envlist("ZALOHUB_PARTNER_BLOCKED_PHONES", []))
 PARTNER_BLOCKED_USER_IDS = set(envlist("ZALOHUB_PARTNER_BLOCKED_USER_IDS", []))
 # A link's Zalo profile older than this is shown as stale (Sync Profile refreshes it).
+# Duplicate detection ignores a value shared by more partners than this (no evidence).
+PARTNER_DUPLICATE_MAX_BLOCK = envint("ZALOHUB_PARTNER_DUPLICATE_MAX_BLOCK", 20, minimum=2)
 PARTNER_PROFILE_STALE_DAYS = envint("ZALOHUB_PARTNER_PROFILE_STALE_DAYS", 30, minimum=1)
 
 LOGGING = {

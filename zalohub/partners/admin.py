@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.partners.duplicates import duplicates_scan
 from zalohub.partners.merge import (
     CHOOSABLE,
     MergeConflict,
@@ -384,9 +385,25 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
     def get_urls(self):  # type: ignore[no-untyped-def]
         wrap = self.admin_site.admin_view
         return [
+            path("scan/", wrap(self.scan_view), name="partners_suggestion_scan"),
             path("<int:pk>/merge/", wrap(self.merge_view), name="partners_suggestion_merge"),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+        extra_context = {**(extra_context or {}), "can_scan": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def scan_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        result = duplicates_scan()
+        self.message_user(
+            request,
+            _("Scan done: %(pairs)d candidate pair(s), %(new)d new in the queue.")
+            % {"pairs": result.pairs, "new": result.created},
+        )
+        return redirect(reverse("admin:partners_duplicatesuggestion_changelist"))
 
     def merge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("partners.change_partner") or not self.has_change_permission(

@@ -6,3 +6,6 @@ class PartnersConfig(AppConfig):
     name = "zalohub.partners"
     label = "partners"
     verbose_name = _("Partners")
+
+    def ready(self) -> None:
+        from zalohub.partners import tasks  # noqa: F401  (periodic jobs)

@@ -6,6 +6,8 @@ app). Every identity decision is journaled with its evidence, so a doubt can be 
 and a mistake undone.
 """
 
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -15,8 +17,17 @@ from django.utils.translation import gettext_lazy as _
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 
 
+def name_key(name: str) -> str:
+    """The blocking key for similar names: no accents, lower case, words sorted."""
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    return " ".join(sorted(plain.split()))[:200]
+
+
 class Partner(models.Model):
     name = models.CharField(_("name"), max_length=200)
+    # Duplicate detection compares names only inside this key (see name_key).
+    name_key = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
     email = models.EmailField(_("email"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
     # Ids of this customer in other systems (ERP, CRM): {"erp": "C-0042", ...}.
@@ -48,6 +59,12 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.name_key = name_key(self.name)
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "name_key"}
+        super().save(*args, **kwargs)
 
     def resolved(self) -> "Partner":
         """The partner this one now is (itself unless merged)."""

@@ -26,6 +26,7 @@ from zalohub.partners.models import (
     Partner,
     PartnerPhone,
     ZaloPartnerLink,
+    name_key,
 )
 from zalohub.partners.phones import (
     InvalidPhone,
@@ -211,6 +212,7 @@ def link_record_shared_phone(
     updates: dict[str, Any] = {"is_shadow": False}
     if partner.is_shadow and name:
         updates["name"] = name[:200]
+        updates["name_key"] = name_key(name[:200])
     Partner.objects.filter(pk=partner.pk).update(**updates)
     ZaloPartnerLink.objects.filter(partner=partner).update(is_shadow=False)
     for other in others:
