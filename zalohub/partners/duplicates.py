@@ -1,7 +1,8 @@
 """Duplicate detection: candidate pairs with evidence and a score, for the admin's queue.
 
-Each rule is one grouped query over an indexed column, so the scan stays a handful of
-index scans however many partners there are (bench/partners_duplicates.py measures it):
+Each rule is one grouped query: a first pass keeps only the values held more than once,
+then only those groups are aggregated, so the scan is a few passes over the tables
+however many partners there are (bench/partners_duplicates.py measures it):
 - the same phone on two partners (a phone shared through Zalo scores highest);
 - the same ``user_id_by_app`` of one app linked to two partners (Zalo says same person);
 - the same email;
@@ -27,7 +28,8 @@ _RULES: dict[str, str] = {
     "same_phone": """
         SELECT pp.number, MAX(CASE WHEN pp.verified THEN 1 ELSE 0 END), AGG_IDS
         FROM partners_partnerphone pp JOIN partners_partner p ON p.id = pp.partner_id
-        WHERE p.merged_into_id IS NULL
+        WHERE p.merged_into_id IS NULL AND pp.number IN (
+            SELECT number FROM partners_partnerphone GROUP BY number HAVING COUNT(*) > 1)
         GROUP BY pp.number
         HAVING COUNT(DISTINCT pp.partner_id) BETWEEN 2 AND %s""",
     "same_user_id_by_app": """
@@ -39,13 +41,17 @@ _RULES: dict[str, str] = {
     "same_email": """
         SELECT LOWER(p.email), 0, AGG_IDS
         FROM partners_partner p
-        WHERE p.email <> '' AND p.merged_into_id IS NULL
+        WHERE p.merged_into_id IS NULL AND LOWER(p.email) IN (
+            SELECT LOWER(email) FROM partners_partner WHERE email <> ''
+            GROUP BY LOWER(email) HAVING COUNT(*) > 1)
         GROUP BY LOWER(p.email)
         HAVING COUNT(*) BETWEEN 2 AND %s""",
     "similar_name": """
         SELECT p.name_key, 0, AGG_IDS
         FROM partners_partner p
-        WHERE p.name_key <> '' AND NOT p.is_shadow AND p.merged_into_id IS NULL
+        WHERE NOT p.is_shadow AND p.merged_into_id IS NULL AND p.name_key IN (
+            SELECT name_key FROM partners_partner WHERE name_key <> ''
+            GROUP BY name_key HAVING COUNT(*) > 1)
         GROUP BY p.name_key
         HAVING COUNT(*) BETWEEN 2 AND %s""",
 }
