@@ -153,3 +153,24 @@ def test_a_merged_partner_redirects_to_its_survivor(client, admin):
     # It should send whoever opens the old id to the survivor.
     assert response.status_code == 302
     assert response["Location"].endswith(f"/admin/partners/partner/{survivor.pk}/change/")
+
+
+def test_the_audit_checklist_says_what_is_left_per_oa(client, admin, agent, connected_oa):
+    link = _link_for_son(connected_oa)
+    client.force_login(admin)
+    listing = client.get(f"/admin/partners/zalopartnerlink/?oa__id__exact={connected_oa.pk}")
+    assert b'id="btn-audit"' in listing.content
+    url = f"/admin/partners/zalopartnerlink/audit/{connected_oa.pk}/"
+    page = client.get(url).content.decode()
+    # It should flag the shadow contact and the never-synced profile, not the duplicates.
+    assert 'data-check="list" data-ok="0"' in page
+    assert 'data-check="profiles" data-ok="0"' in page
+    assert 'data-check="duplicates" data-ok="1"' in page
+    client.post(f"/admin/partners/zalopartnerlink/{link.pk}/sync-profile/")
+    client.post(f"/admin/partners/zalopartnerlink/{link.pk}/verify/", {"partner": ""})
+    page = client.get(url).content.decode()
+    # It should turn green once the link is verified and its profile synced.
+    assert 'data-ok="0"' not in page
+    # It should show the checklist to a CS agent too (read-only).
+    client.force_login(agent)
+    assert client.get(url).status_code == 200

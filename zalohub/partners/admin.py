@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.accounts.models import OfficialAccount
 from zalohub.partners.duplicates import duplicates_scan
 from zalohub.partners.merge import (
     CHOOSABLE,
@@ -34,7 +35,7 @@ from zalohub.partners.models import (
     ZaloPartnerLink,
 )
 from zalohub.partners.resolution import link_keep_under_review, link_verify
-from zalohub.partners.services import link_sync_profile
+from zalohub.partners.services import link_sync_profile, oa_partner_audit
 
 
 def _shadow_badge(shadow: bool) -> str:
@@ -264,6 +265,7 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
     def get_urls(self):  # type: ignore[no-untyped-def]
         wrap = self.admin_site.admin_view
         return [
+            path("audit/<int:oa_id>/", wrap(self.audit_view), name="partners_link_audit"),
             path("<int:pk>/sync-profile/", wrap(self.sync_view), name="partners_link_sync"),
             path("<int:pk>/verify/", wrap(self.verify_view), name="partners_link_verify"),
             *super().get_urls(),
@@ -271,6 +273,28 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
 
     def _back(self, link: ZaloPartnerLink) -> HttpResponseRedirect:
         return redirect(reverse("admin:partners_zalopartnerlink_change", args=[link.pk]))
+
+    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+        oa_id = request.GET.get("oa__id__exact", "")
+        extra_context = dict(extra_context or {})
+        if oa_id.isdigit():
+            extra_context["audit_url"] = reverse("admin:partners_link_audit", args=[int(oa_id)])
+        return super().changelist_view(request, extra_context)
+
+    def audit_view(self, request: HttpRequest, oa_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        oa = get_object_or_404(OfficialAccount, pk=oa_id)
+        checks = oa_partner_audit(oa_id=oa.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "oa": oa,
+            "checks": checks,
+            "all_ok": all(c.ok for c in checks),
+            "title": _("Zalo Partners audit: %s") % oa.name,
+        }
+        return TemplateResponse(request, "admin/partners/zalopartnerlink/audit.html", context)
 
     def sync_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._require_change(request)

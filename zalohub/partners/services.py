@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
-from zalohub.partners.models import ZaloPartnerLink
+from zalohub.partners.models import DuplicateSuggestion, ZaloPartnerLink
 from zalohub.zalo import ZaloError, call_context, get_client
 
 logger = logging.getLogger(__name__)
@@ -61,3 +62,52 @@ def stale_links() -> QuerySet[ZaloPartnerLink]:
     """Links whose profile was never synced, or not within the configured days."""
     cutoff = timezone.now() - timedelta(days=settings.PARTNER_PROFILE_STALE_DAYS)
     return ZaloPartnerLink.objects.filter(Q(synced_at__isnull=True) | Q(synced_at__lt=cutoff))
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    key: str
+    label: str
+    ok: bool
+    detail: str
+    url: str = ""
+
+
+def oa_partner_audit(*, oa_id: int) -> list[AuditCheck]:
+    """The seed's success checkpoint for one OA, each check with the evidence behind it."""
+    links = ZaloPartnerLink.objects.filter(oa_id=oa_id)
+    total = links.count()
+    shadows = links.filter(is_shadow=True).count()
+    partner_ids = links.values("partner_id")
+    open_pairs = DuplicateSuggestion.objects.filter(status=DuplicateSuggestion.Status.OPEN).filter(
+        Q(first_id__in=partner_ids) | Q(second_id__in=partner_ids)
+    )
+    duplicates = open_pairs.count()
+    stale = stale_links().filter(oa_id=oa_id).count()
+    base = reverse("admin:partners_zalopartnerlink_changelist") + f"?oa__id__exact={oa_id}"
+    days = settings.PARTNER_PROFILE_STALE_DAYS
+    return [
+        AuditCheck(
+            "list",
+            _("The OA has an auditable Zalo Partners list"),
+            shadows == 0,
+            _("%(total)d link(s), %(shadows)d shadow contact(s) still to verify")
+            % {"total": total, "shadows": shadows},
+            f"{base}&is_shadow__exact=1",
+        ),
+        AuditCheck(
+            "duplicates",
+            _("Customers on several OAs were checked for duplicates"),
+            duplicates == 0,
+            _("%d open duplicate suggestion(s) involve this OA's partners") % duplicates,
+            reverse("admin:partners_duplicatesuggestion_changelist") + "?status__exact=open",
+        ),
+        AuditCheck(
+            "profiles",
+            _("Profiles in use are current"),
+            stale == 0,
+            _("%(stale)d profile(s) not synced within %(days)d days")
+            % {"stale": stale, "days": days},
+            f"{base}&profile=stale",
+        ),
+    ]
