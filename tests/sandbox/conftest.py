@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.sandbox.receiver import Receiver
 from tests.sandbox.wire import Wire
 
 
@@ -18,3 +19,21 @@ def http() -> Iterator[httpx.Client]:
 def wire(sandbox_server, sandbox, http) -> Wire:
     """Raw HTTP to a sandbox freshly reset to the demo world."""
     return Wire(sandbox_server.base_url, http)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A stand-in hub on 127.0.0.1 that records webhooks (answers 200 unless scripted)."""
+    hub = Receiver()
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def hooked(wire, receiver) -> Receiver:
+    """The sandbox's apps deliver to ``receiver``; retries 1000x faster, receipts on command."""
+    response = wire.control(
+        "POST", "webhooks", {"hub": receiver.url, "time_factor": 0.001, "receipt_delay": None}
+    )
+    assert response.status_code == 200, response.text
+    return receiver

@@ -24,6 +24,7 @@ from zalohub.zalo.oauth import code_challenge
 from zalohub.zalo.transport import Call, ZaloTransport, add_recorder, remove_recorder
 
 SECRET = "sandbox-secret-app-a"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
@@ -114,6 +115,24 @@ ACTIONS: dict[str, tuple[str, Action]] = {
     "user_detail": (
         "oa.user.detail",
         lambda c, t: c.oa.get_user_detail(access_token=t["access"], user_id=SON_SUPPORT_USER_ID),
+    ),
+    "send_message": (
+        "oa.message.cs",
+        lambda c, t: c.oa.send_message(
+            access_token=t["access"],
+            recipient={"user_id": SON_SUPPORT_USER_ID},
+            message={"text": "Chào anh"},
+        ),
+    ),
+    "upload": (
+        "oa.upload.image",
+        lambda c, t: c.oa.upload(
+            access_token=t["access"],
+            kind="image",
+            filename="a.png",
+            content=PNG,
+            content_type="image/png",
+        ),
     ),
 }
 
@@ -207,3 +226,67 @@ def test_an_unknown_user_is_permanent(client, tokens):
     with pytest.raises(ZaloError) as caught:
         client.oa.get_user_detail(access_token=tokens["access"], user_id=SON_SALES_USER_ID)
     assert (caught.value.code, caught.value.kind) == (-201, ErrorKind.PERMANENT)
+
+
+def test_send_message_and_uploads(client, tokens, sandbox, calls):
+    access = tokens["access"]
+    sent = ACTIONS["send_message"][1](client, tokens)
+    # It should read Zalo's answer into the message id, user and send time.
+    [kept] = sandbox.mailbox.sent_messages()
+    assert (sent.message_id, sent.user_id) == (kept.message_id, SON_SUPPORT_USER_ID)
+    assert sent.sent_time_ms == kept.sent_time and sent.quota["quota_type"] == "reply"
+    attachment_id = ACTIONS["upload"][1](client, tokens)
+    file_token = client.oa.upload(
+        access_token=access,
+        kind="file",
+        filename="bao-gia.pdf",
+        content=b"%PDF-1.4 quote",
+        content_type="application/pdf",
+    )
+    assert attachment_id in sandbox.mailbox.uploads and file_token in sandbox.mailbox.uploads
+    image = {
+        "attachment": {
+            "type": "template",
+            "payload": {
+                "template_type": "media",
+                "elements": [{"media_type": "image", "attachment_id": attachment_id}],
+            },
+        }
+    }
+    file = {"attachment": {"type": "file", "payload": {"token": file_token}}}
+    for message in (image, file):
+        client.oa.send_message(
+            access_token=access, recipient={"user_id": SON_SUPPORT_USER_ID}, message=message
+        )
+    assert [m.kind for m in sandbox.mailbox.sent_messages()] == ["text", "image", "file"]
+    assert [c.endpoint for c in calls][-5:] == [
+        "oa.message.cs",
+        "oa.upload.image",
+        "oa.upload.file",
+        "oa.message.cs",
+        "oa.message.cs",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("user_id", "code"), [("5830174629118340528", -213), (SON_SALES_USER_ID, -201)]
+)
+def test_a_recipient_zalo_refuses_reaches_the_caller(client, tokens, user_id, code):
+    with pytest.raises(ZaloError) as caught:
+        client.oa.send_message(
+            access_token=tokens["access"], recipient={"user_id": user_id}, message={"text": "x"}
+        )
+    expected = ErrorKind.BLOCKED if code == -213 else ErrorKind.PERMANENT
+    assert (caught.value.code, caught.value.kind) == (code, expected)
+
+
+def test_an_oversize_upload_is_permanent(client, tokens):
+    with pytest.raises(ZaloError) as caught:
+        client.oa.upload(
+            access_token=tokens["access"],
+            kind="image",
+            filename="big.png",
+            content=PNG + b"0" * (1024 * 1024),
+            content_type="image/png",
+        )
+    assert (caught.value.code, caught.value.kind) == (-210, ErrorKind.PERMANENT)

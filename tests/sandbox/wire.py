@@ -121,6 +121,39 @@ class Wire:
             headers={"access_token": access_token},
         )
 
+    def send_cs(self, access_token: str, body: object) -> httpx.Response:
+        return self.http.post(
+            f"{self.base}/openapi/v3.0/oa/message/cs",
+            json=body,
+            headers={"access_token": access_token},
+        )
+
+    def send_text(self, access_token: str, user_id: str, text: str = "Chào anh") -> dict:
+        body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
+        return self.send_cs(access_token, body).json()
+
+    def upload(
+        self, access_token: str, kind: str, filename: str, content: bytes, ctype: str
+    ) -> httpx.Response:
+        return self.http.post(
+            f"{self.base}/openapi/v2.0/oa/upload/{kind}",
+            files={"file": (filename, content, ctype)},
+            headers={"access_token": access_token},
+        )
+
+    def deliveries(self, **params: str) -> dict:
+        """The delivery log, once every delivery has finished (retries included)."""
+        body = self.http.get(
+            f"{self.base}/_sandbox/webhooks/deliveries", params={"wait": "10", **params}
+        ).json()
+        assert body["idle"], body
+        return body
+
+    def customer(self, action: str, **body: object) -> dict:
+        response = self.control("POST", f"customers/{action}", body)
+        assert response.status_code == 200, response.text
+        return response.json()["emitted"][0]
+
     # --- controls ------------------------------------------------------------------------
     def control(self, method: str, path: str, body: object = None) -> httpx.Response:
         return self.http.request(

@@ -18,7 +18,7 @@ from zalohub.sandbox import responses
 from zalohub.sandbox.faults import route_matches
 from zalohub.sandbox.state import SandboxState, get_state
 
-ControlView = Callable[[HttpRequest, SandboxState], HttpResponse]
+ControlView = Callable[..., HttpResponse]  # (request, state, **url_kwargs)
 
 
 class BadRequest(Exception):
@@ -32,11 +32,11 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def control(*methods: str) -> Callable[[ControlView], Callable[[HttpRequest], HttpResponse]]:
-    def decorate(view: ControlView) -> Callable[[HttpRequest], HttpResponse]:
+def control(*methods: str) -> Callable[[ControlView], Callable[..., HttpResponse]]:
+    def decorate(view: ControlView) -> Callable[..., HttpResponse]:
         @csrf_exempt
         @wraps(view)
-        def wrapper(request: HttpRequest) -> HttpResponse:
+        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
             if not _is_loopback(request.META.get("REMOTE_ADDR", "")):
                 return responses.json(
                     {"error": _("The sandbox's controls are loopback only.")}, status=403
@@ -44,7 +44,7 @@ def control(*methods: str) -> Callable[[ControlView], Callable[[HttpRequest], Ht
             if request.method not in methods:
                 return responses.json({"error": _("Method not allowed.")}, status=405)
             try:
-                return view(request, get_state())
+                return view(request, get_state(), **kwargs)
             except BadRequest as exc:
                 return responses.json({"error": str(exc)}, status=400)
 

@@ -115,6 +115,7 @@ class SandboxServer:
         self._thread.start()
         bound = httpd.server_address[1]
         self.base_url = f"http://[{host}]:{bound}" if ipv6 else f"http://{host}:{bound}"
+        self.state.base_url = self.base_url
         return self.base_url
 
     def stop(self) -> None:

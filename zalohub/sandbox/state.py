@@ -14,11 +14,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from zalohub.sandbox.faults import Fault, route_matches
+from zalohub.sandbox.mailbox import Mailbox
 from zalohub.sandbox.tokens import TokenBook, TokenPair
+from zalohub.sandbox.webhooks import Emitter, check_target
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ _APP_DEFAULTS: dict[str, Any] = {
     "oa_secret_key": "",
     "redirect_uris": [],
     "pinned_code_challenge": None,
+    "webhook_url": "",  # set in Zalo's console per app; the emitter POSTs events there
 }
 _OA_DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -89,6 +93,9 @@ class SandboxState:
         self.clock_offset = 0.0
         self.rate_limit = DEFAULT_RATE_LIMIT
         self._rate: dict[str, tuple[int, int]] = {}  # app_id -> (minute, calls in it)
+        self.mailbox = Mailbox()
+        self.webhooks = Emitter()
+        self.base_url = ""  # where the server listens, for absolute media URLs in events
         if self.persist_path and self.persist_path.exists() and self._load():
             return
         self.reset(world)
@@ -119,6 +126,8 @@ class SandboxState:
             self.calls = []
             self.clock_offset = 0.0
             self._rate = {}
+            self.mailbox = Mailbox()
+            self.webhooks.reset()
 
     @staticmethod
     def _ingest(world: dict[str, Any]) -> tuple[dict, dict, dict]:
@@ -136,6 +145,8 @@ class SandboxState:
         }
         # An app and an OA are linked if either side says so; both lists end up agreeing.
         for app_id, app in apps.items():
+            if app["webhook_url"]:
+                check_target(app["webhook_url"])
             for oa_id in app["oa_ids"]:
                 if oa_id not in oas:
                     raise ValueError(f"app {app_id} lists unknown OA {oa_id}")
@@ -321,6 +332,12 @@ class SandboxState:
                 ],
                 "faults": [f.as_dict() for f in self.faults],
                 "call_count": len(self.calls),
+                "mailbox": self.mailbox.counts(),
+                "webhooks": {
+                    **asdict(self.webhooks.config),
+                    "targets": {a: app["webhook_url"] for a, app in self.apps.items()},
+                    "pending": self.webhooks.pending(),
+                },
             }
 
 

@@ -7,7 +7,7 @@ are the names faults and call counts use: ``<family>.<endpoint>``.
 
 from django.urls import path
 
-from zalohub.sandbox import avatars, control, oauth, openapi
+from zalohub.sandbox import avatars, control, control_events, messaging, oauth, openapi
 
 urlpatterns = [
     # OAuth v4 host (oauth.zaloapp.com)
@@ -16,6 +16,20 @@ urlpatterns = [
     # OA API host (openapi.zalo.me)
     path("openapi/v2.0/oa/getoa", openapi.getoa, name="oa.getoa"),
     path("openapi/v3.0/oa/user/detail", openapi.user_detail, name="oa.user.detail"),
+    path("openapi/v3.0/oa/message/cs", messaging.message_cs, name="oa.message.cs"),
+    path(
+        "openapi/v3.0/oa/message/transaction",
+        messaging.message_transaction,
+        name="oa.message.transaction",
+    ),
+    path(
+        "openapi/v3.0/oa/message/promotion",
+        messaging.message_promotion,
+        name="oa.message.promotion",
+    ),
+    path("openapi/v2.0/oa/upload/image", messaging.upload_image, name="oa.upload.image"),
+    path("openapi/v2.0/oa/upload/gif", messaging.upload_gif, name="oa.upload.gif"),
+    path("openapi/v2.0/oa/upload/file", messaging.upload_file, name="oa.upload.file"),
     # The sandbox's own controls and assets
     path("_sandbox/state", control.state_view, name="sandbox.state"),
     path("_sandbox/reset", control.reset_view, name="sandbox.reset"),
@@ -23,6 +37,21 @@ urlpatterns = [
     path("_sandbox/clock", control.clock_view, name="sandbox.clock"),
     path("_sandbox/calls", control.calls_view, name="sandbox.calls"),
     path("_sandbox/tokens", control.tokens_view, name="sandbox.tokens"),
+    path("_sandbox/webhooks", control_events.webhooks_view, name="sandbox.webhooks"),
+    path(
+        "_sandbox/webhooks/deliveries",
+        control_events.deliveries_view,
+        name="sandbox.webhooks.deliveries",
+    ),
+    path("_sandbox/webhooks/emit", control_events.emit_view, name="sandbox.webhooks.emit"),
+    path(
+        "_sandbox/customers/<slug:action>",
+        control_events.customers_view,
+        name="sandbox.customers",
+    ),
+    path("_sandbox/messages", control_events.messages_view, name="sandbox.messages"),
+    path("_sandbox/messages/receipts", control_events.receipts_view, name="sandbox.receipts"),
+    path("_sandbox/media/<slug:name>.<slug:ext>", control_events.media, name="sandbox.media"),
     path("_sandbox/avatar/<slug:key>.svg", avatars.avatar, name="sandbox.avatar"),
 ]
 

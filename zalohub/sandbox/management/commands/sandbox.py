@@ -1,15 +1,22 @@
-"""`zalohub sandbox`: serve the local stand-in for Zalo until Ctrl+C."""
+"""`zalohub sandbox`: serve the local stand-in for Zalo until Ctrl+C.
+
+`zalohub sandbox simulate --hub URL [--sandbox URL] [--scenario chat|follow|all]`
+plays simulated customers against a running hub (see zalohub/sandbox/simulate.py).
+"""
 
 import signal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from zalohub.sandbox.server import SandboxServer
+from zalohub.sandbox.simulate import SCENARIOS, run_scenario
 from zalohub.sandbox.state import SandboxState
+from zalohub.sandbox.webhooks import CORRUPTIONS, check_target
 from zalohub.sandbox.world import demo_world
 
 
@@ -30,8 +37,37 @@ class Command(BaseCommand):
             action="store_true",
             help="discard the state file and start from the demo world",
         )
+        actions = parser.add_subparsers(dest="action", required=False)
+        simulate = actions.add_parser(
+            "simulate", help="play simulated customers against a running hub"
+        )
+        simulate.add_argument("--hub", required=True, help="the hub, e.g. http://127.0.0.1:8000")
+        simulate.add_argument(
+            "--sandbox",
+            default=None,
+            help="the sandbox the hub uses (default: start a private one with the demo world)",
+        )
+        simulate.add_argument("--scenario", choices=SCENARIOS, default="chat")
+        simulate.add_argument(
+            "--duplicates", type=int, default=0, help="extra copies of every event"
+        )
+        simulate.add_argument(
+            "--corrupt", choices=CORRUPTIONS, default=None, help="also send one forged event"
+        )
+        simulate.add_argument(
+            "--time-factor",
+            type=float,
+            default=0.001,
+            help="scales Zalo's retry schedule (1 = real: 30 s, 5 min, ...)",
+        )
+        simulate.add_argument(
+            "--wait", type=float, default=30.0, help="seconds to wait for deliveries"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("action") == "simulate":
+            self.simulate(options)
+            return
         path = None if options["memory"] else Path(options["state"])
         if path is not None and options["reset"] and path.exists():
             path.unlink()
@@ -59,3 +95,37 @@ class Command(BaseCommand):
             pass
         finally:
             server.stop()
+
+    def simulate(self, options: dict[str, Any]) -> None:
+        try:
+            check_target(options["hub"])
+            if options["sandbox"]:
+                check_target(options["sandbox"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        private = None
+        sandbox_url = options["sandbox"]
+        if not sandbox_url:
+            private = SandboxServer(SandboxState(world=demo_world()))
+            sandbox_url = private.start()
+            self.stdout.write(
+                _("Started a private sandbox on %(url)s (demo world).") % {"url": sandbox_url}
+            )
+        try:
+            report = run_scenario(
+                sandbox_url=sandbox_url,
+                hub=options["hub"],
+                scenario=options["scenario"],
+                duplicate=options["duplicates"],
+                corrupt=options["corrupt"],
+                time_factor=options["time_factor"],
+                wait=options["wait"],
+                say=self.stdout.write,
+            )
+        except (RuntimeError, ValueError, OSError, httpx.HTTPError) as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            if private is not None:
+                private.stop()
+        if not report.idle:
+            self.stderr.write(_("Some deliveries were still being retried."))

@@ -1,0 +1,194 @@
+"""Zalo-shaped webhook events (API.md §3.3-§3.5), keys in the order Zalo's samples use.
+
+Ids and the timestamp are strings (epoch ms for the timestamp), never numbers. User
+events carry ``sender`` = the user's OA-scoped id and ``recipient`` = the OA; follow
+events use a flat ``oa_id`` and ``follower``.
+"""
+
+import hashlib
+import secrets
+from typing import Any
+
+# Customer message kinds the sandbox can play (event name: user_send_<kind>).
+KINDS = (
+    "text",
+    "image",
+    "gif",
+    "file",
+    "sticker",
+    "link",
+    "location",
+    "audio",
+    "video",
+    "business_card",
+)
+PLACEHOLDER_PDF = b"%PDF-1.4\n% zalohub sandbox placeholder\n%%EOF\n"
+
+
+def _envelope(
+    *, app_id: str, user_id: str, oa_id: str, by_app: str, event_name: str
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"app_id": app_id, "sender": {"id": user_id}}
+    if by_app:  # a captured real event had none: optional (API.md §3.5)
+        event["user_id_by_app"] = by_app
+    event["recipient"] = {"id": oa_id}
+    event["event_name"] = event_name
+    return event
+
+
+def media_url(base: str, msg_id: str, ext: str) -> str:
+    return f"{base}/_sandbox/media/{msg_id}.{ext}"
+
+
+def default_attachment(kind: str, *, base: str, msg_id: str, text: str = "") -> dict[str, Any]:
+    """A plausible ``attachments[0]`` for a customer's message of ``kind``."""
+    if kind in ("image", "gif"):
+        ext = "gif" if kind == "gif" else "jpg"
+        url = media_url(base, msg_id, ext)
+        payload: dict[str, Any] = {"thumbnail": url, "url": url}
+    elif kind == "file":
+        payload = {
+            "size": str(len(PLACEHOLDER_PDF)),
+            "name": "don-hang.pdf",
+            "checksum": hashlib.md5(PLACEHOLDER_PDF).hexdigest(),  # noqa: S324 (Zalo's MD5)
+            "type": "pdf",
+            "url": media_url(base, msg_id, "pdf"),
+        }
+    elif kind == "sticker":
+        payload = {"id": secrets.token_hex(10), "url": media_url(base, msg_id, "png")}
+    elif kind == "link":
+        payload = {
+            "thumbnail": media_url(base, msg_id, "jpg"),
+            "description": text or "Bảng giá sản phẩm",
+            "url": f"{base}/_sandbox/media/{msg_id}.html",
+        }
+    elif kind == "location":
+        # Coordinates arrive as strings (API.md §3.5); these are Hồ Chí Minh City's centre.
+        payload = {"coordinates": {"latitude": "10.7769", "longitude": "106.7009"}}
+    elif kind == "audio":
+        payload = {"url": media_url(base, msg_id, "amr")}
+    elif kind == "video":
+        payload = {
+            "url": media_url(base, msg_id, "mp4"),
+            "thumbnail": media_url(base, msg_id, "jpg"),
+            "description": text or "",
+        }
+    elif kind == "business_card":
+        payload = {
+            "thumbnail": media_url(base, msg_id, "jpg"),
+            "description": '{"phone":"84912345678","qrCodeUrl":""}',
+            "url": "",
+        }
+        return {"type": "link", "payload": payload}
+    else:
+        raise ValueError(f"unknown message kind {kind!r}; expected one of {KINDS}")
+    return {"type": kind, "payload": payload}
+
+
+def user_send(
+    *,
+    app_id: str,
+    oa_id: str,
+    user_id: str,
+    by_app: str,
+    kind: str,
+    msg_id: str,
+    timestamp: str,
+    text: str = "",
+    attachment: dict[str, Any] | None = None,
+    quote_msg_id: str | None = None,
+) -> dict[str, Any]:
+    """``user_send_<kind>``: a customer's message to the OA."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r}; expected one of {KINDS}")
+    event = _envelope(
+        app_id=app_id, user_id=user_id, oa_id=oa_id, by_app=by_app, event_name=f"user_send_{kind}"
+    )
+    message: dict[str, Any] = {}
+    if kind == "text":
+        message["text"] = text
+        message["msg_id"] = msg_id
+    else:
+        message["msg_id"] = msg_id
+        if text and kind in ("image", "gif"):
+            message["text"] = text  # a caption
+        message["attachments"] = [attachment] if attachment else []
+    if quote_msg_id:
+        message["quote_msg_id"] = quote_msg_id
+    event["message"] = message
+    event["timestamp"] = timestamp
+    return event
+
+
+def user_received(
+    *,
+    app_id: str,
+    oa_id: str,
+    user_id: str,
+    by_app: str,
+    msg_id: str,
+    timestamp: str,
+    delivery_time: str,
+) -> dict[str, Any]:
+    """``user_received_message`` for an OA message: one ``message.msg_id``."""
+    event = _envelope(
+        app_id=app_id,
+        user_id=user_id,
+        oa_id=oa_id,
+        by_app=by_app,
+        event_name="user_received_message",
+    )
+    event["timestamp"] = timestamp
+    event["message"] = {"msg_id": msg_id, "delivery_time": delivery_time}
+    return event
+
+
+def user_seen(
+    *, app_id: str, oa_id: str, user_id: str, by_app: str, msg_ids: list[str], timestamp: str
+) -> dict[str, Any]:
+    """``user_seen_message``: ``message.msg_ids`` is a list (API.md §3.4)."""
+    event = _envelope(
+        app_id=app_id, user_id=user_id, oa_id=oa_id, by_app=by_app, event_name="user_seen_message"
+    )
+    event["timestamp"] = timestamp
+    event["message"] = {"msg_ids": list(msg_ids)}
+    return event
+
+
+def follow(
+    *,
+    app_id: str,
+    oa_id: str,
+    user_id: str,
+    by_app: str,
+    followed: bool,
+    source: str,
+    timestamp: str,
+) -> dict[str, Any]:
+    """``follow`` / ``unfollow``, in the official sample's key order."""
+    event: dict[str, Any] = {"oa_id": oa_id, "follower": {"id": user_id}}
+    if by_app:
+        event["user_id_by_app"] = by_app
+    event["event_name"] = "follow" if followed else "unfollow"
+    event["source"] = source
+    event["app_id"] = app_id
+    event["timestamp"] = timestamp
+    return event
+
+
+def submit_info(
+    *,
+    app_id: str,
+    oa_id: str,
+    user_id: str,
+    by_app: str,
+    info: dict[str, Any],
+    timestamp: str,
+) -> dict[str, Any]:
+    """``user_submit_info``: what the customer typed into the request-info form."""
+    event = _envelope(
+        app_id=app_id, user_id=user_id, oa_id=oa_id, by_app=by_app, event_name="user_submit_info"
+    )
+    event["timestamp"] = timestamp
+    event["info"] = dict(info)
+    return event
