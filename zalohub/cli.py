@@ -37,6 +37,7 @@ def demo(argv: list[str]) -> int:
 
     from zalohub.core.worker import WorkerProcess
     from zalohub.demo import seed_demo
+    from zalohub.sandbox.customers import configure_webhooks
     from zalohub.sandbox.server import SandboxServer
     from zalohub.sandbox.state import SandboxState
     from zalohub.sandbox.world import demo_world
@@ -46,12 +47,17 @@ def demo(argv: list[str]) -> int:
     state_path = settings.DATA_DIR / "sandbox-state.json"
     sandbox = SandboxServer(SandboxState(world=demo_world(), persist_path=state_path))
     sandbox_url = sandbox.start(host=args.host, port=args.sandbox_port)
+    hub = f"http://{args.host}:{args.port}"
+    # The sandbox plays Zalo's console too: its apps' webhooks point at this hub.
+    configure_webhooks(sandbox.state, hub=hub)
     worker = WorkerProcess()
     worker.start()
     print(
-        f"\n  zalohub demo is running: http://{args.host}:{args.port}/admin/\n"
+        f"\n  zalohub demo is running: {hub}/admin/\n"
         f"  log in as {credentials[0]} / {credentials[1]}\n"
         f"  sandbox Zalo: {sandbox_url}   data: {settings.DATA_DIR}\n"
+        "  Customers write to the OAs with:\n"
+        f"    ./run sandbox simulate --hub {hub} --sandbox {sandbox_url}\n"
         "  Press Ctrl+C to stop.\n",
         flush=True,
     )
