@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 from django.utils.translation import gettext as _
 
-SCENARIOS = ("chat", "follow", "all")
+from zalohub.sandbox.world import SON_PHONE, SON_SALES_USER_ID, SON_SUPPORT_USER_ID
+
+SCENARIOS = ("chat", "follow", "son", "all")
 # What customers send in the chat scenario, in turn.
 CHAT_KINDS = ("text", "image", "sticker", "text", "location", "file", "link")
 CHAT_TEXTS = (
@@ -136,6 +138,18 @@ class Simulator:
             self._customer("follow", user, names[user["oa_id"]], source="message_invite")
             self._customer("submit_info", followers[0], names[followers[0]["oa_id"]], **options)
 
+    def son(self) -> None:
+        """Mr. Son writes to the Support OA (app A) and the Sales OA (app B), then shares
+        the same phone on each: the hub should end with one partner, two links."""
+        world = self._world()
+        names = {oa["oa_id"]: oa["name"] for oa in world["oas"]}
+        ids = {SON_SUPPORT_USER_ID, SON_SALES_USER_ID}
+        for user in (u for u in world["users"] if u["user_id"] in ids):
+            oa_name = names[user["oa_id"]]
+            self._customer("message", user, oa_name, kind="text", text="Tôi cần báo giá.")
+            info = {"name": "Nguyễn Văn Sơn", "phone": SON_PHONE}
+            self._customer("submit_info", user, oa_name, info=info)
+
     def finish(self, *, wait: float) -> Report:
         log = self.control("GET", "webhooks/deliveries", wait=wait)
         self.report.deliveries, self.report.idle = log["deliveries"], log["idle"]
@@ -188,4 +202,6 @@ def run_scenario(
             sim.chat(duplicate=duplicate, corrupt=corrupt)
         if scenario in ("follow", "all"):
             sim.follow(duplicate=duplicate, corrupt=corrupt)
+        if scenario in ("son", "all"):
+            sim.son()
         return sim.finish(wait=wait)

@@ -1,6 +1,6 @@
 """`zalohub sandbox`: serve the local stand-in for Zalo until Ctrl+C.
 
-`zalohub sandbox simulate --hub URL [--sandbox URL] [--scenario chat|follow|all]`
+`zalohub sandbox simulate --hub URL [--sandbox URL] [--scenario chat|follow|son|all]`
 plays simulated customers against a running hub (see zalohub/sandbox/simulate.py).
 """
 
