@@ -174,3 +174,24 @@ def test_the_audit_checklist_says_what_is_left_per_oa(client, admin, agent, conn
     # It should show the checklist to a CS agent too (read-only).
     client.force_login(agent)
     assert client.get(url).status_code == 200
+
+
+def test_sync_profile_picks_up_a_name_the_customer_changed_on_zalo(
+    client, admin, connected_oa, sandbox
+):
+    from zalohub.sandbox.customers import customer_update_profile
+
+    link = _link_for_son(connected_oa)
+    client.force_login(admin)
+    client.post(f"/admin/partners/zalopartnerlink/{link.pk}/sync-profile/")
+    link.refresh_from_db()
+    first_sync = link.synced_at
+    customer_update_profile(
+        sandbox, oa_id=world.OA_SUPPORT_ID, user_id=link.zalo_user_id, display_name="Sơn N."
+    )
+    # It should show the new name only after Sync Profile, and record when.
+    link.refresh_from_db()
+    assert link.display_name != "Sơn N."
+    client.post(f"/admin/partners/zalopartnerlink/{link.pk}/sync-profile/")
+    link.refresh_from_db()
+    assert link.display_name == "Sơn N." and link.synced_at > first_sync

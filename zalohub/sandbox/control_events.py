@@ -139,7 +139,8 @@ def emit_view(request: HttpRequest, state: SandboxState) -> HttpResponse:
 @control("POST")
 def customers_view(request: HttpRequest, state: SandboxState, action: str) -> HttpResponse:
     """``message`` (kind, text, quote_msg_id), ``follow``, ``unfollow`` (source),
-    ``submit_info`` (info): always with ``oa_id`` and ``user_id``."""
+    ``submit_info`` (info), ``profile`` (display_name, avatar): always with ``oa_id`` and
+    ``user_id``."""
     body = _body(request) or {}
     oa_id, user_id = str(body.get("oa_id", "")), str(body.get("user_id", ""))
     options = _options(body)
@@ -170,8 +171,19 @@ def customers_view(request: HttpRequest, state: SandboxState, action: str) -> Ht
             done = customers.customer_submit_info(
                 state, oa_id=oa_id, user_id=user_id, info=info, options=options
             )
+        elif action == "profile":
+            user = customers.customer_update_profile(
+                state,
+                oa_id=oa_id,
+                user_id=user_id,
+                display_name=str(body.get("display_name") or ""),
+                avatar=str(body.get("avatar") or ""),
+            )
+            return responses.json({"user": user})
         else:
-            raise BadRequest(_("Unknown action; use message, follow, unfollow or submit_info."))
+            raise BadRequest(
+                _("Unknown action; use message, follow, unfollow, submit_info or profile.")
+            )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     return _emitted([done])

@@ -133,6 +133,24 @@ def _customer(state: SandboxState, oa_id: str, user_id: str) -> dict[str, Any]:
     return user
 
 
+def customer_update_profile(
+    state: SandboxState, *, oa_id: str, user_id: str, display_name: str = "", avatar: str = ""
+) -> dict[str, Any]:
+    """The customer changes their Zalo name or avatar: no event, only user detail shows it
+    (so a hub notices only when it syncs the profile). Zalo names one person the same way
+    in every OA, so every record of the same person changes."""
+    with state.changing():
+        person = _customer(state, oa_id, user_id)["person"]
+        for per_oa in state.users.values():
+            for user in per_oa.values():
+                if user["person"] == person:
+                    if display_name:
+                        user["display_name"] = display_name
+                    if avatar:
+                        user["avatar"] = avatar
+        return dict(_customer(state, oa_id, user_id))
+
+
 def customer_send_message(
     state: SandboxState,
     *,
