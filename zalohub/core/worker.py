@@ -79,8 +79,18 @@ class WorkerProcess:
         self._threads.append(thread)
 
     def _run_tasks(self, runner: TaskRunner) -> None:
+        # django-tasks-db's loop re-raises any database error but "locked": left alone, a
+        # moment without the database would end this thread for good while the process
+        # lives on. Start it again instead, on a fresh connection.
         try:
-            runner.run()
+            while not self._stop.is_set() and runner.running:
+                try:
+                    runner.run()
+                    return
+                except Exception:
+                    logger.exception("Task runner %s failed; restarting", runner.worker_id)
+                    connection.close()
+                    self._stop.wait(1.0)
         finally:
             connection.close()
 
@@ -93,8 +103,8 @@ class WorkerProcess:
     def _run_scheduler(self) -> None:
         try:
             while not self._stop.is_set():
-                close_old_connections()
                 try:
+                    close_old_connections()
                     periodic.run_due_jobs(self.worker_id)
                 except Exception:
                     # A database blip must not kill the scheduler; try again next tick.

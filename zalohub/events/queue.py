@@ -163,6 +163,6 @@ def sweep_expired_leases() -> int:
         lease_until=None,
         next_attempt_at=now,
     )
-    from zalohub.events.sending import recover_interrupted_sends
+    from zalohub.events.send_recovery import recover_interrupted_sends
 
     return requeued + recover_interrupted_sends(now=now)

@@ -53,6 +53,11 @@ def acquire(app_id: str, *, now: datetime | None = None) -> float:
     return 0.0 if won else wait
 
 
+def seconds_to_next_window(*, now: datetime | None = None) -> float:
+    now = now or timezone.now()
+    return (_window(now) + timedelta(minutes=1) - now).total_seconds()
+
+
 def note_remaining(app_id: str, remaining: int | None, *, now: datetime | None = None) -> None:
     """Honour Zalo's own count: when it says nothing remains, stop for this window."""
     if remaining is None or remaining > 0:

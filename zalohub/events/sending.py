@@ -15,12 +15,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
@@ -156,6 +158,36 @@ def _backoff(attempt: int) -> float:
     return capped * random.uniform(0.8, 1.2)  # jitter: retries of a storm spread out
 
 
+def _outcome_unknown(exc: ZaloError) -> bool:
+    """The request may have reached Zalo, but no answer came back (a read timeout, a
+    dropped connection). Sending again could deliver the message twice, so such a send
+    is not retried blindly. Only failures before anything was sent are safe to retry."""
+    if exc.http_status is not None or exc.code is not None:
+        return False  # Zalo (or a proxy in front of it) answered
+    cause = exc.__context__
+    # The transport raises from httpx's exception; connecting never sent the request.
+    return not isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _release_rate_wait(event: ZaloEvent, token: str, attempt: EventAttempt, wait: float) -> str:
+    """No budget left this minute: give the claim back without counting an attempt (the
+    message never left), and come back when the next window opens."""
+    now = timezone.now()
+    run_after = now + timedelta(seconds=wait)
+    with transaction.atomic():
+        ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
+            processing_state=ProcessingState.QUEUED,
+            next_attempt_at=run_after,
+            claimed_by="",
+            lease_until=None,
+            attempts=F("attempts") - 1,
+            error_message=_("Waiting for the app's per-minute call budget."),
+        )
+        EventAttempt.objects.filter(pk=attempt.pk).delete()
+        transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(event.pk))
+    return "rate limited"
+
+
 def send_outbound(*, event_id: int, worker_id: str) -> str:
     now = timezone.now()
     token = secrets.token_hex(16)
@@ -176,23 +208,29 @@ def send_outbound(*, event_id: int, worker_id: str) -> str:
     attempt = EventAttempt.objects.create(
         event=event, number=event.attempts, claim_token=token, worker=worker_id[:100]
     )
+    message = event.message
+    if message is None or message.zalo_msg_id or message.zalo_state != ZaloState.ON_QUEUE:
+        # An earlier attempt got through after all (its late answer stored Zalo's id), or
+        # the message was settled by hand: calling Zalo again would send it twice.
+        return _already_settled(event, token, attempt)
     wait = ratelimit.acquire(str(event.app_id))
     if wait:
-        return _requeue(
-            event,
-            token,
-            attempt,
-            delay=wait,
-            reason=_("Waiting for the app's per-minute call budget."),
-        )
-    # Before the call: say on the attempt that it is starting, then check the claim.
-    EventAttempt.objects.filter(pk=attempt.pk).update(call_started_at=timezone.now())
-    if not ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).exists():
+        return _release_rate_wait(event, token, attempt, wait)
+    # Before the call: renew the lease and note on the attempt that the call starts, in one
+    # commit that only happens while the claim is still ours. From here on the sweeper
+    # knows the message may have left, and never sends it again on its own.
+    with transaction.atomic():
+        started = timezone.now()
+        ours = ZaloEvent.objects.filter(
+            pk=event.pk, claimed_by=token, processing_state=ProcessingState.PROCESSING
+        ).update(lease_until=started + timedelta(seconds=settings.EVENTS_LEASE_SECONDS))
+        if ours:
+            EventAttempt.objects.filter(pk=attempt.pk).update(call_started_at=started)
+    if not ours:
         EventAttempt.objects.filter(pk=attempt.pk).update(
-            result=EventAttempt.Result.INTERRUPTED, finished_at=timezone.now(), call_started_at=None
+            result=EventAttempt.Result.INTERRUPTED, finished_at=timezone.now()
         )
         return "claim lost"
-    message = event.message
     try:
         with call_context(oa=event.oa_id, app=event.app_id, ref_type="event", ref_id=event.pk):
             sent = call_with_token(
@@ -206,13 +244,39 @@ def send_outbound(*, event_id: int, worker_id: str) -> str:
     except TokenUnavailable as exc:
         return _fail(event, token, attempt, category=ErrorCategory.TOKEN, text=str(exc))
     except ZaloError as exc:
+        if exc.kind is ErrorKind.RETRYABLE and _outcome_unknown(exc):
+            text = str(NO_ANSWER) % {"error": exc}
+            return _fail(event, token, attempt, category=ErrorCategory.SEND, text=text)
         if exc.kind is ErrorKind.RETRYABLE and event.attempts < settings.EVENTS_MAX_ATTEMPTS:
             delay = max(_backoff(event.attempts), exc.retry_after or 0)
+            if exc.code == -32:
+                # Zalo counts calls too, and says this minute is spent: every worker waits.
+                ratelimit.note_remaining(str(event.app_id), 0)
+                delay = max(delay, ratelimit.seconds_to_next_window())
             return _requeue(event, token, attempt, delay=delay, reason=str(exc), code=exc.code)
         return _fail(
             event, token, attempt, category=CATEGORY_BY_KIND[exc.kind], text=str(exc), code=exc.code
         )
     return _succeed(event, token, attempt, msg_id=sent.message_id, sent_ms=sent.sent_time_ms)
+
+
+def _already_settled(event: ZaloEvent, token: str, attempt: EventAttempt) -> str:
+    now = timezone.now()
+    text = _("Not sent again: the message is already %s.") % (
+        event.message.get_zalo_state_display() if event.message else _("gone")
+    )
+    with transaction.atomic():
+        ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
+            processing_state=ProcessingState.PROCESSED,
+            processed_at=now,
+            claimed_by="",
+            lease_until=None,
+            error_message=text,
+        )
+        EventAttempt.objects.filter(pk=attempt.pk).update(
+            result=EventAttempt.Result.OK, finished_at=now, error_message=text
+        )
+    return "already sent"
 
 
 def _succeed(
@@ -221,13 +285,15 @@ def _succeed(
     now = timezone.now()
     sent_at = datetime.fromtimestamp(sent_ms / 1000, tz=now.tzinfo) if sent_ms else now
     with transaction.atomic():
-        # Zalo accepted it: the message id is kept whatever happened to our claim.
+        # Zalo accepted it: the message id is kept whatever happened to our claim, and a
+        # message given up on meanwhile (the sweeper's "outcome unknown", an admin's Mark
+        # Error) is Sent after all: the row must say what Zalo did.
         Message.objects.filter(pk=event.message_id).update(
             zalo_msg_id=msg_id, sent_at=sent_at, failure_code=None, failure_reason=""
         )
-        Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
-            zalo_state=ZaloState.SENT
-        )
+        Message.objects.filter(
+            pk=event.message_id, zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.FAILED]
+        ).update(zalo_state=ZaloState.SENT)
         kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
             processing_state=ProcessingState.PROCESSED,
             processed_at=now,
@@ -237,6 +303,14 @@ def _succeed(
             error_message="",
             error_at=None,
         )
+        if not kept:
+            # The sweeper or an admin settled the event while the call ran: correct it.
+            ZaloEvent.objects.filter(pk=event.pk, processing_state=ProcessingState.ERROR).update(
+                processing_state=ProcessingState.PROCESSED,
+                processed_at=now,
+                error_category="",
+                error_message=_("Zalo accepted the message after the event was given up on."),
+            )
         EventAttempt.objects.filter(pk=attempt.pk).update(
             result=EventAttempt.Result.OK, finished_at=now, zalo_msg_id=msg_id
         )
@@ -257,7 +331,7 @@ def _requeue(
     now = timezone.now()
     run_after = now + timedelta(seconds=delay)
     with transaction.atomic():
-        ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
+        kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
             processing_state=ProcessingState.QUEUED,
             next_attempt_at=run_after,
             claimed_by="",
@@ -267,7 +341,8 @@ def _requeue(
         EventAttempt.objects.filter(pk=attempt.pk).update(
             result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason, error_code=code
         )
-        transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(event.pk))
+        if kept:
+            transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(event.pk))
     return "retry"
 
 
@@ -282,7 +357,7 @@ def _fail(
 ) -> str:
     now = timezone.now()
     with transaction.atomic():
-        ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
+        kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
             processing_state=ProcessingState.ERROR,
             claimed_by="",
             lease_until=None,
@@ -290,78 +365,22 @@ def _fail(
             error_message=text,
             error_at=now,
         )
-        Message.objects.filter(pk=event.message_id).update(
-            zalo_state=ZaloState.FAILED, failure_code=code, failure_reason=text
-        )
+        if kept:
+            # Only while the claim is ours: a late failure must not undo another
+            # attempt's success, or an admin's decision.
+            Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
+                zalo_state=ZaloState.FAILED, failure_code=code, failure_reason=text
+            )
         EventAttempt.objects.filter(pk=attempt.pk).update(
             result=EventAttempt.Result.ERROR, finished_at=now, error_message=text, error_code=code
         )
     return "failed"
 
 
-INTERRUPTED = _(
-    "The worker stopped during the call to Zalo, so whether Zalo accepted the "
-    "message is unknown. Check the conversation before pressing Resend."
+NO_ANSWER = gettext_lazy(
+    "Zalo did not answer (%(error)s), so whether it accepted the message is unknown; "
+    "it is not sent again on its own. Check the conversation before pressing Resend."
 )
-
-
-def recover_interrupted_sends(*, now: datetime) -> int:
-    recovered = 0
-    stuck = ZaloEvent.objects.filter(
-        direction=Direction.OUTBOUND,
-        lease_until__lt=now,
-        processing_state=ProcessingState.PROCESSING,
-    )
-    for event in stuck:
-        attempt = EventAttempt.objects.filter(event=event, claim_token=event.claimed_by).first()
-        if attempt is None or attempt.call_started_at is None:
-            # The call never started: sending again cannot double anything.
-            if ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
-                processing_state=ProcessingState.QUEUED,
-                claimed_by="",
-                lease_until=None,
-                next_attempt_at=now,
-            ):
-                if attempt:
-                    EventAttempt.objects.filter(pk=attempt.pk).update(
-                        result=EventAttempt.Result.INTERRUPTED, finished_at=now
-                    )
-                send_event.enqueue(event.pk)
-                recovered += 1
-            continue
-        with transaction.atomic():
-            if ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
-                processing_state=ProcessingState.ERROR,
-                claimed_by="",
-                lease_until=None,
-                error_category=ErrorCategory.SEND,
-                error_message=str(INTERRUPTED),
-                error_at=now,
-            ):
-                Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
-                    zalo_state=ZaloState.FAILED, failure_reason=str(INTERRUPTED)
-                )
-                EventAttempt.objects.filter(pk=attempt.pk).update(
-                    result=EventAttempt.Result.INTERRUPTED,
-                    finished_at=now,
-                    error_message=str(INTERRUPTED),
-                )
-                recovered += 1
-    return recovered
-
-
-def requeue_lost_sends(*, older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Queued sends whose task was lost (a crash between commit and enqueue): enqueue
-    again. The claim makes a duplicate task a no-op."""
-    due = ZaloEvent.objects.filter(
-        direction=Direction.OUTBOUND,
-        processing_state=ProcessingState.QUEUED,
-        next_attempt_at__lt=timezone.now() - older_than,
-    )
-    ids = list(due.values_list("pk", flat=True)[:500])
-    for pk in ids:
-        send_event.enqueue(pk)
-    return len(ids)
 
 
 def resend(message: Message) -> ZaloEvent:

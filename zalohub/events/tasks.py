@@ -13,7 +13,7 @@ from zalohub.core.worker import register_loop
 from zalohub.events import ratelimit
 from zalohub.events.models import RejectedRequest
 from zalohub.events.queue import dispatch_once, sweep_expired_leases
-from zalohub.events.sending import requeue_lost_sends
+from zalohub.events.send_recovery import requeue_lost_sends
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 @register_loop("events.dispatcher")
 def dispatcher(worker_id: str, stop: threading.Event) -> None:
     while not stop.is_set():
-        close_old_connections()
         try:
+            # Inside the try: dropping a broken connection can fail as well.
+            close_old_connections()
             claimed = dispatch_once(worker_id=worker_id)
         except Exception:
             # The database may be unreachable for a moment: wait and claim again.
