@@ -145,7 +145,7 @@ def test_it_moves_a_sent_message_forward_on_receipts(client, zalo_app, send, san
     drain()
     message.refresh_from_db()
     # It should note the delivery to the phone...
-    assert message.zalo_state == ZaloState.RECEIVED and message.delivered_at
+    assert message.zalo_state == ZaloState.DELIVERED and message.delivered_at
     assert post_webhook(client, zalo_app.app_id, json.dumps(seen), key=key).status_code == 200
     drain()
     message.refresh_from_db()

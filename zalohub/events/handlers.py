@@ -168,7 +168,8 @@ def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str)
         attachments=attachments if isinstance(attachments, list) else [],
         zalo_msg_id=msg_id,
         quote_msg_id=str(part.get("quote_msg_id") or ""),
-        zalo_state=ZaloState.DELIVERED if direction == Direction.OUTBOUND else "",
+        # An OA message we only learn of from Zalo's echo: Zalo has it, nothing more known.
+        zalo_state=ZaloState.SENT if direction == Direction.OUTBOUND else "",
         sent_at=_time(event),
         created_at=_time(event),
     )
@@ -179,13 +180,13 @@ def handle_user_message(event: ZaloEvent, payload: dict[str, Any]) -> Result:
 
 
 def handle_oa_echo(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    """Zalo echoes every OA message: ours (move to Delivered) or one sent from Zalo's own
+    """Zalo echoes every OA message: ours (it confirms Sent) or one sent from Zalo's own
     chat tool (store it, so the conversation is whole)."""
     _require_oa(event)
     msg_id = str(_message_part(payload).get("msg_id") or "")
     ours = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first() if msg_id else None
     if ours is not None:
-        _advance(ours, ZaloState.DELIVERED, _time(event))
+        _advance(ours, ZaloState.SENT, _time(event))
         return Result(message=ours)
     return Result(message=_store_message(event, payload, direction=Direction.OUTBOUND))
 
@@ -237,7 +238,8 @@ def handle_received(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     message = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first()
     if message is None:
         return Result(outcome=Outcome.IGNORED)  # a message sent outside zalohub
-    _advance(message, ZaloState.RECEIVED, _receipt_time(payload, event))
+    # The customer's phone has it: Delivered (Received is a ZNS template's receipt).
+    _advance(message, ZaloState.DELIVERED, _receipt_time(payload, event))
     return Result(message=message)
 
 

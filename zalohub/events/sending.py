@@ -15,7 +15,6 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -158,17 +157,6 @@ def _backoff(attempt: int) -> float:
     return capped * random.uniform(0.8, 1.2)  # jitter: retries of a storm spread out
 
 
-def _outcome_unknown(exc: ZaloError) -> bool:
-    """The request may have reached Zalo, but no answer came back (a read timeout, a
-    dropped connection). Sending again could deliver the message twice, so such a send
-    is not retried blindly. Only failures before anything was sent are safe to retry."""
-    if exc.http_status is not None or exc.code is not None:
-        return False  # Zalo (or a proxy in front of it) answered
-    cause = exc.__context__
-    # The transport raises from httpx's exception; connecting never sent the request.
-    return not isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-
-
 def _release_rate_wait(event: ZaloEvent, token: str, attempt: EventAttempt, wait: float) -> str:
     """No budget left this minute: give the claim back without counting an attempt (the
     message never left), and come back when the next window opens."""
@@ -244,7 +232,7 @@ def send_outbound(*, event_id: int, worker_id: str) -> str:
     except TokenUnavailable as exc:
         return _fail(event, token, attempt, category=ErrorCategory.TOKEN, text=str(exc))
     except ZaloError as exc:
-        if exc.kind is ErrorKind.RETRYABLE and _outcome_unknown(exc):
+        if exc.outcome_unknown:
             text = str(NO_ANSWER) % {"error": exc}
             return _fail(event, token, attempt, category=ErrorCategory.SEND, text=text)
         if exc.kind is ErrorKind.RETRYABLE and event.attempts < settings.EVENTS_MAX_ATTEMPTS:

@@ -79,6 +79,7 @@ class ZaloError(Exception):
         http_status: int | None = None,
         endpoint: str = "",
         retry_after: float | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -87,6 +88,9 @@ class ZaloError(Exception):
         self.kind = kind or classify(code, http_status=http_status)
         self.endpoint = endpoint
         self.retry_after = retry_after
+        # The request may have reached Zalo but no answer came back: Zalo may have acted
+        # on it, so a non-idempotent call must not be repeated blindly.
+        self.outcome_unknown = outcome_unknown
 
     @property
     def retryable(self) -> bool:

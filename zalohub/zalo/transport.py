@@ -136,17 +136,26 @@ class ZaloTransport:
                     data=form,
                     files=files,
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing was sent: safe to try again.
+                raise ZaloError(
+                    f"Could not reach Zalo: {exc.__class__.__name__}: {exc}",
+                    kind=ErrorKind.RETRYABLE,
+                    endpoint=endpoint,
+                ) from None
             except httpx.TimeoutException:
                 raise ZaloError(
                     f"Zalo did not answer within {self.timeout:g} s",
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
+                    outcome_unknown=True,
                 ) from None
             except httpx.TransportError as exc:
                 raise ZaloError(
-                    f"Could not reach Zalo: {exc.__class__.__name__}: {exc}",
+                    f"The connection to Zalo broke: {exc.__class__.__name__}: {exc}",
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
+                    outcome_unknown=True,
                 ) from None
             call.http_status = response.status_code
             call.response_body = response.text
