@@ -293,6 +293,21 @@ def test_it_fails_when_the_fresh_token_is_refused_too(send, sandbox):
     assert not _mailbox(sandbox)
 
 
+@pytest.mark.django_db
+def test_a_token_refresh_that_cannot_reach_zalo_makes_the_send_wait(send, sandbox, connected_oa):
+    sandbox.add_fault(ROUTE, "zalo_error", code=-216, times=1)
+    sandbox.add_fault("oauth.access_token.refresh", "http_503", times=1)
+    message = send()
+    # It should keep the send queued, not fail it as a token problem...
+    assert _send_due() == ["retry"]
+    message.refresh_from_db()
+    assert message.zalo_state == ZaloState.ON_QUEUE
+    # ...and send it once Zalo is back, with a fresh token.
+    _time_passes()
+    assert _send_due() == ["sent"]
+    assert len(_mailbox(sandbox)) == 1
+
+
 def _outside_window(sandbox) -> None:
     with sandbox.lock:
         sandbox.users[OA_SUPPORT_ID][SON]["last_interaction"] = sandbox.now() - 8 * 24 * 3600

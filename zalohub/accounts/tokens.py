@@ -23,7 +23,13 @@ Status = OfficialAccount.Status
 
 
 class TokenUnavailable(Exception):
-    """The OA has no usable access token; the message says what the admin must do."""
+    """The OA has no usable access token; the message says what the admin must do.
+
+    ``retryable``: only Zalo being unreachable stood in the way; trying later may work."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def store_grant(oa: OfficialAccount, grant: TokenGrant, *, connected: bool = False) -> None:
@@ -50,6 +56,7 @@ class RefreshOutcome:
     oa: OfficialAccount
     refreshed: bool  # this call talked to Zalo and got a new token
     error: str = ""
+    retryable: bool = False  # the error was Zalo being unreachable, not a refusal
 
 
 def _claim(pk: int) -> str | None:
@@ -159,21 +166,24 @@ def _refresh_failed(
         update_fields=["last_refresh_error", "status", "last_error", "last_error_at", "updated_at"]
     )
     logger.warning("Refreshing OA %s failed: %s", oa.pk, message)
-    return RefreshOutcome(oa=oa, refreshed=False, error=message)
+    return RefreshOutcome(oa=oa, refreshed=False, error=message, retryable=not terminal)
 
 
 def oa_access_token(*, oa: OfficialAccount) -> str:
     """A valid access token for the OA, refreshed first if it is about to expire."""
     now = timezone.now()
+    retryable = False
     if oa.status in (Status.CONNECTED, Status.EXPIRED) and (
         not oa.token_expires_at or oa.token_expires_at - now < timedelta(seconds=60)
     ):
-        oa = oa_refresh_token(oa=oa).oa
+        outcome = oa_refresh_token(oa=oa)
+        oa, retryable = outcome.oa, outcome.retryable
     if oa.status != Status.CONNECTED or not oa.access_token:
         reason = oa.last_error or _("the account is not connected")
         raise TokenUnavailable(
             _("OA “%(name)s” has no valid access token (%(reason)s).")
-            % {"name": oa.name, "reason": reason}
+            % {"name": oa.name, "reason": reason},
+            retryable=retryable,
         )
     try:
         return reveal(oa.access_token, what=_("access token"))
@@ -193,7 +203,7 @@ def call_with_token[T](oa: OfficialAccount, call: Callable[[str], T]) -> T:
             logger.info("OA %s token refused (%s); refreshing once", oa.pk, exc)
             outcome = oa_refresh_token(oa=oa, force=True)
             if outcome.error:
-                raise TokenUnavailable(outcome.error) from exc
+                raise TokenUnavailable(outcome.error, retryable=outcome.retryable) from exc
             return call(oa_access_token(oa=outcome.oa))
 
 

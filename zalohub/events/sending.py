@@ -230,6 +230,10 @@ def send_outbound(*, event_id: int, worker_id: str) -> str:
                 ),
             )
     except TokenUnavailable as exc:
+        if exc.retryable and event.attempts < settings.EVENTS_MAX_ATTEMPTS:
+            # Zalo could not be reached to refresh the token: the send waits, it is not lost.
+            delay = _backoff(event.attempts)
+            return _requeue(event, token, attempt, delay=delay, reason=str(exc))
         return _fail(event, token, attempt, category=ErrorCategory.TOKEN, text=str(exc))
     except ZaloError as exc:
         if exc.outcome_unknown:
