@@ -504,3 +504,22 @@ def test_a_real_worker_sends_the_queue_once(connected_oa, sandbox, tmp_path):
     assert {m.zalo_msg_id for m in Message.objects.filter(pk__in=[m.pk for m in messages])} == {
         m.message_id for m in mailbox
     }
+
+
+@pytest.mark.django_db
+def test_business_content_to_a_shadow_contact_needs_a_confirmation(connected_oa, sandbox):
+    from zalohub.partners.resolution import ZaloUser, link_verify, resolve_link
+
+    link = resolve_link(oa=connected_oa, user=ZaloUser(SON, display_name="Sơn"))
+    # It should let staff reply in the conversation without more ado...
+    reply = message_send(oa=connected_oa, user_id=SON, text="Dạ, em kiểm tra ngay.")
+    assert reply.partner_link == link
+    # ...but refuse a business send to the unverified contact unless confirmed.
+    with pytest.raises(SendRefused, match="unverified shadow contact"):
+        message_send(oa=connected_oa, user_id=SON, text="Hóa đơn #1", business=True)
+    confirmed = message_send(
+        oa=connected_oa, user_id=SON, text="Hóa đơn #1", business=True, confirm_unverified=True
+    )
+    assert confirmed.pk
+    link_verify(link=link, actor=None)
+    assert message_send(oa=connected_oa, user_id=SON, text="Hóa đơn #2", business=True).pk

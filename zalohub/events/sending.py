@@ -35,6 +35,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
+from zalohub.partners.models import ZaloPartnerLink
 from zalohub.zalo import ErrorKind, ZaloError, call_context, get_client
 
 logger = logging.getLogger(__name__)
@@ -125,14 +126,31 @@ def message_send(
     attachment: dict[str, Any] | None = None,
     actor: Any = None,
     quote_msg_id: str = "",
+    business: bool = False,
+    confirm_unverified: bool = False,
 ) -> Message:
-    """Queue a consultation message to a Zalo user of the OA (sent by a worker)."""
+    """Queue a consultation message to a Zalo user of the OA (sent by a worker).
+
+    ``business``: quotes, reminders and other business content (other systems' sends)
+    rather than a reply in a conversation. Those go to an unverified shadow contact only
+    with ``confirm_unverified``: nobody has confirmed who that customer is yet.
+    """
     _validate(kind, text, attachment)
     if not user_id:
         raise SendRefused(_("The recipient has no Zalo user id on this OA."))
+    link = ZaloPartnerLink.objects.filter(oa=oa, zalo_user_id=user_id).first()
+    if business and link is not None and link.is_shadow and not confirm_unverified:
+        raise SendRefused(
+            _(
+                "%(name)s is an unverified shadow contact: verify who it is on Zalo Partners, "
+                "or confirm that this business message may go to them anyway."
+            )
+            % {"name": link.display_name or user_id}
+        )
     with transaction.atomic():
         message = Message.objects.create(
             oa=oa,
+            partner_link=link,
             direction=Direction.OUTBOUND,
             zalo_user_id=user_id,
             kind=kind,
