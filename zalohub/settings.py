@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "zalohub.apilog",
     "zalohub.partners",
     "zalohub.events",
+    "zalohub.inbox",
     "zalohub.sandbox",
 ]
 
@@ -116,7 +117,9 @@ _SQLITE_OPTIONS = {
 
 _database_url = envstr("DATABASE_URL")
 if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    # Seconds a connection is reused across requests (0: one per request).
+    _conn_max_age = envint("ZALOHUB_DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=_conn_max_age)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
 else:
@@ -214,6 +217,18 @@ EVENTS_RETRY_CAP_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_CAP_SECONDS", 900.0, m
 ZALO_RATE_LIMIT_PER_MINUTE = envint("ZALO_RATE_LIMIT_PER_MINUTE", 3600, minimum=1)
 # Redis for shared rate limits (and live inbox updates) in production; optional.
 REDIS_URL = envstr("ZALOHUB_REDIS_URL")
+
+# --- Inbox ------------------------------------------------------------------------------
+# Zalo's reply windows (API.md §2.4): a consultation reply is free within this many hours
+# of the customer's last interaction, billed after, and refused after this many days.
+INBOX_FREE_WINDOW_HOURS = envint("ZALOHUB_INBOX_FREE_WINDOW_HOURS", 48, minimum=1)
+INBOX_REPLY_WINDOW_DAYS = envint("ZALOHUB_INBOX_REPLY_WINDOW_DAYS", 7, minimum=1)
+# Live updates: a stream checks for changes at least this often, and ends after this
+# long so that the browser reconnects (and proxies never see an endless request).
+INBOX_STREAM_TICK_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_TICK_SECONDS", 1.0, minimum=0.05)
+INBOX_STREAM_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_SECONDS", 25.0, minimum=1.0)
+# The Redis pub/sub channel live updates travel on when ZALOHUB_REDIS_URL is set.
+INBOX_REDIS_CHANNEL = envstr("ZALOHUB_INBOX_REDIS_CHANNEL", "zalohub:inbox")
 
 # --- Partners -----------------------------------------------------------------------------
 # Values that identify nobody (shared test phones, staff's own Zalo test accounts): they
