@@ -4,10 +4,15 @@ Each checks the current state with a conditional UPDATE, so two admins (or an ad
 a worker) acting on one event cannot both win.
 """
 
+import json
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zalohub.accounts.models import OfficialAccount
+from zalohub.events.ingest import parties
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -18,9 +23,60 @@ from zalohub.events.models import (
 )
 from zalohub.events.sending import resend
 
+# The states from which each action may start (the admin's buttons follow these too).
+RETRYABLE_STATES = (ProcessingState.ERROR, ProcessingState.QUEUED, ProcessingState.PROCESSED)
+MARKABLE_STATES = (ProcessingState.RECEIVED, ProcessingState.QUEUED, ProcessingState.PROCESSING)
+# An outbound message still waiting for Zalo's word; Mark Error may call it Failed.
+UNCLEAR_ZALO_STATES = (ZaloState.ON_QUEUE, ZaloState.SENT)
+
 
 class ActionRefused(Exception):
     """The action does not apply to the event in its current state; says why."""
+
+
+def can_retry_processing(event: ZaloEvent) -> bool:
+    if event.direction == Direction.OUTBOUND:
+        return can_resend(event)
+    return event.processing_state in RETRYABLE_STATES
+
+
+def can_resend(event: ZaloEvent) -> bool:
+    message = event.message
+    return (
+        message is not None
+        and message.direction == Direction.OUTBOUND
+        and message.zalo_state == ZaloState.FAILED
+    )
+
+
+def can_mark_error(event: ZaloEvent) -> bool:
+    if event.processing_state in MARKABLE_STATES:
+        return True
+    message = event.message
+    return (
+        event.direction == Direction.OUTBOUND
+        and message is not None
+        and message.zalo_state in UNCLEAR_ZALO_STATES
+    )
+
+
+def _oa_from_payload(event: ZaloEvent) -> int | None:
+    """The OA the stored payload names, if it is connected now (it may not have been
+    when the event arrived)."""
+    try:
+        payload: Any = json.loads(event.raw_body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    oa_id, _user = parties(payload)
+    if not oa_id:
+        return None
+    return (
+        OfficialAccount.objects.filter(app_id=event.app_id, oa_id=oa_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def event_retry_processing(*, event: ZaloEvent) -> ZaloEvent:
@@ -29,20 +85,18 @@ def event_retry_processing(*, event: ZaloEvent) -> ZaloEvent:
         if event.message is None:
             raise ActionRefused(_("This outbound event has no message to send again."))
         return message_resend(message=event.message)
-    retried = ZaloEvent.objects.filter(
-        pk=event.pk,
-        processing_state__in=[
-            ProcessingState.ERROR,
-            ProcessingState.QUEUED,
-            ProcessingState.PROCESSED,
-        ],
-    ).update(
+    fields: dict[str, Any] = {}
+    if event.oa_id is None:
+        # Re-read from the raw body: an event that came before its OA was connected.
+        fields["oa_id"] = _oa_from_payload(event)
+    retried = ZaloEvent.objects.filter(pk=event.pk, processing_state__in=RETRYABLE_STATES).update(
         processing_state=ProcessingState.QUEUED,
         next_attempt_at=timezone.now(),
         error_category="",
         error_message="",
         error_at=None,
         outcome="",
+        **fields,
     )
     if not retried:
         raise ActionRefused(
@@ -64,31 +118,38 @@ def message_resend(*, message: Message) -> ZaloEvent:
         if not reset:
             raise ActionRefused(
                 _("Only a message whose Zalo State is Failed can be resent (this one is %s).")
-                % message.get_zalo_state_display()
+                % (message.get_zalo_state_display() or "—")
             )
         message.refresh_from_db()
         return resend(message)
 
 
 def event_mark_error(*, event: ZaloEvent, reason: str, actor: object = None) -> ZaloEvent:
-    """Flag a stuck event as failed by hand, so it can be retried or resent."""
+    """Flag a stuck event as failed by hand, so it can be retried or resent.
+
+    An outbound message that Zalo never confirmed (On Queue or Sent) becomes Failed too,
+    even when its send call finished: that is the "unclear status" an admin resolves.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ActionRefused(_("Say why the event is marked as an error."))
     who = getattr(actor, "get_username", lambda: "")()
     text = _("Marked as error by %(who)s: %(reason)s") % {
         "who": who or _("an admin"),
-        "reason": reason or "—",
+        "reason": reason,
     }
-    category = (
-        ErrorCategory.SEND if event.direction == Direction.OUTBOUND else ErrorCategory.WEBHOOK
-    )
+    outbound = event.direction == Direction.OUTBOUND
+    category = ErrorCategory.SEND if outbound else ErrorCategory.WEBHOOK
+    states = [*MARKABLE_STATES]
     with transaction.atomic():
-        marked = ZaloEvent.objects.filter(
-            pk=event.pk,
-            processing_state__in=[
-                ProcessingState.RECEIVED,
-                ProcessingState.QUEUED,
-                ProcessingState.PROCESSING,
-            ],
-        ).update(
+        failed = 0
+        if outbound and event.message_id:
+            failed = Message.objects.filter(
+                pk=event.message_id, zalo_state__in=UNCLEAR_ZALO_STATES
+            ).update(zalo_state=ZaloState.FAILED, failure_code=None, failure_reason=text)
+            if failed:
+                states.append(ProcessingState.PROCESSED)
+        marked = ZaloEvent.objects.filter(pk=event.pk, processing_state__in=states).update(
             processing_state=ProcessingState.ERROR,
             claimed_by="",
             lease_until=None,
@@ -96,14 +157,10 @@ def event_mark_error(*, event: ZaloEvent, reason: str, actor: object = None) -> 
             error_message=text,
             error_at=timezone.now(),
         )
-        if not marked:
+        if not marked and not failed:
             raise ActionRefused(
                 _("Event #%(id)s is already %(state)s.")
                 % {"id": event.pk, "state": event.get_processing_state_display()}
             )
-        if event.direction == Direction.OUTBOUND and event.message_id:
-            Message.objects.filter(pk=event.message_id).exclude(zalo_state=ZaloState.FAILED).filter(
-                zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.SENT]
-            ).update(zalo_state=ZaloState.FAILED, failure_reason=text)
     event.refresh_from_db()
     return event

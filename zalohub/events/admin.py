@@ -1,19 +1,35 @@
+"""The Zalo Events list: only for users granted the "Zalo Events" role (no menu otherwise).
+
+The form's buttons (Retry Processing, Resend, Mark Error) and the list's actions on a
+selection run the same functions of ``zalohub.events.actions``.
+"""
+
 import json
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.apilog.models import ApiLog
 from zalohub.events.actions import (
     ActionRefused,
+    can_mark_error,
+    can_resend,
+    can_retry_processing,
     event_mark_error,
     event_retry_processing,
     message_resend,
@@ -26,9 +42,11 @@ from zalohub.events.models import (
     ZaloState,
 )
 
+API_LOGS_SHOWN = 20
+
 
 class QuickFilter(admin.SimpleListFilter):
-    title = gettext_lazy("quick filter")
+    title = gettext_lazy("Quick filter")
     parameter_name = "quick"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
@@ -51,6 +69,34 @@ class ZaloStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(message__zalo_state=self.value()) if self.value() else queryset
+
+
+class CustomerFilter(admin.SimpleListFilter):
+    """A box for any Zalo user id, and the customers of the latest events as links."""
+
+    title = gettext_lazy("Customer")
+    parameter_name = "customer"
+    template = "admin/events/zaloevent/customer_filter.html"
+    hidden: list[tuple[str, str]]
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        # The latest events only: a DISTINCT over the whole table would not stay cheap.
+        recent = (
+            ZaloEvent.objects.exclude(zalo_user_id="")
+            .order_by("-received_at", "-id")
+            .values_list("zalo_user_id", flat=True)[:500]
+        )
+        shown = list(dict.fromkeys(recent))[:15]
+        if self.value() and self.value() not in shown:
+            shown.insert(0, self.value())
+        return [(user_id, user_id) for user_id in shown]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(zalo_user_id=self.value()) if self.value() else queryset
+
+    def choices(self, changelist: ChangeList):  # type: ignore[no-untyped-def]
+        self.hidden = [(k, v) for k, v in changelist.params.items() if k != self.parameter_name]
+        yield from super().choices(changelist)
 
 
 class AttemptInline(admin.TabularInline):
@@ -83,24 +129,22 @@ def _badge(kind: str, value: str, label: str) -> str:
 
 @admin.register(ZaloEvent)
 class ZaloEventAdmin(admin.ModelAdmin):
-    """Visible only to users granted the Zalo Events role (there is no other way in)."""
-
+    # The two states first: they are what the list is opened for.
     list_display = [
-        "received_at",
-        "event_name",
-        "direction",
-        "oa",
-        "zalo_user_id",
+        "time",
         "processing_state_badge",
         "zalo_state_badge",
-        "outcome",
-        "error_category",
+        "event_name",
+        "oa",
+        "customer",
+        "error_summary",
     ]
     list_filter = [
         QuickFilter,
         "processing_state",
         ZaloStateFilter,
         "oa",
+        CustomerFilter,
         "direction",
         "error_category",
         "event_name",
@@ -119,7 +163,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
                     "direction",
                     "oa",
                     "app",
-                    "zalo_user_id",
+                    "customer",
                     "processing_state_badge",
                     "zalo_state_badge",
                     "outcome",
@@ -154,14 +198,46 @@ class ZaloEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ZaloEvent | None = None) -> bool:
         return False
 
+    # --- columns and fields --------------------------------------------------------
+    @admin.display(description=gettext_lazy("Time"), ordering="received_at")
+    def time(self, obj: ZaloEvent) -> str:
+        # Compact and to the second: the list is read next to API logs and Zalo's console.
+        return date_format(localtime(obj.received_at), "Y-m-d H:i:s")
+
+    @admin.display(description=gettext_lazy("Customer"), ordering="zalo_user_id")
+    def customer(self, obj: ZaloEvent) -> str:
+        if not obj.zalo_user_id:
+            return "—"
+        url = (
+            reverse("admin:events_zaloevent_changelist")
+            + "?"
+            + urlencode({"customer": obj.zalo_user_id})
+        )
+        return format_html(
+            '<a class="zh-customer" href="{}" title="{}">{}</a>',
+            url,
+            _("All events of this customer"),
+            obj.zalo_user_id,
+        )
+
     @admin.display(description=gettext_lazy("Processing State"), ordering="processing_state")
     def processing_state_badge(self, obj: ZaloEvent) -> str:
         return _badge("ps", obj.processing_state, obj.get_processing_state_display())
 
-    @admin.display(description=gettext_lazy("Zalo State"))
+    @admin.display(description=gettext_lazy("Zalo State"), ordering="message__zalo_state")
     def zalo_state_badge(self, obj: ZaloEvent) -> str:
         state = obj.zalo_state
         return _badge("zs", state, ZaloState(state).label if state else "")
+
+    @admin.display(description=gettext_lazy("Error"))
+    def error_summary(self, obj: ZaloEvent) -> str:
+        if not obj.error_message and not obj.error_category:
+            return ""
+        text = obj.error_message
+        short = text if len(text) <= 60 else text[:57] + "…"
+        return format_html(
+            '<span title="{}">{}</span>', text, obj.get_error_category_display() or short
+        )
 
     @admin.display(description=gettext_lazy("text"))
     def message_text(self, obj: ZaloEvent) -> str:
@@ -177,49 +253,64 @@ class ZaloEventAdmin(admin.ModelAdmin):
             text = json.dumps(json.loads(obj.raw_body), ensure_ascii=False, indent=2)
         except ValueError:
             text = obj.raw_body
-        return format_html('<pre class="zh-payload">{}</pre>', text)
+        return format_html('<pre class="zh-payload" id="raw-payload">{}</pre>', text)
 
     # --- actions (list selection and form buttons share these) -----------------------
-    def _run(self, request: HttpRequest, events: QuerySet, func, done: str) -> None:  # type: ignore[no-untyped-def]
+    def _run(
+        self,
+        request: HttpRequest,
+        events: QuerySet,
+        func: Callable[[ZaloEvent], Any],
+        done: str,
+        log: str,
+    ) -> list[Any]:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        ok = 0
+        results = []
         for event in events.select_related("message"):
             try:
-                func(event)
-                ok += 1
+                results.append(func(event))
             except ActionRefused as refused:
                 self.message_user(request, str(refused), messages.WARNING)
-        if ok:
-            self.message_user(request, done % ok, messages.SUCCESS)
+            else:
+                self.log_change(request, event, log)
+        if results:
+            self.message_user(request, done % len(results), messages.SUCCESS)
+        return results
 
     @admin.action(description=gettext_lazy("Retry Processing"), permissions=["change"])
-    def retry_processing(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(
+    def retry_processing(self, request: HttpRequest, queryset: QuerySet) -> list[Any]:
+        return self._run(
             request,
             queryset,
             lambda e: event_retry_processing(event=e),
             _("%d event(s) queued for processing again."),
+            _("Retry Processing"),
         )
 
     @admin.action(description=gettext_lazy("Resend"), permissions=["change"])
-    def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
-        def one(event: ZaloEvent) -> None:
+    def resend(self, request: HttpRequest, queryset: QuerySet) -> list[Any]:
+        def one(event: ZaloEvent) -> ZaloEvent:
             if event.message is None:
                 raise ActionRefused(_("Event #%d carries no message to resend.") % event.pk)
-            message_resend(message=event.message)
+            return message_resend(message=event.message)
 
-        self._run(request, queryset, one, _("%d message(s) queued to send again."))
+        return self._run(
+            request, queryset, one, _("%d message(s) queued to send again."), _("Resend")
+        )
 
     @admin.action(description=gettext_lazy("Mark Error"), permissions=["change"])
     def mark_error(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        if "reason" in request.POST:
-            reason = request.POST["reason"].strip()
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        reason = request.POST.get("reason", "").strip() if request.method == "POST" else ""
+        if reason:
             self._run(
                 request,
                 queryset,
                 lambda e: event_mark_error(event=e, reason=reason, actor=request.user),
                 _("%d event(s) marked as error."),
+                _("Mark Error: %s") % reason,
             )
             return None
         return TemplateResponse(
@@ -230,11 +321,13 @@ class ZaloEventAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "events": queryset,
                 "title": _("Mark Error"),
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "missing_reason": "reason" in request.POST,
+                "single": request.resolver_match.url_name == "events_zaloevent_button",
             },
         )
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path(
@@ -245,23 +338,67 @@ class ZaloEventAdmin(admin.ModelAdmin):
 
     def button_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         """The form's buttons: the same actions on one event."""
-        if request.method != "POST" or action not in self.actions:
+        if not self.has_change_permission(request) or action not in self.actions:
             raise PermissionDenied
-        get_object_or_404(ZaloEvent, pk=pk)
+        # Only Mark Error has a page to show (its reason); nothing changes on a GET.
+        if request.method != "POST" and action != "mark_error":
+            raise PermissionDenied
+        event = get_object_or_404(ZaloEvent, pk=pk)
         response = getattr(self, action)(request, ZaloEvent.objects.filter(pk=pk))
-        if response is not None:
+        if isinstance(response, HttpResponse):
             return response
-        return HttpResponseRedirect(reverse("admin:events_zaloevent_change", args=[pk]))
+        new = [r for r in response or [] if isinstance(r, ZaloEvent) and r.pk != event.pk]
+        # Resend makes a new event: follow it, the old one keeps its history.
+        target = new[0].pk if new else pk
+        return HttpResponseRedirect(reverse("admin:events_zaloevent_change", args=[target]))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", None) and response.context_data.get("cl")
+        if cl is not None:
+            current = cl.params.get(QuickFilter.parameter_name)
+            response.context_data["quick_links"] = [
+                {
+                    "key": key,
+                    "label": label,
+                    "url": cl.get_query_string({QuickFilter.parameter_name: key}, ["p"]),
+                    "active": current == key,
+                }
+                for key, label in (("errors", _("Errors")), ("failed", _("Failed Deliveries")))
+            ]
+            response.context_data["quick_clear"] = cl.get_query_string(
+                remove=[QuickFilter.parameter_name, "p"]
+            )
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
-        query = urlencode({"ref_type": "event", "ref_id": object_id})
-        extra_context = {
-            **(extra_context or {}),
-            "apilog_url": reverse("admin:apilog_apilog_changelist") + f"?{query}",
-            "can_view_apilog": request.user.has_perm("apilog.view_apilog"),
-            "can_act": self.has_change_permission(request),
+        context: dict[str, Any] = {"can_act": self.has_change_permission(request)}
+        if str(object_id).isdigit():
+            event = ZaloEvent.objects.select_related("message").filter(pk=object_id).first()
+            if event is not None:
+                context.update(self._form_context(request, event))
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    def _form_context(self, request: HttpRequest, event: ZaloEvent) -> dict[str, Any]:
+        # API logs are Admin/IT evidence: shown only to who may open the API log list.
+        can_view_apilog = request.user.has_perm("apilog.view_apilog")
+        linked = ApiLog.objects.filter(ref_type="event", ref_id=str(event.pk))
+        query = urlencode({"ref_type": "event", "ref_id": event.pk})
+        others = ZaloEvent.objects.filter(message_id=event.message_id).exclude(pk=event.pk)
+        return {
+            "show_retry": can_retry_processing(event),
+            "show_resend": can_resend(event),
+            "show_mark_error": can_mark_error(event),
+            "can_view_apilog": can_view_apilog,
+            "apilog_url": f"{reverse('admin:apilog_apilog_changelist')}?{query}",
+            "api_logs": list(linked[:API_LOGS_SHOWN]) if can_view_apilog else [],
+            "api_logs_more": can_view_apilog and linked.count() > API_LOGS_SHOWN,
+            "related_events": list(others.order_by("received_at", "id")[:20])
+            if event.message_id
+            else [],
         }
-        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(RejectedRequest)
@@ -269,16 +406,7 @@ class RejectedRequestAdmin(admin.ModelAdmin):
     list_display = ["received_at", "app_id", "status_code", "reason", "remote_addr", "body_size"]
     list_filter = ["status_code", "app_id"]
     search_fields = ["reason", "app_id", "body"]
-    readonly_fields = [
-        "received_at",
-        "app_id",
-        "remote_addr",
-        "status_code",
-        "reason",
-        "headers",
-        "body",
-        "body_size",
-    ]
+    readonly_fields = [*list_display, "headers", "body"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
