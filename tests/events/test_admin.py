@@ -238,12 +238,18 @@ def test_it_shows_the_raw_payload_the_attempts_and_the_linked_api_logs(
     assert 'id="btn-mark-error"' not in page
 
 
-def test_it_hides_api_logs_from_a_user_granted_only_zalo_events(sandbox, connected_oa, auditor):
+def test_it_shows_a_user_granted_zalo_events_the_events_api_logs(sandbox, connected_oa, auditor):
     _, event = _failed_send(sandbox, connected_oa)
     page = _login(auditor).get(_url(event)).content.decode()
+    # It should give the granted user the seed's API Logs button on the message form.
     assert 'id="raw-payload"' in page and 'id="btn-resend"' in page
-    assert 'id="btn-api-logs"' not in page and 'id="linked-api-logs"' not in page
-    assert _login(auditor).get("/admin/apilog/apilog/").status_code == 403
+    assert 'id="btn-api-logs"' in page and 'id="linked-api-logs"' in page
+    assert _login(auditor).get("/admin/apilog/apilog/").status_code == 200
+
+
+def test_it_hides_api_logs_from_a_cs_agent_granted_nothing_else(agent):
+    # It should never show a CS agent the API logs.
+    assert _login(agent).get("/admin/apilog/apilog/").status_code == 403
 
 
 # --- the actions -----------------------------------------------------------------------

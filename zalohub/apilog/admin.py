@@ -22,6 +22,37 @@ class OutcomeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CauseFilter(admin.SimpleListFilter):
+    """What caused the calls (an event, a template, a partner link), when a page links to
+    their logs: shown in the sidebar so the filtering is visible and can be cleared."""
+
+    title = _("caused by")
+    parameter_name = "ref_type"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        types = ApiLog.objects.exclude(ref_type="").values_list("ref_type", flat=True)
+        return [(t, t) for t in sorted(set(types.distinct()[:20]))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            queryset = queryset.filter(ref_type=self.value())
+            if ref_id := request.GET.get("ref_id"):
+                queryset = queryset.filter(ref_id=ref_id)
+        return queryset
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_name, "ref_id"]
+
+    def choices(self, changelist):  # type: ignore[no-untyped-def]
+        yield from super().choices(changelist)
+        if ref_id := changelist.params.get("ref_id"):
+            yield {
+                "selected": True,
+                "query_string": changelist.get_query_string(remove=["ref_id"]),
+                "display": _("only #%s (show all)") % ref_id,
+            }
+
+
 @admin.register(ApiLog)
 class ApiLogAdmin(admin.ModelAdmin):
     """Read-only: a log is evidence, nobody edits it."""
@@ -36,7 +67,15 @@ class ApiLogAdmin(admin.ModelAdmin):
         "short_error",
         "duration_display",
     ]
-    list_filter = [OutcomeFilter, "oa", "http_status", "error_kind", "endpoint", "created_at"]
+    list_filter = [
+        OutcomeFilter,
+        CauseFilter,
+        "oa",
+        "http_status",
+        "error_kind",
+        "endpoint",
+        "created_at",
+    ]
     search_fields = ["endpoint", "error_message", "url", "ref_id"]
     date_hierarchy = "created_at"
     list_select_related = ["oa"]

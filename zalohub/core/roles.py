@@ -21,8 +21,9 @@ AGENT_PERMISSIONS = {
     "inbox": None,  # every permission of the app
     "partners": {"view_partner", "change_partner", "view_zalopartnerlink"},
 }
-# Granted separately by an admin: the Zalo Events list.
-EVENTS_PERMISSIONS = {"events": None}
+# Granted separately by an admin: the Zalo Events list, and the API logs its events'
+# forms link to (the seed: API Logs button on the message form in Zalo Events).
+EVENTS_PERMISSIONS = {"events": None, "apilog": {"view_apilog"}}
 
 
 def _grant(group: Any, permission_model: Any, spec: dict[str, set[str] | None]) -> None:
