@@ -1,0 +1,1 @@
+"""Benchmarks for the event pipeline (issue 3); see bench/README.md."""
