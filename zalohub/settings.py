@@ -71,7 +71,9 @@ INSTALLED_APPS = [
     "zalohub.apilog",
     "zalohub.partners",
     "zalohub.events",
+    "zalohub.zbs",
     "zalohub.inbox",
+    "zalohub.diagnostics",
     "zalohub.sandbox",
 ]
 
@@ -102,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "zalohub.diagnostics.context.alerts",
             ],
         },
     },
@@ -207,6 +210,8 @@ WEBHOOK_MAX_AGE_SECONDS = envint("ZALOHUB_WEBHOOK_MAX_AGE_SECONDS", 0, minimum=0
 WEBHOOK_REJECTED_BODY_BYTES = envint("ZALOHUB_WEBHOOK_REJECTED_BODY_BYTES", 16 * 1024, minimum=256)
 WEBHOOK_REJECTED_RETENTION_DAYS = envint("ZALOHUB_WEBHOOK_REJECTED_RETENTION_DAYS", 7, minimum=1)
 WEBHOOK_REJECTED_MAX_ROWS = envint("ZALOHUB_WEBHOOK_REJECTED_MAX_ROWS", 10_000, minimum=100)
+# Webhook ingestion caches app and OA lookups per process this long (0: no cache).
+WEBHOOK_LOOKUP_CACHE_SECONDS = envfloat("ZALOHUB_WEBHOOK_LOOKUP_CACHE_SECONDS", 30.0, minimum=0.0)
 EVENTS_BATCH_SIZE = envint("ZALOHUB_EVENTS_BATCH_SIZE", 200, minimum=1)
 # A claimed event not finished within its lease goes back to the queue.
 EVENTS_LEASE_SECONDS = envint("ZALOHUB_EVENTS_LEASE_SECONDS", 30, minimum=5)
@@ -230,6 +235,11 @@ INBOX_STREAM_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_SECONDS", 25.0, minimum=1.
 # The Redis pub/sub channel live updates travel on when ZALOHUB_REDIS_URL is set.
 INBOX_REDIS_CHANNEL = envstr("ZALOHUB_INBOX_REDIS_CHANNEL", "zalohub:inbox")
 
+# --- ZBS templates ------------------------------------------------------------------------
+# How often the worker reads every connected OA's templates and daily quota from Zalo
+# (webhooks update them at once; this catches anything a webhook missed).
+ZBS_SYNC_SECONDS = envint("ZALOHUB_ZBS_SYNC_SECONDS", 1800, minimum=60)
+
 # --- Partners -----------------------------------------------------------------------------
 # Values that identify nobody (shared test phones, staff's own Zalo test accounts): they
 # never verify or join a contact. Placeholder numbers are blocked without being listed.
@@ -239,6 +249,55 @@ PARTNER_BLOCKED_USER_IDS = set(envlist("ZALOHUB_PARTNER_BLOCKED_USER_IDS", []))
 # Duplicate detection ignores a value shared by more partners than this (no evidence).
 PARTNER_DUPLICATE_MAX_BLOCK = envint("ZALOHUB_PARTNER_DUPLICATE_MAX_BLOCK", 20, minimum=2)
 PARTNER_PROFILE_STALE_DAYS = envint("ZALOHUB_PARTNER_PROFILE_STALE_DAYS", 30, minimum=1)
+
+# --- Diagnostics --------------------------------------------------------------------------
+# How often the worker recomputes every OA's health (and raises or clears alerts).
+DIAGNOSTICS_HEALTH_EVERY_SECONDS = envint("ZALOHUB_DIAGNOSTICS_EVERY_SECONDS", 300, minimum=30)
+# Amber this many days before the refresh token runs out (authorize again in time).
+DIAGNOSTICS_REFRESH_WARN_DAYS = envint("ZALOHUB_DIAGNOSTICS_REFRESH_WARN_DAYS", 14, minimum=1)
+# The webhook is silent when no event came for FACTOR times the OA's usual gap between
+# events (from the last 7 days), and never less than MIN_HOURS; too few events, no baseline.
+DIAGNOSTICS_WEBHOOK_SILENT_MIN_HOURS = envfloat(
+    "ZALOHUB_DIAGNOSTICS_WEBHOOK_SILENT_MIN_HOURS", 6.0, minimum=0.1
+)
+DIAGNOSTICS_WEBHOOK_SILENT_FACTOR = envfloat(
+    "ZALOHUB_DIAGNOSTICS_WEBHOOK_SILENT_FACTOR", 4.0, minimum=1.0
+)
+DIAGNOSTICS_WEBHOOK_BASELINE_EVENTS = envint(
+    "ZALOHUB_DIAGNOSTICS_WEBHOOK_BASELINE_EVENTS", 10, minimum=2
+)
+# Red when at least MIN outbound messages failed in 24 h and they are RATE of all sent.
+DIAGNOSTICS_SEND_FAILURE_MIN = envint("ZALOHUB_DIAGNOSTICS_SEND_FAILURE_MIN", 3, minimum=1)
+DIAGNOSTICS_SEND_FAILURE_RATE = envfloat("ZALOHUB_DIAGNOSTICS_SEND_FAILURE_RATE", 0.2, minimum=0)
+# A Zalo error storm: at least MIN failed calls (5xx, timeouts, 429) among the OA's recent
+# calls, half of them or more, the latest one included.
+DIAGNOSTICS_API_ERROR_MIN = envint("ZALOHUB_DIAGNOSTICS_API_ERROR_MIN", 5, minimum=1)
+DIAGNOSTICS_PROBE_TIMEOUT_SECONDS = envfloat(
+    "ZALOHUB_DIAGNOSTICS_PROBE_TIMEOUT_SECONDS", 5.0, minimum=0.5
+)
+# Alerts go to active Zalo Admins and superusers with an email, plus these addresses.
+DIAGNOSTICS_ALERT_EMAILS = envlist("ZALOHUB_DIAGNOSTICS_ALERT_EMAILS", [])
+# A recovery notice stays on the in-app banner this long.
+DIAGNOSTICS_RECOVERY_BANNER_HOURS = envint(
+    "ZALOHUB_DIAGNOSTICS_RECOVERY_BANNER_HOURS", 12, minimum=1
+)
+# Django's mail settings (alerts): SMTP once ZALOHUB_EMAIL_HOST is set, else the console.
+_email_host = envstr("ZALOHUB_EMAIL_HOST")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": _email_host,
+            "port": envint("ZALOHUB_EMAIL_PORT", 25, minimum=1),
+            "username": envstr("ZALOHUB_EMAIL_HOST_USER"),
+            "password": envstr("ZALOHUB_EMAIL_HOST_PASSWORD"),
+            "use_tls": envbool("ZALOHUB_EMAIL_USE_TLS", False),
+        },
+    }
+    if _email_host
+    else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+}
+DEFAULT_FROM_EMAIL = envstr("ZALOHUB_DEFAULT_FROM_EMAIL", "zalohub@localhost")
 
 LOGGING = {
     "version": 1,

@@ -124,3 +124,27 @@ def test_a_browser_can_check_the_url(client, zalo_app):
     response = client.get(f"/zalo/webhook/{zalo_app.app_id}/")
     assert response.status_code == 200
     assert b"POST events here" in response.content
+
+
+def test_a_new_oa_secret_key_takes_effect_at_once(client, zalo_app, key):
+    raw = fixture("follow__official")
+    assert post_webhook(client, zalo_app.app_id, raw, key=key).status_code == 200
+    # It should not keep checking with a cached key once the admin saved a new one.
+    zalo_app.oa_secret_key = "rotated-oa-secret"
+    zalo_app.save()
+    raw2 = fixture("unfollow__official")
+    assert post_webhook(client, zalo_app.app_id, raw2, key=key).status_code == 401
+    assert post_webhook(client, zalo_app.app_id, raw2, key="rotated-oa-secret").status_code == 200
+
+
+def test_an_oa_authorized_after_its_first_event_is_found_on_the_next(client, zalo_app, key):
+    from zalohub.accounts.models import OfficialAccount
+
+    oa = OfficialAccount.objects.create(app=zalo_app, name="Support")
+    raw = fixture("follow__official")
+    post_webhook(client, zalo_app.app_id, raw, key=key)
+    assert ZaloEvent.objects.get().oa is None
+    # It should not remember that the OA was unknown (authorization sets its id).
+    OfficialAccount.objects.filter(pk=oa.pk).update(oa_id="4310500000000000001")
+    post_webhook(client, zalo_app.app_id, fixture("unfollow__official"), key=key)
+    assert ZaloEvent.objects.get(event_name="unfollow").oa == oa

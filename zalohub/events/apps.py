@@ -8,7 +8,17 @@ class EventsConfig(AppConfig):
     verbose_name = _("Zalo Events")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from zalohub.accounts.models import OfficialAccount, ZaloApp
         from zalohub.events import identity, ratelimit, tasks  # noqa: F401  (handlers, jobs, loop)
+        from zalohub.events.ingest import forget_cached_lookups
         from zalohub.zalo.transport import add_recorder
+
+        for model in (ZaloApp, OfficialAccount):
+            post_save.connect(forget_cached_lookups, sender=model, dispatch_uid=f"ingest-{model}")
+            post_delete.connect(
+                forget_cached_lookups, sender=model, dispatch_uid=f"ingest-d-{model}"
+            )
 
         add_recorder(ratelimit.record_call)

@@ -7,13 +7,14 @@ redelivery hits the unique dedupe key and is answered 200 like the first deliver
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -105,6 +106,84 @@ def dedupe_key(event_name: str, payload: dict[str, Any], raw: bytes) -> str:
     return f"{event_name}:sha256:{hashlib.sha256(raw).hexdigest()}"[:160]
 
 
+@dataclass(frozen=True)
+class _KnownApp:
+    pk: int
+    app_id: str
+    oa_secret: str  # decrypted, kept in this process's memory only
+    error: str = ""
+
+
+# Webhooks arrive by the hundreds a second for a handful of apps and OAs: look each up
+# once per process and TTL instead of twice per request. An admin's change reaches this
+# process at once (signals below) and other processes within the TTL.
+_apps: dict[str, tuple[float, _KnownApp | None]] = {}
+_oas: dict[str, tuple[float, int]] = {}
+
+
+def forget_cached_lookups(**kwargs: Any) -> None:
+    _apps.clear()
+    _oas.clear()
+
+
+def _app(app_id: str) -> _KnownApp | None:
+    now = time.monotonic()
+    cached = _apps.get(app_id)
+    if cached and cached[0] > now:
+        return cached[1]
+    app = ZaloApp.objects.filter(app_id=app_id).only("pk", "app_id", "oa_secret_key").first()
+    known = None
+    if app is not None:
+        try:
+            secret, error = reveal(app.oa_secret_key, what=_("OA secret key")), ""
+        except SecretUnavailable as exc:
+            secret, error = "", str(exc)
+        known = _KnownApp(pk=app.pk, app_id=app.app_id, oa_secret=secret, error=error)
+    _apps[app_id] = (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, known)
+    return known
+
+
+def _oa_pk(oa_id: str) -> int | None:
+    """The OA's row, if this hub knows it. Unknown OAs are not cached: one may be
+    authorized any moment, and its next event should find it."""
+    if not oa_id:
+        return None
+    now = time.monotonic()
+    cached = _oas.get(oa_id)
+    if cached and cached[0] > now:
+        return cached[1]
+    pk = OfficialAccount.objects.filter(oa_id=oa_id).values_list("pk", flat=True).first()
+    if pk is not None:
+        _oas[oa_id] = (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, pk)
+    return pk
+
+
+def _insert(event: ZaloEvent) -> int | None:
+    """One INSERT that skips a duplicate: the new row's id, or None if it was a redelivery.
+
+    In autocommit mode this is the whole durable hand-off in one round trip."""
+    fields = [f for f in ZaloEvent._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(ZaloEvent._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({placeholders}) ON CONFLICT (app_id, dedupe_key) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _durable_insert(event: ZaloEvent) -> int | None:
+    if connection.in_atomic_block:
+        # Inside a caller's transaction a failed statement would poison it: keep a savepoint.
+        with transaction.atomic():
+            return _insert(event)
+    return _insert(event)
+
+
 def ingest_webhook(
     *, app_id: str, raw: bytes, headers: Mapping[str, str], remote_addr: str = ""
 ) -> IngestResult:
@@ -113,7 +192,7 @@ def ingest_webhook(
             status, reason, app_id=app_id, raw=raw, headers=headers, remote_addr=remote_addr
         )
 
-    app = ZaloApp.objects.filter(app_id=app_id).first()
+    app = _app(app_id)
     if app is None:
         return reject(404, _("unknown Zalo app id"))
     if len(raw) > settings.WEBHOOK_MAX_BODY_BYTES:
@@ -128,18 +207,16 @@ def ingest_webhook(
     signature = headers.get("x-zevent-signature", "")
     if not signature:
         return reject(401, _("no X-ZEvent-Signature header"))
-    try:
-        secret = reveal(app.oa_secret_key, what=_("OA secret key"))
-    except SecretUnavailable as exc:
-        return reject(401, str(exc))
-    if not secret:
+    if app.error:
+        return reject(401, app.error)
+    if not app.oa_secret:
         return reject(401, _("the app has no OA secret key to check signatures with"))
     oa_id, user_id = parties(payload)
     variant = verify_webhook(
         header=signature,
         raw_body=text,
         timestamp=str(payload.get("timestamp", "")),
-        secret_key=secret,
+        secret_key=app.oa_secret,
         app_id=app.app_id,
         oa_id=oa_id,
     )
@@ -154,14 +231,13 @@ def ingest_webhook(
         return reject(400, _("event older than %d seconds") % max_age)
 
     event_name = str(payload.get("event_name") or "")[:64]
-    oa = OfficialAccount.objects.filter(oa_id=oa_id).only("pk").first() if oa_id else None
     try:
         num_retry = int(headers.get("num_retry", 0) or 0)
     except ValueError:
         num_retry = 0
     event = ZaloEvent(
-        app=app,
-        oa=oa,
+        app_id=app.pk,
+        oa_id=_oa_pk(oa_id),
         event_name=event_name,
         dedupe_key=dedupe_key(event_name, payload, raw),
         raw_body=text,
@@ -173,8 +249,12 @@ def ingest_webhook(
         conversation_key=f"{oa_id}:{user_id}"[:100] if user_id else "",
     )
     try:
-        with transaction.atomic():
-            event.save(force_insert=True)
+        event_id = _durable_insert(event)
     except IntegrityError:
+        # A cached app or OA was deleted by another process: look them up afresh.
+        forget_cached_lookups()
+        event.oa_id = _oa_pk(oa_id)
+        event_id = _durable_insert(event)
+    if event_id is None:
         return IngestResult(status=200, duplicate=True)
-    return IngestResult(status=200, event_id=event.pk)
+    return IngestResult(status=200, event_id=event_id)
