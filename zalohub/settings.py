@@ -121,6 +121,16 @@ if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=_conn_max_age)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
+    elif envbool("ZALOHUB_DB_POOL", True):
+        # A pool per process (psycopg_pool): threads and async requests share a few warm
+        # connections instead of opening one each (persistent connections cannot be
+        # shared by ASGI requests, which each run in their own thread).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": envint("ZALOHUB_DB_POOL_MAX", 20, minimum=2),
+            "timeout": envfloat("ZALOHUB_DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.5),
+        }
 else:
     DATABASES = {
         "default": {
