@@ -229,3 +229,20 @@ def test_two_workers_split_the_queue_without_overlap(client, zalo_app, connected
     assert len(seen["a"]) + len(seen["b"]) == 60
     assert Message.objects.count() == 60
     assert set(ZaloEvent.objects.values_list("attempts", flat=True)) == {1}
+
+
+@pytest.mark.django_db
+def test_one_bad_event_in_a_batch_costs_only_itself(client, zalo_app, connected_oa):
+    _post(client, zalo_app, "user_send_text__official")
+    _post(client, zalo_app, "user_send_image__basic", **{"4310500000000000001": "999"})
+    _post(client, zalo_app, "user_send_sticker__basic")
+    assert drain() == 3
+    states = dict(ZaloEvent.objects.values_list("event_name", "processing_state"))
+    # It should process the good events once and put only the bad one in Error.
+    assert states == {
+        "user_send_text": ProcessingState.PROCESSED,
+        "user_send_image": ProcessingState.ERROR,
+        "user_send_sticker": ProcessingState.PROCESSED,
+    }
+    assert Message.objects.count() == 2
+    assert set(ZaloEvent.objects.values_list("attempts", flat=True)) == {1}
