@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "zalohub.apilog",
     "zalohub.partners",
     "zalohub.events",
+    "zalohub.inbox",
     "zalohub.sandbox",
 ]
 

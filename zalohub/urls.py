@@ -10,6 +10,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("inbox/", include("zalohub.inbox.urls")),
     path("", include("zalohub.accounts.urls")),
     path("", include("zalohub.events.urls")),
 ]

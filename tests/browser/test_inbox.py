@@ -1,0 +1,165 @@
+"""The inbox in headless Chromium: a customer writes and the message appears live; the
+agent answers and sees Delivered then Read; a failed send shows why and Resend works;
+an agent cannot open the inbox of an OA they are not a member of."""
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.core.worker import WorkerProcess
+from zalohub.events.models import Direction, Message
+from zalohub.inbox.models import OAMembership
+from zalohub.sandbox import customers
+from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+LIVE = 10_000  # ms: generous deadline for "appears live" (the promise is two seconds)
+MAI = "5830174629118340317"
+
+
+@pytest.fixture
+def worker(sandbox, live_server, connected_oa, settings) -> Iterator[WorkerProcess]:
+    """The sandbox delivers webhooks to this live server; a worker processes and sends."""
+    settings.INBOX_STREAM_SECONDS = 8.0  # streams end and reconnect during the test too
+    customers.configure_webhooks(sandbox, hub=live_server.url, receipt_delay=None)
+    process = WorkerProcess(threads=1, poll_seconds=0.1, worker_id="inbox-test", scheduler=False)
+    process.start()
+    yield process
+    process.stop(timeout=10)
+
+
+@pytest.fixture
+def agent_page(page, live_server, agent, connected_oa):
+    OAMembership.objects.create(user=agent, oa=connected_oa)
+    page.goto(f"{live_server.url}/admin/login/?next=/inbox/")
+    page.fill("#id_username", "agent")
+    page.fill("#id_password", "pw-agent")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#inbox")
+    return page
+
+
+def _customer_writes(sandbox, text: str, user_id: str = SON_SUPPORT_USER_ID) -> None:
+    customers.customer_send_message(sandbox, oa_id=OA_SUPPORT_ID, user_id=user_id, text=text)
+
+
+def _last_outbound() -> Message:
+    return Message.objects.filter(direction=Direction.OUTBOUND).latest("id")
+
+
+def test_it_shows_messages_live_and_the_answer_delivered_then_read(
+    agent_page, sandbox, worker, connected_oa, output_dir
+):
+    page = agent_page
+    # It should show a new conversation in the list without a reload.
+    _customer_writes(sandbox, "Xin chào, tôi cần báo giá máy lọc nước")
+    rows = page.locator("#conversation-list .ib-row")
+    expect(rows.first).to_contain_text("báo giá máy lọc nước", timeout=LIVE)
+    expect(rows.first.locator(".ib-count")).to_have_text("1")
+    _customer_writes(sandbox, "Chị Mai hỏi về bảo hành", user_id=MAI)
+    expect(rows.first).to_contain_text("bảo hành", timeout=LIVE)
+    page.screenshot(path=str(output_dir / "inbox-list.png"), full_page=True)
+
+    # It should open the thread, mark it read, and add new messages live.
+    rows.filter(has_text="báo giá").locator("a").click()
+    page.wait_for_selector("#reply-text")
+    expect(page.locator("#reply-window")).to_contain_text("Free reply window")
+    _customer_writes(sandbox, "Giao hàng trong bao lâu?")
+    messages = page.locator("#messages")
+    expect(messages).to_contain_text("Giao hàng trong bao lâu?", timeout=LIVE)
+    expect(messages.locator(".ib-in .ib-group-head")).to_have_count(1)  # grouped
+
+    # It should send on Enter, keep Shift+Enter as a new line.
+    page.fill("#reply-text", "Dạ, máy lọc nước giá 5 triệu.")
+    page.press("#reply-text", "Shift+Enter")
+    page.type("#reply-text", "Giao trong 2 ngày ạ.")
+    page.press("#reply-text", "Enter")
+    expect(page.locator("#reply-text")).to_have_value("")
+    sent = None
+    for _ in range(100):
+        sent = Message.objects.filter(direction=Direction.OUTBOUND).first()
+        if sent and sent.zalo_msg_id:
+            break
+        page.wait_for_timeout(100)
+    assert sent is not None and sent.text == "Dạ, máy lọc nước giá 5 triệu.\nGiao trong 2 ngày ạ."
+    status = page.locator(f"#m-{sent.pk} .ib-status")
+    expect(status).to_have_text("Sent", timeout=LIVE)
+    # The sandbox (Zalo) received it, for this customer.
+    with sandbox.lock:
+        mailbox = sandbox.mailbox.sent_messages(user_id=SON_SUPPORT_USER_ID)
+    assert [m.message_id for m in mailbox] == [sent.zalo_msg_id]
+
+    # It should show Delivered, then Read, as the customer's phone reports them.
+    customers.send_receipts(sandbox, message_ids=[sent.zalo_msg_id], seen=False)
+    expect(status).to_have_text("Delivered", timeout=LIVE)
+    assert "Delivered at" in (status.get_attribute("title") or "")
+    customers.send_receipts(sandbox, message_ids=[sent.zalo_msg_id], seen=True)
+    expect(status).to_have_text("Read", timeout=LIVE)
+    assert "Read at" in (status.get_attribute("title") or "")
+    page.screenshot(path=str(output_dir / "inbox-thread.png"), full_page=True)
+
+
+def test_it_shows_why_a_send_failed_and_resends(agent_page, sandbox, worker, output_dir):
+    page = agent_page
+    _customer_writes(sandbox, "Alo shop ơi")
+    page.locator("#conversation-list .ib-row a").first.click(timeout=LIVE)
+    page.wait_for_selector("#reply-text")
+
+    # It should refuse a file Zalo would refuse, before uploading it.
+    page.set_input_files(
+        "#reply-file",
+        files=[
+            {
+                "name": "setup.exe",
+                "mimeType": "application/x-msdownload",
+                "buffer": b"MZ" + b"\0" * 100,
+            }
+        ],
+    )
+    expect(page.locator("#reply-error")).to_contain_text("Zalo accepts JPG or PNG images and PDF")
+    # It should refuse an empty message.
+    page.press("#reply-text", "Enter")
+    expect(page.locator("#reply-error")).to_have_text("The message is empty.")
+
+    # Zalo refuses the next send once.
+    sandbox.add_fault("oa.message.cs", "zalo_error", code=-230, times=1)
+    page.fill("#reply-text", "Dạ shop đây ạ")
+    page.click("#reply-send")
+    expect(page.locator(".ib-status-failed")).to_have_text("Failed", timeout=LIVE)
+    failed = _last_outbound()
+    status = page.locator(f"#m-{failed.pk} .ib-status")
+    # It should give the reason in the tooltip and under the message.
+    assert re.search(r"-230|interacted", status.get_attribute("title") or "")
+    expect(page.locator(f"#m-{failed.pk} .ib-failure")).to_contain_text("-230")
+    page.screenshot(path=str(output_dir / "inbox-failed.png"), full_page=True)
+
+    # It should send it again on Resend.
+    page.locator(f"#m-{failed.pk} button.resend").click()
+    expect(status).to_have_text("Sent", timeout=LIVE)
+    with sandbox.lock:
+        texts = [m.message.get("text") for m in sandbox.mailbox.sent_messages()]
+    assert texts == ["Dạ shop đây ạ"]
+    page.screenshot(path=str(output_dir / "inbox-resent.png"), full_page=True)
+
+
+def test_it_keeps_an_agent_out_of_an_oa_they_are_not_a_member_of(
+    agent_page, live_server, zalo_app, output_dir
+):
+    page = agent_page
+    sales = OfficialAccount.objects.create(app=zalo_app, name="Sales", oa_id="4310500000000000002")
+    # It should not list the OA...
+    expect(page.locator("#oa-nav")).not_to_contain_text("Sales")
+    # ...and refuse it when asked for by address.
+    response = page.goto(f"{live_server.url}/inbox/?oa={sales.pk}")
+    assert response is not None and response.status == 403
+    expect(page.locator("#denied")).to_contain_text("not a member of this OA")
+    page.screenshot(path=str(output_dir / "inbox-denied.png"), full_page=True)
+    # An admin adds the agent: the OA opens.
+    OAMembership.objects.create(user=User.objects.get(username="agent"), oa=sales)
+    response = page.goto(f"{live_server.url}/inbox/?oa={sales.pk}")
+    assert response is not None and response.status == 200
+    expect(page.locator("#oa-nav a.selected")).to_contain_text("Sales")

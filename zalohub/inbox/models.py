@@ -1,0 +1,103 @@
+"""The inbox's own rows: who may see which OA, and one summary row per conversation.
+
+A ``Conversation`` is a denormalised summary of the messages between one OA and one
+Zalo user, kept in step by ``zalohub.inbox.sync`` whenever a message is stored, so
+the conversation list is one indexed query however many messages there are.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from zalohub.accounts.models import OfficialAccount
+
+
+class OAMembership(models.Model):
+    """A CS agent answers the conversations of the OAs they are a member of."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="oa_memberships",
+        verbose_name=_("user"),
+    )
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("official account"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("OA membership")
+        verbose_name_plural = _("OA memberships")
+        ordering = ["oa", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "oa"], name="inbox_membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.oa}"
+
+
+class Conversation(models.Model):
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        verbose_name=_("official account"),
+    )
+    zalo_user_id = models.CharField(_("Zalo user ID"), max_length=64)
+    partner_link = models.ForeignKey(
+        "partners.ZaloPartnerLink",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("partner link"),
+    )
+    last_message = models.ForeignKey(
+        "events.Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("last message"),
+    )
+    last_message_at = models.DateTimeField(_("last message at"), default=timezone.now)
+    # The customer's last message: the reply window counts from it (with other
+    # interactions the partner link records).
+    last_inbound_at = models.DateTimeField(_("last customer message at"), null=True, blank=True)
+    unread_count = models.PositiveIntegerField(_("unread"), default=0)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+        verbose_name=_("assigned to"),
+    )
+    # Bumped on every change: live updates compare it with what a page last showed.
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["oa", "zalo_user_id"], name="inbox_conv_unique")
+        ]
+        indexes = [
+            models.Index(fields=["oa", "-last_message_at", "-id"], name="inbox_conv_oa_recent"),
+            models.Index(fields=["-last_message_at", "-id"], name="inbox_conv_recent"),
+            models.Index(
+                fields=["assigned_to", "-last_message_at", "-id"], name="inbox_conv_assignee"
+            ),
+            models.Index(fields=["updated_at"], name="inbox_conv_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.zalo_user_id} @ {self.oa}"

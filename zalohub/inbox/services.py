@@ -1,0 +1,278 @@
+"""The inbox's business logic: plain functions views, tasks and the CLI all call."""
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zalohub.events.actions import message_resend
+from zalohub.events.models import Direction, Message, ZaloEvent
+from zalohub.events.sending import SendRefused, message_send
+from zalohub.inbox import access
+from zalohub.inbox.models import Conversation
+from zalohub.inbox.sync import notify_on_commit
+from zalohub.inbox.uploads import upload_rule, upload_to_zalo
+from zalohub.partners.models import PartnerPhone
+from zalohub.partners.phones import InvalidPhone, normalize_phone
+
+
+class Scope(enum.StrEnum):
+    ALL = "all"
+    MINE = "mine"
+    UNASSIGNED = "unassigned"
+
+
+class Band(enum.StrEnum):
+    FREE = "free"  # inside the free window after the customer's last interaction
+    BILLED = "billed"  # still allowed, charged by Zalo
+    CLOSED = "closed"  # Zalo refuses consultation messages (-230)
+    UNKNOWN = "unknown"  # no interaction on record: Zalo decides
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    band: Band
+    last_interaction_at: datetime | None
+    band_ends_at: datetime | None  # when this band gives way to the next
+    remaining: timedelta | None
+
+    @property
+    def open(self) -> bool:
+        return self.band != Band.CLOSED
+
+
+class ConcurrentReply(SendRefused):
+    """Someone else answered since the page was loaded: read it before sending."""
+
+
+def last_interaction(conversation: Conversation) -> datetime | None:
+    link = conversation.partner_link
+    times = [conversation.last_inbound_at, link.last_interaction_at if link else None]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def reply_window(conversation: Conversation, now: datetime | None = None) -> ReplyWindow:
+    """Which band a consultation reply falls in now, and for how long."""
+    now = now or timezone.now()
+    last = last_interaction(conversation)
+    if last is None:
+        return ReplyWindow(Band.UNKNOWN, None, None, None)
+    free_until = last + timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
+    closes_at = last + timedelta(days=settings.INBOX_REPLY_WINDOW_DAYS)
+    if now < free_until:
+        return ReplyWindow(Band.FREE, last, free_until, free_until - now)
+    if now < closes_at:
+        return ReplyWindow(Band.BILLED, last, closes_at, closes_at - now)
+    return ReplyWindow(Band.CLOSED, last, None, None)
+
+
+def display_name(conversation: Conversation) -> str:
+    link = conversation.partner_link
+    if link is not None:
+        return link.partner.name if link.partner_id else link.display_name
+    return _("Zalo user %(id)s") % {"id": conversation.zalo_user_id[-6:]}
+
+
+def conversation_list(
+    *,
+    user: Any,
+    oa_id: int | None = None,
+    scope: str = Scope.ALL,
+    query: str = "",
+    limit: int = 50,
+) -> QuerySet[Conversation]:
+    """The conversations the user may see, newest message first."""
+    qs = Conversation.objects.all()
+    if oa_id is not None:
+        qs = qs.filter(oa_id=oa_id)
+    if not access.is_inbox_admin(user):
+        qs = qs.filter(oa__in=access.visible_oas(user))
+    if scope == Scope.MINE:
+        qs = qs.filter(assigned_to=user)
+    elif scope == Scope.UNASSIGNED:
+        qs = qs.filter(assigned_to__isnull=True)
+    if query := query.strip():
+        qs = qs.filter(_search(query))
+    return (
+        qs.select_related("oa", "last_message", "assigned_to", "partner_link__partner")
+        # The OA's tokens are encrypted: decrypting them for every row costs more than
+        # the query itself, and the list needs only names.
+        .defer("oa__access_token", "oa__refresh_token", "oa__description")
+        .order_by("-last_message_at", "-id")[:limit]
+    )
+
+
+def _search(query: str) -> Q:
+    match = (
+        Q(partner_link__partner__name__icontains=query)
+        | Q(partner_link__display_name__icontains=query)
+        | Q(zalo_user_id=query)
+    )
+    digits = "".join(c for c in query if c.isdigit())
+    if len(digits) >= 6:
+        try:
+            phone = normalize_phone(query)
+        except InvalidPhone:
+            phone = digits
+        phones = PartnerPhone.objects.filter(
+            partner_id=OuterRef("partner_link__partner_id"), number__contains=phone.lstrip("0")
+        )
+        match |= Q(Exists(phones))
+    said = Message.objects.filter(
+        oa_id=OuterRef("oa_id"), zalo_user_id=OuterRef("zalo_user_id"), text__icontains=query
+    )
+    return match | Q(Exists(said))
+
+
+def thread_messages(conversation: Conversation, limit: int = 200) -> list[Message]:
+    """The newest ``limit`` messages of the conversation, oldest first."""
+    recent = (
+        Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
+        .select_related("sent_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return list(reversed(recent))
+
+
+def thread_fingerprint(conversation_id: int, limit: int = 100) -> str:
+    """Changes whenever a message is added to the thread or changes its Zalo State."""
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        return "gone"
+    rows = (
+        Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
+        .order_by("-created_at", "-id")
+        .values_list("id", "zalo_state")[:limit]
+    )
+    return str(hash(tuple(rows)) & 0xFFFFFFFF)
+
+
+def conversation_mark_read(*, conversation: Conversation) -> bool:
+    done = Conversation.objects.filter(pk=conversation.pk, unread_count__gt=0).update(
+        unread_count=0, updated_at=timezone.now()
+    )
+    if done:
+        conversation.unread_count = 0
+        notify_on_commit(conversation.oa_id)
+    return bool(done)
+
+
+def conversation_assign(
+    *, conversation: Conversation, assignee: Any, actor: Any, only_if_unassigned: bool = False
+) -> bool:
+    """Give the conversation to ``assignee`` (None: nobody). With ``only_if_unassigned``
+    the conditional update says who won when two agents take it at once."""
+    qs = Conversation.objects.filter(pk=conversation.pk)
+    if only_if_unassigned:
+        qs = qs.filter(assigned_to__isnull=True)
+    done = qs.update(assigned_to=assignee, updated_at=timezone.now())
+    conversation.refresh_from_db(fields=["assigned_to", "updated_at"])
+    if done:
+        notify_on_commit(conversation.oa_id)
+    return bool(done)
+
+
+def _check_can_send(conversation: Conversation, now: datetime) -> None:
+    link = conversation.partner_link
+    if link is not None and link.is_follower is False:
+        raise SendRefused(
+            _(
+                "%(name)s no longer follows this OA: Zalo refuses consultation messages to "
+                "people who do not follow it."
+            )
+            % {"name": display_name(conversation)}
+        )
+    window = reply_window(conversation, now)
+    if window.band == Band.CLOSED:
+        raise SendRefused(
+            _(
+                "The reply window is closed: the customer's last interaction was more than "
+                "%(days)d days ago, so Zalo refuses consultation messages (-230). Send a ZBS "
+                "template instead."
+            )
+            % {"days": settings.INBOX_REPLY_WINDOW_DAYS}
+        )
+
+
+def _check_not_overtaken(conversation: Conversation, actor: Any, seen_message_id: int) -> None:
+    newer = (
+        Message.objects.filter(
+            oa_id=conversation.oa_id,
+            zalo_user_id=conversation.zalo_user_id,
+            direction=Direction.OUTBOUND,
+            pk__gt=seen_message_id,
+        )
+        .exclude(sent_by=actor)
+        .select_related("sent_by")
+        .order_by("-id")
+        .first()
+    )
+    if newer is not None:
+        who = newer.sent_by.get_username() if newer.sent_by else _("Someone")
+        raise ConcurrentReply(
+            _(
+                "%(who)s answered this conversation meanwhile. Read their answer; press Send "
+                "again to send yours anyway."
+            )
+            % {"who": who}
+        )
+
+
+def conversation_reply(
+    *,
+    conversation: Conversation,
+    actor: Any,
+    text: str = "",
+    upload: UploadedFile | None = None,
+    seen_message_id: int | None = None,
+) -> Message:
+    """Answer the customer through the pipeline's ``message_send``.
+
+    ``seen_message_id`` is the newest message the agent's page showed: when another
+    agent's answer is newer, ConcurrentReply asks the agent to read it first.
+    """
+    now = timezone.now()
+    # Browsers post new lines as CRLF; Zalo counts characters, so keep plain LF.
+    text = text.replace("\r\n", "\n").strip("\n")
+    if upload is None and not text.strip():
+        raise SendRefused(_("The message is empty."))
+    rule = upload_rule(upload) if upload is not None else None
+    _check_can_send(conversation, now)
+    if seen_message_id is not None:
+        _check_not_overtaken(conversation, actor, seen_message_id)
+    attachment = (
+        upload_to_zalo(oa=conversation.oa, upload=upload, rule=rule)
+        if upload is not None and rule is not None
+        else None
+    )
+    with transaction.atomic():
+        message = message_send(
+            oa=conversation.oa,
+            user_id=conversation.zalo_user_id,
+            text=text if rule is None or rule.kind == "image" else "",
+            kind=rule.kind if rule else Message.Kind.TEXT,
+            attachment=attachment,
+            actor=actor,
+        )
+        # Answering an unassigned conversation takes it.
+        Conversation.objects.filter(pk=conversation.pk, assigned_to__isnull=True).update(
+            assigned_to=actor
+        )
+    if rule is not None and rule.kind == "file" and text.strip():
+        # Zalo sends a file without a caption: the text follows as its own message.
+        message_send(oa=conversation.oa, user_id=conversation.zalo_user_id, text=text, actor=actor)
+    return message
+
+
+def inbox_resend(*, message: Message) -> ZaloEvent:
+    event = message_resend(message=message)
+    notify_on_commit(message.oa_id)
+    return event

@@ -1,0 +1,111 @@
+"""Server-sent events for live pages: ``list`` and ``thread`` say what to re-fetch.
+
+A stream waits on the notifier with a short timeout, then compares what the database
+says now with the client's cursor (the last event id it saw, sent back by EventSource
+on reconnect). Receipts change messages without a signal, so the comparison, not the
+wake-up, decides. A stream ends after INBOX_STREAM_SECONDS; EventSource reconnects.
+Under ASGI the stream is an async iterator (Django would otherwise buffer the whole
+response), under WSGI a plain generator.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
+from django.db.models import Max
+
+from zalohub.inbox import services
+from zalohub.inbox.live import get_notifier
+from zalohub.inbox.models import Conversation
+
+
+@dataclass(frozen=True)
+class Scope:
+    oa_ids: tuple[int, ...]
+    conversation_id: int | None
+
+
+def cursor_now(scope: Scope) -> tuple[str, str]:
+    newest = Conversation.objects.filter(oa_id__in=scope.oa_ids).aggregate(m=Max("updated_at"))
+    list_part = newest["m"].isoformat() if newest["m"] else "-"
+    thread_part = (
+        services.thread_fingerprint(scope.conversation_id) if scope.conversation_id else "-"
+    )
+    return list_part, thread_part
+
+
+def encode(cursor: tuple[str, str]) -> str:
+    return "~".join(cursor)
+
+
+def decode(raw: str) -> tuple[str, str]:
+    parts = (raw or "").split("~")
+    return (parts[0], parts[1]) if len(parts) == 2 else ("", "")
+
+
+def _events(old: tuple[str, str], new: tuple[str, str]) -> str:
+    token = encode(new)
+    out = ""
+    if old[0] != new[0]:
+        out += f"event: list\nid: {token}\ndata: {token}\n\n"
+    if old[1] != new[1]:
+        out += f"event: thread\nid: {token}\ndata: {token}\n\n"
+    return out or ": tick\n\n"  # a comment: finds a closed connection within a tick
+
+
+def sync_events(scope: Scope, cursor: tuple[str, str]) -> Iterator[str]:
+    notifier = get_notifier()
+    since = notifier.generation
+    deadline = time.monotonic() + settings.INBOX_STREAM_SECONDS
+    try:
+        yield "retry: 1000\n\n"
+        while True:
+            new = cursor_now(scope)
+            yield _events(cursor, new)
+            cursor = new
+            if time.monotonic() >= deadline:
+                return
+            since = notifier.wait(since, scope.oa_ids, settings.INBOX_STREAM_TICK_SECONDS)
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()  # the thread served a long stream: give the connection back
+
+
+async def async_events(scope: Scope, cursor: tuple[str, str]) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    wanted = set(scope.oa_ids)
+
+    def listener(oa_id: int) -> None:
+        if oa_id in wanted:
+            loop.call_soon_threadsafe(wake.set)
+
+    notifier = get_notifier()
+    notifier.add_listener(listener)
+    deadline = time.monotonic() + settings.INBOX_STREAM_SECONDS
+    read = sync_to_async(cursor_now)
+    try:
+        yield "retry: 1000\n\n"
+        while True:
+            new = await read(scope)
+            yield _events(cursor, new)
+            cursor = new
+            if time.monotonic() >= deadline:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), settings.INBOX_STREAM_TICK_SECONDS)
+            wake.clear()
+    finally:
+        notifier.remove_listener(listener)
+
+
+def events_for(request: object, scope: Scope, cursor: tuple[str, str]) -> object:
+    if isinstance(request, ASGIRequest):
+        return async_events(scope, cursor)
+    return sync_events(scope, cursor)

@@ -1,0 +1,298 @@
+"""The inbox pages: thin views over services, partials for live refresh, the stream."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q, Sum
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from zalohub.core.roles import ZALO_ADMIN
+from zalohub.events.actions import ActionRefused
+from zalohub.events.models import Direction, Message
+from zalohub.events.sending import SendRefused
+from zalohub.inbox import access, services, stream
+from zalohub.inbox.models import Conversation
+from zalohub.inbox.present import describe_remaining, group_messages
+from zalohub.inbox.uploads import RULES
+
+
+class Denied(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _denied(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "inbox/denied.html", {"message": message}, status=403)
+
+
+def inbox_view(view):  # type: ignore[no-untyped-def]
+    """Login, the inbox permission, and a 403 page that says what is missing."""
+
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not access.can_use_inbox(request.user):
+            return _denied(request, _("Your account has no access to the inbox."))
+        try:
+            return view(request, *args, **kwargs)
+        except Denied as exc:
+            return _denied(request, exc.message)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _selected_oa(request: HttpRequest) -> int | None:
+    raw = request.GET.get("oa", "all")
+    if raw in ("", "all"):
+        return None
+    try:
+        oa_id = int(raw)
+    except ValueError:
+        raise Denied(_("There is no such OA.")) from None
+    if not access.can_see_oa(request.user, oa_id):
+        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
+    return oa_id
+
+
+def _conversation(request: HttpRequest, pk: int) -> Conversation:
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("oa", "partner_link__partner", "assigned_to"), pk=pk
+    )
+    if not access.can_see_oa(request.user, conversation.oa_id):
+        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
+    return conversation
+
+
+def _filters(request: HttpRequest) -> dict[str, Any]:
+    scope = request.GET.get("scope", services.Scope.ALL)
+    if scope not in set(services.Scope):
+        scope = services.Scope.ALL
+    return {"oa_id": _selected_oa(request), "scope": scope, "q": request.GET.get("q", "")}
+
+
+def _list_context(request: HttpRequest, filters: dict[str, Any]) -> dict[str, Any]:
+    oas = list(access.visible_oas(request.user).order_by("name"))
+    unread = dict(
+        Conversation.objects.filter(oa__in=oas, unread_count__gt=0)
+        .values_list("oa_id")
+        .annotate(n=Sum("unread_count"))
+        .values_list("oa_id", "n")
+    )
+    conversations = services.conversation_list(
+        user=request.user,
+        oa_id=filters["oa_id"],
+        scope=filters["scope"],
+        query=filters["q"],
+    )
+    rows = [(c, services.display_name(c)) for c in conversations]
+    return {
+        "oas": [(oa, unread.get(oa.pk, 0)) for oa in oas],
+        "unread_total": sum(unread.values()),
+        "rows": rows,
+        "filters": filters,
+        "selected_oa": "all" if filters["oa_id"] is None else str(filters["oa_id"]),
+        "scopes": [
+            (services.Scope.ALL, _("All")),
+            (services.Scope.MINE, _("Mine")),
+            (services.Scope.UNASSIGNED, _("Unassigned")),
+        ],
+    }
+
+
+def _assignees(conversation: Conversation) -> list[Any]:
+    users = get_user_model().objects.filter(is_active=True)
+    return list(
+        users.filter(
+            Q(oa_memberships__oa=conversation.oa)
+            | Q(groups__name=ZALO_ADMIN)
+            | Q(is_superuser=True)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+    services.conversation_mark_read(conversation=conversation)
+    messages = services.thread_messages(conversation)
+    name = services.display_name(conversation)
+    link = conversation.partner_link
+    window = services.reply_window(conversation)
+    return {
+        "conversation": conversation,
+        "name": name,
+        "groups": group_messages(messages, customer=name),
+        "latest_id": messages[-1].pk if messages else 0,
+        "window": window,
+        "window_left": describe_remaining(window.remaining),
+        "window_days": settings.INBOX_REPLY_WINDOW_DAYS,
+        "partner": link.partner if link else None,
+        "other_links": (
+            link.partner.zalo_links.exclude(pk=link.pk).select_related("oa") if link else []
+        ),
+        "assignees": _assignees(conversation),
+        "follows": link.is_follower if link else None,
+    }
+
+
+def _page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
+    filters = _filters(request)
+    scope = stream.Scope(
+        oa_ids=_stream_oas(request, filters["oa_id"], conversation),
+        conversation_id=conversation.pk if conversation else None,
+    )
+    context = {
+        **_list_context(request, filters),
+        "cursor": stream.encode(stream.cursor_now(scope)),
+        "query_string": request.GET.urlencode(),
+        "upload_rules": RULES,
+    }
+    if conversation is not None:
+        context.update(_thread_context(request, conversation))
+    return render(request, "inbox/inbox.html", context)
+
+
+@require_GET
+@inbox_view
+def index(request: HttpRequest) -> HttpResponse:
+    return _page(request, None)
+
+
+@require_GET
+@inbox_view
+def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
+    return _page(request, _conversation(request, pk))
+
+
+@require_GET
+@inbox_view
+def list_part(request: HttpRequest) -> HttpResponse:
+    context = {**_list_context(request, _filters(request)), "query_string": request.GET.urlencode()}
+    raw = request.GET.get("c", "")
+    context["current_id"] = int(raw) if raw.isdigit() else 0
+    return render(request, "inbox/_list_part.html", context)
+
+
+@require_GET
+@inbox_view
+def thread_part(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(request, pk)
+    context = {**_thread_context(request, conversation), "query_string": request.GET.urlencode()}
+    return render(request, "inbox/_thread_part.html", context)
+
+
+def _refused(message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": message, **extra}, status=400)
+
+
+@require_POST
+@inbox_view
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(request, pk)
+    seen = request.POST.get("seen", "")
+    try:
+        message = services.conversation_reply(
+            conversation=conversation,
+            actor=request.user,
+            text=request.POST.get("text", ""),
+            upload=request.FILES.get("file"),
+            seen_message_id=int(seen) if seen.isdigit() else None,
+        )
+    except services.ConcurrentReply as exc:
+        latest = Message.objects.filter(
+            oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id
+        ).order_by("-id")
+        return _refused(str(exc), latest_id=latest.values_list("id", flat=True).first() or 0)
+    except SendRefused as exc:
+        return _refused(str(exc))
+    return JsonResponse({"ok": True, "message_id": message.pk})
+
+
+@require_POST
+@inbox_view
+def resend(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(Message, pk=pk, direction=Direction.OUTBOUND)
+    if not access.can_see_oa(request.user, message.oa_id):
+        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
+    try:
+        services.inbox_resend(message=message)
+    except ActionRefused as exc:
+        return _refused(str(exc))
+    return JsonResponse({"ok": True})
+
+
+@require_POST
+@inbox_view
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(request, pk)
+    action = request.POST.get("action", "")
+    if action == "take":
+        won = services.conversation_assign(
+            conversation=conversation,
+            assignee=request.user,
+            actor=request.user,
+            only_if_unassigned=True,
+        )
+        if not won:
+            holder = conversation.assigned_to
+            return _refused(
+                _("%(name)s took this conversation first.")
+                % {"name": holder.get_username() if holder else _("Someone")}
+            )
+    elif action == "release":
+        services.conversation_assign(conversation=conversation, assignee=None, actor=request.user)
+    elif action == "assign":
+        chosen = request.POST.get("user", "")
+        assignee = next((u for u in _assignees(conversation) if str(u.pk) == chosen), None)
+        if assignee is None:
+            return _refused(_("Choose an agent who is a member of this OA."))
+        services.conversation_assign(
+            conversation=conversation, assignee=assignee, actor=request.user
+        )
+    else:
+        return _refused(_("Unknown assignment action."))
+    return JsonResponse({"ok": True})
+
+
+def _stream_oas(
+    request: HttpRequest, oa_id: int | None, conversation: Conversation | None
+) -> tuple[int, ...]:
+    if oa_id is not None:
+        oas = {oa_id}
+    else:
+        oas = set(access.visible_oas(request.user).values_list("pk", flat=True))
+    if conversation is not None:
+        oas.add(conversation.oa_id)
+    return tuple(sorted(oas))
+
+
+@require_GET
+@inbox_view
+def events(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    conversation = None
+    if (raw := request.GET.get("c", "")).isdigit():
+        conversation = _conversation(request, int(raw))
+    scope = stream.Scope(
+        oa_ids=_stream_oas(request, filters["oa_id"], conversation),
+        conversation_id=conversation.pk if conversation else None,
+    )
+    cursor = stream.decode(request.headers.get("Last-Event-ID") or request.GET.get("cursor", ""))
+    response = StreamingHttpResponse(
+        stream.events_for(request, scope, cursor), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
