@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -34,41 +34,57 @@ def notify_on_commit(oa_id: int) -> None:
     transaction.on_commit(lambda: live.notify(oa_id))
 
 
-def conversation_for_message(message: Message) -> Conversation:
-    conversation, _created = Conversation.objects.get_or_create(
-        oa_id=message.oa_id,
-        zalo_user_id=message.zalo_user_id,
-        defaults={
-            "partner_link_id": message.partner_link_id,
-            "last_message_at": message.created_at,
-        },
-    )
-    return conversation
-
-
 def message_stored(message: Message) -> None:
-    """Fold a new message into its conversation: last message, unread, window."""
+    """Fold a new message into its conversation: last message, unread, window.
+
+    One UPDATE for a known conversation (the common case); a new one is created."""
     if not message.zalo_user_id:
         return
-    conversation = conversation_for_message(message)
     when: datetime = message.created_at or timezone.now()
-    now = timezone.now()
-    changes: dict[str, Any] = {"updated_at": now}
-    if message.direction == Direction.INBOUND:
+    inbound = message.direction == Direction.INBOUND
+    is_newest = Q(last_message_at__lte=when) | Q(last_message__isnull=True)
+    changes: dict[str, Any] = {
+        "updated_at": timezone.now(),
+        "last_message": Case(
+            When(is_newest, then=Value(message.pk)),
+            default=F("last_message"),
+            output_field=Conversation._meta.get_field("last_message"),
+        ),
+        "last_message_at": Case(
+            When(is_newest, then=Value(when)),
+            default=F("last_message_at"),
+            output_field=DateTimeField(),
+        ),
+    }
+    if inbound:
         changes["unread_count"] = F("unread_count") + 1
-    Conversation.objects.filter(pk=conversation.pk).update(**changes)
-    # Each field only moves forward, so a late (older) message never hides a newer one.
-    Conversation.objects.filter(
-        Q(last_message_at__lte=when) | Q(last_message__isnull=True), pk=conversation.pk
-    ).update(last_message=message, last_message_at=when)
-    if message.direction == Direction.INBOUND:
-        Conversation.objects.filter(
-            Q(last_inbound_at__lt=when) | Q(last_inbound_at__isnull=True), pk=conversation.pk
-        ).update(last_inbound_at=when)
-    if message.partner_link_id and conversation.partner_link_id != message.partner_link_id:
-        Conversation.objects.filter(pk=conversation.pk).update(
-            partner_link_id=message.partner_link_id
+        changes["last_inbound_at"] = Case(
+            When(Q(last_inbound_at__lt=when) | Q(last_inbound_at__isnull=True), then=Value(when)),
+            default=F("last_inbound_at"),
+            output_field=DateTimeField(),
         )
+    if message.partner_link_id:
+        changes["partner_link_id"] = message.partner_link_id
+    updated = Conversation.objects.filter(
+        oa_id=message.oa_id, zalo_user_id=message.zalo_user_id
+    ).update(**changes)
+    if not updated:
+        try:
+            with transaction.atomic():
+                Conversation.objects.create(
+                    oa_id=message.oa_id,
+                    zalo_user_id=message.zalo_user_id,
+                    partner_link_id=message.partner_link_id,
+                    last_message=message,
+                    last_message_at=when,
+                    last_inbound_at=when if inbound else None,
+                    unread_count=1 if inbound else 0,
+                )
+        except IntegrityError:
+            # Another worker created it a moment ago: fold into theirs.
+            Conversation.objects.filter(
+                oa_id=message.oa_id, zalo_user_id=message.zalo_user_id
+            ).update(**changes)
     notify_on_commit(message.oa_id)
 
 
