@@ -71,7 +71,9 @@ INSTALLED_APPS = [
     "zalohub.apilog",
     "zalohub.partners",
     "zalohub.events",
+    "zalohub.zbs",
     "zalohub.inbox",
+    "zalohub.diagnostics",
     "zalohub.sandbox",
 ]
 
@@ -102,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "zalohub.diagnostics.context.alerts",
             ],
         },
     },

@@ -22,6 +22,7 @@ from zalohub.sandbox.faults import Fault, route_matches
 from zalohub.sandbox.mailbox import Mailbox
 from zalohub.sandbox.tokens import TokenBook, TokenPair
 from zalohub.sandbox.webhooks import Emitter, check_target
+from zalohub.sandbox.znsbook import ZnsBook
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class SandboxState:
         self.rate_limit = DEFAULT_RATE_LIMIT
         self._rate: dict[str, tuple[int, int]] = {}  # app_id -> (minute, calls in it)
         self.mailbox = Mailbox()
+        self.zns = ZnsBook()  # ZBS templates, quotas and sends (memory only)
         self.webhooks = Emitter()
         self.base_url = ""  # where the server listens, for absolute media URLs in events
         if self.persist_path and self.persist_path.exists() and self._load():
@@ -127,6 +129,7 @@ class SandboxState:
             self.clock_offset = 0.0
             self._rate = {}
             self.mailbox = Mailbox()
+            self.zns = ZnsBook()
             self.webhooks.reset()
 
     @staticmethod

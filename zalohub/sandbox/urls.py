@@ -1,13 +1,23 @@
 """The sandbox's URL conf, served only by SandboxServer (never mounted in the hub's).
 
-Paths mirror Zalo's hosts under a prefix per host (``/oauth``, ``/openapi``, and later
+Paths mirror Zalo's hosts under a prefix per host (``/oauth``, ``/openapi``,
 ``/business``), which is how the hub's sandbox-mode base URLs are built. Route names
 are the names faults and call counts use: ``<family>.<endpoint>``.
 """
 
 from django.urls import path
 
-from zalohub.sandbox import avatars, control, control_events, messaging, oauth, openapi
+from zalohub.sandbox import (
+    avatars,
+    control,
+    control_events,
+    control_scenarios,
+    messaging,
+    oauth,
+    openapi,
+    zns,
+    zns_control,
+)
 
 urlpatterns = [
     # OAuth v4 host (oauth.zaloapp.com)
@@ -30,6 +40,19 @@ urlpatterns = [
     path("openapi/v2.0/oa/upload/image", messaging.upload_image, name="oa.upload.image"),
     path("openapi/v2.0/oa/upload/gif", messaging.upload_gif, name="oa.upload.gif"),
     path("openapi/v2.0/oa/upload/file", messaging.upload_file, name="oa.upload.file"),
+    path(
+        "openapi/v3.0/oa/message/template",
+        zns.message_template_uid,
+        name="oa.message.template",
+    ),
+    # Business host (business.openapi.zalo.me): ZBS templates, quota, sends by phone
+    path("business/template/all", zns.template_all, name="zns.template.all"),
+    path("business/template/info/v2", zns.template_info, name="zns.template.info"),
+    path("business/template/create", zns.template_create, name="zns.template.create"),
+    path("business/template/edit", zns.template_edit, name="zns.template.edit"),
+    path("business/message/quota", zns.message_quota, name="zns.quota"),
+    path("business/message/status", zns.message_status, name="zns.message.status"),
+    path("business/message/template", zns.message_template, name="zns.message.template"),
     # The sandbox's own controls and assets
     path("_sandbox/state", control.state_view, name="sandbox.state"),
     path("_sandbox/reset", control.reset_view, name="sandbox.reset"),
@@ -49,10 +72,17 @@ urlpatterns = [
         control_events.customers_view,
         name="sandbox.customers",
     ),
+    path("_sandbox/scenarios", control_scenarios.scenarios_view, name="sandbox.scenarios"),
+    path(
+        "_sandbox/scenarios/<slug:name>",
+        control_scenarios.scenario_view,
+        name="sandbox.scenario",
+    ),
     path("_sandbox/messages", control_events.messages_view, name="sandbox.messages"),
     path("_sandbox/messages/receipts", control_events.receipts_view, name="sandbox.receipts"),
     path("_sandbox/media/<slug:name>.<slug:ext>", control_events.media, name="sandbox.media"),
     path("_sandbox/avatar/<slug:key>.svg", avatars.avatar, name="sandbox.avatar"),
+    path("_sandbox/zns/<slug:action>", zns_control.zns_view, name="sandbox.zns"),
 ]
 
 handler404 = "zalohub.sandbox.responses.not_found"

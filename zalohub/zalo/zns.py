@@ -113,18 +113,27 @@ class ZNSAPI:
         return _sent(data, "msg_id")
 
     def send_by_uid(
-        self, *, access_token: str, user_id: str, template_id: str, template_data: dict[str, Any]
+        self,
+        *,
+        access_token: str,
+        user_id: str,
+        template_id: str,
+        template_data: dict[str, Any],
+        tracking_id: str = "",
     ) -> TemplateSend:
+        payload: dict[str, Any] = {
+            "user_id": user_id,
+            "template_id": template_id,
+            "template_data": template_data,
+        }
+        if tracking_id:  # the same idempotency key as a send by phone
+            payload["tracking_id"] = tracking_id
         body = self._t.request(
             "POST",
             f"{self._openapi}/v3.0/oa/message/template",
             endpoint="oa.message.template",
             headers={"access_token": access_token},
-            json_body={
-                "user_id": user_id,
-                "template_id": template_id,
-                "template_data": template_data,
-            },
+            json_body=payload,
         )
         return _sent(body.get("data") or {}, "message_id")
 

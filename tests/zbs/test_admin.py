@@ -1,0 +1,89 @@
+"""The ZBS Templates screens and who may use them (the role matrix)."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.zbs.conftest import VALUES, make_template
+from zalohub.events.models import ZaloEvent
+from zalohub.zbs.models import Template, TemplateSend
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_it_shows_the_zbs_templates_button_on_the_oa_form_to_admins_only(oa, admin, agent):
+    url = reverse("admin:accounts_officialaccount_change", args=[oa.pk])
+    page = _client(admin).get(url).content.decode()
+    # It should link to the OA's templates by URL name.
+    assert 'id="btn-zbs-templates"' in page
+    assert f"/admin/zbs/template/?oa__id__exact={oa.pk}" in page
+
+
+@pytest.mark.parametrize(
+    ("persona", "allowed"),
+    [("admin", True), ("agent", False), ("auditor", False), ("outsider", False)],
+)
+def test_it_lets_only_zalo_admins_see_submit_and_send(request, oa, persona, allowed, approved, son):
+    user = request.getfixturevalue(persona)
+    client = _client(user)
+    draft = make_template(oa, name="Cập nhật giao hàng mới")
+    urls = [
+        ("get", reverse("admin:zbs_template_changelist") + f"?oa__id__exact={oa.pk}"),
+        ("get", reverse("admin:zbs_template_dashboard", args=[oa.pk])),
+        ("post", reverse("admin:zbs_template_submit", args=[draft.pk])),
+        ("get", reverse("admin:zbs_template_send", args=[approved.pk])),
+    ]
+    for method, url in urls:
+        status = getattr(client, method)(url).status_code
+        # It should serve admins and refuse everyone else.
+        assert (status in (200, 302)) if allowed else (status == 403), (persona, url, status)
+    draft.refresh_from_db()
+    assert draft.status == (Template.Status.PENDING if allowed else Template.Status.DRAFT)
+
+
+def test_it_previews_then_sends_from_the_send_page(admin, approved, son):
+    client = _client(admin)
+    url = reverse("admin:zbs_template_send", args=[approved.pk])
+    form = {
+        "partner": son.pk,
+        "route_policy": "phone",
+        **{f"param_{k}": v for k, v in VALUES.items()},
+    }
+    preview = client.post(url, {**form, "action": "preview"}).content.decode()
+    # It should show the rendered message and the route before anything is sent.
+    assert "Đơn hàng DH8821 của Anh Sơn đã được xác nhận." in preview
+    assert "84912345678" in preview
+    assert not TemplateSend.objects.exists()
+    answer = client.post(url, {**form, "action": "send"})
+    assert answer.status_code == 302
+    assert ZaloEvent.objects.get(event_name="oa_send_template").message.kind == "template"
+
+
+def test_it_lists_every_lint_problem_on_the_form(admin, oa):
+    template = make_template(oa, name="Ngắn", body="Gọi 0912345678 tại https://shop.vn")
+    client = _client(admin)
+    page = client.get(reverse("admin:zbs_template_lint", args=[template.pk]), follow=True)
+    errors = [str(m) for m in page.context["messages"]]
+    assert len(errors) >= 4
+    assert any("link" in e for e in errors) and any("phone" in e for e in errors)
+
+
+def test_it_draws_the_dashboard_chart_and_the_starters(admin, oa, approved, son):
+    from zalohub.zbs.sending import template_send
+
+    template_send(partner=son, template=approved, params=VALUES)
+    client = _client(admin)
+    page = client.get(reverse("admin:zbs_template_dashboard", args=[oa.pk])).content.decode()
+    # It should draw an inline SVG chart, not a table of numbers.
+    assert '<svg class="zbs-chart" id="zbs-sends-chart"' in page
+    starters = client.get(reverse("admin:zbs_template_starters", args=[oa.pk]))
+    assert starters.status_code == 200 and "starter-otp" in starters.content.decode()
+    copied = client.post(reverse("admin:zbs_template_starters", args=[oa.pk]), {"key": "otp"})
+    assert copied.status_code == 302
+    assert Template.objects.get(starter="otp").status == Template.Status.DRAFT

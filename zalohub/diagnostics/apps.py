@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DiagnosticsConfig(AppConfig):
+    name = "zalohub.diagnostics"
+    label = "diagnostics"
+    verbose_name = _("Diagnostics")
+
+    def ready(self) -> None:
+        from zalohub.diagnostics import services  # noqa: F401  (the periodic health job)
+        from zalohub.diagnostics.checks.webhook import PROBE_EVENT
+        from zalohub.events.handlers import IGNORED
+
+        # The self-test's probe only proves the webhook URL reaches the hub.
+        IGNORED.setdefault(PROBE_EVENT, "the diagnostics self-test's probe, not a customer's")

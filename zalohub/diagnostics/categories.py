@@ -1,0 +1,114 @@
+"""The five error categories of the troubleshooting guide, assigned from Zalo's codes and
+our own states, each with the next step written for the person who has to take it."""
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from zalohub.events.models import ErrorCategory, ProcessingState, ZaloEvent
+from zalohub.zalo.errors import ErrorKind, classify
+
+Category = ErrorCategory
+
+# Zalo codes that say the OA's authorization is the problem (OA API, ZNS, OAuth).
+TOKEN_CODES = {-216, -220, -124, -1241, -242, -104, -204, -205, -219, -14002, -14004, -14014}
+# The recipient cannot be identified: no valid phone, no Zalo account behind it.
+RECIPIENT_CODES = {-108, -118}
+# The template is the problem: not approved, disabled, its own quota, wrong data for it.
+TEMPLATE_CODES = {
+    -109,
+    -1091,
+    -111,
+    -112,
+    -1121,
+    -1122,
+    -1124,
+    -117,
+    -131,
+    -145,
+    -146,
+    -147,
+    -249,
+}
+
+NEXT_STEPS: dict[str, Promise] = {
+    Category.TOKEN: _(
+        "Open the OA account and press “Authorize Account” (if it is stuck on an old session, "
+        "press “Clear OAuth Session” first). When it is Connected again, press “Sync OA Profile”."
+    ),
+    Category.WEBHOOK: _(
+        "Copy the app's Webhook URL into Zalo OA Developer Console → Webhook settings, check "
+        "that the event groups are enabled and that the OA secret key stored on the Zalo app "
+        "matches the console's, then run the webhook self-test."
+    ),
+    Category.SEND: _(
+        "Open the failed message in Zalo Events and read the error. If Zalo was unavailable, "
+        "press “Resend” once it answers again; if the customer cannot receive messages now "
+        "(blocked, outside the reply window), contact them another way."
+    ),
+    Category.TEMPLATE: _(
+        "Open the ZBS template and read its Reject Reason and Template Quality. Edit it, press "
+        "“Reset to Draft”, then “Submit to Zalo”. For a spent quota, check the limits in Zalo "
+        "OA Developer Console and wait for the daily reset."
+    ),
+    Category.RECIPIENT: _(
+        "Open the contact and fix the phone number (format 84xxxxxxxxx), or check the "
+        "partner's Zalo link on Zalo Partners; change the route policy to Phone or UID + "
+        "Phone if the customer has no Zalo link."
+    ),
+}
+
+# A few codes deserve a more precise step than their category's.
+CODE_STEPS: dict[int, Promise] = {
+    -230: _(
+        "The customer has not written to the OA in 7 days: wait until they do, or send an "
+        "approved ZBS template instead."
+    ),
+    -32: _("Zalo's call limit for this minute is spent; sending resumes on its own."),
+    -144: _("The OA's daily ZNS quota is spent; sending resumes after Zalo's daily reset."),
+    -211: _("The OA's quota for this feature is spent; check it in Zalo OA Developer Console."),
+}
+
+
+def category_for_code(code: int | None, *, kind: str = "", http_status: int | None = None) -> str:
+    """The category of a failed Zalo call, from its code (or HTTP status without one)."""
+    if code in TOKEN_CODES:
+        return Category.TOKEN
+    if code in RECIPIENT_CODES:
+        return Category.RECIPIENT
+    if code in TEMPLATE_CODES:
+        return Category.TEMPLATE
+    resolved = kind or classify(code or None, http_status=http_status).value
+    if resolved == ErrorKind.AUTH:
+        return Category.TOKEN
+    return Category.SEND
+
+
+def category_for_event(event: ZaloEvent) -> str:
+    """An event's category: Zalo's code on its message decides first, then its own state."""
+    # The sender's own specific category wins (it knows a refused route or template);
+    # a generic "send failure" is sharpened by Zalo's code.
+    if event.error_category in (Category.TOKEN, Category.TEMPLATE, Category.RECIPIENT):
+        return event.error_category
+    message = event.message if event.message_id else None
+    code = message.failure_code if message is not None else None
+    if code:
+        return category_for_code(code)
+    if event.error_category:
+        return event.error_category
+    if event.processing_state == ProcessingState.ERROR:
+        return Category.SEND if event.direction == "out" else Category.WEBHOOK
+    return ""
+
+
+def next_step(category: str, code: int | None = None) -> str:
+    if code is not None and code in CODE_STEPS:
+        return str(CODE_STEPS[code])
+    step = NEXT_STEPS.get(category)
+    return str(step) if step else ""
+
+
+def label(category: str) -> str:
+    try:
+        return str(Category(category).label)
+    except ValueError:
+        return ""

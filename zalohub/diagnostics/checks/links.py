@@ -1,0 +1,42 @@
+"""Links from a check to the filtered lists that prove it."""
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.apps import apps
+from django.urls import NoReverseMatch, reverse
+
+from zalohub.accounts.models import OfficialAccount
+
+
+def _list(name: str, params: dict[str, object]) -> str:
+    query = urlencode(
+        {k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items()}
+    )
+    return f"{reverse(name)}?{query}" if query else reverse(name)
+
+
+def events(oa: OfficialAccount, **params: object) -> str:
+    return _list("admin:events_zaloevent_changelist", {"oa__id__exact": oa.pk, **params})
+
+
+def api_logs(oa: OfficialAccount, **params: object) -> str:
+    return _list("admin:apilog_apilog_changelist", {"oa__id__exact": oa.pk, **params})
+
+
+def rejected(oa: OfficialAccount, **params: object) -> str:
+    return _list("admin:events_rejectedrequest_changelist", {"app_id": oa.app.app_id, **params})
+
+
+def oa_form(oa: OfficialAccount) -> str:
+    return reverse("admin:accounts_officialaccount_change", args=[oa.pk])
+
+
+def zbs_templates(oa: OfficialAccount, model_name: str, **params: object) -> str:
+    """The templates list of the zbs app, when it is installed and registered in admin."""
+    if not apps.is_installed("zalohub.zbs"):
+        return ""
+    try:
+        return _list(f"admin:zbs_{model_name}_changelist", {"oa__id__exact": oa.pk, **params})
+    except NoReverseMatch:
+        return ""

@@ -1,0 +1,39 @@
+"""All checks of one OA, worst first."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.diagnostics.checks import CheckResult, worst
+from zalohub.diagnostics.checks.sends import check_recipients, check_sends, failure_tally
+from zalohub.diagnostics.checks.templates import check_templates
+from zalohub.diagnostics.checks.token import check_token
+from zalohub.diagnostics.checks.webhook import check_webhook
+
+ORDER = ("token", "webhook", "sends", "templates", "recipients")
+
+
+@dataclass
+class OAHealth:
+    oa: OfficialAccount
+    level: str
+    checks: list[CheckResult]
+    computed_at: datetime
+
+    def check(self, key: str) -> CheckResult:
+        return next(c for c in self.checks if c.key == key)
+
+
+def oa_health(*, oa: OfficialAccount, now: datetime | None = None) -> OAHealth:
+    now = now or timezone.now()
+    tally = failure_tally(oa=oa, now=now)
+    checks = [
+        check_token(oa=oa, now=now),
+        check_webhook(oa=oa, now=now),
+        check_sends(oa=oa, now=now, tally=tally),
+        check_templates(oa=oa, now=now, tally=tally),
+        check_recipients(oa=oa, now=now, tally=tally),
+    ]
+    return OAHealth(oa=oa, level=worst([c.level for c in checks]), checks=checks, computed_at=now)

@@ -1,0 +1,107 @@
+"""The ZBS Templates screens: the list per OA, the template form with its lifecycle
+buttons, and the settings with the OA's Route policy."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.zbs import admin_views
+from zalohub.zbs.lint import PARAM_TYPES
+from zalohub.zbs.models import BulkSend, Template, ZbsSettings
+from zalohub.zbs.services import oa_settings
+
+EDITABLE = ["name", "template_type", "tag", "body", "params", "buttons", "note"]
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "status_badge", "quality", "template_type", "zalo_template_id", "oa"]
+    list_filter = ["oa", "status", "quality"]
+    search_fields = ["name", "zalo_template_id"]
+    readonly_fields = [
+        "status_badge",
+        "reject_reason",
+        "disabled_cause",
+        "quality",
+        "zalo_template_id",
+        "price",
+        "template_daily_quota",
+        "submitted_at",
+        "reviewed_at",
+        "synced_at",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        head = ["oa"] if obj is None else ["oa", "status_badge"]
+        return [*head, *EDITABLE, *[f for f in self.readonly_fields if f != "status_badge"]]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is not None and not obj.editable:
+            # Pending and Approved templates are never edited in place (issue 6 §2).
+            return ["oa", *EDITABLE, *self.readonly_fields]
+        return ["oa", *self.readonly_fields] if obj is not None else list(self.readonly_fields)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Template) -> str:
+        return format_html(
+            '<span class="zbs-status zbs-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        views = [
+            ("<int:pk>/submit/", admin_views.submit, "submit"),
+            ("<int:pk>/reset/", admin_views.reset, "reset"),
+            ("<int:pk>/lint/", admin_views.lint, "lint"),
+            ("<int:pk>/send/", admin_views.send, "send"),
+            ("<int:pk>/bulk/", admin_views.bulk, "bulk"),
+            ("bulk/<int:bulk_id>/", admin_views.bulk_progress_view, "bulk_progress"),
+            ("oa/<int:oa_pk>/sync/", admin_views.sync, "sync"),
+            ("oa/<int:oa_pk>/starters/", admin_views.starters, "starters"),
+            ("oa/<int:oa_pk>/dashboard/", admin_views.dashboard, "dashboard"),
+        ]
+        mine = [path(route, wrap(view), name=f"zbs_template_{name}") for route, view, name in views]
+        return mine + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        extra = dict(extra_context or {})
+        oa_pk = request.GET.get("oa__id__exact")
+        oa = OfficialAccount.objects.filter(pk=oa_pk).first() if (oa_pk or "").isdigit() else None
+        if oa is not None:
+            extra["zbs_oa"] = oa_settings(oa)
+            extra["zbs_oa_pk"] = oa.pk
+        return super().changelist_view(request, extra)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        extra = dict(extra_context or {})
+        extra["apilog_url"] = (
+            reverse("admin:apilog_apilog_changelist") + f"?ref_type=zbs.template&ref_id={object_id}"
+        )
+        extra["can_view_apilog"] = request.user.has_perm("apilog.view_apilog")
+        extra["can_send"] = request.user.has_perm("zbs.send_template")
+        extra["statuses"] = Template.Status.choices
+        extra["param_types"] = [(k, v[0], v[1]) for k, v in PARAM_TYPES.items()]
+        return super().change_view(request, object_id, form_url, extra)
+
+
+@admin.register(ZbsSettings)
+class ZbsSettingsAdmin(admin.ModelAdmin):
+    list_display = ["oa", "route_policy", "daily_quota", "remaining_quota", "templates_synced_at"]
+    fields = ["oa", "route_policy", "daily_quota", "remaining_quota", "quota_synced_at"]
+    readonly_fields = ["daily_quota", "remaining_quota", "quota_synced_at"]
+
+
+@admin.register(BulkSend)
+class BulkSendAdmin(admin.ModelAdmin):
+    list_display = ["template", "oa", "status", "total", "created_at"]
+    readonly_fields = [f.name for f in BulkSend._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

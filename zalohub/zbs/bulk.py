@@ -1,0 +1,147 @@
+"""Bulk sends: one template to a list of partners, quota checked first, one by one.
+
+``bulk_start`` reads the OA's quota from Zalo and refuses a list longer than what is
+left today. The task then sends to each partner in order, each through the normal
+pipeline; when Zalo says the quota is spent, the bulk stops and the partners not yet
+reached are marked Not sent, with the reason, rather than tried and failed one by one.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.tasks import task
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zalohub.accounts.tokens import TokenUnavailable
+from zalohub.events.models import ZaloState
+from zalohub.partners.models import Partner
+from zalohub.zalo import ZaloError
+from zalohub.zbs.delivery import deliver_template
+from zalohub.zbs.models import BulkRecipient, BulkSend, Template
+from zalohub.zbs.routes import SendProblem
+from zalohub.zbs.sending import TemplateSendRefused, template_send
+from zalohub.zbs.services import TemplateActionRefused, quota_refresh
+
+Outcome = BulkRecipient.Outcome
+
+
+def bulk_start(
+    *,
+    template: Template,
+    partners: list[Partner],
+    params: dict[str, Any],
+    route_policy: str = "",
+    actor: Any = None,
+    enqueue: bool = True,
+) -> BulkSend:
+    if template.status != Template.Status.APPROVED:
+        raise TemplateActionRefused(_("Only an Approved template can be sent."))
+    unique = list(dict.fromkeys(p.resolved() for p in partners))
+    if not unique:
+        raise TemplateActionRefused(_("Choose at least one partner."))
+    try:
+        quota = quota_refresh(oa=template.oa)
+    except (ZaloError, TokenUnavailable) as exc:
+        raise TemplateActionRefused(_("Zalo's quota could not be read: %s") % exc) from None
+    if quota.remaining_quota is not None and quota.remaining_quota < len(unique):
+        raise TemplateActionRefused(
+            _(
+                "%(n)d partners chosen but only %(left)d sends are left in today's quota "
+                "(%(daily)d a day): choose fewer or send tomorrow."
+            )
+            % {"n": len(unique), "left": quota.remaining_quota, "daily": quota.daily_quota or 0}
+        )
+    with transaction.atomic():
+        bulk = BulkSend.objects.create(
+            oa=template.oa,
+            template=template,
+            params=params,
+            route_policy=route_policy,
+            total=len(unique),
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        BulkRecipient.objects.bulk_create(
+            BulkRecipient(bulk=bulk, partner=p, position=i) for i, p in enumerate(unique)
+        )
+        if enqueue:
+            transaction.on_commit(lambda: bulk_task.enqueue(bulk.pk))
+    return bulk
+
+
+@task(queue_name="zalo")
+def bulk_task(bulk_id: int) -> str:
+    return bulk_run(bulk=BulkSend.objects.get(pk=bulk_id))
+
+
+def bulk_run(*, bulk: BulkSend) -> str:
+    """Send to every partner still waiting, in order (re-runnable after a crash)."""
+    for recipient in bulk.recipients.filter(outcome=Outcome.PENDING).select_related("partner"):
+        bulk.refresh_from_db(fields=["status", "stop_reason"])
+        if bulk.status == BulkSend.Status.STOPPED:
+            break
+        try:
+            send = template_send(
+                partner=recipient.partner,
+                template=bulk.template,
+                params=bulk.params,
+                route_policy=bulk.route_policy,
+                actor=bulk.actor,
+                bulk=bulk,
+                enqueue=False,
+            )
+        except TemplateSendRefused as exc:
+            _note(recipient, Outcome.FAILED, exc.message, exc.send)
+            continue
+        except SendProblem as exc:
+            _note(recipient, Outcome.FAILED, exc.message, None)
+            continue
+        event = send.message.events.get()
+        deliver_template(event_id=event.pk, worker_id=f"bulk-{bulk.pk}")
+        send.message.refresh_from_db()
+        _note(recipient, *_outcome(send.message), send)
+    return bulk_finish(bulk=bulk)
+
+
+def _outcome(message: Any) -> tuple[str, str]:
+    if message.zalo_state == ZaloState.FAILED:
+        return Outcome.FAILED, message.failure_reason
+    if message.zalo_state == ZaloState.ON_QUEUE:
+        return Outcome.QUEUED, _("Zalo did not answer yet; it is tried again.")
+    return Outcome.SENT, ""
+
+
+def _note(recipient: BulkRecipient, outcome: str, detail: str, send: Any) -> None:
+    BulkRecipient.objects.filter(pk=recipient.pk).update(outcome=outcome, detail=detail, send=send)
+
+
+def bulk_stop(*, bulk: BulkSend, reason: str) -> None:
+    BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.Status.RUNNING).update(
+        status=BulkSend.Status.STOPPED, stop_reason=reason, finished_at=timezone.now()
+    )
+
+
+def bulk_finish(*, bulk: BulkSend) -> str:
+    bulk.refresh_from_db()
+    if bulk.status == BulkSend.Status.STOPPED:
+        bulk.recipients.filter(outcome=Outcome.PENDING).update(
+            outcome=Outcome.SKIPPED, detail=_("Not sent: %s") % bulk.stop_reason
+        )
+        return "stopped"
+    BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.Status.RUNNING).update(
+        status=BulkSend.Status.DONE, finished_at=timezone.now()
+    )
+    return "done"
+
+
+def bulk_progress(*, bulk: BulkSend) -> dict[str, Any]:
+    counts = {o: 0 for o in Outcome.values}
+    for row in bulk.recipients.values_list("outcome", flat=True):
+        counts[row] += 1
+    done = bulk.total - counts[Outcome.PENDING]
+    return {
+        "done": done,
+        "total": bulk.total,
+        "percent": round(100 * done / bulk.total) if bulk.total else 100,
+        "counts": counts,
+    }

@@ -1,0 +1,46 @@
+"""Tasks and periodic jobs: template syncs, bulk sends, and recovering stuck sends."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.tasks import task
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.tokens import TokenUnavailable
+from zalohub.core import periodic
+from zalohub.zalo import ZaloError
+from zalohub.zbs import bulk  # noqa: F401  (registers bulk_task)
+from zalohub.zbs.delivery import recover_stuck_sends, requeue_lost_sends
+from zalohub.zbs.models import ZbsSettings
+from zalohub.zbs.services import oa_settings, quota_refresh, templates_sync
+
+logger = logging.getLogger(__name__)
+
+
+@task(queue_name="zalo")
+def sync_templates(oa_pk: int) -> str:
+    oa = OfficialAccount.objects.get(pk=oa_pk)
+    try:
+        result = templates_sync(oa=oa)
+        quota_refresh(oa=oa)
+    except (ZaloError, TokenUnavailable) as exc:
+        ZbsSettings.objects.filter(pk=oa_settings(oa).pk).update(last_sync_error=str(exc))
+        return f"failed: {exc}"
+    return f"{len(result.created)} new, {len(result.updated)} updated"
+
+
+@periodic.register("zbs.sync", every_seconds=settings.ZBS_SYNC_SECONDS)
+def sync_all() -> int:
+    """Templates and quota of every connected OA, as often as ZBS_SYNC_SECONDS."""
+    oas = OfficialAccount.objects.filter(status=OfficialAccount.Status.CONNECTED)
+    for oa in oas:
+        sync_templates.enqueue(oa.pk)
+    return oas.count()
+
+
+@periodic.register("zbs.sweep", every_seconds=10)
+def sweep() -> int:
+    lease = timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+    # Sooner than the events sweeper's two minutes, so template sends stay ours.
+    return recover_stuck_sends(lease=lease) + requeue_lost_sends(older_than=timedelta(seconds=60))
