@@ -232,3 +232,32 @@ def test_it_previews_the_rendered_message(approved):
 def test_it_keeps_the_template_status_choices_the_seed_names():
     labels = [str(label) for _value, label in Template.Status.choices]
     assert labels == ["Draft", "Pending", "Approved", "Rejected", "Disabled"]
+
+
+def test_resend_from_zalo_events_sends_a_failed_template_again_once(approved, son, sandbox):
+    from zalohub.events.actions import message_resend
+
+    sandbox.zns.refusals[SON_PHONE] = -141
+    send = template_send(partner=son, template=approved, params=VALUES, route_policy="phone")
+    assert _deliver(send) == "failed"
+    del sandbox.zns.refusals[SON_PHONE]
+    # It should queue a new attempt through the template sender, with the same tracking id.
+    new_event = message_resend(message=send.message)
+    assert new_event.event_name == "oa_send_template"
+    assert deliver_template(event_id=new_event.pk, worker_id="test") == "sent"
+    [zalo_send] = _sandbox_sends(sandbox)
+    assert zalo_send.tracking_id == send.tracking_id
+    send.message.refresh_from_db()
+    assert send.message.zalo_state == ZaloState.SENT
+
+
+def test_resend_of_a_send_that_never_had_a_route_says_what_to_fix(approved, oa, sandbox):
+    from zalohub.events.actions import ActionRefused, message_resend
+
+    nobody = make_partner(oa, name="Khách không SĐT")
+    with pytest.raises(TemplateSendRefused):
+        template_send(partner=nobody, template=approved, params=VALUES, route_policy="phone")
+    send = TemplateSend.objects.get(partner=nobody)
+    # It should refuse a blind resend and say why the send had no recipient.
+    with pytest.raises(ActionRefused, match="never had a route"):
+        message_resend(message=send.message)

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -393,6 +394,11 @@ NO_ANSWER = gettext_lazy(
 )
 
 
+# Message kinds whose sends another app makes (zbs: templates), by the function that
+# queues a new attempt for them; everything else is an OA consultation message.
+RESENDERS: dict[str, Callable[[Message], ZaloEvent]] = {}
+
+
 def resend(message: Message) -> ZaloEvent:
     """A new attempt for a failed outbound message (used by the Resend action)."""
-    return _queue_event(message)
+    return RESENDERS.get(message.kind, _queue_event)(message)

@@ -9,4 +9,9 @@ class ZbsConfig(AppConfig):
 
     def ready(self) -> None:
         # Handlers join the events table; tasks and periodic jobs join the worker.
+        from zalohub.events.models import Message
+        from zalohub.events.sending import RESENDERS
         from zalohub.zbs import handlers, tasks  # noqa: F401
+        from zalohub.zbs.sending import template_resend
+
+        RESENDERS[Message.Kind.TEMPLATE] = template_resend

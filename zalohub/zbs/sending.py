@@ -8,12 +8,14 @@ recorded, as an event in Error with the reason, and the caller gets ``TemplateSe
 """
 
 import json
+import secrets
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zalohub.events.actions import ActionRefused
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -159,3 +161,31 @@ def _record(
         message=message,
     )
     return send
+
+
+def template_resend(message: Message) -> ZaloEvent:
+    """Resend of a failed template message: a new attempt with the same tracking id, so
+    that if an earlier attempt did reach Zalo the message is still delivered only once."""
+    send = TemplateSend.objects.select_related("oa").get(message=message)
+    if not send.route:
+        raise ActionRefused(
+            _("This send never had a route (%(reason)s): fix the partner, then send again.")
+            % {"reason": send.message.failure_reason or "—"}
+        )
+    oa = send.oa
+    event = ZaloEvent.objects.create(
+        app_id=oa.app_id,
+        oa=oa,
+        direction=Direction.OUTBOUND,
+        event_name=EVENT_NAME,
+        dedupe_key=f"zbs:{send.tracking_id}:{secrets.token_hex(6)}",
+        raw_body=json.dumps(wire_body(send), ensure_ascii=False),
+        zalo_user_id=message.zalo_user_id,
+        conversation_key=f"{oa.oa_id}:{message.zalo_user_id}"[:100],
+        processing_state=ProcessingState.QUEUED,
+        message=message,
+    )
+    from zalohub.zbs.delivery import send_template
+
+    transaction.on_commit(lambda: send_template.enqueue(event.pk))
+    return event
