@@ -247,6 +247,16 @@ def test_it_shows_a_user_granted_zalo_events_the_events_api_logs(sandbox, connec
     assert _login(auditor).get("/admin/apilog/apilog/").status_code == 200
 
 
+def test_it_offers_the_escalation_bundle_from_the_event_form(sandbox, connected_oa, it_admin):
+    _, event = _failed_send(sandbox, connected_oa)
+    client = _login(it_admin)
+    page = client.get(_url(event)).content.decode()
+    # It should link the event to its escalation summary (the seed's checklist).
+    assert 'id="btn-escalation"' in page
+    bundle = client.get(f"/admin/diagnostics/healthsnapshot/escalation/event/{event.pk}/")
+    assert bundle.status_code == 200
+
+
 def test_it_hides_api_logs_from_a_cs_agent_granted_nothing_else(agent):
     # It should never show a CS agent the API logs.
     assert _login(agent).get("/admin/apilog/apilog/").status_code == 403

@@ -148,3 +148,25 @@ def test_it_shows_every_kind_the_pipeline_stores(member, agent, sandbox, custome
         "audio": "<audio",
     }
     assert shown[kind] in page
+
+
+def test_a_closed_window_offers_the_oas_approved_templates(member, agent, customer_writes):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from zalohub.partners.models import ZaloPartnerLink
+
+    customer_writes()
+    conversation = conversation_of()
+    eight_days_ago = timezone.now() - timedelta(days=8)
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=eight_days_ago)
+    ZaloPartnerLink.objects.filter(pk=conversation.partner_link_id).update(
+        last_interaction_at=eight_days_ago
+    )
+    page = _client(agent).get(f"/inbox/c/{conversation.pk}/").content.decode()
+    # It should say the window is closed and link to the OA's approved ZBS templates.
+    assert 'data-band="closed"' in page
+    picker = f"/admin/zbs/template/?oa__id__exact={conversation.oa_id}&amp;status__exact=approved"
+    assert picker in page
+    assert _client(agent).get(picker.replace("&amp;", "&")).status_code == 200

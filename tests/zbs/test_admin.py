@@ -26,25 +26,35 @@ def test_it_shows_the_zbs_templates_button_on_the_oa_form_to_admins_only(oa, adm
 
 
 @pytest.mark.parametrize(
-    ("persona", "allowed"),
-    [("admin", True), ("agent", False), ("auditor", False), ("outsider", False)],
+    ("persona", "can_send", "can_submit"),
+    [
+        ("admin", True, True),
+        # A CS agent sends approved templates (the inbox's way past a closed reply
+        # window) but never submits or changes one.
+        ("agent", True, False),
+        ("auditor", False, False),
+        ("outsider", False, False),
+    ],
 )
-def test_it_lets_only_zalo_admins_see_submit_and_send(request, oa, persona, allowed, approved, son):
+def test_the_role_matrix_of_templates(request, oa, persona, can_send, can_submit, approved, son):
     user = request.getfixturevalue(persona)
     client = _client(user)
     draft = make_template(oa, name="Cập nhật giao hàng mới")
-    urls = [
-        ("get", reverse("admin:zbs_template_changelist") + f"?oa__id__exact={oa.pk}"),
-        ("get", reverse("admin:zbs_template_dashboard", args=[oa.pk])),
-        ("post", reverse("admin:zbs_template_submit", args=[draft.pk])),
-        ("get", reverse("admin:zbs_template_send", args=[approved.pk])),
+    reading = [
+        reverse("admin:zbs_template_changelist") + f"?oa__id__exact={oa.pk}",
+        reverse("admin:zbs_template_send", args=[approved.pk]),
     ]
-    for method, url in urls:
-        status = getattr(client, method)(url).status_code
-        # It should serve admins and refuse everyone else.
-        assert (status in (200, 302)) if allowed else (status == 403), (persona, url, status)
+    for url in reading:
+        status = client.get(url).status_code
+        # It should serve the list and the send page to those who may send, only.
+        assert (status == 200) if can_send else (status == 403), (persona, url, status)
+    submit = client.post(reverse("admin:zbs_template_submit", args=[draft.pk])).status_code
+    dashboard = client.get(reverse("admin:zbs_template_dashboard", args=[oa.pk])).status_code
+    # It should let only a Zalo Admin submit a template.
+    assert (submit in (200, 302)) if can_submit else (submit == 403), (persona, submit)
+    assert (dashboard == 200) if can_send else (dashboard == 403), (persona, dashboard)
     draft.refresh_from_db()
-    assert draft.status == (Template.Status.PENDING if allowed else Template.Status.DRAFT)
+    assert draft.status == (Template.Status.PENDING if can_submit else Template.Status.DRAFT)
 
 
 def test_it_previews_then_sends_from_the_send_page(admin, approved, son):

@@ -20,6 +20,8 @@ ADMIN_APPS = {"accounts", "apilog", "partners", "inbox", "zbs", "diagnostics", "
 AGENT_PERMISSIONS = {
     "inbox": None,  # every permission of the app
     "partners": {"view_partner", "change_partner", "view_zalopartnerlink"},
+    # When the reply window has closed, the inbox offers an approved template instead.
+    "zbs": {"view_template", "send_template"},
 }
 # Granted separately by an admin: the Zalo Events list, and the API logs its events'
 # forms link to (the seed: API Logs button on the message form in Zalo Events).

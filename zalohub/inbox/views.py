@@ -13,6 +13,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -144,6 +145,13 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
         ),
         "assignees": _assignees(conversation),
         "follows": link.is_follower if link else None,
+        # The approved templates of this OA (the ZBS app's list; linked by URL name).
+        "template_picker_url": (
+            reverse("admin:zbs_template_changelist")
+            + f"?oa__id__exact={conversation.oa_id}&status__exact=approved"
+            if request.user.has_perm("zbs.send_template")
+            else ""
+        ),
     }
 
 
