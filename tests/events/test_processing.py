@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.helpers import fixture, post_webhook
@@ -182,6 +182,39 @@ def test_a_late_worker_cannot_commit_a_swept_event(client, zalo_app, connected_o
     assert process_batch(batch, worker_id="slow") == 0
     assert Message.objects.count() == 1
     assert ZaloEvent.objects.get().attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_but_living_batch_is_not_swept_on_postgresql(client, zalo_app, connected_oa):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time anyway")
+    from zalohub.events.queue import _lock
+
+    _post(client, zalo_app, "user_send_text__official")
+    batch = claim_batch(worker_id="slow")
+    ZaloEvent.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    holding, release = threading.Event(), threading.Event()
+
+    def slow_worker() -> None:
+        try:
+            with transaction.atomic():
+                _lock(batch)
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=slow_worker)
+    worker.start()
+    assert holding.wait(30)
+    # It should leave the batch to the worker still holding it, lease or no lease...
+    assert sweep_expired_leases() == 0
+    release.set()
+    worker.join()
+    # ...and hand it on once nobody holds it (the worker died).
+    assert sweep_expired_leases() == 1
+    assert drain() == 1
+    assert Message.objects.count() == 1
 
 
 @pytest.mark.django_db

@@ -42,7 +42,9 @@ def _claim(job: Job, worker_id: str) -> bool:
     now = timezone.now()
     with contextlib.suppress(IntegrityError):  # another worker created it first
         PeriodicJob.objects.get_or_create(name=job.name, defaults={"next_run_at": now})
-    lease = max(job.every, timedelta(minutes=5))
+    # Long enough for a run, short enough that a worker killed mid-run (say, in the
+    # 10-second events sweep) holds the job up for a minute, not five.
+    lease = max(2 * job.every, timedelta(seconds=60))
     won = PeriodicJob.objects.filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
         name=job.name,

@@ -84,6 +84,7 @@ def process_batch(events: list[ZaloEvent], *, worker_id: str) -> int:
     """
     try:
         with transaction.atomic():
+            _lock(events)
             _process_all(events, worker_id=worker_id)
         return len(events)
     except _BatchFailed:
@@ -92,10 +93,19 @@ def process_batch(events: list[ZaloEvent], *, worker_id: str) -> int:
         logger.info("Batch of %d events failed on the fast path; going one by one", len(events))
     done = 0
     with transaction.atomic():
+        _lock(events)
         for event in events:
             if _process_one(event, worker_id=worker_id):
                 done += 1
     return done
+
+
+def _lock(events: list[ZaloEvent]) -> None:
+    """Hold the batch's rows while working on them (PostgreSQL): the sweeper then leaves
+    a slow but living batch alone instead of handing it to another worker mid-way."""
+    if connection.vendor == "postgresql":
+        ids = [event.pk for event in events]
+        list(ZaloEvent.objects.select_for_update().filter(pk__in=ids).values_list("pk"))
 
 
 def _process_all(events: list[ZaloEvent], *, worker_id: str) -> None:
@@ -205,12 +215,19 @@ def sweep_expired_leases() -> int:
     stuck = ZaloEvent.objects.filter(
         processing_state=ProcessingState.PROCESSING, lease_until__lt=now
     )
-    requeued = stuck.filter(direction=Direction.INBOUND).update(
-        processing_state=ProcessingState.QUEUED,
-        claimed_by="",
-        lease_until=None,
-        next_attempt_at=now,
-    )
+    with transaction.atomic():
+        inbound = stuck.filter(direction=Direction.INBOUND)
+        if connection.vendor == "postgresql":
+            # A worker still on its batch holds the rows' locks (process_batch takes
+            # them): skip those, however late; a dead worker's locks died with it.
+            ids = list(inbound.select_for_update(skip_locked=True).values_list("pk", flat=True))
+            inbound = ZaloEvent.objects.filter(pk__in=ids)
+        requeued = inbound.update(
+            processing_state=ProcessingState.QUEUED,
+            claimed_by="",
+            lease_until=None,
+            next_attempt_at=now,
+        )
     from zalohub.events.send_recovery import recover_interrupted_sends
 
     return requeued + recover_interrupted_sends(now=now)
