@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.roles import CS_AGENT, ZALO_ADMIN, ZALO_EVENTS
+from zalohub.inbox.models import OAMembership
 from zalohub.sandbox.world import demo_world
 
 
@@ -45,4 +46,8 @@ def seed_demo() -> tuple[str, str]:
             user.set_password(password)
             user.save()
             user.groups.set(Group.objects.filter(name__in=groups))
+    # The demo's CS agent answers both OAs' customers in the inbox.
+    agent = user_model.objects.get(username="agent")
+    for oa in OfficialAccount.objects.all():
+        OAMembership.objects.get_or_create(user=agent, oa=oa)
     return "admin", password
