@@ -14,15 +14,15 @@ LOCALE = Path(settings.BASE_DIR) / "zalohub" / "locale" / "vi" / "LC_MESSAGES"
 
 
 def _entries(po_text: str) -> dict[str, tuple[str, bool]]:
-    """msgid -> (msgstr, fuzzy) for a .po file (singular entries, context ignored)."""
+    """msgid -> (msgstr, fuzzy) for a .po file (context ignored; for a plural entry the
+    singular msgid and msgstr[0])."""
     entries: dict[str, tuple[str, bool]] = {}
     for block in po_text.split("\n\n"):
         if "msgid" not in block or block.lstrip().startswith("#~"):
             continue
         fuzzy = "#, fuzzy" in block or ", fuzzy" in block
-        msgid = "".join(
-            re.findall(r'^(?:msgid|msgid_plural)? ?"(.*)"$', block.split("msgstr")[0], re.M)
-        )
+        singular = block.split("msgstr")[0].split("msgid_plural")[0]
+        msgid = "".join(re.findall(r'^(?:msgid)? ?"(.*)"$', singular, re.M))
         strs = re.findall(r'msgstr(?:\[\d\])? ((?:".*"\n?)+)', block + "\n")
         msgstr = "".join(re.findall(r'"(.*)"', strs[0])) if strs else ""
         if msgid:
@@ -39,9 +39,15 @@ def test_every_string_has_a_vietnamese_translation():
 
 def test_the_compiled_catalogue_matches_the_source():
     catalogue = gettext.GNUTranslations((LOCALE / "django.mo").open("rb"))
-    for msgid, (msgstr, _fuzzy) in _entries((LOCALE / "django.po").read_text()).items():
+    po = (LOCALE / "django.po").read_text()
+    plurals = set(re.findall(r'^msgid "(.*)"\nmsgid_plural', po, re.M))
+    for msgid, (msgstr, _fuzzy) in _entries(po).items():
         if "%(" in msgid or "\\" in msgid:
-            continue  # escapes and plurals are compared by msgfmt itself
+            continue  # escapes are compared by msgfmt itself
+        if msgid in plurals:
+            # Vietnamese has one plural form: every count reads msgstr[0].
+            assert catalogue.ngettext(msgid, msgid + "s", 5) == msgstr, msgid
+            continue
         assert catalogue.gettext(msgid) == msgstr, msgid
 
 
