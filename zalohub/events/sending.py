@@ -338,9 +338,13 @@ def _requeue(
     delay: float,
     reason: str,
     code: int | None = None,
+    task: Any = None,
 ) -> str:
+    """Give the claim back and send again after ``delay`` (``task``: the sender's task,
+    for other apps' senders; the OA message sender by default)."""
     now = timezone.now()
     run_after = now + timedelta(seconds=delay)
+    task = task or send_event
     with transaction.atomic():
         kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
             processing_state=ProcessingState.QUEUED,
@@ -353,7 +357,7 @@ def _requeue(
             result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason, error_code=code
         )
         if kept:
-            transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(event.pk))
+            transaction.on_commit(lambda: task.using(run_after=run_after).enqueue(event.pk))
     return "retry"
 
 

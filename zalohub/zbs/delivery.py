@@ -27,6 +27,7 @@ from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.events import ratelimit
 from zalohub.events.models import Direction, ErrorCategory, EventAttempt, ProcessingState, ZaloEvent
 from zalohub.events.sending import _already_settled, _backoff, _fail, _succeed
+from zalohub.events.sending import _requeue as requeue
 from zalohub.zalo import ErrorKind, ZaloError, call_context, get_client
 from zalohub.zalo.zns import TemplateSend as Sent
 from zalohub.zbs.models import BulkSend, RoutePolicy, TemplateSend
@@ -162,33 +163,8 @@ def _failed_call(
     return result
 
 
-def _requeue(
-    event: ZaloEvent,
-    token: str,
-    attempt: EventAttempt,
-    *,
-    delay: float,
-    reason: str,
-    code: int | None = None,
-) -> str:
-    now = timezone.now()
-    run_after = now + timedelta(seconds=delay)
-    with transaction.atomic():
-        kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=token).update(
-            processing_state=ProcessingState.QUEUED,
-            next_attempt_at=run_after,
-            claimed_by="",
-            lease_until=None,
-            error_message=reason,
-        )
-        EventAttempt.objects.filter(pk=attempt.pk).update(
-            result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason, error_code=code
-        )
-        if kept:
-            transaction.on_commit(
-                lambda: send_template.using(run_after=run_after).enqueue(event.pk)
-            )
-    return "retry"
+def _requeue(event: ZaloEvent, token: str, attempt: EventAttempt, **kwargs: Any) -> str:
+    return requeue(event, token, attempt, task=send_template, **kwargs)
 
 
 def recover_stuck_sends(*, lease: timedelta) -> int:
