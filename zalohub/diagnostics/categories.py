@@ -5,30 +5,15 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.events.models import ErrorCategory, ProcessingState, ZaloEvent
-from zalohub.zalo.errors import ErrorKind, classify
+from zalohub.zalo.errors import (
+    RECIPIENT_CODES,
+    TEMPLATE_CODES,
+    TOKEN_CODES,
+    ErrorKind,
+    classify,
+)
 
 Category = ErrorCategory
-
-# Zalo codes that say the OA's authorization is the problem (OA API, ZNS, OAuth).
-TOKEN_CODES = {-216, -220, -124, -1241, -242, -104, -204, -205, -219, -14002, -14004, -14014}
-# The recipient cannot be identified: no valid phone, no Zalo account behind it.
-RECIPIENT_CODES = {-108, -118}
-# The template is the problem: not approved, disabled, its own quota, wrong data for it.
-TEMPLATE_CODES = {
-    -109,
-    -1091,
-    -111,
-    -112,
-    -1121,
-    -1122,
-    -1124,
-    -117,
-    -131,
-    -145,
-    -146,
-    -147,
-    -249,
-}
 
 NEXT_STEPS: dict[str, Promise] = {
     Category.TOKEN: _(

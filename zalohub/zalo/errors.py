@@ -37,6 +37,19 @@ _BLOCKED = {
     -141,  # ZNS / ZBS recipients
 }
 
+# What a code is about, beyond whether to retry: which of the troubleshooting guide's
+# categories a failure falls in (events, ZBS sends and diagnostics all read these).
+# The OA's authorization (OA API, ZNS, OAuth).
+TOKEN_CODES = frozenset(
+    {-216, -220, -124, -1241, -242, -104, -204, -205, -219, -14002, -14004, -14014}
+)
+# The recipient cannot be identified: no valid phone, no Zalo account behind it.
+RECIPIENT_CODES = frozenset({-108, -118})
+# The template: not approved, disabled, its own quota, wrong data for it.
+TEMPLATE_CODES = frozenset(
+    {-109, -1091, -111, -112, -1121, -1122, -1124, -117, -131, -132, -145, -146, -147, -249}
+)
+
 # Short readable names for the codes an admin meets most (the full text comes from Zalo).
 OAUTH_CODES = {
     -14002: "Invalid app id",

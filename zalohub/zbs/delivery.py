@@ -29,6 +29,8 @@ from zalohub.events.models import Direction, ErrorCategory, EventAttempt, Proces
 from zalohub.events.sending import _already_settled, _backoff, _fail, _succeed
 from zalohub.events.sending import _requeue as requeue
 from zalohub.zalo import ErrorKind, ZaloError, call_context, get_client
+from zalohub.zalo.errors import RECIPIENT_CODES as ZALO_RECIPIENT_CODES
+from zalohub.zalo.errors import TEMPLATE_CODES
 from zalohub.zalo.zns import TemplateSend as Sent
 from zalohub.zbs.models import BulkSend, RoutePolicy, TemplateSend
 from zalohub.zbs.services import quota_store
@@ -37,8 +39,8 @@ logger = logging.getLogger(__name__)
 PENDING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
 # A UID send refused for one of these reasons may go by phone instead (UID + Phone).
 UID_UNREACHABLE = {-201, -213, -230, -114, -118, -119, -139, -140, -141}
-TEMPLATE_CODES = {-109, -117, -131, -146, -147, -1121, -1122, -1124, -132}
-RECIPIENT_CODES = {-108, -118, -201}
+# On the ZNS channel -201 names the phone parameter: the recipient, not the request.
+RECIPIENT_CODES = ZALO_RECIPIENT_CODES | {-201}
 EXPLAIN = {
     -108: gettext_lazy("The phone number is not valid for Zalo."),
     -114: gettext_lazy("The customer cannot receive Zalo messages now."),
