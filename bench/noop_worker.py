@@ -1,7 +1,8 @@
 """`zalohub worker` with every event handler replaced by a no-op (processing baseline).
 
-Claims, leases, per-event savepoints and state updates are the real ones; only the work
-of a handler (storing a message, advancing a receipt) is skipped. The ratio of the real
+Claims, leases, row locks and state updates are the real ones; only the work of the
+handlers (the batch's reads and writes of links and messages, storing a message,
+advancing a receipt) is skipped. The ratio of the real
 worker's rate to this one's is what the handlers cost on top of the queue.
 """
 
@@ -15,8 +16,10 @@ def main() -> int:
     import django
 
     django.setup()
+    import contextlib
+
     from zalohub import cli
-    from zalohub.events import queue
+    from zalohub.events import batch, queue
     from zalohub.events.handlers import Result
     from zalohub.events.models import Outcome
 
@@ -24,6 +27,7 @@ def main() -> int:
         return Result(outcome=Outcome.RECORDED)
 
     queue.dispatch = noop
+    batch.handling = lambda events: contextlib.nullcontext()
     return cli.worker(sys.argv[1:])
 
 

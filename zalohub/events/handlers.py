@@ -9,18 +9,18 @@ Handlers run inside the worker's transaction: they write rows and never call Zal
 (anything that needs Zalo is enqueued as a task).
 """
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zalohub.events import batch
 from zalohub.events.models import (
-    ZALO_STATE_RANK,
     Direction,
     ErrorCategory,
     Message,
@@ -29,7 +29,7 @@ from zalohub.events.models import (
     ZaloState,
 )
 from zalohub.partners.models import ZaloPartnerLink
-from zalohub.partners.resolution import ZaloUser, resolve_link
+from zalohub.partners.resolution import ZaloUser
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +86,16 @@ def register(event_name: str) -> Callable[[Handler], Handler]:
 
 
 def dispatch(event: ZaloEvent) -> Result:
+    """Run the event's handler, inside its worker's batch or as a batch of its own."""
+    if batch.current() is None:
+        with transaction.atomic(), batch.handling([event]):
+            return dispatch(event)
     try:
-        payload = json.loads(event.raw_body)
-    except json.JSONDecodeError as exc:
-        raise HandlerError(_("The stored payload is not JSON: %s") % exc) from None
-    if not isinstance(payload, dict):
-        raise HandlerError(_("The stored payload is not a JSON object."))
+        payload = batch.active().payload(event)
+    except batch.BadPayload as exc:
+        if exc.json_error:
+            raise HandlerError(_("The stored payload is not JSON: %s") % exc.json_error) from None
+        raise HandlerError(_("The stored payload is not a JSON object.")) from None
     handler = HANDLERS.get(event.event_name)
     if handler is not None:
         return handler(event, payload)
@@ -103,13 +107,8 @@ def dispatch(event: ZaloEvent) -> Result:
     return Result(outcome=Outcome.UNKNOWN)
 
 
-def _message_part(payload: dict[str, Any]) -> dict[str, Any]:
-    message = payload.get("message")
-    return message if isinstance(message, dict) else {}
-
-
-def _time(event: ZaloEvent) -> datetime:
-    return event.event_time or event.received_at or timezone.now()
+_message_part = batch.message_part
+_time = batch.event_time
 
 
 # Message kinds by the suffix of user_send_* / oa_send_*.
@@ -145,7 +144,7 @@ def event_link(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink | N
         zalo_user_id=event.zalo_user_id,
         user_id_by_app=str(payload.get("user_id_by_app") or ""),
     )
-    return resolve_link(oa=event.oa, user=user, when=_time(event))
+    return batch.active().link(event.oa, user, _time(event))
 
 
 def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str) -> Message:
@@ -153,12 +152,10 @@ def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str)
     part = _message_part(payload)
     msg_id = str(part.get("msg_id") or "")
     kind = KINDS.get(event.event_name.split("_send_", 1)[-1], Message.Kind.OTHER)
-    if msg_id:
-        existing = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first()
-        if existing is not None:
-            return existing
+    if existing := batch.active().message(event.oa_id, msg_id):
+        return existing
     attachments = part.get("attachments")
-    return Message.objects.create(
+    message = Message(
         oa_id=event.oa_id,
         partner_link=event_link(event, payload),
         direction=direction,
@@ -173,6 +170,7 @@ def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str)
         sent_at=_time(event),
         created_at=_time(event),
     )
+    return batch.active().add_message(message)
 
 
 def handle_user_message(event: ZaloEvent, payload: dict[str, Any]) -> Result:
@@ -184,33 +182,19 @@ def handle_oa_echo(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     chat tool (store it, so the conversation is whole)."""
     _require_oa(event)
     msg_id = str(_message_part(payload).get("msg_id") or "")
-    ours = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first() if msg_id else None
-    if ours is not None:
+    if ours := batch.active().message(event.oa_id, msg_id):
         _advance(ours, ZaloState.SENT, _time(event))
         return Result(message=ours)
     return Result(message=_store_message(event, payload, direction=Direction.OUTBOUND))
 
 
 def _advance(message: Message, state: str, when: datetime) -> bool:
-    if message.zalo_state == ZaloState.FAILED and state != ZaloState.READ:
-        return False
-    if ZALO_STATE_RANK.get(state, 0) <= ZALO_STATE_RANK.get(message.zalo_state, -1):
-        return False
-    fields = {"zalo_state": state}
-    if state in (ZaloState.DELIVERED, ZaloState.RECEIVED) and not message.delivered_at:
-        fields["delivered_at"] = when
-    if state == ZaloState.READ:
-        fields["read_at"] = when
-        if not message.delivered_at:
-            fields["delivered_at"] = when
-    # Conditional: a concurrent receipt that got further wins.
-    ranks_below = [s for s, r in ZALO_STATE_RANK.items() if r < ZALO_STATE_RANK[state]]
-    updated = Message.objects.filter(pk=message.pk, zalo_state__in=[*ranks_below, ""]).update(
-        **fields
-    )
-    for name, value in fields.items():
-        setattr(message, name, value)
-    return bool(updated)
+    """Move a message's Zalo State forward; written when the batch ends."""
+    current = batch.current()
+    if current is not None:
+        return current.advance(message, state, when)
+    with transaction.atomic(), batch.handling([]) as alone:
+        return alone.advance(message, state, when)
 
 
 def _receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
@@ -235,7 +219,7 @@ def handle_received(event: ZaloEvent, payload: dict[str, Any]) -> Result:
         return handler(event, payload) if handler else Result(outcome=Outcome.RECORDED)
     _require_oa(event)
     msg_id = str(_message_part(payload).get("msg_id") or "")
-    message = Message.objects.filter(oa_id=event.oa_id, zalo_msg_id=msg_id).first()
+    message = batch.active().message(event.oa_id, msg_id)
     if message is None:
         return Result(outcome=Outcome.IGNORED)  # a message sent outside zalohub
     # The customer's phone has it: Delivered (Received is a ZNS template's receipt).
@@ -248,11 +232,15 @@ def handle_seen(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     part = _message_part(payload)
     ids = part.get("msg_ids") or ([part["msg_id"]] if part.get("msg_id") else [])
     when = _receipt_time(payload, event)
-    last = None
-    for message in Message.objects.filter(oa_id=event.oa_id, zalo_msg_id__in=[str(i) for i in ids]):
+    found = [batch.active().message(event.oa_id, str(i)) for i in ids if i]
+    seen = sorted({id(m): m for m in found if m}.values(), key=_in_thread_order)
+    for message in seen:
         _advance(message, ZaloState.READ, when)
-        last = message
-    return Result(message=last) if last else Result(outcome=Outcome.IGNORED)
+    return Result(message=seen[-1]) if seen else Result(outcome=Outcome.IGNORED)
+
+
+def _in_thread_order(message: Message) -> tuple[datetime, int]:
+    return (message.created_at or timezone.now(), message.pk or 0)
 
 
 for _kind in (

@@ -6,6 +6,7 @@ unfollow and ``user_submit_info`` carry identity evidence of their own.
 
 from typing import Any
 
+from zalohub.events import batch
 from zalohub.events.handlers import (
     HandlerError,
     Result,
@@ -16,7 +17,7 @@ from zalohub.events.handlers import (
 )
 from zalohub.events.models import ErrorCategory, Outcome, ZaloEvent
 from zalohub.partners.models import ZaloPartnerLink
-from zalohub.partners.resolution import link_record_shared_phone, link_set_following
+from zalohub.partners.resolution import link_record_shared_phone
 
 
 def _link_or_error(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink:
@@ -31,13 +32,15 @@ def _link_or_error(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink
 
 @register("follow")
 def handle_follow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    link_set_following(link=_link_or_error(event, payload), following=True, when=_time(event))
+    link = _link_or_error(event, payload)
+    batch.active().set_following(link, following=True, when=_time(event))
     return Result(outcome=Outcome.HANDLED)
 
 
 @register("unfollow")
 def handle_unfollow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    link_set_following(link=_link_or_error(event, payload), following=False, when=_time(event))
+    link = _link_or_error(event, payload)
+    batch.active().set_following(link, following=False, when=_time(event))
     return Result(outcome=Outcome.HANDLED)
 
 

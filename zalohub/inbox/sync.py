@@ -1,22 +1,23 @@
 """Keeps each Conversation row in step with the messages stored for it.
 
-Inbound storage (the event handlers) and ``message_send`` both create messages with
-``Message.objects.create``, so a post_save receiver sees every new message, inside the
-transaction that stores it. Receipts move a message's Zalo State with a queryset
-update (no signal): the receipt handlers are wrapped so live pages are woken, and the
-pages read the states from the message rows themselves.
+``message_send`` creates messages with ``Message.objects.create`` (a post_save
+receiver sees each); the event pipeline inserts a batch's messages at once and sends
+``messages_created``. Both fold the messages into their conversations with one
+statement, inside the transaction that stores them. Receipts move a message's Zalo
+State with a queryset update (no signal): the receipt handlers are wrapped so live
+pages are woken, and the pages read the states from the message rows themselves.
 """
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db import connection, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from zalohub.events import handlers
+from zalohub.events import batch, handlers
 from zalohub.events.models import Direction, Message, ZaloEvent
 from zalohub.inbox import live
 from zalohub.inbox.models import Conversation
@@ -31,66 +32,107 @@ WAKING_EVENTS = (
 
 
 def notify_on_commit(oa_id: int) -> None:
-    transaction.on_commit(lambda: live.notify(oa_id))
+    """Wake the OA's live pages once the transaction commits (once per event batch)."""
+    current = batch.current()
+    if current is not None:
+        current.on_commit_once(("inbox.notify", oa_id), lambda: live.notify(oa_id))
+    else:
+        transaction.on_commit(lambda: live.notify(oa_id))
 
 
 def message_stored(message: Message) -> None:
-    """Fold a new message into its conversation: last message, unread, window.
+    messages_stored([message])
 
-    One UPDATE for a known conversation (the common case); a new one is created."""
-    if not message.zalo_user_id:
-        return
-    when: datetime = message.created_at or timezone.now()
-    inbound = message.direction == Direction.INBOUND
-    is_newest = Q(last_message_at__lte=when) | Q(last_message__isnull=True)
-    changes: dict[str, Any] = {
-        "updated_at": timezone.now(),
-        "last_message": Case(
-            When(is_newest, then=Value(message.pk)),
-            default=F("last_message"),
-            output_field=Conversation._meta.get_field("last_message"),
-        ),
-        "last_message_at": Case(
-            When(is_newest, then=Value(when)),
-            default=F("last_message_at"),
-            output_field=DateTimeField(),
-        ),
-    }
-    if inbound:
-        changes["unread_count"] = F("unread_count") + 1
-        changes["last_inbound_at"] = Case(
-            When(Q(last_inbound_at__lt=when) | Q(last_inbound_at__isnull=True), then=Value(when)),
-            default=F("last_inbound_at"),
-            output_field=DateTimeField(),
+
+def _folded(messages: Iterable[Message]) -> dict[tuple[int, str], dict[str, Any]]:
+    """What the messages change in each conversation, as folding them one by one would."""
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for message in messages:
+        if not message.zalo_user_id:
+            continue
+        when: datetime = message.created_at or timezone.now()
+        row = rows.setdefault(
+            (message.oa_id, message.zalo_user_id),
+            {"last": None, "at": None, "inbound_at": None, "unread": 0, "link": None},
         )
-    if message.partner_link_id:
-        changes["partner_link_id"] = message.partner_link_id
-    updated = Conversation.objects.filter(
-        oa_id=message.oa_id, zalo_user_id=message.zalo_user_id
-    ).update(**changes)
-    if not updated:
-        try:
-            with transaction.atomic():
-                Conversation.objects.create(
-                    oa_id=message.oa_id,
-                    zalo_user_id=message.zalo_user_id,
-                    partner_link_id=message.partner_link_id,
-                    last_message=message,
-                    last_message_at=when,
-                    last_inbound_at=when if inbound else None,
-                    unread_count=1 if inbound else 0,
-                )
-        except IntegrityError:
-            # Another worker created it a moment ago: fold into theirs.
-            Conversation.objects.filter(
-                oa_id=message.oa_id, zalo_user_id=message.zalo_user_id
-            ).update(**changes)
-    notify_on_commit(message.oa_id)
+        if row["at"] is None or row["at"] <= when:
+            row["last"], row["at"] = message.pk, when
+        if message.direction == Direction.INBOUND:
+            row["unread"] += 1
+            if row["inbound_at"] is None or row["inbound_at"] < when:
+                row["inbound_at"] = when
+        if message.partner_link_id:
+            row["link"] = message.partner_link_id
+    return rows
+
+
+_COLUMNS = (
+    "oa_id",
+    "zalo_user_id",
+    "partner_link_id",
+    "last_message_id",
+    "last_message_at",
+    "last_inbound_at",
+    "unread_count",
+    "updated_at",
+    "created_at",
+)
+# The newest message wins the summary; a late, older one is still counted as unread.
+_ON_CONFLICT = """
+ON CONFLICT (oa_id, zalo_user_id) DO UPDATE SET
+  last_message_id = CASE WHEN {t}.last_message_id IS NULL
+      OR {t}.last_message_at <= excluded.last_message_at
+    THEN excluded.last_message_id ELSE {t}.last_message_id END,
+  last_message_at = CASE WHEN {t}.last_message_id IS NULL
+      OR {t}.last_message_at <= excluded.last_message_at
+    THEN excluded.last_message_at ELSE {t}.last_message_at END,
+  last_inbound_at = CASE WHEN excluded.last_inbound_at IS NOT NULL
+      AND ({t}.last_inbound_at IS NULL OR {t}.last_inbound_at < excluded.last_inbound_at)
+    THEN excluded.last_inbound_at ELSE {t}.last_inbound_at END,
+  unread_count = {t}.unread_count + excluded.unread_count,
+  partner_link_id = COALESCE(excluded.partner_link_id, {t}.partner_link_id),
+  updated_at = excluded.updated_at
+"""
+
+
+def messages_stored(messages: Iterable[Message]) -> None:
+    """Fold new messages into their conversations: last message, unread, window.
+
+    One INSERT ... ON CONFLICT DO UPDATE for all of them, so a conversation that
+    another worker or a reply creates at the same moment is folded into, not doubled."""
+    rows = _folded(messages)
+    if not rows:
+        return
+    now = timezone.now()
+    meta = Conversation._meta
+    stamp = meta.get_field("last_message_at")
+
+    def prep(value: datetime | None) -> Any:
+        return stamp.get_db_prep_value(value, connection)
+
+    params: list[Any] = []
+    for (oa_id, user_id), row in sorted(rows.items()):  # one lock order for every writer
+        params += [oa_id, user_id, row["link"], row["last"], prep(row["at"])]
+        params += [prep(row["inbound_at"]), row["unread"], prep(now), prep(now)]
+    quote = connection.ops.quote_name
+    values = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, _COLUMNS))}) "  # noqa: S608
+        f"VALUES {', '.join([values] * len(rows))}" + _ON_CONFLICT.format(t=quote(meta.db_table))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    for oa_id in sorted({oa_id for oa_id, _user in rows}):
+        notify_on_commit(oa_id)
 
 
 def _on_message_saved(sender: type, instance: Message, created: bool, **kwargs: Any) -> None:
     if created and not kwargs.get("raw"):
-        message_stored(instance)
+        messages_stored([instance])
+
+
+def _on_messages_created(sender: type, messages: list[Message], **kwargs: Any) -> None:
+    messages_stored(messages)
 
 
 def _waking(handler: handlers.Handler) -> handlers.Handler:
@@ -107,6 +149,9 @@ def _waking(handler: handlers.Handler) -> handlers.Handler:
 
 def connect() -> None:
     post_save.connect(_on_message_saved, sender=Message, dispatch_uid="inbox.message_stored")
+    batch.messages_created.connect(
+        _on_messages_created, sender=Message, dispatch_uid="inbox.messages_created"
+    )
     for name in WAKING_EVENTS:
         handler = handlers.HANDLERS.get(name)
         if handler is not None and not hasattr(handler, "__wrapped__"):

@@ -58,20 +58,9 @@ def _decide(
     )
 
 
-def _sibling(oa: OfficialAccount, user: ZaloUser) -> ZaloPartnerLink | None:
-    if not user.user_id_by_app or is_blocked_user_id(user.user_id_by_app):
-        return None
-    return (
-        ZaloPartnerLink.objects.filter(app_id=oa.app_id, user_id_by_app=user.user_id_by_app)
-        .exclude(oa=oa)
-        .select_related("partner")
-        .order_by("id")
-        .first()
-    )
-
-
-def _touch(link: ZaloPartnerLink, user: ZaloUser, when: datetime | None) -> None:
-    """Keep what Zalo last told us about the user on the link."""
+def touch_changes(link: ZaloPartnerLink, user: ZaloUser, when: datetime | None) -> dict[str, Any]:
+    """What Zalo just told us about the user that the link should keep: the changed
+    fields, already set on ``link`` (the caller writes them)."""
     fields: dict[str, Any] = {}
     if user.user_id_by_app and not link.user_id_by_app:
         fields["user_id_by_app"] = user.user_id_by_app
@@ -79,10 +68,14 @@ def _touch(link: ZaloPartnerLink, user: ZaloUser, when: datetime | None) -> None
         fields["display_name"] = user.display_name
     if when and (link.last_interaction_at is None or when > link.last_interaction_at):
         fields["last_interaction_at"] = when
-    if fields:
+    for name, value in fields.items():
+        setattr(link, name, value)
+    return fields
+
+
+def _touch(link: ZaloPartnerLink, user: ZaloUser, when: datetime | None) -> None:
+    if fields := touch_changes(link, user, when):
         ZaloPartnerLink.objects.filter(pk=link.pk).update(**fields)
-        for name, value in fields.items():
-            setattr(link, name, value)
 
 
 def resolve_link(
@@ -103,43 +96,117 @@ def resolve_link(
 
 
 def _create_link(*, oa: OfficialAccount, user: ZaloUser, when: datetime | None) -> ZaloPartnerLink:
-    fields = {
-        "oa": oa,
-        "app_id": oa.app_id,
-        "zalo_user_id": user.zalo_user_id,
-        "user_id_by_app": user.user_id_by_app,
-        "display_name": user.display_name,
-        "avatar": user.avatar,
-        "last_interaction_at": when,
+    return _create_links([(oa, user, when)])[(oa.pk, user.zalo_user_id)]
+
+
+def _siblings(
+    wanted: list[tuple[OfficialAccount, ZaloUser, datetime | None]],
+) -> dict[tuple[int, str], list[ZaloPartnerLink]]:
+    """Existing links by (app, user_id_by_app), oldest first, for the users that carry one."""
+    by_app = {
+        (oa.app_id, user.user_id_by_app)
+        for oa, user, _when in wanted
+        if user.user_id_by_app and not is_blocked_user_id(user.user_id_by_app)
     }
-    if sibling := _sibling(oa, user):
-        evidence = {
-            "user_id_by_app": user.user_id_by_app,
-            "app_id": oa.app.app_id,
-            "other_link": sibling.pk,
-            "other_oa": str(sibling.oa_id),
-        }
-        link = ZaloPartnerLink.objects.create(
-            partner=sibling.partner,
-            is_shadow=sibling.is_shadow,
-            link_method=LinkMethod.SAME_APP_USER,
-            evidence=evidence,
-            **fields,
+    found: dict[tuple[int, str], list[ZaloPartnerLink]] = {}
+    if not by_app:
+        return found
+    query = Q()
+    for app_id in {app_id for app_id, _user in by_app}:
+        query |= Q(app_id=app_id, user_id_by_app__in=[u for a, u in by_app if a == app_id])
+    for link in ZaloPartnerLink.objects.filter(query).select_related("partner").order_by("id"):
+        found.setdefault((link.app_id, link.user_id_by_app), []).append(link)
+    return found
+
+
+def _create_links(
+    wanted: list[tuple[OfficialAccount, ZaloUser, datetime | None]],
+) -> dict[tuple[int, str], ZaloPartnerLink]:
+    """New links for users no link names yet, a handful of statements for any number.
+
+    Each joins the partner of the same ``user_id_by_app`` in another OA of the app (an
+    earlier user of the same list included), or gets a new shadow contact."""
+    siblings = _siblings(wanted)
+    links: dict[tuple[int, str], ZaloPartnerLink] = {}
+    decisions: list[tuple[str, ZaloPartnerLink, dict[str, Any]]] = []
+    shadows: list[tuple[Partner, ZaloPartnerLink]] = []
+    for oa, user, when in wanted:
+        link = ZaloPartnerLink(
+            oa=oa,
+            app_id=oa.app_id,
+            zalo_user_id=user.zalo_user_id,
+            user_id_by_app=user.user_id_by_app,
+            display_name=user.display_name,
+            avatar=user.avatar,
+            last_interaction_at=when,
         )
-        _decide(IdentityDecision.Kind.JOINED, partner=sibling.partner, link=link, **evidence)
-        return link
-    name = user.display_name or _("Zalo user %(id)s") % {"id": user.zalo_user_id[-6:]}
-    partner = Partner.objects.create(name=name, is_shadow=True)
-    evidence = {"zalo_user_id": user.zalo_user_id, "oa": oa.name}
-    link = ZaloPartnerLink.objects.create(
-        partner=partner,
-        is_shadow=True,
-        link_method=LinkMethod.NEW_SHADOW,
-        evidence=evidence,
-        **fields,
+        links[(oa.pk, user.zalo_user_id)] = link
+        same_app = siblings.get((oa.app_id, user.user_id_by_app), [])
+        sibling = next((s for s in same_app if s.oa_id != oa.pk), None)
+        if user.user_id_by_app and not is_blocked_user_id(user.user_id_by_app):
+            same_app.append(link)  # a later user of this list may join this one
+            siblings[(oa.app_id, user.user_id_by_app)] = same_app
+        if sibling is not None:
+            link.partner, link.is_shadow = sibling.partner, sibling.is_shadow
+            link.link_method = LinkMethod.SAME_APP_USER
+            link.evidence = {
+                "user_id_by_app": user.user_id_by_app,
+                "app_id": oa.app.app_id,
+                "other_link": sibling.pk,
+                "other_oa": str(sibling.oa_id),
+            }
+            decisions.append((IdentityDecision.Kind.JOINED, link, link.evidence))
+            continue
+        name = user.display_name or _("Zalo user %(id)s") % {"id": user.zalo_user_id[-6:]}
+        partner = Partner(name=name, name_key=name_key(name), is_shadow=True)
+        link.is_shadow, link.link_method = True, LinkMethod.NEW_SHADOW
+        link.evidence = {"zalo_user_id": user.zalo_user_id, "oa": oa.name}
+        shadows.append((partner, link))
+        decisions.append((IdentityDecision.Kind.NEW_SHADOW, link, link.evidence))
+    Partner.objects.bulk_create([partner for partner, _link in shadows])
+    for partner, link in shadows:
+        link.partner = partner
+    # Links joining a partner created above get its pk from the shared object on save.
+    ZaloPartnerLink.objects.bulk_create(list(links.values()))
+    IdentityDecision.objects.bulk_create(
+        [
+            IdentityDecision(kind=kind, partner=link.partner, link=link, evidence=evidence)
+            for kind, link, evidence in decisions
+        ]
     )
-    _decide(IdentityDecision.Kind.NEW_SHADOW, partner=partner, link=link, **evidence)
-    return link
+    return links
+
+
+def resolve_links(
+    wanted: list[tuple[OfficialAccount, ZaloUser, datetime | None]],
+) -> dict[tuple[int, str], ZaloPartnerLink]:
+    """The links of many users at once, by (OA pk, Zalo user id): a batch of events.
+
+    Known links come from one query and are not touched (the caller keeps what each
+    event says with ``touch_changes``); unknown users are linked as ``resolve_link``
+    would, together. Should another worker link one of them meanwhile, each is resolved
+    on its own instead."""
+    first: dict[tuple[int, str], tuple[OfficialAccount, ZaloUser, datetime | None]] = {}
+    for oa, user, when in wanted:
+        first.setdefault((oa.pk, user.zalo_user_id), (oa, user, when))
+    if not first:
+        return {}
+    query = Q()
+    for oa_pk in {oa_pk for oa_pk, _user in first}:
+        query |= Q(oa_id=oa_pk, zalo_user_id__in=[u for o, u in first if o == oa_pk])
+    links = {
+        (link.oa_id, link.zalo_user_id): link for link in ZaloPartnerLink.objects.filter(query)
+    }
+    missing = [first[key] for key in first if key not in links]
+    if not missing:
+        return links
+    try:
+        with transaction.atomic():
+            links.update(_create_links(missing))
+    except IntegrityError:
+        for oa, user, when in missing:
+            links[(oa.pk, user.zalo_user_id)] = resolve_link(oa=oa, user=user, when=when)
+    return links
 
 
 def suggest_duplicate(a: Partner, b: Partner, *, score: int, reasons: list[dict]) -> None:
@@ -250,6 +317,19 @@ def link_keep_under_review(*, link: ZaloPartnerLink, actor: Any, note: str = "")
     _decide(
         IdentityDecision.Kind.UNDER_REVIEW, partner=link.partner, link=link, actor=actor, note=note
     )
+
+
+def following_changes(link: ZaloPartnerLink, *, following: bool, when: datetime) -> dict[str, Any]:
+    """A follow or unfollow at ``when``: the newest event wins. The changed fields,
+    already set on ``link``."""
+    stamp = "followed_at" if following else "unfollowed_at"
+    other = getattr(link, "unfollowed_at" if following else "followed_at")
+    if other is not None and other > when:
+        return {}
+    fields = {"is_follower": following, stamp: when}
+    for name, value in fields.items():
+        setattr(link, name, value)
+    return fields
 
 
 def link_set_following(*, link: ZaloPartnerLink, following: bool, when: datetime) -> None:
