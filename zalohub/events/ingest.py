@@ -1,7 +1,9 @@
 """Webhook ingestion: verify Zalo's signature, store the event once, answer.
 
 Nothing is processed here. The one INSERT is the durable hand-off to the workers; a
-redelivery hits the unique dedupe key and is answered 200 like the first delivery.
+redelivery hits the unique dedupe key and is answered 200 like the first delivery. The
+INSERT itself, and how concurrent requests share one (group commit), is in
+``ingest_store``.
 """
 
 import hashlib
@@ -14,13 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.crypto import SecretUnavailable, reveal
-from zalohub.events.models import RejectedRequest, ZaloEvent
+from zalohub.events.ingest_store import EventRow, insert_alone, store
+from zalohub.events.models import RejectedRequest
 from zalohub.zalo.signature import verify_webhook
 
 logger = logging.getLogger(__name__)
@@ -158,32 +161,6 @@ def _oa_pk(oa_id: str) -> int | None:
     return pk
 
 
-def _insert(event: ZaloEvent) -> int | None:
-    """One INSERT that skips a duplicate: the new row's id, or None if it was a redelivery.
-
-    In autocommit mode this is the whole durable hand-off in one round trip."""
-    fields = [f for f in ZaloEvent._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(ZaloEvent._meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT (app_id, dedupe_key) DO NOTHING RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _durable_insert(event: ZaloEvent) -> int | None:
-    if connection.in_atomic_block:
-        # Inside a caller's transaction a failed statement would poison it: keep a savepoint.
-        with transaction.atomic():
-            return _insert(event)
-    return _insert(event)
-
-
 def ingest_webhook(
     *, app_id: str, raw: bytes, headers: Mapping[str, str], remote_addr: str = ""
 ) -> IngestResult:
@@ -235,7 +212,7 @@ def ingest_webhook(
         num_retry = int(headers.get("num_retry", 0) or 0)
     except ValueError:
         num_retry = 0
-    event = ZaloEvent(
+    row = EventRow(
         app_id=app.pk,
         oa_id=_oa_pk(oa_id),
         event_name=event_name,
@@ -247,14 +224,14 @@ def ingest_webhook(
         event_time=event_time,
         zalo_user_id=user_id[:64],
         conversation_key=f"{oa_id}:{user_id}"[:100] if user_id else "",
+        received_at=timezone.now(),
     )
     try:
-        event_id = _durable_insert(event)
+        event_id = store(row)
     except IntegrityError:
         # A cached app or OA was deleted by another process: look them up afresh.
         forget_cached_lookups()
-        event.oa_id = _oa_pk(oa_id)
-        event_id = _durable_insert(event)
+        event_id = insert_alone(row._replace(oa_id=_oa_pk(oa_id)))
     if event_id is None:
         return IngestResult(status=200, duplicate=True)
     return IngestResult(status=200, event_id=event_id)

@@ -3,7 +3,16 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from zalohub.events.ingest import ingest_webhook
+from zalohub.events.ingest import KEPT_HEADERS, ingest_webhook
+
+# Where each header that ingest reads or keeps is in the WSGI/ASGI environ. Zalo's retry
+# header is "num_retry"; servers hand it over as HTTP_NUM_RETRY (like "Num-Retry").
+_META_KEYS = tuple(
+    (name, "CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_"))
+    for name in KEPT_HEADERS
+)
+_ACCEPTED = b'{"ok": true, "duplicate": false}'
+_DUPLICATE = b'{"ok": true, "duplicate": true}'
 
 
 @csrf_exempt
@@ -16,18 +25,16 @@ def webhook(request: HttpRequest, app_id: str) -> HttpResponse:
         )
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    # Zalo's retry header is "num_retry"; WSGI servers hand it over as "Num-Retry".
-    if "num-retry" in headers:
-        headers["num_retry"] = headers.pop("num-retry")
+    meta = request.META
+    headers = {name: meta[key] for name, key in _META_KEYS if key in meta}
     result = ingest_webhook(
         app_id=app_id,
         raw=request.body,
         headers=headers,
-        remote_addr=request.META.get("REMOTE_ADDR", ""),
+        remote_addr=meta.get("REMOTE_ADDR", ""),
     )
     if result.status == 200:
-        body = {"ok": True, "duplicate": result.duplicate}
+        body = _DUPLICATE if result.duplicate else _ACCEPTED
     else:
-        body = {"ok": False, "error": result.reason}
-    return HttpResponse(json.dumps(body), status=result.status, content_type="application/json")
+        body = json.dumps({"ok": False, "error": result.reason}).encode()
+    return HttpResponse(body, status=result.status, content_type="application/json")

@@ -1,0 +1,309 @@
+"""The durable hand-off of a webhook: one lean INSERT, shared by concurrent requests.
+
+Ingest answers 200 only once its event's row is committed (``synchronous_commit`` stays
+on). Two things keep that cheap:
+
+- **A lean INSERT.** The statement is built once per process and database vendor from
+  ``ZaloEvent``'s fields: the columns ingest fills are parameters, built directly from
+  what ingest knows (no model instance, no per-field preparation); every other column
+  gets its model default, written into the SQL. ``INSERT ... ON CONFLICT (app_id,
+  dedupe_key) DO NOTHING RETURNING`` makes a redelivery a no-op that says so.
+- **Group commit.** The requests of one process that need their INSERT at the same time
+  share one multi-row statement and so one commit. There is no extra thread and no
+  timer: a request that finds nobody inserting becomes the *leader*, takes every row
+  queued so far (up to ``BATCH_CAP``), inserts them on its own connection in autocommit,
+  publishes each row's outcome and wakes the others; a request that arrives meanwhile
+  queues its row and waits, and if the leader's batch did not include it, it leads the
+  next one. A lone request therefore inserts alone at once, as before; batches form only
+  from requests that reach this point while another batch is being committed. Under
+  ASGI, Django runs sync views on one thread per process: every batch is of one.
+
+Within a batch rows are inserted in dedupe-key order (two processes' batches then never
+wait on each other's keys in opposite orders, which could deadlock on PostgreSQL), so
+their ids follow that order; the requests of one batch were in flight together, and each
+row keeps its own ``received_at``. Two requests with the same key in one batch: the first
+to arrive is new, the other a duplicate. If the batch's statement fails (a cached app or
+OA deleted meanwhile, the database gone...), nothing of it was committed and every
+request of the batch inserts its own row alone, with ingest's usual error handling: one
+bad row never fails another request. Inside a caller's transaction (tests, management
+code) a row is inserted alone in a savepoint, as part of that transaction.
+"""
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from zalohub.events.models import ZaloEvent
+
+logger = logging.getLogger(__name__)
+
+BATCH_CAP = 256  # rows per statement (13 parameters a row; SQLite allows 32,766)
+
+
+class EventRow(NamedTuple):
+    """The columns ingest fills; every other column of ZaloEvent gets its default."""
+
+    app_id: int
+    oa_id: int | None
+    event_name: str
+    dedupe_key: str
+    raw_body: str
+    headers: dict[str, str]
+    signature_variant: str
+    num_retry: int
+    event_time: datetime | None
+    zalo_user_id: str
+    conversation_key: str
+    received_at: datetime
+
+
+# Columns filled from an EventRow, in the order _Statement.params() emits them. Every
+# default of ``timezone.now`` (received_at, next_attempt_at) is the row's received_at.
+_FILLED = (*EventRow._fields, "next_attempt_at")
+
+
+def _literal(value: Any) -> str | None:
+    """A model default as SQL text, or None to pass it as a parameter instead. The
+    values come from ZaloEvent's field defaults, never from a request."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):  # %% since the statement always runs with parameters
+        return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+    return None
+
+
+class _Statement:
+    """The INSERT for one database vendor, built once per process: the columns ingest
+    fills are parameters, the others their model default, written into the SQL."""
+
+    def __init__(self) -> None:
+        ops = connection.ops
+        fields = {f.column: f for f in ZaloEvent._meta.concrete_fields if not f.primary_key}
+        missing = [c for c in _FILLED if c not in fields]
+        if missing:
+            raise RuntimeError(f"ZaloEvent has no column(s) {missing}: update ingest_store")
+        placeholders = ["%s"] * len(_FILLED)
+        if connection.vendor == "postgresql":
+            placeholders[_FILLED.index("headers")] = "%s::jsonb"  # JSON text, as JSONField's
+        columns = list(_FILLED)
+        self.extra: list[Callable[[], Any]] = []  # defaults passed as parameters
+        for column, field in fields.items():
+            if column in _FILLED:
+                continue
+            if field.has_default() and callable(field.default):
+                if field.default is timezone.now:
+                    raise RuntimeError(f"ZaloEvent.{field.name}: add it to ingest_store._FILLED")
+                # Another callable default: evaluated for each row (none today).
+                self.extra.append(lambda f=field: f.get_db_prep_save(f.get_default(), connection))
+                placeholders.append("%s")
+            else:
+                value = field.get_db_prep_save(field.get_default(), connection)
+                literal = _literal(value)
+                if literal is None:
+                    self.extra.append(lambda v=value: v)
+                placeholders.append(literal or "%s")
+            columns.append(column)
+        self.adapt_datetime = ops.adapt_datetimefield_value
+        self.row_sql = f"({', '.join(placeholders)})"
+        qn = ops.quote_name
+        self.head = (
+            f"INSERT INTO {qn(ZaloEvent._meta.db_table)} ({', '.join(map(qn, columns))}) VALUES "  # noqa: S608
+        )
+        self.tail = (
+            f" ON CONFLICT ({qn('app_id')}, {qn('dedupe_key')}) DO NOTHING "
+            f"RETURNING {qn('id')}, {qn('app_id')}, {qn('dedupe_key')}"
+        )
+        self._sql: dict[int, str] = {}
+
+    def sql(self, rows: int) -> str:
+        sql = self._sql.get(rows)
+        if sql is None:
+            sql = self._sql[rows] = self.head + ", ".join([self.row_sql] * rows) + self.tail
+        return sql
+
+    def params(self, row: EventRow) -> list[Any]:
+        adapt = self.adapt_datetime
+        now = adapt(row.received_at)
+        values = [
+            row.app_id,
+            row.oa_id,
+            row.event_name,
+            row.dedupe_key,
+            row.raw_body,
+            json.dumps(row.headers),  # as Django's JSONField encodes it (no custom encoder)
+            row.signature_variant,
+            row.num_retry,
+            adapt(row.event_time) if row.event_time is not None else None,
+            row.zalo_user_id,
+            row.conversation_key,
+            now,
+            now,
+        ]
+        for extra in self.extra:
+            values.append(extra())
+        return values
+
+
+_statements: dict[str, _Statement] = {}
+
+
+def _statement() -> _Statement:
+    statement = _statements.get(connection.vendor)
+    if statement is None:
+        statement = _statements[connection.vendor] = _Statement()
+    return statement
+
+
+def _execute(rows: list[EventRow]) -> dict[tuple[int, str], int]:
+    """INSERT the rows (distinct keys) in one statement: {(app pk, dedupe key): id} of
+    the rows that were new."""
+    statement = _statement()
+    params: list[Any] = []
+    for row in rows:
+        params += statement.params(row)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql(len(rows)), params)
+        return {(app, key): pk for pk, app, key in cursor.fetchall()}
+
+
+def insert_alone(row: EventRow) -> int | None:
+    """INSERT one row: its id, or None if it was a redelivery. In autocommit this is the
+    whole durable hand-off in one round trip; in a transaction it keeps a savepoint (a
+    failed statement would otherwise poison the caller's transaction)."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return _execute([row]).get((row.app_id, row.dedupe_key))
+    return _execute([row]).get((row.app_id, row.dedupe_key))
+
+
+class _Slot:
+    """One request's row in the group committer, and its outcome."""
+
+    __slots__ = ("event_id", "row", "state")
+
+    def __init__(self, row: EventRow) -> None:
+        self.row = row
+        self.event_id: int | None = None
+        self.state = _WAITING
+
+
+_WAITING, _DONE, _FAILED = "waiting", "done", "failed"
+
+
+class GroupCommitter:
+    """Leader/follower group commit for the threads of one process (see module doc)."""
+
+    def __init__(self, cap: int = BATCH_CAP) -> None:
+        self.cap = cap
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[_Slot] = []
+        self._leading = False
+        self._stats: Counter[str] = Counter()
+        # Tests only: called by a leader with its batch before the statement runs.
+        self.before_batch: Callable[[list[EventRow]], None] | None = None
+
+    def insert(self, row: EventRow) -> int | None:
+        """The row's id once committed, or None if its key was already stored."""
+        slot = _Slot(row)
+        cond = self._cond
+        with cond:
+            self._queue.append(slot)
+        while True:
+            with cond:
+                while slot.state is _WAITING and self._leading:
+                    cond.wait()
+                if slot.state is not _WAITING:
+                    break
+                self._leading = True
+                batch = self._queue[: self.cap]
+                del self._queue[: self.cap]
+            self._lead(batch)
+        if slot.state is _FAILED:
+            # The batch's statement failed and committed nothing: this row on its own,
+            # so that only a row that is itself bad fails its request.
+            return insert_alone(row)
+        return slot.event_id
+
+    def _lead(self, batch: list[_Slot]) -> None:
+        ok = False
+        try:
+            if self.before_batch is not None:
+                self.before_batch([slot.row for slot in batch])
+            first: dict[tuple[int, str], _Slot] = {}
+            for slot in batch:
+                first.setdefault((slot.row.app_id, slot.row.dedupe_key), slot)
+            ordered = sorted(first)
+            ids = _execute([first[key].row for key in ordered])
+            for slot in batch:
+                key = (slot.row.app_id, slot.row.dedupe_key)
+                # A second request with the same key in this batch is a redelivery.
+                slot.event_id = ids.get(key) if first[key] is slot else None
+            ok = True
+        except Exception:
+            logger.warning(
+                "A batch of %d webhook rows failed; inserting them one by one",
+                len(batch),
+                exc_info=True,
+            )
+        finally:
+            with self._cond:
+                for slot in batch:
+                    slot.state = _DONE if ok else _FAILED
+                self._leading = False
+                stats = self._stats
+                stats["batches"] += 1
+                stats["rows"] += len(batch)
+                if len(batch) > 1:
+                    stats["multi_row_batches"] += 1
+                stats["largest_batch"] = max(stats["largest_batch"], len(batch))
+                if not ok:
+                    stats["failed_batches"] += 1
+                    stats["fallback_rows"] += len(batch)
+                self._cond.notify_all()
+
+    def queued(self) -> int:
+        """Rows waiting for a leader to take them."""
+        with self._cond:
+            return len(self._queue)
+
+    def stats(self) -> dict[str, int]:
+        """Counters since the process started (or reset_stats): batches, rows,
+        multi_row_batches, largest_batch, failed_batches, fallback_rows."""
+        with self._cond:
+            return dict(self._stats)
+
+    def reset_stats(self) -> None:
+        with self._cond:
+            self._stats.clear()
+
+
+committer = GroupCommitter()
+
+
+def store(row: EventRow) -> int | None:
+    """The durable hand-off: the new event's id, or None if it was already stored.
+
+    In autocommit the row joins the process's group commit; inside a transaction it is
+    inserted alone as part of it."""
+    if connection.in_atomic_block or not _autocommit():
+        return insert_alone(row)
+    return committer.insert(row)
+
+
+def _autocommit() -> bool:
+    """Whether this thread's connection is in autocommit, without opening it: a request
+    that joins another's batch never needs a connection of its own."""
+    if connection.connection is None:
+        return connection.settings_dict["AUTOCOMMIT"]
+    return connection.get_autocommit()
