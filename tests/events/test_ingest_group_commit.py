@@ -168,6 +168,16 @@ def test_many_threads_with_redeliveries_store_each_event_exactly_once(app):
     assert not stats.get("failed_batches")
 
 
+def test_rows_beyond_the_cap_wait_for_the_next_batch(app, monkeypatch):
+    monkeypatch.setattr(committer, "cap", 4)
+    answers = _run_threads([[_text(n)] for n in range(10)], hold=_HoldFirstLeader(9))
+    # It should insert the 9 queued rows 4 at a time, each batch led by its first row.
+    assert _new_answers_per_key(answers) == {f"m-{n}": 1 for n in range(10)}
+    assert ZaloEvent.objects.count() == 10
+    stats = committer.stats()
+    assert (stats["batches"], stats["rows"], stats["largest_batch"]) == (4, 10, 4)
+
+
 def test_a_failing_batch_falls_back_to_one_row_at_a_time(app):
     # Another process deleted an OA this one still has cached: its row in a batch breaks
     # the batch's foreign key. The others must not fail for it.

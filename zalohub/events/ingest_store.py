@@ -190,24 +190,31 @@ def insert_alone(row: EventRow) -> int | None:
 class _Slot:
     """One request's row in the group committer, and its outcome."""
 
-    __slots__ = ("event_id", "row", "state")
+    __slots__ = ("event_id", "row", "state", "wake")
 
     def __init__(self, row: EventRow) -> None:
         self.row = row
         self.event_id: int | None = None
         self.state = _WAITING
+        self.wake: threading.Lock | None = None  # held until a leader is done with the row
 
 
-_WAITING, _DONE, _FAILED = "waiting", "done", "failed"
+# A slot's states: waiting; done (event_id is the outcome); failed (the batch's statement
+# failed: insert alone); lead (woken to lead the next batch).
+_WAITING, _DONE, _FAILED, _LEAD = "waiting", "done", "failed", "lead"
 
 
 class GroupCommitter:
-    """Leader/follower group commit for the threads of one process (see module doc)."""
+    """Leader/follower group commit for the threads of one process (see module doc).
+
+    A follower sleeps on a lock of its own: the leader wakes exactly the requests of its
+    batch, and hands the lead to the first row queued meanwhile, if any (no thundering
+    herd, no request woken for nothing)."""
 
     def __init__(self, cap: int = BATCH_CAP) -> None:
         self.cap = cap
-        self._cond = threading.Condition(threading.Lock())
-        self._queue: list[_Slot] = []
+        self._mutex = threading.Lock()
+        self._queue: list[_Slot] = []  # rows queued while a leader is busy
         self._leading = False
         self._stats: Counter[str] = Counter()
         # Tests only: called by a leader with its batch before the statement runs.
@@ -216,26 +223,32 @@ class GroupCommitter:
     def insert(self, row: EventRow) -> int | None:
         """The row's id once committed, or None if its key was already stored."""
         slot = _Slot(row)
-        cond = self._cond
-        with cond:
-            self._queue.append(slot)
-        while True:
-            with cond:
-                while slot.state is _WAITING and self._leading:
-                    cond.wait()
-                if slot.state is not _WAITING:
-                    break
+        with self._mutex:
+            if self._leading:
+                slot.wake = threading.Lock()
+                slot.wake.acquire()
+                self._queue.append(slot)
+            else:
                 self._leading = True
-                batch = self._queue[: self.cap]
-                del self._queue[: self.cap]
-            self._lead(batch)
+                slot.state = _LEAD
+        if slot.wake is not None:
+            slot.wake.acquire()  # released by the leader that took this row, or handed the lead
+        if slot.state is _LEAD:
+            with self._mutex:
+                if slot.wake is None:  # led at once: this row, and any queued since
+                    batch = [slot, *self._queue[: self.cap - 1]]
+                    del self._queue[: self.cap - 1]
+                else:  # handed the lead: this row is the first queued
+                    batch = self._queue[: self.cap]
+                    del self._queue[: self.cap]
+            self._lead(batch, slot)
         if slot.state is _FAILED:
             # The batch's statement failed and committed nothing: this row on its own,
             # so that only a row that is itself bad fails its request.
             return insert_alone(row)
         return slot.event_id
 
-    def _lead(self, batch: list[_Slot]) -> None:
+    def _lead(self, batch: list[_Slot], me: _Slot) -> None:
         ok = False
         try:
             if self.before_batch is not None:
@@ -243,8 +256,7 @@ class GroupCommitter:
             first: dict[tuple[int, str], _Slot] = {}
             for slot in batch:
                 first.setdefault((slot.row.app_id, slot.row.dedupe_key), slot)
-            ordered = sorted(first)
-            ids = _execute([first[key].row for key in ordered])
+            ids = _execute([first[key].row for key in sorted(first)])
             for slot in batch:
                 key = (slot.row.app_id, slot.row.dedupe_key)
                 # A second request with the same key in this batch is a redelivery.
@@ -257,34 +269,46 @@ class GroupCommitter:
                 exc_info=True,
             )
         finally:
-            with self._cond:
+            state = _DONE if ok else _FAILED
+            with self._mutex:
                 for slot in batch:
-                    slot.state = _DONE if ok else _FAILED
-                self._leading = False
-                stats = self._stats
-                stats["batches"] += 1
-                stats["rows"] += len(batch)
-                if len(batch) > 1:
-                    stats["multi_row_batches"] += 1
-                stats["largest_batch"] = max(stats["largest_batch"], len(batch))
-                if not ok:
-                    stats["failed_batches"] += 1
-                    stats["fallback_rows"] += len(batch)
-                self._cond.notify_all()
+                    slot.state = state
+                following = self._queue[0] if self._queue else None
+                if following is None:
+                    self._leading = False
+                else:
+                    following.state = _LEAD
+                self._count(len(batch), ok)
+            for slot in batch:
+                if slot is not me and slot.wake is not None:
+                    slot.wake.release()
+            if following is not None and following.wake is not None:
+                following.wake.release()
+
+    def _count(self, rows: int, ok: bool) -> None:
+        stats = self._stats
+        stats["batches"] += 1
+        stats["rows"] += rows
+        if rows > 1:
+            stats["multi_row_batches"] += 1
+        stats["largest_batch"] = max(stats["largest_batch"], rows)
+        if not ok:
+            stats["failed_batches"] += 1
+            stats["fallback_rows"] += rows
 
     def queued(self) -> int:
         """Rows waiting for a leader to take them."""
-        with self._cond:
+        with self._mutex:
             return len(self._queue)
 
     def stats(self) -> dict[str, int]:
         """Counters since the process started (or reset_stats): batches, rows,
         multi_row_batches, largest_batch, failed_batches, fallback_rows."""
-        with self._cond:
+        with self._mutex:
             return dict(self._stats)
 
     def reset_stats(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._stats.clear()
 
 
