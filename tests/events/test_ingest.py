@@ -148,3 +148,47 @@ def test_an_oa_authorized_after_its_first_event_is_found_on_the_next(client, zal
     OfficialAccount.objects.filter(pk=oa.pk).update(oa_id="4310500000000000001")
     post_webhook(client, zalo_app.app_id, fixture("unfollow__official"), key=key)
     assert ZaloEvent.objects.get(event_name="unfollow").oa == oa
+
+
+def test_requests_that_miss_the_lookup_cache_together_share_one_lookup():
+    import threading
+
+    from zalohub.events import ingest
+
+    ingest.forget_cached_lookups()
+    inside, release, calls, answers = threading.Event(), threading.Event(), [], []
+
+    def find():
+        calls.append(1)
+        inside.set()
+        release.wait(timeout=30)
+        return 42
+
+    def ask():
+        answers.append(ingest._cached(ingest._oas, "oa-1", find))
+
+    first = threading.Thread(target=ask)
+    first.start()
+    inside.wait(timeout=30)
+    others = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in others:
+        thread.start()
+    release.set()
+    for thread in [first, *others]:
+        thread.join()
+    # It should look the OA up once and give every request the answer.
+    assert calls == [1]
+    assert answers == [42] * 5
+    ingest.forget_cached_lookups()
+
+
+def test_an_expired_lookup_is_used_while_another_request_refreshes_it():
+    from zalohub.events import ingest
+
+    ingest._oas["oa-2"] = (0.0, 7)  # expired long ago
+    with ingest._lookup:  # another request is looking something up
+        value = ingest._cached(ingest._oas, "oa-2", lambda: pytest.fail("looked up twice"))
+    assert value == 7
+    # Once nobody else is looking up, it should refresh the entry.
+    assert ingest._cached(ingest._oas, "oa-2", lambda: 8) == 8
+    ingest.forget_cached_lookups()

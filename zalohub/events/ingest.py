@@ -9,8 +9,9 @@ INSERT itself, and how concurrent requests share one (group commit), is in
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -119,9 +120,13 @@ class _KnownApp:
 
 # Webhooks arrive by the hundreds a second for a handful of apps and OAs: look each up
 # once per process and TTL instead of twice per request. An admin's change reaches this
-# process at once (signals below) and other processes within the TTL.
+# process at once (signals below) and other processes within the TTL. One lookup runs at
+# a time: requests that miss together (a fresh process, an expired entry) wait for it
+# instead of each querying (and each taking a database connection); while an expired
+# entry is being looked up again, the others keep using it.
 _apps: dict[str, tuple[float, _KnownApp | None]] = {}
 _oas: dict[str, tuple[float, int]] = {}
+_lookup = threading.Lock()
 
 
 def forget_cached_lookups(**kwargs: Any) -> None:
@@ -129,21 +134,37 @@ def forget_cached_lookups(**kwargs: Any) -> None:
     _oas.clear()
 
 
+def _cached(cache: dict[str, tuple[float, Any]], key: str, find: Callable[[], Any]) -> Any:
+    entry = cache.get(key)
+    if entry and entry[0] > time.monotonic():
+        return entry[1]
+    if not _lookup.acquire(blocking=entry is None):
+        return entry[1]  # expired, and being looked up again by another request
+    try:
+        entry = cache.get(key)
+        now = time.monotonic()
+        if entry and entry[0] > now:
+            return entry[1]
+        value = find()
+        if value is not None or cache is _apps:  # unknown OAs are not remembered (below)
+            cache[key] = (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, value)
+        return value
+    finally:
+        _lookup.release()
+
+
 def _app(app_id: str) -> _KnownApp | None:
-    now = time.monotonic()
-    cached = _apps.get(app_id)
-    if cached and cached[0] > now:
-        return cached[1]
-    app = ZaloApp.objects.filter(app_id=app_id).only("pk", "app_id", "oa_secret_key").first()
-    known = None
-    if app is not None:
+    def find() -> _KnownApp | None:
+        app = ZaloApp.objects.filter(app_id=app_id).only("pk", "app_id", "oa_secret_key").first()
+        if app is None:
+            return None
         try:
             secret, error = reveal(app.oa_secret_key, what=_("OA secret key")), ""
         except SecretUnavailable as exc:
             secret, error = "", str(exc)
-        known = _KnownApp(pk=app.pk, app_id=app.app_id, oa_secret=secret, error=error)
-    _apps[app_id] = (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, known)
-    return known
+        return _KnownApp(pk=app.pk, app_id=app.app_id, oa_secret=secret, error=error)
+
+    return _cached(_apps, app_id, find)
 
 
 def _oa_pk(oa_id: str) -> int | None:
@@ -151,14 +172,11 @@ def _oa_pk(oa_id: str) -> int | None:
     authorized any moment, and its next event should find it."""
     if not oa_id:
         return None
-    now = time.monotonic()
-    cached = _oas.get(oa_id)
-    if cached and cached[0] > now:
-        return cached[1]
-    pk = OfficialAccount.objects.filter(oa_id=oa_id).values_list("pk", flat=True).first()
-    if pk is not None:
-        _oas[oa_id] = (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, pk)
-    return pk
+    return _cached(
+        _oas,
+        oa_id,
+        lambda: OfficialAccount.objects.filter(oa_id=oa_id).values_list("pk", flat=True).first(),
+    )
 
 
 def ingest_webhook(
