@@ -62,6 +62,19 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# Connections are opened this far apart. Opened at once, they would nearly all land on one
+# server process: uvicorn's workers share a listening socket, and the first to wake
+# accepts every pending connection in one go (asyncio accepts up to 100 a wakeup), then
+# keep-alive holds them there. One at a time, each is taken by whichever worker wins
+# that wakeup, so they spread over the workers as a real client population would.
+STAGGER_SECONDS = 0.005
+
+
+async def _open(host: str, port: int, k: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    await asyncio.sleep(k * STAGGER_SECONDS)
+    return await asyncio.open_connection(host, port)
+
+
 async def _saturate(
     host: str, port: int, requests: Iterator[bytes], conns: int, warmup: float, duration: float
 ) -> LoadResult:
@@ -69,8 +82,8 @@ async def _saturate(
     start = time.perf_counter()
     window_start, end = start + warmup, start + warmup + duration
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connection(k: int) -> None:
+        reader, writer = await _open(host, port, k)
         try:
             while (now := time.perf_counter()) < end:
                 data = next(requests, None)
@@ -93,7 +106,7 @@ async def _saturate(
             writer.close()
 
     cpu = _cpu()
-    await asyncio.gather(*(connection() for _ in range(conns)))
+    await asyncio.gather(*(connection(k) for k in range(conns)))
     result.cpu_seconds = _cpu() - cpu
     return result
 
@@ -103,10 +116,10 @@ async def _fixed_rate(
 ) -> LoadResult:
     n = len(requests)
     result = LoadResult(window_seconds=n / rate)
-    start = time.perf_counter() + 0.2
+    start = time.perf_counter() + 0.2 + conns * STAGGER_SECONDS
 
     async def connection(k: int) -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await _open(host, port, k)
         try:
             for i in range(k, n, conns):
                 due = start + i / rate
