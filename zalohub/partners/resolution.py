@@ -158,6 +158,7 @@ def _create_links(
             decisions.append((IdentityDecision.Kind.JOINED, link, link.evidence))
             continue
         name = user.display_name or _("Zalo user %(id)s") % {"id": user.zalo_user_id[-6:]}
+        # bulk_create skips Partner.save(): set what it would (name_key) here.
         partner = Partner(name=name, name_key=name_key(name), is_shadow=True)
         link.is_shadow, link.link_method = True, LinkMethod.NEW_SHADOW
         link.evidence = {"zalo_user_id": user.zalo_user_id, "oa": oa.name}
