@@ -72,7 +72,7 @@ def _links_user(event_name: str) -> bool:
     )
 
 
-def _msg_ids(event_name: str, payload: dict[str, Any]) -> list[str]:
+def msg_ids(event_name: str, payload: dict[str, Any]) -> list[str]:
     part = message_part(payload)
     if event_name == "user_seen_message":
         ids = part.get("msg_ids") or ([part["msg_id"]] if part.get("msg_id") else [])
@@ -122,14 +122,14 @@ class Batch:
         wanted: dict[int, set[str]] = {}
         for event, payload in self._parsed():
             if event.oa_id is not None:
-                wanted.setdefault(event.oa_id, set()).update(_msg_ids(event.event_name, payload))
+                wanted.setdefault(event.oa_id, set()).update(msg_ids(event.event_name, payload))
         self._fetch_messages(wanted)
         users = []
         for event, payload in self._parsed():
             if event.oa is None or not event.zalo_user_id or not _links_user(event.event_name):
                 continue
-            msg_ids = _msg_ids(event.event_name, payload)
-            if msg_ids and self._messages.get((event.oa_id, msg_ids[0])) is not None:
+            named = msg_ids(event.event_name, payload)
+            if named and self._messages.get((event.oa_id, named[0])) is not None:
                 continue  # a message already stored (ours, or a redelivery): no new link
             user = ZaloUser(
                 zalo_user_id=event.zalo_user_id,

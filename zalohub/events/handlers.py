@@ -229,10 +229,9 @@ def handle_received(event: ZaloEvent, payload: dict[str, Any]) -> Result:
 
 def handle_seen(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     _require_oa(event)
-    part = _message_part(payload)
-    ids = part.get("msg_ids") or ([part["msg_id"]] if part.get("msg_id") else [])
     when = _receipt_time(payload, event)
-    found = [batch.active().message(event.oa_id, str(i)) for i in ids if i]
+    ids = batch.msg_ids(event.event_name, payload)
+    found = [batch.active().message(event.oa_id, msg_id) for msg_id in ids]
     seen = sorted({id(m): m for m in found if m}.values(), key=_in_thread_order)
     for message in seen:
         _advance(message, ZaloState.READ, when)

@@ -134,7 +134,13 @@ def forget_cached_lookups(**kwargs: Any) -> None:
     _oas.clear()
 
 
-def _cached(cache: dict[str, tuple[float, Any]], key: str, find: Callable[[], Any]) -> Any:
+def _cached(
+    cache: dict[str, tuple[float, Any]],
+    key: str,
+    find: Callable[[], Any],
+    *,
+    remember_none: bool = False,
+) -> Any:
     entry = cache.get(key)
     if entry and entry[0] > time.monotonic():
         return entry[1]
@@ -146,7 +152,7 @@ def _cached(cache: dict[str, tuple[float, Any]], key: str, find: Callable[[], An
         if entry and entry[0] > now:
             return entry[1]
         value = find()
-        if value is not None or cache is _apps:  # unknown OAs are not remembered (below)
+        if value is not None or remember_none:
             cache[key] = (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, value)
         return value
     finally:
@@ -164,7 +170,7 @@ def _app(app_id: str) -> _KnownApp | None:
             secret, error = "", str(exc)
         return _KnownApp(pk=app.pk, app_id=app.app_id, oa_secret=secret, error=error)
 
-    return _cached(_apps, app_id, find)
+    return _cached(_apps, app_id, find, remember_none=True)
 
 
 def _oa_pk(oa_id: str) -> int | None:

@@ -334,10 +334,9 @@ def following_changes(link: ZaloPartnerLink, *, following: bool, when: datetime)
 
 
 def link_set_following(*, link: ZaloPartnerLink, following: bool, when: datetime) -> None:
-    """follow / unfollow events: kept on the link, newest event wins."""
-    stamp = "followed_at" if following else "unfollowed_at"
-    other = "unfollowed_at" if following else "followed_at"
-    ZaloPartnerLink.objects.filter(pk=link.pk).filter(
-        Q(**{f"{other}__isnull": True}) | Q(**{f"{other}__lte": when})
-    ).update(is_follower=following, **{stamp: when})
+    """follow / unfollow outside a batch of events: the same rule, on the locked row."""
+    with transaction.atomic():
+        current = ZaloPartnerLink.objects.select_for_update().get(pk=link.pk)
+        if fields := following_changes(current, following=following, when=when):
+            ZaloPartnerLink.objects.filter(pk=link.pk).update(**fields)
     link.refresh_from_db()
