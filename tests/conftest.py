@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's, and before it drops the test database: close the connection that
+    webhook batches are written on (PostgreSQL refuses to drop a database in use)."""
+    from zalohub.events.ingest_store import committer
+
+    yield
+    committer.close()
+
+
+@pytest.fixture(scope="session")
 def sandbox_server() -> Iterator["SandboxServer"]:
     from zalohub.sandbox.server import SandboxServer
     from zalohub.sandbox.state import SandboxState

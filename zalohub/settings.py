@@ -222,6 +222,9 @@ WEBHOOK_REJECTED_RETENTION_DAYS = envint("ZALOHUB_WEBHOOK_REJECTED_RETENTION_DAY
 WEBHOOK_REJECTED_MAX_ROWS = envint("ZALOHUB_WEBHOOK_REJECTED_MAX_ROWS", 10_000, minimum=100)
 # Webhook ingestion caches app and OA lookups per process this long (0: no cache).
 WEBHOOK_LOOKUP_CACHE_SECONDS = envfloat("ZALOHUB_WEBHOOK_LOOKUP_CACHE_SECONDS", 30.0, minimum=0.0)
+# On PostgreSQL, webhook rows are written with a server-side prepared statement; turn it
+# off behind a connection pooler in transaction mode that cannot keep prepared statements.
+WEBHOOK_PREPARED_INSERT = envbool("ZALOHUB_WEBHOOK_PREPARED_INSERT", True)
 EVENTS_BATCH_SIZE = envint("ZALOHUB_EVENTS_BATCH_SIZE", 200, minimum=1)
 # A claimed event not finished within its lease goes back to the queue.
 EVENTS_LEASE_SECONDS = envint("ZALOHUB_EVENTS_LEASE_SECONDS", 30, minimum=5)

@@ -267,3 +267,79 @@ def app_in_transaction(db) -> Iterator[ZaloApp]:
     committer.reset_stats()
     yield app
     ingest.forget_cached_lookups()
+
+
+def _tricky_text(n: int) -> str:
+    """A customer's text that JSON has to escape every way it can, as Zalo sends it."""
+    payload = json.loads(_text(n))
+    payload["message"]["text"] = 'Giá "đặc biệt" \\ 50% \u0000 tab\there\nline 2 😀 \u2028 end'
+    return json.dumps(payload, ensure_ascii=n % 2 == 0)  # either way Zalo may encode it
+
+
+def test_a_batch_keeps_every_raw_body_byte_for_byte(app):
+    # Quotes, backslashes, an escaped NUL, control characters, Vietnamese and an emoji,
+    # with and without \u escapes: a batch must store each body exactly as received.
+    raws = [_tricky_text(n) for n in range(6)]
+    answers = _run_threads([[raw] for raw in raws], hold=_HoldFirstLeader(5))
+    assert all(not answer["duplicate"] for _, answer in answers)
+    assert committer.stats()["largest_batch"] == 5
+    stored = dict(ZaloEvent.objects.values_list("dedupe_key", "raw_body"))
+    assert stored == {f"user_send_text:m-{n}": raws[n] for n in range(6)}
+
+
+def _writer_backend_pid() -> int:
+    assert committer._pg is not None and committer._pg._conn is not None
+    return committer._pg._conn.info.backend_pid
+
+
+def _prepared_statements() -> list[str]:
+    assert committer._pg is not None and committer._pg._conn is not None
+    rows = committer._pg._conn.execute("SELECT statement FROM pg_prepared_statements")
+    return [statement for (statement,) in rows]
+
+
+def _postgresql_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the batches' own connection and prepared statement are PostgreSQL's")
+
+
+def test_batches_of_any_size_run_one_statement_prepared_once(app):
+    _postgresql_only()
+    committer.close()
+    _run_threads([[_text(n)] for n in range(16)], hold=_HoldFirstLeader(15))
+    assert (committer.stats()["batches"], committer.stats()["largest_batch"]) == (2, 15)
+    # It should have prepared one INSERT for the batch of 1 and the batch of 15 alike.
+    statements = _prepared_statements()
+    assert len(statements) == 1 and "json_to_recordset" in statements[0]
+    assert ZaloEvent.objects.count() == 16
+
+
+def test_prepared_statements_can_be_turned_off(app, settings):
+    _postgresql_only()
+    settings.WEBHOOK_PREPARED_INSERT = False
+    committer.close()
+    _run_threads([[_text(n)] for n in range(12)], hold=_HoldFirstLeader(11))
+    # It should store everything without leaving a prepared statement (for poolers in
+    # transaction mode, where the next batch may run on another server connection).
+    assert ZaloEvent.objects.count() == 12
+    assert committer.stats()["rows"] == 12 and not committer.stats().get("failed_batches")
+    assert _prepared_statements() == []
+
+
+def test_a_lost_writer_connection_loses_no_webhook(app):
+    _postgresql_only()
+    client = Client()
+    assert not _post(client, _text(0))["duplicate"]
+    lost = _writer_backend_pid()
+    with connection.cursor() as cursor:  # as a database restart or a network cut would
+        cursor.execute("SELECT pg_terminate_backend(%s)", [lost])
+    # It should answer the next webhook as new and store it (the batch failed on the
+    # dead connection and its row was inserted on Django's), then write on a new one.
+    assert not _post(client, _text(1))["duplicate"]
+    assert not _post(client, _text(2))["duplicate"]
+    assert _writer_backend_pid() != lost
+    assert sorted(ZaloEvent.objects.values_list("dedupe_key", flat=True)) == [
+        f"user_send_text:m-{n}" for n in range(3)
+    ]
+    stats = committer.stats()
+    assert (stats["batches"], stats["failed_batches"], stats["fallback_rows"]) == (3, 1, 1)

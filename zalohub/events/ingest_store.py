@@ -11,7 +11,8 @@ on). Two things keep that cheap:
 - **Group commit.** The requests of one process that need their INSERT at the same time
   share one multi-row statement and so one commit. There is no extra thread and no
   timer: a request that finds nobody inserting becomes the *leader*, takes every row
-  queued so far (up to ``BATCH_CAP``), inserts them on its own connection in autocommit,
+  queued so far (up to ``BATCH_CAP``), inserts them in autocommit (on PostgreSQL through
+  ``ingest_pg``'s connection and prepared statement, elsewhere on its own connection),
   publishes each row's outcome and wakes the others; a request that arrives meanwhile
   queues its row and waits, and if the leader's batch did not include it, it leads the
   next one. A lone request therefore inserts alone at once, as before; batches form only
@@ -35,12 +36,15 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from zalohub.events.models import ZaloEvent
+
+if TYPE_CHECKING:
+    from zalohub.events.ingest_pg import PgWriter
 
 logger = logging.getLogger(__name__)
 
@@ -83,21 +87,22 @@ def _literal(value: Any) -> str | None:
     return None
 
 
-class _Statement:
-    """The INSERT for one database vendor, built once per process: the columns ingest
-    fills are parameters, the others their model default, written into the SQL."""
+class Columns:
+    """What an INSERT of ingest's rows writes, worked out once per process and database
+    vendor from ZaloEvent's fields: the columns filled from each row (``params`` gives
+    their values in ``names`` order) and every other column's model default, as SQL text
+    where it can be (``literals``) or as one more value per row."""
 
     def __init__(self) -> None:
-        ops = connection.ops
         fields = {f.column: f for f in ZaloEvent._meta.concrete_fields if not f.primary_key}
         missing = [c for c in _FILLED if c not in fields]
         if missing:
             raise RuntimeError(f"ZaloEvent has no column(s) {missing}: update ingest_store")
-        placeholders = ["%s"] * len(_FILLED)
-        if connection.vendor == "postgresql":
-            placeholders[_FILLED.index("headers")] = "%s::jsonb"  # JSON text, as JSONField's
-        columns = list(_FILLED)
-        self.extra: list[Callable[[], Any]] = []  # defaults passed as parameters
+        self.fields = fields
+        self.names: list[str] = list(_FILLED)  # one value per row each, in params() order
+        self.literals: list[tuple[str, str]] = []  # (column, SQL text of its default)
+        # Defaults passed as values, after _FILLED's: (column, its value for a new row).
+        self.extra: list[tuple[str, Callable[[], Any]]] = []
         for column, field in fields.items():
             if column in _FILLED:
                 continue
@@ -105,32 +110,23 @@ class _Statement:
                 if field.default is timezone.now:
                     raise RuntimeError(f"ZaloEvent.{field.name}: add it to ingest_store._FILLED")
                 # Another callable default: evaluated for each row (none today).
-                self.extra.append(lambda f=field: f.get_db_prep_save(f.get_default(), connection))
-                placeholders.append("%s")
+                self.extra.append(
+                    (column, lambda f=field: f.get_db_prep_save(f.get_default(), connection))
+                )
+                self.names.append(column)
+                continue
+            value = field.get_db_prep_save(field.get_default(), connection)
+            literal = _literal(value)
+            if literal is None:
+                self.extra.append((column, lambda v=value: v))
+                self.names.append(column)
             else:
-                value = field.get_db_prep_save(field.get_default(), connection)
-                literal = _literal(value)
-                if literal is None:
-                    self.extra.append(lambda v=value: v)
-                placeholders.append(literal or "%s")
-            columns.append(column)
-        self.adapt_datetime = ops.adapt_datetimefield_value
-        self.row_sql = f"({', '.join(placeholders)})"
-        qn = ops.quote_name
-        self.head = (
-            f"INSERT INTO {qn(ZaloEvent._meta.db_table)} ({', '.join(map(qn, columns))}) VALUES "  # noqa: S608
-        )
-        self.tail = (
-            f" ON CONFLICT ({qn('app_id')}, {qn('dedupe_key')}) DO NOTHING "
-            f"RETURNING {qn('id')}, {qn('app_id')}, {qn('dedupe_key')}"
-        )
-        self._sql: dict[int, str] = {}
-
-    def sql(self, rows: int) -> str:
-        sql = self._sql.get(rows)
-        if sql is None:
-            sql = self._sql[rows] = self.head + ", ".join([self.row_sql] * rows) + self.tail
-        return sql
+                self.literals.append((column, literal))
+        self.adapt_datetime = connection.ops.adapt_datetimefield_value
+        qn = connection.ops.quote_name
+        self.table = qn(ZaloEvent._meta.db_table)
+        self.conflict = f"ON CONFLICT ({qn('app_id')}, {qn('dedupe_key')}) DO NOTHING"
+        self.returning = f"RETURNING {qn('id')}, {qn('app_id')}, {qn('dedupe_key')}"
 
     def params(self, row: EventRow) -> list[Any]:
         adapt = self.adapt_datetime
@@ -150,9 +146,36 @@ class _Statement:
             now,
             now,
         ]
-        for extra in self.extra:
+        for _, extra in self.extra:
             values.append(extra())
         return values
+
+
+class _Statement:
+    """The multi-row ``INSERT ... VALUES`` run through Django's connection: one row's
+    parameters after another, the other columns' defaults written into the SQL."""
+
+    def __init__(self) -> None:
+        self.columns = columns = Columns()
+        placeholders = ["%s"] * len(columns.names)
+        if connection.vendor == "postgresql":
+            placeholders[_FILLED.index("headers")] = "%s::jsonb"  # JSON text, as JSONField's
+        placeholders += [literal for _, literal in columns.literals]
+        qn = connection.ops.quote_name
+        names = [*columns.names, *(column for column, _ in columns.literals)]
+        self.row_sql = f"({', '.join(placeholders)})"
+        self.head = f"INSERT INTO {columns.table} ({', '.join(map(qn, names))}) VALUES "  # noqa: S608
+        self.tail = f" {columns.conflict} {columns.returning}"
+        self._sql: dict[int, str] = {}
+
+    def sql(self, rows: int) -> str:
+        sql = self._sql.get(rows)
+        if sql is None:
+            sql = self._sql[rows] = self.head + ", ".join([self.row_sql] * rows) + self.tail
+        return sql
+
+    def params(self, row: EventRow) -> list[Any]:
+        return self.columns.params(row)
 
 
 _statements: dict[str, _Statement] = {}
@@ -217,6 +240,7 @@ class GroupCommitter:
         self._queue: list[_Slot] = []  # rows queued while a leader is busy
         self._leading = False
         self._stats: Counter[str] = Counter()
+        self._pg: PgWriter | None = None  # the batches' writer on PostgreSQL
         # Tests only: called by a leader with its batch before the statement runs.
         self.before_batch: Callable[[list[EventRow]], None] | None = None
 
@@ -256,7 +280,7 @@ class GroupCommitter:
             first: dict[tuple[int, str], _Slot] = {}
             for slot in batch:
                 first.setdefault((slot.row.app_id, slot.row.dedupe_key), slot)
-            ids = _execute([first[key].row for key in sorted(first)])
+            ids = self._write([first[key].row for key in sorted(first)])
             for slot in batch:
                 key = (slot.row.app_id, slot.row.dedupe_key)
                 # A second request with the same key in this batch is a redelivery.
@@ -284,6 +308,21 @@ class GroupCommitter:
                     slot.wake.release()
             if following is not None and following.wake is not None:
                 following.wake.release()
+
+    def _write(self, rows: list[EventRow]) -> dict[tuple[int, str], int]:
+        if connection.vendor != "postgresql":
+            return _execute(rows)
+        if self._pg is None:
+            from zalohub.events.ingest_pg import PgWriter  # it builds on this module
+
+            self._pg = PgWriter()
+        return self._pg.execute(rows)
+
+    def close(self) -> None:
+        """Close the connection this process's batches are written on, if it has one (the
+        next batch opens it again): before the database it points at goes away."""
+        if self._pg is not None:
+            self._pg.close()
 
     def _count(self, rows: int, ok: bool) -> None:
         stats = self._stats

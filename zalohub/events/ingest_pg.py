@@ -1,0 +1,117 @@
+"""The group commit's writer on PostgreSQL: a connection of its own, one prepared INSERT.
+
+Every batch of webhook rows that a leader commits (``ingest_store.GroupCommitter``) goes
+through here when the database is PostgreSQL. Two things make it cheaper than running
+the batch through Django's cursor, and both were measured (``bench/README.md``):
+
+- **A connection held for good.** Django hands each request a connection from the
+  process's pool and takes it back when the request ends; for webhooks that checkout
+  and return cost more Python than the INSERT. Only one leader writes at a time in a
+  process, so one connection serves them all: it is opened by the first batch, kept
+  open, and dropped after any error (the next batch opens a fresh one). Each web
+  process therefore holds one PostgreSQL connection beside its pool.
+- **One statement for any batch size.** The rows travel as one JSON parameter, read by
+  ``json_to_recordset``: the SQL text never changes, so psycopg converts it once and
+  PostgreSQL parses and plans it once (a prepared statement, unless
+  ``ZALOHUB_WEBHOOK_PREPARED_INSERT`` is off, as it must be behind a pooler in
+  transaction mode that cannot keep them), where a multi-row ``VALUES`` was new text
+  for each batch size and parsed again for every batch.
+
+Outside a batch (inside a transaction, or when a batch failed and its rows are retried
+one by one) rows still go through Django's connection, with its error handling.
+"""
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import connection
+
+from zalohub.events.ingest_store import Columns, EventRow
+
+# The rows' position in the batch: they are inserted in the order given (ingest_store
+# sorts them by key, so that two processes' batches never wait on each other in a cycle).
+_ORDINAL = "ordinal"
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()  # always aware (USE_TZ): PostgreSQL reads the offset
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class PgWriter:
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._conn: psycopg.Connection | None = None
+        self._pid = 0
+        self._sql = ""
+        self._extra: list[tuple[str, Callable[[], Any]]] = []
+
+    def execute(self, rows: list[EventRow]) -> dict[tuple[int, str], int]:
+        """INSERT the rows (distinct keys) in one statement and commit: {(app pk, dedupe
+        key): id} of the rows that were new."""
+        conn = self._connection()
+        extra = self._extra
+        records = []
+        for row in rows:
+            record = row._asdict()  # next_attempt_at is received_at, taken by the SELECT
+            for name, value in extra:
+                record[name] = value()
+            records.append(record)
+        try:
+            cursor = conn.execute(
+                self._sql,
+                [json.dumps(records, ensure_ascii=False, default=_iso)],
+                prepare=settings.WEBHOOK_PREPARED_INSERT,
+            )
+            return {(app, key): pk for pk, app, key in cursor.fetchall()}
+        except BaseException:
+            self.close()  # broken, or in an unknown state: the next batch starts afresh
+            raise
+
+    def _connection(self) -> psycopg.Connection:
+        with self._mutex:
+            if self._conn is not None and self._pid != os.getpid():
+                self._conn = None  # inherited across a fork: the parent's, never ours to use
+            if self._conn is None or self._conn.closed:
+                params = connection.get_connection_params()
+                for django_only in ("cursor_factory", "context", "prepare_threshold"):
+                    params.pop(django_only, None)
+                self._conn = psycopg.connect(**params, autocommit=True)
+                self._pid = os.getpid()
+                if not self._sql:
+                    columns = Columns()
+                    self._sql, self._extra = self._build(columns), columns.extra
+            return self._conn
+
+    def close(self) -> None:
+        with self._mutex:
+            conn, self._conn = self._conn, None
+        if conn is not None and self._pid == os.getpid():
+            conn.close()
+
+    @staticmethod
+    def _build(columns: Columns) -> str:
+        qn = connection.ops.quote_name
+        types = {name: columns.fields[name].db_type(connection) for name in columns.names}
+        record = [name for name in columns.names if name != "next_attempt_at"]
+        definition = ", ".join(f"{qn(name)} {types[name]}" for name in record)
+        aliases = ", ".join(map(qn, [*record, _ORDINAL]))
+        selected = [
+            f"r.{qn('received_at' if name == 'next_attempt_at' else name)}"
+            for name in columns.names
+        ] + [literal for _, literal in columns.literals]
+        inserted = [*columns.names, *(column for column, _ in columns.literals)]
+        return (
+            f"INSERT INTO {columns.table} ({', '.join(map(qn, inserted))}) "  # noqa: S608
+            f"SELECT {', '.join(selected)} "
+            f"FROM ROWS FROM (json_to_recordset(%s::json) AS ({definition})) "
+            f"WITH ORDINALITY AS r({aliases}) ORDER BY r.{qn(_ORDINAL)} "
+            f"{columns.conflict} {columns.returning}"
+        )
