@@ -7,10 +7,12 @@ admin.site.site_title = "zalohub"
 admin.site.index_title = "zalohub"
 
 urlpatterns = [
+    # First: Zalo's webhooks are most of the requests a hub answers, and each pattern
+    # before theirs is one more to try on every one of them.
+    path("", include("zalohub.events.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("inbox/", include("zalohub.inbox.urls")),
     path("", include("zalohub.accounts.urls")),
-    path("", include("zalohub.events.urls")),
 ]

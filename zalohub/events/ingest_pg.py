@@ -45,10 +45,15 @@ def _iso(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# Non-ASCII text as is (PostgreSQL reads UTF-8), no spaces: less to write and to parse.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_iso).encode
+
+
 class PgWriter:
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._conn: psycopg.Connection | None = None
+        self._cursor: psycopg.Cursor | None = None
         self._pid = 0
         self._sql = ""
         self._extra: list[tuple[str, Callable[[], Any]]] = []
@@ -56,7 +61,7 @@ class PgWriter:
     def execute(self, rows: list[EventRow]) -> dict[tuple[int, str], int]:
         """INSERT the rows (distinct keys) in one statement and commit: {(app pk, dedupe
         key): id} of the rows that were new."""
-        conn = self._connection()
+        cursor = self._open()
         extra = self._extra
         records = []
         for row in rows:
@@ -65,17 +70,14 @@ class PgWriter:
                 record[name] = value()
             records.append(record)
         try:
-            cursor = conn.execute(
-                self._sql,
-                [json.dumps(records, ensure_ascii=False, default=_iso)],
-                prepare=settings.WEBHOOK_PREPARED_INSERT,
-            )
+            cursor.execute(self._sql, [_encode(records)], prepare=settings.WEBHOOK_PREPARED_INSERT)
             return {(app, key): pk for pk, app, key in cursor.fetchall()}
         except BaseException:
             self.close()  # broken, or in an unknown state: the next batch starts afresh
             raise
 
-    def _connection(self) -> psycopg.Connection:
+    def _open(self) -> psycopg.Cursor:
+        """The cursor batches run on, on a connection opened now if there is none."""
         with self._mutex:
             if self._conn is not None and self._pid != os.getpid():
                 self._conn = None  # inherited across a fork: the parent's, never ours to use
@@ -84,15 +86,17 @@ class PgWriter:
                 for django_only in ("cursor_factory", "context", "prepare_threshold"):
                     params.pop(django_only, None)
                 self._conn = psycopg.connect(**params, autocommit=True)
+                self._cursor = self._conn.cursor()
                 self._pid = os.getpid()
                 if not self._sql:
                     columns = Columns()
                     self._sql, self._extra = self._build(columns), columns.extra
-            return self._conn
+            assert self._cursor is not None
+            return self._cursor
 
     def close(self) -> None:
         with self._mutex:
-            conn, self._conn = self._conn, None
+            conn, self._conn, self._cursor = self._conn, None, None
         if conn is not None and self._pid == os.getpid():
             conn.close()
 
