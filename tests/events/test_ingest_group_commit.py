@@ -343,3 +343,28 @@ def test_a_lost_writer_connection_loses_no_webhook(app):
     ]
     stats = committer.stats()
     assert (stats["batches"], stats["failed_batches"], stats["fallback_rows"]) == (3, 1, 1)
+
+
+def test_the_writer_connection_takes_the_role_and_time_zone_django_uses(app, monkeypatch):
+    _postgresql_only()
+    role = "zalohub_test_ingest_writer"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP ROLE IF EXISTS {role}")  # left by an interrupted run
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"GRANT SELECT, INSERT ON events_zaloevent TO {role}")
+    committer.close()
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "assume_role", role)
+    try:
+        assert not _post(Client(), _text(1))["duplicate"]
+        # It should have written the row as the role Django assumes, in Django's time zone.
+        assert committer._pg is not None and committer._pg._conn is not None
+        who, zone = committer._pg._conn.execute(
+            "SELECT current_user, current_setting('TimeZone')"
+        ).fetchone()
+        assert (who, zone) == (role, connection.timezone_name)
+        assert ZaloEvent.objects.filter(dedupe_key="user_send_text:m-1").exists()
+    finally:
+        committer.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f"REVOKE ALL ON events_zaloevent FROM {role}")
+            cursor.execute(f"DROP ROLE {role}")

@@ -31,6 +31,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg import sql
 
 from zalohub.events.ingest_store import Columns, EventRow
 
@@ -82,10 +83,7 @@ class PgWriter:
             if self._conn is not None and self._pid != os.getpid():
                 self._conn = None  # inherited across a fork: the parent's, never ours to use
             if self._conn is None or self._conn.closed:
-                params = connection.get_connection_params()
-                for django_only in ("cursor_factory", "context", "prepare_threshold"):
-                    params.pop(django_only, None)
-                self._conn = psycopg.connect(**params, autocommit=True)
+                self._conn = self._connect()
                 self._cursor = self._conn.cursor()
                 self._pid = os.getpid()
                 if not self._sql:
@@ -93,6 +91,24 @@ class PgWriter:
                     self._sql, self._extra = self._build(columns), columns.extra
             assert self._cursor is not None
             return self._cursor
+
+    @staticmethod
+    def _connect() -> psycopg.Connection:
+        """A connection set up as Django sets up its own: same parameters, role and time
+        zone (the INSERT reads neither, but a trigger or default might)."""
+        params = connection.get_connection_params()
+        for django_only in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(django_only, None)
+        conn = psycopg.connect(**params, autocommit=True)
+        try:
+            if role := connection.settings_dict["OPTIONS"].get("assume_role"):
+                conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+            if conn.info.parameter_status("TimeZone") != connection.timezone_name:
+                conn.execute("SELECT set_config('TimeZone', %s, false)", [connection.timezone_name])
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         with self._mutex:
