@@ -24,7 +24,6 @@ one by one) rows still go through Django's connection, with its error handling.
 import json
 import os
 import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -52,12 +51,13 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_i
 
 class PgWriter:
     def __init__(self) -> None:
+        columns = Columns()
+        self._sql = self._build(columns)
+        self._extra = columns.extra
         self._mutex = threading.Lock()
         self._conn: psycopg.Connection | None = None
         self._cursor: psycopg.Cursor | None = None
         self._pid = 0
-        self._sql = ""
-        self._extra: list[tuple[str, Callable[[], Any]]] = []
 
     def execute(self, rows: list[EventRow]) -> dict[tuple[int, str], int]:
         """INSERT the rows (distinct keys) in one statement and commit: {(app pk, dedupe
@@ -86,9 +86,6 @@ class PgWriter:
                 self._conn = self._connect()
                 self._cursor = self._conn.cursor()
                 self._pid = os.getpid()
-                if not self._sql:
-                    columns = Columns()
-                    self._sql, self._extra = self._build(columns), columns.extra
             assert self._cursor is not None
             return self._cursor
 
@@ -127,9 +124,8 @@ class PgWriter:
             f"r.{qn('received_at' if name == 'next_attempt_at' else name)}"
             for name in columns.names
         ] + [literal for _, literal in columns.literals]
-        inserted = [*columns.names, *(column for column, _ in columns.literals)]
         return (
-            f"INSERT INTO {columns.table} ({', '.join(map(qn, inserted))}) "  # noqa: S608
+            f"INSERT INTO {columns.table} ({', '.join(map(qn, columns.inserted))}) "  # noqa: S608
             f"SELECT {', '.join(selected)} "
             f"FROM ROWS FROM (json_to_recordset(%s::json) AS ({definition})) "
             f"WITH ORDINALITY AS r({aliases}) ORDER BY r.{qn(_ORDINAL)} "

@@ -89,9 +89,9 @@ def _literal(value: Any) -> str | None:
 
 class Columns:
     """What an INSERT of ingest's rows writes, worked out once per process and database
-    vendor from ZaloEvent's fields: the columns filled from each row (``params`` gives
-    their values in ``names`` order) and every other column's model default, as SQL text
-    where it can be (``literals``) or as one more value per row."""
+    vendor from ZaloEvent's fields: the columns filled from each row (``names``) and every
+    other column's model default, as SQL text where it can be (``literals``) or as one
+    more value per row (``extra``, whose columns end ``names``)."""
 
     def __init__(self) -> None:
         fields = {f.column: f for f in ZaloEvent._meta.concrete_fields if not f.primary_key}
@@ -99,7 +99,7 @@ class Columns:
         if missing:
             raise RuntimeError(f"ZaloEvent has no column(s) {missing}: update ingest_store")
         self.fields = fields
-        self.names: list[str] = list(_FILLED)  # one value per row each, in params() order
+        self.names: list[str] = list(_FILLED)  # one value per row each
         self.literals: list[tuple[str, str]] = []  # (column, SQL text of its default)
         # Defaults passed as values, after _FILLED's: (column, its value for a new row).
         self.extra: list[tuple[str, Callable[[], Any]]] = []
@@ -122,11 +122,36 @@ class Columns:
                 self.names.append(column)
             else:
                 self.literals.append((column, literal))
-        self.adapt_datetime = connection.ops.adapt_datetimefield_value
+        # Every column the INSERT writes: the per-row values', then the literal defaults'.
+        self.inserted = [*self.names, *(column for column, _ in self.literals)]
         qn = connection.ops.quote_name
         self.table = qn(ZaloEvent._meta.db_table)
         self.conflict = f"ON CONFLICT ({qn('app_id')}, {qn('dedupe_key')}) DO NOTHING"
         self.returning = f"RETURNING {qn('id')}, {qn('app_id')}, {qn('dedupe_key')}"
+
+
+class _Statement:
+    """The multi-row ``INSERT ... VALUES`` run through Django's connection: one row's
+    parameters after another, the other columns' defaults written into the SQL."""
+
+    def __init__(self) -> None:
+        self.columns = columns = Columns()
+        placeholders = ["%s"] * len(columns.names)
+        if connection.vendor == "postgresql":
+            placeholders[_FILLED.index("headers")] = "%s::jsonb"  # JSON text, as JSONField's
+        placeholders += [literal for _, literal in columns.literals]
+        qn = connection.ops.quote_name
+        self.row_sql = f"({', '.join(placeholders)})"
+        self.head = f"INSERT INTO {columns.table} ({', '.join(map(qn, columns.inserted))}) VALUES "  # noqa: S608
+        self.adapt_datetime = connection.ops.adapt_datetimefield_value
+        self.tail = f" {columns.conflict} {columns.returning}"
+        self._sql: dict[int, str] = {}
+
+    def sql(self, rows: int) -> str:
+        sql = self._sql.get(rows)
+        if sql is None:
+            sql = self._sql[rows] = self.head + ", ".join([self.row_sql] * rows) + self.tail
+        return sql
 
     def params(self, row: EventRow) -> list[Any]:
         adapt = self.adapt_datetime
@@ -146,36 +171,9 @@ class Columns:
             now,
             now,
         ]
-        for _, extra in self.extra:
+        for _, extra in self.columns.extra:
             values.append(extra())
         return values
-
-
-class _Statement:
-    """The multi-row ``INSERT ... VALUES`` run through Django's connection: one row's
-    parameters after another, the other columns' defaults written into the SQL."""
-
-    def __init__(self) -> None:
-        self.columns = columns = Columns()
-        placeholders = ["%s"] * len(columns.names)
-        if connection.vendor == "postgresql":
-            placeholders[_FILLED.index("headers")] = "%s::jsonb"  # JSON text, as JSONField's
-        placeholders += [literal for _, literal in columns.literals]
-        qn = connection.ops.quote_name
-        names = [*columns.names, *(column for column, _ in columns.literals)]
-        self.row_sql = f"({', '.join(placeholders)})"
-        self.head = f"INSERT INTO {columns.table} ({', '.join(map(qn, names))}) VALUES "  # noqa: S608
-        self.tail = f" {columns.conflict} {columns.returning}"
-        self._sql: dict[int, str] = {}
-
-    def sql(self, rows: int) -> str:
-        sql = self._sql.get(rows)
-        if sql is None:
-            sql = self._sql[rows] = self.head + ", ".join([self.row_sql] * rows) + self.tail
-        return sql
-
-    def params(self, row: EventRow) -> list[Any]:
-        return self.columns.params(row)
 
 
 _statements: dict[str, _Statement] = {}
