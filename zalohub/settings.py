@@ -225,6 +225,12 @@ WEBHOOK_LOOKUP_CACHE_SECONDS = envfloat("ZALOHUB_WEBHOOK_LOOKUP_CACHE_SECONDS", 
 # On PostgreSQL, webhook rows are written with a server-side prepared statement; turn it
 # off behind a connection pooler in transaction mode that cannot keep prepared statements.
 WEBHOOK_PREPARED_INSERT = envbool("ZALOHUB_WEBHOOK_PREPARED_INSERT", True)
+# A request that finds nobody writing webhook rows waits this long (seconds) before it
+# writes, so that the requests right behind it share its commit; 0 = at once. Every
+# lone webhook waits it too: at most 50 ms, well inside Zalo's 2 s.
+WEBHOOK_BATCH_LINGER_SECONDS = envfloat(
+    "ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS", 0.0003, minimum=0.0, maximum=0.05
+)
 EVENTS_BATCH_SIZE = envint("ZALOHUB_EVENTS_BATCH_SIZE", 200, minimum=1)
 # A claimed event not finished within its lease goes back to the queue.
 EVENTS_LEASE_SECONDS = envint("ZALOHUB_EVENTS_LEASE_SECONDS", 30, minimum=5)

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from zalohub.env import envbool, envchoice, envint, envlist
+from zalohub.env import envbool, envchoice, envfloat, envint, envlist
 
 
 def test_it_reads_booleans_and_refuses_nonsense(monkeypatch):
@@ -24,6 +24,18 @@ def test_it_reads_integers_with_bounds(monkeypatch):
     monkeypatch.setenv("ZH_N", "twelve")
     with pytest.raises(ImproperlyConfigured, match="not an integer"):
         envint("ZH_N", 1)
+
+
+def test_it_reads_floats_within_both_bounds(monkeypatch):
+    assert envfloat("ZH_MISSING", 0.5) == 0.5
+    monkeypatch.setenv("ZH_F", "0.0003")
+    assert envfloat("ZH_F", 0.0, minimum=0.0, maximum=0.05) == 0.0003
+    monkeypatch.setenv("ZH_F", "2")
+    with pytest.raises(ImproperlyConfigured, match=r"at most 0\.05"):
+        envfloat("ZH_F", 0.0, minimum=0.0, maximum=0.05)
+    monkeypatch.setenv("ZH_F", "-1")
+    with pytest.raises(ImproperlyConfigured, match=r"at least 0\.0"):
+        envfloat("ZH_F", 0.0, minimum=0.0, maximum=0.05)
 
 
 def test_it_reads_lists_and_choices(monkeypatch):

@@ -196,6 +196,57 @@ def test_a_failing_batch_falls_back_to_one_row_at_a_time(app):
     assert stats["failed_batches"] == 1 and stats["fallback_rows"] == 5
 
 
+class _Linger:
+    """Stands in for the leader's linger (``committer.linger``): records how long it
+    was asked to wait and, the first time, starts `others` requests and returns once
+    they queued, as requests arriving during a real linger would."""
+
+    def __init__(self, others: list[str]) -> None:
+        self.others, self.asked, self.threads = others, [], []
+
+    def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        if self.threads:
+            return
+        self.threads = [threading.Thread(target=_post_alone, args=(raw,)) for raw in self.others]
+        for thread in self.threads:
+            thread.start()
+        _wait_for(lambda: committer.queued() >= len(self.others))
+
+
+def _post_alone(raw: str) -> None:
+    try:
+        assert not _post(Client(), raw)["duplicate"]
+    finally:
+        connection.close()
+
+
+def test_a_leader_lingers_so_the_requests_right_behind_it_share_its_commit(
+    app, monkeypatch, settings
+):
+    settings.WEBHOOK_BATCH_LINGER_SECONDS = 0.0004
+    linger = _Linger([_text(n) for n in range(1, 4)])
+    monkeypatch.setattr(committer, "linger", linger)
+    assert not _post(Client(), _text(0))["duplicate"]
+    for thread in linger.threads:
+        thread.join()
+    # It should have waited the setting once (the three behind it did not lead), then
+    # written its row and the three that queued meanwhile in one statement.
+    assert linger.asked == [0.0004]
+    stats = committer.stats()
+    assert (stats["batches"], stats["rows"], stats["largest_batch"]) == (1, 4, 4)
+    assert ZaloEvent.objects.count() == 4
+
+
+def test_with_no_linger_a_lone_request_writes_at_once(app, monkeypatch, settings):
+    settings.WEBHOOK_BATCH_LINGER_SECONDS = 0
+    linger = _Linger([])
+    monkeypatch.setattr(committer, "linger", linger)
+    assert not _post(Client(), _text(0))["duplicate"]
+    assert linger.asked == []
+    assert committer.stats()["batches"] == 1
+
+
 def test_a_lone_request_inserts_at_once_with_every_column_as_the_model_would(app):
     raw = _text(1)
     headers = {

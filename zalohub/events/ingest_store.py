@@ -18,6 +18,11 @@ on). Two things keep that cheap:
   next one. A lone request therefore inserts alone at once, as before; batches form only
   from requests that reach this point while another batch is being committed. Under
   ASGI, Django runs sync views on one thread per process: every batch is of one.
+- **A short linger.** A request that finds nobody inserting waits
+  ``WEBHOOK_BATCH_LINGER_SECONDS`` (0.3 ms by default; 0 turns it off) before it takes
+  the rows queued meanwhile, as PostgreSQL's own ``commit_delay`` does for WAL flushes:
+  under load more requests share each commit, which costs the server more CPU than the
+  rows themselves do (``bench/README.md``); a lone request is answered that much later.
 
 Within a batch rows are inserted in dedupe-key order (two processes' batches then never
 wait on each other's keys in opposite orders, which could deadlock on PostgreSQL), so
@@ -33,11 +38,13 @@ code) a row is inserted alone in a savepoint, as part of that transaction.
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -256,6 +263,8 @@ class GroupCommitter:
         if slot.wake is not None:
             slot.wake.acquire()  # released by the leader that took this row, or handed the lead
         if slot.state is _LEAD:
+            if slot.wake is None and (linger := settings.WEBHOOK_BATCH_LINGER_SECONDS):
+                self.linger(linger)
             with self._mutex:
                 if slot.wake is None:  # led at once: this row, and any queued since
                     batch = [slot, *self._queue[: self.cap - 1]]
@@ -269,6 +278,10 @@ class GroupCommitter:
             # so that only a row that is itself bad fails its request.
             return insert_alone(row)
         return slot.event_id
+
+    def linger(self, seconds: float) -> None:
+        """A new leader's wait, for the requests right behind it to join its commit."""
+        time.sleep(seconds)
 
     def _lead(self, batch: list[_Slot], me: _Slot) -> None:
         ok = False
