@@ -1,17 +1,22 @@
-"""Where a saturated webhook server spends the CPU, per request: the hub and two baselines.
+"""Where a saturated webhook server spends the CPU, per request: the hub and four baselines.
 
     .venv/bin/python bench/ingest_cpu.py                # 3 rounds of 8 s per server
     .venv/bin/python bench/ingest_cpu.py --rounds 5 --server-workers 4 --duration 15
 
 On a 2-core machine the ingest ratio of ``pipeline.py`` compares two CPU-bound servers,
 so what decides it is the CPU a request costs. This runs, in turn and under the same
-saturating load (32 keep-alive connections), three servers built like ``pipeline.py``'s
+saturating load (32 keep-alive connections), five servers built like ``pipeline.py``'s
 (uvicorn ``--interface wsgi``, same Django project and middleware):
 
 - **bare 200**: the webhook URL answered 200 at once (``bench/bare_urls.py``);
 - **wait**: the same, after holding its thread ``--wait`` seconds with the GIL released,
   as a request waiting for its commit does (``bench/wait_urls.py``): what waiting alone
   costs, with no work done;
+- **ingest, no store**: zalohub's own webhook view (signature, parsing, lookups) with
+  its durable INSERT replaced by a stand-in that answers at once
+  (``bench/ingest_floor_urls.py``): what ingest's Python costs;
+- **ingest + wait**: the same, the stand-in holding the thread ``--store-wait`` seconds
+  first: ingest's Python and waiting for a commit, without the commit;
 - **hub**: zalohub's ingest, every webhook signed, unique and stored.
 
 and, for the measuring window, reads from /proc the CPU of the server's processes
@@ -40,7 +45,13 @@ from bench import pipeline as p  # noqa: E402
 from bench.stream import Stream, http_requests  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-SETTINGS = {"bare": "bench.bare_settings", "wait": "bench.wait_settings", "hub": "zalohub.settings"}
+SETTINGS = {
+    "bare": "bench.bare_settings",
+    "wait": "bench.wait_settings",
+    "no_store": "bench.ingest_floor_settings",
+    "store_wait": "bench.ingest_floor_settings",
+    "hub": "zalohub.settings",
+}
 
 
 @dataclass
@@ -108,9 +119,10 @@ def sample(workers: list[int]) -> Sample:
 
 
 def measure(kind: str, stream: Stream, args: argparse.Namespace, env: dict[str, str]) -> dict:
+    wait = args.store_wait if kind == "store_wait" else 0.0
     server = p.Server(
         "zalohub.wsgi:application",
-        env,
+        env | {"BENCH_STORE_WAIT_SECONDS": str(wait)},
         workers=args.server_workers,
         settings=SETTINGS[kind],
         interface="wsgi",
@@ -152,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="measuring window, s")
     parser.add_argument("--server-workers", type=int, default=4)
     parser.add_argument("--wait", type=float, default=0.002, help="the wait baseline's hold, s")
+    parser.add_argument(
+        "--store-wait", type=float, default=0.0002, help="the ingest + wait baseline's hold, s"
+    )
     args = parser.parse_args(argv)
     ns = argparse.Namespace(lease=30, tag=f"c{int(time.time()) % 100000:x}", users=5000)
     env = p.bench_env(ns) | {"BENCH_WAIT_SECONDS": str(args.wait)}
@@ -175,16 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"CPU per answered request, median of {args.rounds} rounds of {args.duration:.0f} s; "
-        f"uvicorn --interface wsgi --workers {args.server_workers}; wait = {args.wait * 1000:g} ms"
+        f"uvicorn --interface wsgi --workers {args.server_workers}; wait = {args.wait * 1000:g} ms,"
+        f" store_wait = {args.store_wait * 1000:g} ms"
     )
     head = (
-        f"{'server':<10}{'req/s':>9}{'ratio':>7}{'loop':>8}{'Django':>8}{'pg':>7}"
+        f"{'server':<12}{'req/s':>9}{'ratio':>7}{'loop':>8}{'Django':>8}{'pg':>7}"
         f"{'loadgen':>9}{'total':>8}{'ratio':>7}{'switches':>10}"
     )
     print(head + "\n" + "-" * len(head))
     for kind in SETTINGS:
         print(
-            f"{kind:<10}{med(kind, 'rate'):>9,.0f}"
+            f"{kind:<12}{med(kind, 'rate'):>9,.0f}"
             f"{med(kind, 'rate') / med('bare', 'rate'):>7.2f}"
             f"{med(kind, 'main_ms'):>8.3f}{med(kind, 'others_ms'):>8.3f}"
             f"{med(kind, 'postgres_ms'):>7.3f}{med(kind, 'loadgen_ms'):>9.3f}"
