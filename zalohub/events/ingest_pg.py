@@ -1,8 +1,8 @@
 """The group commit's writer on PostgreSQL: a connection of its own, one prepared INSERT.
 
 Every batch of webhook rows that a leader commits (``ingest_store.GroupCommitter``) goes
-through here when the database is PostgreSQL. Two things make it cheaper than running
-the batch through Django's cursor, and both were measured (``bench/README.md``):
+through here when the database is PostgreSQL. Three things make it cheaper than running
+the batch through Django's cursor, and each was measured (``bench/README.md``):
 
 - **A connection held for good.** Django hands each request a connection from the
   process's pool and takes it back when the request ends; for webhooks that checkout

@@ -1,7 +1,7 @@
 """The durable hand-off of a webhook: one lean INSERT, shared by concurrent requests.
 
 Ingest answers 200 only once its event's row is committed (``synchronous_commit`` stays
-on). Two things keep that cheap:
+on). Three things keep that cheap:
 
 - **A lean INSERT.** The statement is built once per process and database vendor from
   ``ZaloEvent``'s fields: the columns ingest fills are parameters, built directly from
@@ -9,14 +9,14 @@ on). Two things keep that cheap:
   gets its model default, written into the SQL. ``INSERT ... ON CONFLICT (app_id,
   dedupe_key) DO NOTHING RETURNING`` makes a redelivery a no-op that says so.
 - **Group commit.** The requests of one process that need their INSERT at the same time
-  share one multi-row statement and so one commit. There is no extra thread and no
-  timer: a request that finds nobody inserting becomes the *leader*, takes every row
+  share one multi-row statement and so one commit. There is no extra thread: a request
+  that finds nobody inserting becomes the *leader*, takes every row
   queued so far (up to ``BATCH_CAP``), inserts them in autocommit (on PostgreSQL through
   ``ingest_pg``'s connection and prepared statement, elsewhere on its own connection),
   publishes each row's outcome and wakes the others; a request that arrives meanwhile
   queues its row and waits, and if the leader's batch did not include it, it leads the
-  next one. A lone request therefore inserts alone at once, as before; batches form only
-  from requests that reach this point while another batch is being committed. Under
+  next one. A lone request therefore inserts alone (after the linger below); batches form
+  from requests that reach this point while another batch lingers or is committed. Under
   ASGI, Django runs sync views on one thread per process: every batch is of one.
 - **A short linger.** A request that finds nobody inserting waits
   ``WEBHOOK_BATCH_LINGER_SECONDS`` (0.3 ms by default; 0 turns it off) before it takes
