@@ -8,7 +8,10 @@ by the order of events, never by how long anything takes.
 """
 
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
@@ -419,3 +423,32 @@ def test_the_writer_connection_takes_the_role_and_time_zone_django_uses(app, mon
         with connection.cursor() as cursor:
             cursor.execute(f"REVOKE ALL ON events_zaloevent FROM {role}")
             cursor.execute(f"DROP ROLE {role}")
+
+
+def _linger_in_a_fresh_process(entry_point: str, env: dict[str, str]) -> float:
+    """WEBHOOK_BATCH_LINGER_SECONDS as a server process importing `entry_point` sees it."""
+    code = (
+        f"import {entry_point}\n"
+        "from django.conf import settings\n"
+        "print(settings.WEBHOOK_BATCH_LINGER_SECONDS)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    environ.pop("ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environ | env,
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def test_under_asgi_nobody_lingers_unless_told_to():
+    # Under ASGI Django runs sync views one at a time per process: no webhook could join
+    # a lingering one, so the ASGI entry point turns the linger off, and WSGI keeps it.
+    assert _linger_in_a_fresh_process("zalohub.asgi", {}) == 0.0
+    assert _linger_in_a_fresh_process("zalohub.wsgi", {}) == 0.0003
+    told = {"ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS": "0.001"}
+    assert _linger_in_a_fresh_process("zalohub.asgi", told) == 0.001
