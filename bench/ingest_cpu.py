@@ -27,7 +27,6 @@ round. Uses the database ``zalohub_bench`` like ``pipeline.py`` (do not run both
 """
 
 import argparse
-import itertools
 import os
 import resource
 import statistics
@@ -42,15 +41,16 @@ if str(ROOT) not in sys.path:
 
 from bench import loadgen  # noqa: E402
 from bench import pipeline as p  # noqa: E402
-from bench.stream import Stream, http_requests  # noqa: E402
+from bench.stream import Stream  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-SETTINGS = {
-    "bare": "bench.bare_settings",
-    "wait": "bench.wait_settings",
-    "no_store": "bench.ingest_floor_settings",
-    "store_wait": "bench.ingest_floor_settings",
-    "hub": "zalohub.settings",
+# Each server's URLconf: the baselines' run with bench/bare_settings.py, the hub as is.
+URLCONFS = {
+    "bare": "bench.bare_urls",
+    "wait": "bench.wait_urls",
+    "no_store": "bench.ingest_floor_urls",
+    "store_wait": "bench.ingest_floor_urls",
+    "hub": "",
 }
 
 
@@ -119,20 +119,18 @@ def sample(workers: list[int]) -> Sample:
 
 
 def measure(kind: str, stream: Stream, args: argparse.Namespace, env: dict[str, str]) -> dict:
-    wait = args.store_wait if kind == "store_wait" else 0.0
+    hub = kind == "hub"
+    wait = {"wait": args.wait, "store_wait": args.store_wait}.get(kind, 0.0)
     server = p.Server(
         "zalohub.wsgi:application",
-        env | {"BENCH_STORE_WAIT_SECONDS": str(wait)},
+        env | {"BENCH_URLCONF": URLCONFS[kind], "BENCH_WAIT_SECONDS": str(wait)},
         workers=args.server_workers,
-        settings=SETTINGS[kind],
+        settings="zalohub.settings" if hub else "bench.bare_settings",
         interface="wsgi",
     )
     with server:
         assert server.proc is not None
-        hub = kind == "hub"
-        source = stream if hub else Stream(payloads=stream.payloads[:5000])
-        requests = http_requests(source, host=p.HOST, port=server.port)
-        pool = iter(requests) if hub else itertools.cycle(requests)
+        pool = p.request_pool(stream, server.port, unique=hub)
         warm = loadgen.saturate(p.HOST, server.port, pool, conns=32, warmup=0, duration=2.0)
         workers = _children(server.proc.pid)
         before, started = sample(workers), time.monotonic()
@@ -169,15 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     ns = argparse.Namespace(lease=30, tag=f"c{int(time.time()) % 100000:x}", users=5000)
-    env = p.bench_env(ns) | {"BENCH_WAIT_SECONDS": str(args.wait)}
+    env = p.bench_env(ns)
     p.log(f"database {p.DB_NAME}: recreating and migrating")
     p.recreate_database(env)
     p.setup_django(env)
     p.seed_accounts()
     stream = p.make_stream(int(4000 * (args.duration + 2) * args.rounds), "c", ns)
-    results: dict[str, list[dict]] = {kind: [] for kind in SETTINGS}
+    results: dict[str, list[dict]] = {kind: [] for kind in URLCONFS}
     for round_ in range(1, args.rounds + 1):
-        for kind in SETTINGS:
+        for kind in URLCONFS:
             results[kind].append(measure(kind, stream, args, env))
             r = results[kind][-1]
             p.log(
@@ -198,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'loadgen':>9}{'total':>8}{'ratio':>7}{'switches':>10}"
     )
     print(head + "\n" + "-" * len(head))
-    for kind in SETTINGS:
+    for kind in URLCONFS:
         print(
             f"{kind:<12}{med(kind, 'rate'):>9,.0f}"
             f"{med(kind, 'rate') / med('bare', 'rate'):>7.2f}"

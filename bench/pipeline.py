@@ -341,6 +341,15 @@ def load_summary(res: loadgen.LoadResult) -> dict:
     }
 
 
+def request_pool(stream: Stream, port: int, *, unique: bool) -> Iterator[bytes]:
+    """Requests to send a server: the stream's own, each once, for a server that stores
+    them (the caller drops what was sent from the stream); for one that does not, its
+    first 5,000 over and over."""
+    source = stream if unique else Stream(payloads=stream.payloads[:5000])
+    requests = http_requests(source, host=HOST, port=port)
+    return iter(requests) if unique else itertools.cycle(requests)
+
+
 def _saturate(
     server: "Server", pool: Iterator[bytes], args: argparse.Namespace
 ) -> loadgen.LoadResult:
@@ -368,15 +377,10 @@ def bench_ingest(args: argparse.Namespace, env: dict[str, str]) -> dict:
         _, app, settings, interface = next(s for s in stacks if s[0] == label)
         return Server(app, env, workers=args.server_workers, settings=settings, interface=interface)
 
-    def requests_for(label: str, server: "Server") -> tuple[Iterator[bytes], bool]:
-        hub = label.startswith("hub")
-        source = stream if hub else Stream(payloads=stream.payloads[:5000])
-        requests = http_requests(source, host=HOST, port=server.port)
-        return (iter(requests) if hub else itertools.cycle(requests)), hub
-
     for label, *_ in stacks:
         with serve(label) as server:
-            pool, hub = requests_for(label, server)
+            hub = label.startswith("hub")
+            pool = request_pool(stream, server.port, unique=hub)
             log(f"ingest[{label}]: saturating with {args.conns} connections, {args.duration}s")
             sat = _saturate(server, pool, args)
             fixed_reqs = list(itertools.islice(pool, int(args.rate * args.fixed)))
@@ -402,8 +406,8 @@ def bench_ingest(args: argparse.Namespace, env: dict[str, str]) -> dict:
         for interface in args.interfaces:
             for label in (f"bare_{interface}", f"hub_{interface}"):
                 with serve(label) as server:
-                    pool, hub = requests_for(label, server)
-                    sat = _saturate(server, pool, args)
+                    hub = label.startswith("hub")
+                    sat = _saturate(server, request_pool(stream, server.port, unique=hub), args)
                     if hub:
                         stream.payloads = stream.payloads[sat.sent :]
                 out[label]["rounds"].append(sat.rate)
