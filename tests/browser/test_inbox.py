@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.core.roles import CS_AGENT
 from zalohub.core.worker import WorkerProcess
 from zalohub.events.models import Direction, Message
-from zalohub.inbox.models import OAMembership
+from zalohub.inbox.models import Conversation, OAMembership
 from zalohub.sandbox import customers
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 
@@ -32,15 +33,33 @@ def worker(sandbox, live_server, connected_oa, settings) -> Iterator[WorkerProce
     process.stop(timeout=10)
 
 
+def _log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/admin/login/?next=/inbox/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-" + username)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#inbox")
+
+
 @pytest.fixture
 def agent_page(page, live_server, agent, connected_oa):
     OAMembership.objects.create(user=agent, oa=connected_oa)
-    page.goto(f"{live_server.url}/admin/login/?next=/inbox/")
-    page.fill("#id_username", "agent")
-    page.fill("#id_password", "pw-agent")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#inbox")
+    _log_in(page, live_server, "agent")
     return page
+
+
+@pytest.fixture
+def colleague_page(browser, live_server, connected_oa) -> Iterator[object]:
+    """A second CS agent of the same OA, in a browser context of their own."""
+    colleague = User.objects.create_user("lan", password="pw-lan", is_staff=True)
+    colleague.groups.set(Group.objects.filter(name=CS_AGENT))
+    OAMembership.objects.create(user=colleague, oa=connected_oa)
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    _log_in(page, live_server, "lan")
+    yield page
+    context.close()
 
 
 def _customer_writes(sandbox, text: str, user_id: str = SON_SUPPORT_USER_ID) -> None:
@@ -163,3 +182,41 @@ def test_it_keeps_an_agent_out_of_an_oa_they_are_not_a_member_of(
     response = page.goto(f"{live_server.url}/inbox/?oa={sales.pk}")
     assert response is not None and response.status == 200
     expect(page.locator("#oa-nav a.selected")).to_contain_text("Sales")
+
+
+def test_it_takes_releases_and_assigns_and_a_colleague_sees_each_live(
+    agent_page, colleague_page, live_server, sandbox, worker, output_dir
+):
+    page, other = agent_page, colleague_page
+    _customer_writes(sandbox, "Cho tôi hỏi giá")
+    page.locator("#conversation-list .ib-row a").first.click(timeout=LIVE)
+    page.wait_for_selector("#assignment")
+    conversation = Conversation.objects.get()
+    other.goto(f"{live_server.url}/inbox/c/{conversation.pk}/")
+    expect(other.locator("#assignee")).to_have_text("Unassigned")
+
+    # It should take the conversation (the form posts to its own address, not a 404)...
+    page.click("#take")
+    expect(page.locator("#assignee")).to_have_text("Assigned to agent", timeout=LIVE)
+    expect(page.locator("#release")).to_be_visible()
+    expect(page.locator("#reply-error")).to_have_text("")
+    assert Conversation.objects.get().assigned_to.username == "agent"
+    # ...and the colleague's open page should say so without a reload.
+    expect(other.locator("#assignee")).to_have_text("Assigned to agent", timeout=LIVE)
+    expect(other.locator("#conversation-list .ib-row-meta")).to_contain_text("agent")
+    other.screenshot(path=str(output_dir / "inbox-taken-seen-by-colleague.png"), full_page=True)
+
+    # It should release it, seen live by the colleague.
+    page.click("#release")
+    expect(page.locator("#assignee")).to_have_text("Unassigned", timeout=LIVE)
+    assert Conversation.objects.get().assigned_to is None
+    expect(other.locator("#assignee")).to_have_text("Unassigned", timeout=LIVE)
+
+    # It should hand it to the colleague, whose page then offers to release it.
+    page.select_option("#assign-user", label="lan")
+    page.locator(".ib-assign-to button").click()
+    expect(page.locator("#assignee")).to_have_text("Assigned to lan", timeout=LIVE)
+    assert Conversation.objects.get().assigned_to.username == "lan"
+    expect(other.locator("#assignee")).to_have_text("Assigned to lan", timeout=LIVE)
+    expect(other.locator("#release")).to_be_visible()
+    other.screenshot(path=str(output_dir / "inbox-assigned-to-colleague.png"), full_page=True)

@@ -109,14 +109,14 @@ def test_it_tells_the_second_agent_who_took_the_conversation(member, agent, admi
     customer_writes()
     conversation = conversation_of()
     url = f"/inbox/c/{conversation.pk}/assign/"
-    assert _client(admin).post(url, {"action": "take"}).json()["ok"] is True
-    late = _client(agent).post(url, {"action": "take"})
+    assert _client(admin).post(url, {"assignment": "take"}).json()["ok"] is True
+    late = _client(agent).post(url, {"assignment": "take"})
     # It should say who was first.
     assert late.status_code == 400 and "admin took" in late.json()["error"]
     # It should let the conversation be handed to a member, and released.
-    handed = _client(admin).post(url, {"action": "assign", "user": agent.pk})
+    handed = _client(admin).post(url, {"assignment": "assign", "user": agent.pk})
     assert handed.json()["ok"] is True and conversation_of().assigned_to == agent
-    assert _client(agent).post(url, {"action": "release"}).json()["ok"] is True
+    assert _client(agent).post(url, {"assignment": "release"}).json()["ok"] is True
     assert conversation_of().assigned_to is None
 
 

@@ -143,7 +143,8 @@ def thread_messages(conversation: Conversation, limit: int = 200) -> list[Messag
 
 
 def thread_fingerprint(conversation_id: int, limit: int = 100) -> str:
-    """Changes whenever a message is added to the thread or changes its Zalo State."""
+    """Changes whenever a message is added to the thread or changes its Zalo State, and
+    when the conversation changes hands (the thread's header says who holds it)."""
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is None:
         return "gone"
@@ -152,7 +153,7 @@ def thread_fingerprint(conversation_id: int, limit: int = 100) -> str:
         .order_by("-created_at", "-id")
         .values_list("id", "zalo_state")[:limit]
     )
-    return str(hash(tuple(rows)) & 0xFFFFFFFF)
+    return str(hash((conversation.assigned_to_id, tuple(rows))) & 0xFFFFFFFF)
 
 
 def conversation_mark_read(*, conversation: Conversation) -> bool:

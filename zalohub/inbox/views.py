@@ -140,8 +140,14 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
         "window_left": describe_remaining(window.remaining),
         "window_days": settings.INBOX_REPLY_WINDOW_DAYS,
         "partner": link.partner if link else None,
+        # "Also writes to:" names only OAs this user acts in: the others are not theirs
+        # to know about (issue 13 §3).
         "other_links": (
-            link.partner.zalo_links.exclude(pk=link.pk).select_related("oa") if link else []
+            link.partner.zalo_links.exclude(pk=link.pk)
+            .filter(oa__in=access.visible_oas(request.user))
+            .select_related("oa")
+            if link
+            else []
         ),
         "assignees": _assignees(conversation),
         "follows": link.is_follower if link else None,
@@ -245,7 +251,8 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
 @inbox_view
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _conversation(request, pk)
-    action = request.POST.get("action", "")
+    # Not "action": a field of that name shadows the form's action property in scripts.
+    action = request.POST.get("assignment", "")
     if action == "take":
         won = services.conversation_assign(
             conversation=conversation,

@@ -61,7 +61,8 @@
   }
 
   async function post(form) {
-    const response = await fetch(form.action, {
+    // getAttribute: a field named "action" would shadow the form.action property.
+    const response = await fetch(form.getAttribute("action"), {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" },
     });
