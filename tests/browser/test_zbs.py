@@ -1,8 +1,6 @@
 """ZBS templates in a real browser: Draft → Submit → Rejected (reason shown) → Reset →
 Submit → Approved → Send, with the sandbox as Zalo's reviewer. Screenshots are saved."""
 
-import json
-
 import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
@@ -71,7 +69,11 @@ def test_it_walks_a_template_from_draft_to_a_sent_message(
     page.select_option("#id_oa", str(oa.pk))
     page.fill("#id_name", "Xác nhận đơn hàng")
     page.fill("#id_body", "Đơn hàng <order_code> của <customer_name>: xem https://shop.vn")
-    page.fill("#id_params", json.dumps(PARAMS, ensure_ascii=False))
+    # The parameters are rows of the form (issue 14 §6), not JSON.
+    for i, param in enumerate(PARAMS):
+        page.fill(f"input[name=params-{i}-name]", param["name"])
+        page.select_option(f"select[name=params-{i}-type]", str(param["type"]))
+        page.fill(f"input[name=params-{i}-sample]", param["sample"])
     page.click("input[name=_continue]")
     page.wait_for_selector("#zbs-statusbar")
     # It should start as a Draft, and the lint should name the raw link.

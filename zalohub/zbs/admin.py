@@ -6,20 +6,37 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.zbs import admin_views
+from zalohub.zbs.forms import BUTTON_TYPES, TemplateForm
 from zalohub.zbs.lint import PARAM_TYPES
 from zalohub.zbs.models import BulkSend, Template, ZbsSettings
 from zalohub.zbs.services import oa_settings
 
 EDITABLE = ["name", "template_type", "tag", "body", "params", "buttons", "note"]
+# A template that is not a Draft shows its rows as tables, not as the form's inputs.
+SHOWN = {"params": "params_table", "buttons": "buttons_table"}
+NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+
+
+def _table(heads: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return "—"
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in heads))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
+    )
+    return format_html('<table class="zbs-rows-table"><tr>{}</tr>{}</table>', head, body)
 
 
 @admin.register(Template)
 class TemplateAdmin(admin.ModelAdmin):
+    form = TemplateForm
     list_display = ["name", "status_badge", "quality", "template_type", "zalo_template_id", "oa"]
     list_filter = ["oa", "status", "quality"]
     search_fields = ["name", "zalo_template_id"]
@@ -38,12 +55,13 @@ class TemplateAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         head = ["oa"] if obj is None else ["oa", "status_badge"]
-        return [*head, *EDITABLE, *[f for f in self.readonly_fields if f != "status_badge"]]
+        editable = EDITABLE if obj is None or obj.editable else [SHOWN.get(f, f) for f in EDITABLE]
+        return [*head, *editable, *[f for f in self.readonly_fields if f != "status_badge"]]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is not None and not obj.editable:
             # Pending and Approved templates are never edited in place (issue 6 §2).
-            return ["oa", *EDITABLE, *self.readonly_fields]
+            return ["oa", *[SHOWN.get(f, f) for f in EDITABLE], *self.readonly_fields]
         return ["oa", *self.readonly_fields] if obj is not None else list(self.readonly_fields)
 
     @admin.display(description=_("status"), ordering="status")
@@ -52,9 +70,32 @@ class TemplateAdmin(admin.ModelAdmin):
             '<span class="zbs-status zbs-status-{}">{}</span>', obj.status, obj.get_status_display()
         )
 
+    @admin.display(description=_("parameters"))
+    def params_table(self, obj: Template) -> str:
+        rows = []
+        for param in obj.params:
+            label, limit = PARAM_TYPES.get(int(param.get("type") or 0), ("—", ""))
+            rows.append([param.get("name", ""), label, param.get("sample", ""), limit])
+        heads = [_("Parameter name"), _("Type"), _("Sample value"), _("Limit")]
+        return _table([str(h) for h in heads], rows)
+
+    @admin.display(description=_("buttons"))
+    def buttons_table(self, obj: Template) -> str:
+        rows = [
+            [
+                BUTTON_TYPES.get(int(b.get("type") or 0), b.get("type", "—")),
+                b.get("title", ""),
+                b.get("content", ""),
+            ]
+            for b in obj.buttons
+        ]
+        heads = [_("Button type"), _("Title"), _("Web address or phone number")]
+        return _table([str(h) for h in heads], rows)
+
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view
         views = [
+            ("lint/check/", admin_views.lint_check, "lint_check"),
             ("<int:pk>/submit/", admin_views.submit, "submit"),
             ("<int:pk>/reset/", admin_views.reset, "reset"),
             ("<int:pk>/lint/", admin_views.lint, "lint"),
@@ -87,7 +128,10 @@ class TemplateAdmin(admin.ModelAdmin):
         extra["can_view_apilog"] = request.user.has_perm("apilog.view_apilog")
         extra["can_send"] = request.user.has_perm("zbs.send_template")
         extra["statuses"] = Template.Status.choices
-        extra["param_types"] = [(k, v[0], v[1]) for k, v in PARAM_TYPES.items()]
+        template = self.get_object(request, object_id)
+        if template is not None and not template.editable:
+            # Approved, Pending, Rejected and Disabled templates are read here, not saved.
+            extra.update(NO_SAVE)
         return super().change_view(request, object_id, form_url, extra)
 
 
@@ -105,3 +149,11 @@ class BulkSendAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        # A bulk send is a record of what happened: nothing on it is saved by hand.
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
+        )

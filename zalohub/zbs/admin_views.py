@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,7 +18,15 @@ from zalohub.partners.models import Partner
 from zalohub.zalo import ZaloError
 from zalohub.zbs.bulk import bulk_progress, bulk_start
 from zalohub.zbs.dashboard import dashboard_for
+from zalohub.zbs.forms import template_from_post
 from zalohub.zbs.lint import lint_template
+from zalohub.zbs.mapping import (
+    CONSTANT,
+    PREVIEW_SIZE,
+    bulk_preview,
+    mapping_from,
+    source_choices,
+)
 from zalohub.zbs.models import BulkSend, RoutePolicy, Template
 from zalohub.zbs.routes import SendProblem, check_params, choose_route
 from zalohub.zbs.routes import render as render_text
@@ -166,21 +174,49 @@ def bulk(request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "send_template")
     template = get_object_or_404(Template, pk=pk)
     partners = _partners(template.oa)
+    context: dict[str, Any] = {
+        "template": template,
+        "partners": partners,
+        "policies": RoutePolicy.choices,
+        "sources": source_choices(partners),
+        "chosen": set(),
+        "posted": {},
+    }
     if request.method == "POST":
         chosen = [p for p in partners if str(p.pk) in request.POST.getlist("partners")]
-        try:
-            job = bulk_start(
-                template=template,
-                partners=chosen,
-                params=_params_from(request, template),
-                route_policy=request.POST.get("route_policy", ""),
-                actor=request.user,
-            )
-        except TemplateActionRefused as exc:
-            messages.error(request, str(exc))
+        constants, mapping = mapping_from(request.POST, template)
+        context.update(chosen={p.pk for p in chosen}, posted=request.POST)
+        if request.POST.get("action") == "start":
+            try:
+                job = bulk_start(
+                    template=template,
+                    partners=chosen,
+                    params=constants,
+                    mapping=mapping,
+                    route_policy=request.POST.get("route_policy", ""),
+                    actor=request.user,
+                )
+            except TemplateActionRefused as exc:
+                messages.error(request, str(exc))
+            else:
+                url = reverse("admin:zbs_template_bulk_progress", args=[job.pk])
+                return HttpResponseRedirect(url)
+        elif not chosen:
+            messages.error(request, _("Choose at least one partner."))
         else:
-            return HttpResponseRedirect(reverse("admin:zbs_template_bulk_progress", args=[job.pk]))
-    context = {"template": template, "partners": partners, "policies": RoutePolicy.choices}
+            # The first recipients' messages, as they will read them, before anything goes.
+            context["preview"] = bulk_preview(
+                template=template, partners=chosen, constants=constants, mapping=mapping
+            )
+            context["preview_more"] = max(0, len(chosen) - PREVIEW_SIZE)
+    context["rows"] = [
+        (
+            param,
+            context["posted"].get(f"source_{param.get('name')}", CONSTANT),
+            context["posted"].get(f"param_{param.get('name')}", ""),
+        )
+        for param in template.params
+    ]
     return _page(request, "bulk", _("Bulk send “%s”") % template.name, **context)
 
 
@@ -189,6 +225,7 @@ def bulk_progress_view(request: HttpRequest, bulk_id: int) -> HttpResponse:
     job = get_object_or_404(BulkSend.objects.select_related("template"), pk=bulk_id)
     context = {
         "bulk": job,
+        "template": job.template,
         "progress": bulk_progress(bulk=job),
         "rows": job.recipients.select_related("partner", "send__message"),
         "running": job.status == BulkSend.Status.RUNNING,
@@ -230,3 +267,14 @@ def dashboard(request: HttpRequest, oa_pk: int) -> HttpResponse:
     return _page(
         request, "dashboard", _("ZBS quota and quality"), oa=oa, board=dashboard_for(oa=oa)
     )
+
+
+@require_POST
+def lint_check(request: HttpRequest) -> JsonResponse:
+    """The template form as typed so far, linted: ``{"problems": [{field, message}]}``."""
+    if not (
+        request.user.has_perm("zbs.add_template") or request.user.has_perm("zbs.change_template")
+    ):
+        raise PermissionDenied
+    problems = lint_template(template_from_post(request.POST))
+    return JsonResponse({"problems": [{"field": p.field, "message": p.message} for p in problems]})

@@ -18,6 +18,7 @@ from zalohub.events.models import ZaloState
 from zalohub.partners.models import Partner
 from zalohub.zalo import ZaloError
 from zalohub.zbs.delivery import deliver_template
+from zalohub.zbs.mapping import values_for
 from zalohub.zbs.models import BulkRecipient, BulkSend, Template
 from zalohub.zbs.routes import SendProblem
 from zalohub.zbs.sending import TemplateSendRefused, template_send
@@ -31,10 +32,13 @@ def bulk_start(
     template: Template,
     partners: list[Partner],
     params: dict[str, Any],
+    mapping: dict[str, dict] | None = None,
     route_policy: str = "",
     actor: Any = None,
     enqueue: bool = True,
 ) -> BulkSend:
+    """Start sending ``template`` to ``partners``: ``params`` are the constants, and
+    ``mapping`` names the parameters taken from each partner (zbs.mapping)."""
     if template.status != Template.Status.APPROVED:
         raise TemplateActionRefused(_("Only an Approved template can be sent."))
     unique = list(dict.fromkeys(p.resolved() for p in partners))
@@ -57,6 +61,7 @@ def bulk_start(
             oa=template.oa,
             template=template,
             params=params,
+            mapping=mapping or {},
             route_policy=route_policy,
             total=len(unique),
             actor=actor if getattr(actor, "pk", None) else None,
@@ -84,7 +89,7 @@ def bulk_run(*, bulk: BulkSend) -> str:
             send = template_send(
                 partner=recipient.partner,
                 template=bulk.template,
-                params=bulk.params,
+                params=values_for(recipient.partner, bulk.params, bulk.mapping),
                 route_policy=bulk.route_policy,
                 actor=bulk.actor,
                 bulk=bulk,

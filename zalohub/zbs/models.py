@@ -167,6 +167,9 @@ class BulkSend(models.Model):
     oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="zbs_bulks")
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="bulks")
     params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # Parameters taken from each recipient: {param: {"source": "name"|"phone"|"email"|"ref",
+    # "key": <external reference>}} (zbs.mapping); the rest are the constants above.
+    mapping = models.JSONField(_("parameters from each partner"), default=dict, blank=True)
     route_policy = models.CharField(max_length=12, choices=RoutePolicy.choices, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     stop_reason = models.TextField(_("stopped because"), blank=True)
