@@ -5,6 +5,7 @@ an agent cannot open the inbox of an OA they are not a member of."""
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
@@ -220,3 +221,34 @@ def test_it_takes_releases_and_assigns_and_a_colleague_sees_each_live(
     expect(other.locator("#assignee")).to_have_text("Assigned to lan", timeout=LIVE)
     expect(other.locator("#release")).to_be_visible()
     other.screenshot(path=str(output_dir / "inbox-assigned-to-colleague.png"), full_page=True)
+
+
+def test_it_shows_a_reply_retrying_while_zalo_fails(
+    agent_page, sandbox_server, sandbox, worker, settings, output_dir
+):
+    page = agent_page
+    settings.EVENTS_RETRY_BASE_SECONDS = 1.0
+    _customer_writes(sandbox, "Shop ơi, còn hàng không?")
+    page.locator("#conversation-list .ib-row a").first.click(timeout=LIVE)
+    page.wait_for_selector("#reply-text")
+    scenarios = f"{sandbox_server.base_url}/_sandbox/scenarios/zalo_5xx"
+    assert httpx.post(scenarios, json={}, timeout=5).status_code in (200, 201)
+
+    page.fill("#reply-text", "Dạ còn ạ")
+    page.press("#reply-text", "Enter")
+    # It should say the reply is retrying, which attempt failed, and when the next is...
+    retrying = page.locator(".ib-retrying")
+    expect(retrying).to_contain_text(
+        re.compile(rf"Retrying, attempt \d of {settings.EVENTS_MAX_ATTEMPTS}, next at \d\d:\d\d"),
+        timeout=LIVE,
+    )
+    expect(page.locator(".ib-status-pending")).to_have_text("Retrying")
+    assert "503" in (page.locator(".ib-status-pending").get_attribute("title") or "")
+    # ...and count the attempts up live, as Zalo keeps failing.
+    expect(retrying).to_have_attribute("data-attempts", re.compile(r"[2-8]"), timeout=LIVE)
+    page.screenshot(path=str(output_dir / "inbox-retrying.png"), full_page=True)
+
+    # Zalo recovers: the next attempt goes through and the line goes.
+    assert httpx.delete(scenarios, timeout=5).status_code == 200
+    expect(page.locator(".ib-status").last).to_have_text("Sent", timeout=LIVE * 2)
+    expect(retrying).to_have_count(0)

@@ -41,6 +41,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
+from zalohub.events.retrying import retry_state, successor_annotation, superseded
 
 API_LOGS_SHOWN = 20
 
@@ -54,7 +55,8 @@ class QuickFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "errors":
-            return queryset.filter(processing_state=ProcessingState.ERROR)
+            # A send that Resend replaced is no longer an open error: its successor is.
+            return queryset.filter(processing_state=ProcessingState.ERROR).exclude(superseded())
         if self.value() == "failed":
             return queryset.filter(message__zalo_state=ZaloState.FAILED)
         return queryset
@@ -220,9 +222,28 @@ class ZaloEventAdmin(admin.ModelAdmin):
             obj.zalo_user_id,
         )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(successor_id=successor_annotation())
+
     @admin.display(description=gettext_lazy("Processing State"), ordering="processing_state")
     def processing_state_badge(self, obj: ZaloEvent) -> str:
-        return _badge("ps", obj.processing_state, obj.get_processing_state_display())
+        badge = _badge("ps", obj.processing_state, obj.get_processing_state_display())
+        # What comes next: the retry Zalo's failure scheduled, or the event Resend made.
+        if retrying := retry_state(obj):
+            return format_html(
+                '{}<div class="zh-retrying" title="{}">{}</div>',
+                badge,
+                str(retrying),
+                retrying.short,
+            )
+        if successor := getattr(obj, "successor_id", None):
+            return format_html(
+                '{}<div class="zh-successor"><a href="{}">{}</a></div>',
+                badge,
+                reverse("admin:events_zaloevent_change", args=[successor]),
+                _("Resent as #%d") % successor,
+            )
+        return badge
 
     @admin.display(description=gettext_lazy("Zalo State"), ordering="message__zalo_state")
     def zalo_state_badge(self, obj: ZaloEvent) -> str:

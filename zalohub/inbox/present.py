@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from zalohub.events.models import Direction, Message, ZaloState
+from zalohub.events.retrying import Retrying, retries_of_messages
 
 GROUP_GAP = timedelta(minutes=5)
 STATUS: dict[str, tuple[str, Any]] = {
@@ -72,6 +73,7 @@ class Bubble:
     status: str = ""
     status_label: str = ""
     tooltip: str = ""
+    retrying: Retrying | None = None
 
     @property
     def can_resend(self) -> bool:
@@ -90,16 +92,23 @@ class Group:
         return self.direction == Direction.OUTBOUND
 
 
-def bubble(message: Message) -> Bubble:
+def bubble(message: Message, retrying: Retrying | None = None) -> Bubble:
     status, label = STATUS.get(message.zalo_state, ("", ""))
     if message.direction != Direction.OUTBOUND:
         status, label = "", ""
+    tooltip = status_tooltip(message) if status else ""
+    if status == "pending" and retrying is not None:
+        # Zalo failed and the send waits for its next try: say so, not just "Pending".
+        label, tooltip = _("Retrying"), str(retrying)
+    else:
+        retrying = None
     return Bubble(
         message=message,
         media=media(message),
         status=status,
         status_label=str(label),
-        tooltip=status_tooltip(message) if status else "",
+        tooltip=tooltip,
+        retrying=retrying,
     )
 
 
@@ -114,6 +123,13 @@ def _author(message: Message, customer: str) -> str:
 def group_messages(messages: list[Message], *, customer: str) -> list[Group]:
     """Consecutive messages from the same side and author, close in time, share a header."""
     groups: list[Group] = []
+    retries = retries_of_messages(
+        [
+            m.pk
+            for m in messages
+            if m.direction == Direction.OUTBOUND and m.zalo_state == ZaloState.ON_QUEUE
+        ]
+    )
     for message in messages:
         author = _author(message, customer)
         last = groups[-1] if groups else None
@@ -125,7 +141,7 @@ def group_messages(messages: list[Message], *, customer: str) -> list[Group]:
         ):
             last = Group(direction=message.direction, author=author, started_at=message.created_at)
             groups.append(last)
-        last.bubbles.append(bubble(message))
+        last.bubbles.append(bubble(message, retries.get(message.pk)))
     return groups
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.events.actions import message_resend
-from zalohub.events.models import Direction, Message, ZaloEvent
+from zalohub.events.models import Direction, Message, ZaloEvent, ZaloState
 from zalohub.events.sending import SendRefused, message_send
 from zalohub.inbox import access
 from zalohub.inbox.models import Conversation
@@ -153,7 +153,19 @@ def thread_fingerprint(conversation_id: int, limit: int = 100) -> str:
         .order_by("-created_at", "-id")
         .values_list("id", "zalo_state")[:limit]
     )
-    return str(hash((conversation.assigned_to_id, tuple(rows))) & 0xFFFFFFFF)
+    rows = list(rows)
+    # A send that Zalo failed waits On Queue: its attempts say when the retry line changes.
+    waiting = [pk for pk, state in rows if state == ZaloState.ON_QUEUE]
+    attempts = (
+        list(
+            ZaloEvent.objects.filter(message_id__in=waiting)
+            .order_by("id")
+            .values_list("id", "attempts", "processing_state")
+        )
+        if waiting
+        else []
+    )
+    return str(hash((conversation.assigned_to_id, tuple(rows), tuple(attempts))) & 0xFFFFFFFF)
 
 
 def conversation_mark_read(*, conversation: Conversation) -> bool:
