@@ -13,6 +13,7 @@ class EventsConfig(AppConfig):
         from zalohub.accounts.models import OfficialAccount, ZaloApp
         from zalohub.events import identity, ratelimit, tasks  # noqa: F401  (handlers, jobs, loop)
         from zalohub.events.ingest import forget_cached_lookups
+        from zalohub.partners.services import register_call_budget
         from zalohub.zalo.transport import add_recorder
 
         for model in (ZaloApp, OfficialAccount):
@@ -22,3 +23,5 @@ class EventsConfig(AppConfig):
             )
 
         add_recorder(ratelimit.record_call)
+        # Profile fetches (partners) spend the same per-app budget as sends.
+        register_call_budget(ratelimit.acquire)

@@ -18,14 +18,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.partners.forms import PartnerPhoneForm
 from zalohub.partners.models import (
     IdentityDecision,
+    NameSource,
     Partner,
     PartnerPhone,
     ZaloPartnerLink,
 )
+from zalohub.partners.phones import format_phone
 from zalohub.partners.resolution import link_keep_under_review, link_verify
-from zalohub.partners.services import link_sync_profile, oa_partner_audit
+from zalohub.partners.services import (
+    link_sync_profile,
+    links_request_profiles,
+    oa_partner_audit,
+)
 
 
 def _shadow_badge(shadow: bool) -> str:
@@ -36,6 +43,7 @@ def _shadow_badge(shadow: bool) -> str:
 
 class PartnerPhoneInline(admin.TabularInline):
     model = PartnerPhone
+    form = PartnerPhoneForm  # typed any way, stored as 84xxxxxxxxx
     extra = 0
     fields = ["number", "source", "verified", "created_at"]
     readonly_fields = ["created_at"]
@@ -70,8 +78,15 @@ class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "shadow_badge", "phone_list", "link_count", "created_at"]
     list_filter = ["is_shadow"]
     search_fields = ["name", "email", "phones__number", "zalo_links__display_name"]
-    fields = ["name", "email", "notes", "external_refs", "is_shadow"]
+    fields = ["name", "name_source", "email", "notes", "external_refs", "is_shadow"]
+    readonly_fields = ["name_source"]
     inlines = [PartnerPhoneInline, LinkInline, DecisionInline]
+
+    def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:  # type: ignore[no-untyped-def]
+        # A name staff typed is theirs: Zalo profile syncs no longer replace it.
+        if not change or "name" in form.changed_data:
+            obj.name_source = NameSource.STAFF
+        super().save_model(request, obj, form, change)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
         # A merged partner lives on only as a redirect to its survivor.
@@ -88,7 +103,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("phones"))
     def phone_list(self, obj: Partner) -> str:
-        return ", ".join(p.number for p in obj.phones.all()) or "—"
+        return ", ".join(format_phone(p.number) for p in obj.phones.all()) or "—"
 
     @admin.display(description=gettext_lazy("Zalo links"), ordering="n_links")
     def link_count(self, obj: Partner) -> int:
@@ -180,12 +195,16 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
         "user_id_by_app",
         "display_name",
         "avatar_img",
+        "user_alias",
+        "tag_names",
+        "zalo_notes",
         "is_follower",
         "followed_at",
         "unfollowed_at",
         "last_interaction_at",
         "synced_at",
         "sync_error",
+        "profile_due_at",
         "is_shadow",
         "link_method",
         "evidence",
@@ -230,10 +249,21 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Sync Profile"), permissions=["change"])
     def sync_profiles(self, request: HttpRequest, queryset: QuerySet[ZaloPartnerLink]) -> None:
         results = [link_sync_profile(link=link) for link in queryset.select_related("oa__app")]
-        failed = [r for r in results if r.error]
-        if len(results) > len(failed):
+        failed = [r for r in results if r.error and not r.wait]
+        waiting = [r.link.pk for r in results if r.wait]
+        if synced := len(results) - len(failed) - len(waiting):
+            self.message_user(request, _("%d profile(s) synced from Zalo.") % synced)
+        if waiting:
+            # Past the app's call budget: the worker fetches them when it allows.
+            links_request_profiles(links=ZaloPartnerLink.objects.filter(pk__in=waiting))
             self.message_user(
-                request, _("%d profile(s) synced from Zalo.") % (len(results) - len(failed))
+                request,
+                _(
+                    "%d profile(s) will be fetched in the background: the app's Zalo calls "
+                    "for this minute are used up."
+                )
+                % len(waiting),
+                messages.WARNING,
             )
         for result in failed:
             self.message_user(request, f"{result.link}: {result.error}", messages.WARNING)

@@ -6,15 +6,19 @@ app). Every identity decision is journaled with its evidence, so a doubt can be 
 and a mistake undone.
 """
 
+import contextlib
 import unicodedata
+from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.partners.phones import InvalidPhone, normalize_phone
 
 
 def name_key(name: str) -> str:
@@ -24,8 +28,22 @@ def name_key(name: str) -> str:
     return " ".join(sorted(plain.split()))[:200]
 
 
+class NameSource(models.TextChoices):
+    # Who gave the partner its name: a Zalo profile sync may only replace Zalo's own.
+    ZALO = "zalo", _("Zalo profile (follows it)")
+    CUSTOMER = "customer", _("Shared by the customer")
+    STAFF = "staff", _("Entered by staff")
+
+
 class Partner(models.Model):
     name = models.CharField(_("name"), max_length=200)
+    name_source = models.CharField(
+        _("name from"),
+        max_length=10,
+        choices=NameSource.choices,
+        default=NameSource.STAFF,
+        help_text=_("A name from the Zalo profile follows it on every sync until staff edit it."),
+    )
     # Duplicate detection compares names only inside this key (see name_key).
     name_key = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
     email = models.EmailField(_("email"), blank=True)
@@ -100,6 +118,24 @@ class PartnerPhone(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # Every path that saves a phone stores 84xxxxxxxxx. Forms and services refuse
+        # what is not a Vietnamese number (clean_fields); a row written without them
+        # keeps its text, and the senders check it again before use.
+        with contextlib.suppress(InvalidPhone):
+            self.number = normalize_phone(self.number)
+        super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
+        # Before the field checks: what staff type ("+84 912-345-678") is longer than
+        # what is stored, and only the stored form may be compared for uniqueness.
+        if not exclude or "number" not in exclude:
+            try:
+                self.number = normalize_phone(self.number)
+            except InvalidPhone as exc:
+                raise ValidationError({"number": str(exc)}) from None
+        super().clean_fields(exclude=exclude)
+
 
 class LinkMethod(models.TextChoices):
     NEW_SHADOW = "new_shadow", _("New shadow contact")
@@ -130,8 +166,14 @@ class ZaloPartnerLink(models.Model):
     followed_at = models.DateTimeField(_("followed at"), null=True, blank=True)
     unfollowed_at = models.DateTimeField(_("unfollowed at"), null=True, blank=True)
     last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True)
+    user_alias = models.CharField(_("alias on Zalo"), max_length=200, blank=True)
+    tag_names = models.JSONField(_("Zalo tags"), default=list, blank=True)
+    zalo_notes = models.JSONField(_("Zalo notes"), default=list, blank=True)
     synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
     sync_error = models.TextField(_("last sync error"), blank=True)
+    # A profile fetch is wanted from this time on (a new user, Sync Profile, a retry);
+    # empty once done. The background task carries only the link's id.
+    profile_due_at = models.DateTimeField(_("profile fetch due"), null=True, blank=True)
     is_shadow = models.BooleanField(
         _("shadow"), default=True, help_text=_("Not yet verified by evidence or by staff.")
     )
@@ -151,7 +193,12 @@ class ZaloPartnerLink(models.Model):
                 fields=["app", "user_id_by_app"],
                 name="partners_link_by_app",
                 condition=~Q(user_id_by_app=""),
-            )
+            ),
+            models.Index(
+                fields=["profile_due_at"],
+                name="partners_link_profile_due",
+                condition=Q(profile_due_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
@@ -23,6 +24,7 @@ from zalohub.partners.models import (
     DuplicateSuggestion,
     IdentityDecision,
     LinkMethod,
+    NameSource,
     Partner,
     PartnerPhone,
     ZaloPartnerLink,
@@ -34,6 +36,7 @@ from zalohub.partners.phones import (
     is_blocked_user_id,
     normalize_phone,
 )
+from zalohub.partners.tasks import enqueue_profile_fetches
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def _create_links(
     links: dict[tuple[int, str], ZaloPartnerLink] = {}
     decisions: list[tuple[str, ZaloPartnerLink, dict[str, Any]]] = []
     shadows: list[tuple[Partner, ZaloPartnerLink]] = []
+    now = timezone.now()
     for oa, user, when in wanted:
         link = ZaloPartnerLink(
             oa=oa,
@@ -139,6 +143,8 @@ def _create_links(
             display_name=user.display_name,
             avatar=user.avatar,
             last_interaction_at=when,
+            # Webhooks carry no names: the worker fetches the profile (tasks.py).
+            profile_due_at=now,
         )
         links[(oa.pk, user.zalo_user_id)] = link
         same_app = siblings.get((oa.app_id, user.user_id_by_app), [])
@@ -159,7 +165,9 @@ def _create_links(
             continue
         name = user.display_name or _("Zalo user %(id)s") % {"id": user.zalo_user_id[-6:]}
         # bulk_create skips Partner.save(): set what it would (name_key) here.
-        partner = Partner(name=name, name_key=name_key(name), is_shadow=True)
+        partner = Partner(
+            name=name, name_key=name_key(name), is_shadow=True, name_source=NameSource.ZALO
+        )
         link.is_shadow, link.link_method = True, LinkMethod.NEW_SHADOW
         link.evidence = {"zalo_user_id": user.zalo_user_id, "oa": oa.name}
         shadows.append((partner, link))
@@ -175,6 +183,9 @@ def _create_links(
             for kind, link, evidence in decisions
         ]
     )
+    # In the caller's transaction, not on commit: the task row is written with the links
+    # or not at all (django-tasks-db keeps tasks in this database).
+    enqueue_profile_fetches([link.pk for link in links.values()])
     return links
 
 
@@ -278,9 +289,11 @@ def link_record_shared_phone(
         defaults={"source": PartnerPhone.Source.ZALO_SUBMIT_INFO, "verified": True},
     )
     updates: dict[str, Any] = {"is_shadow": False}
-    if partner.is_shadow and name:
+    if partner.is_shadow and name and partner.name_source != NameSource.STAFF:
+        # The name the customer gave outranks their Zalo name from now on.
         updates["name"] = name[:200]
         updates["name_key"] = name_key(name[:200])
+        updates["name_source"] = NameSource.CUSTOMER
     Partner.objects.filter(pk=partner.pk).update(**updates)
     ZaloPartnerLink.objects.filter(partner=partner).update(is_shadow=False)
     for other in others:

@@ -1,8 +1,11 @@
-"""Partner-link actions that talk to Zalo: Sync Profile (one link or a selection)."""
+"""Partner-link actions that talk to Zalo: Sync Profile (one link, a selection, or in
+the background for a user seen for the first time), and the OA's partner audit."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -11,21 +14,84 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
-from zalohub.partners.models import DuplicateSuggestion, ZaloPartnerLink
+from zalohub.partners.models import (
+    DuplicateSuggestion,
+    NameSource,
+    Partner,
+    ZaloPartnerLink,
+    name_key,
+)
 from zalohub.zalo import ZaloError, call_context, get_client
+from zalohub.zalo.oa import UserProfile
 
 logger = logging.getLogger(__name__)
+
+
+# The app's per-minute call budget (DESIGN.md "Rate"): the events app installs its rate
+# windows here at start-up, as partners may not import events. It takes the app's pk
+# and answers 0 when a call may go now, else the seconds until the next window.
+CallBudget = Callable[[str], float]
+# A profile fetch that found Zalo unreachable is tried again after this.
+PROFILE_RETRY = timedelta(minutes=5)
+_call_budget: CallBudget | None = None
+
+
+def register_call_budget(budget: CallBudget | None) -> None:
+    global _call_budget
+    _call_budget = budget
 
 
 @dataclass(frozen=True)
 class SyncResult:
     link: ZaloPartnerLink
     error: str = ""
+    # Seconds until the app's call budget allows the call (nothing was asked of Zalo).
+    wait: float = 0.0
+
+
+def _profile_fields(link: ZaloPartnerLink, profile: UserProfile) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "synced_at": timezone.now(),
+        "sync_error": "",
+        "profile_due_at": None,
+        "user_alias": profile.user_alias[:200],
+        "tag_names": list(profile.tag_names),
+        "zalo_notes": list(profile.notes),
+    }
+    if profile.display_name:
+        fields["display_name"] = profile.display_name[:200]
+    if profile.avatar:
+        fields["avatar"] = profile.avatar[:500]
+    if profile.is_follower is not None:
+        fields["is_follower"] = bool(profile.is_follower)
+    if profile.user_id_by_app and not link.user_id_by_app:
+        fields["user_id_by_app"] = profile.user_id_by_app
+    return fields
+
+
+def _follow_zalo_name(link: ZaloPartnerLink, name: str) -> None:
+    """The partner takes the Zalo name unless someone gave it one (staff, the customer)."""
+    name = name[:200]
+    Partner.objects.filter(pk=link.partner_id, name_source=NameSource.ZALO).exclude(
+        name=name
+    ).update(name=name, name_key=name_key(name), updated_at=timezone.now())
 
 
 def link_sync_profile(*, link: ZaloPartnerLink) -> SyncResult:
-    """Fetch the user's latest name and avatar from Zalo and record when."""
+    """Fetch the user's Zalo profile (name, avatar, alias, tags, notes) within the app's
+    call budget, keep it on the link, and give the name to a partner that follows Zalo's.
+
+    Used by Sync Profile and by the background fetch of a user seen for the first time."""
     oa = link.oa
+    if _call_budget is not None and (wait := _call_budget(str(oa.app_id))):
+        # Nothing asked of Zalo: the fetch stays due, for when the next window opens.
+        due = timezone.now() + timedelta(seconds=wait)
+        ZaloPartnerLink.objects.filter(pk=link.pk).update(profile_due_at=due)
+        error = _(
+            "The app's Zalo calls for this minute are used up; the profile will be fetched "
+            "in %(seconds)d s."
+        ) % {"seconds": max(1, round(wait))}
+        return SyncResult(link=link, error=error, wait=wait)
     try:
         with call_context(oa=oa.pk, app=oa.app_id, ref_type="partner_link", ref_id=link.pk):
             profile = call_with_token(
@@ -36,26 +102,36 @@ def link_sync_profile(*, link: ZaloPartnerLink) -> SyncResult:
             )
     except (ZaloError, TokenUnavailable) as exc:
         # A user who blocked or left the OA cannot be read: keep the old profile, say why.
+        # Zalo being unreachable is worth another try later; a refusal is not.
+        retry = exc.retryable
+        due = timezone.now() + PROFILE_RETRY
         error = _("Zalo did not return the profile: %(error)s") % {"error": exc}
-        ZaloPartnerLink.objects.filter(pk=link.pk).update(sync_error=error[:1000])
+        ZaloPartnerLink.objects.filter(pk=link.pk).update(
+            sync_error=error[:1000], profile_due_at=due if retry else None
+        )
         link.refresh_from_db()
         return SyncResult(link=link, error=error)
-    fields = {"synced_at": timezone.now(), "sync_error": ""}
+    ZaloPartnerLink.objects.filter(pk=link.pk).update(**_profile_fields(link, profile))
     if profile.display_name:
-        fields["display_name"] = profile.display_name[:200]
-    if profile.avatar:
-        fields["avatar"] = profile.avatar[:500]
-    if profile.is_follower is not None:
-        fields["is_follower"] = bool(profile.is_follower)
-    if profile.user_id_by_app and not link.user_id_by_app:
-        fields["user_id_by_app"] = profile.user_id_by_app
-    ZaloPartnerLink.objects.filter(pk=link.pk).update(**fields)
+        _follow_zalo_name(link, profile.display_name)
     link.refresh_from_db()
     return SyncResult(link=link)
 
 
 def links_sync_profiles(*, links: QuerySet[ZaloPartnerLink]) -> list[SyncResult]:
     return [link_sync_profile(link=link) for link in links.select_related("oa__app")]
+
+
+def links_request_profiles(*, links: QuerySet[ZaloPartnerLink]) -> list[int]:
+    """Ask the worker to fetch these profiles (within the call budget); their ids."""
+    ids = list(links.values_list("pk", flat=True))
+    if ids:
+        ZaloPartnerLink.objects.filter(pk__in=ids).update(profile_due_at=timezone.now())
+        # Imported here: the task module imports this one.
+        from zalohub.partners.tasks import enqueue_profile_fetches
+
+        enqueue_profile_fetches(ids)
+    return ids
 
 
 def stale_links() -> QuerySet[ZaloPartnerLink]:

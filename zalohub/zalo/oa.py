@@ -27,6 +27,10 @@ class UserProfile:
     is_follower: bool | None
     last_interaction_date: str = ""  # Zalo sends "dd/MM/yyyy"
     shared_phone: str = ""
+    # What the OA's staff set on Zalo for this user (an alias, tags, notes).
+    user_alias: str = ""
+    tag_names: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -36,6 +40,13 @@ class SentMessage:
     user_id: str
     sent_time_ms: int | None
     quota: dict[str, Any] = field(default_factory=dict)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A list of strings from Zalo, without the empty ones; anything else is none."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(item) for item in value if isinstance(item, str | int) and str(item))
 
 
 class OAAPI:
@@ -81,6 +92,7 @@ class OAAPI:
         data = body.get("data") or {}
         avatars = data.get("avatars") or {}
         shared = data.get("shared_info") or {}
+        tagged = data.get("tags_and_notes_info") or {}
         return UserProfile(
             user_id=str(data.get("user_id") or user_id),
             user_id_by_app=str(data.get("user_id_by_app") or ""),
@@ -89,6 +101,10 @@ class OAAPI:
             is_follower=data.get("user_is_follower"),
             last_interaction_date=str(data.get("user_last_interaction_date") or ""),
             shared_phone=str(shared.get("phone") or ""),
+            user_alias=str(data.get("user_alias") or ""),
+            tag_names=_texts(tagged.get("tag_names")),
+            # The documented sample sends notes: [""] for a user without any.
+            notes=_texts(tagged.get("notes")),
             raw=data,
         )
 
