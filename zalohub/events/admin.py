@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -42,6 +42,7 @@ from zalohub.events.models import (
     ZaloState,
 )
 from zalohub.events.retrying import retry_state, successor_annotation, superseded
+from zalohub.partners.models import ZaloPartnerLink
 
 API_LOGS_SHOWN = 20
 
@@ -73,8 +74,17 @@ class ZaloStateFilter(admin.SimpleListFilter):
         return queryset.filter(message__zalo_state=self.value()) if self.value() else queryset
 
 
+def _customer_name() -> Subquery:
+    """The event's customer as staff know them: the partner of its link (OA, user id)."""
+    links = ZaloPartnerLink.objects.filter(
+        oa_id=OuterRef("oa_id"), zalo_user_id=OuterRef("zalo_user_id")
+    )
+    return Subquery(links.values("partner__name")[:1])
+
+
 class CustomerFilter(admin.SimpleListFilter):
-    """A box for any Zalo user id, and the customers of the latest events as links."""
+    """A box for a name or any Zalo user id, and the customers of the latest events as
+    links, by name (the id on hover)."""
 
     title = gettext_lazy("Customer")
     parameter_name = "customer"
@@ -91,14 +101,32 @@ class CustomerFilter(admin.SimpleListFilter):
         shown = list(dict.fromkeys(recent))[:15]
         if self.value() and self.value() not in shown:
             shown.insert(0, self.value())
-        return [(user_id, user_id) for user_id in shown]
+        names = dict(
+            ZaloPartnerLink.objects.filter(zalo_user_id__in=shown).values_list(
+                "zalo_user_id", "partner__name"
+            )
+        )
+        return [(user_id, names.get(user_id) or user_id) for user_id in shown]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(zalo_user_id=self.value()) if self.value() else queryset
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        if value.isdigit():
+            return queryset.filter(zalo_user_id=value)
+        # A name: the users whose partner or Zalo name contains it.
+        named = ZaloPartnerLink.objects.filter(
+            Q(partner__name__icontains=value) | Q(display_name__icontains=value)
+        ).values("zalo_user_id")
+        return queryset.filter(zalo_user_id__in=named)
 
     def choices(self, changelist: ChangeList):  # type: ignore[no-untyped-def]
         self.hidden = [(k, v) for k, v in changelist.params.items() if k != self.parameter_name]
-        yield from super().choices(changelist)
+        choices = super().choices(changelist)
+        yield next(choices)  # "All"
+        # The user id on hover: names repeat, ids do not.
+        for (user_id, _name), choice in zip(self.lookup_choices, choices, strict=True):
+            yield {**choice, "title": user_id}
 
 
 class AttemptInline(admin.TabularInline):
@@ -215,15 +243,21 @@ class ZaloEventAdmin(admin.ModelAdmin):
             + "?"
             + urlencode({"customer": obj.zalo_user_id})
         )
+        # The name staff know (the id on hover); the id alone until the user is linked.
+        name = getattr(obj, "customer_name", None) or obj.zalo_user_id
         return format_html(
             '<a class="zh-customer" href="{}" title="{}">{}</a>',
             url,
-            _("All events of this customer"),
-            obj.zalo_user_id,
+            _("Zalo user ID %(id)s: all events of this customer") % {"id": obj.zalo_user_id},
+            name,
         )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(successor_id=successor_annotation())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(successor_id=successor_annotation(), customer_name=_customer_name())
+        )
 
     @admin.display(description=gettext_lazy("Processing State"), ordering="processing_state")
     def processing_state_badge(self, obj: ZaloEvent) -> str:
