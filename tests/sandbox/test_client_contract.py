@@ -102,6 +102,20 @@ def test_oa_profile_and_user_detail(client, wire, calls):
     assert calls[-1].rate_limit == (4000, 3998)
 
 
+def test_user_detail_gives_what_the_oas_staff_set_on_zalo(client, wire, sandbox):
+    sales = _connect(client, wire, APP_SALES_ID, "sandbox-secret-app-b").access_token
+    support = _connect(client, wire).access_token
+    with sandbox.lock:
+        # Zalo's documented sample sends notes: [""] for a user without any.
+        sandbox.users[OA_SUPPORT_ID][SON_SUPPORT_USER_ID]["notes"] = ["", "Gọi lại sau 17h"]
+    tuan = client.oa.get_user_detail(access_token=sales, user_id="7726501938446120844")
+    son = client.oa.get_user_detail(access_token=support, user_id=SON_SUPPORT_USER_ID)
+    # It should read the alias, tags and notes, without empty entries.
+    assert (tuan.display_name, tuan.user_alias) == ("Võ Minh Tuấn", "Anh Tuấn (đại lý Quận 7)")
+    assert son.tag_names == ("Khách VIP",) and son.notes == ("Gọi lại sau 17h",)
+    assert tuan.tag_names == () and tuan.notes == ()
+
+
 # Every client call, as (name, route, callable given a connected client and its tokens).
 Action = Callable[[ZaloClient, dict], object]
 ACTIONS: dict[str, tuple[str, Action]] = {
