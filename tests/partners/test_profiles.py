@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from tests.helpers import post_webhook
 from zalohub.events.models import RateWindow
 from zalohub.events.queue import drain
-from zalohub.inbox.models import OAMembership
+from zalohub.inbox.models import Conversation, OAMembership
 from zalohub.partners.models import NameSource, Partner, ZaloPartnerLink
 from zalohub.partners.tasks import requeue_profile_fetches
 from zalohub.sandbox import payloads
@@ -210,7 +210,10 @@ def test_the_inbox_shows_the_name_with_the_id_on_hover(
     OAMembership.objects.create(user=agent, oa=connected_oa)
     _writes(client, zalo_app, MAI)
     drain()
+    before = Conversation.objects.get().updated_at
     _run_tasks()
+    # It should mark the conversation changed, so live pages show the name at once.
+    assert Conversation.objects.get().updated_at > before
     client.force_login(agent)
     page = client.get("/inbox/").content.decode()
     assert "Trần Thị Mai" in page and f'title="Zalo user ID {MAI}"' in page

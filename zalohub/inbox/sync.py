@@ -21,6 +21,8 @@ from zalohub.events import batch, handlers
 from zalohub.events.models import Direction, Message, ZaloEvent
 from zalohub.inbox import live
 from zalohub.inbox.models import Conversation
+from zalohub.partners.models import ZaloPartnerLink
+from zalohub.partners.services import profile_synced
 
 logger = logging.getLogger(__name__)
 # Events that change a stored message without saving it (receipts, our echoes).
@@ -147,8 +149,18 @@ def _waking(handler: handlers.Handler) -> handlers.Handler:
     return wrapped
 
 
+def _on_profile_synced(sender: Any, link: Any, **kwargs: Any) -> None:
+    """A customer's Zalo name or avatar arrived (often just after their first message):
+    their conversations change for the live pages, which show the name at once."""
+    if Conversation.objects.filter(partner_link=link).update(updated_at=timezone.now()):
+        transaction.on_commit(lambda: live.notify(link.oa_id))
+
+
 def connect() -> None:
     post_save.connect(_on_message_saved, sender=Message, dispatch_uid="inbox.message_stored")
+    profile_synced.connect(
+        _on_profile_synced, sender=ZaloPartnerLink, dispatch_uid="inbox.profile_synced"
+    )
     batch.messages_created.connect(
         _on_messages_created, sender=Message, dispatch_uid="inbox.messages_created"
     )

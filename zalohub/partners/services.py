@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,6 +40,10 @@ _call_budget: CallBudget | None = None
 def register_call_budget(budget: CallBudget | None) -> None:
     global _call_budget
     _call_budget = budget
+
+
+# Sent when a link's Zalo profile was stored (the inbox shows the new name at once).
+profile_synced = Signal()  # sender=ZaloPartnerLink, link=ZaloPartnerLink
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ def link_sync_profile(*, link: ZaloPartnerLink) -> SyncResult:
     if profile.display_name:
         _follow_zalo_name(link, profile.display_name)
     link.refresh_from_db()
+    profile_synced.send(sender=ZaloPartnerLink, link=link)
     return SyncResult(link=link)
 
 
