@@ -87,7 +87,7 @@ class ApiLogAdmin(admin.ModelAdmin):
         "endpoint",
         "url",
         "http_status",
-        "ok",
+        "outcome",
         "error_code",
         "error_kind",
         "error_message",
@@ -105,6 +105,11 @@ class ApiLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ApiLog | None = None) -> bool:
         return False
+
+    @admin.display(description=_("succeeded"))
+    def outcome(self, obj: ApiLog) -> str:
+        # Words, not the admin's boolean icon: a red ✗ reads as "no data".
+        return _("Succeeded") if obj.ok else _("Failed")
 
     @admin.display(description=_("HTTP status"), ordering="http_status")
     def status_display(self, obj: ApiLog) -> str:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.partners.admin_display import evidence_table
 from zalohub.partners.forms import PartnerPhoneForm
 from zalohub.partners.models import (
     IdentityDecision,
@@ -54,8 +55,12 @@ class LinkInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["oa", "zalo_user_id", "display_name", "is_shadow", "link_method", "synced_at"]
+    fields = ["oa", "zalo_user_id", "display_name", "shadow_badge", "link_method", "synced_at"]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("shadow"))
+    def shadow_badge(self, obj: ZaloPartnerLink) -> str:
+        return _shadow_badge(obj.is_shadow)  # words, not a red ✗ that reads as "no"
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -65,9 +70,13 @@ class DecisionInline(admin.TabularInline):
     model = IdentityDecision
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "link", "evidence", "actor"]
+    fields = ["created_at", "kind", "link", "evidence_table", "actor"]
     readonly_fields = fields
     verbose_name_plural = gettext_lazy("Identity decisions (evidence)")
+
+    @admin.display(description=gettext_lazy("evidence"))
+    def evidence_table(self, obj: IdentityDecision) -> str:
+        return evidence_table(obj.evidence)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -177,7 +186,7 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
         "partner",
         "oa",
         "shadow_badge",
-        "is_follower",
+        "follow_state",
         "message_count",
         "last_message_at",
         "synced_at",
@@ -198,16 +207,16 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
         "user_alias",
         "tag_names",
         "zalo_notes",
-        "is_follower",
+        "follow_state",
         "followed_at",
         "unfollowed_at",
         "last_interaction_at",
         "synced_at",
         "sync_error",
         "profile_due_at",
-        "is_shadow",
+        "shadow_badge",
         "link_method",
-        "evidence",
+        "evidence_table",
         "created_at",
     ]
     fields = readonly_fields
@@ -233,6 +242,17 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("shadow"), ordering="is_shadow")
     def shadow_badge(self, obj: ZaloPartnerLink) -> str:
         return _shadow_badge(obj.is_shadow)
+
+    @admin.display(description=gettext_lazy("follows the OA"), ordering="is_follower")
+    def follow_state(self, obj: ZaloPartnerLink) -> str:
+        # Said in words: an icon's red ✗ reads as "no data" as much as "unfollowed".
+        if obj.is_follower is None:
+            return _("Not known yet")
+        return _("Following") if obj.is_follower else _("Unfollowed")
+
+    @admin.display(description=gettext_lazy("evidence"))
+    def evidence_table(self, obj: ZaloPartnerLink) -> str:
+        return evidence_table(obj.evidence)
 
     @admin.display(description=gettext_lazy("messages"), ordering="n_messages")
     def message_count(self, obj: ZaloPartnerLink) -> int:

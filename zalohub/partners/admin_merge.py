@@ -12,6 +12,18 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.partners.admin_display import (
+    PARTNER_FIELDS,
+    field_label,
+    field_value,
+    merge_fields_table,
+    reasons_table,
+    reasons_text,
+    report_table,
+    row_link,
+    rows_table,
+    undo_report_table,
+)
 from zalohub.partners.duplicates import duplicates_scan
 from zalohub.partners.merge import (
     CHOOSABLE,
@@ -20,7 +32,10 @@ from zalohub.partners.merge import (
     partner_merge,
     partner_merge_undo,
 )
-from zalohub.partners.models import DuplicateSuggestion, MergeJournal
+from zalohub.partners.models import DuplicateSuggestion, MergeJournal, ZaloPartnerLink
+
+# Records kept for the audit: read here, never saved by hand (no Save buttons).
+NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 
 
 class MergeForm(forms.Form):
@@ -43,7 +58,8 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
 
     list_display = ["first", "second", "score", "reason_list", "status", "merge_link"]
     list_filter = ["status"]
-    readonly_fields = ["first", "second", "score", "reasons", "created_at"]
+    readonly_fields = ["first", "second", "score", "reason_table", "status", "created_at"]
+    fields = readonly_fields
     actions = ["dismiss"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -51,7 +67,16 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("reasons"))
     def reason_list(self, obj: DuplicateSuggestion) -> str:
-        return ", ".join(f"{r.get('kind')}: {r.get('value')}" for r in obj.reasons)
+        return reasons_text(obj.reasons)
+
+    @admin.display(description=gettext_lazy("reasons"))
+    def reason_table(self, obj: DuplicateSuggestion) -> str:
+        return reasons_table(obj.reasons)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
+        )
 
     @admin.display(description="")
     def merge_link(self, obj: DuplicateSuggestion) -> str:
@@ -124,6 +149,7 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
             "original": suggestion,
             "form": form,
             "pair": pair.values(),
+            "reasons": reasons_table(suggestion.reasons),
             "title": _("Merge duplicate partners"),
         }
         return TemplateResponse(request, "admin/partners/duplicatesuggestion/merge.html", context)
@@ -137,13 +163,41 @@ class MergeJournalAdmin(admin.ModelAdmin):
         "merged",
         "actor",
         "created_at",
-        "report",
-        "snapshot",
+        "fields_table",
+        "moved_table",
+        "left_table",
+        "findings_table",
         "undone_at",
         "undone_by",
-        "undo_report",
+        "undo_table",
     ]
     fields = readonly_fields
+
+    @admin.display(description=gettext_lazy("Fields"))
+    def fields_table(self, obj: MergeJournal) -> str:
+        return merge_fields_table(obj)
+
+    @admin.display(description=gettext_lazy("Moved to the kept partner"))
+    def moved_table(self, obj: MergeJournal) -> str:
+        return rows_table(obj.snapshot.get("moved", []))
+
+    @admin.display(description=gettext_lazy("Left with the merged partner"))
+    def left_table(self, obj: MergeJournal) -> str:
+        # The kept partner already had the same row (a phone, a link on that OA...).
+        return rows_table(obj.report.get("left", []))
+
+    @admin.display(description=gettext_lazy("To check after the merge"))
+    def findings_table(self, obj: MergeJournal) -> str:
+        return report_table(obj.report)
+
+    @admin.display(description=gettext_lazy("undo report"))
+    def undo_table(self, obj: MergeJournal) -> str:
+        return undo_report_table(obj.undo_report)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -159,9 +213,14 @@ class MergeJournalAdmin(admin.ModelAdmin):
         ]
 
     def undo_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not self.has_change_permission(request) or request.method != "POST":
+        """GET: what the undo will restore, and a confirmation; POST: undo."""
+        if not self.has_change_permission(request):
             raise PermissionDenied
-        journal = get_object_or_404(MergeJournal, pk=pk)
+        journal = get_object_or_404(
+            MergeJournal.objects.select_related("survivor", "merged"), pk=pk
+        )
+        if request.method != "POST":
+            return self._undo_confirm(request, journal)
         try:
             journal = partner_merge_undo(journal=journal, actor=request.user)
         except MergeRefused as refused:
@@ -169,3 +228,43 @@ class MergeJournalAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, _("Merge undone."), messages.SUCCESS)
         return redirect(reverse("admin:partners_mergejournal_change", args=[journal.pk]))
+
+    def _undo_confirm(self, request: HttpRequest, journal: MergeJournal) -> HttpResponse:
+        snapshot = journal.snapshot or {}
+        before = snapshot.get("survivor_before", {})
+        now = {name: getattr(journal.survivor, name) for name in PARTNER_FIELDS}
+        fields = [
+            [field_label(name), field_value(name, now[name]), field_value(name, before[name])]
+            for name in PARTNER_FIELDS
+            if name in before
+        ]
+        merged_fields = [
+            [field_label(name), field_value(name, value)]
+            for name, value in snapshot.get("merged_before", {}).items()
+            if name in PARTNER_FIELDS
+        ]
+        shadow_links = [
+            row_link("partners.zalopartnerlink", pk) for pk in snapshot.get("link_shadow", {})
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": journal,
+            "title": _("Undo merge"),
+            "undone": bool(journal.undone_at),
+            "fields": fields,
+            "merged_fields": merged_fields,
+            "moving_back": rows_table(snapshot.get("moved", [])),
+            "moving_back_any": bool(snapshot.get("moved")),
+            "suggestions": len(snapshot.get("suggestions", [])),
+            "shadow_links": shadow_links,
+            "links_back": ZaloPartnerLink.objects.filter(
+                pk__in=[
+                    pk
+                    for entry in snapshot.get("moved", [])
+                    if entry.get("model") == "partners.zalopartnerlink"
+                    for pk in entry.get("pks", [])
+                ]
+            ).count(),
+        }
+        return TemplateResponse(request, "admin/partners/mergejournal/undo_confirm.html", context)

@@ -165,6 +165,8 @@ def partner_merge(
         survivor.external_refs = {**merged.external_refs, **survivor.external_refs}
         survivor.is_shadow = survivor.is_shadow and merged.is_shadow
         survivor.save()
+        # What the survivor became, so the journal shows before and after side by side.
+        snapshot["survivor_after"] = _fields(survivor)
         Partner.objects.filter(pk=merged.pk).update(merged_into=survivor)
         for suggestion in DuplicateSuggestion.objects.filter(
             first__in=[survivor, merged], second__in=[survivor, merged]
