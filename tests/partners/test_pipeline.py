@@ -7,6 +7,7 @@ from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.apilog.models import ApiLog
 from zalohub.events.models import Message
 from zalohub.events.queue import drain
+from zalohub.inbox.models import OAMembership
 from zalohub.partners.models import Partner, ZaloPartnerLink
 from zalohub.sandbox import world
 
@@ -171,8 +172,11 @@ def test_the_audit_checklist_says_what_is_left_per_oa(client, admin, agent, conn
     page = client.get(url).content.decode()
     # It should turn green once the link is verified and its profile synced.
     assert 'data-ok="0"' not in page
-    # It should show the checklist to a CS agent too (read-only).
+    # It should show the checklist to a CS agent of the OA too (read-only), and to no
+    # other agent: another OA's audit is not found (issue 13 §2).
     client.force_login(agent)
+    assert client.get(url).status_code == 404
+    OAMembership.objects.create(user=agent, oa=connected_oa)
     assert client.get(url).status_code == 200
 
 

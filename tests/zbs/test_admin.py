@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from tests.zbs.conftest import VALUES, make_template
 from zalohub.events.models import ZaloEvent
+from zalohub.inbox.models import OAMembership
 from zalohub.zbs.models import Template, TemplateSend
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,8 @@ def test_it_shows_the_zbs_templates_button_on_the_oa_form_to_admins_only(oa, adm
 )
 def test_the_role_matrix_of_templates(request, oa, persona, can_send, can_submit, approved, son):
     user = request.getfixturevalue(persona)
+    # Every persona acts in this OA, so only the role decides (scoping: test_url_access).
+    OAMembership.objects.create(user=user, oa=oa)
     client = _client(user)
     draft = make_template(oa, name="Cập nhật giao hàng mới")
     reading = [

@@ -16,9 +16,12 @@ ZALO_EVENTS = "Zalo Events"
 # App labels whose every permission a Zalo Admin holds. Not "events": the Zalo Events
 # list is granted separately, even to admins (the seed: "access is granted by Admin").
 ADMIN_APPS = {"accounts", "apilog", "partners", "inbox", "zbs", "diagnostics", "api"}
-# CS agents: inbox and contacts, never tokens, secrets or API logs.
+# CS agents: inbox and contacts, never tokens, secrets or API logs. Only *view* of the
+# inbox's rows: memberships are managed by Zalo Admins (an agent who could add one could
+# enter any OA), and conversations are answered and assigned in the inbox, whose rules
+# (members only) the admin's change form would bypass.
 AGENT_PERMISSIONS = {
-    "inbox": None,  # every permission of the app
+    "inbox": {"view_conversation"},
     "partners": {"view_partner", "change_partner", "view_zalopartnerlink"},
     # When the reply window has closed, the inbox offers an approved template instead.
     "zbs": {"view_template", "send_template"},
@@ -29,11 +32,16 @@ EVENTS_PERMISSIONS = {"events": None, "apilog": {"view_apilog"}}
 
 
 def _grant(group: Any, permission_model: Any, spec: dict[str, set[str] | None]) -> None:
+    """Give the role exactly ``spec``: set, not add, so a grant this module no longer
+    makes (the agent's old add/change/delete of memberships) is taken back on the next
+    migrate. Extra rights for someone belong in a group of the operator's own."""
+    granted = []
     for app_label, codenames in spec.items():
         qs = permission_model.objects.filter(content_type__app_label=app_label)
         if codenames is not None:
             qs = qs.filter(codename__in=codenames)
-        group.permissions.add(*qs)
+        granted.extend(qs)
+    group.permissions.set(granted)
 
 
 def sync_role_permissions(sender: Any = None, apps: Any = None, **kwargs: Any) -> None:

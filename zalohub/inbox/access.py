@@ -1,17 +1,24 @@
-"""Who sees which OA's inbox: admins every OA, CS agents the OAs they are members of."""
+"""Who sees which OA's inbox: admins every OA, CS agents the OAs they are members of.
+
+The rule itself is ``zalohub.accounts.scope.acting_oas``; the inbox supplies the
+memberships it is made of (``member_oa_ids``) and adds its own permission on top.
+"""
 
 from typing import Any
 
 from django.db.models import QuerySet
 
 from zalohub.accounts.models import OfficialAccount
-from zalohub.core.roles import ZALO_ADMIN
+from zalohub.accounts.scope import acting_oas, is_zalo_admin
+from zalohub.inbox.models import OAMembership
+
+
+def member_oa_ids(user: Any) -> QuerySet[Any]:
+    return OAMembership.objects.filter(user=user).values("oa_id")
 
 
 def is_inbox_admin(user: Any) -> bool:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return bool(user.is_superuser or user.groups.filter(name=ZALO_ADMIN).exists())
+    return is_zalo_admin(user)
 
 
 def can_use_inbox(user: Any) -> bool:
@@ -23,11 +30,9 @@ def can_use_inbox(user: Any) -> bool:
 
 
 def visible_oas(user: Any) -> QuerySet[OfficialAccount]:
-    if is_inbox_admin(user):
-        return OfficialAccount.objects.all()
     if not can_use_inbox(user):
         return OfficialAccount.objects.none()
-    return OfficialAccount.objects.filter(memberships__user=user)
+    return acting_oas(user)
 
 
 def can_see_oa(user: Any, oa_id: int) -> bool:

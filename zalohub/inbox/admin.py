@@ -1,23 +1,56 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest
+
+from zalohub.accounts.scope import OAScopedAdminMixin, is_zalo_admin
 from zalohub.inbox.models import Conversation, OAMembership
 
 
 @admin.register(OAMembership)
 class OAMembershipAdmin(admin.ModelAdmin):
+    """Who answers which OA: managed by Zalo Admins only, whatever else a role grants
+    (a member of one OA who could add a membership could enter every OA)."""
+
     list_display = ["user", "oa", "created_at"]
     list_filter = ["oa"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "oa__name"]
-    autocomplete_fields = ["user"]
     list_select_related = ["user", "oa"]
+    fields = ["user", "oa", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A plain list of active users, not an autocomplete: the autocomplete asks the
+        # user admin, which a Zalo Admin (no auth permissions) is refused (403).
+        if db_field.name == "user":
+            users = get_user_model().objects.filter(is_active=True)
+            kwargs["queryset"] = users.order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_zalo_admin(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return is_zalo_admin(request.user) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_zalo_admin(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return is_zalo_admin(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return is_zalo_admin(request.user) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     """Read-only: conversations are kept by the pipeline and answered in the inbox."""
 
     list_display = ["zalo_user_id", "oa", "last_message_at", "unread_count", "assigned_to"]
-    list_filter = ["oa"]
+    # Only the OAs present in the (scoped) list: never other OAs' names.
+    list_filter = [("oa", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["zalo_user_id", "partner_link__display_name", "partner_link__partner__name"]
     list_select_related = ["oa", "assigned_to"]
     readonly_fields = [

@@ -8,6 +8,9 @@ class InboxConfig(AppConfig):
     verbose_name = _("Inbox")
 
     def ready(self) -> None:
-        from zalohub.inbox import sync
+        from zalohub.accounts.scope import register_oa_membership
+        from zalohub.inbox import access, sync
 
         sync.connect()
+        # Memberships decide which OAs an agent acts in, everywhere (not only the inbox).
+        register_oa_membership(access.member_oa_ids)

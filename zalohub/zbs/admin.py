@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.scope import OAScopedAdminMixin, acting_oas
 from zalohub.zbs import admin_views
 from zalohub.zbs.forms import BUTTON_TYPES, TemplateForm
 from zalohub.zbs.lint import PARAM_TYPES
@@ -34,11 +34,21 @@ def _table(heads: list[str], rows: list[list[Any]]) -> str:
     return format_html('<table class="zbs-rows-table"><tr>{}</tr>{}</table>', head, body)
 
 
+class OAScopedAdmin(OAScopedAdminMixin, admin.ModelAdmin):
+    """Rows of the OAs the user acts in only: another OA's id is not found (404), and
+    the OA filter and choices name no other OA (issue 13 §2)."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "oa":
+            kwargs["queryset"] = acting_oas(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(OAScopedAdmin):
     form = TemplateForm
     list_display = ["name", "status_badge", "quality", "template_type", "zalo_template_id", "oa"]
-    list_filter = ["oa", "status", "quality"]
+    list_filter = [("oa", admin.RelatedOnlyFieldListFilter), "status", "quality"]
     search_fields = ["name", "zalo_template_id"]
     readonly_fields = [
         "status_badge",
@@ -112,7 +122,8 @@ class TemplateAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         extra = dict(extra_context or {})
         oa_pk = request.GET.get("oa__id__exact")
-        oa = OfficialAccount.objects.filter(pk=oa_pk).first() if (oa_pk or "").isdigit() else None
+        oas = acting_oas(request.user)
+        oa = oas.filter(pk=oa_pk).first() if (oa_pk or "").isdigit() else None
         if oa is not None:
             extra["zbs_oa"] = oa_settings(oa)
             extra["zbs_oa_pk"] = oa.pk
@@ -136,14 +147,14 @@ class TemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(ZbsSettings)
-class ZbsSettingsAdmin(admin.ModelAdmin):
+class ZbsSettingsAdmin(OAScopedAdmin):
     list_display = ["oa", "route_policy", "daily_quota", "remaining_quota", "templates_synced_at"]
     fields = ["oa", "route_policy", "daily_quota", "remaining_quota", "quota_synced_at"]
     readonly_fields = ["daily_quota", "remaining_quota", "quota_synced_at"]
 
 
 @admin.register(BulkSend)
-class BulkSendAdmin(admin.ModelAdmin):
+class BulkSendAdmin(OAScopedAdmin):
     list_display = ["template", "oa", "status", "total", "created_at"]
     readonly_fields = [f.name for f in BulkSend._meta.fields]
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.scope import acting_oas, scope_to_oas
 from zalohub.accounts.tokens import TokenUnavailable
 from zalohub.partners.models import Partner
 from zalohub.zalo import ZaloError
@@ -48,6 +49,18 @@ def _need(request: HttpRequest, perm: str) -> None:
         raise PermissionDenied
 
 
+# Every id below is looked up inside the OAs the user acts in: another OA's template,
+# bulk or OA is not found (404), so a guessed id confirms nothing (issue 13 §2).
+def _template(request: HttpRequest, pk: int) -> Template:
+    return get_object_or_404(
+        scope_to_oas(Template.objects.select_related("oa"), request.user), pk=pk
+    )
+
+
+def _oa(request: HttpRequest, pk: int) -> OfficialAccount:
+    return get_object_or_404(acting_oas(request.user), pk=pk)
+
+
 def _change_url(template: Template) -> str:
     return reverse("admin:zbs_template_change", args=[template.pk])
 
@@ -69,7 +82,7 @@ def _page(request: HttpRequest, name: str, title: str, **context: Any) -> HttpRe
 @require_POST
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "change_template")
-    template = get_object_or_404(Template, pk=pk)
+    template = _template(request, pk)
     try:
         template_submit(template=template)
     except TemplateLintFailed as exc:
@@ -85,7 +98,7 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def reset(request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "change_template")
-    template = get_object_or_404(Template, pk=pk)
+    template = _template(request, pk)
     try:
         template_reset_to_draft(template=template)
     except TemplateActionRefused as exc:
@@ -97,7 +110,7 @@ def reset(request: HttpRequest, pk: int) -> HttpResponse:
 
 def lint(request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "view_template")
-    template = get_object_or_404(Template, pk=pk)
+    template = _template(request, pk)
     problems = lint_template(template)
     for problem in problems:
         messages.error(request, str(problem))
@@ -106,13 +119,15 @@ def lint(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(_change_url(template))
 
 
-def _partners(oa: OfficialAccount) -> list[Partner]:
-    return list(
+def _partners(request: HttpRequest, oa: OfficialAccount) -> list[Partner]:
+    candidates = (
         Partner.objects.filter(merged_into__isnull=True)
         .filter(Q(zalo_links__oa=oa) | Q(phones__isnull=False))
         .distinct()
-        .order_by("name")[:500]
     )
+    # Only partners this user may see: an agent's are those linked to one of its OAs.
+    visible = scope_to_oas(candidates, request.user, field="zalo_links__oa")
+    return list(visible.order_by("name")[:500])
 
 
 def _params_from(request: HttpRequest, template: Template) -> dict[str, str]:
@@ -123,8 +138,8 @@ def _params_from(request: HttpRequest, template: Template) -> dict[str, str]:
 
 def send(request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "send_template")
-    template = get_object_or_404(Template, pk=pk)
-    partners = _partners(template.oa)
+    template = _template(request, pk)
+    partners = _partners(request, template.oa)
     context: dict[str, Any] = {
         "template": template,
         "partners": partners,
@@ -172,8 +187,8 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
 
 def bulk(request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "send_template")
-    template = get_object_or_404(Template, pk=pk)
-    partners = _partners(template.oa)
+    template = _template(request, pk)
+    partners = _partners(request, template.oa)
     context: dict[str, Any] = {
         "template": template,
         "partners": partners,
@@ -222,7 +237,8 @@ def bulk(request: HttpRequest, pk: int) -> HttpResponse:
 
 def bulk_progress_view(request: HttpRequest, bulk_id: int) -> HttpResponse:
     _need(request, "view_template")
-    job = get_object_or_404(BulkSend.objects.select_related("template"), pk=bulk_id)
+    jobs = scope_to_oas(BulkSend.objects.select_related("template"), request.user)
+    job = get_object_or_404(jobs, pk=bulk_id)
     context = {
         "bulk": job,
         "template": job.template,
@@ -236,7 +252,7 @@ def bulk_progress_view(request: HttpRequest, bulk_id: int) -> HttpResponse:
 @require_POST
 def sync(request: HttpRequest, oa_pk: int) -> HttpResponse:
     _need(request, "change_template")
-    oa = get_object_or_404(OfficialAccount, pk=oa_pk)
+    oa = _oa(request, oa_pk)
     try:
         result = templates_sync(oa=oa)
         quota_refresh(oa=oa)
@@ -253,7 +269,7 @@ def sync(request: HttpRequest, oa_pk: int) -> HttpResponse:
 
 def starters(request: HttpRequest, oa_pk: int) -> HttpResponse:
     _need(request, "add_template")
-    oa = get_object_or_404(OfficialAccount, pk=oa_pk)
+    oa = _oa(request, oa_pk)
     if request.method == "POST" and request.POST.get("key") in {s.key for s in STARTERS}:
         template = template_from_starter(oa=oa, key=request.POST["key"])
         messages.success(request, _("Copied into a Draft: adjust it, then Submit to Zalo."))
@@ -263,7 +279,7 @@ def starters(request: HttpRequest, oa_pk: int) -> HttpResponse:
 
 def dashboard(request: HttpRequest, oa_pk: int) -> HttpResponse:
     _need(request, "view_template")
-    oa = get_object_or_404(OfficialAccount, pk=oa_pk)
+    oa = _oa(request, oa_pk)
     return _page(
         request, "dashboard", _("ZBS quota and quality"), oa=oa, board=dashboard_for(oa=oa)
     )

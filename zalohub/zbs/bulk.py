@@ -13,6 +13,7 @@ from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zalohub.accounts.scope import may_act_in
 from zalohub.accounts.tokens import TokenUnavailable
 from zalohub.events.models import ZaloState
 from zalohub.partners.models import Partner
@@ -39,6 +40,10 @@ def bulk_start(
 ) -> BulkSend:
     """Start sending ``template`` to ``partners``: ``params`` are the constants, and
     ``mapping`` names the parameters taken from each partner (zbs.mapping)."""
+    # The screens look the template up in the user's OAs already; the service holds the
+    # same line for any other caller acting for a person (issue 13 §2).
+    if getattr(actor, "is_authenticated", False) and not may_act_in(actor, template.oa_id):
+        raise TemplateActionRefused(_("Only members of this OA and Zalo Admins may send from it."))
     if template.status != Template.Status.APPROVED:
         raise TemplateActionRefused(_("Only an Approved template can be sent."))
     unique = list(dict.fromkeys(p.resolved() for p in partners))

@@ -1,0 +1,367 @@
+"""Who may see what: one row per URL pattern, the spec that test_url_access checks.
+
+Columns (PERSONAS): a Zalo Admin; a Zalo Events grantee (auditor); a CS agent of the
+Support OA only; a CS agent of both OAs; a staff user with no role (outsider); anonymous.
+Answers: an HTTP status, ``L`` (redirected to the admin login) or ``R`` (redirected
+elsewhere: a form's success, the admin's index). Arguments name objects of the world
+(tests/core/url_world.py): ``*_own`` rows belong to the Support OA, ``*_other`` rows to
+the Sales OA, which the one-OA agent is not a member of: those answer 404 (not 403), so
+a guessed id confirms nothing. The inbox keeps its own page (403, "not a member") for
+another OA's conversation.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PERSONAS = ("admin", "auditor", "agent", "agent2", "outsider", "anon")
+
+
+@dataclass(frozen=True)
+class Case:
+    expect: tuple[str, ...]
+    args: tuple[Any, ...] = ()
+    method: str = "GET"
+    query: str = ""
+    data: tuple[tuple[str, str], ...] = field(default=())
+
+
+def C(expect: str, *args: Any, method: str = "GET", query: str = "", **data: str) -> Case:
+    return Case(tuple(expect.split()), args, method, query, tuple(data.items()))
+
+
+def POST(expect: str, *args: Any, **data: str) -> Case:
+    return C(expect, *args, method="POST", **data)
+
+
+#                          admin aud agent agent2 outsider anon
+STAFF = "200 200 200 200 200 L"
+ADMIN_ONLY = "200 403 403 403 403 L"
+NOBODY = "403 403 403 403 403 L"
+TO_CHANGE = "R R R R R L"  # admin/<model>/<id>/ redirects to the change form
+EVENTS = "403 200 403 403 403 L"  # the Zalo Events grant, not the admin role
+
+TABLE: dict[str, list[Case]] = {
+    # Public endpoints: Zalo's webhook (GET is the browser check), the OAuth callback.
+    "events:webhook": [C("200 200 200 200 200 200", "2740017350155010001")],
+    "accounts:oauth_callback": [C("400 400 400 400 400 400", "2740017350155010001")],
+    "": [C("R R R R R R")],
+    "favicon": [C("200 200 200 200 200 200")],
+    "set_language": [POST("R R R R R R", language="vi", next="/admin/")],
+    # The admin site itself.
+    "admin:index": [C(STAFF)],
+    "admin:login": [C("R R R R R 200")],
+    "admin:logout": [POST("200 200 200 200 200 R")],
+    "admin:password_change": [C(STAFF)],
+    "admin:password_change_done": [C(STAFF)],
+    "admin:autocomplete": [
+        C(NOBODY, query="app_label=inbox&model_name=oamembership&field_name=user&term=a")
+    ],
+    "admin:jsi18n": [C(STAFF)],
+    "admin:view_on_site": [C("404 404 404 404 404 L", 1, 1)],
+    "admin:app_list": [
+        C("200 404 200 200 404 L", "inbox"),
+        C("200 404 200 200 404 L", "partners"),
+        C("404 200 404 404 404 L", "events"),
+        C("200 404 404 404 404 L", "accounts"),
+    ],
+    "admin/(?P<url>.*)$": [C("404 404 404 404 404 L", "nope/")],
+    # Users and groups: a superuser's, not a Zalo Admin's.
+    "admin:auth_group_changelist": [C(NOBODY)],
+    "admin:auth_group_add": [C(NOBODY)],
+    "admin:auth_group_history": [C(NOBODY, "group")],
+    "admin:auth_group_delete": [C(NOBODY, "group")],
+    "admin:auth_group_change": [C(NOBODY, "group")],
+    "admin/auth/group/<path:object_id>/": [C(TO_CHANGE, "group")],
+    "admin:auth_user_password_change": [C(NOBODY, "admin")],
+    "admin:auth_user_changelist": [C(NOBODY)],
+    "admin:auth_user_add": [C(NOBODY)],
+    "admin:auth_user_history": [C(NOBODY, "admin")],
+    "admin:auth_user_delete": [C(NOBODY, "admin")],
+    "admin:auth_user_change": [C(NOBODY, "admin")],
+    "admin/auth/user/<path:object_id>/": [C(TO_CHANGE, "admin")],
+    # The task queue's rows.
+    "admin:django_tasks_database_dbtaskresult_changelist": [C(NOBODY)],
+    "admin:django_tasks_database_dbtaskresult_add": [C(NOBODY)],
+    "admin:django_tasks_database_dbtaskresult_history": [C(NOBODY, "task")],
+    "admin:django_tasks_database_dbtaskresult_delete": [C(NOBODY, "task")],
+    "admin:django_tasks_database_dbtaskresult_change": [C(NOBODY, "task")],
+    "admin/django_tasks_database/dbtaskresult/<path:object_id>/": [C(TO_CHANGE, "task")],
+    # Apps and OAs: secrets and tokens, the Zalo Admin's only.
+    "admin:accounts_zaloapp_changelist": [C(ADMIN_ONLY)],
+    "admin:accounts_zaloapp_add": [C(ADMIN_ONLY)],
+    "admin:accounts_zaloapp_history": [C(ADMIN_ONLY, "app_own")],
+    "admin:accounts_zaloapp_delete": [C(ADMIN_ONLY, "app_own")],
+    "admin:accounts_zaloapp_change": [C(ADMIN_ONLY, "app_own")],
+    "admin/accounts/zaloapp/<path:object_id>/": [C(TO_CHANGE, "app_own")],
+    "admin:accounts_officialaccount_authorize": [POST("R 403 403 403 403 L", "oa_own")],
+    "admin:accounts_officialaccount_clear_session": [POST("R 403 403 403 403 L", "oa_own")],
+    "admin:accounts_officialaccount_sync_profile": [POST("R 403 403 403 403 L", "oa_own")],
+    "admin:accounts_officialaccount_changelist": [C(ADMIN_ONLY)],
+    "admin:accounts_officialaccount_add": [C(ADMIN_ONLY)],
+    "admin:accounts_officialaccount_history": [C(ADMIN_ONLY, "oa_own")],
+    "admin:accounts_officialaccount_delete": [C(ADMIN_ONLY, "oa_own")],
+    "admin:accounts_officialaccount_change": [C(ADMIN_ONLY, "oa_own")],
+    "admin/accounts/officialaccount/<path:object_id>/": [C(TO_CHANGE, "oa_own")],
+    # API logs: the admin's, and the Zalo Events grantee reads them (redacted).
+    "admin:apilog_apilog_changelist": [C("200 200 403 403 403 L")],
+    "admin:apilog_apilog_add": [C(NOBODY)],
+    "admin:apilog_apilog_history": [C("200 200 403 403 403 L", "apilog_own")],
+    "admin:apilog_apilog_delete": [C(ADMIN_ONLY, "apilog_own")],
+    "admin:apilog_apilog_change": [C("200 200 403 403 403 L", "apilog_own")],
+    "admin/apilog/apilog/<path:object_id>/": [C(TO_CHANGE, "apilog_own")],
+    # Partners: an agent reads and edits the partners of its OAs.
+    "admin:partners_partner_changelist": [C("200 403 200 200 403 L")],
+    "admin:partners_partner_add": [C(ADMIN_ONLY)],
+    "admin:partners_partner_history": [
+        C("200 404 200 200 404 L", "partner_own"),
+        C("200 404 404 200 404 L", "partner_other"),
+    ],
+    "admin:partners_partner_delete": [
+        C("200 404 403 403 404 L", "partner_own"),
+        C("200 404 404 403 404 L", "partner_other"),
+    ],
+    "admin:partners_partner_change": [
+        C("200 404 200 200 404 L", "partner_own"),
+        C("200 404 404 200 404 L", "partner_other"),
+    ],
+    "admin/partners/partner/<path:object_id>/": [C(TO_CHANGE, "partner_own")],
+    "admin:partners_link_audit": [
+        C("200 403 200 200 403 L", "oa_own"),
+        C("200 403 404 200 403 L", "oa_other"),
+    ],
+    "admin:partners_link_sync": [
+        POST("R 403 403 403 403 L", "link_own"),
+        POST("R 403 403 403 403 L", "link_other"),
+    ],
+    "admin:partners_link_verify": [
+        C("200 403 403 403 403 L", "link_own"),
+        C("200 403 403 403 403 L", "link_other"),
+    ],
+    "admin:partners_zalopartnerlink_changelist": [C("200 403 200 200 403 L")],
+    "admin:partners_zalopartnerlink_add": [C(NOBODY)],
+    "admin:partners_zalopartnerlink_history": [
+        C("200 404 200 200 404 L", "link_own"),
+        C("200 404 404 200 404 L", "link_other"),
+    ],
+    "admin:partners_zalopartnerlink_delete": [
+        C("200 404 403 403 404 L", "link_own"),
+        C("200 404 404 403 404 L", "link_other"),
+    ],
+    "admin:partners_zalopartnerlink_change": [
+        C("200 404 200 200 404 L", "link_own"),
+        C("200 404 404 200 404 L", "link_other"),
+    ],
+    "admin/partners/zalopartnerlink/<path:object_id>/": [C(TO_CHANGE, "link_own")],
+    "admin:partners_shadowcontact_changelist": [C(ADMIN_ONLY)],
+    "admin:partners_shadowcontact_add": [C(NOBODY)],
+    "admin:partners_shadowcontact_history": [
+        C("200 404 403 403 404 L", "partner_own"),
+        C("200 404 404 403 404 L", "partner_other"),
+    ],
+    "admin:partners_shadowcontact_delete": [
+        C("200 404 403 403 404 L", "partner_own"),
+        C("200 404 404 403 404 L", "partner_other"),
+    ],
+    "admin:partners_shadowcontact_change": [
+        C("200 404 403 403 404 L", "partner_own"),
+        C("200 404 404 403 404 L", "partner_other"),
+    ],
+    "admin/partners/shadowcontact/<path:object_id>/": [C(TO_CHANGE, "partner_own")],
+    # Duplicates and merges: the Zalo Admin's.
+    "admin:partners_suggestion_scan": [POST("R 403 403 403 403 L")],
+    "admin:partners_suggestion_merge": [C(ADMIN_ONLY, "suggestion")],
+    "admin:partners_duplicatesuggestion_changelist": [C(ADMIN_ONLY)],
+    "admin:partners_duplicatesuggestion_add": [C(NOBODY)],
+    "admin:partners_duplicatesuggestion_history": [C(ADMIN_ONLY, "suggestion")],
+    "admin:partners_duplicatesuggestion_delete": [C(ADMIN_ONLY, "suggestion")],
+    "admin:partners_duplicatesuggestion_change": [C(ADMIN_ONLY, "suggestion")],
+    "admin/partners/duplicatesuggestion/<path:object_id>/": [C(TO_CHANGE, "suggestion")],
+    "admin:partners_merge_undo": [POST("R 403 403 403 403 L", "journal")],
+    "admin:partners_mergejournal_changelist": [C(ADMIN_ONLY)],
+    "admin:partners_mergejournal_add": [C(NOBODY)],
+    "admin:partners_mergejournal_history": [C(ADMIN_ONLY, "journal")],
+    "admin:partners_mergejournal_delete": [C(NOBODY, "journal")],
+    "admin:partners_mergejournal_change": [C(ADMIN_ONLY, "journal")],
+    "admin/partners/mergejournal/<path:object_id>/": [C(TO_CHANGE, "journal")],
+    # Zalo Events: granted separately, even to admins.
+    "admin:events_zaloevent_button": [POST("403 R 403 403 403 L", "event_own", "retry_processing")],
+    "admin:events_zaloevent_changelist": [C(EVENTS)],
+    "admin:events_zaloevent_add": [C(NOBODY)],
+    "admin:events_zaloevent_history": [C(EVENTS, "event_own")],
+    "admin:events_zaloevent_delete": [C(NOBODY, "event_own")],
+    "admin:events_zaloevent_change": [C(EVENTS, "event_own")],
+    "admin/events/zaloevent/<path:object_id>/": [C(TO_CHANGE, "event_own")],
+    "admin:events_rejectedrequest_changelist": [C(EVENTS)],
+    "admin:events_rejectedrequest_add": [C(NOBODY)],
+    "admin:events_rejectedrequest_history": [C(EVENTS, "rejected")],
+    # The Zalo Events grant includes deleting rejected requests (events' own roles).
+    "admin:events_rejectedrequest_delete": [C(EVENTS, "rejected")],
+    "admin:events_rejectedrequest_change": [C(EVENTS, "rejected")],
+    "admin/events/rejectedrequest/<path:object_id>/": [C(TO_CHANGE, "rejected")],
+    # ZBS templates: an agent views and sends its OAs' approved templates.
+    "admin:zbs_template_lint_check": [POST(ADMIN_ONLY, name="x", body="y")],
+    "admin:zbs_template_submit": [
+        POST("R 403 403 403 403 L", "template_own"),
+        POST("R 403 403 403 403 L", "template_other"),
+    ],
+    "admin:zbs_template_reset": [
+        POST("R 403 403 403 403 L", "template_own"),
+        POST("R 403 403 403 403 L", "template_other"),
+    ],
+    "admin:zbs_template_lint": [
+        C("R 403 R R 403 L", "template_own"),
+        C("R 403 404 R 403 L", "template_other"),
+    ],
+    "admin:zbs_template_send": [
+        C("200 403 200 200 403 L", "template_own"),
+        C("200 403 404 200 403 L", "template_other"),
+    ],
+    "admin:zbs_template_bulk": [
+        C("200 403 200 200 403 L", "template_own"),
+        C("200 403 404 200 403 L", "template_other"),
+    ],
+    "admin:zbs_template_bulk_progress": [
+        C("200 403 200 200 403 L", "bulk_own"),
+        C("200 403 404 200 403 L", "bulk_other"),
+    ],
+    "admin:zbs_template_sync": [
+        POST("R 403 403 403 403 L", "oa_own"),
+        POST("R 403 403 403 403 L", "oa_other"),
+    ],
+    "admin:zbs_template_starters": [
+        C("200 403 403 403 403 L", "oa_own"),
+        C("200 403 403 403 403 L", "oa_other"),
+    ],
+    "admin:zbs_template_dashboard": [
+        C("200 403 200 200 403 L", "oa_own"),
+        C("200 403 404 200 403 L", "oa_other"),
+    ],
+    "admin:zbs_template_changelist": [C("200 403 200 200 403 L")],
+    "admin:zbs_template_add": [C(ADMIN_ONLY)],
+    "admin:zbs_template_history": [
+        C("200 404 200 200 404 L", "template_own"),
+        C("200 404 404 200 404 L", "template_other"),
+    ],
+    "admin:zbs_template_delete": [
+        C("200 404 403 403 404 L", "template_own"),
+        C("200 404 404 403 404 L", "template_other"),
+    ],
+    "admin:zbs_template_change": [
+        C("200 404 200 200 404 L", "template_own"),
+        C("200 404 404 200 404 L", "template_other"),
+    ],
+    "admin/zbs/template/<path:object_id>/": [C(TO_CHANGE, "template_own")],
+    "admin:zbs_zbssettings_changelist": [C(ADMIN_ONLY)],
+    "admin:zbs_zbssettings_add": [C(ADMIN_ONLY)],
+    "admin:zbs_zbssettings_history": [
+        C("200 404 403 403 404 L", "settings_own"),
+        C("200 404 404 403 404 L", "settings_other"),
+    ],
+    "admin:zbs_zbssettings_delete": [
+        C("200 404 403 403 404 L", "settings_own"),
+        C("200 404 404 403 404 L", "settings_other"),
+    ],
+    "admin:zbs_zbssettings_change": [
+        C("200 404 403 403 404 L", "settings_own"),
+        C("200 404 404 403 404 L", "settings_other"),
+    ],
+    "admin/zbs/zbssettings/<path:object_id>/": [C(TO_CHANGE, "settings_own")],
+    "admin:zbs_bulksend_changelist": [C(ADMIN_ONLY)],
+    "admin:zbs_bulksend_add": [C(NOBODY)],
+    "admin:zbs_bulksend_history": [
+        C("200 404 403 403 404 L", "bulk_own"),
+        C("200 404 404 403 404 L", "bulk_other"),
+    ],
+    "admin:zbs_bulksend_delete": [
+        C("200 404 403 403 404 L", "bulk_own"),
+        C("200 404 404 403 404 L", "bulk_other"),
+    ],
+    "admin:zbs_bulksend_change": [
+        C("200 404 403 403 404 L", "bulk_own"),
+        C("200 404 404 403 404 L", "bulk_other"),
+    ],
+    "admin/zbs/bulksend/<path:object_id>/": [C(TO_CHANGE, "bulk_own")],
+    # Memberships: managed by Zalo Admins only (issue 13 §1).
+    "admin:inbox_oamembership_changelist": [C(ADMIN_ONLY)],
+    "admin:inbox_oamembership_add": [
+        C(ADMIN_ONLY),
+        POST("R 403 403 403 403 L", user="agent", oa="oa_other"),
+    ],
+    "admin:inbox_oamembership_history": [C(ADMIN_ONLY, "membership_own")],
+    "admin:inbox_oamembership_delete": [C(ADMIN_ONLY, "membership_own")],
+    "admin:inbox_oamembership_change": [
+        C(ADMIN_ONLY, "membership_own"),
+        C(ADMIN_ONLY, "membership_other"),
+    ],
+    "admin/inbox/oamembership/<path:object_id>/": [C(TO_CHANGE, "membership_own")],
+    # Conversations in the admin: read-only for an agent, its OAs only.
+    "admin:inbox_conversation_changelist": [C("200 403 200 200 403 L")],
+    "admin:inbox_conversation_add": [C(NOBODY)],
+    "admin:inbox_conversation_history": [
+        C("200 404 200 200 404 L", "conversation_own"),
+        C("200 404 404 200 404 L", "conversation_other"),
+    ],
+    "admin:inbox_conversation_delete": [
+        C("200 404 403 403 404 L", "conversation_own"),
+        C("200 404 404 403 404 L", "conversation_other"),
+    ],
+    "admin:inbox_conversation_change": [
+        C("200 404 200 200 404 L", "conversation_own"),
+        C("200 404 404 200 404 L", "conversation_other"),
+        POST("R 404 403 403 404 L", "conversation_own", assigned_to="agent"),
+        POST("R 404 404 403 404 L", "conversation_other", assigned_to="agent"),
+    ],
+    "admin/inbox/conversation/<path:object_id>/": [C(TO_CHANGE, "conversation_own")],
+    # Health, incidents and escalation bundles: the Zalo Admin's.
+    "admin:diagnostics_health_refresh": [POST("R 403 403 403 403 L")],
+    "admin:diagnostics_health_selftest": [POST("R 403 403 403 403 L", "oa_own")],
+    "admin:diagnostics_escalation": [
+        C(ADMIN_ONLY, "oa", "oa_own"),
+        C(ADMIN_ONLY, "event", "event_own"),
+        C(ADMIN_ONLY, "apilog", "apilog_own"),
+    ],
+    "admin:diagnostics_healthsnapshot_changelist": [C(ADMIN_ONLY)],
+    "admin:diagnostics_healthsnapshot_add": [C(NOBODY)],
+    "admin:diagnostics_healthsnapshot_history": [C(ADMIN_ONLY, "oa_own")],
+    "admin:diagnostics_healthsnapshot_delete": [C(NOBODY, "oa_own")],
+    "admin:diagnostics_healthsnapshot_change": [C(ADMIN_ONLY, "oa_own")],
+    "admin/diagnostics/healthsnapshot/<path:object_id>/": [C(TO_CHANGE, "oa_own")],
+    "admin:diagnostics_incident_changelist": [C(ADMIN_ONLY)],
+    "admin:diagnostics_incident_add": [C(NOBODY)],
+    "admin:diagnostics_incident_history": [C(ADMIN_ONLY, "incident_own")],
+    "admin:diagnostics_incident_delete": [C(ADMIN_ONLY, "incident_own")],
+    "admin:diagnostics_incident_change": [C(ADMIN_ONLY, "incident_own")],
+    "admin/diagnostics/incident/<path:object_id>/": [C(TO_CHANGE, "incident_own")],
+    # The inbox: members of the OA (and Zalo Admins); another OA's conversation is
+    # refused with the inbox's own page.
+    "inbox:index": [C("200 403 200 200 403 L")],
+    "inbox:list": [C("200 403 200 200 403 L")],
+    "inbox:events": [
+        C("200 403 200 200 403 L"),
+        C("200 403 403 200 403 L", query="c={conversation_other}"),
+    ],
+    "inbox:conversation": [
+        C("200 403 200 200 403 L", "conversation_own"),
+        C("200 403 403 200 403 L", "conversation_other"),
+    ],
+    "inbox:thread": [
+        C("200 403 200 200 403 L", "conversation_own"),
+        C("200 403 403 200 403 L", "conversation_other"),
+    ],
+    "inbox:reply": [
+        POST("200 403 200 200 403 L", "conversation_own", text="Dạ vâng"),
+        POST("200 403 403 200 403 L", "conversation_other", text="Dạ vâng"),
+    ],
+    "inbox:assign": [
+        POST("200 403 200 200 403 L", "conversation_own", assignment="release"),
+        POST("200 403 403 200 403 L", "conversation_other", assignment="release"),
+    ],
+    "inbox:sent_image": [
+        C("200 403 200 200 403 L", "outbound_own"),
+        C("200 403 403 200 403 L", "outbound_other"),
+    ],
+    "inbox:resend": [
+        POST("400 403 400 400 403 L", "outbound_own"),
+        POST("400 403 403 400 403 L", "outbound_other"),
+    ],
+}
