@@ -42,6 +42,7 @@ def sandbox_server() -> Iterator["SandboxServer"]:
     settings.ZALO_OAUTH_BASE_URL = f"{url}/oauth"
     settings.ZALO_OPENAPI_BASE_URL = f"{url}/openapi"
     settings.ZALO_BUSINESS_BASE_URL = f"{url}/business"
+    settings.SANDBOX_URL = url  # the webhook self-test asks this Zalo for a test delivery
     settings.ZALO_TIMEOUT_SECONDS = 2.0
     reset_client()
     yield server

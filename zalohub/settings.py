@@ -294,6 +294,12 @@ DIAGNOSTICS_API_ERROR_MIN = envint("ZALOHUB_DIAGNOSTICS_API_ERROR_MIN", 5, minim
 DIAGNOSTICS_PROBE_TIMEOUT_SECONDS = envfloat(
     "ZALOHUB_DIAGNOSTICS_PROBE_TIMEOUT_SECONDS", 5.0, minimum=0.5
 )
+# The webhook check's window (minutes): refused and genuine deliveries are counted in it,
+# a self-test older than it is stale, and the worker asks Zalo for a test delivery when
+# nothing genuine arrived in it (where Zalo offers one: the sandbox), so silence is seen.
+DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES = envint(
+    "ZALOHUB_DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES", 60, minimum=1
+)
 # Alerts go to active Zalo Admins and superusers with an email, plus these addresses.
 DIAGNOSTICS_ALERT_EMAILS = envlist("ZALOHUB_DIAGNOSTICS_ALERT_EMAILS", [])
 # A recovery notice stays on the in-app banner this long.

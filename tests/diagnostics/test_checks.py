@@ -9,7 +9,7 @@ from tests.diagnostics.conftest import age, refresh
 from zalohub.accounts.models import OfficialAccount
 from zalohub.diagnostics.categories import category_for_code, next_step
 from zalohub.diagnostics.checks.run import oa_health
-from zalohub.events.models import ErrorCategory, RejectedRequest, ZaloEvent
+from zalohub.events.models import ErrorCategory, ZaloEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +42,7 @@ def test_it_is_green_for_a_freshly_connected_oa_with_traffic(connected_oa, custo
     assert {c.key: c.level for c in health.checks} == {
         "token": "green",
         "webhook": "green",
+        "refused": "green",
         "sends": "green",
         "templates": "green",
         "recipients": "green",
@@ -94,24 +95,6 @@ def test_it_judges_silence_against_the_oas_usual_traffic(connected_oa, customer_
     assert webhook.level == "red"
     assert webhook.category == ErrorCategory.WEBHOOK
     assert "No event for" in webhook.summary
-
-
-def test_it_blames_the_oa_secret_key_for_refused_signatures(
-    connected_oa, customer_writes, zalo_app
-):
-    customer_writes()
-    customer_writes(key="not-the-oa-secret-key", expect=401)
-    webhook = oa_health(oa=connected_oa).check("webhook")
-    # It should be red and point at the OA secret key and the refused requests.
-    assert webhook.level == "red"
-    assert "OA secret key" in webhook.summary
-    assert RejectedRequest.objects.filter(app_id=zalo_app.app_id, status_code=401).count() == 1
-    assert any("/admin/events/rejectedrequest/" in e.url and e.count == 1 for e in webhook.evidence)
-    # It should stop being red once an event is accepted again, and be green after an hour.
-    customer_writes()
-    assert oa_health(oa=connected_oa).check("webhook").level == "amber"
-    age(RejectedRequest, "received_at", timedelta(hours=1, minutes=1))
-    assert oa_health(oa=connected_oa).check("webhook").level == "green"
 
 
 def test_it_counts_templates_as_unavailable_without_the_zbs_app(connected_oa):

@@ -13,12 +13,20 @@ from zalohub.accounts.models import ZaloApp
 from zalohub.diagnostics.checks.webhook import PROBE_EVENT, customer_events
 from zalohub.diagnostics.models import Incident
 from zalohub.diagnostics.probe import webhook_selftest
+from zalohub.diagnostics.services import run_health_checks
 from zalohub.events.models import ErrorCategory, RejectedRequest, ZaloEvent
 from zalohub.events.queue import drain
 from zalohub.sandbox import customers
+from zalohub.sandbox.simulate import run_scenario
 from zalohub.sandbox.world import APP_SUPPORT_ID, OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def hub_url() -> str:
+    from django.conf import settings
+
+    return settings.PUBLIC_URL
 
 
 @pytest.fixture
@@ -76,45 +84,119 @@ def test_it_names_a_silent_webhook(hub, sandbox, scenario):
     assert any("recovered" in m.subject for m in mail.outbox)
 
 
+def _retried(sandbox, app_id: str = APP_SUPPORT_ID) -> None:
+    """Wait until Zalo (the sandbox, on a compressed schedule) re-sent a refused delivery."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(len(d.attempts) >= 2 for d in sandbox.webhooks.deliveries(app_id=app_id)):
+            return
+        time.sleep(0.02)
+    raise AssertionError("Zalo did not re-send the refused delivery")
+
+
 def test_it_names_a_wrong_oa_secret_key(hub, sandbox, scenario):
+    customers.configure_webhooks(sandbox, time_factor=0.001)  # Zalo's retries in ms
     assert _customer_writes(sandbox) == "delivered"
+    age(ZaloEvent, "received_at", timedelta(minutes=2))  # a while ago, with the old key
     new_key = scenario("wrong_secret", app_id=APP_SUPPORT_ID)["oa_secret_keys"][APP_SUPPORT_ID]
     assert _customer_writes(sandbox) != "delivered"
+    # Zalo's retry, 30 s later on its schedule (compressed here: the rows are aged).
+    age(RejectedRequest, "received_at", timedelta(seconds=30))
+    age(ZaloApp, "updated_at", timedelta(minutes=5))  # the key was entered before all this
+    _retried(sandbox)
     check = refresh(hub).check("webhook")
     # It should be red, blame the OA secret key, and link the refused requests.
-    assert check.level == "red" and "OA secret key" in check.summary
+    assert check.level == "red" and "OA secret key" in check.summary, check.summary
     assert RejectedRequest.objects.filter(app_id=APP_SUPPORT_ID, status_code=401).exists()
     assert any("/admin/events/rejectedrequest/" in e.url for e in check.evidence)
     assert any("Webhook receiving is red" in m.subject for m in mail.outbox)
-    # The fix: enter the console's new key on the Zalo app.
+    # The fix: enter the console's new key on the Zalo app. It should recompute at
+    # once (the incident closes before anyone presses Recompute).
     app = ZaloApp.objects.get(app_id=APP_SUPPORT_ID)
     app.oa_secret_key = new_key
     app.save()
-    assert _customer_writes(sandbox) == "delivered"
-    assert refresh(hub).check("webhook").level == "amber"  # refusals within the hour
+    assert not Incident.objects.filter(oa=hub, check_key="webhook", resolved_at=None).exists()
     assert any("recovered" in m.subject for m in mail.outbox)
-    age(RejectedRequest, "received_at", timedelta(hours=1, minutes=1))
-    assert refresh(hub).check("webhook").level == "green"
+    assert _customer_writes(sandbox) == "delivered"
+    health = refresh(hub)
+    assert health.check("webhook").level == "green"
+    assert health.check("refused").level == "amber"  # the refusals, within the window
 
 
-def test_it_sends_a_signed_probe_to_the_public_url(hub, sandbox):
-    probe = webhook_selftest(oa=hub)
-    # It should arrive through the public URL, be stored, and not count as traffic.
-    assert probe.arrived, probe.answer
+def test_it_asks_zalo_to_deliver_the_probe(hub, sandbox, settings):
+    # The hub's own idea of its URL is unreachable: a self-post would fail. Zalo holds
+    # the right URL, so Zalo reaches the hub, and that is what the self-test proves.
+    settings.PUBLIC_URL = "http://127.0.0.1:9"
+    probe = webhook_selftest(oa=hub, wait=5)
+    assert probe.method == "zalo_delivery"
+    assert probe.arrived, probe.result_text
     assert probe.http_status == 200
-    assert probe.url == f"{hub.app.webhook_url}"
+    assert "Zalo delivered a test event" in probe.result_text
+    delivery = sandbox.webhooks.deliveries(app_id=APP_SUPPORT_ID, event_name=PROBE_EVENT)[-1]
+    assert delivery.id == probe.delivery_id and delivery.state == "delivered"
     assert probe.event.event_name == PROBE_EVENT
     drain()
     probe.event.refresh_from_db()
+    # It should be stored, ignored by processing, and not counted as customer traffic.
     assert probe.event.outcome == "ignored"
     assert not customer_events(hub).exists()
+    assert refresh(hub).check("webhook").level == "green"
 
 
-def test_it_reports_a_probe_that_did_not_arrive(hub, settings):
-    settings.PUBLIC_URL = "http://127.0.0.1:9"  # nothing listens there
-    probe = webhook_selftest(oa=hub)
-    # It should say so, and the webhook check should be red until events arrive.
-    assert not probe.arrived
-    assert "could not be reached" in probe.answer
+def test_it_fails_when_zalo_cannot_reach_the_hub(hub, sandbox, scenario):
+    # The hub reaches its own URL fine (a self-post would pass); Zalo has unsubscribed
+    # the app: the self-test should fail, and say why.
+    scenario("silent_webhook", app_id=APP_SUPPORT_ID)
+    probe = webhook_selftest(oa=hub, wait=5)
+    assert not probe.arrived and not probe.pending
+    assert "no webhook URL" in probe.result_text
     check = refresh(hub).check("webhook")
-    assert check.level == "red" and "self-test" in check.summary
+    assert check.level == "red" and "test delivery did not arrive" in check.summary
+
+
+def test_it_names_a_wrong_key_from_a_refused_probe(hub, sandbox, scenario):
+    scenario("wrong_secret", app_id=APP_SUPPORT_ID)
+    probe = webhook_selftest(oa=hub, wait=5)
+    # Zalo reached the hub and the hub refused the signature: proof of a wrong key.
+    assert probe.signature_refused and probe.http_status == 401
+    check = refresh(hub).check("webhook")
+    assert check.level == "red" and "OA secret key" in check.summary
+
+
+def test_it_sees_a_silent_webhook_within_its_window(hub, sandbox, scenario, settings):
+    settings.DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES = 30
+    assert _customer_writes(sandbox) == "delivered"
+    scenario("silent_webhook", app_id=APP_SUPPORT_ID)
+    # Customers write; nothing arrives. Within the window nothing is wrong yet...
+    assert _customer_writes(sandbox) == "no_target"
+    assert run_health_checks() == 1
+    assert refresh(hub).check("webhook").level == "green"
+    # ... once the window has passed with nothing from Zalo, the worker's health run asks
+    # Zalo for a test delivery, which cannot arrive: red within one run.
+    age(ZaloEvent, "received_at", timedelta(minutes=31))
+    assert run_health_checks() == 1
+    check = refresh(hub).check("webhook")
+    assert check.level == "red", check.summary
+    assert "no webhook URL" in check.summary
+    assert "30 min" in dict(check.facts)["Window"]
+    assert Incident.objects.filter(oa=hub, check_key="webhook", resolved_at=None).count() == 1
+
+
+def test_simulate_does_not_undo_a_silent_webhook(hub, sandbox, sandbox_server, scenario):
+    scenario("silent_webhook", app_id=APP_SUPPORT_ID)
+    lines: list[str] = []
+    report = run_scenario(
+        sandbox_url=sandbox_server.base_url,
+        hub=hub_url(),
+        scenario="son",
+        wait=5,
+        say=lines.append,
+    )
+    # It should point the webhooks at the hub and still deliver nothing to the silenced
+    # app, and say why.
+    support = [d for d in report.deliveries if d["app_id"] == APP_SUPPORT_ID]
+    assert support and {d["state"] for d in support} == {"no_target"}
+    assert any("unsubscribed from webhooks" in line for line in lines)
+    assert sandbox.apps[APP_SUPPORT_ID]["unsubscribed"] is True
+    scenario("silent_webhook", undo=True)
+    assert _customer_writes(sandbox) == "delivered"

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.signals import announce_fix
 from zalohub.core.crypto import SecretUnavailable, UnreadableSecret, reveal
 from zalohub.zalo import ErrorKind, ZaloError, call_context, get_client
 from zalohub.zalo.oauth import TokenGrant
@@ -34,6 +35,7 @@ class TokenUnavailable(Exception):
 
 def store_grant(oa: OfficialAccount, grant: TokenGrant, *, connected: bool = False) -> None:
     now = timezone.now()
+    was_broken = oa.status != Status.CONNECTED or bool(oa.last_refresh_error or oa.last_error)
     oa.access_token = grant.access_token
     oa.token_expires_at = now + timedelta(seconds=grant.expires_in)
     if grant.refresh_token:  # Zalo may omit it: the old one then stays valid
@@ -49,6 +51,8 @@ def store_grant(oa: OfficialAccount, grant: TokenGrant, *, connected: bool = Fal
     if connected:
         oa.connected_at = now
     oa.save()
+    if was_broken or connected:
+        announce_fix(oa_id=oa.pk, reason="authorized")
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,16 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.apilog.models import ApiLog
 from zalohub.diagnostics.bundle import bundle_json, bundle_text, escalation_bundle
 from zalohub.diagnostics.categories import label
 from zalohub.diagnostics.checks import CheckResult
-from zalohub.diagnostics.models import LEVEL_RANK, HealthSnapshot, Incident, Level
-from zalohub.diagnostics.probe import webhook_selftest
+from zalohub.diagnostics.checks.webhook import duration, latest_probe, window
+from zalohub.diagnostics.models import LEVEL_RANK, HealthSnapshot, Incident, Level, WebhookProbe
+from zalohub.diagnostics.probe import webhook_selftest, zalo_can_deliver_on_request
 from zalohub.diagnostics.services import health_refresh
 from zalohub.diagnostics.trend import HEIGHT, WIDTH, trend
 from zalohub.events.models import ZaloEvent
@@ -35,7 +37,24 @@ def _card(snapshot: HealthSnapshot) -> dict[str, Any]:
         "computed_at": snapshot.computed_at,
         "checks": [{"c": c, "category_label": label(c.category)} for c in checks],
         "trend": trend(oa=snapshot.oa),
+        "probe": latest_probe(snapshot.oa),
     }
+
+
+def _selftest_explained() -> str:
+    """What the self-test checks, in plain words, for the card."""
+    if zalo_can_deliver_on_request():
+        text = _(
+            "The webhook self-test asks Zalo to deliver a test event to the webhook URL Zalo "
+            "holds for this app, and checks that it arrives here: it proves Zalo reaches "
+            "the hub. Window: %s."
+        )
+    else:
+        text = _(
+            "Zalo takes no request for a test delivery, so the webhook self-test checks that "
+            "a genuine (signed) delivery from Zalo arrived within the window: %s."
+        )
+    return text % duration(window())
 
 
 @admin.register(HealthSnapshot)
@@ -74,9 +93,15 @@ class HealthAdmin(admin.ModelAdmin):
         oas = OfficialAccount.objects.select_related("app").order_by("name")
         if request.GET.get("oa", "").isdigit():
             oas = oas.filter(pk=int(request.GET["oa"]))
-        snapshots = {s.oa_id: s for s in HealthSnapshot.objects.filter(oa__in=oas)}
+        waiting = set(
+            WebhookProbe.objects.filter(oa__in=oas, pending=True).values_list("oa_id", flat=True)
+        )
+        snapshots = {
+            s.oa_id: s for s in HealthSnapshot.objects.filter(oa__in=oas).exclude(oa__in=waiting)
+        }
         for oa in oas:
-            if oa.pk not in snapshots:  # never computed yet: do it now
+            # Never computed yet, or a self-test was waiting for Zalo: compute it now.
+            if oa.pk not in snapshots:
                 health_refresh(oa=oa)
                 snapshots[oa.pk] = HealthSnapshot.objects.get(oa=oa)
         for snapshot in snapshots.values():
@@ -93,6 +118,7 @@ class HealthAdmin(admin.ModelAdmin):
             "chart_width": WIDTH,
             "chart_height": HEIGHT,
             "can_selftest": request.user.has_perm("diagnostics.run_selftest"),
+            "selftest_explained": _selftest_explained(),
             "open_incidents": Incident.objects.filter(resolved_at__isnull=True).count(),
             **(extra_context or {}),
         }
@@ -121,14 +147,21 @@ class HealthAdmin(admin.ModelAdmin):
         if request.method != "POST" or not request.user.has_perm("diagnostics.run_selftest"):
             raise PermissionDenied
         oa = get_object_or_404(OfficialAccount.objects.select_related("app"), pk=oa_id)
-        probe = webhook_selftest(oa=oa)
+        probe = webhook_selftest(oa=oa)  # never waits here: see probe.py
         health_refresh(oa=oa)
-        if probe.arrived:
-            messages.success(request, _("The self-test probe arrived at %s.") % probe.url)
-        else:
-            messages.error(
-                request, _("The self-test probe did not arrive: %s") % (probe.answer or "—")
+        if probe.pending:
+            messages.info(
+                request,
+                _(
+                    "Webhook self-test: Zalo was asked to deliver a test event to the webhook "
+                    "URL it holds for %(oa)s. The card shows whether it arrived."
+                )
+                % {"oa": oa.name},
             )
+        elif probe.arrived:
+            messages.success(request, _("Webhook self-test passed: %s") % probe.result_text)
+        else:
+            messages.error(request, _("Webhook self-test failed: %s") % probe.result_text)
         return self._back(request)
 
     def escalation_view(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
@@ -160,9 +193,35 @@ class HealthAdmin(admin.ModelAdmin):
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    list_display = ["opened_at", "oa", "check_key", "category", "summary", "resolved_at"]
+    list_display = [
+        "opened_at",
+        "oa",
+        "check_key",
+        "category",
+        "summary_in_language",
+        "resolved_at",
+    ]
     list_filter = ["check_key", "category", "oa"]
-    readonly_fields = [f.name for f in Incident._meta.fields]
+    fields = [
+        "oa",
+        "check_key",
+        "category",
+        "summary_in_language",
+        "next_step_in_language",
+        "opened_at",
+        "resolved_at",
+        "alerted_at",
+        "recovery_alerted_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_lazy("summary"))
+    def summary_in_language(self, obj: Incident) -> str:
+        return obj.summary_text
+
+    @admin.display(description=_lazy("next step"))
+    def next_step_in_language(self, obj: Incident) -> str:
+        return obj.next_step_text
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -10,12 +10,14 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from zalohub.core.roles import ZALO_ADMIN
 from zalohub.diagnostics.checks import CheckResult
 from zalohub.diagnostics.checks.run import OAHealth
 from zalohub.diagnostics.models import Incident, Level
+from zalohub.diagnostics.text import stored
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,22 @@ def _mail(subject: str, body: str) -> None:
         logger.exception("Could not mail the health alert %r", subject)
 
 
+def _texts(check: CheckResult) -> dict[str, object]:
+    return {"summary": stored(check.summary), "next_step": stored(check.next_step)}
+
+
+def _in_site_language(check: CheckResult) -> CheckResult:
+    """Mails go out in the site's language, not in that of whoever pressed Recompute."""
+    return CheckResult.from_dict(check.as_dict())
+
+
 def _alert(incident: Incident, check: CheckResult) -> None:
+    with translation.override(settings.LANGUAGE_CODE):
+        _alert_mail(incident, _in_site_language(check))
+    Incident.objects.filter(pk=incident.pk).update(alerted_at=incident.opened_at)
+
+
+def _alert_mail(incident: Incident, check: CheckResult) -> None:
     subject = _("[zalohub] %(oa)s: %(check)s is red") % {
         "oa": incident.oa.name,
         "check": check.title,
@@ -58,10 +75,15 @@ def _alert(incident: Incident, check: CheckResult) -> None:
         ]
     )
     _mail(subject, body)
-    Incident.objects.filter(pk=incident.pk).update(alerted_at=incident.opened_at)
 
 
 def _recovered(incident: Incident, check: CheckResult, now: datetime) -> None:
+    with translation.override(settings.LANGUAGE_CODE):
+        _recovered_mail(incident, _in_site_language(check), now)
+    Incident.objects.filter(pk=incident.pk).update(recovery_alerted_at=now)
+
+
+def _recovered_mail(incident: Incident, check: CheckResult, now: datetime) -> None:
     subject = _("[zalohub] %(oa)s: %(check)s recovered") % {
         "oa": incident.oa.name,
         "check": check.title,
@@ -75,7 +97,6 @@ def _recovered(incident: Incident, check: CheckResult, now: datetime) -> None:
         ]
     )
     _mail(subject, body)
-    Incident.objects.filter(pk=incident.pk).update(recovery_alerted_at=now)
 
 
 def sync_incidents(*, health: OAHealth) -> tuple[list[Incident], list[Incident]]:
@@ -96,6 +117,7 @@ def sync_incidents(*, health: OAHealth) -> tuple[list[Incident], list[Incident]]
                         category=check.category,
                         summary=check.summary,
                         next_step=check.next_step,
+                        texts=_texts(check),
                         opened_at=now,
                     )
             except IntegrityError:
@@ -103,7 +125,9 @@ def sync_incidents(*, health: OAHealth) -> tuple[list[Incident], list[Incident]]
             opened.append(incident)
             transaction.on_commit(lambda i=incident, c=check: _alert(i, c))
         elif check.level == Level.RED and incident is not None:
-            Incident.objects.filter(pk=incident.pk).update(summary=check.summary)
+            Incident.objects.filter(pk=incident.pk).update(
+                summary=check.summary, texts=_texts(check)
+            )
         elif incident is not None and Incident.objects.filter(
             pk=incident.pk, resolved_at__isnull=True
         ).update(resolved_at=now):

@@ -12,5 +12,8 @@ class DiagnosticsConfig(AppConfig):
         from zalohub.diagnostics.checks.webhook import PROBE_EVENT
         from zalohub.events.handlers import IGNORED
 
-        # The self-test's probe only proves the webhook URL reaches the hub.
+        # The self-test's probe only proves Zalo reaches the hub.
         IGNORED.setdefault(PROBE_EVENT, "the diagnostics self-test's probe, not a customer's")
+        from zalohub.diagnostics import hooks
+
+        hooks.connect()

@@ -227,7 +227,7 @@ def escalation_bundle(
         "event": _event(event) if event else None,
         "templates": bad_templates(oa=oa) if oa else [],
         "health": health.level if health else None,
-        "checks": [c.as_dict() for c in health.checks] if health else [],
+        "checks": [c.as_text() for c in health.checks] if health else [],
     }
     bundle["checklist"] = _checklist(bundle)
     return _scrub(redact_value(bundle), _secrets(oa))

@@ -4,6 +4,7 @@ our own states, each with the next step written for the person who has to take i
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from zalohub.diagnostics.text import msg
 from zalohub.events.models import ErrorCategory, ProcessingState, ZaloEvent
 from zalohub.zalo.errors import (
     RECIPIENT_CODES,
@@ -86,10 +87,11 @@ def category_for_event(event: ZaloEvent) -> str:
 
 
 def next_step(category: str, code: int | None = None) -> str:
+    """The step in the active language; a Msg, so a stored check renders it per reader."""
     if code is not None and code in CODE_STEPS:
-        return str(CODE_STEPS[code])
+        return msg(CODE_STEPS[code])
     step = NEXT_STEPS.get(category)
-    return str(step) if step else ""
+    return msg(step) if step else ""
 
 
 def label(category: str) -> str:

@@ -1,10 +1,12 @@
 """Health snapshots per OA, incidents (one per check that turned red), webhook probes."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.diagnostics.text import loaded
 from zalohub.events.models import ErrorCategory, ZaloEvent
 
 
@@ -17,6 +19,7 @@ class Level(models.TextChoices):
 CHECK_TITLES = {
     "token": _("Token / authorization"),
     "webhook": _("Webhook receiving"),
+    "refused": _("Refused webhook requests"),
     "sends": _("Send failures"),
     "templates": _("Templates"),
     "recipients": _("Recipients"),
@@ -61,8 +64,12 @@ class Incident(models.Model):
     category = models.CharField(
         _("error category"), max_length=20, choices=ErrorCategory.choices, blank=True
     )
+    # The text as it was first written (rows from before `texts` show only this).
     summary = models.TextField(_("summary"))
     next_step = models.TextField(_("next step"), blank=True)
+    # {"summary": ..., "next_step": ...} as msgids and parameters (text.py), rendered in
+    # each reader's language.
+    texts = models.JSONField(_("texts"), default=dict, blank=True)
     opened_at = models.DateTimeField(_("opened at"))
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     alerted_at = models.DateTimeField(_("alert sent at"), null=True, blank=True)
@@ -92,9 +99,29 @@ class Incident(models.Model):
     def is_open(self) -> bool:
         return self.resolved_at is None
 
+    def _text(self, name: str) -> str:
+        source = (self.texts or {}).get(name)
+        return loaded(source) if source else getattr(self, name)
+
+    @property
+    def summary_text(self) -> str:
+        """The summary in the reader's language."""
+        return self._text("summary")
+
+    @property
+    def next_step_text(self) -> str:
+        return self._text("next_step")
+
 
 class WebhookProbe(models.Model):
-    """One self-test: a signed probe event POSTed to the hub's own public webhook URL."""
+    """One self-test: Zalo's side is asked to deliver a test event to the webhook URL it
+    holds for the app, and the hub looks for it (``zalo_delivery``); where Zalo offers no
+    such request (live Zalo), the last genuine delivery from Zalo is looked for instead
+    (``recent_delivery``). Never the hub posting to itself: that proves nothing about Zalo."""
+
+    class Method(models.TextChoices):
+        ZALO_DELIVERY = "zalo_delivery", _("Zalo delivered a test event")
+        RECENT_DELIVERY = "recent_delivery", _("Last genuine delivery from Zalo")
 
     oa = models.ForeignKey(
         OfficialAccount,
@@ -102,12 +129,25 @@ class WebhookProbe(models.Model):
         related_name="webhook_probes",
         verbose_name=_("official account"),
     )
+    method = models.CharField(
+        _("what was checked"), max_length=20, choices=Method.choices, default=Method.ZALO_DELIVERY
+    )
     url = models.CharField(_("URL"), max_length=500)
     nonce = models.CharField(_("probe id"), max_length=64, unique=True)
     sent_at = models.DateTimeField(_("sent at"))
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
-    answer = models.TextField(_("answer"), blank=True)
+    answer = models.TextField(_("answer"), blank=True)  # raw detail (Zalo's or the hub's)
+    # The outcome in words, as msgid and parameters (text.py), rendered per reader.
+    result = models.JSONField(_("result"), default=dict, blank=True)
     arrived = models.BooleanField(_("arrived"), default=False)
+    # Asked Zalo to deliver and not settled yet: the hub may be serving one request at a
+    # time (ASGI runs sync views in one thread), so the self-test never waits for its own
+    # delivery; the next health computation settles it (probe.probe_settle).
+    pending = models.BooleanField(_("waiting for Zalo"), default=False)
+    delivery_id = models.PositiveIntegerField(_("Zalo's delivery id"), null=True, blank=True)
+    # Zalo's delivery reached the hub and was refused for its signature: the OA secret
+    # key stored on the app is not Zalo's.
+    signature_refused = models.BooleanField(_("signature refused"), default=False)
     event = models.ForeignKey(
         ZaloEvent,
         on_delete=models.SET_NULL,
@@ -124,3 +164,26 @@ class WebhookProbe(models.Model):
 
     def __str__(self) -> str:
         return f"{self.oa} {self.sent_at:%Y-%m-%d %H:%M} {self.arrived}"
+
+    @property
+    def result_text(self) -> str:
+        return loaded(self.result) if self.result else self.answer
+
+
+class NoticeSeen(models.Model):
+    """Up to when a user has seen the recovery notices: each is shown once, then goes."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    recoveries_until = models.DateTimeField(_("recoveries seen until"))
+
+    class Meta:
+        verbose_name = _("notices seen")
+        verbose_name_plural = _("notices seen")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.recoveries_until:%Y-%m-%d %H:%M}"

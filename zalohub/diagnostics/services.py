@@ -1,6 +1,7 @@
 """Recomputing health: by the worker every few minutes, and on demand from the page."""
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -10,7 +11,9 @@ from zalohub.accounts.models import OfficialAccount
 from zalohub.core import periodic
 from zalohub.diagnostics.alerts import sync_incidents
 from zalohub.diagnostics.checks.run import OAHealth, oa_health
-from zalohub.diagnostics.models import HealthSnapshot
+from zalohub.diagnostics.checks.webhook import genuine_deliveries, window
+from zalohub.diagnostics.models import HealthSnapshot, Level, WebhookProbe
+from zalohub.diagnostics.probe import webhook_selftest, zalo_can_deliver_on_request
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +35,43 @@ def health_refresh(*, oa: OfficialAccount, alert: bool = True) -> OAHealth:
     return health
 
 
-def health_refresh_all() -> list[OAHealth]:
+def health_refresh_after_fix(*, oa_id: int, reason: str = "") -> bool:
+    """Something that may fix the OA happened (accounts.signals.oa_fixed and the hooks in
+    apps.py): recompute its health now if it is not green, so that a fixed OA's alert
+    and banner go at once. A failure here must never undo the fix: it is logged.
+    True when it recomputed."""
+    if not HealthSnapshot.objects.filter(oa_id=oa_id).exclude(level=Level.GREEN).exists():
+        return False  # nothing to clear (one indexed query: this runs after every send)
+    oa = OfficialAccount.objects.select_related("app").filter(pk=oa_id).first()
+    if oa is None:
+        return False
+    try:
+        with transaction.atomic():
+            health_refresh(oa=oa)
+    except Exception:
+        logger.exception("Recomputing the health of OA %s after %s failed", oa_id, reason)
+        return False
+    return True
+
+
+def _needs_zalo_probe(oa: OfficialAccount, now: datetime) -> bool:
+    """Nothing from Zalo for a window and no self-test in it: ask Zalo for a test delivery
+    (where it takes one), so a Zalo that stopped delivering is seen within the window even
+    when customers are quiet."""
+    if oa.status != OfficialAccount.Status.CONNECTED or not zalo_can_deliver_on_request():
+        return False
+    since = now - window()
+    if genuine_deliveries(oa, since).exists():
+        return False
+    return not WebhookProbe.objects.filter(oa=oa, sent_at__gte=since).exists()
+
+
+def health_refresh_all(*, probe: bool = False) -> list[OAHealth]:
     results = []
     for oa in OfficialAccount.objects.select_related("app").order_by("pk"):
         try:
+            if probe and _needs_zalo_probe(oa, timezone.now()):
+                webhook_selftest(oa=oa)
             results.append(health_refresh(oa=oa))
         except Exception:
             logger.exception("Health check of OA %s failed", oa.pk)
@@ -44,4 +80,4 @@ def health_refresh_all() -> list[OAHealth]:
 
 @periodic.register("diagnostics.health", every_seconds=settings.DIAGNOSTICS_HEALTH_EVERY_SECONDS)
 def run_health_checks() -> int:
-    return len(health_refresh_all())
+    return len(health_refresh_all(probe=True))

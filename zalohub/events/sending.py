@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.signals import announce_fix
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.events import ratelimit
 from zalohub.events.models import (
@@ -327,6 +328,7 @@ def _succeed(
         )
     if not kept:
         logger.warning("Event %s was sent (msg %s) after its claim was taken", event.pk, msg_id)
+    announce_fix(oa_id=event.oa_id, reason="sent")  # Zalo answers again: an outage may be over
     return "sent"
 
 

@@ -90,6 +90,7 @@ def webhook_settings(state: SandboxState) -> dict[str, Any]:
         targets = {a: app["webhook_url"] for a, app in state.apps.items()}
     return {
         "targets": targets,
+        "unsubscribed": sorted(a for a, app in state.apps.items() if app.get("unsubscribed")),
         "time_factor": config.time_factor,
         "timeout": config.timeout,
         "receipt_delay": config.receipt_delay,
@@ -116,7 +117,7 @@ def emit(
         made += state.webhooks.deliver(
             app_id=app["app_id"],
             oa_id=oa_id,
-            url=app["webhook_url"],
+            url="" if app.get("unsubscribed") else app["webhook_url"],
             payload=build(app["app_id"], by_app),
             oa_secret_key=app["oa_secret_key"],
             duplicate=options.duplicate,

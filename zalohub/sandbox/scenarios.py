@@ -79,22 +79,22 @@ def _nothing(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:
 
 # --- webhook -------------------------------------------------------------------------------
 def _silence(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:
-    saved = _memory(state).setdefault("webhook_url", {})
+    # As after Zalo gave up retrying: the app is unsubscribed from webhooks. A flag, not
+    # a cleared URL, so that pointing the webhooks at a hub again (``simulate`` does, on
+    # every run) does not silently undo it: only this scenario's DELETE does.
+    app_ids = _apps(state, spec)
     with state.changing():
-        for app_id in _apps(state, spec):
-            saved.setdefault(app_id, state.apps[app_id]["webhook_url"])
-            # As after Zalo gave up retrying: the app is unsubscribed from webhooks.
-            state.apps[app_id]["webhook_url"] = ""
-    return {"app_ids": sorted(saved)}
+        for app_id in app_ids:
+            state.apps[app_id]["unsubscribed"] = True
+    return {"app_ids": sorted(app_ids)}
 
 
 def _unsilence(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:
-    saved = _memory(state).pop("webhook_url", {})
     with state.changing():
-        for app_id, url in saved.items():
-            if app_id in state.apps:
-                state.apps[app_id]["webhook_url"] = url
-    return {"app_ids": sorted(saved)}
+        app_ids = [a for a, app in state.apps.items() if app.get("unsubscribed")]
+        for app_id in app_ids:
+            state.apps[app_id]["unsubscribed"] = False
+    return {"app_ids": sorted(app_ids)}
 
 
 def _reset_secret(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:

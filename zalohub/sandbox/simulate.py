@@ -72,9 +72,19 @@ class Simulator:
     # --- steps ---------------------------------------------------------------------------
     def point_webhooks(self, *, time_factor: float, receipt_delay: float | None) -> None:
         body = {"hub": self.hub, "time_factor": time_factor, "receipt_delay": receipt_delay}
-        targets = self.control("POST", "webhooks", body)["targets"]
-        for app_id, url in targets.items():
+        answer = self.control("POST", "webhooks", body)
+        for app_id, url in answer["targets"].items():
             self.say(_("App %(app)s: webhooks go to %(url)s") % {"app": app_id, "url": url})
+        for app_id in answer.get("unsubscribed", []):
+            # Said, not undone: a silent webhook is what the hub's health check must see.
+            self.say(
+                _(
+                    "App %(app)s is unsubscribed from webhooks (sandbox scenario "
+                    "silent_webhook): nothing is delivered to it until the scenario is "
+                    "undone (DELETE %(url)s)."
+                )
+                % {"app": app_id, "url": f"{self.base}/_sandbox/scenarios/silent_webhook"}
+            )
 
     def _world(self) -> dict[str, Any]:
         return self.control("GET", "state")["world"]

@@ -43,6 +43,9 @@ _APP_DEFAULTS: dict[str, Any] = {
     "redirect_uris": [],
     "pinned_code_challenge": None,
     "webhook_url": "",  # set in Zalo's console per app; the emitter POSTs events there
+    # Zalo unsubscribed the app from webhooks (scenario silent_webhook): nothing is
+    # delivered whatever its URL, until the app subscribes again (the scenario's undo).
+    "unsubscribed": False,
 }
 _OA_DEFAULTS: dict[str, Any] = {
     "name": "",

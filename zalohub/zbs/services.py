@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.signals import announce_fix
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.zalo import ZaloError, call_context, get_client
 from zalohub.zbs.lint import Problem, lint_template, type_limit
@@ -283,4 +284,6 @@ def quota_store(*, oa: OfficialAccount, daily: Any = None, remaining: Any = None
             continue
     ZbsSettings.objects.filter(pk=row.pk).update(**fields)
     row.refresh_from_db()
+    if row.remaining_quota:  # quota left (again): a "quota spent" alert may clear
+        announce_fix(oa_id=oa.pk, reason="quota")
     return row

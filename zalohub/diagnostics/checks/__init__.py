@@ -1,10 +1,11 @@
 """Health checks per OA: each says green / amber / red, why, and where the proof is."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from zalohub.diagnostics.models import LEVEL_RANK, Level
+from zalohub.diagnostics.models import CHECK_TITLES, LEVEL_RANK, Level
+from zalohub.diagnostics.text import loaded, msg, stored
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,56 @@ class CheckResult:
     available: bool = True  # False: nothing to check with (e.g. no templates app)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["facts"] = [list(f) for f in self.facts]
-        return data
+        """For storage: every text as its msgid and parameters (text.py), so that each
+        reader sees it in their own language."""
+        return {
+            "key": self.key,
+            "title": stored(self.title),
+            "level": self.level,
+            "summary": stored(self.summary),
+            "category": self.category,
+            "next_step": stored(self.next_step),
+            "facts": [[stored(name), stored(value)] for name, value in self.facts],
+            "evidence": [
+                {"label": stored(e.label), "url": e.url, "count": e.count} for e in self.evidence
+            ],
+            "available": self.available,
+        }
+
+    def as_text(self) -> dict[str, Any]:
+        """For a reader now (the escalation bundle): every text in the active language."""
+        return {
+            "key": self.key,
+            "title": str(self.title),
+            "level": self.level,
+            "summary": str(self.summary),
+            "category": self.category,
+            "next_step": str(self.next_step),
+            "facts": [[str(name), str(value)] for name, value in self.facts],
+            "evidence": [
+                {"label": str(e.label), "url": e.url, "count": e.count} for e in self.evidence
+            ],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
-        data = dict(data)
-        data["facts"] = [tuple(f) for f in data.get("facts", [])]
-        data["evidence"] = [Evidence(**e) for e in data.get("evidence", [])]
-        return cls(**data)
+        """A stored check in the active language (rows stored as text before are shown
+        as they were written)."""
+        title = CHECK_TITLES.get(data["key"])
+        return cls(
+            key=data["key"],
+            title=msg(title) if title else loaded(data.get("title", "")),
+            level=data["level"],
+            summary=loaded(data.get("summary", "")),
+            category=data.get("category", ""),
+            next_step=loaded(data.get("next_step", "")),
+            facts=[(loaded(f[0]), loaded(f[1])) for f in data.get("facts", [])],
+            evidence=[
+                Evidence(loaded(e["label"]), e["url"], e.get("count"))
+                for e in data.get("evidence", [])
+            ],
+            available=data.get("available", True),
+        )
 
 
 def worst(levels: list[str]) -> str:

@@ -5,13 +5,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+
+# Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.apilog.models import ApiLog
 from zalohub.diagnostics.categories import Category, category_for_event, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links
 from zalohub.diagnostics.models import Level
+from zalohub.diagnostics.text import msg
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent, ZaloState
 from zalohub.zalo.errors import classify
 
@@ -65,9 +68,9 @@ def _rows(counter: Counter) -> list[tuple[str, str]]:
     rows = []
     for (kind, code), n in counter.most_common():
         name = (
-            _("Zalo code %(code)s (%(kind)s)") % {"code": code, "kind": kind}
+            msg(_("Zalo code %(code)s (%(kind)s)"), code=code, kind=kind)
             if code
-            else _("no Zalo code (our own state)")
+            else msg(_("no Zalo code (our own state)"))
         )
         rows.append((name, str(n)))
     return rows
@@ -110,10 +113,14 @@ def category_result(
     level = failure_level(n, tally.total_sent)
     since = now - WINDOW
     summary = (
-        _("%(n)d of %(total)d outbound message(s) failed in 24 h: %(what)s.")
-        % {"n": n, "total": max(tally.total_sent, n), "what": what}
+        msg(
+            _("%(n)d of %(total)d outbound message(s) failed in 24 h: %(what)s."),
+            n=n,
+            total=max(tally.total_sent, n),
+            what=what,
+        )
         if n
-        else _("No such failure in the last 24 h.")
+        else msg(_("No such failure in the last 24 h."))
     )
     return CheckResult(
         key=key,
@@ -123,12 +130,12 @@ def category_result(
         category=category if n else "",
         next_step=next_step(category, tally.latest_code.get(category)) if n else "",
         facts=[
-            (_("Outbound messages (24 h)"), str(tally.total_sent)),
+            (msg(_("Outbound messages (24 h)")), str(tally.total_sent)),
             *_rows(tally.by_category.get(category, Counter())),
         ],
         evidence=[
             Evidence(
-                _("Failed deliveries (24 h)"),
+                msg(_("Failed deliveries (24 h)")),
                 links.events(oa, quick="failed", error_at__gte=since),
                 n,
             )
@@ -139,44 +146,52 @@ def category_result(
 def check_sends(*, oa: OfficialAccount, now: datetime, tally: FailureTally) -> CheckResult:
     result = category_result(
         key="sends",
-        title=_("Send failures"),
+        title=msg(_("Send failures")),
         category=Category.SEND,
         oa=oa,
         tally=tally,
         now=now,
-        what=_("Zalo State = Failed"),
+        what=msg(_("Zalo State = Failed")),
     )
     failed, looked, latest_failed = storm(oa=oa, now=now)
     hour_ago = now - timedelta(hours=1)
-    result.facts.append((_("Zalo unavailable (5xx, timeouts, 429) in the last hour"), str(failed)))
+    result.facts.append(
+        (msg(_("Zalo unavailable (5xx, timeouts, 429) in the last hour")), str(failed))
+    )
     result.evidence.append(
         Evidence(
-            _("Failed Zalo calls (1 h)"),
+            msg(_("Failed Zalo calls (1 h)")),
             links.api_logs(oa, ok__exact=0, created_at__gte=hour_ago),
             failed,
         )
     )
     if failed >= settings.DIAGNOSTICS_API_ERROR_MIN and failed * 2 >= looked and latest_failed:
         result.level = Level.RED
-        result.summary = _(
-            "Zalo is failing: %(failed)d of the OA's last %(looked)d calls got a server error, "
-            "a timeout or “too many requests”. Sends wait and retry on their own."
-        ) % {"failed": failed, "looked": looked}
+        result.summary = msg(
+            _(
+                "Zalo is failing: %(failed)d of the OA's last %(looked)d calls got a server "
+                "error, a timeout or “too many requests”. Sends wait and retry on their own."
+            ),
+            failed=failed,
+            looked=looked,
+        )
         result.category = Category.SEND
         result.next_step = next_step(Category.SEND)
     elif failed and result.level == Level.GREEN:
         result.level = Level.AMBER
-        result.summary = _("%d call(s) to Zalo failed in the last hour and were retried.") % failed
+        result.summary = msg(
+            _("%d call(s) to Zalo failed in the last hour and were retried."), failed
+        )
     return result
 
 
 def check_recipients(*, oa: OfficialAccount, now: datetime, tally: FailureTally) -> CheckResult:
     return category_result(
         key="recipients",
-        title=_("Recipients"),
+        title=msg(_("Recipients")),
         category=Category.RECIPIENT,
         oa=oa,
         tally=tally,
         now=now,
-        what=_("no valid phone or no Zalo link"),
+        what=msg(_("no valid phone or no Zalo link")),
     )

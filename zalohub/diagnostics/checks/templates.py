@@ -7,13 +7,16 @@ from typing import Any
 
 from django.apps import apps
 from django.db.models import Model
-from django.utils.translation import gettext as _
+
+# Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links
 from zalohub.diagnostics.checks.sends import FailureTally, category_result
 from zalohub.diagnostics.models import Level
+from zalohub.diagnostics.text import msg
 
 BAD_STATUSES = {"rejected", "reject", "disabled", "disable"}
 
@@ -91,37 +94,44 @@ def quota(*, oa: OfficialAccount) -> dict[str, int] | None:
 def check_templates(*, oa: OfficialAccount, now: datetime, tally: FailureTally) -> CheckResult:
     result = category_result(
         key="templates",
-        title=_("Templates"),
+        title=msg(_("Templates")),
         category=Category.TEMPLATE,
         oa=oa,
         tally=tally,
         now=now,
-        what=_("template rejected, disabled or out of quota"),
+        what=msg(_("template rejected, disabled or out of quota")),
     )
     templates_installed = _zbs_model("Template", "ZbsTemplate", "ZnsTemplate") is not None
     bad = bad_templates(oa=oa)
     for row in bad:
-        detail = row["reject_reason"] or row["disabled_cause"] or _("no reason given")
+        detail = row["reject_reason"] or row["disabled_cause"] or msg(_("no reason given"))
         if row["quality"]:
-            detail += " · " + _("quality %s") % row["quality"]
-        result.facts.append((f"{row['name']} ({row['status_label']})", detail))
+            detail = msg(
+                _("%(detail)s · quality %(quality)s"), detail=detail, quality=row["quality"]
+            )
+        name = msg(_("%(name)s (%(status)s)"), name=row["name"], status=row["status_label"])
+        result.facts.append((name, detail))
     if bad:
         disabled = [r for r in bad if r["status"].lower().startswith("disable")]
         result.level = Level.RED if disabled else max(result.level, Level.AMBER, key=_rank)
-        result.summary = _("%(n)d template(s) rejected or disabled: %(names)s.") % {
-            "n": len(bad),
-            "names": ", ".join(r["name"] for r in bad[:5]),
-        }
+        result.summary = msg(
+            _("%(n)d template(s) rejected or disabled: %(names)s."),
+            n=len(bad),
+            names=", ".join(r["name"] for r in bad[:5]),
+        )
         result.category = Category.TEMPLATE
         result.next_step = next_step(Category.TEMPLATE)
     left = quota(oa=oa)
     if left is not None:
         result.facts.append(
-            (_("Quota used / remaining"), _("%(used)d / %(remaining)d of %(daily)d") % left)
+            (
+                msg(_("Quota used / remaining")),
+                msg(_("%(used)d / %(remaining)d of %(daily)d"), **left),
+            )
         )
         if left["daily"] and left["remaining"] <= 0:
             result.level = Level.RED
-            result.summary = _("The daily ZNS quota is spent (%d).") % left["daily"]
+            result.summary = msg(_("The daily ZNS quota is spent (%d)."), left["daily"])
             result.category = Category.TEMPLATE
             result.next_step = next_step(Category.TEMPLATE, -144)
     if bad:
@@ -129,11 +139,14 @@ def check_templates(*, oa: OfficialAccount, now: datetime, tally: FailureTally) 
             url = links.zbs_templates(oa, "template", status__exact=status)
             if url:
                 count = sum(1 for r in bad if r["status"] == status)
-                result.evidence.append(Evidence(_("ZBS templates: %s") % status, url, count))
+                label = msg(_("ZBS templates: %s"), status)
+                result.evidence.append(Evidence(label, url, count))
     elif url := links.zbs_templates(oa, "template"):
-        result.evidence.append(Evidence(_("ZBS templates"), url))
+        result.evidence.append(Evidence(msg(_("ZBS templates")), url))
     if not templates_installed:
-        result.facts.append((_("ZBS templates"), _("not available (the templates app is absent)")))
+        result.facts.append(
+            (msg(_("ZBS templates")), msg(_("not available (the templates app is absent)")))
+        )
     return result
 
 
@@ -142,5 +155,10 @@ def _rank(level: str) -> int:
 
 
 def _display(row: Model, field: str) -> str:
-    show = getattr(row, f"get_{field}_display", None)
-    return str(show() if callable(show) else getattr(row, field, ""))
+    """A choice's label as a Msg (stored checks render it per reader), else the value."""
+    value = getattr(row, field, "")
+    try:
+        label = dict(row._meta.get_field(field).flatchoices).get(value)  # type: ignore[union-attr]
+    except (AttributeError, TypeError, LookupError):
+        label = None
+    return msg(label) if label is not None else str(value if value is not None else "")

@@ -1,24 +1,51 @@
-"""Webhook receiving: silence against the OA's usual traffic, refused requests, self-test."""
+"""Webhook receiving: genuine deliveries in the window, silence against the OA's usual
+traffic, the self-test, and a wrong OA secret key, named only on evidence a forger cannot
+produce by posting to the public URL (see ``wrong_secret``)."""
 
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+
+# Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links, when
 from zalohub.diagnostics.models import Level, WebhookProbe
+from zalohub.diagnostics.text import Msg, msg
+from zalohub.events.ingest import parties
 from zalohub.events.models import Direction, RejectedRequest, ZaloEvent
 
 PROBE_EVENT = "zalohub_probe"
 BASELINE_DAYS = 7
+MAX_REFUSED_LOOKED_AT = 500  # the newest refused requests read when looking for Zalo's retries
+# Zalo's first retry comes 30 s after a refused delivery (API.md §3.1); copies closer
+# together are a flood or duplicates (``simulate --duplicates``), not Zalo retrying.
+RETRY_MIN_GAP = timedelta(seconds=20)
+
+
+def window() -> timedelta:
+    """The webhook check's window (ZALOHUB_DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES)."""
+    return timedelta(minutes=settings.DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES)
 
 
 def customer_events(oa: OfficialAccount):  # type: ignore[no-untyped-def]
     """Events Zalo delivered for the OA: the probes of the self-test are not traffic."""
     return ZaloEvent.objects.filter(oa=oa, direction=Direction.INBOUND).exclude(
         event_name=PROBE_EVENT
+    )
+
+
+def genuine_deliveries(oa: OfficialAccount, since: datetime):  # type: ignore[no-untyped-def]
+    """Deliveries whose signature verified, for any OA of the app, since ``since``: the
+    OA secret key is per app, so any one of them proves the key right. Zalo's test
+    deliveries count (they are signed by Zalo); only verified requests are ever stored."""
+    return ZaloEvent.objects.filter(
+        app_id=oa.app_id, direction=Direction.INBOUND, received_at__gte=since
     )
 
 
@@ -35,100 +62,236 @@ def silence_threshold(*, oa: OfficialAccount, now: datetime) -> timedelta | None
     return max(floor, usual_gap * settings.DIAGNOSTICS_WEBHOOK_SILENT_FACTOR)
 
 
-def _duration(delta: timedelta) -> str:
+def duration(delta: timedelta) -> Msg:
     hours = delta.total_seconds() / 3600
     if hours < 1:
-        return _("%d min") % max(0, round(hours * 60))
+        return msg(_("%d min"), max(0, round(hours * 60)))
     if hours < 48:
-        return _("%.1f h") % hours
-    return _("%d days") % round(hours / 24)
+        return msg(_("%.1f h"), hours)
+    return msg(_("%d days"), round(hours / 24))
 
 
-def check_webhook(*, oa: OfficialAccount, now: datetime) -> CheckResult:
-    hour_ago = now - timedelta(hours=1)
+def has_signature(row: RejectedRequest) -> bool:
+    return bool((row.headers or {}).get("x-zevent-signature"))
+
+
+def _names_oa(body: str, oa: OfficialAccount) -> bool:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(payload, dict) or str(payload.get("app_id") or "") != oa.app.app_id:
+        return False
+    return bool(oa.oa_id) and parties(payload)[0] == oa.oa_id
+
+
+@dataclass(frozen=True)
+class WrongSecret:
+    """Why the hub believes its OA secret key is not Zalo's."""
+
+    reason: Msg
+    refused: int  # refused signed requests in the window
+
+
+def wrong_secret(
+    *, oa: OfficialAccount, now: datetime, probe: WebhookProbe | None
+) -> WrongSecret | None:
+    """A wrong OA secret key, on evidence only; forged requests alone are never enough.
+
+    Red when one of these holds:
+    1. the OA is Connected and its app has no OA secret key, or it cannot be decrypted
+       (the hub's own state, not anything a request says);
+    2. Zalo's own test delivery (the self-test, in the window) reached the hub and was
+       refused for its signature;
+    3. all of: the OA is Connected (Zalo delivers only to an app the OA granted); in the
+       window a signed request naming this app and this OA was refused, then came again,
+       the same bytes under the same signature, at least RETRY_MIN_GAP later: Zalo
+       re-sending on its schedule what the hub refused (API.md §3.1), which a stray
+       forgery or a burst of copies does not do; and no genuine delivery was
+       accepted for the app since the first of those refusals (the same window: had the
+       key been right, Zalo's deliveries since would have passed).
+    Only what happened since the app was last saved counts: refusals under a key that
+    has since been replaced prove nothing about the new one.
+    """
+    app = oa.app
+    since = now - window()
+    if app.updated_at and app.updated_at > since:
+        since = app.updated_at
+    connected = oa.status == OfficialAccount.Status.CONNECTED
+    try:
+        key = reveal(app.oa_secret_key, what="OA secret key")
+    except SecretUnavailable as exc:
+        if not connected:
+            return None
+        return WrongSecret(msg(_("The app's OA secret key cannot be read: %s"), str(exc)), 0)
+    if not key and connected:
+        return WrongSecret(
+            msg(_("The app has no OA secret key: enter the one from Zalo's console.")), 0
+        )
+    signed = [
+        r
+        for r in RejectedRequest.objects.filter(
+            app_id=app.app_id, status_code=401, received_at__gte=since
+        ).order_by("-received_at")[:MAX_REFUSED_LOOKED_AT]
+        if has_signature(r)
+    ]
+    if (
+        probe
+        and probe.signature_refused
+        and probe.sent_at >= since
+        and not genuine_deliveries(oa, probe.sent_at).exists()
+    ):
+        return WrongSecret(
+            msg(
+                _(
+                    "Zalo's test delivery (self-test at %s) reached the hub and its signature "
+                    "was refused: the OA secret key stored on the Zalo app is not Zalo's."
+                ),
+                when(probe.sent_at),
+            ),
+            len(signed),
+        )
+    if not connected or not signed:
+        return None
+    first_seen: dict[tuple[str, str], datetime] = {}
+    retried, started = 0, None
+    for row in reversed(signed):  # oldest first: a retry follows its first delivery
+        if not _names_oa(row.body, oa):
+            continue
+        # Zalo re-sends the very bytes and signature it was refused for (its num_retry
+        # header is dropped by most servers and proxies: headers with "_" are).
+        same = (row.body, str((row.headers or {}).get("x-zevent-signature")))
+        if same in first_seen and row.received_at - first_seen[same] >= RETRY_MIN_GAP:
+            retried += 1
+            started = min(started or first_seen[same], first_seen[same])
+        first_seen.setdefault(same, row.received_at)
+    if not retried or started is None:
+        return None
+    # The same window: from Zalo's first refused delivery on. Had the key been right,
+    # Zalo's deliveries since would have been accepted; one that was proves the key.
+    if genuine_deliveries(oa, started).exists():
+        return None
+    return WrongSecret(
+        msg(
+            _(
+                "%(n)d signed webhook request(s) refused for their signature in the last "
+                "%(window)s, %(retried)d of them re-sent by Zalo, and no genuine delivery "
+                "accepted: the OA secret key stored on the Zalo app is probably wrong."
+            ),
+            n=len(signed),
+            window=duration(window()),
+            retried=retried,
+        ),
+        len(signed),
+    )
+
+
+def _probe_fact(probe: WebhookProbe) -> Msg:
+    if probe.pending:
+        return msg(
+            _("%(at)s — %(what)s: waiting for Zalo's delivery."),
+            at=when(probe.sent_at),
+            what=msg(WebhookProbe.Method(probe.method).label),
+        )
+    return msg(
+        _("%(at)s — %(what)s: %(result)s"),
+        at=when(probe.sent_at),
+        what=msg(WebhookProbe.Method(probe.method).label),
+        result=probe.result_text,
+    )
+
+
+def latest_probe(oa: OfficialAccount) -> WebhookProbe | None:
+    return WebhookProbe.objects.filter(oa=oa).first()
+
+
+_UNSET = object()
+
+
+def check_webhook(
+    *,
+    oa: OfficialAccount,
+    now: datetime,
+    probe: WebhookProbe | object | None = _UNSET,
+    wrong: WrongSecret | object | None = _UNSET,
+) -> CheckResult:
+    since = now - window()
     last = customer_events(oa).order_by("-received_at").only("received_at").first()
     last_at = last.received_at if last else None
+    genuine = genuine_deliveries(oa, since).count()
     threshold = silence_threshold(oa=oa, now=now)
-    rejected = RejectedRequest.objects.filter(app_id=oa.app.app_id)
-    refused_hour = rejected.filter(received_at__gte=hour_ago)
-    # 401: a missing or wrong signature, almost always a wrong OA secret key on our side.
-    bad_signature = refused_hour.filter(status_code=401)
-    bad_since_last = bad_signature.filter(received_at__gt=last_at) if last_at else bad_signature
-    probe = WebhookProbe.objects.filter(oa=oa).first()
+    if probe is _UNSET:
+        probe = latest_probe(oa)
+    assert probe is None or isinstance(probe, WebhookProbe)
+    if wrong is _UNSET:
+        wrong = wrong_secret(oa=oa, now=now, probe=probe)
+    assert wrong is None or isinstance(wrong, WrongSecret)
+    probe_failed = (
+        probe is not None
+        and probe.method == WebhookProbe.Method.ZALO_DELIVERY
+        and not probe.pending
+        and not probe.arrived
+        and (last_at is None or probe.sent_at > last_at)
+    )
 
-    level, summary = Level.GREEN, _("Events arrive as usual.")
-    if bad_since_last.exists():
+    level, summary = Level.GREEN, msg(_("Events arrive as usual."))
+    if wrong is not None:
+        level, summary = Level.RED, wrong.reason
+    elif probe_failed:
+        assert probe is not None
         level, summary = (
             Level.RED,
-            _(
-                "%(n)d webhook request(s) refused for a bad signature in the last hour and none "
-                "accepted since: the OA secret key stored on the Zalo app is probably wrong."
-            )
-            % {"n": bad_signature.count()},
-        )
-    elif probe and not probe.arrived and (last_at is None or probe.sent_at > last_at):
-        level, summary = (
-            Level.RED,
-            _("The self-test probe did not arrive: %s") % (probe.answer or _("no answer")),
+            msg(_("Zalo's test delivery did not arrive: %s"), probe.result_text),
         )
     elif last_at and threshold and now - last_at > threshold:
         level, summary = (
             Level.RED,
-            _("No event for %(silent)s, usually one every %(gap)s: Zalo stopped delivering.")
-            % {
-                "silent": _duration(now - last_at),
-                "gap": _duration(threshold / settings.DIAGNOSTICS_WEBHOOK_SILENT_FACTOR),
-            },
+            msg(
+                _("No event for %(silent)s, usually one every %(gap)s: Zalo stopped delivering."),
+                silent=duration(now - last_at),
+                gap=duration(threshold / settings.DIAGNOSTICS_WEBHOOK_SILENT_FACTOR),
+            ),
         )
     elif last_at and threshold and now - last_at > threshold / 2:
         level, summary = (
             Level.AMBER,
-            _("Quieter than usual: no event for %s.") % _duration(now - last_at),
+            msg(_("Quieter than usual: no event for %s."), duration(now - last_at)),
         )
-    elif refused_hour.exists():
-        level, summary = (
-            Level.AMBER,
-            _("%d webhook request(s) refused in the last hour; events are accepted since.")
-            % refused_hour.count(),
+    elif last_at is None and probe is not None and probe.arrived:
+        summary = msg(
+            _("Zalo's test delivery arrived at %s; no customer event yet."), when(probe.sent_at)
         )
     elif last_at is None:
         level, summary = (
             Level.AMBER,
-            _("No event received yet: run the self-test and send a message to the OA."),
+            msg(_("No event received yet: run the self-test and send a message to the OA.")),
         )
     elif threshold is None:
-        summary = _("Events arrive (too little traffic for a baseline).")
+        summary = msg(_("Events arrive (too little traffic for a baseline)."))
 
-    facts = [
-        (_("Webhook URL"), oa.webhook_url),
-        (_("Last accepted event"), when(last_at)),
-        (_("Usual silence limit"), _duration(threshold) if threshold else "—"),
-        (_("Refused in the last hour"), str(refused_hour.count())),
-        (_("Refused for a bad signature"), str(bad_signature.count())),
+    facts: list[tuple[str, str]] = [
+        (msg(_("Webhook URL")), oa.webhook_url),
+        (msg(_("Window")), duration(window())),
+        (msg(_("Genuine deliveries in the window")), str(genuine)),
+        (msg(_("Last accepted event")), when(last_at)),
+        (msg(_("Usual silence limit")), duration(threshold) if threshold else "—"),
+        (msg(_("Last self-test")), _probe_fact(probe) if probe else "—"),
     ]
-    if probe:
-        facts.append(
-            (
-                _("Last self-test"),
-                _("%(at)s: %(result)s")
-                % {
-                    "at": when(probe.sent_at),
-                    "result": _("arrived") if probe.arrived else _("did not arrive"),
-                },
+    evidence = [
+        Evidence(msg(_("Received events")), links.events(oa, direction__exact=Direction.INBOUND)),
+    ]
+    if wrong is not None and wrong.refused:
+        evidence.append(
+            Evidence(
+                msg(_("Refused webhook requests (window)")),
+                links.rejected(oa, received_at__gte=since, status_code=401),
+                wrong.refused,
             )
         )
-    evidence = [
-        Evidence(_("Received events"), links.events(oa, direction__exact=Direction.INBOUND)),
-        Evidence(
-            _("Refused webhook requests (1 h)"),
-            links.rejected(oa, received_at__gte=hour_ago),
-            refused_hour.count(),
-        ),
-    ]
     broken = level != Level.GREEN
     return CheckResult(
         key="webhook",
-        title=_("Webhook receiving"),
+        title=msg(_("Webhook receiving")),
         level=level,
         summary=summary,
         category=Category.WEBHOOK if broken else "",

@@ -1,0 +1,114 @@
+"""Refused webhook requests, as a finding of their own. Anyone can POST to the public
+webhook URL, so refused requests alone are evidence of an attack or a broken sender, not
+of a wrong key: this check is never red (so it never opens an incident, alerts anyone or
+makes ``doctor`` fail). The webhook check names a wrong key on its own evidence."""
+
+from collections import Counter
+from datetime import datetime
+
+# Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_noop as _
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.diagnostics.checks import CheckResult, Evidence, links
+from zalohub.diagnostics.checks.webhook import (
+    WrongSecret,
+    duration,
+    genuine_deliveries,
+    has_signature,
+    window,
+)
+from zalohub.diagnostics.models import Level
+from zalohub.diagnostics.text import msg
+from zalohub.events.models import RejectedRequest
+
+MAX_LOOKED_AT = 2000
+
+
+def check_refused(*, oa: OfficialAccount, now: datetime, wrong: WrongSecret | None) -> CheckResult:
+    since = now - window()
+    refused = RejectedRequest.objects.filter(app_id=oa.app.app_id, received_at__gte=since)
+    total = refused.count()
+    genuine = genuine_deliveries(oa, since).count()
+    kinds: Counter[str] = Counter()
+    senders: Counter[str] = Counter()
+    for row in refused.only("status_code", "headers", "remote_addr")[:MAX_LOOKED_AT]:
+        if row.status_code == 401:
+            kinds["bad" if has_signature(row) else "unsigned"] += 1
+        elif row.status_code in (400, 413):
+            kinds["malformed"] += 1
+        else:
+            kinds["other"] += 1
+        senders[row.remote_addr or "?"] += 1
+    span = duration(window())
+    if not total:
+        level, summary, step = (
+            Level.GREEN,
+            msg(_("No webhook request refused in the last %s."), span),
+            "",
+        )
+    elif wrong is not None:
+        level, summary, step = (
+            Level.AMBER,
+            msg(
+                _(
+                    "%(n)d webhook request(s) refused in the last %(window)s: Zalo's own, "
+                    "refused because the OA secret key is wrong (see Webhook receiving)."
+                ),
+                n=total,
+                window=span,
+            ),
+            "",
+        )
+    else:
+        level, summary = (
+            Level.AMBER,
+            msg(
+                _(
+                    "%(n)d webhook request(s) refused in the last %(window)s (%(bad)d with a "
+                    "bad signature, %(unsigned)d unsigned, %(malformed)d malformed, %(other)d "
+                    "other): forged or broken requests, not Zalo's. Nobody is alerted for "
+                    "these alone."
+                ),
+                n=total,
+                window=span,
+                bad=kinds["bad"],
+                unsigned=kinds["unsigned"],
+                malformed=kinds["malformed"],
+                other=kinds["other"],
+            ),
+        )
+        step = msg(
+            _(
+                "Look at the refused requests' addresses: if they are not Zalo's, block them "
+                "at your proxy. If you expected them to pass, run the webhook self-test: it "
+                "asks Zalo to deliver a test event."
+            )
+        )
+    facts = [
+        (msg(_("Window")), span),
+        (msg(_("Refused requests")), str(total)),
+        (msg(_("Bad signature")), str(kinds["bad"])),
+        (msg(_("Unsigned")), str(kinds["unsigned"])),
+        (msg(_("Malformed (not JSON, too large)")), str(kinds["malformed"])),
+        (msg(_("Other (unknown app, wrong app id)")), str(kinds["other"])),
+        (msg(_("Genuine deliveries in the window")), str(genuine)),
+    ]
+    if senders:
+        top = ", ".join(f"{addr} ({n})" for addr, n in senders.most_common(3))
+        facts.append((msg(_("Sent from")), top))
+    return CheckResult(
+        key="refused",
+        title=msg(_("Refused webhook requests")),
+        level=level,
+        summary=summary,
+        next_step=step,
+        facts=facts,
+        evidence=[
+            Evidence(
+                msg(_("Refused webhook requests (window)")),
+                links.rejected(oa, received_at__gte=since),
+                total,
+            )
+        ],
+    )
