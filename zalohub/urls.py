@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from zalohub.core.favicon import favicon
+
 admin.site.site_header = "zalohub"
 admin.site.site_title = "zalohub"
 admin.site.index_title = "zalohub"
@@ -11,6 +13,7 @@ urlpatterns = [
     # before theirs is one more to try on every one of them.
     path("", include("zalohub.events.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("favicon.ico", favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("inbox/", include("zalohub.inbox.urls")),

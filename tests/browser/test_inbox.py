@@ -15,7 +15,7 @@ from zalohub.core.roles import CS_AGENT
 from zalohub.core.worker import WorkerProcess
 from zalohub.events.models import Direction, Message
 from zalohub.inbox.models import Conversation, OAMembership
-from zalohub.sandbox import customers
+from zalohub.sandbox import customers, pictures
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -252,3 +252,38 @@ def test_it_shows_a_reply_retrying_while_zalo_fails(
     assert httpx.delete(scenarios, timeout=5).status_code == 200
     expect(page.locator(".ib-status").last).to_have_text("Sent", timeout=LIVE * 2)
     expect(retrying).to_have_count(0)
+
+
+def test_it_shows_the_customers_pictures_and_a_thumbnail_of_a_sent_one(
+    agent_page, sandbox, worker, output_dir
+):
+    page = agent_page
+    customers.customer_send_message(
+        sandbox, oa_id=OA_SUPPORT_ID, user_id=SON_SUPPORT_USER_ID, kind="image", text="Mẫu này"
+    )
+    page.locator("#conversation-list .ib-row a").first.click(timeout=LIVE)
+    page.wait_for_selector("#reply-text")
+    # It should show the customer's photo as a picture (it was a 1-pixel placeholder).
+    photo = page.locator(".ib-in img.ib-img")
+    expect(photo).to_be_visible(timeout=LIVE)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
+    )
+    assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]
+
+    # It should show an image the agent sends as a thumbnail, not just its file name.
+    page.set_input_files(
+        "#reply-file",
+        files=[
+            {"name": "mau-moi.png", "mimeType": "image/png", "buffer": pictures.landscape("mau")}
+        ],
+    )
+    page.click("#reply-send")
+    sent = page.locator(".ib-out img.ib-img")
+    expect(sent).to_be_visible(timeout=LIVE)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=sent.element_handle())
+    assert sent.evaluate("img => img.naturalWidth") == 320
+    box = sent.bounding_box()
+    assert box is not None and 0 < box["width"] <= 260 and box["height"] <= 220  # a thumbnail
+    expect(page.locator(".ib-out .ib-status").last).to_have_text("Sent", timeout=LIVE)
+    page.screenshot(path=str(output_dir / "inbox-pictures.png"), full_page=True)

@@ -101,3 +101,28 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.zalo_user_id} @ {self.oa}"
+
+
+class SentImage(models.Model):
+    """A copy of an image an agent sent. Zalo's upload answers only an attachment id, so
+    without it the thread could show no picture of what went out. Kept in the database
+    (at most 1 MB, Zalo's limit) so every web process, on any machine, can serve it."""
+
+    message = models.OneToOneField(
+        "events.Message",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="sent_image",
+        verbose_name=_("message"),
+    )
+    name = models.CharField(_("file name"), max_length=255, blank=True)
+    content_type = models.CharField(_("content type"), max_length=40)
+    content = models.BinaryField(_("content"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sent image")
+        verbose_name_plural = _("sent images")
+
+    def __str__(self) -> str:
+        return self.name or str(self.message_id)

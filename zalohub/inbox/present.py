@@ -4,12 +4,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from zalohub.events.models import Direction, Message, ZaloState
 from zalohub.events.retrying import Retrying, retries_of_messages
+from zalohub.inbox.models import SentImage
 
 GROUP_GAP = timedelta(minutes=5)
 STATUS: dict[str, tuple[str, Any]] = {
@@ -92,7 +94,7 @@ class Group:
         return self.direction == Direction.OUTBOUND
 
 
-def bubble(message: Message, retrying: Retrying | None = None) -> Bubble:
+def bubble(message: Message, retrying: Retrying | None = None, *, stored: bool = False) -> Bubble:
     status, label = STATUS.get(message.zalo_state, ("", ""))
     if message.direction != Direction.OUTBOUND:
         status, label = "", ""
@@ -102,9 +104,13 @@ def bubble(message: Message, retrying: Retrying | None = None) -> Bubble:
         label, tooltip = _("Retrying"), str(retrying)
     else:
         retrying = None
+    shown = media(message)
+    if stored and not shown["url"]:
+        # An image an agent sent: Zalo gave no address, the hub kept a copy.
+        shown["url"] = shown["thumbnail"] = reverse("inbox:sent_image", args=[message.pk])
     return Bubble(
         message=message,
-        media=media(message),
+        media=shown,
         status=status,
         status_label=str(label),
         tooltip=tooltip,
@@ -130,6 +136,15 @@ def group_messages(messages: list[Message], *, customer: str) -> list[Group]:
             if m.direction == Direction.OUTBOUND and m.zalo_state == ZaloState.ON_QUEUE
         ]
     )
+    stored = set(
+        SentImage.objects.filter(
+            message_id__in=[
+                m.pk
+                for m in messages
+                if m.direction == Direction.OUTBOUND and m.kind == Message.Kind.IMAGE
+            ]
+        ).values_list("message_id", flat=True)
+    )
     for message in messages:
         author = _author(message, customer)
         last = groups[-1] if groups else None
@@ -141,7 +156,7 @@ def group_messages(messages: list[Message], *, customer: str) -> list[Group]:
         ):
             last = Group(direction=message.direction, author=author, started_at=message.created_at)
             groups.append(last)
-        last.bubbles.append(bubble(message, retries.get(message.pk)))
+        last.bubbles.append(bubble(message, retries.get(message.pk), stored=message.pk in stored))
     return groups
 
 

@@ -16,7 +16,7 @@ from zalohub.events.actions import message_resend
 from zalohub.events.models import Direction, Message, ZaloEvent, ZaloState
 from zalohub.events.sending import SendRefused, message_send
 from zalohub.inbox import access
-from zalohub.inbox.models import Conversation
+from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.sync import notify_on_commit
 from zalohub.inbox.uploads import upload_rule, upload_to_zalo
 from zalohub.partners.models import PartnerPhone
@@ -275,6 +275,15 @@ def conversation_reply(
             attachment=attachment,
             actor=actor,
         )
+        if upload is not None and rule is not None and rule.kind == "image":
+            # Zalo gives back only an id: keep the picture, so the thread can show it.
+            upload.seek(0)
+            SentImage.objects.create(
+                message=message,
+                name=(attachment or {}).get("name", ""),
+                content_type=rule.content_type,
+                content=upload.read(),
+            )
         # Answering an unassigned conversation takes it.
         Conversation.objects.filter(pk=conversation.pk, assigned_to__isnull=True).update(
             assigned_to=actor

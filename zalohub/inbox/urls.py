@@ -12,4 +12,5 @@ urlpatterns = [
     path("c/<int:pk>/reply/", views.reply, name="reply"),
     path("c/<int:pk>/assign/", views.assign, name="assign"),
     path("m/<int:pk>/resend/", views.resend, name="resend"),
+    path("m/<int:pk>/image/", views.sent_image, name="sent_image"),
 ]

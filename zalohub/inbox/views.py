@@ -22,7 +22,7 @@ from zalohub.events.actions import ActionRefused
 from zalohub.events.models import Direction, Message
 from zalohub.events.sending import SendRefused
 from zalohub.inbox import access, services, stream
-from zalohub.inbox.models import Conversation
+from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.present import describe_remaining, group_messages
 from zalohub.inbox.uploads import RULES
 
@@ -245,6 +245,18 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
     except ActionRefused as exc:
         return _refused(str(exc))
     return JsonResponse({"ok": True})
+
+
+@require_GET
+@inbox_view
+def sent_image(request: HttpRequest, pk: int) -> HttpResponse:
+    """The copy of an image an agent sent (Zalo gives no address for it)."""
+    image = get_object_or_404(SentImage.objects.select_related("message"), message_id=pk)
+    if not access.can_see_oa(request.user, image.message.oa_id):
+        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
+    response = HttpResponse(bytes(image.content), content_type=image.content_type)
+    response["Cache-Control"] = "private, max-age=86400"  # a sent image never changes
+    return response
 
 
 @require_POST

@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from zalohub.sandbox import customers, payloads, responses
+from zalohub.sandbox import customers, payloads, pictures, responses
 from zalohub.sandbox.control import BadRequest, _body, control
 from zalohub.sandbox.customers import DeliveryOptions, Emitted
 from zalohub.sandbox.state import SandboxState
@@ -19,10 +19,6 @@ from zalohub.sandbox.webhooks import CORRUPTIONS
 
 MAX_WAIT = 60.0
 MAX_DUPLICATES = 20
-PNG_1PX = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 def _number(body: dict[str, Any], name: str, default: float | None) -> float | None:
@@ -224,5 +220,10 @@ def media(request: HttpRequest, name: str, ext: str) -> HttpResponse:
     if ext == "pdf":
         return HttpResponse(payloads.PLACEHOLDER_PDF, content_type="application/pdf")
     if ext in ("jpg", "png", "gif"):
-        return HttpResponse(PNG_1PX, content_type="image/png")
+        # A real little picture (a PNG whatever the extension: browsers go by the bytes).
+        small = ext == "png"  # stickers
+        picture = pictures.landscape(name, 128 if small else 320, 128 if small else 240)
+        response = HttpResponse(picture, content_type="image/png")
+        response["Cache-Control"] = "public, max-age=86400"  # the same name, the same picture
+        return response
     return HttpResponse(b"", content_type="application/octet-stream")
