@@ -7,6 +7,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
+from zalohub.partners.merge import partner_merge
+from zalohub.partners.models import Partner, PartnerPhone
+from zalohub.partners.resolution import ZaloUser, resolve_link, suggest_duplicate
 from zalohub.zbs.models import Template
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -125,3 +128,94 @@ def test_an_admin_builds_a_templates_parameters_with_the_form(
     assert template.buttons == [
         {"type": 1, "title": "Xem đơn hàng", "content": "https://shop.example.vn/don-hang"}
     ]
+
+
+def _approved(oa) -> Template:
+    """An Approved template as the sandbox reviewer leaves it (the bulk page needs one)."""
+    return Template.objects.create(
+        oa=oa,
+        name="Xác nhận đơn hàng",
+        body="Đơn hàng <order_code> của <customer_name> đã được xác nhận.",
+        params=[
+            {"name": "order_code", "type": 4, "sample": "DH001"},
+            {"name": "customer_name", "type": 1, "sample": "Sơn"},
+        ],
+        status=Template.Status.APPROVED,
+        zalo_template_id="990001",
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_an_admin_maps_bulk_parameters_and_previews_the_first_recipients(
+    admin_page, live_server, connected_oa, shots, language
+):
+    template = _approved(connected_oa)
+    for i in range(6):
+        partner = Partner.objects.create(
+            name=f"Khách hàng {i}", is_shadow=False, external_refs={"erp": f"DH-{500 + i}"}
+        )
+        PartnerPhone.objects.create(
+            partner=partner, number=f"8490312345{i}", source="manual", verified=True
+        )
+    page = admin_page(language)
+    page.goto(f"{live_server.url}/admin/zbs/template/{template.pk}/bulk/")
+    page.locator("input[name=partners]").first.wait_for()
+    for box in page.locator("input[name=partners]").all():
+        box.check()
+    # It should offer the partner's fields and the external reference by name.
+    page.select_option("#id_source_customer_name", "name")
+    page.select_option("#id_source_order_code", "ref:erp")
+    assert "erp" in page.locator("#id_source_order_code").inner_text()
+    assert page.locator("#btn-start-bulk").count() == 0  # a preview comes first
+    page.click("#btn-preview-bulk")
+    rows = page.locator("#zbs-bulk-preview tbody tr")
+    # It should show each of the first five recipients' own message, and no more.
+    assert rows.count() == 5
+    assert "Đơn hàng DH-500 của Khách hàng 0 đã được xác nhận." in rows.nth(0).inner_text()
+    assert "Đơn hàng DH-504 của Khách hàng 4 đã được xác nhận." in rows.nth(4).inner_text()
+    assert page.locator("#btn-start-bulk").is_visible()
+    # The choices survive the preview, so Start sends what was previewed.
+    assert page.locator("#id_source_order_code").input_value() == "ref:erp"
+    assert page.locator("input[name=partners]:checked").count() == 6
+    page.screenshot(path=str(shots / f"3-bulk-preview-{language}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_an_admin_reads_the_merge_report_and_undoes_it_after_confirming(
+    admin_page, live_server, connected_oa, shots, language
+):
+    oa = connected_oa
+    kept = resolve_link(oa=oa, user=ZaloUser("u-901", display_name="An")).partner
+    other = Partner.objects.create(
+        name="Nguyễn Văn An", email="an@example.vn", external_refs={"erp": "C-7"}
+    )
+    PartnerPhone.objects.create(partner=other, number="84912000002", source="manual")
+    suggest_duplicate(kept, other, score=80, reasons=[{"kind": "similar_name", "value": "an"}])
+    journal = partner_merge(survivor=kept, merged=other, take=("name", "email"))
+    page = admin_page(language)
+    page.goto(f"{live_server.url}/admin/partners/mergejournal/{journal.pk}/change/")
+    fields = page.locator("table.zh-merge-fields")
+    # It should read as a table: each field before (both partners) and after.
+    assert fields.locator("tbody tr").count() == 5
+    name_row = fields.locator("tbody tr").first.inner_text()
+    assert "An" in name_row and "Nguyễn Văn An" in name_row
+    assert "erp: C-7" in fields.inner_text()
+    assert "survivor_before" not in page.content()
+    assert page.locator("input[name=_save]").count() == 0
+    page.screenshot(path=str(shots / f"4-merge-journal-{language}.png"), full_page=True)
+
+    page.click("#btn-undo-merge")
+    page.wait_for_selector("#btn-confirm-undo")
+    # It should say what it restores before anything is undone.
+    journal.refresh_from_db()
+    assert journal.undone_at is None
+    assert "Nguyễn Văn An" in page.locator("#undo-summary").inner_text()
+    assert page.locator("#undo-fields tbody tr").count() == 5
+    assert "84912000002" in page.locator("#undo-rows").inner_text()
+    page.screenshot(path=str(shots / f"5-undo-confirm-{language}.png"), full_page=True)
+    page.click("#btn-confirm-undo")
+    page.wait_for_selector(".messagelist")
+    journal.refresh_from_db()
+    assert journal.undone_at is not None
+    assert Partner.objects.get(pk=other.pk).merged_into is None
+    page.screenshot(path=str(shots / f"6-merge-undone-{language}.png"), full_page=True)

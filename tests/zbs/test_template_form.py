@@ -86,6 +86,7 @@ def test_the_form_shows_rows_with_types_by_name_not_json(admin, oa):
     assert "5 / 30" in html
     assert 'name="params"' not in html  # no JSON textarea
     assert 'id="zbs-lint-live"' in html
+    assert "in the content as &lt;name&gt;." in html
 
 
 def test_the_lint_endpoint_answers_as_the_admin_types(admin, agent, oa):

@@ -81,10 +81,13 @@ def row_link(label: str, pk: Any) -> SafeString:
     """A link to the admin page of row ``pk`` of model ``label`` (text when none)."""
     try:
         model = apps.get_model(label)
-        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
         name = str(model._default_manager.filter(pk=pk).first() or f"#{pk}")
-    except (LookupError, NoReverseMatch, ValueError, TypeError):
+    except (LookupError, ValueError, TypeError):
         return format_html("#{}", pk)
+    try:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+    except NoReverseMatch:
+        return format_html("{}", name)  # a row without a page of its own (a phone)
     return format_html('<a href="{}">{}</a>', url, name)
 
 
@@ -162,11 +165,13 @@ def merge_fields_table(journal: Any) -> SafeString:
         for name in PARTNER_FIELDS
         if name in before or name in theirs
     ]
+    # Named by role, with the names they had: after a merge that took the other's name,
+    # both partners are called the same.
     heads = [
         _("Field"),
-        format_html("{}<br>{}", _("Before"), journal.survivor),
-        format_html("{}<br>{}", _("Before"), journal.merged),
-        format_html("{}<br>{}", _("After"), journal.survivor),
+        format_html("{}<br>{}", _("Kept partner, before"), before.get("name", "")),
+        format_html("{}<br>{}", _("Merged partner, before"), theirs.get("name", "")),
+        format_html("{}<br>{}", _("Kept partner, after"), after.get("name", "")),
     ]
     return table(heads, rows, "zh-merge-fields")
 
