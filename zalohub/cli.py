@@ -29,6 +29,9 @@ def demo(argv: list[str]) -> int:
     os.environ.setdefault("ZALOHUB_PUBLIC_URL", f"http://{args.host}:{args.port}")
     os.environ.setdefault("ZALOHUB_SANDBOX_URL", f"http://{args.host}:{args.sandbox_port}")
     os.environ.setdefault("ZALO_MODE", "sandbox")
+    # The demo is the embedded shape, the one that may keep generated keys in its data
+    # directory (with SQLite; with DATABASE_URL set the keys must be given).
+    os.environ.setdefault("ZALOHUB_DEBUG", "1")
     _setup_django()
 
     import uvicorn

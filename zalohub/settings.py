@@ -5,6 +5,8 @@ production sets DATABASE_URL, ZALOHUB_SECRET_KEY, ZALOHUB_ENCRYPTION_KEYS,
 ZALOHUB_PUBLIC_URL and ZALO_MODE=live. See README.md.
 """
 
+import contextlib
+import os
 import secrets
 from pathlib import Path
 
@@ -19,22 +21,34 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("ZALOHUB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
 
+def _owner_only_dir(path: Path) -> None:
+    """Create a directory readable by the owner only (0700): it holds the database and
+    generated keys. An existing directory keeps the mode its owner gave it."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is masked by the umask
+
+
+def _owner_only_file(path: Path) -> None:
+    """Create an empty file readable by the owner only (0600) unless it exists. SQLite
+    then opens it as a new database, and gives its -wal and -shm files the same mode."""
+    _owner_only_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _local_secret(filename: str, make: "callable[[], str]") -> str:  # type: ignore[valid-type]
     """Read a generated secret kept in DATA_DIR, creating it on first use (embedded shape)."""
     path = DATA_DIR / filename
     if path.exists():
         return path.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     value = make()
+    _owner_only_file(path)  # 0600 before the secret is in it, not after
     path.write_text(value + "\n")
-    path.chmod(0o600)
     return value
 
 
 DEBUG = envbool("ZALOHUB_DEBUG", False)
-SECRET_KEY = envstr("ZALOHUB_SECRET_KEY") or _local_secret(
-    "django-secret.key", lambda: secrets.token_urlsafe(50)
-)
 ALLOWED_HOSTS = envlist("ZALOHUB_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("ZALOHUB_CSRF_TRUSTED_ORIGINS", [])
 
@@ -42,12 +56,58 @@ CSRF_TRUSTED_ORIGINS = envlist("ZALOHUB_CSRF_TRUSTED_ORIGINS", [])
 # an admin pastes into Zalo's developer console.
 PUBLIC_URL = envstr("ZALOHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# --- HTTPS ------------------------------------------------------------------------------
+# On by default when the public URL is https. Behind a proxy that ends TLS, name the
+# header it sets ("X-Forwarded-Proto=https"): without it every request looks like plain
+# HTTP to Django and the SSL redirect would loop.
+_https = PUBLIC_URL.lower().startswith("https://")
+_proxy_ssl_header = envstr("ZALOHUB_SECURE_PROXY_SSL_HEADER").strip()
+if _proxy_ssl_header:
+    _header, _sep, _value = _proxy_ssl_header.partition("=")
+    if not _sep or not _header.strip() or not _value.strip():
+        raise ImproperlyConfigured(
+            f"ZALOHUB_SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r} must be "
+            "Header-Name=value, e.g. X-Forwarded-Proto=https"
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _header.strip().upper().replace("-", "_"),
+        _value.strip(),
+    )
+SECURE_SSL_REDIRECT = envbool("ZALOHUB_SECURE_SSL_REDIRECT", _https)
+SECURE_HSTS_SECONDS = envint(
+    "ZALOHUB_SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _https else 0, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("ZALOHUB_SECURE_HSTS_INCLUDE_SUBDOMAINS", _https)
+SECURE_HSTS_PRELOAD = envbool("ZALOHUB_SECURE_HSTS_PRELOAD", _https)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("ZALOHUB_SECURE_COOKIES", _https)
+
+# --- Deployment shape -------------------------------------------------------------------
+_database_url = envstr("DATABASE_URL")
+_database = dj_database_url.parse(_database_url) if _database_url else None
+_sqlite = _database is None or _database["ENGINE"] == "django.db.backends.sqlite3"
+# The embedded shape (one process, SQLite, as `zalohub demo` runs it with DEBUG on) may
+# generate its keys. Anything else may be one of several hosts, each of which would
+# generate a key of its own and be unable to read what the others encrypted.
+EMBEDDED = _sqlite and DEBUG
+# Processes serving the web (uvicorn and gunicorn take --workers from WEB_CONCURRENCY
+# too); `zalohub check --deploy` warns when several run without Redis.
+WEB_PROCESSES = envint("ZALOHUB_WEB_PROCESSES", envint("WEB_CONCURRENCY", 1, minimum=1), minimum=1)
+
 # Secrets at rest: a comma-separated list of Fernet keys, newest first. The first key
 # encrypts; every key decrypts (MultiFernet), so a key is rotated by putting a new one
 # in front and running `zalohub rotate_keys`.
-_encryption_keys = envlist("ZALOHUB_ENCRYPTION_KEYS") or [
-    _local_secret("encryption.key", lambda: Fernet.generate_key().decode())
-]
+_encryption_keys = envlist("ZALOHUB_ENCRYPTION_KEYS")
+ENCRYPTION_KEYS_GENERATED = not _encryption_keys
+if ENCRYPTION_KEYS_GENERATED:
+    if not EMBEDDED:
+        raise ImproperlyConfigured(
+            "ZALOHUB_ENCRYPTION_KEYS is not set. Outside the embedded shape (SQLite with "
+            "ZALOHUB_DEBUG=1) the hub does not generate a key of its own: every host must "
+            "use the same keys. Set it to one or more Fernet keys, newest first "
+            '(python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())").'
+        )
+    _encryption_keys = [_local_secret("encryption.key", lambda: Fernet.generate_key().decode())]
 for _key in _encryption_keys:
     try:
         Fernet(_key)
@@ -57,6 +117,11 @@ for _key in _encryption_keys:
             "(32 url-safe base64-encoded bytes). Fix the key; stored tokens stay encrypted."
         ) from None
 ENCRYPTION_KEYS = _encryption_keys
+# Django's own secret (sessions, CSRF); generated like the keys when not given.
+SECRET_KEY = envstr("ZALOHUB_SECRET_KEY") or _local_secret(
+    "django-secret.key", lambda: secrets.token_urlsafe(50)
+)
+SECRET_KEY_GENERATED = not envstr("ZALOHUB_SECRET_KEY")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -118,7 +183,6 @@ _SQLITE_OPTIONS = {
     "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"),
 }
 
-_database_url = envstr("DATABASE_URL")
 if _database_url:
     # Seconds a connection is reused across requests (0: one per request).
     _conn_max_age = envint("ZALOHUB_DB_CONN_MAX_AGE", 60, minimum=0)
@@ -144,6 +208,8 @@ else:
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if str(DATABASES["default"]["NAME"]) not in ("", ":memory:"):
+        _owner_only_file(Path(DATABASES["default"]["NAME"]))
     # Tests use a file, not memory: WAL, locking and several threads behave as in the demo.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-zalohub.sqlite3")}
 
@@ -306,7 +372,8 @@ DIAGNOSTICS_ALERT_EMAILS = envlist("ZALOHUB_DIAGNOSTICS_ALERT_EMAILS", [])
 DIAGNOSTICS_RECOVERY_BANNER_HOURS = envint(
     "ZALOHUB_DIAGNOSTICS_RECOVERY_BANNER_HOURS", 12, minimum=1
 )
-# Django's mail settings (alerts): SMTP once ZALOHUB_EMAIL_HOST is set, else the console.
+# Django's mail settings (alerts): SMTP once ZALOHUB_EMAIL_HOST is set; without it the
+# console in development (DEBUG) and otherwise one log line per message not mailed.
 _email_host = envstr("ZALOHUB_EMAIL_HOST")
 MAILERS = {
     "default": {
@@ -321,6 +388,8 @@ MAILERS = {
     }
     if _email_host
     else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if DEBUG
+    else {"BACKEND": "zalohub.core.mail.LogOnlyEmailBackend"}
 }
 DEFAULT_FROM_EMAIL = envstr("ZALOHUB_DEFAULT_FROM_EMAIL", "zalohub@localhost")
 
@@ -328,7 +397,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A 4xx (a 403, a bad Host header) is one line, without Django's traceback: on the
+    # handler for every logger, and on django.request itself so that any handler added
+    # there (a test's, a deployment's) sees the same record.
+    "filters": {"client_errors": {"()": "zalohub.core.logs.ClientErrorsOnOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("ZALOHUB_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"filters": ["client_errors"]},
+    },
 }

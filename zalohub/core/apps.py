@@ -9,6 +9,6 @@ class CoreConfig(AppConfig):
     verbose_name = _("zalohub")
 
     def ready(self) -> None:
-        from zalohub.core import roles
+        from zalohub.core import checks, roles  # noqa: F401 (checks: registers its checks)
 
         post_migrate.connect(roles.sync_role_permissions, dispatch_uid="zalohub.roles")
