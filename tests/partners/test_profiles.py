@@ -217,3 +217,28 @@ def test_the_inbox_shows_the_name_with_the_id_on_hover(
     client.force_login(agent)
     page = client.get("/inbox/").content.decode()
     assert "Trần Thị Mai" in page and f'title="Zalo user ID {MAI}"' in page
+
+
+def test_sync_profile_past_the_budget_is_left_to_the_worker(
+    client, admin, zalo_app, connected_oa, sandbox, settings
+):
+    from zalohub.events import ratelimit
+    from zalohub.partners.resolution import ZaloUser, resolve_link
+
+    settings.ZALO_RATE_LIMIT_PER_MINUTE = 1
+    _away_from_a_minute_boundary()
+    link = resolve_link(oa=connected_oa, user=ZaloUser(MAI))
+    DBTaskResult.objects.all().delete()
+    assert ratelimit.acquire(str(zalo_app.pk)) == 0  # another call took this minute's one
+    client.force_login(admin)
+    response = client.post(f"/admin/partners/zalopartnerlink/{link.pk}/sync-profile/", follow=True)
+    # It should not call Zalo, say so, and leave the fetch to the worker.
+    assert sandbox.call_count(DETAIL) == 0
+    assert "used up" in response.content.decode()
+    assert DBTaskResult.objects.get().args_kwargs["args"] == [[link.pk]]
+    _run_tasks()
+    assert sandbox.call_count(DETAIL) == 0  # still this minute
+    _next_minute()
+    _run_tasks()
+    link.refresh_from_db()
+    assert link.display_name == "Trần Thị Mai" and sandbox.call_count(DETAIL) == 1

@@ -341,7 +341,11 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
         link = get_object_or_404(ZaloPartnerLink.objects.select_related("oa__app"), pk=pk)
         if request.method == "POST":
             result = link_sync_profile(link=link)
-            if result.error:
+            if result.wait:
+                # Past the app's call budget: the worker fetches it when the window opens.
+                links_request_profiles(links=ZaloPartnerLink.objects.filter(pk=link.pk))
+                self.message_user(request, result.error, messages.WARNING)
+            elif result.error:
                 self.message_user(request, result.error, messages.ERROR)
             else:
                 self.message_user(request, _("Profile synced from Zalo."), messages.SUCCESS)
