@@ -286,8 +286,23 @@ WEBHOOK_MAX_AGE_SECONDS = envint("ZALOHUB_WEBHOOK_MAX_AGE_SECONDS", 0, minimum=0
 WEBHOOK_REJECTED_BODY_BYTES = envint("ZALOHUB_WEBHOOK_REJECTED_BODY_BYTES", 16 * 1024, minimum=256)
 WEBHOOK_REJECTED_RETENTION_DAYS = envint("ZALOHUB_WEBHOOK_REJECTED_RETENTION_DAYS", 7, minimum=1)
 WEBHOOK_REJECTED_MAX_ROWS = envint("ZALOHUB_WEBHOOK_REJECTED_MAX_ROWS", 10_000, minimum=100)
+# Refused requests kept at most, checked as each one is stored (beyond: counted, not kept):
+# in all, and per app (every app id this hub does not know shares one allowance).
+WEBHOOK_REJECTED_MAX_BYTES = envint(
+    "ZALOHUB_WEBHOOK_REJECTED_MAX_BYTES", 64 * 1024 * 1024, minimum=64 * 1024
+)
+WEBHOOK_REJECTED_MAX_ROWS_PER_APP = envint(
+    "ZALOHUB_WEBHOOK_REJECTED_MAX_ROWS_PER_APP", 2_000, minimum=10
+)
+WEBHOOK_REJECTED_MAX_BYTES_PER_APP = envint(
+    "ZALOHUB_WEBHOOK_REJECTED_MAX_BYTES_PER_APP", 16 * 1024 * 1024, minimum=64 * 1024
+)
 # Webhook ingestion caches app and OA lookups per process this long (0: no cache).
 WEBHOOK_LOOKUP_CACHE_SECONDS = envfloat("ZALOHUB_WEBHOOK_LOOKUP_CACHE_SECONDS", 30.0, minimum=0.0)
+# ... and remembers at most this many apps, OAs and unknown app ids each (oldest out first).
+WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES = envint(
+    "ZALOHUB_WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES", 1_000, minimum=1
+)
 # On PostgreSQL, webhook rows are written with a server-side prepared statement; turn it
 # off behind a connection pooler in transaction mode that cannot keep prepared statements.
 WEBHOOK_PREPARED_INSERT = envbool("ZALOHUB_WEBHOOK_PREPARED_INSERT", True)

@@ -86,8 +86,13 @@ def event_retry_processing(*, event: ZaloEvent) -> ZaloEvent:
             raise ActionRefused(_("This outbound event has no message to send again."))
         return message_resend(message=event.message)
     fields: dict[str, Any] = {}
-    if event.oa_id is None:
-        # Re-read from the raw body: an event that came before its OA was connected.
+    if (
+        event.oa_id is None
+        or not OfficialAccount.objects.filter(pk=event.oa_id, app_id=event.app_id).exists()
+    ):
+        # Re-read from the raw body: an event that came before its OA was connected, or
+        # one attached to another app's OA (as ingest once did): only an OA of the app
+        # whose URL and OA secret key accepted the event may have it.
         fields["oa_id"] = _oa_from_payload(event)
     retried = ZaloEvent.objects.filter(pk=event.pk, processing_state__in=RETRYABLE_STATES).update(
         processing_state=ProcessingState.QUEUED,

@@ -462,6 +462,15 @@ class RejectedRequestAdmin(admin.ModelAdmin):
     list_filter = ["status_code", "app_id"]
     search_fields = ["reason", "app_id", "body"]
     readonly_fields = [*list_display, "headers", "body"]
+    # Above the list: each allowance's use, and the requests refused beyond it (not stored).
+    change_list_template = "admin/events/rejectedrequest/change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        from zalohub.events.rejected import allowances
+
+        return super().changelist_view(
+            request, {"allowances": allowances(), **(extra_context or {})}
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -235,4 +235,9 @@ def handling(events: list[ZaloEvent]) -> Iterator[Batch]:
 
 
 def event_time(event: ZaloEvent) -> datetime:
-    return event.event_time or event.received_at or timezone.now()
+    """When the event happened, for ordering (a conversation's last message, a thread):
+    the time it says, but never after it reached us. A signed payload may claim any
+    time, and one far in the future would pin its conversation to the top of the inbox."""
+    received = event.received_at or timezone.now()
+    claimed = event.event_time
+    return claimed if claimed is not None and claimed < received else received

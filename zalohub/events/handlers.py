@@ -201,9 +201,10 @@ def _receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
     part = _message_part(payload)
     raw = part.get("delivery_time") or part.get("seen_time")
     try:
-        return datetime.fromtimestamp(int(str(raw)) / 1000, tz=UTC)
-    except (TypeError, ValueError):
+        when = datetime.fromtimestamp(int(str(raw)) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
         return _time(event)
+    return min(when, event.received_at or timezone.now())  # as event_time: not after it came
 
 
 def is_zns_receipt(payload: dict[str, Any]) -> bool:

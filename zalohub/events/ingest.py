@@ -9,6 +9,7 @@ INSERT itself, and how concurrent requests share one (group commit), is in
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,8 +24,8 @@ from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.crypto import SecretUnavailable, reveal
+from zalohub.events import rejected
 from zalohub.events.ingest_store import EventRow, insert_alone, store
-from zalohub.events.models import RejectedRequest
 from zalohub.zalo.signature import verify_webhook
 
 logger = logging.getLogger(__name__)
@@ -48,27 +49,35 @@ class IngestResult:
     duplicate: bool = False
 
 
-def _reject(
-    status: int,
-    reason: str,
-    *,
-    app_id: str,
-    raw: bytes,
-    headers: Mapping[str, str],
-    remote_addr: str,
-) -> IngestResult:
-    limit = settings.WEBHOOK_REJECTED_BODY_BYTES
-    RejectedRequest.objects.create(
-        app_id=app_id[:64],
-        remote_addr=remote_addr[:64],
-        status_code=status,
-        reason=reason[:200],
-        headers={k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS},
-        body=raw[:limit].decode("utf-8", "replace"),
-        body_size=len(raw),
-    )
-    logger.warning("Rejected webhook for app %s: %s", app_id, reason)
-    return IngestResult(status=status, reason=reason)
+# Zalo's payloads nest four levels deep; the worker and the admin recurse through them.
+MAX_DEPTH = 64
+# JSON escapes of what neither database stores (NUL) or can encode (a lone surrogate). A
+# hit may be innocent (an escaped backslash before it, a surrogate pair): the parsed
+# payload is then checked, as it is when the body has more brackets than MAX_DEPTH.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _unstorable(payload: Any) -> str:
+    """Why the parsed payload cannot be stored and processed as it is, or "". A loop,
+    not recursion: the payload may nest deeper than Python's recursion limit."""
+    stack = [(payload, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return _("body is nested too deeply")
+        if isinstance(node, dict):
+            stack.extend((part, depth + 1) for item in node.items() for part in item)
+        elif isinstance(node, list):
+            stack.extend((part, depth + 1) for part in node)
+        elif isinstance(node, str):
+            if "\x00" in node:
+                return _("body contains a NUL character")
+            if not node.isascii():
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError:
+                    return _("body contains a lone surrogate (invalid Unicode)")
+    return ""
 
 
 def _event_time(payload: dict[str, Any]) -> datetime | None:
@@ -124,39 +133,62 @@ class _KnownApp:
 # a time: requests that miss together (a fresh process, an expired entry) wait for it
 # instead of each querying (and each taking a database connection); while an expired
 # entry is being looked up again, the others keep using it.
-_apps: dict[str, tuple[float, _KnownApp | None]] = {}
-_oas: dict[str, tuple[float, int]] = {}
+# Each cache holds at most WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES, oldest out first (with one
+# TTL for all, the oldest is the first to expire anyway). App ids this hub does not know
+# are remembered apart (any URL can name one), so a flood of them never pushes out a
+# real app.
+_apps: dict[str, tuple[float, _KnownApp]] = {}
+_unknown_apps: dict[str, tuple[float, None]] = {}
+_oas: dict[tuple[int, str], tuple[float, int]] = {}
 _lookup = threading.Lock()
 
 
 def forget_cached_lookups(**kwargs: Any) -> None:
     _apps.clear()
+    _unknown_apps.clear()
     _oas.clear()
 
 
 def _cached(
-    cache: dict[str, tuple[float, Any]],
-    key: str,
+    cache: dict[Any, tuple[float, Any]],
+    key: Any,
     find: Callable[[], Any],
     *,
-    remember_none: bool = False,
+    misses: dict[Any, tuple[float, None]] | None = None,
 ) -> Any:
+    """``find()``'s answer for ``key``, remembered for the TTL; a None answer only if
+    there is a ``misses`` cache to remember it in."""
     entry = cache.get(key)
+    if entry is None and misses is not None:
+        entry = misses.get(key)
     if entry and entry[0] > time.monotonic():
         return entry[1]
     if not _lookup.acquire(blocking=entry is None):
         return entry[1]  # expired, and being looked up again by another request
     try:
-        entry = cache.get(key)
+        entry = cache.get(key) or (misses.get(key) if misses is not None else None)
         now = time.monotonic()
         if entry and entry[0] > now:
             return entry[1]
         value = find()
-        if value is not None or remember_none:
-            cache[key] = (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, value)
+        cache.pop(key, None)
+        if misses is not None:
+            misses.pop(key, None)
+        if value is not None:
+            _remember(cache, key, (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, value))
+        elif misses is not None:
+            _remember(misses, key, (now + settings.WEBHOOK_LOOKUP_CACHE_SECONDS, None))
         return value
     finally:
         _lookup.release()
+
+
+def _remember(cache: dict[Any, Any], key: Any, entry: tuple[float, Any]) -> None:
+    """Add an entry (under ``_lookup``), first dropping the oldest if the cache is full.
+    Readers do not lock: each dict operation is atomic, and they see an entry or none."""
+    while len(cache) >= settings.WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES:
+        del cache[next(iter(cache))]
+    cache[key] = entry
 
 
 def _app(app_id: str) -> _KnownApp | None:
@@ -170,44 +202,79 @@ def _app(app_id: str) -> _KnownApp | None:
             secret, error = "", str(exc)
         return _KnownApp(pk=app.pk, app_id=app.app_id, oa_secret=secret, error=error)
 
-    return _cached(_apps, app_id, find, remember_none=True)
+    return _cached(_apps, app_id, find, misses=_unknown_apps)
 
 
-def _oa_pk(oa_id: str) -> int | None:
-    """The OA's row, if this hub knows it. Unknown OAs are not cached: one may be
-    authorized any moment, and its next event should find it."""
+def _oa_pk(app: _KnownApp, oa_id: str) -> int | None:
+    """The OA's row, if this hub knows it as an OA of ``app``: an event is attached only
+    to an OA of the app whose URL and OA secret key accepted it (the key is shared by the
+    app's OAs, so a payload naming another app's OA is not that OA's to claim). Unknown
+    OAs are not cached: one may be authorized any moment, and its next event should find
+    it."""
     if not oa_id:
         return None
     return _cached(
         _oas,
-        oa_id,
-        lambda: OfficialAccount.objects.filter(oa_id=oa_id).values_list("pk", flat=True).first(),
+        (app.pk, oa_id),
+        lambda: (
+            OfficialAccount.objects.filter(app_id=app.pk, oa_id=oa_id)
+            .values_list("pk", flat=True)
+            .first()
+        ),
     )
 
 
 def ingest_webhook(
-    *, app_id: str, raw: bytes, headers: Mapping[str, str], remote_addr: str = ""
+    *,
+    app_id: str,
+    raw: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str = "",
+    body_size: int | None = None,
 ) -> IngestResult:
-    def reject(status: int, reason: str) -> IngestResult:
-        return _reject(
-            status, reason, app_id=app_id, raw=raw, headers=headers, remote_addr=remote_addr
-        )
+    """Verify and store one webhook. ``body_size``: the body's full size when ``raw`` is
+    only its start (a body over the limit is not read to its end)."""
+    size = len(raw) if body_size is None else body_size
 
-    app = _app(app_id)
+    def reject(status: int, reason: str) -> IngestResult:
+        rejected.record(
+            app_id=app_id,
+            known=app is not None,
+            status=status,
+            reason=reason,
+            raw=raw,
+            body_size=size,
+            headers=headers,
+            remote_addr=remote_addr,
+        )
+        logger.warning("Rejected webhook for app %r: %s", app_id[:64], reason)
+        return IngestResult(status=status, reason=reason)
+
+    # A NUL cannot be in an app id, and PostgreSQL refuses it in a query's text.
+    app = None if "\x00" in app_id else _app(app_id)
     if app is None:
         return reject(404, _("unknown Zalo app id"))
-    if len(raw) > settings.WEBHOOK_MAX_BODY_BYTES:
+    if size > settings.WEBHOOK_MAX_BODY_BYTES:
         return reject(413, _("body larger than %d bytes") % settings.WEBHOOK_MAX_BODY_BYTES)
     try:
         text = raw.decode("utf-8")
         payload = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except RecursionError:
+        return reject(400, _("body is nested too deeply"))
+    except ValueError:  # not UTF-8, not JSON, or an integer past Python's 4,300 digits
         return reject(400, _("body is not JSON"))
     if not isinstance(payload, dict):
         return reject(400, _("body is not a JSON object"))
+    # Cheap tests on the text first: nearly every body passes them without a walk.
+    if (text.count("{") + text.count("[") > MAX_DEPTH or _SUSPECT_ESCAPE.search(text)) and (
+        why := _unstorable(payload)
+    ):
+        return reject(400, why)
     signature = headers.get("x-zevent-signature", "")
     if not signature:
         return reject(401, _("no X-ZEvent-Signature header"))
+    if not signature.isascii():
+        return reject(401, _("the X-ZEvent-Signature header is not ASCII"))
     if app.error:
         return reject(401, app.error)
     if not app.oa_secret:
@@ -238,11 +305,11 @@ def ingest_webhook(
         num_retry = 0
     row = EventRow(
         app_id=app.pk,
-        oa_id=_oa_pk(oa_id),
+        oa_id=_oa_pk(app, oa_id),
         event_name=event_name,
         dedupe_key=dedupe_key(event_name, payload, raw),
         raw_body=text,
-        headers={k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS},
+        headers={k: rejected.storable(v) for k, v in headers.items() if k.lower() in KEPT_HEADERS},
         signature_variant=variant,
         num_retry=max(0, min(num_retry, 1000)),
         event_time=event_time,
@@ -255,7 +322,7 @@ def ingest_webhook(
     except IntegrityError:
         # A cached app or OA was deleted by another process: look them up afresh.
         forget_cached_lookups()
-        event_id = insert_alone(row._replace(oa_id=_oa_pk(oa_id)))
+        event_id = insert_alone(row._replace(oa_id=_oa_pk(app, oa_id)))
     if event_id is None:
         return IngestResult(status=200, duplicate=True)
     return IngestResult(status=200, event_id=event_id)

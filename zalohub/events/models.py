@@ -274,7 +274,8 @@ class EventAttempt(models.Model):
 
 class RejectedRequest(models.Model):
     """A webhook request that was refused: kept (bounded) so a silent webhook can be
-    diagnosed, e.g. a wrong OA secret key makes every signature fail."""
+    diagnosed, e.g. a wrong OA secret key makes every signature fail. How many are kept
+    is bounded per app and in all (``RejectedTally``, ``zalohub.events.rejected``)."""
 
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     app_id = models.CharField(_("app ID"), max_length=64, blank=True)
@@ -284,14 +285,43 @@ class RejectedRequest(models.Model):
     headers = models.JSONField(_("headers"), default=dict, blank=True)
     body = models.TextField(_("body"), blank=True)
     body_size = models.PositiveIntegerField(_("body size"), default=0)
+    # What this row counts against its allowance (body, headers, reason).
+    stored_bytes = models.PositiveIntegerField(_("stored bytes"), default=0)
 
     class Meta:
         verbose_name = _("rejected webhook request")
         verbose_name_plural = _("rejected webhook requests")
         ordering = ["-received_at"]
+        indexes = [
+            # Diagnostics' refused-per-app counts, the admin's app filter, the recount.
+            models.Index(fields=["app_id", "received_at"], name="events_rejected_app"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.reason}"
+
+
+class RejectedTally(models.Model):
+    """One allowance of rejected requests (an app's, all unknown app ids', or the
+    total): what its stored rows use, and what was refused beyond it and not stored.
+
+    Storing a rejected request takes its share with a conditional UPDATE, so the caps
+    hold across processes; the hourly prune recounts what is kept."""
+
+    bucket = models.CharField(_("allowance"), max_length=80, unique=True)
+    kept_rows = models.PositiveIntegerField(_("rows kept"), default=0)
+    kept_bytes = models.BigIntegerField(_("bytes kept"), default=0)
+    dropped_rows = models.BigIntegerField(_("requests not stored"), default=0)
+    dropped_bytes = models.BigIntegerField(_("bytes not stored"), default=0)
+    last_dropped_at = models.DateTimeField(_("last not stored at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rejected requests allowance")
+        verbose_name_plural = _("rejected requests allowances")
+        ordering = ["bucket"]
+
+    def __str__(self) -> str:
+        return self.bucket
 
 
 class RateWindow(models.Model):

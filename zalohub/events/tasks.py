@@ -2,16 +2,13 @@
 
 import logging
 import threading
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
 
 from zalohub.core import periodic
 from zalohub.core.worker import register_loop
-from zalohub.events import ratelimit
-from zalohub.events.models import RejectedRequest
+from zalohub.events import ratelimit, rejected
 from zalohub.events.queue import dispatch_once, sweep_expired_leases
 from zalohub.events.send_recovery import requeue_lost_sends
 
@@ -42,16 +39,7 @@ def sweep() -> None:
 
 @periodic.register("events.rejected_retention", every_seconds=3600)
 def prune_rejected() -> int:
-    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_REJECTED_RETENTION_DAYS)
-    deleted = RejectedRequest.objects.filter(received_at__lt=cutoff).delete()[0]
-    # Bounded as well as aged: a flood of forged requests cannot fill the disk.
-    keep = settings.WEBHOOK_REJECTED_MAX_ROWS
-    overflow = list(
-        RejectedRequest.objects.order_by("-received_at", "-id").values_list(
-            "received_at", flat=True
-        )[keep : keep + 1]
-    )
-    if overflow:
-        deleted += RejectedRequest.objects.filter(received_at__lte=overflow[0]).delete()[0]
+    # Aged out here; bounded as each one is stored (zalohub.events.rejected).
+    deleted = rejected.prune()
     ratelimit.prune()
     return deleted

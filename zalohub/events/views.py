@@ -1,5 +1,7 @@
 import json
 
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -15,6 +17,35 @@ _ACCEPTED = b'{"ok": true, "duplicate": false}'
 _DUPLICATE = b'{"ok": true, "duplicate": true}'
 
 
+def _read_body(request: HttpRequest) -> tuple[bytes, int]:
+    """The body and its size; only its start when it is over the limit (the rejected
+    request keeps no more), with the size it declared or was seen to pass.
+
+    Not ``request.body``: over DATA_UPLOAD_MAX_MEMORY_SIZE it raises, and Django answers
+    an HTML 400 that nobody records; without a Content-Length, Django's WSGI request
+    reads nothing, but a chunked body is there to be read (uvicorn's and gunicorn's
+    WSGI hand it over de-chunked, ending where it ends)."""
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    meta = request.META
+    declared = meta.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            size = int(declared)
+        except ValueError:
+            size = 0  # as Django reads it: no body
+        if size > limit:
+            return request.read(settings.WEBHOOK_REJECTED_BODY_BYTES), size
+        return request.read(), size
+    stream = request
+    if isinstance(request, WSGIRequest) and (
+        "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+        or meta.get("wsgi.input_terminated")
+    ):
+        stream = meta["wsgi.input"]
+    raw = stream.read(limit + 1)
+    return raw, len(raw)  # over the limit by at least one byte: said so, not read further
+
+
 @csrf_exempt
 def webhook(request: HttpRequest, app_id: str) -> HttpResponse:
     if request.method == "GET":
@@ -27,11 +58,13 @@ def webhook(request: HttpRequest, app_id: str) -> HttpResponse:
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     meta = request.META
     headers = {name: meta[key] for name, key in _META_KEYS if key in meta}
+    raw, size = _read_body(request)
     result = ingest_webhook(
         app_id=app_id,
-        raw=request.body,
+        raw=raw,
         headers=headers,
         remote_addr=meta.get("REMOTE_ADDR", ""),
+        body_size=size,
     )
     if result.status == 200:
         body = _DUPLICATE if result.duplicate else _ACCEPTED

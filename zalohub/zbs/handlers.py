@@ -114,10 +114,17 @@ def handle_zns_receipt(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     part = payload.get("message") if isinstance(payload.get("message"), dict) else {}
     tracking_id = str(part.get("tracking_id") or payload.get("tracking_id") or "")
     msg_id = str(part.get("msg_id") or payload.get("msg_id") or "")
-    send = TemplateSend.objects.filter(tracking_id=tracking_id).select_related("message").first()
+    # Only the sends of the app that accepted the receipt (its URL and OA secret key).
+    send = (
+        TemplateSend.objects.filter(tracking_id=tracking_id, oa__app_id=event.app_id)
+        .select_related("message")
+        .first()
+    )
     message: Message | None = send.message if send else None
     if message is None and msg_id:
-        message = Message.objects.filter(zalo_msg_id=msg_id, kind=Message.Kind.TEMPLATE).first()
+        message = Message.objects.filter(
+            zalo_msg_id=msg_id, kind=Message.Kind.TEMPLATE, oa__app_id=event.app_id
+        ).first()
     if message is None:
         # Sent outside zalohub (ZBS's own web UI, another system): kept as it came.
         return Result(outcome=Outcome.RECORDED)
