@@ -228,7 +228,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("vi", _("Vietnamese"))]
-LOCALE_PATHS = [BASE_DIR / "zalohub" / "locale"]
+# The second holds Vietnamese for Django's own admin strings its catalogue lacks.
+LOCALE_PATHS = [BASE_DIR / "zalohub" / "locale", BASE_DIR / "zalohub" / "locale_django"]
 TIME_ZONE = "Asia/Ho_Chi_Minh"
 USE_I18N = True
 USE_TZ = True
