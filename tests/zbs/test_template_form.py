@@ -134,3 +134,19 @@ def test_a_template_that_is_not_a_draft_has_no_save_buttons(admin, oa, status):
         _client(admin).get(reverse("admin:zbs_template_change", args=[draft.pk])).content.decode()
     )
     assert 'name="_save"' in html
+
+
+def test_the_zbs_pages_use_the_admins_breadcrumbs_and_buttons(admin, oa, approved):
+    client = _client(admin)
+    pages = {
+        reverse("admin:zbs_template_send", args=[approved.pk]): 'class="button default"',
+        reverse("admin:zbs_template_bulk", args=[approved.pk]): 'class="button default"',
+        reverse("admin:zbs_template_starters", args=[oa.pk]): 'class="button default"',
+        reverse("admin:zbs_template_dashboard", args=[oa.pk]): "zbs-quality",
+    }
+    for url, marker in pages.items():
+        page = client.get(url).content.decode()
+        # It should use the admin's breadcrumbs list and its button classes.
+        assert '<ol class="breadcrumbs">' in page, url
+        assert f'<li><a href="/admin/zbs/template/?oa__id__exact={oa.pk}">' in page, url
+        assert marker in page, url

@@ -13,12 +13,14 @@ from zalohub.accounts.scope import OAScopedAdminMixin, acting_oas
 from zalohub.zbs import admin_views
 from zalohub.zbs.forms import BUTTON_TYPES, TemplateForm
 from zalohub.zbs.lint import PARAM_TYPES
+from zalohub.zbs.mapping import CONSTANT, REF, SOURCE_LABELS
 from zalohub.zbs.models import BulkSend, Template, ZbsSettings
 from zalohub.zbs.services import oa_settings
 
 EDITABLE = ["name", "template_type", "tag", "body", "params", "buttons", "note"]
 # A template that is not a Draft shows its rows as tables, not as the form's inputs.
 SHOWN = {"params": "params_table", "buttons": "buttons_table"}
+SHOWN_BULK = {"params": "parameters_table"}
 NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 
 
@@ -156,10 +158,30 @@ class ZbsSettingsAdmin(OAScopedAdmin):
 @admin.register(BulkSend)
 class BulkSendAdmin(OAScopedAdmin):
     list_display = ["template", "oa", "status", "total", "created_at"]
-    readonly_fields = [f.name for f in BulkSend._meta.fields]
+    # Its parameters read as a table (where each value came from), not as JSON.
+    readonly_fields = [
+        *(SHOWN_BULK.get(f.name, f.name) for f in BulkSend._meta.fields if f.name != "mapping"),
+    ]
+    fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description=_("parameters"))
+    def parameters_table(self, obj: BulkSend) -> str:
+        names = [str(p.get("name")) for p in obj.template.params] or sorted(obj.params)
+        labels = dict(SOURCE_LABELS)
+        rows = []
+        for name in names:
+            rule = obj.mapping.get(name)
+            if rule is None:
+                rows.append([name, labels[CONSTANT], obj.params.get(name, "")])
+            elif rule.get("source") == REF:
+                rows.append([name, _("External reference “%s”") % rule.get("key"), "—"])
+            else:
+                rows.append([name, labels.get(rule.get("source"), rule.get("source")), "—"])
+        heads = [_("Parameter name"), _("Value from"), _("Value (the same for everyone)")]
+        return _table([str(h) for h in heads], rows)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
