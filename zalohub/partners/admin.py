@@ -7,19 +7,26 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from zalohub.accounts.models import OfficialAccount
-from zalohub.partners.admin_display import evidence_table
+from zalohub.accounts.scope import (
+    OAScopedAdminMixin,
+    acting_oas,
+    is_zalo_admin,
+    may_act_in,
+    scope_to_oas,
+)
 from zalohub.partners.forms import PartnerPhoneForm
+from zalohub.partners.admin_display import evidence_table
 from zalohub.partners.models import (
     IdentityDecision,
     NameSource,
@@ -62,6 +69,10 @@ class LinkInline(admin.TabularInline):
     def shadow_badge(self, obj: ZaloPartnerLink) -> str:
         return _shadow_badge(obj.is_shadow)  # words, not a red ✗ that reads as "no"
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ZaloPartnerLink]:
+        # A partner shared by several OAs shows an agent only the links of its own OAs.
+        return scope_to_oas(super().get_queryset(request), request.user)
+
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
@@ -78,18 +89,26 @@ class DecisionInline(admin.TabularInline):
     def evidence_table(self, obj: IdentityDecision) -> str:
         return evidence_table(obj.evidence)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IdentityDecision]:
+        qs = super().get_queryset(request)
+        if is_zalo_admin(request.user):
+            return qs
+        return qs.filter(Q(link__isnull=True) | Q(link__oa__in=acting_oas(request.user)))
+
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "shadow_badge", "phone_list", "link_count", "created_at"]
     list_filter = ["is_shadow"]
     search_fields = ["name", "email", "phones__number", "zalo_links__display_name"]
     fields = ["name", "name_source", "email", "notes", "external_refs", "is_shadow"]
     readonly_fields = ["name_source"]
     inlines = [PartnerPhoneInline, LinkInline, DecisionInline]
+    # An agent sees the partners with a Zalo link on one of its OAs.
+    oa_field = "zalo_links__oa"
 
     def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:  # type: ignore[no-untyped-def]
         # A name staff typed is theirs: Zalo profile syncs no longer replace it.
@@ -119,8 +138,13 @@ class PartnerAdmin(admin.ModelAdmin):
         return obj.n_links  # type: ignore[attr-defined]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
-        partner = Partner.objects.filter(pk=object_id).first()
-        if partner is not None and partner.merged_into_id:
+        partner = Partner.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if (
+            partner is not None
+            and partner.merged_into_id
+            # Only to a survivor this user may see: else the old id is simply not found.
+            and self.get_queryset(request).filter(pk=partner.resolved().pk).exists()
+        ):
             survivor = partner.resolved()
             self.message_user(
                 request,
@@ -179,7 +203,7 @@ class AttachForm(forms.Form):
 
 
 @admin.register(ZaloPartnerLink)
-class ZaloPartnerLinkAdmin(admin.ModelAdmin):
+class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "avatar_img",
         "display_name",
@@ -192,7 +216,8 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
         "synced_at",
     ]
     list_display_links = ["display_name"]
-    list_filter = ["oa", "is_shadow", FollowFilter, StaleFilter]
+    # Only the OAs present in the (scoped) list: never other OAs' names.
+    list_filter = [("oa", admin.RelatedOnlyFieldListFilter), "is_shadow", FollowFilter, StaleFilter]
     search_fields = ["display_name", "zalo_user_id", "user_id_by_app", "partner__name"]
     list_select_related = ["partner", "oa"]
     actions = ["sync_profiles", "verify_as_new", "keep_under_review"]
@@ -227,6 +252,10 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(n_messages=Count("messages"), last_message=Max("messages__created_at"))
         )
+
+    def _link(self, request: HttpRequest, pk: int) -> ZaloPartnerLink:
+        links = ZaloPartnerLink.objects.select_related("partner", "oa__app")
+        return get_object_or_404(scope_to_oas(links, request.user), pk=pk)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # links are made by resolution, never by hand
@@ -317,14 +346,14 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
         oa_id = request.GET.get("oa__id__exact", "")
         extra_context = dict(extra_context or {})
-        if oa_id.isdigit():
+        if oa_id.isdigit() and may_act_in(request.user, int(oa_id)):
             extra_context["audit_url"] = reverse("admin:partners_link_audit", args=[int(oa_id)])
         return super().changelist_view(request, extra_context)
 
     def audit_view(self, request: HttpRequest, oa_id: int) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        oa = get_object_or_404(OfficialAccount, pk=oa_id)
+        oa = get_object_or_404(acting_oas(request.user), pk=oa_id)
         checks = oa_partner_audit(oa_id=oa.pk)
         context = {
             **self.admin_site.each_context(request),
@@ -338,7 +367,7 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
 
     def sync_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._require_change(request)
-        link = get_object_or_404(ZaloPartnerLink.objects.select_related("oa__app"), pk=pk)
+        link = self._link(request, pk)
         if request.method == "POST":
             result = link_sync_profile(link=link)
             if result.wait:
@@ -353,8 +382,12 @@ class ZaloPartnerLinkAdmin(admin.ModelAdmin):
 
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._require_change(request)
-        link = get_object_or_404(ZaloPartnerLink.objects.select_related("partner", "oa"), pk=pk)
+        link = self._link(request, pk)
         form = AttachForm(request.POST or None)
+        partners = form.fields["partner"].queryset  # type: ignore[attr-defined]
+        form.fields["partner"].queryset = scope_to_oas(  # type: ignore[attr-defined]
+            partners, request.user, field="zalo_links__oa"
+        )
         if request.method == "POST" and form.is_valid():
             link = link_verify(link=link, actor=request.user, into=form.cleaned_data["partner"])
             self.message_user(
@@ -381,23 +414,34 @@ class ShadowContactAdmin(PartnerAdmin):
     inlines = [LinkInline, DecisionInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
-        return super().get_queryset(request).filter(is_shadow=True)
+        # The links listed are the ones this user may see (an agent: its OAs only).
+        links = scope_to_oas(ZaloPartnerLink.objects.select_related("oa"), request.user)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(is_shadow=True)
+            .prefetch_related(Prefetch("zalo_links", queryset=links, to_attr="visible_links"))
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.display(description=gettext_lazy("Zalo links"))
     def link_list(self, obj: Partner) -> str:
-        links = obj.zalo_links.select_related("oa")
-        return format_html(
-            "<br>".join(
-                format_html(
-                    '<a href="{}">{} @ {}</a>',
-                    reverse("admin:partners_link_verify", args=[link.pk]),
-                    link.display_name or link.zalo_user_id,
-                    link.oa.name,
-                )
-                for link in links
+        # format_html_join, not format_html of a joined string: Django 6 refuses
+        # format_html without arguments (it answered 500 once a shadow contact existed).
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                '<a href="{}">{} @ {}</a>',
+                (
+                    (
+                        reverse("admin:partners_link_verify", args=[link.pk]),
+                        link.display_name or link.zalo_user_id,
+                        link.oa.name,
+                    )
+                    for link in getattr(obj, "visible_links", [])
+                ),
             )
             or "—"
         )
