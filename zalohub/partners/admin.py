@@ -25,8 +25,8 @@ from zalohub.accounts.scope import (
     may_act_in,
     scope_to_oas,
 )
-from zalohub.partners.forms import PartnerPhoneForm
 from zalohub.partners.admin_display import evidence_table
+from zalohub.partners.forms import PartnerPhoneForm
 from zalohub.partners.models import (
     IdentityDecision,
     NameSource,
