@@ -242,3 +242,24 @@ def test_sync_profile_past_the_budget_is_left_to_the_worker(
     _run_tasks()
     link.refresh_from_db()
     assert link.display_name == "Trần Thị Mai" and sandbox.call_count(DETAIL) == 1
+
+
+def test_a_customer_met_before_the_oa_was_authorized_is_named_once_it_is(client, zalo_app, sandbox):
+    from tests.helpers import consent
+    from zalohub.accounts.models import OfficialAccount
+    from zalohub.accounts.oauth import oauth_complete, oauth_start
+
+    oa = OfficialAccount.objects.create(app=zalo_app, name="Support", oa_id=OA_SUPPORT_ID)
+    _writes(client, zalo_app, MAI)
+    drain()
+    _run_tasks()
+    link = ZaloPartnerLink.objects.get()
+    # It should say why there is no name yet, and keep the fetch due for later.
+    assert link.display_name == "" and link.sync_error
+    assert link.profile_due_at is not None and sandbox.call_count(DETAIL) == 0
+    oauth_complete(app_id=zalo_app.app_id, params=consent(oauth_start(oa=oa)))
+    ZaloPartnerLink.objects.update(profile_due_at=timezone.now() - timedelta(minutes=5))
+    requeue_profile_fetches()
+    _run_tasks()
+    link.refresh_from_db()
+    assert link.display_name == "Trần Thị Mai" and link.partner.name == "Trần Thị Mai"

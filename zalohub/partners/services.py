@@ -107,8 +107,9 @@ def link_sync_profile(*, link: ZaloPartnerLink) -> SyncResult:
             )
     except (ZaloError, TokenUnavailable) as exc:
         # A user who blocked or left the OA cannot be read: keep the old profile, say why.
-        # Zalo being unreachable is worth another try later; a refusal is not.
-        retry = exc.retryable
+        # Zalo being unreachable, or an OA not (yet, or no longer) authorized, is worth
+        # another try later (no call is made without a token); Zalo's refusal is not.
+        retry = exc.retryable or isinstance(exc, TokenUnavailable)
         due = timezone.now() + PROFILE_RETRY
         error = _("Zalo did not return the profile: %(error)s") % {"error": exc}
         ZaloPartnerLink.objects.filter(pk=link.pk).update(
