@@ -17,7 +17,7 @@ from zalohub.apilog.models import ApiLog
 from zalohub.diagnostics.bundle import bundle_json, bundle_text, escalation_bundle
 from zalohub.diagnostics.categories import label
 from zalohub.diagnostics.checks import CheckResult
-from zalohub.diagnostics.checks.webhook import duration, latest_probe, window
+from zalohub.diagnostics.checks.webhook import latest_probe, window_label
 from zalohub.diagnostics.models import LEVEL_RANK, HealthSnapshot, Incident, Level, WebhookProbe
 from zalohub.diagnostics.probe import webhook_selftest, zalo_can_deliver_on_request
 from zalohub.diagnostics.services import health_refresh
@@ -54,7 +54,7 @@ def _selftest_explained() -> str:
             "Zalo takes no request for a test delivery, so the webhook self-test checks that "
             "a genuine (signed) delivery from Zalo arrived within the window: %s."
         )
-    return text % duration(window())
+    return text % window_label()
 
 
 @admin.register(HealthSnapshot)

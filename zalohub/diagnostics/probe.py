@@ -34,9 +34,9 @@ from zalohub.accounts.models import OfficialAccount
 from zalohub.diagnostics.checks import when
 from zalohub.diagnostics.checks.webhook import (
     PROBE_EVENT,
-    duration,
     genuine_deliveries,
     window,
+    window_label,
 )
 from zalohub.diagnostics.models import WebhookProbe
 from zalohub.diagnostics.text import Msg, msg, stored
@@ -80,7 +80,7 @@ def _recent_delivery(oa: OfficialAccount) -> WebhookProbe:
                 "last genuine (signed) delivery from Zalo: %(at)s, within the %(window)s window."
             ),
             at=when(last.received_at),
-            window=duration(window()),
+            window=window_label(),
         )
     else:
         result = msg(
@@ -89,7 +89,7 @@ def _recent_delivery(oa: OfficialAccount) -> WebhookProbe:
                 "arrived from Zalo in the last %s: write to the OA from a Zalo account, then "
                 "run the self-test again."
             ),
-            duration(window()),
+            window_label(),
         )
     probe.result = stored(result)
     probe.save()

@@ -13,10 +13,10 @@ from zalohub.accounts.models import OfficialAccount
 from zalohub.diagnostics.checks import CheckResult, Evidence, links
 from zalohub.diagnostics.checks.webhook import (
     WrongSecret,
-    duration,
     genuine_deliveries,
     has_signature,
     window,
+    window_label,
 )
 from zalohub.diagnostics.models import Level
 from zalohub.diagnostics.text import msg
@@ -40,7 +40,7 @@ def check_refused(*, oa: OfficialAccount, now: datetime, wrong: WrongSecret | No
         else:
             kinds["other"] += 1
         senders[row.remote_addr or "?"] += 1
-    span = duration(window())
+    span = window_label()
     if not total:
         level, summary, step = (
             Level.GREEN,

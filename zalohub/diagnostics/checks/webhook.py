@@ -33,6 +33,11 @@ def window() -> timedelta:
     return timedelta(minutes=settings.DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES)
 
 
+def window_label() -> Msg:
+    """The window as set: in minutes (ZALOHUB_DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES)."""
+    return msg(_("%d min"), settings.DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES)
+
+
 def customer_events(oa: OfficialAccount):  # type: ignore[no-untyped-def]
     """Events Zalo delivered for the OA: the probes of the self-test are not traffic."""
     return ZaloEvent.objects.filter(oa=oa, direction=Direction.INBOUND).exclude(
@@ -179,7 +184,7 @@ def wrong_secret(
                 "accepted: the OA secret key stored on the Zalo app is probably wrong."
             ),
             n=len(signed),
-            window=duration(window()),
+            window=window_label(),
             retried=retried,
         ),
         len(signed),
@@ -271,7 +276,7 @@ def check_webhook(
 
     facts: list[tuple[str, str]] = [
         (msg(_("Webhook URL")), oa.webhook_url),
-        (msg(_("Window")), duration(window())),
+        (msg(_("Window")), window_label()),
         (msg(_("Genuine deliveries in the window")), str(genuine)),
         (msg(_("Last accepted event")), when(last_at)),
         (msg(_("Usual silence limit")), duration(threshold) if threshold else "—"),

@@ -1,0 +1,155 @@
+"""Alarms that tell the truth, as admins see them at 1400 px in English and Vietnamese:
+forged webhook requests are an amber finding (no red, no banner); after a fix the red
+banner goes at once and the recovery notice shows once to each admin, then goes; the
+card says what the webhook self-test checks and its window."""
+
+import json
+
+import httpx
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from tests.helpers import consent, zalo_signature
+from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.oauth import oauth_complete, oauth_start
+from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
+from zalohub.diagnostics.models import Incident
+from zalohub.diagnostics.services import health_refresh
+from zalohub.sandbox import payloads
+from zalohub.sandbox.world import APP_SUPPORT_ID, OA_SUPPORT_ID, SON_BY_APP, SON_SUPPORT_USER_ID
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+LOCALES = {"en": "en-US", "vi": "vi-VN"}
+HEALTH = "/admin/diagnostics/healthsnapshot/"
+
+
+@pytest.fixture
+def shots(output_dir):
+    path = output_dir / "health"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def admin_page(browser, live_server):
+    """A logged-in page per (user, language) for Zalo Admins, 1400 px wide."""
+    contexts = []
+
+    def open_page(username: str, language: str):  # type: ignore[no-untyped-def]
+        if not User.objects.filter(username=username).exists():
+            user = User.objects.create_user(username, password=f"pw-{username}", is_staff=True)
+            user.groups.set(Group.objects.filter(name__in=[ZALO_ADMIN, ZALO_EVENTS]))
+        context = browser.new_context(
+            locale=LOCALES[language], viewport={"width": 1400, "height": 900}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", f"pw-{username}")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#user-tools")
+        assert page.locator("html").get_attribute("lang") == language
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _in(language: str, msgid: str) -> str:
+    with translation.override(language):
+        return gettext(msgid)
+
+
+def _forge(live_server, n: int) -> None:
+    """Someone POSTs well-formed events for the Support OA, signed with a guessed key."""
+    for i in range(n):
+        payload = payloads.user_send(
+            app_id=APP_SUPPORT_ID,
+            oa_id=OA_SUPPORT_ID,
+            user_id=SON_SUPPORT_USER_ID,
+            by_app=SON_BY_APP[APP_SUPPORT_ID],
+            kind="text",
+            text=f"forged {i}",
+            msg_id=f"forged-{i}-{timezone.now().timestamp()}",
+            timestamp=str(int(timezone.now().timestamp() * 1000)),
+        )
+        raw = json.dumps(payload, separators=(",", ":"))
+        signature = zalo_signature(
+            first=APP_SUPPORT_ID,
+            raw=raw,
+            timestamp=payload["timestamp"],
+            key="guessed",
+            prefix=True,
+        )
+        answer = httpx.post(
+            f"{live_server.url}/zalo/webhook/{APP_SUPPORT_ID}/",
+            content=raw.encode(),
+            headers={"Content-Type": "application/json", "X-ZEvent-Signature": signature},
+        )
+        assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_forged_requests_show_as_an_amber_finding_not_an_alarm(
+    admin_page, live_server, connected_oa, shots, language
+):
+    _forge(live_server, 3)
+    page = admin_page(f"admin-{language}", language)
+    page.goto(f"{live_server.url}{HEALTH}?oa={connected_oa.pk}")
+    page.locator("#btn-recompute").click()
+    card = page.locator(f"#oa-{connected_oa.pk}")
+    refused = card.locator("details[data-check='refused']")
+    # It should show the forged traffic as its own amber finding, with its counts...
+    assert refused.get_attribute("data-level") == "amber"
+    assert _in(language, "Refused webhook requests") in refused.inner_text()
+    assert "3" in refused.locator("summary").inner_text()
+    # ... not turn the OA or its webhook red, and show no alarm banner.
+    assert card.get_attribute("data-level") != "red"
+    assert card.locator("details[data-check='webhook']").get_attribute("data-level") != "red"
+    assert page.locator(".dx-alert-red").count() == 0
+    # The card should say what the webhook self-test checks, and its window.
+    info = card.locator(".dx-selftest-info").inner_text()
+    assert _in(language, "%d min") % 60 in info
+    assert "Zalo" in info and len(info) > 80
+    path = shots / f"forged-amber-{language}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"\nforged requests, amber ({language}): {path}")
+
+
+def test_the_banner_goes_after_the_fix_and_the_notice_shows_once_to_each_admin(
+    admin_page, live_server, connected_oa, shots
+):
+    OfficialAccount.objects.filter(pk=connected_oa.pk).update(
+        status=OfficialAccount.Status.EXPIRED, last_error="Zalo rejected the refresh token."
+    )
+    connected_oa.refresh_from_db()
+    health_refresh(oa=connected_oa)
+    assert Incident.objects.filter(oa=connected_oa, resolved_at=None).exists()
+    pages = {language: admin_page(f"admin-{language}", language) for language in LOCALES}
+    for language, page in pages.items():
+        page.goto(f"{live_server.url}/admin/")
+        # Each admin should see the red banner, in their language.
+        red = page.locator("#health-banner .dx-alert-red")
+        assert red.count() == 1 and "Support OA" in red.inner_text()
+        assert _in(language, "Token / authorization") in red.inner_text()
+        page.screenshot(path=str(shots / f"banner-red-{language}.png"), full_page=True)
+    # The fix: authorize the account again (the flow itself: test_authorize.py). Nobody
+    # presses Recompute, and the periodic job does not run.
+    oauth_complete(app_id=connected_oa.app.app_id, params=consent(oauth_start(oa=connected_oa)))
+    for language, page in pages.items():
+        page.goto(f"{live_server.url}/admin/")
+        # The red banner should be gone, and the recovery shown once...
+        assert page.locator(".dx-alert-red").count() == 0
+        notice = page.locator("#health-banner .dx-recovered")
+        assert notice.count() == 1 and "Support OA" in notice.inner_text()
+        path = shots / f"banner-recovered-{language}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"\nrecovered notice ({language}): {path}")
+        # ... then never again for this admin.
+        page.goto(f"{live_server.url}/admin/")
+        assert page.locator("#health-banner").count() == 0
