@@ -9,7 +9,7 @@ from tests.helpers import fixture, post_webhook
 from zalohub.events.queue import drain
 from zalohub.partners.contacts import partner_add_phone, partner_create
 from zalohub.partners.duplicates import duplicates_scan
-from zalohub.partners.models import DuplicateSuggestion, Partner, PartnerPhone
+from zalohub.partners.models import DuplicateSuggestion, Partner, PartnerPhone, ZaloPartnerLink
 from zalohub.partners.phones import InvalidPhone
 
 TYPED = ["0912 345 678", "+84 912-345-678", "0912345678"]
@@ -122,8 +122,19 @@ def test_the_migration_normalizes_phones_already_stored():
     OldPhone.objects.create(partner=son, number="84912345678", source="zalo_submit_info")
     OldPhone.objects.create(partner=lan, number="+84 912-345-678", source="manual", verified=True)
     OldPhone.objects.create(partner=lan, number="12345", source="manual")
+    shadow = OldPartner.objects.create(name="Zalo user 340317", name_key="340317 user zalo")
+    app = old.get_model("accounts", "ZaloApp").objects.create(name="A", app_id="1", secret_key="s")
+    oa = old.get_model("accounts", "OfficialAccount").objects.create(app=app, name="OA", oa_id="9")
+    old.get_model("partners", "ZaloPartnerLink").objects.create(
+        partner=shadow, oa=oa, app=app, zalo_user_id="5830174629118340317", link_method="new_shadow"
+    )
     executor = MigrationExecutor(connection)
     executor.migrate(after)
+    # It should let a contact still named by Zalo follow Zalo's name, fetch its profile,
+    # and keep every name somebody gave.
+    assert Partner.objects.get(pk=shadow.pk).name_source == "zalo"
+    assert Partner.objects.get(pk=son.pk).name_source == "staff"
+    assert ZaloPartnerLink.objects.get().profile_due_at is not None
     # It should store every Vietnamese number as 84xxxxxxxxx, once per partner, and
     # leave text that is no phone for staff to see.
     assert sorted(
