@@ -82,6 +82,21 @@ def _customer_name() -> Subquery:
     return Subquery(links.values("partner__name")[:1])
 
 
+def _names(pairs: list[tuple[int | None, str]]) -> dict[str, str]:
+    """Zalo user id -> the partner's name, for these (OA, user id) pairs."""
+    by_oa: dict[int, list[str]] = {}
+    for oa_id, user_id in pairs:
+        if oa_id is not None:
+            by_oa.setdefault(oa_id, []).append(user_id)
+    if not by_oa:
+        return {}
+    query = Q()
+    for oa_id, user_ids in by_oa.items():
+        query |= Q(oa_id=oa_id, zalo_user_id__in=user_ids)
+    links = ZaloPartnerLink.objects.filter(query)
+    return dict(links.values_list("zalo_user_id", "partner__name"))
+
+
 class CustomerFilter(admin.SimpleListFilter):
     """A box for a name or any Zalo user id, and the customers of the latest events as
     links, by name (the id on hover)."""
@@ -96,16 +111,16 @@ class CustomerFilter(admin.SimpleListFilter):
         recent = (
             ZaloEvent.objects.exclude(zalo_user_id="")
             .order_by("-received_at", "-id")
-            .values_list("zalo_user_id", flat=True)[:500]
+            .values_list("oa_id", "zalo_user_id")[:500]
         )
-        shown = list(dict.fromkeys(recent))[:15]
-        if self.value() and self.value() not in shown:
-            shown.insert(0, self.value())
-        names = dict(
-            ZaloPartnerLink.objects.filter(zalo_user_id__in=shown).values_list(
-                "zalo_user_id", "partner__name"
-            )
-        )
+        # (OA, user id): a Zalo user id is per OA, and the links are indexed that way.
+        pairs = list(dict.fromkeys(recent))[:15]
+        value = self.value()
+        if value and value not in {user_id for _oa, user_id in pairs}:
+            chosen = ZaloEvent.objects.filter(zalo_user_id=value).values_list("oa_id")[:1]
+            pairs.insert(0, (next((oa for (oa,) in chosen), None), value))
+        names = _names(pairs)
+        shown = dict.fromkeys(user_id for _oa, user_id in pairs)
         return [(user_id, names.get(user_id) or user_id) for user_id in shown]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
