@@ -120,7 +120,9 @@ def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> Refresh
         refresh_token = reveal(oa.refresh_token, what=_("refresh token"))
         secret_key = reveal(oa.app.secret_key, what=_("app secret key"))
     except SecretUnavailable as exc:
-        return _refresh_failed(oa, str(exc), terminal=True)
+        # A key missing from ZALOHUB_ENCRYPTION_KEYS is the hub's configuration, not the
+        # OA's grant: once the key is back the stored token works, so try again then.
+        return _refresh_failed(oa, str(exc), terminal=False, say_now=True)
     if not refresh_token:
         return _refresh_failed(
             oa, _("There is no refresh token: authorize the account."), terminal=True
@@ -154,8 +156,17 @@ def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> Refresh
 
 
 def _refresh_failed(
-    oa: OfficialAccount, message: str, *, terminal: bool, status: str | None = None
+    oa: OfficialAccount,
+    message: str,
+    *,
+    terminal: bool,
+    status: str | None = None,
+    say_now: bool = False,
 ) -> RefreshOutcome:
+    """Record a failed refresh. ``terminal``: only authorizing again helps (Error or the
+    given status); otherwise the refresher tries again and the OA keeps its status, or
+    turns Expired once its token ran out. ``say_now``: show the reason on the OA even
+    while its token is still valid (it cannot be used either)."""
     now = timezone.now()
     oa.last_refresh_error = message
     if terminal:
@@ -164,6 +175,9 @@ def _refresh_failed(
         oa.last_error_at = now
     elif oa.token_expires_at and oa.token_expires_at <= now:
         oa.status = Status.EXPIRED
+        oa.last_error = message
+        oa.last_error_at = now
+    elif say_now:
         oa.last_error = message
         oa.last_error_at = now
     oa.save(

@@ -66,7 +66,10 @@ def reveal(value: str, *, what: str = "secret") -> str:
     """The plaintext of a field value, or SecretUnavailable naming what is unreadable."""
     if isinstance(value, UnreadableSecret):
         raise SecretUnavailable(
-            _("The %(what)s cannot be decrypted with the configured encryption keys.")
+            _(
+                "The %(what)s cannot be decrypted with the configured encryption keys "
+                "(ZALOHUB_ENCRYPTION_KEYS): restore the key it was written with."
+            )
             % {"what": what}
         )
     return value
