@@ -15,6 +15,7 @@ from zalohub.events.queue import drain
 from zalohub.events.sending import message_send, send_outbound
 from zalohub.sandbox import customers
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
+from zalohub.zbs.models import Template
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTH = 1400
@@ -42,7 +43,7 @@ HEADERS_JS = """() => {
 
 def _demo_like(sandbox, live_server, oa) -> None:
     """What the demo holds after a walk: customers wrote (19-digit ids, long texts), a
-    send failed with Zalo's long explanation, forged webhooks were refused."""
+    send failed with Zalo's long explanation, a ZBS template, a forged webhook refused."""
     customers.configure_webhooks(sandbox, hub=live_server.url, receipt_delay=None)
     for user_id, text in ((SON_SUPPORT_USER_ID, "Xin chào shop"), (MAI, LONG)):
         customers.customer_send_message(sandbox, oa_id=OA_SUPPORT_ID, user_id=user_id, text=text)
@@ -51,7 +52,8 @@ def _demo_like(sandbox, live_server, oa) -> None:
     sandbox.add_fault("oa.message", "zalo_error", code=-230, times=1)
     message = message_send(oa=oa, user_id=MAI, text=LONG)
     assert send_outbound(event_id=message.events.get().pk, worker_id="test") == "failed"
-    # A refused request with the longest reason the hub writes, from an unknown address.
+    Template.objects.create(oa=oa, name="Xác nhận đơn hàng và lịch giao hàng tận nơi", body=LONG)
+    # A refused request: its reason is the longest text of its list.
     httpx.post(
         f"{live_server.url}/zalo/webhook/{oa.app.app_id}/",
         content=b'{"event_name": "user_send_text", "app_id": "' + b"9" * 40 + b'"}',
