@@ -217,6 +217,9 @@ def test_the_inbox_shows_the_name_with_the_id_on_hover(
     client.force_login(agent)
     page = client.get("/inbox/").content.decode()
     assert "Trần Thị Mai" in page and f'title="Zalo user ID {MAI}"' in page
+    # It should name the customer in the conversations' admin list as well.
+    listing = client.get("/admin/inbox/conversation/").content.decode()
+    assert f'<span title="Zalo user ID {MAI}">Trần Thị Mai</span>' in listing
 
 
 def test_sync_profile_past_the_budget_is_left_to_the_worker(

@@ -3,6 +3,9 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from zalohub.accounts.scope import OAScopedAdminMixin, is_zalo_admin
 from zalohub.inbox.models import Conversation, OAMembership
@@ -48,11 +51,11 @@ class OAMembershipAdmin(admin.ModelAdmin):
 class ConversationAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     """Read-only: conversations are kept by the pipeline and answered in the inbox."""
 
-    list_display = ["zalo_user_id", "oa", "last_message_at", "unread_count", "assigned_to"]
+    list_display = ["customer", "oa", "last_message_at", "unread_count", "assigned_to"]
     # Only the OAs present in the (scoped) list: never other OAs' names.
     list_filter = [("oa", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["zalo_user_id", "partner_link__display_name", "partner_link__partner__name"]
-    list_select_related = ["oa", "assigned_to"]
+    list_select_related = ["oa", "assigned_to", "partner_link__partner"]
     readonly_fields = [
         "oa",
         "zalo_user_id",
@@ -65,6 +68,14 @@ class ConversationAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         "created_at",
     ]
     fields = [*readonly_fields, "assigned_to"]
+
+    @admin.display(description=gettext_lazy("Customer"), ordering="partner_link__partner__name")
+    def customer(self, obj: Conversation) -> str:
+        # The name staff know, the Zalo user id on hover (the id alone until linked).
+        link = obj.partner_link
+        name = link.partner.name if link is not None else obj.zalo_user_id
+        title = _("Zalo user ID %(id)s") % {"id": obj.zalo_user_id}
+        return format_html('<span title="{}">{}</span>', title, name)
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         return False
