@@ -3,9 +3,11 @@ live server; the self-test probe goes to the hub's own public URL."""
 
 import time
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
 from tests.diagnostics.conftest import age, refresh
@@ -200,3 +202,28 @@ def test_simulate_does_not_undo_a_silent_webhook(hub, sandbox, sandbox_server, s
     assert sandbox.apps[APP_SUPPORT_ID]["unsubscribed"] is True
     scenario("silent_webhook", undo=True)
     assert _customer_writes(sandbox) == "delivered"
+
+
+@pytest.mark.parametrize("corrupt", ["signature", "unsigned", "tampered", "body"])
+def test_the_readmes_corrupt_demo_raises_no_alarm(hub, sandbox, sandbox_server, corrupt):
+    # README: `./run sandbox simulate --corrupt ...` next to genuine customers, with
+    # duplicates (copies of the forged requests too) and Zalo's compressed retries.
+    report = run_scenario(
+        sandbox_url=sandbox_server.base_url,
+        hub=hub_url(),
+        scenario="all",
+        duplicate=1,
+        corrupt=corrupt,
+        wait=10,
+    )
+    assert any(d["corrupt"] for d in report.deliveries)
+    drain()
+    health = refresh(hub)
+    # It should refuse the forgeries and show them amber, with no red and no incident...
+    assert health.check("refused").level == "amber"
+    assert health.level != "red", [(c.key, c.summary) for c in health.checks]
+    assert not Incident.objects.exists()
+    assert not [m for m in mail.outbox if "red" in m.subject]
+    # ... and `doctor` should exit 0.
+    out = StringIO()
+    call_command("doctor", stdout=out)

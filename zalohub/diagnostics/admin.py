@@ -148,7 +148,8 @@ class HealthAdmin(admin.ModelAdmin):
             raise PermissionDenied
         oa = get_object_or_404(OfficialAccount.objects.select_related("app"), pk=oa_id)
         probe = webhook_selftest(oa=oa)  # never waits here: see probe.py
-        health_refresh(oa=oa)
+        health_refresh(oa=oa)  # settles the probe if Zalo's answer is already known
+        probe.refresh_from_db()
         if probe.pending:
             messages.info(
                 request,
