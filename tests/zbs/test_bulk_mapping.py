@@ -81,6 +81,13 @@ def test_the_page_previews_the_first_five_before_sending(admin, approved, custom
     assert "<td>customer_name</td><td>The partner&#x27;s name</td><td>—</td>" in record
     assert "<td>order_code</td><td>The same value for everyone</td><td>KM-2026</td>" in record
     assert "{&quot;order_code&quot;" not in record and 'name="_save"' not in record
+    # Its field names read in Vietnamese too (they had no verbose names).
+    record = client.get(
+        reverse("admin:zbs_bulksend_change", args=[bulk.pk]), HTTP_ACCEPT_LANGUAGE="vi"
+    ).content.decode()
+    assert "Chính sách định tuyến" in record
+    for english in ("Route policy", "Created at", "Template:", "Status:"):
+        assert english not in record, english
 
 
 def test_the_preview_names_a_recipient_whose_value_is_missing(admin, approved, customers):

@@ -164,21 +164,36 @@ class BulkSend(models.Model):
         DONE = "done", _("Done")
         STOPPED = "stopped", _("Stopped")
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="zbs_bulks")
-    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="bulks")
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="zbs_bulks",
+        verbose_name=_("official account"),
+    )
+    template = models.ForeignKey(
+        Template, on_delete=models.PROTECT, related_name="bulks", verbose_name=_("template")
+    )
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     # Parameters taken from each recipient: {param: {"source": "name"|"phone"|"email"|"ref",
     # "key": <external reference>}} (zbs.mapping); the rest are the constants above.
     mapping = models.JSONField(_("parameters from each partner"), default=dict, blank=True)
-    route_policy = models.CharField(max_length=12, choices=RoutePolicy.choices, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    stop_reason = models.TextField(_("stopped because"), blank=True)
-    total = models.PositiveIntegerField(default=0)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    route_policy = models.CharField(
+        _("Route policy"), max_length=12, choices=RoutePolicy.choices, blank=True
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    stop_reason = models.TextField(_("stopped because"), blank=True)
+    total = models.PositiveIntegerField(_("partners"), default=0)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("started by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("bulk send")
