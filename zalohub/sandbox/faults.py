@@ -12,7 +12,10 @@ from django.http import HttpResponse
 
 from zalohub.sandbox import responses
 
-MODES = ("http_500", "http_503", "timeout", "http_429", "zalo_error")
+MODES = ("http_500", "http_503", "timeout", "http_429", "zalo_error", "http_502", "http_504")
+# A proxy in front of Zalo answers 502/504 after Zalo did the work: the route runs, then
+# its answer is replaced by the proxy's page (Zalo acted; the client cannot know it).
+GATEWAY_MODES = frozenset({"http_502", "http_504"})
 
 # How a route reports a Zalo-level error: the OA envelope, the OAuth token shape, or an
 # HTML page (the consent screen is a page a person looks at).
@@ -56,7 +59,8 @@ class Fault:
 
 
 def fault_response(fault: Fault, style: ErrorStyle) -> HttpResponse | None:
-    """The response a fired fault answers with; None for "timeout" (answer normally)."""
+    """The response a fired fault answers with; None for the modes that let the route do
+    its work first ("timeout", GATEWAY_MODES: see dispatch)."""
     if fault.mode == "http_500":
         return _plain(500, "500 Internal Server Error")
     if fault.mode == "http_503":
@@ -73,6 +77,13 @@ def fault_response(fault: Fault, style: ErrorStyle) -> HttpResponse | None:
             return responses.consent_error_page(None, code, fault.message or None)
         return responses.oa_error(code, fault.message or None)
     return None
+
+
+def gateway_response(fault: Fault) -> HttpResponse:
+    """What a proxy in front of Zalo answers once Zalo has done the work: 502 or 504."""
+    if fault.mode == "http_502":
+        return _plain(502, "502 Bad Gateway")
+    return _plain(504, "504 Gateway Time-out")
 
 
 def _plain(status: int, text: str) -> HttpResponse:

@@ -18,7 +18,7 @@ from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
-from zalohub.sandbox.dispatch import RAW_HEADERS_KEY
+from zalohub.sandbox.dispatch import RAW_HEADERS_KEY, answer_after_work, start_request
 from zalohub.sandbox.state import SandboxState, get_state, set_state
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ class SandboxHandler(WSGIHandler):
         inner = convert_exception_to_response(self._get_response)
 
         def chain(request: HttpRequest) -> HttpResponse:
-            response = inner(request)
+            start_request()
+            response = answer_after_work(inner(request))
             # 4xx/5xx answers are the sandbox's job (faults, Zalo errors), not incidents;
             # a crash in a view was already logged, with its traceback, by Django.
             response._has_been_logged = True  # type: ignore[attr-defined]

@@ -61,6 +61,16 @@ OAUTH_CODES = {
 }
 
 
+# A gateway in front of Zalo answered for it (502 Bad Gateway, 504 Gateway Timeout): the
+# request got past the gateway and Zalo may have acted on it, as after a timeout.
+GATEWAY_STATUSES = frozenset({502, 504})
+
+
+def answered_by_gateway(code: int | None, *, http_status: int | None) -> bool:
+    """A gateway answered instead of Zalo: the call may have taken effect all the same."""
+    return code is None and http_status in GATEWAY_STATUSES
+
+
 def classify(code: int | None, *, http_status: int | None = None) -> ErrorKind:
     """Kind of failure for a Zalo error code (or, without one, an HTTP status)."""
     if code is None:
@@ -103,7 +113,7 @@ class ZaloError(Exception):
         self.retry_after = retry_after
         # The request may have reached Zalo but no answer came back: Zalo may have acted
         # on it, so a non-idempotent call must not be repeated blindly.
-        self.outcome_unknown = outcome_unknown
+        self.outcome_unknown = outcome_unknown or answered_by_gateway(code, http_status=http_status)
 
     @property
     def retryable(self) -> bool:
