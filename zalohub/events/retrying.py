@@ -48,8 +48,9 @@ class Retrying:
 
 
 def retry_state(event: ZaloEvent) -> Retrying | None:
-    """Set while an event that failed at least once waits for its next try."""
-    if event.processing_state not in WAITING or event.attempts < 1:
+    """Set while an event that failed at least once waits for its next try (Retry
+    Processing by hand clears the error: that event is just queued, not retrying)."""
+    if event.processing_state not in WAITING or event.attempts < 1 or not event.error_message:
         return None
     return Retrying(
         attempts=event.attempts,
