@@ -101,3 +101,26 @@ def test_it_takes_a_resent_event_out_of_the_errors_filter(
     assert send_due() == ["sent"]
     message.refresh_from_db()
     assert message.zalo_state == ZaloState.SENT
+
+
+def test_it_calls_an_event_queued_again_by_hand_queued_not_retrying(connected_oa):
+    from zalohub.events.actions import event_retry_processing
+    from zalohub.events.retrying import retry_state
+
+    event = ZaloEvent.objects.create(
+        app=connected_oa.app,
+        oa=connected_oa,
+        event_name="user_send_text",
+        dedupe_key="by-hand",
+        raw_body="{}",
+        processing_state=ProcessingState.ERROR,
+        attempts=1,
+        error_message="HandlerError: the OA is not connected",
+    )
+    # It should not say "retrying" once an admin pressed Retry Processing (no failure since)...
+    assert retry_state(event_retry_processing(event=event)) is None
+    # ...but should while the worker's own retry waits after a failure.
+    ZaloEvent.objects.filter(pk=event.pk).update(attempts=2, error_message="HTTP 503")
+    event.refresh_from_db()
+    state = retry_state(event)
+    assert state is not None and state.attempts == 2 and "HTTP 503" in str(state)
