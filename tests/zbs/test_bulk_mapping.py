@@ -78,8 +78,11 @@ def test_the_page_previews_the_first_five_before_sending(admin, approved, custom
     assert bulk.mapping == {"customer_name": {"source": "name"}}
     # The bulk's record says where each value came from, as a table, with no Save.
     record = client.get(reverse("admin:zbs_bulksend_change", args=[bulk.pk])).content.decode()
-    assert "<td>customer_name</td><td>The partner&#x27;s name</td><td>—</td>" in record
-    assert "<td>order_code</td><td>The same value for everyone</td><td>KM-2026</td>" in record
+    assert "<td><code>customer_name</code></td><td>The partner&#x27;s name</td><td>—</td>" in record
+    assert (
+        "<td><code>order_code</code></td><td>The same value for everyone</td><td>KM-2026</td>"
+        in record
+    )
     assert "{&quot;order_code&quot;" not in record and 'name="_save"' not in record
     # Its field names read in Vietnamese too (they had no verbose names).
     record = client.get(

@@ -127,7 +127,7 @@ def test_a_template_that_is_not_a_draft_has_no_save_buttons(admin, oa, status):
     )
     # It should offer no Save: the record is read, its rows shown as tables.
     assert 'name="_save"' not in html and 'name="_continue"' not in html
-    assert "<td>order_code</td><td>Code / ID</td><td>DH001</td><td>30</td>" in html
+    assert "<td><code>order_code</code></td><td>Code / ID</td><td>DH001</td><td>30</td>" in html
     assert "<td>Call a phone number</td><td>Gọi</td><td>84912345678</td>" in html
     draft = make_template(oa, name="Bản nháp đơn hàng")
     html = (

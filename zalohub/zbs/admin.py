@@ -87,7 +87,8 @@ class TemplateAdmin(OAScopedAdmin):
         rows = []
         for param in obj.params:
             label, limit = PARAM_TYPES.get(int(param.get("type") or 0), ("—", ""))
-            rows.append([param.get("name", ""), label, param.get("sample", ""), limit])
+            name = format_html("<code>{}</code>", param.get("name", ""))  # an identifier
+            rows.append([name, label, param.get("sample", ""), limit])
         heads = [_("Parameter name"), _("Type"), _("Sample value"), _("Limit")]
         return _table([str(h) for h in heads], rows)
 
@@ -174,12 +175,13 @@ class BulkSendAdmin(OAScopedAdmin):
         rows = []
         for name in names:
             rule = obj.mapping.get(name)
+            code = format_html("<code>{}</code>", name)  # an identifier, not words
             if rule is None:
-                rows.append([name, labels[CONSTANT], obj.params.get(name, "")])
+                rows.append([code, labels[CONSTANT], obj.params.get(name, "")])
             elif rule.get("source") == REF:
-                rows.append([name, _("External reference “%s”") % rule.get("key"), "—"])
+                rows.append([code, _("External reference “%s”") % rule.get("key"), "—"])
             else:
-                rows.append([name, labels.get(rule.get("source"), rule.get("source")), "—"])
+                rows.append([code, labels.get(rule.get("source"), rule.get("source")), "—"])
         heads = [_("Parameter name"), _("Value from"), _("Value (the same for everyone)")]
         return _table([str(h) for h in heads], rows)
 
