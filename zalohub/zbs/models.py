@@ -222,6 +222,8 @@ class BulkRecipient(models.Model):
 
     class Meta:
         ordering = ["bulk", "position"]
+        verbose_name = _("bulk recipient")
+        verbose_name_plural = _("bulk recipients")
 
     def __str__(self) -> str:
         return f"{self.bulk_id}:{self.partner_id} {self.outcome}"
