@@ -56,3 +56,12 @@ def test_the_custom_pages_use_the_admins_breadcrumbs_and_buttons(admin, oa):
         assert '<ol class="breadcrumbs">' in page, url
         assert 'id="site-name"' in page, url
         assert button in page, url
+
+
+def test_the_oauth_error_page_uses_the_admins_breadcrumbs_and_a_button(client, oa):
+    page = client.get(f"/zalo/oauth/{oa.app.app_id}/callback/?code=x&state=forged")
+    html = page.content.decode()
+    # It should fail in the admin's frame: breadcrumbs list, a styled way back.
+    assert page.status_code == 400
+    assert '<ol class="breadcrumbs">' in html
+    assert '<a class="button" href="/admin/accounts/officialaccount/">' in html
