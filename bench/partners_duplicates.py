@@ -114,6 +114,11 @@ def main() -> int:
     args = parser.parse_args()
     n = 100_000 if args.quick else args.partners
     print(f"Loading {n:,} partners into {DB} ...", flush=True)
+    # The hub refuses to start on PostgreSQL without keys: one for this run (and the
+    # migrate it starts).
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("ZALOHUB_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     _recreate_database()
     os.environ["DATABASE_URL"] = URL
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")

@@ -56,6 +56,11 @@ def free_port() -> int:
 
 
 def bench_env(args: argparse.Namespace) -> dict[str, str]:
+    # The hub refuses to start on PostgreSQL without keys; one key for the whole run,
+    # kept in this process's environment so that every process it starts shares it.
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("ZALOHUB_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     env = dict(os.environ)
     env.update(
         DATABASE_URL=DB_URL,
