@@ -167,11 +167,12 @@ def merge_fields_table(journal: Any) -> SafeString:
     ]
     # Named by role, with the names they had: after a merge that took the other's name,
     # both partners are called the same.
+    who = '{}<br><span class="zh-who">{}</span>'
     heads = [
         _("Field"),
-        format_html("{}<br>{}", _("Kept partner, before"), before.get("name", "")),
-        format_html("{}<br>{}", _("Merged partner, before"), theirs.get("name", "")),
-        format_html("{}<br>{}", _("Kept partner, after"), after.get("name", "")),
+        format_html(who, _("Kept partner, before"), before.get("name", "")),
+        format_html(who, _("Merged partner, before"), theirs.get("name", "")),
+        format_html(who, _("Kept partner, after"), after.get("name", "")),
     ]
     return table(heads, rows, "zh-merge-fields")
 
