@@ -99,7 +99,18 @@ def worker(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except ImproperlyConfigured as exc:
+        # A setting is missing or malformed (the message names the variable): say so in
+        # one line, not under a traceback an operator has to read from the bottom.
+        print(f"zalohub: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     if command == "demo":
         return demo(argv[1:])

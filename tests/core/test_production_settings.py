@@ -71,6 +71,16 @@ def test_it_refuses_to_start_without_keys_outside_the_embedded_shape(env, tmp_pa
     assert not (tmp_path / "data" / "encryption.key").exists()
 
 
+def test_the_zalohub_command_says_which_variable_in_one_line(tmp_path):
+    zalohub = str(Path(sys.executable).parent / "zalohub")  # the console script
+    for command in ("check", "worker"):
+        done = _hub([zalohub, command], {}, tmp_path)
+        # It should stop with a status, and one line naming the variable, no traceback.
+        assert done.returncode == 2
+        assert done.stderr.startswith("zalohub: ZALOHUB_ENCRYPTION_KEYS is not set")
+        assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
 def test_the_embedded_shape_keeps_its_keys_and_database_owner_only(tmp_path):
     # The modes are read while the connection is open: SQLite removes its WAL files
     # when the last connection closes.
