@@ -130,7 +130,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_tasks_db",
+    "zalohub.core.tasks_app.TasksDbConfig",
     "zalohub.core",
     "zalohub.accounts",
     "zalohub.apilog",
@@ -426,6 +426,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": envstr("ZALOHUB_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own configuration gives "django" a console handler of its own under
+        # DEBUG (the demo): every line would be written twice, once without the filter.
+        "django": {"handlers": []},
         "django.server": {"level": "WARNING"},
         "django.request": {"filters": ["client_errors"]},
     },

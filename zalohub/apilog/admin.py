@@ -5,6 +5,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.apilog.models import ApiLog
+from zalohub.core.stored_text import stored_text
+from zalohub.zalo.errors import KIND_LABELS, kind_label
 
 
 class OutcomeFilter(admin.SimpleListFilter):
@@ -20,6 +22,17 @@ class OutcomeFilter(admin.SimpleListFilter):
         if self.value() == "error":
             return queryset.filter(ok=False)
         return queryset
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = _("error kind")
+    parameter_name = "error_kind"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [(kind.value, label) for kind, label in KIND_LABELS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(error_kind=self.value()) if self.value() else queryset
 
 
 class CauseFilter(admin.SimpleListFilter):
@@ -72,7 +85,7 @@ class ApiLogAdmin(admin.ModelAdmin):
         CauseFilter,
         "oa",
         "http_status",
-        "error_kind",
+        KindFilter,
         "endpoint",
         "created_at",
     ]
@@ -89,8 +102,8 @@ class ApiLogAdmin(admin.ModelAdmin):
         "http_status",
         "outcome",
         "error_code",
-        "error_kind",
-        "error_message",
+        "kind_display",
+        "error_text",
         "duration_display",
         "ref_type",
         "ref_id",
@@ -116,9 +129,17 @@ class ApiLogAdmin(admin.ModelAdmin):
         css = "ok" if obj.ok else "bad"
         return format_html('<span class="apilog-{}">{}</span>', css, obj.http_status or "—")
 
+    @admin.display(description=_("error kind"), ordering="error_kind")
+    def kind_display(self, obj: ApiLog) -> str:
+        return kind_label(obj.error_kind)
+
+    @admin.display(description=_("error message"))
+    def error_text(self, obj: ApiLog) -> str:
+        return stored_text(obj.error_message, code=obj.error_code)
+
     @admin.display(description=_("error message"))
     def short_error(self, obj: ApiLog) -> str:
-        text = obj.error_message
+        text = stored_text(obj.error_message, code=obj.error_code)
         return text if len(text) <= 80 else text[:77] + "…"
 
     @admin.display(description=_("duration (s)"), ordering="duration_ms")

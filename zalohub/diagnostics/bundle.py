@@ -17,6 +17,7 @@ from zalohub.accounts.models import OfficialAccount
 from zalohub.apilog.models import ApiLog
 from zalohub.apilog.redact import REDACTED, redact_text, redact_value
 from zalohub.core.crypto import SecretUnavailable, reveal
+from zalohub.core.stored_text import stored_text
 from zalohub.diagnostics.categories import category_for_code, category_for_event, label, next_step
 from zalohub.diagnostics.checks.run import oa_health
 from zalohub.diagnostics.checks.templates import bad_templates
@@ -142,7 +143,11 @@ def _checklist(bundle: dict[str, Any]) -> list[dict[str, str]]:
         (
             _("Open the API log of the failed action: HTTP status and error message."),
             _("HTTP %(status)s, %(message)s")
-            % {"status": log["http_status"], "message": log["error_message"] or _("no error")}
+            % {
+                "status": log["http_status"],
+                "message": stored_text(log["error_message"], code=log["zalo_error_code"])
+                or _("no error"),
+            }
             if log
             else _("no API log"),
         ),
@@ -217,9 +222,11 @@ def escalation_bundle(
         "oa": _oa(oa) if oa else None,
         "error": {
             "time": _iso(error_at),
-            "message": (event.error_message if event else "")
-            or (api_log.error_message if api_log else "")
-            or (oa.last_error if oa else ""),
+            "message": stored_text(
+                (event.error_message if event else "")
+                or (api_log.error_message if api_log else "")
+                or (oa.last_error if oa else "")
+            ),
             "category": label(category),
             "next_step": next_step(category, code),
         },
@@ -267,7 +274,12 @@ def bundle_text(bundle: dict[str, Any]) -> str:
         lines += [
             "",
             _("API log #%(id)s %(time)s: %(method)s %(url)s") % log,
-            _("HTTP %(http_status)s · Zalo code %(zalo_error_code)s · %(error_message)s") % log,
+            _("HTTP %(http_status)s · Zalo code %(zalo_error_code)s · %(error_message)s")
+            % {
+                **log,
+                "zalo_error_code": log["zalo_error_code"] or "—",
+                "error_message": stored_text(log["error_message"], code=log["zalo_error_code"]),
+            },
             _("Request:"),
             log["request_body"] or "—",
             _("Response:"),

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zalohub.apilog.models import ApiLog
+from zalohub.core.stored_text import stored_text
 from zalohub.events.actions import (
     ActionRefused,
     can_mark_error,
@@ -155,12 +156,16 @@ class AttemptInline(admin.TabularInline):
         "finished_at",
         "result",
         "error_code",
-        "error_message",
+        "error_text",
         "zalo_msg_id",
         "worker",
     ]
     readonly_fields = fields
     verbose_name_plural = gettext_lazy("History of attempts")
+
+    @admin.display(description=gettext_lazy("error message"))
+    def error_text(self, obj: EventAttempt) -> str:
+        return stored_text(obj.error_message, code=obj.error_code)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -215,7 +220,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (gettext_lazy("Error"), {"fields": ["error_category", "error_message", "error_at"]}),
+        (gettext_lazy("Error"), {"fields": ["error_category", "error_text", "error_at"]}),
         (gettext_lazy("Message"), {"fields": ["message_text", "message_failure"]}),
         (
             gettext_lazy("Delivery"),
@@ -303,11 +308,15 @@ class ZaloEventAdmin(admin.ModelAdmin):
     def error_summary(self, obj: ZaloEvent) -> str:
         if not obj.error_message and not obj.error_category:
             return ""
-        text = obj.error_message
+        text = stored_text(obj.error_message)
         short = text if len(text) <= 60 else text[:57] + "…"
         return format_html(
             '<span title="{}">{}</span>', text, obj.get_error_category_display() or short
         )
+
+    @admin.display(description=gettext_lazy("error message"))
+    def error_text(self, obj: ZaloEvent) -> str:
+        return stored_text(obj.error_message)
 
     @admin.display(description=gettext_lazy("text"))
     def message_text(self, obj: ZaloEvent) -> str:
@@ -315,7 +324,9 @@ class ZaloEventAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("failure reason"))
     def message_failure(self, obj: ZaloEvent) -> str:
-        return (obj.message.failure_reason if obj.message else "") or "—"
+        if not obj.message or not obj.message.failure_reason:
+            return "—"
+        return stored_text(obj.message.failure_reason, code=obj.message.failure_code)
 
     @admin.display(description=gettext_lazy("raw payload"))
     def payload(self, obj: ZaloEvent) -> str:
@@ -473,12 +484,24 @@ class ZaloEventAdmin(admin.ModelAdmin):
 
 @admin.register(RejectedRequest)
 class RejectedRequestAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "app_id", "status_code", "reason", "remote_addr", "body_size"]
+    list_display = [
+        "received_at",
+        "app_id",
+        "status_code",
+        "reason_text",
+        "remote_addr",
+        "body_size",
+    ]
     list_filter = ["status_code", "app_id"]
     search_fields = ["reason", "app_id", "body"]
     readonly_fields = [*list_display, "headers", "body"]
+    fields = readonly_fields
     # Above the list: each allowance's use, and the requests refused beyond it (not stored).
     change_list_template = "admin/events/rejectedrequest/change_list.html"
+
+    @admin.display(description=gettext_lazy("reason"), ordering="reason")
+    def reason_text(self, obj: RejectedRequest) -> str:
+        return stored_text(obj.reason)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         from zalohub.events.rejected import allowances

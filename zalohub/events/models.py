@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core.stored_text import stored_text
 
 
 class ProcessingState(models.TextChoices):
@@ -298,7 +299,7 @@ class RejectedRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.reason}"
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {stored_text(self.reason)}"
 
 
 class RejectedTally(models.Model):

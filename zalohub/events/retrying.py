@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from zalohub.core.stored_text import stored_text
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent
 
 WAITING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
@@ -56,7 +57,7 @@ def retry_state(event: ZaloEvent) -> Retrying | None:
         attempts=event.attempts,
         max_attempts=settings.EVENTS_MAX_ATTEMPTS,
         next_at=event.next_attempt_at,
-        reason=event.error_message,
+        reason=stored_text(event.error_message),
     )
 
 

@@ -9,6 +9,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from zalohub.core.stored_text import stored_text
 from zalohub.events.models import Direction, Message, ZaloState
 from zalohub.events.retrying import Retrying, retries_of_messages
 from zalohub.inbox.models import SentImage
@@ -33,7 +34,8 @@ def _when(value: datetime | None) -> str:
 def status_tooltip(message: Message) -> str:
     state = message.zalo_state
     if state == ZaloState.FAILED:
-        return message.failure_reason or _("Zalo did not accept the message.")
+        reason = stored_text(message.failure_reason, code=message.failure_code)
+        return reason or _("Zalo did not accept the message.")
     if state == ZaloState.ON_QUEUE:
         return _("Waiting to be sent to Zalo.")
     if state == ZaloState.SENT:

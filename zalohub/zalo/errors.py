@@ -7,6 +7,10 @@ whether a failed call is worth retrying lives here, so no other module parses er
 
 import enum
 
+# Django's lazy gettext is not one of our modules: the wire stays free of models and
+# settings, and an explanation is translated only when a page shows it.
+from django.utils.translation import gettext_lazy as _
+
 
 class ErrorKind(enum.StrEnum):
     RETRYABLE = "retryable"  # network, timeouts, 5xx, 429 / -32: back off and try again
@@ -14,6 +18,24 @@ class ErrorKind(enum.StrEnum):
     QUOTA = "quota"  # a quota is spent: wait for it to reset
     BLOCKED = "blocked"  # the recipient cannot be reached now (blocked, window, opt-out)
     PERMANENT = "permanent"  # a bad request or configuration: retrying changes nothing
+
+
+# What each kind means, in the words staff read (the values are codes in the database).
+KIND_LABELS = {
+    ErrorKind.RETRYABLE: _("temporary: retried"),
+    ErrorKind.AUTH: _("authorization"),
+    ErrorKind.QUOTA: _("quota used up"),
+    ErrorKind.BLOCKED: _("recipient unreachable"),
+    ErrorKind.PERMANENT: _("permanent"),
+}
+
+
+def kind_label(kind: str) -> str:
+    """The label of an ErrorKind value ("" stays "")."""
+    try:
+        return str(KIND_LABELS[ErrorKind(kind)])
+    except ValueError:
+        return kind
 
 
 _RETRYABLE = {-32, -100, -200}
@@ -59,6 +81,56 @@ OAUTH_CODES = {
     -14014: "Invalid refresh token",
     -14018: "Invalid grant type",
 }
+
+
+# What a code means, in the words staff read (Zalo's own message is English and terse;
+# it stays in the API log). Codes the troubleshooting guide and the sandbox meet.
+EXPLANATIONS = {
+    -32: _("Zalo's rate limit was exceeded: the call is retried later."),
+    -108: _("The phone number is not valid (use the 84xxxxxxxxx format)."),
+    -109: _("The template id is not valid."),
+    -1121: _("A parameter is longer than the template allows."),
+    -1122: _("A parameter of the template is missing."),
+    -1124: _("A parameter does not have the format the template asks for."),
+    -114: _("The recipient is not active on Zalo, refused the message or uses an old Zalo."),
+    -118: _("No Zalo account uses this phone number, or it is disabled."),
+    -124: _("The access token is not valid: authorize the OA again."),
+    -131: _("The template is not approved on Zalo."),
+    -132: _("A parameter of the template is not valid."),
+    -141: _("The customer refused ZBS messages from this OA."),
+    -144: _("The OA's daily ZBS sending limit is used up."),
+    -146: _("Zalo disabled the template for its low quality."),
+    -147: _("The template's daily quota is used up."),
+    -201: _("A parameter of the call is not valid."),
+    -213: _("The customer does not follow the OA."),
+    -216: _("The access token is not valid: authorize the OA again."),
+    -220: _("The access token has expired or was removed: authorize the OA again."),
+    -230: _("The customer has not interacted with the OA in the last 7 days."),
+    -14002: _("The app id is not valid."),
+    -14003: _("The redirect URI does not match the callback registered in Zalo's console."),
+    -14004: _("The app secret key is not valid."),
+    -14005: _("The authorization code is not valid, has expired or was already used."),
+    -14014: _("The refresh token is not valid: authorize the OA again."),
+    -14018: _("The grant type is not valid."),
+}
+
+
+def explain(code: int | None = None, *, http_status: int | None = None) -> str:
+    """What a Zalo code (or, without one, an HTTP status) means, in the active language;
+    "" when there is nothing more to say than Zalo's own message."""
+    if code is not None and code in EXPLANATIONS:
+        return str(EXPLANATIONS[code])
+    if code is None and http_status is not None:
+        if http_status == 429:
+            return str(_("Zalo is limiting the calls (HTTP 429): the call is retried later."))
+        if http_status >= 500:
+            return str(
+                _("Zalo is unavailable (HTTP %(status)s): the call is retried later.")
+                % {"status": http_status}
+            )
+        if http_status == 401:
+            return str(_("Zalo refused the access token (HTTP 401)."))
+    return ""
 
 
 # A gateway in front of Zalo answered for it (502 Bad Gateway, 504 Gateway Timeout): the

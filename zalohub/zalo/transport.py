@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from zalohub.zalo.context import current_context
 from zalohub.zalo.errors import ErrorKind, ZaloError, error_from_body
@@ -139,20 +140,23 @@ class ZaloTransport:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing was sent: safe to try again.
                 raise ZaloError(
-                    f"Could not reach Zalo: {exc.__class__.__name__}: {exc}",
+                    gettext_noop("Could not reach Zalo: %(error)s")
+                    % {"error": f"{exc.__class__.__name__}: {exc}"},
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
                 ) from None
             except httpx.TimeoutException:
                 raise ZaloError(
-                    f"Zalo did not answer within {self.timeout:g} s",
+                    gettext_noop("Zalo did not answer within %(seconds)s s")
+                    % {"seconds": f"{self.timeout:g}"},
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
                     outcome_unknown=True,
                 ) from None
             except httpx.TransportError as exc:
                 raise ZaloError(
-                    f"The connection to Zalo broke: {exc.__class__.__name__}: {exc}",
+                    gettext_noop("The connection to Zalo broke: %(error)s")
+                    % {"error": f"{exc.__class__.__name__}: {exc}"},
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
                     outcome_unknown=True,
@@ -206,7 +210,8 @@ class ZaloTransport:
             )
         if not isinstance(body, dict):
             raise ZaloError(
-                f"Zalo answered with a body that is not a JSON object (HTTP {status})",
+                gettext_noop("Zalo answered with a body that is not JSON (HTTP %(status)s)")
+                % {"status": status},
                 kind=ErrorKind.RETRYABLE if status >= 500 else ErrorKind.PERMANENT,
                 http_status=status,
                 endpoint=endpoint,

@@ -226,7 +226,7 @@ class BulkRecipient(models.Model):
         verbose_name_plural = _("bulk recipients")
 
     def __str__(self) -> str:
-        return f"{self.bulk_id}:{self.partner_id} {self.outcome}"
+        return f"{self.partner} · {self.get_outcome_display()}"
 
 
 class TemplateSend(models.Model):

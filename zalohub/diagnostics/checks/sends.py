@@ -16,7 +16,7 @@ from zalohub.diagnostics.checks import CheckResult, Evidence, links
 from zalohub.diagnostics.models import Level
 from zalohub.diagnostics.text import msg
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent, ZaloState
-from zalohub.zalo.errors import classify
+from zalohub.zalo.errors import KIND_LABELS, ErrorKind, classify
 
 WINDOW = timedelta(hours=24)
 STORM_SAMPLE = 20  # the OA's most recent calls looked at for a storm
@@ -68,7 +68,7 @@ def _rows(counter: Counter) -> list[tuple[str, str]]:
     rows = []
     for (kind, code), n in counter.most_common():
         name = (
-            msg(_("Zalo code %(code)s (%(kind)s)"), code=code, kind=kind)
+            msg(_("Zalo code %(code)s (%(kind)s)"), code=code, kind=KIND_LABELS[ErrorKind(kind)])
             if code
             else msg(_("no Zalo code (our own state)"))
         )

@@ -139,7 +139,8 @@ def check_templates(*, oa: OfficialAccount, now: datetime, tally: FailureTally) 
             url = links.zbs_templates(oa, "template", status__exact=status)
             if url:
                 count = sum(1 for r in bad if r["status"] == status)
-                label = msg(_("ZBS templates: %s"), status)
+                shown = next(r["status_label"] for r in bad if r["status"] == status)
+                label = msg(_("ZBS templates: %s"), shown)
                 result.evidence.append(Evidence(label, url, count))
     elif url := links.zbs_templates(oa, "template"):
         result.evidence.append(Evidence(msg(_("ZBS templates")), url))
