@@ -292,6 +292,30 @@ def test_retry_processing_keeps_an_oa_of_the_events_own_app(client, zalo_app, co
     assert event.oa == connected_oa
 
 
+def test_a_zns_receipt_of_app_b_never_moves_a_template_message_of_app_a(
+    client, zalo_app, connected_oa
+):
+    from zalohub.events.models import Direction, Message, ZaloState
+
+    sales = _sales_oa()
+    ours = Message.objects.create(
+        oa=connected_oa,
+        direction=Direction.OUTBOUND,
+        kind=Message.Kind.TEMPLATE,
+        zalo_user_id="84912345678",
+        zalo_msg_id="15a0cc0bbb13bd4ce403",
+        zalo_state=ZaloState.SENT,
+    )
+    raw = fixture("user_received_message__zns", **{zalo_app.app_id: APP_SALES_ID})
+    assert signed(client, sales.app, raw).status_code == 200
+    drain()
+    # It should not take app A's message (same msg_id) for a receipt app B accepted.
+    ours.refresh_from_db()
+    assert ours.zalo_state == ZaloState.SENT
+    receipt = ZaloEvent.objects.get()
+    assert receipt.oa_id is None and receipt.message_id is None
+
+
 # --- item 9: a future timestamp does not pin a conversation ----------------------------
 
 
