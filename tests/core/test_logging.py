@@ -1,6 +1,8 @@
 """What the hub writes to its log for requests refused as the client's fault."""
 
 import logging
+import os
+import subprocess
 import sys
 
 import pytest
@@ -58,3 +60,29 @@ def test_a_server_error_keeps_its_traceback():
         )
     # It should keep what a 5xx needs to be fixed.
     assert "Traceback" in _written(record) and "RuntimeError: boom" in _written(record)
+
+
+def test_under_debug_each_line_is_written_once(tmp_path):
+    # The demo runs with DEBUG on, where Django adds a console handler of its own.
+    code = (
+        "import django, logging; django.setup()\n"
+        "try:\n"
+        "    raise PermissionError('refused')\n"
+        "except PermissionError:\n"
+        "    logging.getLogger('django.security.DisallowedHost').error(\n"
+        "        'Invalid HTTP_HOST header', exc_info=True, extra={'status_code': 400})\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "zalohub.settings",
+        "ZALOHUB_DATA_DIR": str(tmp_path / "data"),
+        "ZALOHUB_DEBUG": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    # It should write the line once, through the hub's handler, without the traceback.
+    [line] = done.stderr.splitlines()
+    assert line.endswith("ERROR django.security.DisallowedHost: Invalid HTTP_HOST header")
