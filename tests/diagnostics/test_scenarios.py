@@ -141,7 +141,7 @@ def test_it_names_a_spent_quota(connected_oa, customer_writes, send, scenario, w
     customer_writes()
     _fail_three(send, scenario, "quota_exhausted")
     check = watch.red(connected_oa, "sends", ErrorCategory.SEND, "quick=failed")
-    assert "Zalo code -144 (quota)" in dict(check.facts)
+    assert dict(check.facts)["Zalo code -144 (quota used up)"] == "3"
     assert "daily ZNS quota" in check.next_step
     with watch.fixing():
         _fix_and_resend(scenario, "quota_exhausted")
