@@ -124,7 +124,11 @@ def prune() -> int:
         deleted += RejectedRequest.objects.filter(received_at__lte=overflow[0]).delete()[0]
     with transaction.atomic():
         # Locked first: a request stored meanwhile waits, then counts on top of the recount.
-        tallies = {t.bucket: t for t in RejectedTally.objects.select_for_update()}
+        # In the order storing takes them (its app's allowance, then the total's), so
+        # the two never wait on each other in a cycle.
+        locked = RejectedTally.objects.select_for_update()
+        tallies = {t.bucket: t for t in locked.exclude(bucket=TOTAL).order_by("bucket")}
+        tallies.update({t.bucket: t for t in locked.filter(bucket=TOTAL)})
         known = set(ZaloApp.objects.values_list("app_id", flat=True))
         counts: dict[str, list[int]] = {}
         per_app = RejectedRequest.objects.values("app_id").annotate(
