@@ -6,8 +6,7 @@ Answers: an HTTP status, ``L`` (redirected to the admin login) or ``R`` (redirec
 elsewhere: a form's success, the admin's index). Arguments name objects of the world
 (tests/core/url_world.py): ``*_own`` rows belong to the Support OA, ``*_other`` rows to
 the Sales OA, which the one-OA agent is not a member of: those answer 404 (not 403), so
-a guessed id confirms nothing. The inbox keeps its own page (403, "not a member") for
-another OA's conversation.
+a guessed id confirms nothing, in the inbox as in the admin.
 """
 
 from dataclasses import dataclass, field
@@ -332,36 +331,36 @@ TABLE: dict[str, list[Case]] = {
     "admin:diagnostics_incident_delete": [C(ADMIN_ONLY, "incident_own")],
     "admin:diagnostics_incident_change": [C(ADMIN_ONLY, "incident_own")],
     "admin/diagnostics/incident/<path:object_id>/": [C(TO_CHANGE, "incident_own")],
-    # The inbox: members of the OA (and Zalo Admins); another OA's conversation is
-    # refused with the inbox's own page.
+    # The inbox: members of the OA (and Zalo Admins); another OA's conversation answers
+    # 404 like a missing one; a user without the inbox role gets the inbox's 403 page.
     "inbox:index": [C("200 403 200 200 403 L")],
     "inbox:list": [C("200 403 200 200 403 L")],
     "inbox:events": [
         C("200 403 200 200 403 L"),
-        C("200 403 403 200 403 L", query="c={conversation_other}"),
+        C("200 403 404 200 403 L", query="c={conversation_other}"),
     ],
     "inbox:conversation": [
         C("200 403 200 200 403 L", "conversation_own"),
-        C("200 403 403 200 403 L", "conversation_other"),
+        C("200 403 404 200 403 L", "conversation_other"),
     ],
     "inbox:thread": [
         C("200 403 200 200 403 L", "conversation_own"),
-        C("200 403 403 200 403 L", "conversation_other"),
+        C("200 403 404 200 403 L", "conversation_other"),
     ],
     "inbox:reply": [
         POST("200 403 200 200 403 L", "conversation_own", text="Dạ vâng"),
-        POST("200 403 403 200 403 L", "conversation_other", text="Dạ vâng"),
+        POST("200 403 404 200 403 L", "conversation_other", text="Dạ vâng"),
     ],
     "inbox:assign": [
         POST("200 403 200 200 403 L", "conversation_own", assignment="release"),
-        POST("200 403 403 200 403 L", "conversation_other", assignment="release"),
+        POST("200 403 404 200 403 L", "conversation_other", assignment="release"),
     ],
     "inbox:sent_image": [
         C("200 403 200 200 403 L", "outbound_own"),
-        C("200 403 403 200 403 L", "outbound_other"),
+        C("200 403 404 200 403 L", "outbound_other"),
     ],
     "inbox:resend": [
         POST("400 403 400 400 403 L", "outbound_own"),
-        POST("400 403 403 400 403 L", "outbound_other"),
+        POST("400 403 404 400 403 L", "outbound_other"),
     ],
 }

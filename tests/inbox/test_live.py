@@ -130,5 +130,5 @@ def test_it_refuses_the_stream_of_a_foreign_conversation(agent, admin, customer_
     customer_writes()
     client = Client()
     client.force_login(agent)  # not a member
-    # It should not stream another OA's conversation.
-    assert client.get(f"/inbox/events/?c={conversation_of().pk}").status_code == 403
+    # It should not stream another OA's conversation (404: nothing is confirmed).
+    assert client.get(f"/inbox/events/?c={conversation_of().pk}").status_code == 404

@@ -38,14 +38,17 @@ def test_it_shows_an_agent_the_oas_they_are_a_member_of(member, agent, other_oa,
     assert page.status_code == 200
     assert b"Support" in page.content and b"Sales" not in page.content
     assert "Xin chào shop" in page.content.decode()
-    # It should refuse the other OA, its conversations and replies to them.
-    assert client.get(f"/inbox/?oa={other_oa.pk}").status_code == 403
+    # It should answer the other OA, its conversations and replies to them as ids that
+    # do not exist (404, not 403): a guessed id confirms nothing.
+    assert client.get(f"/inbox/?oa={other_oa.pk}").status_code == 404
     theirs = message_send(oa=other_oa, user_id="77", text="x")
     conversation = Conversation.objects.get(oa=other_oa)
     for url in (f"/inbox/c/{conversation.pk}/", f"/inbox/c/{conversation.pk}/thread/"):
-        assert client.get(url).status_code == 403
-    assert client.post(f"/inbox/c/{conversation.pk}/reply/", {"text": "hi"}).status_code == 403
-    assert client.post(f"/inbox/m/{theirs.pk}/resend/").status_code == 403
+        assert client.get(url).status_code == 404
+    assert client.post(f"/inbox/c/{conversation.pk}/reply/", {"text": "hi"}).status_code == 404
+    assert client.post(f"/inbox/m/{theirs.pk}/resend/").status_code == 404
+    missing = conversation.pk + theirs.pk + 1000
+    assert client.get(f"/inbox/c/{missing}/").status_code == 404
 
 
 def test_it_shows_an_admin_every_oa(admin, connected_oa, other_oa):

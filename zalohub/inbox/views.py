@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, Sum
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     JsonResponse,
@@ -27,12 +28,6 @@ from zalohub.inbox.present import describe_remaining, group_messages
 from zalohub.inbox.uploads import RULES
 
 
-class Denied(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 def _denied(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "inbox/denied.html", {"message": message}, status=403)
 
@@ -44,10 +39,7 @@ def inbox_view(view):  # type: ignore[no-untyped-def]
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not access.can_use_inbox(request.user):
             return _denied(request, _("Your account has no access to the inbox."))
-        try:
-            return view(request, *args, **kwargs)
-        except Denied as exc:
-            return _denied(request, exc.message)
+        return view(request, *args, **kwargs)
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -61,19 +53,20 @@ def _selected_oa(request: HttpRequest) -> int | None:
     try:
         oa_id = int(raw)
     except ValueError:
-        raise Denied(_("There is no such OA.")) from None
+        raise Http404 from None
+    # Another OA answers as one that does not exist: a guessed id confirms nothing.
     if not access.can_see_oa(request.user, oa_id):
-        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
+        raise Http404
     return oa_id
 
 
 def _conversation(request: HttpRequest, pk: int) -> Conversation:
-    conversation = get_object_or_404(
-        Conversation.objects.select_related("oa", "partner_link__partner", "assigned_to"), pk=pk
+    # Another OA's conversation answers as one that does not exist (404, not 403).
+    return get_object_or_404(
+        Conversation.objects.select_related("oa", "partner_link__partner", "assigned_to"),
+        pk=pk,
+        oa__in=access.visible_oas(request.user),
     )
-    if not access.can_see_oa(request.user, conversation.oa_id):
-        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
-    return conversation
 
 
 def _filters(request: HttpRequest) -> dict[str, Any]:
@@ -237,9 +230,9 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @inbox_view
 def resend(request: HttpRequest, pk: int) -> HttpResponse:
-    message = get_object_or_404(Message, pk=pk, direction=Direction.OUTBOUND)
-    if not access.can_see_oa(request.user, message.oa_id):
-        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
+    message = get_object_or_404(
+        Message, pk=pk, direction=Direction.OUTBOUND, oa__in=access.visible_oas(request.user)
+    )
     try:
         services.inbox_resend(message=message)
     except ActionRefused as exc:
@@ -251,9 +244,11 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
 @inbox_view
 def sent_image(request: HttpRequest, pk: int) -> HttpResponse:
     """The copy of an image an agent sent (Zalo gives no address for it)."""
-    image = get_object_or_404(SentImage.objects.select_related("message"), message_id=pk)
-    if not access.can_see_oa(request.user, image.message.oa_id):
-        raise Denied(_("You are not a member of this OA, so its inbox is not yours to open."))
+    image = get_object_or_404(
+        SentImage.objects.select_related("message"),
+        message_id=pk,
+        message__oa__in=access.visible_oas(request.user),
+    )
     response = HttpResponse(bytes(image.content), content_type=image.content_type)
     response["Cache-Control"] = "private, max-age=86400"  # a sent image never changes
     return response
