@@ -52,3 +52,17 @@ def test_it_shows_each_recovery_once_to_each_admin_without_piling_up(client, adm
     _incident(connected_oa, "templates", 0)
     assert _notices(client) == 1
     assert _notices(client) == 0
+
+
+def test_it_recomputes_when_the_quota_is_back(connected_oa, django_capture_on_commit_callbacks):
+    from zalohub.diagnostics.services import health_refresh
+    from zalohub.zbs.services import quota_store
+
+    quota_store(oa=connected_oa, daily=500, remaining=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert health_refresh(oa=connected_oa).check("templates").level == "red"
+    assert Incident.objects.filter(check_key="templates", resolved_at=None).exists()
+    # Zalo's daily reset, read by the quota sync: the alert should clear at once.
+    with django_capture_on_commit_callbacks(execute=True):
+        quota_store(oa=connected_oa, daily=500, remaining=500)
+    assert not Incident.objects.filter(check_key="templates", resolved_at=None).exists()

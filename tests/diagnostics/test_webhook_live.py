@@ -82,8 +82,10 @@ def test_it_names_a_silent_webhook(hub, sandbox, scenario):
     # The fix: the webhook URL is set again in the console; events arrive.
     scenario("silent_webhook", undo=True)
     assert _customer_writes(sandbox) == "delivered"
-    assert refresh(hub).check("webhook").level == "green"
+    # It should recompute as the customer's message arrives, before anyone recomputes.
+    assert not Incident.objects.filter(oa=hub, check_key="webhook", resolved_at=None).exists()
     assert any("recovered" in m.subject for m in mail.outbox)
+    assert refresh(hub).check("webhook").level == "green"
 
 
 def _retried(sandbox, app_id: str = APP_SUPPORT_ID) -> None:
