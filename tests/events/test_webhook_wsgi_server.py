@@ -135,3 +135,21 @@ def test_a_body_over_the_limit_gets_a_json_413_and_a_record(server, zalo_app, ch
     # The size it declared; a chunked body is read only just past the limit.
     expected = settings.WEBHOOK_MAX_BODY_BYTES + 1 if chunked else total
     assert record.body_size == expected
+
+
+def test_hostile_requests_get_a_json_4xx_through_the_real_stack(server, zalo_app):
+    raw = fixture("user_send_text__official")
+    ours = f"/zalo/webhook/{zalo_app.app_id}/"
+    cases = [
+        ("/zalo/webhook/%00/", raw.encode(), {}, 404),
+        (ours, raw.encode(), {"X-ZEvent-Signature": "mac=\xf1" + "0" * 63}, 401),
+        (ours, ('{"a":' * 40_000 + "1" + "}" * 40_000).encode(), {}, 400),
+        (ours, ('{"n": ' + "7" * 5000 + "}").encode(), {}, 400),
+        (ours, raw.encode() + b"\x00", {}, 400),
+    ]
+    for path, body, headers, expected in cases:
+        status, kind, answer = _post(server, path, [body], chunked=False, **headers)
+        # It should answer each with its 4xx in JSON, and record it (never a 500).
+        assert (status, kind) == (expected, "application/json"), (path, answer[:200])
+    assert RejectedRequest.objects.count() == len(cases)
+    assert not ZaloEvent.objects.exists()

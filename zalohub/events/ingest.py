@@ -292,7 +292,8 @@ def ingest_webhook(
         return reject(401, _("signature does not match (check the app's OA secret key)"))
     body_app = str(payload.get("app_id") or "")
     if body_app and body_app != app.app_id:
-        return reject(403, _("the payload's app_id %s is not this webhook's app") % body_app)
+        # Its start only: the payload's value may be any size, and it goes to the log too.
+        return reject(403, _("the payload's app_id %s is not this webhook's app") % body_app[:64])
     event_time = _event_time(payload)
     max_age = settings.WEBHOOK_MAX_AGE_SECONDS
     if max_age and event_time and (timezone.now() - event_time).total_seconds() > max_age:
