@@ -153,3 +153,48 @@ def test_the_banner_goes_after_the_fix_and_the_notice_shows_once_to_each_admin(
         # ... then never again for this admin.
         page.goto(f"{live_server.url}/admin/")
         assert page.locator("#health-banner").count() == 0
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_the_self_test_shows_whether_zalo_reaches_the_hub(
+    admin_page, live_server, sandbox, sandbox_server, connected_oa, shots, language
+):
+    from zalohub.sandbox import customers
+
+    # Zalo's console points the app's webhook at this hub; then Zalo unsubscribes it.
+    customers.configure_webhooks(sandbox, hub=live_server.url, receipt_delay=None)
+    scenarios = f"{sandbox_server.base_url}/_sandbox/scenarios/silent_webhook"
+    httpx.post(scenarios, json={"app_id": APP_SUPPORT_ID}).raise_for_status()
+    page = admin_page(f"admin-{language}", language)
+    page.goto(f"{live_server.url}{HEALTH}?oa={connected_oa.pk}")
+    card = page.locator(f"#oa-{connected_oa.pk}")
+    card.locator("button.dx-selftest").click()
+    card = page.locator(f"#oa-{connected_oa.pk}")
+    # It should say it failed because Zalo holds no webhook URL, and turn the webhook red.
+    assert card.locator(".dx-selftest-info").get_attribute("data-probe") == "failed"
+    assert card.locator("details[data-check='webhook']").get_attribute("data-level") == "red"
+    result = card.locator(".dx-selftest-result").inner_text()
+    no_url = _in(
+        language,
+        "Zalo holds no webhook URL for this app (as after it unsubscribes an app whose webhook "
+        "kept failing): nothing was delivered. Enter the Webhook URL in Zalo's console.",
+    )
+    assert no_url in result
+    assert _in(language, "Test delivery asked of Zalo") in result
+    page.screenshot(path=str(shots / f"selftest-failed-{language}.png"), full_page=True)
+    # Zalo subscribes the app again: the self-test proves Zalo reaches the hub.
+    httpx.request("DELETE", scenarios).raise_for_status()
+    page.locator(f"#oa-{connected_oa.pk} button.dx-selftest").click()
+    for _ in range(50):  # the delivery is settled on the next page load
+        state = page.locator(f"#oa-{connected_oa.pk} .dx-selftest-info").get_attribute("data-probe")
+        if state != "pending":
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    card = page.locator(f"#oa-{connected_oa.pk}")
+    assert card.locator(".dx-selftest-info").get_attribute("data-probe") == "arrived"
+    assert card.locator("details[data-check='webhook']").get_attribute("data-level") != "red"
+    assert live_server.url in card.locator(".dx-selftest-result").inner_text()
+    path = shots / f"selftest-arrived-{language}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"\nself-test, Zalo reaches the hub ({language}): {path}")

@@ -120,7 +120,7 @@ class WebhookProbe(models.Model):
     (``recent_delivery``). Never the hub posting to itself: that proves nothing about Zalo."""
 
     class Method(models.TextChoices):
-        ZALO_DELIVERY = "zalo_delivery", _("Zalo delivered a test event")
+        ZALO_DELIVERY = "zalo_delivery", _("Test delivery asked of Zalo")
         RECENT_DELIVERY = "recent_delivery", _("Last genuine delivery from Zalo")
 
     oa = models.ForeignKey(
