@@ -35,7 +35,8 @@ def _read_body(request: HttpRequest) -> tuple[bytes, int]:
             size = 0  # as Django reads it: no body
         if size > limit:
             return request.read(settings.WEBHOOK_REJECTED_BODY_BYTES), size
-        return request.read(), size
+        raw = request.read(limit + 1)  # never more, whatever the header said
+        return raw, max(size, len(raw))
     stream = request
     if isinstance(request, WSGIRequest) and (
         "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
