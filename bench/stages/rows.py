@@ -1,0 +1,112 @@
+"""The rows a run seeds, stores as ingest would, and counts afterwards."""
+
+import json
+import time
+
+from bench.stages.common import PENDING_SQL, sql
+from bench.stream import APP_ID, OA_ID, Stream
+
+
+def reset_events() -> None:
+    sql("TRUNCATE events_eventattempt, events_zaloevent, events_message CASCADE")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE events_zaloevent")
+        cursor.execute("VACUUM ANALYZE events_message")
+
+
+def seed_outbound(stream: Stream) -> None:
+    """The OA's sent messages that the stream's receipts point at."""
+    from django.utils import timezone
+
+    from zalohub.accounts.models import OfficialAccount
+    from zalohub.events.models import Direction, Message, ZaloState
+
+    oa = OfficialAccount.objects.get(oa_id=OA_ID)
+    now = timezone.now()
+    Message.objects.bulk_create(
+        [
+            Message(
+                oa=oa,
+                direction=Direction.OUTBOUND,
+                zalo_user_id=user,
+                text="seeded outbound message",
+                zalo_msg_id=msg_id,
+                zalo_state=ZaloState.SENT,
+                sent_at=now,
+                created_at=now,
+            )
+            for msg_id, user in stream.outbound
+        ],
+        batch_size=2000,
+    )
+
+
+def insert_events(stream: Stream) -> float:
+    """Store the stream as ingest would (same fields), in one transaction; its commit time."""
+    from django.db import transaction
+
+    from zalohub.accounts.models import OfficialAccount, ZaloApp
+    from zalohub.events.ingest import _event_time, dedupe_key, parties
+    from zalohub.events.models import ZaloEvent
+
+    app = ZaloApp.objects.get(app_id=APP_ID)
+    oa = OfficialAccount.objects.get(oa_id=OA_ID)
+    rows = []
+    for raw, _ts in stream.payloads:
+        payload = json.loads(raw)
+        oa_id, user_id = parties(payload)
+        name = payload["event_name"]
+        rows.append(
+            ZaloEvent(
+                app=app,
+                oa=oa if oa_id == OA_ID else None,
+                event_name=name,
+                dedupe_key=dedupe_key(name, payload, raw.encode()),
+                raw_body=raw,
+                headers={"content-type": "application/json"},
+                signature_variant="app_id",
+                event_time=_event_time(payload),
+                zalo_user_id=user_id,
+                conversation_key=f"{oa_id}:{user_id}" if user_id else "",
+            )
+        )
+    with transaction.atomic():
+        ZaloEvent.objects.bulk_create(rows, batch_size=2000)
+    committed = time.time()
+    sql("ANALYZE events_zaloevent")
+    return committed
+
+
+def pending_count() -> int:
+    return sql(f"SELECT count(*) FROM events_zaloevent WHERE {PENDING_SQL}")[0][0]
+
+
+def state_counts() -> dict[str, int]:
+    return dict(
+        sql("SELECT processing_state, count(*) FROM events_zaloevent GROUP BY processing_state")
+    )
+
+
+def message_count() -> int:
+    return sql("SELECT count(*) FROM events_message")[0][0]
+
+
+def doubled_checks() -> dict[str, int]:
+    """Counts that must all be 0: nothing stored or applied twice."""
+    return {
+        "msg_id stored twice": sql(
+            "SELECT count(*) FROM (SELECT 1 FROM events_message WHERE zalo_msg_id <> '' "
+            "GROUP BY oa_id, zalo_msg_id HAVING count(*) > 1) d"
+        )[0][0],
+        "message row shared by 2 message events": sql(
+            "SELECT count(*) FROM (SELECT 1 FROM events_zaloevent WHERE message_id IS NOT NULL "
+            "AND event_name IN ('user_send_text', 'oa_send_text') "
+            "GROUP BY message_id HAVING count(*) > 1) d"
+        )[0][0],
+        "events processed more than once (attempts > 1)": sql(
+            "SELECT count(*) FROM events_zaloevent WHERE attempts > 1"
+        )[0][0],
+        "failed attempts logged": sql("SELECT count(*) FROM events_eventattempt")[0][0],
+    }
