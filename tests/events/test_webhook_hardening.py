@@ -172,6 +172,10 @@ def test_unknown_app_ids_keep_the_lookup_cache_at_its_bound(zalo_app, settings):
         assert ingest.ingest_webhook(app_id=f"again-{n}", raw=raw, headers={}).status == 404
     assert list(ingest._apps) == [zalo_app.app_id]
     assert len(ingest._unknown_apps) == 100
+    # An id longer than any app's is not even looked up, nor remembered.
+    long_id = "9" * 10_000
+    assert ingest.ingest_webhook(app_id=long_id, raw=raw, headers={}).status == 404
+    assert long_id not in ingest._unknown_apps
     ingest.forget_cached_lookups()
 
 

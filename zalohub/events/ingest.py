@@ -119,6 +119,9 @@ def dedupe_key(event_name: str, payload: dict[str, Any], raw: bytes) -> str:
     return f"{event_name}:sha256:{hashlib.sha256(raw).hexdigest()}"[:160]
 
 
+_APP_ID_MAX = ZaloApp._meta.get_field("app_id").max_length or 64
+
+
 @dataclass(frozen=True)
 class _KnownApp:
     pk: int
@@ -250,8 +253,9 @@ def ingest_webhook(
         logger.warning("Rejected webhook for app %r: %s", app_id[:64], reason)
         return IngestResult(status=status, reason=reason)
 
-    # A NUL cannot be in an app id, and PostgreSQL refuses it in a query's text.
-    app = None if "\x00" in app_id else _app(app_id)
+    # Looked up only if it can be one: PostgreSQL refuses a NUL in a query's text, and an
+    # id longer than any app's would only fill the cache of unknown ids with long keys.
+    app = None if "\x00" in app_id or len(app_id) > _APP_ID_MAX else _app(app_id)
     if app is None:
         return reject(404, _("unknown Zalo app id"))
     if size > settings.WEBHOOK_MAX_BODY_BYTES:
