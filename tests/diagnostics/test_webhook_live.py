@@ -13,8 +13,8 @@ from django.utils import timezone
 from tests.diagnostics.conftest import age, refresh
 from zalohub.accounts.models import ZaloApp
 from zalohub.diagnostics.checks.webhook import PROBE_EVENT, customer_events
-from zalohub.diagnostics.models import Incident
-from zalohub.diagnostics.probe import webhook_selftest
+from zalohub.diagnostics.models import Incident, WebhookProbe
+from zalohub.diagnostics.probe import probe_settle, webhook_selftest
 from zalohub.diagnostics.services import run_health_checks
 from zalohub.events.models import ErrorCategory, RejectedRequest, ZaloEvent
 from zalohub.events.queue import drain
@@ -184,6 +184,14 @@ def test_it_sees_a_silent_webhook_within_its_window(hub, sandbox, scenario, sett
     assert "no webhook URL" in check.summary
     assert "30 min" in dict(check.facts)["Window"]
     assert Incident.objects.filter(oa=hub, check_key="webhook", resolved_at=None).count() == 1
+    # Zalo subscribes the app again: the next run asks again (the last test failed), the
+    # delivery arrives, and the alert clears.
+    scenario("silent_webhook", undo=True)
+    assert run_health_checks() == 1
+    probe = probe_settle(WebhookProbe.objects.filter(oa=hub).first(), wait=5)
+    assert probe.arrived, probe.result_text
+    assert refresh(hub).check("webhook").level == "green"
+    assert not Incident.objects.filter(oa=hub, check_key="webhook", resolved_at=None).exists()
 
 
 def test_simulate_does_not_undo_a_silent_webhook(hub, sandbox, sandbox_server, scenario):

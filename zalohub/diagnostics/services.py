@@ -55,15 +55,18 @@ def health_refresh_after_fix(*, oa_id: int, reason: str = "") -> bool:
 
 
 def _needs_zalo_probe(oa: OfficialAccount, now: datetime) -> bool:
-    """Nothing from Zalo for a window and no self-test in it: ask Zalo for a test delivery
-    (where it takes one), so a Zalo that stopped delivering is seen within the window even
-    when customers are quiet."""
+    """Nothing from Zalo for a window and no self-test in it (or the last one failed): ask
+    Zalo for a test delivery (where it takes one), so a Zalo that stopped delivering is
+    seen within the window even when customers are quiet, and its repair at the next run."""
     if oa.status != OfficialAccount.Status.CONNECTED or not zalo_can_deliver_on_request():
         return False
     since = now - window()
     if genuine_deliveries(oa, since).exists():
         return False
-    return not WebhookProbe.objects.filter(oa=oa, sent_at__gte=since).exists()
+    latest = WebhookProbe.objects.filter(oa=oa).first()
+    if latest is not None and not latest.pending and not latest.arrived:
+        return True  # failing: try again each run, so a fixed Zalo side is seen at once
+    return latest is None or latest.sent_at < since
 
 
 def health_refresh_all(*, probe: bool = False) -> list[OAHealth]:
