@@ -7,7 +7,9 @@ and an agent can reach is requested with the Vietnamese language and its visible
 is checked word by word.
 """
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from django.urls import reverse
 
 from tests.helpers import consent, fixture, post_webhook
 from zalohub.accounts.models import OfficialAccount
@@ -31,17 +34,25 @@ from zalohub.events.queue import drain
 from zalohub.events.sending import PENDING, message_send, send_outbound
 from zalohub.partners.duplicates import duplicates_scan
 from zalohub.partners.merge import partner_merge
-from zalohub.partners.models import DuplicateSuggestion, Partner, ZaloPartnerLink
-from zalohub.sandbox import reviewer
+from zalohub.partners.models import (
+    DuplicateSuggestion,
+    MergeJournal,
+    Partner,
+    PartnerPhone,
+    ZaloPartnerLink,
+)
+from zalohub.sandbox import payloads, reviewer
 from zalohub.sandbox.simulate import run_scenario
-from zalohub.sandbox.world import APP_SUPPORT_ID
+from zalohub.sandbox.world import APP_SUPPORT_ID, OA_SUPPORT_ID, SON_PHONE
 from zalohub.zbs.bulk import bulk_run, bulk_start
-from zalohub.zbs.models import Template
+from zalohub.zbs.models import BulkSend, Template
 from zalohub.zbs.sending import TemplateSendRefused, template_send
 from zalohub.zbs.services import template_submit
 from zalohub.zbs.starters import STARTERS, template_from_starter
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+UNKNOWN_USER = "5830174629118349999"
 
 # Pages of one shape (an event's change form, a template's) are checked this many times:
 # enough to meet each state the demo puts them in, without reading hundreds of rows.
@@ -286,6 +297,20 @@ def build_demo(sandbox_server, sandbox) -> None:  # type: ignore[no-untyped-def]
     )
     _relay(sandbox)
     support.refresh_from_db()
+    # A customer Zalo has no profile for: a shadow contact keeps the placeholder name.
+    payload = payloads.user_send(
+        app_id=APP_SUPPORT_ID,
+        oa_id=OA_SUPPORT_ID,
+        user_id=UNKNOWN_USER,
+        by_app="3104458812290779999",
+        kind="text",
+        msg_id="vi-unknown-1",
+        timestamp=str(int(time.time() * 1000)),
+        text="Alo shop ơi",
+    )
+    raw = json.dumps(payload, ensure_ascii=False)
+    post_webhook(Client(), APP_SUPPORT_ID, raw, key=support.app.oa_secret_key)
+    drain()
     # Replies: one delivered, one refused by Zalo, one waiting to retry after a 503.
     links = list(ZaloPartnerLink.objects.select_related("oa").order_by("pk")[:3])
     assert len(links) == 3, "the simulation should bring at least three customers"
@@ -322,10 +347,14 @@ def build_demo(sandbox_server, sandbox) -> None:  # type: ignore[no-untyped-def]
     for oa in OfficialAccount.objects.order_by("pk"):
         health_refresh(oa=oa)
     # Duplicates found, one pair merged.
+    # Staff typed Mr. Son in twice (the seed's duplicate case): one merged, one left open.
+    for name in ("Nguyễn Văn Sơn", "Nguyen Van Son"):
+        typed = Partner.objects.create(name=name, is_shadow=False)
+        PartnerPhone.objects.create(partner=typed, number=SON_PHONE, source="manual")
     duplicates_scan()
     suggestion = DuplicateSuggestion.objects.order_by("pk").first()
-    if suggestion is not None:
-        partner_merge(survivor=suggestion.partner_a, merged=suggestion.partner_b)
+    assert suggestion is not None, "the scan should suggest the duplicates"
+    partner_merge(survivor=suggestion.first, merged=suggestion.second)
 
 
 _relayed: set[int] = set()
@@ -361,31 +390,76 @@ def demo(sandbox_server, sandbox) -> None:
     build_demo(sandbox_server, sandbox)
 
 
-def _check(username: str, starts: list[str]) -> tuple[int, list[str]]:
-    """(pages read, each English word found with its line and the first page showing it)."""
+def _check(username: str, starts: list[str]) -> tuple[list[str], list[str], str]:
+    """(pages read, each English word found with its line and the first page showing
+    it, every page's text)."""
     english, vietnamese = english_words(), vietnamese_words()
-    pages, leftovers = 0, {}
+    urls, leftovers, texts = [], {}, []
     for url, text in crawl(_client(username), starts):
-        pages += 1
+        urls.append(url)
+        texts.append(text)
         for found in english_in(text, english=english, vietnamese=vietnamese):
             # The same line on many rows (or pages) is one leftover.
             leftovers.setdefault(re.sub(r"\d+", "#", found), url)
-    return pages, [f"{found} on {url}" for found, url in leftovers.items()]
+    return urls, [f"{found} on {url}" for found, url in leftovers.items()], "\n".join(texts)
+
+
+def _reached(urls: list[str], pattern: str) -> bool:
+    return any(re.search(pattern, url) for url in urls)
+
+
+# The custom pages, besides the index, every list and every form: each must be read.
+ADMIN_PAGES = [
+    r"^/admin/\?",
+    r"^/admin/accounts/officialaccount/\d+/change/",
+    r"^/admin/diagnostics/healthsnapshot/\?",
+    r"^/admin/diagnostics/healthsnapshot/escalation/",
+    r"^/admin/zbs/template/oa/\d+/dashboard/",
+    r"^/admin/zbs/template/oa/\d+/starters/",
+    r"^/admin/zbs/template/\d+/send/",
+    r"^/admin/zbs/template/\d+/bulk/",
+    r"^/admin/zbs/template/bulk/\d+/",
+    r"^/admin/partners/zalopartnerlink/audit/\d+/",
+    r"^/admin/partners/mergejournal/\d+/change/",
+    r"^/admin/events/zaloevent/\d+/change/",
+    r"^/inbox/c/\d+/",
+]
+AGENT_PAGES = [r"^/inbox/\?", r"^/inbox/c/\d+/"]
+
+
+def _admin_starts() -> list[str]:
+    """The index and inbox, and the pages only a button (a form) leads to."""
+    approved = Template.objects.get(status=Template.Status.APPROVED)
+    starts = ["/admin/", "/inbox/"]
+    starts += [reverse(f"admin:zbs_template_{n}", args=[approved.pk]) for n in ("send", "bulk")]
+    starts += [
+        reverse("admin:zbs_template_bulk_progress", args=[b.pk]) for b in BulkSend.objects.all()
+    ]
+    starts += [
+        reverse("admin:partners_mergejournal_change", args=[j.pk])
+        for j in MergeJournal.objects.all()
+    ]
+    return starts
 
 
 def test_every_page_an_admin_reaches_reads_in_vietnamese(demo):
-    pages, leftovers = _check("admin", ["/admin/", "/inbox/"])
-    print(f"\nadmin: {pages} pages in vi, allow-list of {len(ALLOWED)} words")
+    urls, leftovers, text = _check("admin", _admin_starts())
+    print(f"\nadmin: {len(urls)} pages in vi, allow-list of {len(ALLOWED)} words")
     # It should render the whole admin: the index, lists, forms and the custom pages.
-    assert pages >= 60
+    missing = [p for p in ADMIN_PAGES if not _reached(urls, p)]
+    assert missing == [], f"not reached: {missing}"
+    # It should name the customer Zalo gave no profile for in Vietnamese.
+    assert f"Người dùng Zalo {UNKNOWN_USER[-6:]}" in text
     # It should show no English word outside the allow-list.
     assert leftovers == [], "\n".join(leftovers)
 
 
 def test_every_page_an_agent_reaches_reads_in_vietnamese(demo):
-    pages, leftovers = _check("agent", ["/admin/", "/inbox/"])
-    print(f"\nagent: {pages} pages in vi")
-    assert pages >= 5
+    urls, leftovers, text = _check("agent", ["/admin/", "/inbox/"])
+    print(f"\nagent: {len(urls)} pages in vi")
+    missing = [p for p in AGENT_PAGES if not _reached(urls, p)]
+    assert missing == [], f"not reached: {missing}"
+    assert f"Người dùng Zalo {UNKNOWN_USER[-6:]}" in text
     assert leftovers == [], "\n".join(leftovers)
 
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,7 +19,14 @@ from zalohub.diagnostics.bundle import bundle_json, bundle_text, escalation_bund
 from zalohub.diagnostics.categories import label
 from zalohub.diagnostics.checks import CheckResult
 from zalohub.diagnostics.checks.webhook import latest_probe, window_label
-from zalohub.diagnostics.models import LEVEL_RANK, HealthSnapshot, Incident, Level, WebhookProbe
+from zalohub.diagnostics.models import (
+    CHECK_TITLES,
+    LEVEL_RANK,
+    HealthSnapshot,
+    Incident,
+    Level,
+    WebhookProbe,
+)
 from zalohub.diagnostics.probe import webhook_selftest, zalo_can_deliver_on_request
 from zalohub.diagnostics.services import health_refresh
 from zalohub.diagnostics.trend import HEIGHT, WIDTH, trend
@@ -192,20 +200,33 @@ class HealthAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "diagnostics/escalation.html", context)
 
 
+class CheckFilter(admin.SimpleListFilter):
+    """Incidents by check, named by the check's title (the key is a code)."""
+
+    title = _lazy("check")
+    parameter_name = "check_key"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [(key, title) for key, title in CHECK_TITLES.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(check_key=self.value()) if self.value() else queryset
+
+
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = [
         "opened_at",
         "oa",
-        "check_key",
+        "check_title",
         "category",
         "summary_in_language",
         "resolved_at",
     ]
-    list_filter = ["check_key", "category", "oa"]
+    list_filter = [CheckFilter, "category", "oa"]
     fields = [
         "oa",
-        "check_key",
+        "check_title",
         "category",
         "summary_in_language",
         "next_step_in_language",
@@ -215,6 +236,10 @@ class IncidentAdmin(admin.ModelAdmin):
         "recovery_alerted_at",
     ]
     readonly_fields = fields
+
+    @admin.display(description=_lazy("check"), ordering="check_key")
+    def check_title(self, obj: Incident) -> str:
+        return obj.check_title
 
     @admin.display(description=_lazy("summary"))
     def summary_in_language(self, obj: Incident) -> str:

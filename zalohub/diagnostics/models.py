@@ -89,7 +89,7 @@ class Incident(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.oa} {self.check_key} {self.opened_at:%Y-%m-%d %H:%M}"
+        return f"{self.oa} {self.check_title} {self.opened_at:%Y-%m-%d %H:%M}"
 
     @property
     def check_title(self) -> str:

@@ -43,7 +43,7 @@ from zalohub.events.models import (
     ZaloState,
 )
 from zalohub.events.retrying import retry_state, successor_annotation, superseded
-from zalohub.partners.models import ZaloPartnerLink
+from zalohub.partners.models import ZaloPartnerLink, shown_name
 
 API_LOGS_SHOWN = 20
 
@@ -95,7 +95,10 @@ def _names(pairs: list[tuple[int | None, str]]) -> dict[str, str]:
     for oa_id, user_ids in by_oa.items():
         query |= Q(oa_id=oa_id, zalo_user_id__in=user_ids)
     links = ZaloPartnerLink.objects.filter(query)
-    return dict(links.values_list("zalo_user_id", "partner__name"))
+    return {
+        user_id: shown_name(name)
+        for user_id, name in links.values_list("zalo_user_id", "partner__name")
+    }
 
 
 class CustomerFilter(admin.SimpleListFilter):

@@ -73,7 +73,7 @@ class ConversationAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     def customer(self, obj: Conversation) -> str:
         # The name staff know, the Zalo user id on hover (the id alone until linked).
         link = obj.partner_link
-        name = link.partner.name if link is not None else obj.zalo_user_id
+        name = link.partner.shown_name if link is not None else obj.zalo_user_id
         title = _("Zalo user ID %(id)s") % {"id": obj.zalo_user_id}
         return format_html('<span title="{}">{}</span>', title, name)
 

@@ -25,6 +25,7 @@ from zalohub.accounts.scope import (
     may_act_in,
     scope_to_oas,
 )
+from zalohub.core.stored_text import stored_text
 from zalohub.partners.admin_display import evidence_table
 from zalohub.partners.forms import PartnerPhoneForm
 from zalohub.partners.models import (
@@ -101,7 +102,7 @@ class DecisionInline(admin.TabularInline):
 
 @admin.register(Partner)
 class PartnerAdmin(OAScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "shadow_badge", "phone_list", "link_count", "created_at"]
+    list_display = ["shown_name", "shadow_badge", "phone_list", "link_count", "created_at"]
     list_filter = ["is_shadow"]
     search_fields = ["name", "email", "phones__number", "zalo_links__display_name"]
     fields = ["name", "name_source", "email", "notes", "external_refs", "is_shadow"]
@@ -109,6 +110,11 @@ class PartnerAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     inlines = [PartnerPhoneInline, LinkInline, DecisionInline]
     # An agent sees the partners with a Zalo link on one of its OAs.
     oa_field = "zalo_links__oa"
+
+    @admin.display(description=gettext_lazy("name"), ordering="name")
+    def shown_name(self, obj: Partner) -> str:
+        # "Zalo user 340317" (a shadow contact before its profile) in the reader's language.
+        return obj.shown_name
 
     def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:  # type: ignore[no-untyped-def]
         # A name staff typed is theirs: Zalo profile syncs no longer replace it.
@@ -237,7 +243,7 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         "unfollowed_at",
         "last_interaction_at",
         "synced_at",
-        "sync_error",
+        "sync_error_text",
         "profile_due_at",
         "shadow_badge",
         "link_method",
@@ -245,6 +251,11 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         "created_at",
     ]
     fields = readonly_fields
+
+    @admin.display(description=gettext_lazy("last sync error"))
+    def sync_error_text(self, obj: ZaloPartnerLink) -> str:
+        # Stored as written when the sync failed: shown in the reader's language.
+        return stored_text(obj.sync_error)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ZaloPartnerLink]:
         return (
@@ -409,7 +420,7 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
 class ShadowContactAdmin(PartnerAdmin):
     """Shadow review: contacts created before anyone knew who they were."""
 
-    list_display = ["name", "link_list", "evidence_summary", "created_at"]
+    list_display = ["shown_name", "link_list", "evidence_summary", "created_at"]
     list_filter = []
     inlines = [LinkInline, DecisionInline]
 

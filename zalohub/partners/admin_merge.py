@@ -32,7 +32,7 @@ from zalohub.partners.merge import (
     partner_merge,
     partner_merge_undo,
 )
-from zalohub.partners.models import DuplicateSuggestion, MergeJournal, ZaloPartnerLink
+from zalohub.partners.models import DuplicateSuggestion, MergeJournal, Partner, ZaloPartnerLink
 
 # Records kept for the audit: read here, never saved by hand (no Save buttons).
 NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
@@ -42,7 +42,8 @@ class MergeForm(forms.Form):
     survivor = forms.ChoiceField(label=gettext_lazy("Keep"), widget=forms.RadioSelect)
     take = forms.MultipleChoiceField(
         label=gettext_lazy("Take these fields from the other partner"),
-        choices=[(f, f) for f in CHOOSABLE],
+        # Named as on the partner's form, not by the field's code.
+        choices=[(f, Partner._meta.get_field(f).verbose_name) for f in CHOOSABLE],
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )

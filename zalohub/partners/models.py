@@ -7,6 +7,7 @@ and a mistake undone.
 """
 
 import contextlib
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -15,10 +16,23 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.partners.phones import InvalidPhone, normalize_phone
+
+# The name a shadow contact gets before its Zalo profile arrives, as written in either
+# language (by a worker: English; by a request in Vietnamese: Vietnamese).
+_PLACEHOLDER = re.compile(r"^(?:Zalo user|Người dùng Zalo) (\d{1,6})$")
+
+
+def shown_name(name: str) -> str:
+    """A partner's name for the reader: the placeholder in the reader's language, any
+    other name exactly as it was given."""
+    if match := _PLACEHOLDER.match(name):
+        return gettext("Zalo user %(id)s") % {"id": match[1]}
+    return name
 
 
 def name_key(name: str) -> str:
@@ -76,13 +90,17 @@ class Partner(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.shown_name
 
     def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.name_key = name_key(self.name)
         if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "name_key"}
         super().save(*args, **kwargs)
+
+    @property
+    def shown_name(self) -> str:
+        return shown_name(self.name)
 
     def resolved(self) -> "Partner":
         """The partner this one now is (itself unless merged)."""
