@@ -270,7 +270,7 @@ class EventAttempt(models.Model):
         ordering = ["number"]
 
     def __str__(self) -> str:
-        return f"{self.event_id}#{self.number} {self.result}"
+        return f"{self.event_id}#{self.number} {self.get_result_display()}"
 
 
 class RejectedRequest(models.Model):
