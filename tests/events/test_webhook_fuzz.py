@@ -259,5 +259,6 @@ def test_the_webhook_survives_a_fuzzer(client, zalo_app, connected_oa, output_di
     report = {"database": connection.vendor, **figures}
     (output_dir / f"webhook-fuzz-{connection.vendor}.json").write_text(json.dumps(report))
     print(f"\nwebhook fuzz ({connection.vendor}): {report}")
-    # Enough of each kind got through for the run to mean something.
-    assert figures["accepted"] >= EXAMPLES // 10 and figures["4xx"] >= EXAMPLES // 10
+    # Enough of each kind got through for the run to mean something (a run accepts 20 to
+    # 50 new events and refuses over 100, by the draws' weights).
+    assert figures["accepted"] >= EXAMPLES // 25 and figures["4xx"] >= EXAMPLES // 5
