@@ -16,7 +16,8 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.events.workerproc import Worker, wait_until
 from tests.helpers import post_webhook
-from zalohub.events import ratelimit
+from zalohub.accounts import ratelimit
+from zalohub.accounts.models import RateWindow
 from zalohub.events.actions import message_resend
 from zalohub.events.models import (
     Direction,
@@ -24,7 +25,6 @@ from zalohub.events.models import (
     EventAttempt,
     Message,
     ProcessingState,
-    RateWindow,
     ZaloEvent,
     ZaloState,
 )

@@ -13,7 +13,7 @@ from django_tasks_db.management.commands.db_worker import Worker as TaskRunner
 from django_tasks_db.models import DBTaskResult
 
 from tests.helpers import post_webhook
-from zalohub.events.models import RateWindow
+from zalohub.accounts.models import RateWindow
 from zalohub.events.queue import drain
 from zalohub.inbox.models import Conversation, OAMembership
 from zalohub.partners.models import NameSource, Partner, ZaloPartnerLink
@@ -225,7 +225,7 @@ def test_the_inbox_shows_the_name_with_the_id_on_hover(
 def test_sync_profile_past_the_budget_is_left_to_the_worker(
     client, admin, zalo_app, connected_oa, sandbox, settings
 ):
-    from zalohub.events import ratelimit
+    from zalohub.accounts import ratelimit
     from zalohub.partners.resolution import ZaloUser, resolve_link
 
     settings.ZALO_RATE_LIMIT_PER_MINUTE = 1

@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from tests.zbs.conftest import VALUES, make_partner
 from zalohub.events.models import ErrorCategory, EventAttempt, ProcessingState, ZaloEvent, ZaloState
+from zalohub.events.outbound import recover_stuck_sends
 from zalohub.sandbox import reviewer
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_PHONE, SON_SUPPORT_USER_ID
-from zalohub.zbs.delivery import deliver_template, recover_stuck_sends
+from zalohub.zbs.delivery import deliver_template
 from zalohub.zbs.models import RoutePolicy, Template, TemplateSend, ZbsSettings
 from zalohub.zbs.sending import TemplateSendRefused, template_preview, template_send
 from zalohub.zbs.services import oa_settings, template_reset_to_draft

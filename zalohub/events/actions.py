@@ -21,7 +21,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.sending import resend
+from zalohub.events.outbound import NoSender, resend
 
 # The states from which each action may start (the admin's buttons follow these too).
 RETRYABLE_STATES = (ProcessingState.ERROR, ProcessingState.QUEUED, ProcessingState.PROCESSED)
@@ -126,7 +126,10 @@ def message_resend(*, message: Message) -> ZaloEvent:
                 % (message.get_zalo_state_display() or "—")
             )
         message.refresh_from_db()
-        return resend(message)
+        try:
+            return resend(message)
+        except NoSender as exc:
+            raise ActionRefused(str(exc)) from exc
 
 
 def event_mark_error(*, event: ZaloEvent, reason: str, actor: object = None) -> ZaloEvent:

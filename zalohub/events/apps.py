@@ -10,9 +10,12 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from zalohub.accounts import ratelimit
         from zalohub.accounts.models import OfficialAccount, ZaloApp
-        from zalohub.events import identity, ratelimit, tasks  # noqa: F401  (handlers, jobs, loop)
+        from zalohub.events import identity, tasks  # noqa: F401  (handlers, jobs, loop)
         from zalohub.events.ingest import forget_cached_lookups
+        from zalohub.events.outbound import register_sender
+        from zalohub.events.sending import OA_MESSAGES
         from zalohub.partners.services import register_call_budget
         from zalohub.zalo.transport import add_recorder
 
@@ -22,6 +25,8 @@ class EventsConfig(AppConfig):
                 forget_cached_lookups, sender=model, dispatch_uid=f"ingest-d-{model}"
             )
 
+        # OA messages are one kind of send; zbs registers its templates the same way.
+        register_sender(OA_MESSAGES)
         add_recorder(ratelimit.record_call)
         # Profile fetches (partners) spend the same per-app budget as sends.
         register_call_budget(ratelimit.acquire)

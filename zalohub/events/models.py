@@ -18,6 +18,10 @@ class ProcessingState(models.TextChoices):
     ERROR = "error", _("Error")
 
 
+# Waiting for a worker: stored, or queued again (a retry, a recovery, a Resend).
+PENDING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
+
+
 class ZaloState(models.TextChoices):
     ON_QUEUE = "on_queue", _("On Queue")
     SENT = "sent", _("Sent")
@@ -323,21 +327,3 @@ class RejectedTally(models.Model):
 
     def __str__(self) -> str:
         return self.bucket
-
-
-class RateWindow(models.Model):
-    app_id = models.CharField(max_length=64)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
-    # Zalo's X-RateLimit-Remain said 0: nothing more this window.
-    exhausted = models.BooleanField(default=False)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["app_id", "window_start"], name="events_ratewindow_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.app_id} {self.window_start:%H:%M} {self.count}"

@@ -29,7 +29,6 @@ from zalohub.events.models import (
 )
 
 logger = logging.getLogger(__name__)
-PENDING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
 
 _CLAIM_SQL = """
 SELECT e.id FROM events_zaloevent e
@@ -251,6 +250,6 @@ def sweep_expired_leases() -> int:
             lease_until=None,
             next_attempt_at=now,
         )
-    from zalohub.events.send_recovery import recover_interrupted_sends
+    from zalohub.events.outbound import recover_stuck_sends
 
-    return requeued + recover_interrupted_sends(now=now)
+    return requeued + recover_stuck_sends(now=now)

@@ -6,11 +6,12 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
+from zalohub.accounts import ratelimit
 from zalohub.core import periodic
 from zalohub.core.worker import register_loop
-from zalohub.events import ratelimit, rejected
+from zalohub.events import rejected
+from zalohub.events.outbound import requeue_lost_sends
 from zalohub.events.queue import dispatch_once, sweep_expired_leases
-from zalohub.events.send_recovery import requeue_lost_sends
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,8 @@ class ZbsConfig(AppConfig):
 
     def ready(self) -> None:
         # Handlers join the events table; tasks and periodic jobs join the worker.
-        from zalohub.events.models import Message
-        from zalohub.events.sending import RESENDERS
+        from zalohub.events.outbound import register_sender
         from zalohub.zbs import handlers, tasks  # noqa: F401
-        from zalohub.zbs.sending import template_resend
+        from zalohub.zbs.delivery import ZNS_TEMPLATES
 
-        RESENDERS[Message.Kind.TEMPLATE] = template_resend
+        register_sender(ZNS_TEMPLATES)

@@ -1,42 +1,34 @@
-"""The worker's side of a template send: claim, call Zalo once, classify the answer.
+"""The ZNS template sender: how a template send calls Zalo and reads a refusal.
 
-Like ``events.sending`` (whose settle helpers are reused), with two differences:
+The claim, the settling, the retries and the sweeper are the outbound pipeline's
+(``zalohub.events.outbound``); what differs for templates is said here:
 
 - Zalo deduplicates template sends by ``tracking_id``, so a call whose outcome is unknown
-  (timeout, broken connection, a worker that died mid-call) is simply tried again with
+  (timeout, a gateway's 502/504, a worker that died mid-call) is simply tried again with
   the same id: Zalo answers the first send's msg_id and the customer gets one message.
-- The claim leaves ``lease_until`` empty: the events sweeper would hand a stuck send to
-  the OA message sender, which cannot send templates. ``zbs.tasks.sweep`` recovers ours
-  from the attempt's start time instead.
+- A send by UID may fall back to the phone; a send by phone is not counted against the
+  app's per-minute call budget; a stopped bulk send's rows are not sent.
 """
 
+import functools
 import logging
-import secrets
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.tasks import task
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from zalohub.accounts.tokens import TokenUnavailable, call_with_token
-from zalohub.events import ratelimit
-from zalohub.events.models import Direction, ErrorCategory, EventAttempt, ProcessingState, ZaloEvent
-from zalohub.events.sending import _already_settled, _backoff, _fail, _succeed
-from zalohub.events.sending import _requeue as requeue
-from zalohub.zalo import ErrorKind, ZaloError, call_context, get_client
+from zalohub.events.models import ErrorCategory, Message, ZaloEvent
+from zalohub.events.outbound import Attempt, Failure, Sender, Sent, send_outbound
+from zalohub.zalo import ErrorKind, ZaloError, get_client
 from zalohub.zalo.errors import RECIPIENT_CODES as ZALO_RECIPIENT_CODES
 from zalohub.zalo.errors import TEMPLATE_CODES
-from zalohub.zalo.zns import TemplateSend as Sent
+from zalohub.zalo.zns import TemplateSend as ZnsSent
 from zalohub.zbs.models import BulkSend, RoutePolicy, TemplateSend
 from zalohub.zbs.services import quota_store
 
 logger = logging.getLogger(__name__)
-PENDING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
+KIND = "zns_template"
 # A UID send refused for one of these reasons may go by phone instead (UID + Phone).
 UID_UNREACHABLE = {-201, -213, -230, -114, -118, -119, -139, -140, -141}
 # On the ZNS channel -201 names the phone parameter: the recipient, not the request.
@@ -53,56 +45,37 @@ EXPLAIN = {
 }
 
 
-@task(queue_name="zalo")
-def send_template(event_id: int) -> str:
-    return deliver_template(event_id=event_id, worker_id="task")
-
-
 def deliver_template(*, event_id: int, worker_id: str) -> str:
-    now = timezone.now()
-    token = secrets.token_hex(16)
-    claimed = ZaloEvent.objects.filter(
-        pk=event_id,
-        direction=Direction.OUTBOUND,
-        processing_state__in=PENDING,
-        next_attempt_at__lte=now,
-        message__template_send__isnull=False,
-    ).update(
-        processing_state=ProcessingState.PROCESSING,
-        claimed_by=token,
-        lease_until=None,
-        attempts=F("attempts") + 1,
+    """Send one template event now (a bulk send's worker, tests): only if it is one."""
+    return send_outbound(event_id=event_id, worker_id=worker_id, kind=KIND)
+
+
+def _load(event: ZaloEvent) -> TemplateSend:
+    return TemplateSend.objects.select_related("template", "bulk", "oa").get(
+        message_id=event.message_id
     )
-    if not claimed:
-        return "not claimable"
-    event = ZaloEvent.objects.select_related("oa__app", "message").get(pk=event_id)
-    send = TemplateSend.objects.select_related("template", "bulk").get(message_id=event.message_id)
-    attempt = EventAttempt.objects.create(
-        event=event, number=event.attempts, claim_token=token, worker=worker_id[:100]
-    )
-    message = event.message
-    if message is None or message.zalo_msg_id or message.zalo_state != "on_queue":
-        return _already_settled(event, token, attempt)
+
+
+def _refuse(attempt: Attempt) -> str | None:
+    send: TemplateSend = attempt.subject
     if send.bulk and send.bulk.status == BulkSend.Status.STOPPED:
-        text = _("Not sent: the bulk send stopped (%s).") % send.bulk.stop_reason
-        return _fail(event, token, attempt, category=ErrorCategory.SEND, text=text)
-    if send.route == RoutePolicy.UID and (wait := ratelimit.acquire(str(event.app_id))):
-        return _requeue(event, token, attempt, delay=wait, reason=_("Waiting for the call budget."))
-    EventAttempt.objects.filter(pk=attempt.pk).update(call_started_at=timezone.now())
-    try:
-        with call_context(oa=event.oa_id, app=event.app_id, ref_type="event", ref_id=event.pk):
-            sent = call_with_token(event.oa, lambda access_token: _call(send, access_token))
-    except TokenUnavailable as exc:
-        if exc.retryable and event.attempts < settings.EVENTS_MAX_ATTEMPTS:
-            return _requeue(event, token, attempt, delay=_backoff(event.attempts), reason=str(exc))
-        return _fail(event, token, attempt, category=ErrorCategory.TOKEN, text=str(exc))
-    except ZaloError as exc:
-        return _failed_call(event, token, attempt, send, exc)
+        return _("Not sent: the bulk send stopped (%s).") % send.bulk.stop_reason
+    return None
+
+
+def _spends_call_budget(attempt: Attempt) -> bool:
+    # By phone, ZNS counts the OA's template quota, not the app's calls per minute.
+    return attempt.subject.route == RoutePolicy.UID
+
+
+def _send(attempt: Attempt, access_token: str) -> Sent:
+    send: TemplateSend = attempt.subject
+    sent = _call(send, access_token)
     _store_quota(send, sent.quota)
-    return _succeed(event, token, attempt, msg_id=sent.msg_id, sent_ms=sent.sent_time_ms)
+    return Sent(msg_id=sent.msg_id, sent_ms=sent.sent_time_ms)
 
 
-def _call(send: TemplateSend, access_token: str) -> Sent:
+def _call(send: TemplateSend, access_token: str) -> ZnsSent:
     zns = get_client().zns
     common = {
         "access_token": access_token,
@@ -135,14 +108,8 @@ def _store_quota(send: TemplateSend, quota: dict[str, Any]) -> None:
         quota_store(oa=send.oa, daily=daily, remaining=remaining)
 
 
-def _failed_call(
-    event: ZaloEvent, token: str, attempt: EventAttempt, send: TemplateSend, exc: ZaloError
-) -> str:
-    # Zalo deduplicates by tracking_id: trying again cannot deliver twice.
-    retry = exc.kind is ErrorKind.RETRYABLE or exc.outcome_unknown
-    if retry and event.attempts < settings.EVENTS_MAX_ATTEMPTS:
-        delay = max(_backoff(event.attempts), exc.retry_after or 0)
-        return _requeue(event, token, attempt, delay=delay, reason=str(exc), code=exc.code)
+def _classify(attempt: Attempt, exc: ZaloError) -> Failure:
+    send: TemplateSend = attempt.subject
     category = ErrorCategory.SEND
     if exc.kind is ErrorKind.AUTH:
         category = ErrorCategory.TOKEN
@@ -157,56 +124,30 @@ def _failed_call(
         quota_store(oa=send.oa, remaining=0)
     explained = EXPLAIN.get(exc.code or 0)
     text = f"{explained} ({exc})" if explained else str(exc)
-    result = _fail(event, token, attempt, category=category, text=text, code=exc.code)
+    then = None
     if send.bulk_id and exc.kind is ErrorKind.QUOTA:
         from zalohub.zbs.bulk import bulk_stop
 
-        bulk_stop(bulk=send.bulk, reason=text)
-    return result
+        # After the failure is stored: the bulk send stops, naming this refusal.
+        then = functools.partial(bulk_stop, bulk=send.bulk, reason=text)
+    return Failure(category=category, text=text, then=then)
 
 
-def _requeue(event: ZaloEvent, token: str, attempt: EventAttempt, **kwargs: Any) -> str:
-    return requeue(event, token, attempt, task=send_template, **kwargs)
+def _resend(message: Message) -> ZaloEvent:
+    from zalohub.zbs.sending import template_resend
+
+    return template_resend(message)
 
 
-def recover_stuck_sends(*, lease: timedelta) -> int:
-    """Template sends whose worker died mid-attempt go back to the queue: safe, since a
-    second call with the same tracking id cannot deliver twice."""
-    now = timezone.now()
-    recovered = 0
-    stuck = ZaloEvent.objects.filter(
-        direction=Direction.OUTBOUND,
-        processing_state=ProcessingState.PROCESSING,
-        message__template_send__isnull=False,
-        attempt_log__started_at__lt=now - lease,
-        attempt_log__result=EventAttempt.Result.RUNNING,
-    ).distinct()
-    for event in stuck:
-        with transaction.atomic():
-            if ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
-                processing_state=ProcessingState.QUEUED, claimed_by="", next_attempt_at=now
-            ):
-                EventAttempt.objects.filter(
-                    event=event, claim_token=event.claimed_by, result=EventAttempt.Result.RUNNING
-                ).update(result=EventAttempt.Result.INTERRUPTED, finished_at=now)
-                transaction.on_commit(lambda pk=event.pk: send_template.enqueue(pk))
-                recovered += 1
-    return recovered
-
-
-def requeue_lost_sends(*, older_than: timedelta) -> int:
-    """Queued template sends whose task was lost: a new task (the claim dedupes)."""
-    now = timezone.now()
-    due = ZaloEvent.objects.filter(
-        direction=Direction.OUTBOUND,
-        processing_state=ProcessingState.QUEUED,
-        message__template_send__isnull=False,
-        next_attempt_at__lt=now - older_than,
-    )
-    ids = list(due.values_list("pk", flat=True)[:500])
-    for pk in ids:
-        if ZaloEvent.objects.filter(pk=pk, processing_state=ProcessingState.QUEUED).update(
-            next_attempt_at=now
-        ):
-            send_template.enqueue(pk)
-    return len(ids)
+ZNS_TEMPLATES = Sender(
+    kind=KIND,
+    event_names=frozenset({"oa_send_template"}),
+    message_kinds=frozenset({Message.Kind.TEMPLATE}),
+    call=_send,
+    classify=_classify,
+    retry_unknown=True,
+    resend=_resend,
+    load=_load,
+    refuse=_refuse,
+    spends_call_budget=_spends_call_budget,
+)

@@ -24,6 +24,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
+from zalohub.events.outbound import send_event
 from zalohub.partners.models import Partner
 from zalohub.zbs.models import BulkSend, RoutePolicy, Template, TemplateSend
 from zalohub.zbs.routes import Route, SendProblem, check_params, choose_route, render
@@ -97,10 +98,8 @@ def template_send(
     with transaction.atomic():
         send = _record(template, partner, values, policy, route, problem, actor, bulk)
         if problem is None and enqueue:
-            from zalohub.zbs.delivery import send_template
-
             event_id = send.message.events.values_list("pk", flat=True).first()
-            transaction.on_commit(lambda: send_template.enqueue(event_id))
+            transaction.on_commit(lambda: send_event.enqueue(event_id))
     if problem is not None:
         raise TemplateSendRefused(problem, send)
     return send
@@ -185,7 +184,5 @@ def template_resend(message: Message) -> ZaloEvent:
         processing_state=ProcessingState.QUEUED,
         message=message,
     )
-    from zalohub.zbs.delivery import send_template
-
-    transaction.on_commit(lambda: send_template.enqueue(event.pk))
+    transaction.on_commit(lambda: send_event.enqueue(event.pk))
     return event

@@ -1,7 +1,7 @@
-"""Tasks and periodic jobs: template syncs, bulk sends, and recovering stuck sends."""
+"""Tasks and periodic jobs: template syncs and bulk sends (a stuck template send is the
+outbound pipeline's sweeper's, like every send)."""
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.tasks import task
@@ -11,7 +11,6 @@ from zalohub.accounts.tokens import TokenUnavailable
 from zalohub.core import periodic
 from zalohub.zalo import ZaloError
 from zalohub.zbs import bulk  # noqa: F401  (registers bulk_task)
-from zalohub.zbs.delivery import recover_stuck_sends, requeue_lost_sends
 from zalohub.zbs.models import ZbsSettings
 from zalohub.zbs.services import oa_settings, quota_refresh, templates_sync
 
@@ -37,10 +36,3 @@ def sync_all() -> int:
     for oa in oas:
         sync_templates.enqueue(oa.pk)
     return oas.count()
-
-
-@periodic.register("zbs.sweep", every_seconds=10)
-def sweep() -> int:
-    lease = timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
-    # Sooner than the events sweeper's two minutes, so template sends stay ours.
-    return recover_stuck_sends(lease=lease) + requeue_lost_sends(older_than=timedelta(seconds=60))

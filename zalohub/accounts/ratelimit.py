@@ -1,5 +1,6 @@
 """Per-app call budget shared by every worker: Zalo allows about 4,000 calls a minute per
-app and answers -32 past it; we stop before it has to.
+app and answers -32 past it; we stop before it has to. It sits beside the client (and
+below every app that calls Zalo): sends, profile fetches and syncs spend the same budget.
 
 Two stores: the database (a counter row per app and minute, bumped by a conditional
 UPDATE), or Redis (INCR with expiry) when ZALOHUB_REDIS_URL is set.
@@ -15,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from zalohub.events.models import RateWindow
+from zalohub.accounts.models import RateWindow
 from zalohub.zalo.transport import Call
 
 

@@ -1,0 +1,153 @@
+"""How an attempt ends: sent, tried again later, failed, or found settled already.
+
+Every settle is a conditional UPDATE on the claim token: a late worker (one whose lease
+ran out and whose row the sweeper or an admin settled meanwhile) changes nothing but its
+own attempt row, except that Zalo's acceptance is always recorded.
+"""
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zalohub.accounts.signals import announce_fix
+from zalohub.events.models import EventAttempt, Message, ProcessingState, ZaloEvent, ZaloState
+from zalohub.events.outbound.registry import Attempt, Sent
+from zalohub.events.outbound.tasks import send_event
+
+logger = logging.getLogger(__name__)
+
+
+def backoff(attempt: int) -> float:
+    base = settings.EVENTS_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
+    capped = min(base, settings.EVENTS_RETRY_CAP_SECONDS)
+    return capped * random.uniform(0.8, 1.2)  # jitter: retries of a storm spread out
+
+
+def already_settled(a: Attempt) -> str:
+    now = timezone.now()
+    message = a.event.message
+    text = _("Not sent again: the message is already %s.") % (
+        message.get_zalo_state_display() if message else _("gone")
+    )
+    with transaction.atomic():
+        ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
+            processing_state=ProcessingState.PROCESSED,
+            processed_at=now,
+            claimed_by="",
+            lease_until=None,
+            error_message=text,
+        )
+        EventAttempt.objects.filter(pk=a.row.pk).update(
+            result=EventAttempt.Result.OK, finished_at=now, error_message=text
+        )
+    return "already sent"
+
+
+def release_for_rate(a: Attempt, wait: float) -> str:
+    """No budget left this minute: give the claim back without counting an attempt (the
+    message never left), and come back when the next window opens."""
+    run_after = timezone.now() + timedelta(seconds=wait)
+    with transaction.atomic():
+        ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
+            processing_state=ProcessingState.QUEUED,
+            next_attempt_at=run_after,
+            claimed_by="",
+            lease_until=None,
+            attempts=F("attempts") - 1,
+            error_message=_("Waiting for the app's per-minute call budget."),
+        )
+        EventAttempt.objects.filter(pk=a.row.pk).delete()
+        pk = a.event.pk
+        transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(pk))
+    return "rate limited"
+
+
+def succeed(a: Attempt, sent: Sent) -> str:
+    event, now = a.event, timezone.now()
+    sent_at = datetime.fromtimestamp(sent.sent_ms / 1000, tz=now.tzinfo) if sent.sent_ms else now
+    with transaction.atomic():
+        # Zalo accepted it: the message id is kept whatever happened to our claim, and a
+        # message given up on meanwhile (the sweeper's "outcome unknown", an admin's Mark
+        # Error) is Sent after all: the row must say what Zalo did.
+        Message.objects.filter(pk=event.message_id).update(
+            zalo_msg_id=sent.msg_id, sent_at=sent_at, failure_code=None, failure_reason=""
+        )
+        Message.objects.filter(
+            pk=event.message_id, zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.FAILED]
+        ).update(zalo_state=ZaloState.SENT)
+        kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=a.token).update(
+            processing_state=ProcessingState.PROCESSED,
+            processed_at=now,
+            claimed_by="",
+            lease_until=None,
+            error_category="",
+            error_message="",
+            error_at=None,
+        )
+        if not kept:
+            # The sweeper or an admin settled the event while the call ran: correct it.
+            ZaloEvent.objects.filter(pk=event.pk, processing_state=ProcessingState.ERROR).update(
+                processing_state=ProcessingState.PROCESSED,
+                processed_at=now,
+                error_category="",
+                error_message=_("Zalo accepted the message after the event was given up on."),
+            )
+        EventAttempt.objects.filter(pk=a.row.pk).update(
+            result=EventAttempt.Result.OK, finished_at=now, zalo_msg_id=sent.msg_id
+        )
+    if not kept:
+        msg = sent.msg_id
+        logger.warning("Event %s was sent (msg %s) after its claim was taken", event.pk, msg)
+    announce_fix(oa_id=event.oa_id, reason="sent")  # Zalo answers again: an outage may be over
+    return "sent"
+
+
+def requeue(a: Attempt, *, delay: float, reason: str, code: int | None = None) -> str:
+    """Give the claim back and send again after ``delay`` (the row's next-try time and
+    attempts are what "retrying, attempt n of N, next at" reads)."""
+    now = timezone.now()
+    run_after = now + timedelta(seconds=delay)
+    with transaction.atomic():
+        kept = ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
+            processing_state=ProcessingState.QUEUED,
+            next_attempt_at=run_after,
+            claimed_by="",
+            lease_until=None,
+            error_message=reason,
+        )
+        EventAttempt.objects.filter(pk=a.row.pk).update(
+            result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason, error_code=code
+        )
+        if kept:
+            pk = a.event.pk
+            transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(pk))
+    return "retry"
+
+
+def fail(a: Attempt, *, category: str, text: str, code: int | None = None) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        kept = ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
+            processing_state=ProcessingState.ERROR,
+            claimed_by="",
+            lease_until=None,
+            error_category=category,
+            error_message=text,
+            error_at=now,
+        )
+        if kept:
+            # Only while the claim is ours: a late failure must not undo another
+            # attempt's success, or an admin's decision.
+            Message.objects.filter(pk=a.event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
+                zalo_state=ZaloState.FAILED, failure_code=code, failure_reason=text
+            )
+        EventAttempt.objects.filter(pk=a.row.pk).update(
+            result=EventAttempt.Result.ERROR, finished_at=now, error_message=text, error_code=code
+        )
+    return "failed"

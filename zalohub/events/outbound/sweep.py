@@ -1,0 +1,118 @@
+"""The one sweeper of outbound sends: what a crash or a lost task left behind.
+
+A send whose worker died before its call started goes back to the queue. One that died
+during the call goes back too if its kind's calls are deduplicated by Zalo (ZNS, by
+tracking_id); otherwise it is Failed saying the outcome is unknown (Zalo may have the
+message: no blind retry). A queued send whose task was lost gets a new task. Which of
+these applies is the kind's sender's to say, never which sweeper looked first.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from zalohub.events.models import (
+    Direction,
+    ErrorCategory,
+    EventAttempt,
+    Message,
+    ProcessingState,
+    ZaloEvent,
+    ZaloState,
+)
+from zalohub.events.outbound.registry import owned_event_names, sender_for_event
+from zalohub.events.outbound.tasks import send_event
+
+INTERRUPTED = gettext_lazy(
+    "The worker stopped during the call to Zalo, so whether Zalo accepted the "
+    "message is unknown. Check the conversation before pressing Resend."
+)
+
+
+def recover_stuck_sends(*, now: datetime | None = None, lease: timedelta | None = None) -> int:
+    """Sends in Processing whose lease ran out (or, for a row without one, whose attempt
+    began longer than a lease ago): settled by what their kind allows."""
+    now = now or timezone.now()
+    lease = lease or timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+    stuck = ZaloEvent.objects.filter(
+        Q(lease_until__lt=now)
+        | Q(
+            lease_until__isnull=True,
+            attempt_log__claim_token=F("claimed_by"),
+            attempt_log__started_at__lt=now - lease,
+        ),
+        direction=Direction.OUTBOUND,
+        processing_state=ProcessingState.PROCESSING,
+    ).distinct()
+    recovered = 0
+    for event in stuck:
+        attempt = EventAttempt.objects.filter(event=event, claim_token=event.claimed_by).first()
+        sender = sender_for_event(event.event_name)
+        may_call_again = attempt is None or attempt.call_started_at is None
+        if may_call_again or (sender is not None and sender.retry_unknown):
+            recovered += _requeue(event, attempt, now)
+        else:
+            recovered += _give_up(event, attempt, now)
+    return recovered
+
+
+def _requeue(event: ZaloEvent, attempt: EventAttempt | None, now: datetime) -> int:
+    with transaction.atomic():
+        if not ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
+            processing_state=ProcessingState.QUEUED,
+            claimed_by="",
+            lease_until=None,
+            next_attempt_at=now,
+        ):
+            return 0
+        if attempt is not None:
+            EventAttempt.objects.filter(pk=attempt.pk).update(
+                result=EventAttempt.Result.INTERRUPTED, finished_at=now
+            )
+        transaction.on_commit(lambda: send_event.enqueue(event.pk))
+    return 1
+
+
+def _give_up(event: ZaloEvent, attempt: EventAttempt, now: datetime) -> int:
+    with transaction.atomic():
+        if not ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
+            processing_state=ProcessingState.ERROR,
+            claimed_by="",
+            lease_until=None,
+            error_category=ErrorCategory.SEND,
+            error_message=str(INTERRUPTED),
+            error_at=now,
+        ):
+            return 0
+        Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
+            zalo_state=ZaloState.FAILED, failure_reason=str(INTERRUPTED)
+        )
+        EventAttempt.objects.filter(pk=attempt.pk).update(
+            result=EventAttempt.Result.INTERRUPTED, finished_at=now, error_message=str(INTERRUPTED)
+        )
+    return 1
+
+
+def requeue_lost_sends(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Queued sends of every kind whose task was lost (a crash between commit and
+    enqueue): a new task. The claim makes a duplicate task a no-op."""
+    due = ZaloEvent.objects.filter(
+        direction=Direction.OUTBOUND,
+        processing_state=ProcessingState.QUEUED,
+        event_name__in=owned_event_names(),
+        next_attempt_at__lt=timezone.now() - older_than,
+    )
+    ids = list(due.values_list("pk", flat=True)[:500])
+    now = timezone.now()
+    for pk in ids:
+        # Moving the time on means one more task per event per period, not per sweep: a
+        # backlog the workers have not reached yet must not grow a task every 10 s.
+        if ZaloEvent.objects.filter(pk=pk, processing_state=ProcessingState.QUEUED).update(
+            next_attempt_at=now
+        ):
+            send_event.enqueue(pk)
+    return len(ids)
