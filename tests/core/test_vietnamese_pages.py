@@ -27,6 +27,7 @@ from django.urls import reverse
 from tests.helpers import consent, fixture, post_webhook
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.oauth import oauth_complete, oauth_start
+from zalohub.accounts.tokens import oa_refresh_token
 from zalohub.demo import seed_demo
 from zalohub.diagnostics.services import health_refresh
 from zalohub.events.models import Direction, ZaloEvent
@@ -343,7 +344,12 @@ def build_demo(sandbox_server, sandbox) -> None:  # type: ignore[no-untyped-def]
     bulk_run(bulk=bulk_start(template=approved, partners=partners, params=params, enqueue=False))
     _run_worker_tasks()
     # A broken OA: the Sales OA's tokens expire and Zalo refuses to refresh them.
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/scenarios/expired_token", json={})
+    sales = OfficialAccount.objects.get(name="Sales OA")
+    httpx.post(
+        f"{sandbox_server.base_url}/_sandbox/scenarios/expired_token", json={"oa_id": sales.oa_id}
+    )
+    # The hub sees it at its next call (as after Sync OA Profile): the OA turns Error.
+    oa_refresh_token(oa=sales, force=True)
     for oa in OfficialAccount.objects.order_by("pk"):
         health_refresh(oa=oa)
     # Duplicates found, one pair merged.

@@ -15,6 +15,8 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 
+from zalohub.core.stored_text import stored_text
+
 Source = dict[str, Any]  # {"t": msgid, "a": params (dict, list or absent)}
 
 
@@ -41,6 +43,10 @@ def _param(value: Any) -> Any:
 def _arg(value: Any) -> Any:
     if isinstance(value, dict) and "t" in value:
         return render(value)
+    if isinstance(value, str):
+        # A failure reason copied from a row (an OA's last error, an event's error) as
+        # it was written there: in the reader's language too.
+        return stored_text(value)
     return value
 
 

@@ -4,8 +4,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from zalohub.core.stored_text import stored_text
 from zalohub.diagnostics.models import CHECK_TITLES, LEVEL_RANK, Level
 from zalohub.diagnostics.text import loaded, msg, stored
+
+
+def _fact(value: Any) -> Any:
+    return stored_text(value) if type(value) is str else value
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,9 @@ class CheckResult:
             summary=loaded(data.get("summary", "")),
             category=data.get("category", ""),
             next_step=loaded(data.get("next_step", "")),
-            facts=[(loaded(f[0]), loaded(f[1])) for f in data.get("facts", [])],
+            # A fact's value may be a failure reason copied from a row (an OA's last
+            # error): shown in the reader's language, like the rest.
+            facts=[(loaded(f[0]), _fact(loaded(f[1]))) for f in data.get("facts", [])],
             evidence=[
                 Evidence(loaded(e["label"]), e["url"], e.get("count"))
                 for e in data.get("evidence", [])
