@@ -13,6 +13,7 @@ from zalohub.accounts.models import OAuthSession, OfficialAccount, ZaloApp
 from zalohub.accounts.oauth import OAuthFailure, oauth_clear_sessions, oauth_start
 from zalohub.accounts.tokens import TokenUnavailable, oa_sync_profile
 from zalohub.core.crypto import SecretUnavailable
+from zalohub.core.stored_text import stored_text
 from zalohub.zalo import ZaloError
 
 SECRET_FIELDS = ("secret_key", "oa_secret_key", "fixed_code_verifier")
@@ -89,9 +90,9 @@ class OfficialAccountAdmin(admin.ModelAdmin):
                     "refresh_token_expires_at",
                     "connected_at",
                     "last_refreshed_at",
-                    "last_refresh_error",
+                    "last_refresh_error_text",
                     "profile_synced_at",
-                    "last_error",
+                    "last_error_text",
                 ]
             },
         ),
@@ -109,9 +110,9 @@ class OfficialAccountAdmin(admin.ModelAdmin):
         "refresh_token_expires_at",
         "connected_at",
         "last_refreshed_at",
-        "last_refresh_error",
+        "last_refresh_error_text",
         "profile_synced_at",
-        "last_error",
+        "last_error_text",
         "callback_url_display",
         "webhook_url_display",
     ]
@@ -128,6 +129,15 @@ class OfficialAccountAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="oa-status oa-status-{}">{}</span>', obj.status, obj.get_status_display()
         )
+
+    # Stored as written when the call failed: shown in the reader's language.
+    @admin.display(description=gettext_lazy("last refresh error"))
+    def last_refresh_error_text(self, obj: OfficialAccount) -> str:
+        return stored_text(obj.last_refresh_error) or "—"
+
+    @admin.display(description=gettext_lazy("last error"))
+    def last_error_text(self, obj: OfficialAccount) -> str:
+        return stored_text(obj.last_error) or "—"
 
     @admin.display(description=gettext_lazy("Token status"))
     def token_icon(self, obj: OfficialAccount) -> str:
