@@ -8,6 +8,7 @@ own attempt row, except that Zalo's acceptance is always recorded.
 import logging
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +24,14 @@ from zalohub.events.outbound.tasks import send_event
 logger = logging.getLogger(__name__)
 
 
+def _release(a: Attempt, **fields: Any) -> int:
+    """Give the claim back with ``fields``, only while it is still ours: 1, or 0 if the
+    sweeper or an admin settled the row meanwhile."""
+    return ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
+        claimed_by="", lease_until=None, **fields
+    )
+
+
 def backoff(attempt: int) -> float:
     base = settings.EVENTS_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
     capped = min(base, settings.EVENTS_RETRY_CAP_SECONDS)
@@ -36,13 +45,8 @@ def already_settled(a: Attempt) -> str:
         message.get_zalo_state_display() if message else _("gone")
     )
     with transaction.atomic():
-        ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
-            processing_state=ProcessingState.PROCESSED,
-            processed_at=now,
-            claimed_by="",
-            lease_until=None,
-            error_message=text,
-        )
+        done = ProcessingState.PROCESSED
+        _release(a, processing_state=done, processed_at=now, error_message=text)
         EventAttempt.objects.filter(pk=a.row.pk).update(
             result=EventAttempt.Result.OK, finished_at=now, error_message=text
         )
@@ -54,11 +58,10 @@ def release_for_rate(a: Attempt, wait: float) -> str:
     message never left), and come back when the next window opens."""
     run_after = timezone.now() + timedelta(seconds=wait)
     with transaction.atomic():
-        ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
+        _release(
+            a,
             processing_state=ProcessingState.QUEUED,
             next_attempt_at=run_after,
-            claimed_by="",
-            lease_until=None,
             attempts=F("attempts") - 1,
             error_message=_("Waiting for the app's per-minute call budget."),
         )
@@ -81,11 +84,10 @@ def succeed(a: Attempt, sent: Sent) -> str:
         Message.objects.filter(
             pk=event.message_id, zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.FAILED]
         ).update(zalo_state=ZaloState.SENT)
-        kept = ZaloEvent.objects.filter(pk=event.pk, claimed_by=a.token).update(
+        kept = _release(
+            a,
             processing_state=ProcessingState.PROCESSED,
             processed_at=now,
-            claimed_by="",
-            lease_until=None,
             error_category="",
             error_message="",
             error_at=None,
@@ -114,13 +116,8 @@ def requeue(a: Attempt, *, delay: float, reason: str, code: int | None = None) -
     now = timezone.now()
     run_after = now + timedelta(seconds=delay)
     with transaction.atomic():
-        kept = ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
-            processing_state=ProcessingState.QUEUED,
-            next_attempt_at=run_after,
-            claimed_by="",
-            lease_until=None,
-            error_message=reason,
-        )
+        queued = ProcessingState.QUEUED
+        kept = _release(a, processing_state=queued, next_attempt_at=run_after, error_message=reason)
         EventAttempt.objects.filter(pk=a.row.pk).update(
             result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason, error_code=code
         )
@@ -133,10 +130,9 @@ def requeue(a: Attempt, *, delay: float, reason: str, code: int | None = None) -
 def fail(a: Attempt, *, category: str, text: str, code: int | None = None) -> str:
     now = timezone.now()
     with transaction.atomic():
-        kept = ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
+        kept = _release(
+            a,
             processing_state=ProcessingState.ERROR,
-            claimed_by="",
-            lease_until=None,
             error_category=category,
             error_message=text,
             error_at=now,
