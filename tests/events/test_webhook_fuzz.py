@@ -185,6 +185,8 @@ def _send(client, app, parts: dict[str, Any]):
         timestamp = str(json.loads(text).get("timestamp", ""))
     except (RecursionError, ValueError, AttributeError):
         timestamp = ""
+    # A lone surrogate cannot be hashed (nor signed by Zalo): signed as its escape.
+    timestamp = timestamp.encode("utf-8", "backslashreplace").decode()
     meta: dict[str, str] = {}
     if parts["sign"] == "right":
         meta["HTTP_X_ZEVENT_SIGNATURE"] = zalo_signature(
@@ -259,6 +261,8 @@ def test_the_webhook_survives_a_fuzzer(client, zalo_app, connected_oa, output_di
     report = {"database": connection.vendor, **figures}
     (output_dir / f"webhook-fuzz-{connection.vendor}.json").write_text(json.dumps(report))
     print(f"\nwebhook fuzz ({connection.vendor}): {report}")
-    # Enough of each kind got through for the run to mean something (a run accepts 20 to
-    # 50 new events and refuses over 100, by the draws' weights).
-    assert figures["accepted"] >= EXAMPLES // 25 and figures["4xx"] >= EXAMPLES // 5
+    # Enough of each kind got through for the run to mean something: by the draws'
+    # weights a run answers some 80 to 120 with 200 (15 to 50 of them new events, the
+    # rest repeating a fixture's msg_id) and over 140 with a 4xx.
+    assert figures["accepted"] + figures["duplicates"] >= EXAMPLES // 5
+    assert figures["accepted"] >= EXAMPLES // 50 and figures["4xx"] >= EXAMPLES // 5
