@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.accounts.links import oa_links
 from zalohub.accounts.models import OAuthSession, OfficialAccount, ZaloApp
 from zalohub.accounts.oauth import OAuthFailure, oauth_clear_sessions, oauth_start
 from zalohub.accounts.tokens import TokenUnavailable, oa_sync_profile
@@ -241,15 +242,8 @@ class OfficialAccountAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
         extra_context = dict(extra_context or {})
         extra_context["statuses"] = OfficialAccount.Status.choices
-        extra_context["apilog_url"] = reverse("admin:apilog_apilog_changelist") + (
-            f"?oa__id__exact={object_id}"
-        )
-        extra_context["can_view_apilog"] = request.user.has_perm("apilog.view_apilog")
-        # The partners app sits above accounts: link to its list by URL name, not import.
-        extra_context["partners_url"] = reverse("admin:partners_zalopartnerlink_changelist") + (
-            f"?oa__id__exact={object_id}"
-        )
-        extra_context["can_view_partners"] = request.user.has_perm("partners.view_zalopartnerlink")
+        # The apps above accounts register their buttons (API logs, partners, ...).
+        extra_context["oa_links"] = oa_links(request.user, object_id)
         return super().change_view(request, object_id, form_url, extra_context)
 
 

@@ -9,3 +9,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from zalohub.accounts import tasks  # noqa: F401  (registers periodic jobs)
+        from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
+
+        register_role_grants("accounts", {ZALO_ADMIN: ALL})

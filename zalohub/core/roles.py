@@ -1,8 +1,9 @@
-"""The three roles, as Django groups.
+"""The three roles, as Django groups, and what each app grants them.
 
 The groups themselves are created by a migration; their permissions are granted after
-every migrate, so an app that lands later (events, inbox, ...) adds its permissions here
-without a migration that reaches into other apps.
+every migrate, so an app that lands later adds its permissions without a migration that
+reaches into other apps. Each app declares the grants of its own permissions in its
+``AppConfig.ready()`` with ``register_role_grants``: this module names no app.
 """
 
 from typing import Any
@@ -12,28 +13,32 @@ from django.apps import apps as global_apps
 ZALO_ADMIN = "Zalo Admin"
 CS_AGENT = "CS Agent"
 ZALO_EVENTS = "Zalo Events"
+ROLES = (ZALO_ADMIN, CS_AGENT, ZALO_EVENTS)
+ALL = None  # every permission of the app, including ones a later migration adds
 
-# App labels whose every permission a Zalo Admin holds. Not "events": the Zalo Events
-# list is granted separately, even to admins (the seed: "access is granted by Admin").
-ADMIN_APPS = {"accounts", "apilog", "partners", "inbox", "zbs", "diagnostics", "api"}
-# CS agents: inbox and contacts, never tokens, secrets or API logs. Only *view* of the
-# inbox's rows: memberships are managed by Zalo Admins (an agent who could add one could
-# enter any OA), and conversations are answered and assigned in the inbox, whose rules
-# (members only) the admin's change form would bypass.
-AGENT_PERMISSIONS = {
-    "inbox": {"view_conversation"},
-    "partners": {"view_partner", "change_partner", "view_zalopartnerlink"},
-    # When the reply window has closed, the inbox offers an approved template instead.
-    "zbs": {"view_template", "send_template"},
-}
-# Granted separately by an admin: the Zalo Events list, and the API logs its events'
-# forms link to (the seed: API Logs button on the message form in Zalo Events).
-EVENTS_PERMISSIONS = {"events": None, "apilog": {"view_apilog"}}
+# app label -> role -> the codenames of the app's permissions it holds (ALL: every one).
+GRANTS: dict[str, dict[str, set[str] | None]] = {}
+
+
+def register_role_grants(app_label: str, grants: dict[str, set[str] | None]) -> None:
+    """Declare which of ``app_label``'s permissions each role holds; a role left out
+    holds none of them. Called once by the app, in its ``AppConfig.ready()``."""
+    unknown = set(grants) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; the roles are {ROLES}")
+    GRANTS[app_label] = {
+        role: None if names is ALL else set(names) for role, names in grants.items()
+    }
+
+
+def role_grants(role: str) -> dict[str, set[str] | None]:
+    """What ``role`` holds, by app label."""
+    return {app: grants[role] for app, grants in GRANTS.items() if role in grants}
 
 
 def _grant(group: Any, permission_model: Any, spec: dict[str, set[str] | None]) -> None:
-    """Give the role exactly ``spec``: set, not add, so a grant this module no longer
-    makes (the agent's old add/change/delete of memberships) is taken back on the next
+    """Give the role exactly ``spec``: set, not add, so a grant no app makes any more
+    (the agent's old add/change/delete of memberships) is taken back on the next
     migrate. Extra rights for someone belong in a group of the operator's own."""
     granted = []
     for app_label, codenames in spec.items():
@@ -52,13 +57,6 @@ def sync_role_permissions(sender: Any = None, apps: Any = None, **kwargs: Any) -
     except LookupError:
         return
     # The migration creates the groups; a flush (tests) empties the table, so make sure.
-    groups = {
-        name: group_model.objects.get_or_create(name=name)[0]
-        for name in (ZALO_ADMIN, CS_AGENT, ZALO_EVENTS)
-    }
-    if admin := groups.get(ZALO_ADMIN):
-        _grant(admin, permission_model, dict.fromkeys(ADMIN_APPS))
-    if agent := groups.get(CS_AGENT):
-        _grant(agent, permission_model, AGENT_PERMISSIONS)
-    if events := groups.get(ZALO_EVENTS):
-        _grant(events, permission_model, EVENTS_PERMISSIONS)
+    for name in ROLES:
+        group = group_model.objects.get_or_create(name=name)[0]
+        _grant(group, permission_model, role_grants(name))

@@ -17,3 +17,22 @@ class DiagnosticsConfig(AppConfig):
         from zalohub.diagnostics import hooks
 
         hooks.connect()
+        from zalohub.accounts.links import register_oa_link
+        from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
+
+        register_role_grants("diagnostics", {ZALO_ADMIN: ALL})
+        health = "diagnostics.view_healthsnapshot"  # the OA form's Health and Escalation
+        register_oa_link(
+            "btn-health",
+            _("Health"),
+            "admin:diagnostics_healthsnapshot_changelist",
+            permission=health,
+            list_filter="oa",
+        )
+        register_oa_link(
+            "btn-escalation",
+            _("Escalation"),
+            "admin:diagnostics_escalation",
+            permission=health,
+            args=("oa",),
+        )

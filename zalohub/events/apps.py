@@ -12,8 +12,10 @@ class EventsConfig(AppConfig):
 
         from zalohub.accounts import ratelimit
         from zalohub.accounts.models import OfficialAccount, ZaloApp
-        from zalohub.events import identity, tasks  # noqa: F401  (handlers, jobs, loop)
+        from zalohub.core.roles import ALL, ZALO_EVENTS, register_role_grants
+        from zalohub.events import hooks, identity, tasks  # noqa: F401  (handlers, jobs)
         from zalohub.events.ingest import forget_cached_lookups
+        from zalohub.events.models import Message
         from zalohub.events.outbound import register_sender
         from zalohub.events.sending import OA_MESSAGES
         from zalohub.partners.services import register_call_budget
@@ -25,8 +27,13 @@ class EventsConfig(AppConfig):
                 forget_cached_lookups, sender=model, dispatch_uid=f"ingest-d-{model}"
             )
 
+        # A message created one at a time reaches hooks.on_message_stored as a batch of one.
+        post_save.connect(hooks.message_saved, sender=Message, dispatch_uid="events.stored")
         # OA messages are one kind of send; zbs registers its templates the same way.
         register_sender(OA_MESSAGES)
         add_recorder(ratelimit.record_call)
         # Profile fetches (partners) spend the same per-app budget as sends.
         register_call_budget(ratelimit.acquire)
+        # Not even Zalo Admins: the Zalo Events list is granted separately, by an admin
+        # (the seed: "access is granted by Admin").
+        register_role_grants("events", {ZALO_EVENTS: ALL})

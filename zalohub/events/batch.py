@@ -23,6 +23,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from zalohub.core.bulk import update_rows
+from zalohub.events import hooks
 from zalohub.events.models import ZALO_STATE_RANK, Message, ZaloEvent, ZaloState
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.resolution import (
@@ -33,6 +34,7 @@ from zalohub.partners.resolution import (
 )
 
 # Sent once per batch with the messages it stored (bulk inserts send no post_save).
+# Subscribe through hooks.on_message_stored instead: it also sees single creates.
 messages_created = Signal()  # sender=Message, messages=list[Message]
 
 _current: ContextVar["Batch | None"] = ContextVar("zalohub_events_batch", default=None)
@@ -90,6 +92,7 @@ class Batch:
         self.new_messages: list[Message] = []
         self._message_changes: dict[int, dict[str, Any]] = {}
         self._message_guards: dict[int, tuple[str, list[str]]] = {}
+        self._state_changes: list[hooks.StateChange] = []
         self._link_changes: dict[int, dict[str, Any]] = {}
         self._once: set[Any] = set()
 
@@ -180,6 +183,10 @@ class Batch:
             return False
         if ZALO_STATE_RANK.get(state, 0) <= ZALO_STATE_RANK.get(message.zalo_state, -1):
             return False
+        if hooks.state_changes_wanted():
+            self._state_changes.append(
+                hooks.StateChange(message, previous=message.zalo_state, state=state, at=when)
+            )
         fields: dict[str, Any] = {"zalo_state": state}
         if state in (ZaloState.DELIVERED, ZaloState.RECEIVED) and not message.delivered_at:
             fields["delivered_at"] = when
@@ -215,9 +222,12 @@ class Batch:
         if self.new_messages:
             Message.objects.bulk_create(self.new_messages)
             messages_created.send(sender=Message, messages=self.new_messages)
+            hooks.messages_stored(self.new_messages)
         update_rows(Message, self._message_changes, only_if=self._message_guards)
+        hooks.states_changed(self._state_changes)
         self._link_changes, self.new_messages = {}, []
         self._message_changes, self._message_guards = {}, {}
+        self._state_changes = []
 
 
 @contextmanager

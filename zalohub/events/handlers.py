@@ -2,8 +2,10 @@
 
 HANDLERS maps an event name to a function; IGNORED lists the events zalohub receives
 but deliberately does nothing with, each with its reason. An unknown event is stored
-and marked unknown, never dropped. Other apps add or replace handlers at start-up with
-``register`` (inbox, zbs and partners complete the ones recorded here).
+and marked unknown, never dropped; one known to the catalogue but handled by nobody is
+recorded. Other apps add handlers at start-up through the declared hooks: ``register``
+for an event name, ``register_receipt_kind`` for a kind of receipt (zbs: ZNS), and
+``hooks`` to hear of stored messages and state changes (the inbox).
 
 Handlers run inside the worker's transaction: they write rows and never call Zalo
 (anything that needs Zalo is enqueued as a task).
@@ -19,7 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zalohub.events import batch
+from zalohub.events import batch, catalogue
+from zalohub.events.batch import event_time, message_part
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -64,17 +67,8 @@ IGNORED: dict[str, str] = {
     "remove_tag": "tags are managed in Zalo's OA manager",
     "change_oa_template_tags": "template tags are read when templates sync",
 }
-# Later issues complete these; until then the event is kept with its payload.
-RECORDED = {
-    "update_user_info",
-    "change_template_status",
-    "change_template_quota",
-    "change_template_quality",
-    "change_oa_daily_quota",
-    "user_feedback",
-    "user_click_response_button",
-    "user_withdraw",
-}
+# Receipt kinds (catalogue.RECEIPT_KINDS) that an app handles, by kind.
+RECEIPT_HANDLERS: dict[str, Handler] = {}
 
 
 def register(event_name: str) -> Callable[[Handler], Handler]:
@@ -83,6 +77,29 @@ def register(event_name: str) -> Callable[[Handler], Handler]:
         return func
 
     return decorator
+
+
+def ignore_event(event_name: str, reason: str) -> None:
+    """Receive ``event_name`` on purpose and leave it alone, saying why (another app's
+    own event, such as diagnostics' probe)."""
+    IGNORED.setdefault(event_name, reason)
+
+
+def register_receipt_kind(kind: str) -> Callable[[Handler], Handler]:
+    """Handle the receipts of ``kind`` (a key of catalogue.RECEIPT_KINDS)."""
+    if kind not in catalogue.RECEIPT_KINDS:
+        raise ValueError(f"unknown receipt kind {kind!r}; known: {sorted(catalogue.RECEIPT_KINDS)}")
+
+    def decorator(func: Handler) -> Handler:
+        RECEIPT_HANDLERS[kind] = func
+        return func
+
+    return decorator
+
+
+def recorded() -> frozenset[str]:
+    """Known events kept with their payload because nothing handles them yet."""
+    return catalogue.EVENT_NAMES - HANDLERS.keys() - IGNORED.keys()
 
 
 def dispatch(event: ZaloEvent) -> Result:
@@ -101,14 +118,10 @@ def dispatch(event: ZaloEvent) -> Result:
         return handler(event, payload)
     if event.event_name in IGNORED:
         return Result(outcome=Outcome.IGNORED)
-    if event.event_name in RECORDED:
+    if event.event_name in catalogue.EVENT_NAMES:
         return Result(outcome=Outcome.RECORDED)
     logger.info("Unknown Zalo event %r stored as event %s", event.event_name, event.pk)
     return Result(outcome=Outcome.UNKNOWN)
-
-
-_message_part = batch.message_part
-_time = batch.event_time
 
 
 # Message kinds by the suffix of user_send_* / oa_send_*.
@@ -128,7 +141,8 @@ KINDS = {
 }
 
 
-def _require_oa(event: ZaloEvent) -> None:
+def require_oa(event: ZaloEvent) -> None:
+    """Refuse an event of an OA the hub does not hold (a token error: authorize it)."""
     if event.oa_id is None:
         raise HandlerError(
             _("The event names an OA that is not connected to this hub (authorize it first)."),
@@ -144,12 +158,12 @@ def event_link(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink | N
         zalo_user_id=event.zalo_user_id,
         user_id_by_app=str(payload.get("user_id_by_app") or ""),
     )
-    return batch.active().link(event.oa, user, _time(event))
+    return batch.active().link(event.oa, user, event_time(event))
 
 
 def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str) -> Message:
-    _require_oa(event)
-    part = _message_part(payload)
+    require_oa(event)
+    part = message_part(payload)
     msg_id = str(part.get("msg_id") or "")
     kind = KINDS.get(event.event_name.split("_send_", 1)[-1], Message.Kind.OTHER)
     if existing := batch.active().message(event.oa_id, msg_id):
@@ -167,8 +181,8 @@ def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str)
         quote_msg_id=str(part.get("quote_msg_id") or ""),
         # An OA message we only learn of from Zalo's echo: Zalo has it, nothing more known.
         zalo_state=ZaloState.SENT if direction == Direction.OUTBOUND else "",
-        sent_at=_time(event),
-        created_at=_time(event),
+        sent_at=event_time(event),
+        created_at=event_time(event),
     )
     return batch.active().add_message(message)
 
@@ -180,16 +194,17 @@ def handle_user_message(event: ZaloEvent, payload: dict[str, Any]) -> Result:
 def handle_oa_echo(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     """Zalo echoes every OA message: ours (it confirms Sent) or one sent from Zalo's own
     chat tool (store it, so the conversation is whole)."""
-    _require_oa(event)
-    msg_id = str(_message_part(payload).get("msg_id") or "")
+    require_oa(event)
+    msg_id = str(message_part(payload).get("msg_id") or "")
     if ours := batch.active().message(event.oa_id, msg_id):
-        _advance(ours, ZaloState.SENT, _time(event))
+        advance_state(ours, ZaloState.SENT, event_time(event))
         return Result(message=ours)
     return Result(message=_store_message(event, payload, direction=Direction.OUTBOUND))
 
 
-def _advance(message: Message, state: str, when: datetime) -> bool:
-    """Move a message's Zalo State forward; written when the batch ends."""
+def advance_state(message: Message, state: str, when: datetime) -> bool:
+    """Move a message's Zalo State forward (never back); written when the batch ends,
+    and heard by the subscribers of hooks.on_message_state_changed."""
     current = batch.current()
     if current is not None:
         return current.advance(message, state, when)
@@ -197,45 +212,42 @@ def _advance(message: Message, state: str, when: datetime) -> bool:
         return alone.advance(message, state, when)
 
 
-def _receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
-    part = _message_part(payload)
+def receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
+    """When the receipt says the phone got (or showed) the message; the event's time
+    when it says nothing usable."""
+    part = message_part(payload)
     raw = part.get("delivery_time") or part.get("seen_time")
     try:
         when = datetime.fromtimestamp(int(str(raw)) / 1000, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
-        return _time(event)
+        return event_time(event)
     return min(when, event.received_at or timezone.now())  # as event_time: not after it came
 
 
-def is_zns_receipt(payload: dict[str, Any]) -> bool:
-    """A ZNS delivery shares the event name; it names a tracking id and a phone."""
-    part = _message_part(payload)
-    return bool(part.get("tracking_id") or payload.get("tracking_id"))
-
-
 def handle_received(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    if is_zns_receipt(payload):
-        # Template receipts are the zbs app's; until it registers, keep the event.
-        handler = HANDLERS.get("zns_receipt")
-        return handler(event, payload) if handler else Result(outcome=Outcome.RECORDED)
-    _require_oa(event)
-    msg_id = str(_message_part(payload).get("msg_id") or "")
+    for kind, matches in catalogue.RECEIPT_KINDS.items():
+        if matches(payload):
+            # Another kind's receipt (ZNS: the zbs app's); nobody registered: keep it.
+            handler = RECEIPT_HANDLERS.get(kind)
+            return handler(event, payload) if handler else Result(outcome=Outcome.RECORDED)
+    require_oa(event)
+    msg_id = str(message_part(payload).get("msg_id") or "")
     message = batch.active().message(event.oa_id, msg_id)
     if message is None:
         return Result(outcome=Outcome.IGNORED)  # a message sent outside zalohub
     # The customer's phone has it: Delivered (Received is a ZNS template's receipt).
-    _advance(message, ZaloState.DELIVERED, _receipt_time(payload, event))
+    advance_state(message, ZaloState.DELIVERED, receipt_time(payload, event))
     return Result(message=message)
 
 
 def handle_seen(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    _require_oa(event)
-    when = _receipt_time(payload, event)
+    require_oa(event)
+    when = receipt_time(payload, event)
     ids = batch.msg_ids(event.event_name, payload)
     found = [batch.active().message(event.oa_id, msg_id) for msg_id in ids]
     seen = sorted({id(m): m for m in found if m}.values(), key=_in_thread_order)
     for message in seen:
-        _advance(message, ZaloState.READ, when)
+        advance_state(message, ZaloState.READ, when)
     return Result(message=seen[-1]) if seen else Result(outcome=Outcome.IGNORED)
 
 
@@ -243,20 +255,9 @@ def _in_thread_order(message: Message) -> tuple[datetime, int]:
     return (message.created_at or timezone.now(), message.pk or 0)
 
 
-for _kind in (
-    "text",
-    "image",
-    "gif",
-    "file",
-    "sticker",
-    "link",
-    "location",
-    "audio",
-    "video",
-    "business_card",
-):
+for _kind in catalogue.USER_MESSAGE_KINDS:
     HANDLERS[f"user_send_{_kind}"] = handle_user_message
-for _kind in ("text", "image", "gif", "file", "sticker", "list", "link", "template"):
+for _kind in catalogue.OA_MESSAGE_KINDS:
     HANDLERS[f"oa_send_{_kind}"] = handle_oa_echo
 HANDLERS["user_received_message"] = handle_received
 HANDLERS["user_seen_message"] = handle_seen

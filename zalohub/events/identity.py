@@ -10,10 +10,10 @@ from zalohub.events import batch
 from zalohub.events.handlers import (
     HandlerError,
     Result,
-    _require_oa,
-    _time,
     event_link,
+    event_time,
     register,
+    require_oa,
 )
 from zalohub.events.models import ErrorCategory, Outcome, ZaloEvent
 from zalohub.partners.models import ZaloPartnerLink
@@ -21,7 +21,7 @@ from zalohub.partners.resolution import link_record_shared_phone
 
 
 def _link_or_error(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink:
-    _require_oa(event)
+    require_oa(event)
     link = event_link(event, payload)
     if link is None:
         raise HandlerError(
@@ -33,14 +33,14 @@ def _link_or_error(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink
 @register("follow")
 def handle_follow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     link = _link_or_error(event, payload)
-    batch.active().set_following(link, following=True, when=_time(event))
+    batch.active().set_following(link, following=True, when=event_time(event))
     return Result(outcome=Outcome.HANDLED)
 
 
 @register("unfollow")
 def handle_unfollow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     link = _link_or_error(event, payload)
-    batch.active().set_following(link, following=False, when=_time(event))
+    batch.active().set_following(link, following=False, when=event_time(event))
     return Result(outcome=Outcome.HANDLED)
 
 

@@ -9,8 +9,13 @@ class InboxConfig(AppConfig):
 
     def ready(self) -> None:
         from zalohub.accounts.scope import register_oa_membership
+        from zalohub.core.roles import ALL, CS_AGENT, ZALO_ADMIN, register_role_grants
         from zalohub.inbox import access, sync
 
         sync.connect()
         # Memberships decide which OAs an agent acts in, everywhere (not only the inbox).
         register_oa_membership(access.member_oa_ids)
+        # CS agents only *view* the inbox's rows: memberships are managed by Zalo Admins
+        # (an agent who could add one could enter any OA), and conversations are answered
+        # and assigned in the inbox, whose rules (members only) the admin's form bypasses.
+        register_role_grants("inbox", {ZALO_ADMIN: ALL, CS_AGENT: {"view_conversation"}})

@@ -1,36 +1,28 @@
 """Keeps each Conversation row in step with the messages stored for it.
 
-``message_send`` creates messages with ``Message.objects.create`` (a post_save
-receiver sees each); the event pipeline inserts a batch's messages at once and sends
-``messages_created``. Both fold the messages into their conversations with one
-statement, inside the transaction that stores them. Receipts move a message's Zalo
-State with a queryset update (no signal): the receipt handlers are wrapped so live
-pages are woken, and the pages read the states from the message rows themselves.
+events' hooks tell the inbox what changed: ``on_message_stored`` gives the messages a
+batch stored (a worker's claim of events, or one reply created alone), folded into their
+conversations with one statement inside the transaction that stores them;
+``on_message_state_changed`` gives the receipts and echoes that moved a message's Zalo
+State, and the OA's live pages are woken (they read the states from the rows).
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models.signals import post_save
 from django.utils import timezone
 
-from zalohub.events import batch, handlers
-from zalohub.events.models import Direction, Message, ZaloEvent
+from zalohub.events import batch, hooks
+from zalohub.events.models import Direction, Message
 from zalohub.inbox import live
 from zalohub.inbox.models import Conversation
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.services import profile_synced
 
 logger = logging.getLogger(__name__)
-# Events that change a stored message without saving it (receipts, our echoes).
-WAKING_EVENTS = (
-    "user_received_message",
-    "user_seen_message",
-    *(f"oa_send_{kind}" for kind in ("text", "image", "gif", "file", "sticker", "list", "link")),
-)
 
 
 def notify_on_commit(oa_id: int) -> None:
@@ -128,25 +120,11 @@ def messages_stored(messages: Iterable[Message]) -> None:
         notify_on_commit(oa_id)
 
 
-def _on_message_saved(sender: type, instance: Message, created: bool, **kwargs: Any) -> None:
-    if created and not kwargs.get("raw"):
-        messages_stored([instance])
-
-
-def _on_messages_created(sender: type, messages: list[Message], **kwargs: Any) -> None:
-    messages_stored(messages)
-
-
-def _waking(handler: handlers.Handler) -> handlers.Handler:
-    def wrapped(event: ZaloEvent, payload: dict[str, Any]) -> handlers.Result:
-        result = handler(event, payload)
-        if event.oa_id:
-            notify_on_commit(event.oa_id)
-        return result
-
-    wrapped.__wrapped__ = handler  # type: ignore[attr-defined]
-    wrapped.__name__ = getattr(handler, "__name__", "handler")
-    return wrapped
+def states_changed(changes: Sequence[hooks.StateChange]) -> None:
+    """Receipts and echoes move a message's Zalo State with one UPDATE for the batch (no
+    signal): wake each OA's live pages once."""
+    for oa_id in sorted({change.message.oa_id for change in changes}):
+        notify_on_commit(oa_id)
 
 
 def _on_profile_synced(sender: Any, link: Any, **kwargs: Any) -> None:
@@ -157,14 +135,8 @@ def _on_profile_synced(sender: Any, link: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    post_save.connect(_on_message_saved, sender=Message, dispatch_uid="inbox.message_stored")
+    hooks.on_message_stored(messages_stored)
+    hooks.on_message_state_changed(states_changed)
     profile_synced.connect(
         _on_profile_synced, sender=ZaloPartnerLink, dispatch_uid="inbox.profile_synced"
     )
-    batch.messages_created.connect(
-        _on_messages_created, sender=Message, dispatch_uid="inbox.messages_created"
-    )
-    for name in WAKING_EVENTS:
-        handler = handlers.HANDLERS.get(name)
-        if handler is not None and not hasattr(handler, "__wrapped__"):
-            handlers.HANDLERS[name] = _waking(handler)

@@ -9,8 +9,19 @@ class ZbsConfig(AppConfig):
 
     def ready(self) -> None:
         # Handlers join the events table; tasks and periodic jobs join the worker.
+        from zalohub.accounts.links import register_oa_link
+        from zalohub.core.roles import ALL, CS_AGENT, ZALO_ADMIN, register_role_grants
         from zalohub.events.outbound import register_sender
         from zalohub.zbs import handlers, tasks  # noqa: F401
         from zalohub.zbs.delivery import ZNS_TEMPLATES
 
         register_sender(ZNS_TEMPLATES)
+        # When the reply window has closed, the inbox offers agents an approved template.
+        register_role_grants("zbs", {ZALO_ADMIN: ALL, CS_AGENT: {"view_template", "send_template"}})
+        register_oa_link(
+            "btn-zbs-templates",
+            _("ZBS Templates"),
+            "admin:zbs_template_changelist",
+            permission="zbs.view_template",
+            list_filter="oa__id__exact",
+        )

@@ -1,4 +1,5 @@
-"""What ZBS webhooks do (API.md §3.5-§3.6), added to the events table at start-up.
+"""What ZBS webhooks do (API.md §3.5-§3.6), registered with events at start-up: the
+template events by name, ZNS delivery receipts as a receipt kind.
 
 Handlers run in the worker's transaction and never call Zalo: a template the hub does
 not know yet is fetched by a sync task, enqueued once the event is committed.
@@ -10,31 +11,21 @@ from typing import Any
 from django.db import transaction
 
 from zalohub.events.handlers import (
-    RECORDED,
     HandlerError,
     Result,
-    _advance,
-    _require_oa,
-    _time,
+    advance_state,
+    event_time,
     register,
+    register_receipt_kind,
+    require_oa,
 )
 from zalohub.events.models import ErrorCategory, Message, Outcome, ZaloEvent, ZaloState
 from zalohub.zbs.models import Template, TemplateSend, ZbsSettings
 from zalohub.zbs.services import apply_zalo_status, disabled_cause, oa_settings
 
-NAMES = (
-    "change_template_status",
-    "change_template_quality",
-    "change_template_quota",
-    "change_oa_daily_quota",
-    "zns_receipt",
-)
-for _name in NAMES:
-    RECORDED.discard(_name)
-
 
 def _template(event: ZaloEvent, payload: dict[str, Any]) -> Template | None:
-    _require_oa(event)
+    require_oa(event)
     zalo_id = str(payload.get("template_id") or "")
     if not zalo_id:
         raise HandlerError("The event names no template_id.", category=ErrorCategory.TEMPLATE)
@@ -63,7 +54,9 @@ def handle_status(event: ZaloEvent, payload: dict[str, Any]) -> Result:
         return Result(outcome=Outcome.RECORDED)
     status = payload.get("status")
     new = str(status.get("new_status") if isinstance(status, dict) else status or "")
-    apply_zalo_status(template, new, reason=str(payload.get("reason") or ""), when=_time(event))
+    apply_zalo_status(
+        template, new, reason=str(payload.get("reason") or ""), when=event_time(event)
+    )
     return Result()
 
 
@@ -92,7 +85,7 @@ def handle_template_quota(event: ZaloEvent, payload: dict[str, Any]) -> Result:
 
 @register("change_oa_daily_quota")
 def handle_oa_quota(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    _require_oa(event)
+    require_oa(event)
     assert event.oa is not None
     value = _new_value(payload)
     if value is not None:
@@ -105,10 +98,10 @@ def _receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
     try:
         return datetime.fromtimestamp(int(str(message.get("delivery_time"))) / 1000, tz=UTC)
     except (TypeError, ValueError):
-        return _time(event)
+        return event_time(event)
 
 
-@register("zns_receipt")
+@register_receipt_kind("zns")
 def handle_zns_receipt(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     """A template message reached the phone: Zalo State Received (API.md §3.6)."""
     part = payload.get("message") if isinstance(payload.get("message"), dict) else {}
@@ -131,5 +124,5 @@ def handle_zns_receipt(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     if event.oa_id is None:
         # The receipt names the phone where an OA event names the OA (API.md §3.6).
         ZaloEvent.objects.filter(pk=event.pk).update(oa_id=message.oa_id)
-    _advance(message, ZaloState.RECEIVED, _receipt_time(payload, event))
+    advance_state(message, ZaloState.RECEIVED, _receipt_time(payload, event))
     return Result(message=message)
