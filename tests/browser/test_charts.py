@@ -6,48 +6,18 @@ nothing. Each test counts the bars the browser actually lays out."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
 from zalohub.events.models import Direction, ErrorCategory, Message, ZaloEvent, ZaloState
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 from zalohub.zbs.models import Template, TemplateSend
 from zalohub.zbs.services import oa_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-LANGUAGES = {"en": "en-US", "vi": "vi-VN"}
 
 # The sizes each bar has as laid out: [class, width, height] for every <rect>.
 BARS_JS = """(selector) => Array.from(document.querySelectorAll(selector + ' rect')).map(
   (r) => { const b = r.getBBox(); return [r.getAttribute('class'), b.width, b.height]; })"""
-
-
-@pytest.fixture
-def admin_browser(browser, live_server):
-    """A page per language for a Zalo Admin, 1400 px wide, as the issue's walk was."""
-    user = User.objects.create_user("it-admin", password="pw-it-admin", is_staff=True)
-    user.groups.set(Group.objects.filter(name__in=[ZALO_ADMIN, ZALO_EVENTS]))
-    contexts = []
-
-    def open_page(language: str):  # type: ignore[no-untyped-def]
-        context = browser.new_context(
-            locale=LANGUAGES[language], viewport={"width": 1400, "height": 900}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "it-admin")
-        page.fill("#id_password", "pw-it-admin")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#user-tools")
-        assert page.locator("html").get_attribute("lang") == language
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _event(oa, n: int, *, when, error: bool = False) -> ZaloEvent:
@@ -68,7 +38,7 @@ def _event(oa, n: int, *, when, error: bool = False) -> ZaloEvent:
 
 @pytest.mark.parametrize("language", ["en", "vi"])
 def test_it_draws_the_health_trend_in_every_language(
-    admin_browser, connected_oa, language, output_dir
+    admin_page, connected_oa, language, output_dir
 ):
     # Events on three of the last seven days (5, 2, 7), failures on two of them.
     now = timezone.now()
@@ -78,7 +48,7 @@ def test_it_draws_the_health_trend_in_every_language(
             n += 1
             when = now - timedelta(days=days_ago, minutes=i)
             _event(connected_oa, n, when=when, error=i < failures)
-    page = admin_browser(language)
+    page = admin_page(language)
     page.goto(page.url.split("/admin/")[0] + "/admin/diagnostics/healthsnapshot/")
     chart = f"#oa-{connected_oa.pk} svg.dx-chart"
     bars = page.evaluate(BARS_JS, chart)
@@ -116,7 +86,7 @@ def _send(oa, template: Template, n: int, *, when, failed: bool, code: int | Non
 
 @pytest.mark.parametrize("language", ["en", "vi"])
 def test_it_draws_the_zbs_quota_sends_and_reasons_charts_in_every_language(
-    admin_browser, connected_oa, language, output_dir
+    admin_page, connected_oa, language, output_dir
 ):
     oa = connected_oa
     settings = oa_settings(oa)
@@ -129,7 +99,7 @@ def test_it_draws_the_zbs_quota_sends_and_reasons_charts_in_every_language(
     plan += [(7, True, -1124), (7, True, -1124), (12, False, None)]
     for n, (days_ago, failed, code) in enumerate(plan):
         _send(oa, template, n, when=now - timedelta(days=days_ago), failed=failed, code=code)
-    page = admin_browser(language)
+    page = admin_page(language)
     page.goto(page.url.split("/admin/")[0] + f"/admin/zbs/template/oa/{oa.pk}/dashboard/")
 
     # It should draw the quota used (120 of 500) as a bar inside its track.

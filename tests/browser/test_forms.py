@@ -4,16 +4,13 @@ send's parameter mapping with its preview, the merge report as tables and the un
 that says what it restores. Screenshots go to test-output/forms/."""
 
 import pytest
-from django.contrib.auth.models import Group, User
 
-from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
 from zalohub.partners.merge import partner_merge
 from zalohub.partners.models import Partner, PartnerPhone
 from zalohub.partners.resolution import ZaloUser, resolve_link, suggest_duplicate
 from zalohub.zbs.models import Template
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-LANGUAGES = {"en": "en-US", "vi": "vi-VN"}
 BODY = "Đơn hàng <order_code> của <customer_name>, số tiền <amount> đ."
 
 
@@ -22,33 +19,6 @@ def shots(output_dir):
     path = output_dir / "forms"
     path.mkdir(exist_ok=True)
     return path
-
-
-@pytest.fixture
-def admin_page(browser, live_server):
-    """A page per language for a Zalo Admin, 1400 px wide."""
-    user = User.objects.create_user("it-admin", password="pw-it-admin", is_staff=True)
-    user.groups.set(Group.objects.filter(name__in=[ZALO_ADMIN, ZALO_EVENTS]))
-    contexts = []
-
-    def open_page(language: str):  # type: ignore[no-untyped-def]
-        context = browser.new_context(
-            locale=LANGUAGES[language], viewport={"width": 1400, "height": 900}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "it-admin")
-        page.fill("#id_password", "pw-it-admin")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#user-tools")
-        assert page.locator("html").get_attribute("lang") == language
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _row(page, prefix: str, index: int):  # type: ignore[no-untyped-def]

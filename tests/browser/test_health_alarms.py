@@ -7,14 +7,12 @@ import json
 
 import httpx
 import pytest
-from django.contrib.auth.models import Group, User
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from tests.helpers import consent, zalo_signature
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.oauth import oauth_complete, oauth_start
-from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
 from zalohub.diagnostics.models import Incident
 from zalohub.diagnostics.services import health_refresh
 from zalohub.sandbox import payloads
@@ -30,34 +28,6 @@ def shots(output_dir):
     path = output_dir / "health"
     path.mkdir(exist_ok=True)
     return path
-
-
-@pytest.fixture
-def admin_page(browser, live_server):
-    """A logged-in page per (user, language) for Zalo Admins, 1400 px wide."""
-    contexts = []
-
-    def open_page(username: str, language: str):  # type: ignore[no-untyped-def]
-        if not User.objects.filter(username=username).exists():
-            user = User.objects.create_user(username, password=f"pw-{username}", is_staff=True)
-            user.groups.set(Group.objects.filter(name__in=[ZALO_ADMIN, ZALO_EVENTS]))
-        context = browser.new_context(
-            locale=LOCALES[language], viewport={"width": 1400, "height": 900}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", f"pw-{username}")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#user-tools")
-        assert page.locator("html").get_attribute("lang") == language
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _in(language: str, msgid: str) -> str:
@@ -99,7 +69,7 @@ def test_forged_requests_show_as_an_amber_finding_not_an_alarm(
     admin_page, live_server, connected_oa, shots, language
 ):
     _forge(live_server, 3)
-    page = admin_page(f"admin-{language}", language)
+    page = admin_page(language, f"admin-{language}")
     page.goto(f"{live_server.url}{HEALTH}?oa={connected_oa.pk}")
     page.locator("#btn-recompute").click()
     card = page.locator(f"#oa-{connected_oa.pk}")
@@ -130,7 +100,7 @@ def test_the_banner_goes_after_the_fix_and_the_notice_shows_once_to_each_admin(
     connected_oa.refresh_from_db()
     health_refresh(oa=connected_oa)
     assert Incident.objects.filter(oa=connected_oa, resolved_at=None).exists()
-    pages = {language: admin_page(f"admin-{language}", language) for language in LOCALES}
+    pages = {language: admin_page(language, f"admin-{language}") for language in LOCALES}
     for language, page in pages.items():
         page.goto(f"{live_server.url}/admin/")
         # Each admin should see the red banner, in their language.
@@ -165,7 +135,7 @@ def test_the_self_test_shows_whether_zalo_reaches_the_hub(
     customers.configure_webhooks(sandbox, hub=live_server.url, receipt_delay=None)
     scenarios = f"{sandbox_server.base_url}/_sandbox/scenarios/silent_webhook"
     httpx.post(scenarios, json={"app_id": APP_SUPPORT_ID}).raise_for_status()
-    page = admin_page(f"admin-{language}", language)
+    page = admin_page(language, f"admin-{language}")
     page.goto(f"{live_server.url}{HEALTH}?oa={connected_oa.pk}")
     card = page.locator(f"#oa-{connected_oa.pk}")
     card.locator("button.dx-selftest").click()

@@ -7,10 +7,8 @@ Vietnamese."""
 import httpx
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
 from zalohub.events.queue import drain
 from zalohub.events.sending import message_send, send_outbound
 from zalohub.sandbox import customers
@@ -19,7 +17,6 @@ from zalohub.zbs.models import Template
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTH = 1400
-LANGUAGES = {"en": "en-US", "vi": "vi-VN"}
 MAI = "5830174629118340317"
 LONG = (
     "Chị Mai hỏi về chính sách bảo hành máy lọc nước RO 10 lõi, giao hàng tận nơi ở "
@@ -72,23 +69,10 @@ def _changelists() -> list[str]:
 
 @pytest.mark.parametrize("language", ["en", "vi"])
 def test_it_keeps_every_column_of_every_list_inside_1400_px(
-    browser, live_server, sandbox, connected_oa, language, output_dir
+    admin_page, live_server, sandbox, connected_oa, language, output_dir
 ):
     _demo_like(sandbox, live_server, connected_oa)
-    user = User.objects.create_user("it-admin", password="pw-it-admin", is_staff=True)
-    user.is_superuser = True  # the demo's admin: every list in the menu
-    user.save()
-    user.groups.set(Group.objects.filter(name__in=[ZALO_ADMIN, ZALO_EVENTS]))
-    context = browser.new_context(
-        locale=LANGUAGES[language], viewport={"width": WIDTH, "height": 900}
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "it-admin")
-    page.fill("#id_password", "pw-it-admin")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    page = admin_page(language, superuser=True)  # the demo's admin: every list in the menu
     shots = output_dir / "layout"
     shots.mkdir(exist_ok=True)
     cut = {}
@@ -108,6 +92,5 @@ def test_it_keeps_every_column_of_every_list_inside_1400_px(
             widths = [(h[0].split()[-1], round(h[2] - h[1])) for h in found["headers"]]
             cut[url] = f"cut off at {found['limit']:.0f} px: {outside} {widths}"
         checked += bool(found["headers"])
-    context.close()
     assert not cut, "\n".join(f"{url}: {why}" for url, why in cut.items())
     assert checked >= 10  # the lists above had rows to show, not just empty pages
