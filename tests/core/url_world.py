@@ -22,7 +22,7 @@ from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.accounts.oauth import oauth_complete, oauth_start
 from zalohub.apilog.models import ApiLog
 from zalohub.core.roles import CS_AGENT
-from zalohub.diagnostics.models import Incident
+from zalohub.diagnostics.models import HealthSnapshot, Incident
 from zalohub.diagnostics.services import health_refresh
 from zalohub.events.models import Message, RejectedRequest, ZaloEvent
 from zalohub.events.queue import drain
@@ -132,6 +132,8 @@ def _oa_world(oa: OfficialAccount, oa_id: str, user_id: str, admin: User) -> dic
         "bulk": bulk,
         "incident": incident,
         "apilog": log,
+        # Its own id, not the OA's: on PostgreSQL ids are not reset between tests.
+        "health": HealthSnapshot.objects.get(oa=oa),
     }
 
 
