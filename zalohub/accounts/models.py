@@ -162,6 +162,7 @@ class OAuthSession(models.Model):
 
 class RateWindow(models.Model):
     """One app's count of calls to Zalo in one minute (zalohub.accounts.ratelimit)."""
+
     app_id = models.CharField(max_length=64)
     window_start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
