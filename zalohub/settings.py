@@ -6,6 +6,7 @@ ZALOHUB_PUBLIC_URL and ZALO_MODE=live. See README.md.
 """
 
 import contextlib
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -323,6 +324,18 @@ EVENTS_RETRY_CAP_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_CAP_SECONDS", 900.0, m
 ZALO_RATE_LIMIT_PER_MINUTE = envint("ZALO_RATE_LIMIT_PER_MINUTE", 3600, minimum=1)
 # Redis for shared rate limits (and live inbox updates) in production; optional.
 REDIS_URL = envstr("ZALOHUB_REDIS_URL")
+
+# --- Probes and metrics -------------------------------------------------------------------
+# /metrics answers a request carrying "Authorization: Bearer <this token>", or one from an
+# address of the allow-list that came through no proxy (a proxy on the same machine makes
+# every visitor look like 127.0.0.1: a forwarded request needs the token).
+METRICS_TOKEN = envstr("ZALOHUB_METRICS_TOKEN")
+METRICS_ALLOW = envlist("ZALOHUB_METRICS_ALLOW", ["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOW:  # a typo must stop the start, not open or close /metrics
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"ZALOHUB_METRICS_ALLOW: {_error}") from None
 
 # --- Inbox ------------------------------------------------------------------------------
 # Zalo's reply windows (API.md §2.4): a consultation reply is free within this many hours

@@ -14,6 +14,7 @@ class ApiLogConfig(AppConfig):
         from zalohub.zalo.transport import add_recorder
 
         add_recorder(services.record_call)
+        add_recorder(services.observe_call)
         # The Zalo Events auditor reads the (redacted) API logs its events' forms link to;
         # CS agents never see them (tokens and customers' data pass through the calls).
         register_role_grants("apilog", {ZALO_ADMIN: ALL, ZALO_EVENTS: {"view_apilog"}})

@@ -9,6 +9,7 @@ from django.utils import timezone
 from zalohub.apilog.models import ApiLog
 from zalohub.apilog.redact import redact_body, redact_headers, redact_url
 from zalohub.core import periodic
+from zalohub.core.metrics import ZALO_CALLS
 from zalohub.zalo.transport import Call
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,14 @@ def record_call(call: Call) -> ApiLog:
         ref_type=str(context.get("ref_type") or ""),
         ref_id=str(context.get("ref_id") or ""),
     )
+
+
+def observe_call(call: Call) -> None:
+    """Count the call and its duration (a recorder of its own: a call is counted even when
+    its log row cannot be written)."""
+    status = str(call.http_status) if call.http_status is not None else "none"
+    result = call.error.kind.value if call.error else "ok"
+    ZALO_CALLS.labels(call.endpoint, status, result).observe(call.duration_ms / 1000)
 
 
 @periodic.register("apilog.retention", every_seconds=3600)

@@ -17,6 +17,11 @@ class DiagnosticsConfig(AppConfig):
         from zalohub.diagnostics import hooks
 
         hooks.connect()
+        from zalohub.core.metrics import register_collector
+        from zalohub.diagnostics.metrics import AccountCollector, QueueCollector
+
+        register_collector(QueueCollector())
+        register_collector(AccountCollector())
         from zalohub.accounts.links import register_oa_link
         from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
 

@@ -5,6 +5,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from zalohub.core import metrics
 from zalohub.events.ingest import KEPT_HEADERS, ingest_webhook
 
 # Where each header that ingest reads or keeps is in the WSGI/ASGI environ. Zalo's retry
@@ -68,7 +69,13 @@ def webhook(request: HttpRequest, app_id: str) -> HttpResponse:
         body_size=size,
     )
     if result.status == 200:
-        body = _DUPLICATE if result.duplicate else _ACCEPTED
+        if result.duplicate:
+            body = _DUPLICATE
+            metrics.WEBHOOK_DUPLICATE.inc()
+        else:
+            body = _ACCEPTED
+            metrics.WEBHOOK_ACCEPTED.inc()
     else:
         body = json.dumps({"ok": False, "error": result.reason}).encode()
+        metrics.webhook_rejected(result.status)
     return HttpResponse(body, status=result.status, content_type="application/json")

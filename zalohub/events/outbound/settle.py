@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.signals import announce_fix
+from zalohub.core.metrics import OUTBOUND_SENDS
 from zalohub.events.models import EventAttempt, Message, ProcessingState, ZaloEvent, ZaloState
 from zalohub.events.outbound.registry import Attempt, Sent
 from zalohub.events.outbound.tasks import send_event
@@ -30,6 +31,10 @@ def _release(a: Attempt, **fields: Any) -> int:
     return ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
         claimed_by="", lease_until=None, **fields
     )
+
+
+def _count(a: Attempt, outcome: str, category: str = "") -> None:
+    OUTBOUND_SENDS.labels(str(a.event.oa_id or ""), outcome, category).inc()
 
 
 def backoff(attempt: int) -> float:
@@ -50,6 +55,7 @@ def already_settled(a: Attempt) -> str:
         EventAttempt.objects.filter(pk=a.row.pk).update(
             result=EventAttempt.Result.OK, finished_at=now, error_message=text
         )
+    _count(a, "already_sent")
     return "already sent"
 
 
@@ -68,6 +74,7 @@ def release_for_rate(a: Attempt, wait: float) -> str:
         EventAttempt.objects.filter(pk=a.row.pk).delete()
         pk = a.event.pk
         transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(pk))
+    _count(a, "rate_limited")
     return "rate limited"
 
 
@@ -107,6 +114,7 @@ def succeed(a: Attempt, sent: Sent) -> str:
         msg = sent.msg_id
         logger.warning("Event %s was sent (msg %s) after its claim was taken", event.pk, msg)
     announce_fix(oa_id=event.oa_id, reason="sent")  # Zalo answers again: an outage may be over
+    _count(a, "sent")
     return "sent"
 
 
@@ -124,6 +132,7 @@ def requeue(a: Attempt, *, delay: float, reason: str, code: int | None = None) -
         if kept:
             pk = a.event.pk
             transaction.on_commit(lambda: send_event.using(run_after=run_after).enqueue(pk))
+    _count(a, "retry")
     return "retry"
 
 
@@ -146,4 +155,5 @@ def fail(a: Attempt, *, category: str, text: str, code: int | None = None) -> st
         EventAttempt.objects.filter(pk=a.row.pk).update(
             result=EventAttempt.Result.ERROR, finished_at=now, error_message=text, error_code=code
         )
+    _count(a, "failed", category)
     return "failed"
