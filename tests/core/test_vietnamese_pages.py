@@ -23,6 +23,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from tests.helpers import consent, fixture, post_webhook
 from zalohub.accounts.models import OfficialAccount
@@ -392,8 +393,14 @@ def _client(username: str) -> Client:
 
 
 @pytest.fixture
-def demo(sandbox_server, sandbox) -> None:
+def demo(sandbox_server, sandbox) -> Iterator[None]:
+    config = sandbox.webhooks.config
+    before = (config.time_factor, config.receipt_delay)
     build_demo(sandbox_server, sandbox)
+    yield
+    # The sandbox lives for the session: its deliveries done, its pace as it was.
+    sandbox.webhooks.wait_idle(10)
+    config.update(time_factor=before[0], receipt_delay=before[1])
 
 
 def _check(username: str, starts: list[str]) -> tuple[list[str], list[str], str]:
@@ -401,12 +408,15 @@ def _check(username: str, starts: list[str]) -> tuple[list[str], list[str], str]
     it, every page's text)."""
     english, vietnamese = english_words(), vietnamese_words()
     urls, leftovers, texts = [], {}, []
-    for url, text in crawl(_client(username), starts):
-        urls.append(url)
-        texts.append(text)
-        for found in english_in(text, english=english, vietnamese=vietnamese):
-            # The same line on many rows (or pages) is one leftover.
-            leftovers.setdefault(re.sub(r"\d+", "#", found), url)
+    # The requests switch this thread to Vietnamese: the tests after these must not
+    # inherit it.
+    with translation.override(translation.get_language()):
+        for url, text in crawl(_client(username), starts):
+            urls.append(url)
+            texts.append(text)
+            for found in english_in(text, english=english, vietnamese=vietnamese):
+                # The same line on many rows (or pages) is one leftover.
+                leftovers.setdefault(re.sub(r"\d+", "#", found), url)
     return urls, [f"{found} on {url}" for found, url in leftovers.items()], "\n".join(texts)
 
 
@@ -476,3 +486,29 @@ def test_the_checker_finds_english_and_passes_vietnamese():
     assert [f.split()[0] for f in found] == ["Retry", "processing"]
     text = "Thử xử lý lại Zalo OA user_send_text https://x.example/y 84912345678"
     assert english_in(text, english=english, vietnamese=vietnamese) == []
+
+
+def test_a_stored_failure_reason_reads_in_the_readers_language():
+    from zalohub.core.stored_text import stored_text
+    from zalohub.partners.models import shown_name
+
+    draft = "The template “Nhắc lịch hẹn” is Draft, not Approved: it cannot be sent."
+    with translation.override("vi"):
+        # It should explain a Zalo code in Vietnamese, not repeat Zalo's English message.
+        zalo = stored_text(
+            "Zalo error -230: User has not interacted with the OA in the past 7 days"
+        )
+        assert zalo == "Lỗi Zalo -230: Khách hàng chưa tương tác với OA trong 7 ngày qua."
+        # It should render one of the hub's own reasons again, its parameters too.
+        vi = stored_text(draft)
+        assert vi.startswith("Mẫu “Nhắc lịch hẹn” đang ở trạng thái Nháp")
+        # It should name a shadow contact's placeholder in Vietnamese.
+        assert shown_name("Zalo user 340317") == "Người dùng Zalo 340317"
+    with translation.override("en"):
+        # It should read a reason written in Vietnamese back in English (a parameter
+        # is data unless it is an English label: "Nháp" stays, the name is not mangled).
+        assert stored_text(vi) == draft.replace("Draft", "Nháp")
+        assert shown_name("Người dùng Zalo 340317") == "Zalo user 340317"
+        # It should leave what it does not know (typed by a person) as it was.
+        assert stored_text("stuck since Monday") == "stuck since Monday"
+        assert shown_name("Zalo user Sơn") == "Zalo user Sơn"

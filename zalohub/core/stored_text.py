@@ -117,7 +117,9 @@ def _cached(text: str, code: int | None, _language: str, depth: int) -> str:
     if (zalo := _zalo(text)) is not None:
         return zalo
     literal, patterns = _known()
-    if text in literal:
+    # A parameter is often data (a template's name, which may equal some label's
+    # translation): only an English msgid is taken for a label there.
+    if text in literal and (depth == 0 or literal[text] == text):
         return gettext(literal[text])
     for pattern, msgid in patterns:
         if match := pattern.fullmatch(text):
