@@ -46,7 +46,7 @@ def test_it_exits_non_zero_when_an_oa_is_red(connected_oa, customer_writes):
     assert "Authorize Account" in out
     code, out = _doctor("--json")
     assert code == 1
-    assert json.loads(out)[0]["health"] == "red"
+    assert json.loads(out)["oas"][0]["health"] == "red"
 
 
 def test_it_refuses_an_unknown_oa_id(db):
