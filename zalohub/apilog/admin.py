@@ -35,6 +35,15 @@ class KindFilter(admin.SimpleListFilter):
         return queryset.filter(error_kind=self.value()) if self.value() else queryset
 
 
+# What each kind of cause is called (the values are codes the callers set).
+REF_LABELS = {
+    "event": _("Zalo event"),
+    "partner_link": _("Zalo partner link"),
+    "zbs.template": _("ZBS template"),
+    "inbox.upload": _("Image sent from the inbox"),
+}
+
+
 class CauseFilter(admin.SimpleListFilter):
     """What caused the calls (an event, a template, a partner link), when a page links to
     their logs: shown in the sidebar so the filtering is visible and can be cleared."""
@@ -44,7 +53,7 @@ class CauseFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
         types = ApiLog.objects.exclude(ref_type="").values_list("ref_type", flat=True)
-        return [(t, t) for t in sorted(set(types.distinct()[:20]))]
+        return [(t, REF_LABELS.get(t, t)) for t in sorted(set(types.distinct()[:20]))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value():
