@@ -75,6 +75,9 @@ if _proxy_ssl_header:
         _value.strip(),
     )
 SECURE_SSL_REDIRECT = envbool("ZALOHUB_SECURE_SSL_REDIRECT", _https)
+# Load balancers probe and Prometheus scrapes the process itself, over plain HTTP: a
+# redirect to HTTPS would read as "down" (and the token goes out before any redirect).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
 SECURE_HSTS_SECONDS = envint(
     "ZALOHUB_SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _https else 0, minimum=0
 )

@@ -84,3 +84,15 @@ def test_it_is_not_ready_when_the_configured_redis_does_not_answer(client, setti
         "migrations": "ok",
         "redis": "unreachable",
     }
+
+
+@pytest.mark.django_db
+def test_it_answers_plain_http_where_the_hub_redirects_to_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.REDIS_URL = ""
+    # It should answer a load balancer's plain-HTTP probe, not redirect it...
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    # ...while the rest of the hub still goes to HTTPS.
+    assert client.get("/admin/").status_code == 301
