@@ -96,3 +96,13 @@ def test_it_answers_plain_http_where_the_hub_redirects_to_https(client, settings
     assert client.get("/metrics").status_code == 200
     # ...while the rest of the hub still goes to HTTPS.
     assert client.get("/admin/").status_code == 301
+
+
+@pytest.mark.django_db
+def test_it_is_ready_when_the_configured_redis_answers(client, settings):
+    # The development and CI machines run Redis here (DESIGN.md, "Services").
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    response = client.get("/readyz")
+    # It should ping it and say so.
+    assert response.status_code == 200
+    assert response.json()["checks"]["redis"] == "ok"
