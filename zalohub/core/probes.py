@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import connection
@@ -80,7 +81,7 @@ def _check_redis() -> str:
     return "ok"
 
 
-def _answer(status: int, body: dict[str, object]) -> HttpResponse:
+def _answer(status: int, body: Mapping[str, object]) -> HttpResponse:
     return HttpResponse(json.dumps(body), status=status, content_type="application/json")
 
 
