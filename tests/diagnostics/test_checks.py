@@ -97,7 +97,10 @@ def test_it_judges_silence_against_the_oas_usual_traffic(connected_oa, customer_
     assert "No event for" in webhook.summary
 
 
-def test_it_counts_templates_as_unavailable_without_the_zbs_app(connected_oa):
+def test_it_is_green_without_templates_and_links_to_the_oas_templates(connected_oa):
     templates = oa_health(oa=connected_oa).check("templates")
-    # It should work whether or not the templates app is there.
-    assert templates.level in ("green", "amber", "red")
+    # It should be green with no template and no quota read yet, and show where they live.
+    assert templates.level == "green"
+    assert [name for name, _ in templates.facts] == ["Outbound messages (24 h)"]
+    urls = [e.url for e in templates.evidence]
+    assert f"/admin/zbs/template/?oa__id__exact={connected_oa.pk}" in urls

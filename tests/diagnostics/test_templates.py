@@ -1,25 +1,21 @@
-"""The templates check reads the zbs app when it is there: rejected / disabled templates
-with Zalo's reason and quality, and the daily quota used and remaining."""
+"""The templates check reads zbs's models: rejected / disabled templates with Zalo's
+reason and quality, and the daily quota used and remaining."""
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core import mail
 
 from tests.diagnostics.conftest import refresh
 from zalohub.core.roles import ZALO_EVENTS
 from zalohub.diagnostics.bundle import bundle_text, escalation_bundle
+from zalohub.zbs.models import Template, ZbsSettings
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(not apps.is_installed("zalohub.zbs"), reason="no templates app"),
-]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def template(connected_oa):
-    model = apps.get_model("zbs", "Template")
-    return model.objects.create(oa=connected_oa, name="Xac nhan don hang", status="approved")
+    return Template.objects.create(oa=connected_oa, name="Xac nhan don hang", status="approved")
 
 
 def test_it_names_a_disabled_template_and_why(
@@ -30,7 +26,7 @@ def test_it_names_a_disabled_template_and_why(
     admin.save()
     admin.groups.add(Group.objects.get(name=ZALO_EVENTS))
     assert refresh(connected_oa).check("templates").level == "green"
-    type(template).objects.filter(pk=template.pk).update(
+    Template.objects.filter(pk=template.pk).update(
         status="disabled", disabled_cause="quality", quality="LOW", reject_reason=""
     )
     with django_capture_on_commit_callbacks(execute=True):
@@ -47,14 +43,14 @@ def test_it_names_a_disabled_template_and_why(
     # It should carry the reason and quality into the escalation bundle.
     assert "Xac nhan don hang" in bundle_text(escalation_bundle(oa=connected_oa))
     # The fix: the template is approved again.
-    type(template).objects.filter(pk=template.pk).update(status="approved", disabled_cause="")
+    Template.objects.filter(pk=template.pk).update(status="approved", disabled_cause="")
     with django_capture_on_commit_callbacks(execute=True):
         assert refresh(connected_oa).check("templates").level == "green"
     assert any("Templates recovered" in m.subject for m in mail.outbox)
 
 
 def test_it_shows_a_rejected_template_with_the_reject_reason(connected_oa, template):
-    type(template).objects.filter(pk=template.pk).update(
+    Template.objects.filter(pk=template.pk).update(
         status="rejected", reject_reason="Nội dung quảng cáo trong mẫu giao dịch"
     )
     check = refresh(connected_oa).check("templates")
@@ -64,14 +60,13 @@ def test_it_shows_a_rejected_template_with_the_reject_reason(connected_oa, templ
 
 
 def test_it_shows_the_quota_used_and_remaining(connected_oa):
-    settings_model = apps.get_model("zbs", "ZbsSettings")
-    settings_model.objects.update_or_create(
+    ZbsSettings.objects.update_or_create(
         oa=connected_oa, defaults={"daily_quota": 500, "remaining_quota": 120}
     )
     check = refresh(connected_oa).check("templates")
     # It should show the quota, and be red once none is left (quota exhausted).
     assert dict(check.facts)["Quota used / remaining"] == "380 / 120 of 500"
     assert check.level == "green"
-    settings_model.objects.filter(oa=connected_oa).update(remaining_quota=0)
+    ZbsSettings.objects.filter(oa=connected_oa).update(remaining_quota=0)
     check = refresh(connected_oa).check("templates")
     assert check.level == "red" and "quota is spent" in check.summary

@@ -20,7 +20,6 @@ from zalohub.diagnostics.categories import label
 from zalohub.diagnostics.checks import CheckResult
 from zalohub.diagnostics.checks.webhook import latest_probe, window_label
 from zalohub.diagnostics.models import (
-    CHECK_TITLES,
     LEVEL_RANK,
     HealthSnapshot,
     Incident,
@@ -28,6 +27,7 @@ from zalohub.diagnostics.models import (
     WebhookProbe,
 )
 from zalohub.diagnostics.probe import webhook_selftest, zalo_can_deliver_on_request
+from zalohub.diagnostics.registry import registered
 from zalohub.diagnostics.services import health_refresh
 from zalohub.diagnostics.trend import HEIGHT, WIDTH, trend
 from zalohub.events.models import ZaloEvent
@@ -207,7 +207,7 @@ class CheckFilter(admin.SimpleListFilter):
     parameter_name = "check_key"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [(key, title) for key, title in CHECK_TITLES.items()]
+        return [(check.key, check.title) for check in registered()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(check_key=self.value()) if self.value() else queryset

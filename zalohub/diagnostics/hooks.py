@@ -6,15 +6,19 @@ the lower apps declare (they never import diagnostics):
 - post_save of ZaloApp: its OA secret key (or anything else) changed; where Zalo takes a
   request for a test delivery (the sandbox), the self-test runs first, so the fixed key
   is proven at once;
-- events.batch.messages_created: customers' messages arrive again (Zalo delivers)."""
+- events.hooks.on_message_stored: messages from Zalo arrive again (Zalo delivers). The
+  hub's own replies and sends are stored too, before Zalo has seen them: they prove
+  nothing, and a send Zalo accepts is reported through oa_fixed."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models.signals import post_save
 
 from zalohub.accounts.models import ZaloApp
 from zalohub.accounts.signals import oa_fixed
-from zalohub.events.batch import messages_created
+from zalohub.events.hooks import on_message_stored
+from zalohub.events.models import Direction, Message
 
 
 def _on_oa_fixed(sender: Any, oa_id: int, reason: str = "", **kwargs: Any) -> None:
@@ -42,14 +46,17 @@ def _on_app_saved(sender: Any, instance: ZaloApp, created: bool, **kwargs: Any) 
         health_refresh_after_fix(oa_id=oa.pk, reason="app saved")
 
 
-def _on_messages_created(sender: Any, messages: list[Any], **kwargs: Any) -> None:
+def _on_messages_stored(messages: Sequence[Message]) -> None:
     from zalohub.diagnostics.services import health_refresh_after_fix
 
-    for oa_id in {getattr(m, "oa_id", None) for m in messages} - {None}:
+    # From Zalo: a customer's message, or Zalo's echo of one the OA sent elsewhere (it
+    # carries Zalo's msg_id from the start; ours get it only once Zalo accepts them).
+    delivered = {m.oa_id for m in messages if m.direction == Direction.INBOUND or m.zalo_msg_id}
+    for oa_id in sorted(delivered):
         health_refresh_after_fix(oa_id=oa_id, reason="messages arrived")
 
 
 def connect() -> None:
     oa_fixed.connect(_on_oa_fixed, dispatch_uid="diagnostics.oa_fixed")
     post_save.connect(_on_app_saved, sender=ZaloApp, dispatch_uid="diagnostics.app_saved")
-    messages_created.connect(_on_messages_created, dispatch_uid="diagnostics.messages_created")
+    on_message_stored(_on_messages_stored)

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.diagnostics.registry import check_title
 from zalohub.diagnostics.text import loaded
 from zalohub.events.models import ErrorCategory, ZaloEvent
 
@@ -15,15 +16,6 @@ class Level(models.TextChoices):
     AMBER = "amber", _("Warning")
     RED = "red", _("Broken")
 
-
-CHECK_TITLES = {
-    "token": _("Token / authorization"),
-    "webhook": _("Webhook receiving"),
-    "refused": _("Refused webhook requests"),
-    "sends": _("Send failures"),
-    "templates": _("Templates"),
-    "recipients": _("Recipients"),
-}
 
 # Worst first: how cards and checks are ordered.
 LEVEL_RANK = {Level.RED: 0, Level.AMBER: 1, Level.GREEN: 2}
@@ -93,7 +85,7 @@ class Incident(models.Model):
 
     @property
     def check_title(self) -> str:
-        return str(CHECK_TITLES.get(self.check_key, self.check_key))
+        return str(check_title(self.check_key) or self.check_key)
 
     @property
     def is_open(self) -> bool:

@@ -19,7 +19,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.dispatch import Signal
 from django.utils import timezone
 
 from zalohub.core.bulk import update_rows
@@ -32,10 +31,6 @@ from zalohub.partners.resolution import (
     resolve_links,
     touch_changes,
 )
-
-# Sent once per batch with the messages it stored (bulk inserts send no post_save).
-# Subscribe through hooks.on_message_stored instead: it also sees single creates.
-messages_created = Signal()  # sender=Message, messages=list[Message]
 
 _current: ContextVar["Batch | None"] = ContextVar("zalohub_events_batch", default=None)
 
@@ -221,7 +216,6 @@ class Batch:
         update_rows(ZaloPartnerLink, self._link_changes)
         if self.new_messages:
             Message.objects.bulk_create(self.new_messages)
-            messages_created.send(sender=Message, messages=self.new_messages)
             hooks.messages_stored(self.new_messages)
         update_rows(Message, self._message_changes, only_if=self._message_guards)
         hooks.states_changed(self._state_changes)

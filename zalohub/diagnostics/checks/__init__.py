@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from zalohub.core.stored_text import stored_text
-from zalohub.diagnostics.models import CHECK_TITLES, LEVEL_RANK, Level
+from zalohub.diagnostics.models import LEVEL_RANK, Level
+from zalohub.diagnostics.registry import check_title
 from zalohub.diagnostics.text import loaded, msg, stored
 
 
@@ -30,7 +31,6 @@ class CheckResult:
     next_step: str = ""
     facts: list[tuple[str, str]] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
-    available: bool = True  # False: nothing to check with (e.g. no templates app)
 
     def as_dict(self) -> dict[str, Any]:
         """For storage: every text as its msgid and parameters (text.py), so that each
@@ -46,7 +46,6 @@ class CheckResult:
             "evidence": [
                 {"label": stored(e.label), "url": e.url, "count": e.count} for e in self.evidence
             ],
-            "available": self.available,
         }
 
     def as_text(self) -> dict[str, Any]:
@@ -68,7 +67,7 @@ class CheckResult:
     def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
         """A stored check in the active language (rows stored as text before are shown
         as they were written)."""
-        title = CHECK_TITLES.get(data["key"])
+        title = check_title(data["key"])
         return cls(
             key=data["key"],
             title=msg(title) if title else loaded(data.get("title", "")),
@@ -83,7 +82,6 @@ class CheckResult:
                 Evidence(loaded(e["label"]), e["url"], e.get("count"))
                 for e in data.get("evidence", [])
             ],
-            available=data.get("available", True),
         )
 
 

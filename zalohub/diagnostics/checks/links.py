@@ -3,8 +3,7 @@
 from datetime import datetime
 from urllib.parse import urlencode
 
-from django.apps import apps
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from zalohub.accounts.models import OfficialAccount
 
@@ -32,11 +31,5 @@ def oa_form(oa: OfficialAccount) -> str:
     return reverse("admin:accounts_officialaccount_change", args=[oa.pk])
 
 
-def zbs_templates(oa: OfficialAccount, model_name: str, **params: object) -> str:
-    """The templates list of the zbs app, when it is installed and registered in admin."""
-    if not apps.is_installed("zalohub.zbs"):
-        return ""
-    try:
-        return _list(f"admin:zbs_{model_name}_changelist", {"oa__id__exact": oa.pk, **params})
-    except NoReverseMatch:
-        return ""
+def zbs_templates(oa: OfficialAccount, **params: object) -> str:
+    return _list("admin:zbs_template_changelist", {"oa__id__exact": oa.pk, **params})

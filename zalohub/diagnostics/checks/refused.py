@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 # Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
@@ -19,6 +20,7 @@ from zalohub.diagnostics.checks.webhook import (
     window_label,
 )
 from zalohub.diagnostics.models import Level
+from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import msg
 from zalohub.events.models import RejectedRequest
 
@@ -112,3 +114,8 @@ def check_refused(*, oa: OfficialAccount, now: datetime, wrong: WrongSecret | No
             )
         ],
     )
+
+
+@register_check("refused", title=gettext_lazy("Refused webhook requests"), position=30)
+def run_check(inputs: Inputs) -> CheckResult:
+    return check_refused(oa=inputs.oa, now=inputs.now, wrong=inputs.wrong)

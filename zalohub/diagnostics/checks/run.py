@@ -6,15 +6,20 @@ from datetime import datetime
 from django.utils import timezone
 
 from zalohub.accounts.models import OfficialAccount
-from zalohub.diagnostics.checks import CheckResult, worst
-from zalohub.diagnostics.checks.refused import check_refused
-from zalohub.diagnostics.checks.sends import check_recipients, check_sends, failure_tally
-from zalohub.diagnostics.checks.templates import check_templates
-from zalohub.diagnostics.checks.token import check_token
-from zalohub.diagnostics.checks.webhook import check_webhook, wrong_secret
-from zalohub.diagnostics.probe import settle_pending
 
-ORDER = ("token", "webhook", "refused", "sends", "templates", "recipients")
+# Diagnostics' own checks register themselves (registry.register_check) on import.
+from zalohub.diagnostics.checks import (  # noqa: F401
+    CheckResult,
+    refused,
+    templates,
+    token,
+    webhook,
+    worst,
+)
+from zalohub.diagnostics.checks.sends import failure_tally
+from zalohub.diagnostics.checks.webhook import wrong_secret
+from zalohub.diagnostics.probe import settle_pending
+from zalohub.diagnostics.registry import Inputs, registered
 
 
 @dataclass
@@ -32,13 +37,12 @@ def oa_health(*, oa: OfficialAccount, now: datetime | None = None) -> OAHealth:
     now = now or timezone.now()
     tally = failure_tally(oa=oa, now=now)
     probe = settle_pending(oa)  # a self-test waiting for Zalo's delivery: settled first
-    wrong = wrong_secret(oa=oa, now=now, probe=probe)
-    checks = [
-        check_token(oa=oa, now=now),
-        check_webhook(oa=oa, now=now, probe=probe, wrong=wrong),
-        check_refused(oa=oa, now=now, wrong=wrong),
-        check_sends(oa=oa, now=now, tally=tally),
-        check_templates(oa=oa, now=now, tally=tally),
-        check_recipients(oa=oa, now=now, tally=tally),
-    ]
+    inputs = Inputs(
+        oa=oa,
+        now=now,
+        tally=tally,
+        probe=probe,
+        wrong=wrong_secret(oa=oa, now=now, probe=probe),
+    )
+    checks = [check.run(inputs) for check in registered()]
     return OAHealth(oa=oa, level=worst([c.level for c in checks]), checks=checks, computed_at=now)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 # Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
@@ -14,6 +15,7 @@ from zalohub.apilog.models import ApiLog
 from zalohub.diagnostics.categories import Category, category_for_event, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links
 from zalohub.diagnostics.models import Level
+from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import msg
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent, ZaloState
 from zalohub.zalo.errors import KIND_LABELS, ErrorKind, classify
@@ -195,3 +197,13 @@ def check_recipients(*, oa: OfficialAccount, now: datetime, tally: FailureTally)
         now=now,
         what=msg(_("no valid phone or no Zalo link")),
     )
+
+
+@register_check("sends", title=gettext_lazy("Send failures"), position=40)
+def run_sends(inputs: Inputs) -> CheckResult:
+    return check_sends(oa=inputs.oa, now=inputs.now, tally=inputs.tally)
+
+
+@register_check("recipients", title=gettext_lazy("Recipients"), position=60)
+def run_recipients(inputs: Inputs) -> CheckResult:
+    return check_recipients(oa=inputs.oa, now=inputs.now, tally=inputs.tally)

@@ -1,12 +1,12 @@
 """Templates: rejected / disabled ZBS templates and why, quota used and remaining, and
-sends that failed because of the template. The zbs app may be absent or still growing:
-everything it offers is read through the app registry, guarded."""
+sends that failed because of the template. Diagnostics sits above zbs, so it reads zbs's
+models directly."""
 
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
-from django.db.models import Model
+from django.db.models import Choices
+from django.utils.translation import gettext_lazy
 
 # Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
 from django.utils.translation import gettext_noop as _
@@ -16,79 +16,46 @@ from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links
 from zalohub.diagnostics.checks.sends import FailureTally, category_result
 from zalohub.diagnostics.models import Level
+from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import msg
+from zalohub.zbs.models import Quality, Template, ZbsSettings
 
-BAD_STATUSES = {"rejected", "reject", "disabled", "disable"}
-
-
-def _zbs_model(*names: str) -> type[Model] | None:
-    if not apps.is_installed("zalohub.zbs"):
-        return None
-    for name in names:
-        try:
-            return apps.get_model("zbs", name)
-        except LookupError:
-            continue
-    return None
-
-
-def _field(model: type[Model], *names: str) -> str | None:
-    fields = {f.name for f in model._meta.get_fields()}
-    return next((n for n in names if n in fields), None)
+BAD_STATUSES = (Template.Status.REJECTED, Template.Status.DISABLED)
+MAX_LISTED = 500
 
 
 def bad_templates(*, oa: OfficialAccount) -> list[dict[str, Any]]:
     """Rejected or disabled templates of the OA with the reason and quality Zalo gave."""
-    model = _zbs_model("Template", "ZbsTemplate", "ZnsTemplate")
-    if model is None:
-        return []
-    status, oa_field = _field(model, "status"), _field(model, "oa", "official_account")
-    if status is None or oa_field is None:
-        return []
-    reason = _field(model, "reject_reason", "rejection_reason", "reason")
-    quality = _field(model, "quality", "template_quality")
-    cause = _field(model, "disabled_cause")
-    name = _field(model, "name", "template_name")
     rows = []
-    for template in model.objects.filter(**{oa_field: oa}).order_by("pk")[:500]:
-        value = str(getattr(template, status, "") or "")
-        if value.lower() not in BAD_STATUSES:
-            continue
+    for template in Template.objects.filter(oa=oa, status__in=BAD_STATUSES).order_by("pk")[
+        :MAX_LISTED
+    ]:
         rows.append(
             {
                 "id": template.pk,
-                "name": str(getattr(template, name, "") if name else template),
-                "status": value,
-                "status_label": _display(template, status),
-                "reject_reason": str(getattr(template, reason, "") or "") if reason else "",
-                "quality": _display(template, quality) if quality else "",
-                "disabled_cause": _display(template, cause) if cause else "",
+                "name": template.name,
+                "status": template.status,
+                "status_label": _label(Template.Status, template.status),
+                "reject_reason": template.reject_reason,
+                "quality": _label(Quality, template.quality),
+                "disabled_cause": _label(Template.DisabledCause, template.disabled_cause),
             }
         )
     return rows
 
 
 def quota(*, oa: OfficialAccount) -> dict[str, int] | None:
-    """Daily quota and what is left, from wherever the zbs app keeps it."""
-    for holder in ("ZbsSettings", "Quota", "OaQuota", "ZnsQuota", "QuotaSnapshot"):
-        model = _zbs_model(holder)
-        if model is None:
-            continue
-        oa_field = _field(model, "oa", "official_account")
-        daily = _field(model, "daily_quota", "daily", "limit")
-        remaining = _field(model, "remaining_quota", "remaining")
-        if not (oa_field and daily and remaining):
-            continue
-        row = model.objects.filter(**{oa_field: oa}).order_by("-pk").first()
-        if row is not None and getattr(row, daily) is not None:
-            total, left = int(getattr(row, daily) or 0), int(getattr(row, remaining) or 0)
-            return {"daily": total, "remaining": left, "used": max(0, total - left)}
-    oa_quota = {f.name for f in oa._meta.get_fields()}
-    if {"zns_daily_quota", "zns_remaining_quota"} <= oa_quota:
-        total = int(oa.zns_daily_quota or 0)  # type: ignore[attr-defined]
-        left = int(oa.zns_remaining_quota or 0)  # type: ignore[attr-defined]
-        return {"daily": total, "remaining": left, "used": max(0, total - left)}
-    return None
+    """Zalo's daily ZNS quota of the OA and what is left, as zbs last read it."""
+    row = ZbsSettings.objects.filter(oa=oa).first()
+    if row is None or row.daily_quota is None:
+        return None
+    total, left = row.daily_quota, row.remaining_quota or 0
+    return {"daily": total, "remaining": left, "used": max(0, total - left)}
+
+
+@register_check("templates", title=gettext_lazy("Templates"), position=50)
+def run_check(inputs: Inputs) -> CheckResult:
+    return check_templates(oa=inputs.oa, now=inputs.now, tally=inputs.tally)
 
 
 def check_templates(*, oa: OfficialAccount, now: datetime, tally: FailureTally) -> CheckResult:
@@ -101,7 +68,6 @@ def check_templates(*, oa: OfficialAccount, now: datetime, tally: FailureTally) 
         now=now,
         what=msg(_("template rejected, disabled or out of quota")),
     )
-    templates_installed = _zbs_model("Template", "ZbsTemplate", "ZnsTemplate") is not None
     bad = bad_templates(oa=oa)
     for row in bad:
         detail = row["reject_reason"] or row["disabled_cause"] or msg(_("no reason given"))
@@ -112,7 +78,7 @@ def check_templates(*, oa: OfficialAccount, now: datetime, tally: FailureTally) 
         name = msg(_("%(name)s (%(status)s)"), name=row["name"], status=row["status_label"])
         result.facts.append((name, detail))
     if bad:
-        disabled = [r for r in bad if r["status"].lower().startswith("disable")]
+        disabled = [r for r in bad if r["status"] == Template.Status.DISABLED]
         result.level = Level.RED if disabled else max(result.level, Level.AMBER, key=_rank)
         result.summary = msg(
             _("%(n)d template(s) rejected or disabled: %(names)s."),
@@ -136,18 +102,13 @@ def check_templates(*, oa: OfficialAccount, now: datetime, tally: FailureTally) 
             result.next_step = next_step(Category.TEMPLATE, -144)
     if bad:
         for status in sorted({r["status"] for r in bad}):
-            url = links.zbs_templates(oa, "template", status__exact=status)
-            if url:
-                count = sum(1 for r in bad if r["status"] == status)
-                shown = next(r["status_label"] for r in bad if r["status"] == status)
-                label = msg(_("ZBS templates: %s"), shown)
-                result.evidence.append(Evidence(label, url, count))
-    elif url := links.zbs_templates(oa, "template"):
-        result.evidence.append(Evidence(msg(_("ZBS templates")), url))
-    if not templates_installed:
-        result.facts.append(
-            (msg(_("ZBS templates")), msg(_("not available (the templates app is absent)")))
-        )
+            url = links.zbs_templates(oa, status__exact=status)
+            count = sum(1 for r in bad if r["status"] == status)
+            shown = next(r["status_label"] for r in bad if r["status"] == status)
+            label = msg(_("ZBS templates: %s"), shown)
+            result.evidence.append(Evidence(label, url, count))
+    else:
+        result.evidence.append(Evidence(msg(_("ZBS templates")), links.zbs_templates(oa)))
     return result
 
 
@@ -155,11 +116,7 @@ def _rank(level: str) -> int:
     return {Level.GREEN: 0, Level.AMBER: 1, Level.RED: 2}[Level(level)]
 
 
-def _display(row: Model, field: str) -> str:
+def _label(choices: type[Choices], value: str) -> str:
     """A choice's label as a Msg (stored checks render it per reader), else the value."""
-    value = getattr(row, field, "")
-    try:
-        label = dict(row._meta.get_field(field).flatchoices).get(value)  # type: ignore[union-attr]
-    except (AttributeError, TypeError, LookupError):
-        label = None
-    return msg(label) if label is not None else str(value if value is not None else "")
+    label = dict(choices.choices).get(value)
+    return msg(label) if label is not None and value else value

@@ -5,12 +5,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 # Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links, when
 from zalohub.diagnostics.models import Level
+from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import msg
 from zalohub.events.models import ErrorCategory, ProcessingState, ZaloEvent
 
@@ -102,3 +104,8 @@ def check_token(*, oa: OfficialAccount, now: datetime) -> CheckResult:
         ],
         evidence=evidence,
     )
+
+
+@register_check("token", title=gettext_lazy("Token / authorization"), position=10)
+def run_check(inputs: Inputs) -> CheckResult:
+    return check_token(oa=inputs.oa, now=inputs.now)

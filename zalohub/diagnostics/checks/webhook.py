@@ -17,8 +17,8 @@ from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links, when
 from zalohub.diagnostics.models import Level, WebhookProbe
 from zalohub.diagnostics.text import Msg, msg
-from zalohub.events.ingest import parties
 from zalohub.events.models import Direction, RejectedRequest, ZaloEvent
+from zalohub.zalo import webhook
 
 PROBE_EVENT = "zalohub_probe"
 BASELINE_DAYS = 7
@@ -85,9 +85,10 @@ def _names_oa(body: str, oa: OfficialAccount) -> bool:
         payload = json.loads(body)
     except ValueError:
         return False
-    if not isinstance(payload, dict) or str(payload.get("app_id") or "") != oa.app.app_id:
+    if not isinstance(payload, dict):
         return False
-    return bool(oa.oa_id) and parties(payload)[0] == oa.oa_id
+    wire = webhook.head(payload)
+    return wire.app_id == oa.app.app_id and bool(oa.oa_id) and wire.oa_id == oa.oa_id
 
 
 @dataclass(frozen=True)
