@@ -48,26 +48,25 @@ def insert_events(stream: Stream) -> float:
     from django.db import transaction
 
     from zalohub.accounts.models import OfficialAccount, ZaloApp
-    from zalohub.events.ingest import _event_time, dedupe_key, parties
     from zalohub.events.models import ZaloEvent
+    from zalohub.zalo import webhook
 
     app = ZaloApp.objects.get(app_id=APP_ID)
     oa = OfficialAccount.objects.get(oa_id=OA_ID)
     rows = []
     for raw, _ts in stream.payloads:
-        payload = json.loads(raw)
-        oa_id, user_id = parties(payload)
-        name = payload["event_name"]
+        wire = webhook.head(json.loads(raw))
+        oa_id, user_id = wire.oa_id, wire.user_id
         rows.append(
             ZaloEvent(
                 app=app,
                 oa=oa if oa_id == OA_ID else None,
-                event_name=name,
-                dedupe_key=dedupe_key(name, payload, raw.encode()),
+                event_name=wire.name,
+                dedupe_key=wire.dedupe_key(raw.encode()),
                 raw_body=raw,
                 headers={"content-type": "application/json"},
                 signature_variant="app_id",
-                event_time=_event_time(payload),
+                event_time=wire.time,
                 zalo_user_id=user_id,
                 conversation_key=f"{oa_id}:{user_id}" if user_id else "",
             )

@@ -141,8 +141,8 @@ def test_a_registered_receipt_kind_gets_its_receipts(monkeypatch, zalo_app, conn
     got = []
 
     @handlers.register_receipt_kind("zns")
-    def handle(event, payload):
-        got.append(payload["message"]["tracking_id"])
+    def handle(event, wire):
+        got.append(wire.tracking_id)
         return handlers.Result(outcome=Outcome.HANDLED)
 
     _post(zalo_app, "user_received_message__zns")

@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
-from zalohub.events.ingest import parties
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -22,6 +21,7 @@ from zalohub.events.models import (
     ZaloState,
 )
 from zalohub.events.outbound import NoSender, resend
+from zalohub.zalo import webhook
 
 # The states from which each action may start (the admin's buttons follow these too).
 RETRYABLE_STATES = (ProcessingState.ERROR, ProcessingState.QUEUED, ProcessingState.PROCESSED)
@@ -69,7 +69,7 @@ def _oa_from_payload(event: ZaloEvent) -> int | None:
         return None
     if not isinstance(payload, dict):
         return None
-    oa_id, _user = parties(payload)
+    oa_id = webhook.head(payload).oa_id
     if not oa_id:
         return None
     return (

@@ -31,6 +31,8 @@ from zalohub.partners.resolution import (
     resolve_links,
     touch_changes,
 )
+from zalohub.zalo import webhook
+from zalohub.zalo.webhook import WebhookEvent
 
 _current: ContextVar["Batch | None"] = ContextVar("zalohub_events_batch", default=None)
 
@@ -55,11 +57,6 @@ class BadPayload(Exception):
         self.json_error = json_error
 
 
-def message_part(payload: dict[str, Any]) -> dict[str, Any]:
-    message = payload.get("message")
-    return message if isinstance(message, dict) else {}
-
-
 def _links_user(event_name: str) -> bool:
     """Events whose Zalo user gets a partner link (a shadow contact if unknown)."""
     return event_name.startswith(("user_send_", "oa_send_")) or event_name in (
@@ -69,18 +66,10 @@ def _links_user(event_name: str) -> bool:
     )
 
 
-def msg_ids(event_name: str, payload: dict[str, Any]) -> list[str]:
-    part = message_part(payload)
-    if event_name == "user_seen_message":
-        ids = part.get("msg_ids") or ([part["msg_id"]] if part.get("msg_id") else [])
-        return [str(i) for i in ids if i] if isinstance(ids, list) else []
-    return [str(part["msg_id"])] if part.get("msg_id") else []
-
-
 class Batch:
     def __init__(self, events: list[ZaloEvent]) -> None:
         self.events = events
-        self._payloads: dict[int, dict[str, Any] | BadPayload] = {}
+        self._wires: dict[int, WebhookEvent | BadPayload] = {}
         self.links: dict[tuple[int, str], ZaloPartnerLink] = {}
         # (OA pk, Zalo msg id) -> the message, or None when known not to exist.
         self._messages: dict[tuple[int, str], Message | None] = {}
@@ -93,24 +82,30 @@ class Batch:
 
     # --- reading ---------------------------------------------------------------------
 
-    def payload(self, event: ZaloEvent) -> dict[str, Any]:
-        """The event's payload, parsed once; BadPayload if it is not a JSON object."""
+    def wire(self, event: ZaloEvent) -> WebhookEvent:
+        """The event's payload read into a typed event, once; BadPayload if it is not a
+        JSON object. Receipt times are capped at the event's arrival."""
         key = id(event)
-        if key not in self._payloads:
+        if key not in self._wires:
             try:
                 parsed = json.loads(event.raw_body)
-                self._payloads[key] = parsed if isinstance(parsed, dict) else BadPayload()
             except json.JSONDecodeError as exc:
-                self._payloads[key] = BadPayload(str(exc))
-        found = self._payloads[key]
+                self._wires[key] = BadPayload(str(exc))
+            else:
+                self._wires[key] = (
+                    webhook.parse(parsed, received_at=event.received_at or timezone.now())
+                    if isinstance(parsed, dict)
+                    else BadPayload()
+                )
+        found = self._wires[key]
         if isinstance(found, BadPayload):
             raise found
         return found
 
-    def _parsed(self) -> Iterator[tuple[ZaloEvent, dict[str, Any]]]:
+    def _parsed(self) -> Iterator[tuple[ZaloEvent, WebhookEvent]]:
         for event in self.events:
             try:
-                yield event, self.payload(event)
+                yield event, self.wire(event)
             except BadPayload:
                 continue  # its handler says so when it runs
 
@@ -118,21 +113,18 @@ class Batch:
         """Fetch what the batch's handlers will read: the messages named by msg_id and
         the partner links of the users (created for users met for the first time)."""
         wanted: dict[int, set[str]] = {}
-        for event, payload in self._parsed():
+        for event, wire in self._parsed():
             if event.oa_id is not None:
-                wanted.setdefault(event.oa_id, set()).update(msg_ids(event.event_name, payload))
+                wanted.setdefault(event.oa_id, set()).update(wire.msg_ids)
         self._fetch_messages(wanted)
         users = []
-        for event, payload in self._parsed():
+        for event, wire in self._parsed():
             if event.oa is None or not event.zalo_user_id or not _links_user(event.event_name):
                 continue
-            named = msg_ids(event.event_name, payload)
+            named = wire.msg_ids
             if named and self._messages.get((event.oa_id, named[0])) is not None:
                 continue  # a message already stored (ours, or a redelivery): no new link
-            user = ZaloUser(
-                zalo_user_id=event.zalo_user_id,
-                user_id_by_app=str(payload.get("user_id_by_app") or ""),
-            )
+            user = ZaloUser(zalo_user_id=event.zalo_user_id, user_id_by_app=wire.user_id_by_app)
             users.append((event.oa, user, event_time(event)))
         self.links.update(resolve_links(users))
 
@@ -243,5 +235,4 @@ def event_time(event: ZaloEvent) -> datetime:
     the time it says, but never after it reached us. A signed payload may claim any
     time, and one far in the future would pin its conversation to the top of the inbox."""
     received = event.received_at or timezone.now()
-    claimed = event.event_time
-    return claimed if claimed is not None and claimed < received else received
+    return webhook.capped(event.event_time, received) or received

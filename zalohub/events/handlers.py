@@ -14,15 +14,14 @@ Handlers run inside the worker's transaction: they write rows and never call Zal
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.events import batch, catalogue
-from zalohub.events.batch import event_time, message_part
+from zalohub.events.batch import event_time
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -33,6 +32,7 @@ from zalohub.events.models import (
 )
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.resolution import ZaloUser
+from zalohub.zalo.webhook import WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ class Result:
     message: Message | None = None
 
 
-Handler = Callable[[ZaloEvent, dict[str, Any]], Result]
+# A handler reads the typed event (zalo.webhook), never the payload's keys.
+Handler = Callable[[ZaloEvent, WebhookEvent], Result]
 HANDLERS: dict[str, Handler] = {}
 # Received on purpose and left alone.
 IGNORED: dict[str, str] = {
@@ -108,14 +109,14 @@ def dispatch(event: ZaloEvent) -> Result:
         with transaction.atomic(), batch.handling([event]):
             return dispatch(event)
     try:
-        payload = batch.active().payload(event)
+        wire = batch.active().wire(event)
     except batch.BadPayload as exc:
         if exc.json_error:
             raise HandlerError(_("The stored payload is not JSON: %s") % exc.json_error) from None
         raise HandlerError(_("The stored payload is not a JSON object.")) from None
     handler = HANDLERS.get(event.event_name)
     if handler is not None:
-        return handler(event, payload)
+        return handler(event, wire)
     if event.event_name in IGNORED:
         return Result(outcome=Outcome.IGNORED)
     if event.event_name in catalogue.EVENT_NAMES:
@@ -150,35 +151,29 @@ def require_oa(event: ZaloEvent) -> None:
         )
 
 
-def event_link(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink | None:
+def event_link(event: ZaloEvent, wire: WebhookEvent) -> ZaloPartnerLink | None:
     """The partner link of the event's Zalo user, created as a shadow if unknown."""
     if event.oa is None or not event.zalo_user_id:
         return None
-    user = ZaloUser(
-        zalo_user_id=event.zalo_user_id,
-        user_id_by_app=str(payload.get("user_id_by_app") or ""),
-    )
+    user = ZaloUser(zalo_user_id=event.zalo_user_id, user_id_by_app=wire.user_id_by_app)
     return batch.active().link(event.oa, user, event_time(event))
 
 
-def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str) -> Message:
+def _store_message(event: ZaloEvent, wire: WebhookEvent, *, direction: str) -> Message:
     require_oa(event)
-    part = message_part(payload)
-    msg_id = str(part.get("msg_id") or "")
     kind = KINDS.get(event.event_name.split("_send_", 1)[-1], Message.Kind.OTHER)
-    if existing := batch.active().message(event.oa_id, msg_id):
+    if existing := batch.active().message(event.oa_id, wire.msg_id):
         return existing
-    attachments = part.get("attachments")
     message = Message(
         oa_id=event.oa_id,
-        partner_link=event_link(event, payload),
+        partner_link=event_link(event, wire),
         direction=direction,
         zalo_user_id=event.zalo_user_id,
         kind=kind,
-        text=str(part.get("text") or ""),
-        attachments=attachments if isinstance(attachments, list) else [],
-        zalo_msg_id=msg_id,
-        quote_msg_id=str(part.get("quote_msg_id") or ""),
+        text=wire.text,
+        attachments=list(wire.attachments),
+        zalo_msg_id=wire.msg_id,
+        quote_msg_id=wire.quote_msg_id,
         # An OA message we only learn of from Zalo's echo: Zalo has it, nothing more known.
         zalo_state=ZaloState.SENT if direction == Direction.OUTBOUND else "",
         sent_at=event_time(event),
@@ -187,19 +182,18 @@ def _store_message(event: ZaloEvent, payload: dict[str, Any], *, direction: str)
     return batch.active().add_message(message)
 
 
-def handle_user_message(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    return Result(message=_store_message(event, payload, direction=Direction.INBOUND))
+def handle_user_message(event: ZaloEvent, wire: WebhookEvent) -> Result:
+    return Result(message=_store_message(event, wire, direction=Direction.INBOUND))
 
 
-def handle_oa_echo(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+def handle_oa_echo(event: ZaloEvent, wire: WebhookEvent) -> Result:
     """Zalo echoes every OA message: ours (it confirms Sent) or one sent from Zalo's own
     chat tool (store it, so the conversation is whole)."""
     require_oa(event)
-    msg_id = str(message_part(payload).get("msg_id") or "")
-    if ours := batch.active().message(event.oa_id, msg_id):
+    if ours := batch.active().message(event.oa_id, wire.msg_id):
         advance_state(ours, ZaloState.SENT, event_time(event))
         return Result(message=ours)
-    return Result(message=_store_message(event, payload, direction=Direction.OUTBOUND))
+    return Result(message=_store_message(event, wire, direction=Direction.OUTBOUND))
 
 
 def advance_state(message: Message, state: str, when: datetime) -> bool:
@@ -212,39 +206,31 @@ def advance_state(message: Message, state: str, when: datetime) -> bool:
         return alone.advance(message, state, when)
 
 
-def receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
-    """When the receipt says the phone got (or showed) the message; the event's time
-    when it says nothing usable."""
-    part = message_part(payload)
-    raw = part.get("delivery_time") or part.get("seen_time")
-    try:
-        when = datetime.fromtimestamp(int(str(raw)) / 1000, tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return event_time(event)
-    return min(when, event.received_at or timezone.now())  # as event_time: not after it came
+def receipt_time(event: ZaloEvent, wire: WebhookEvent) -> datetime:
+    """When the receipt says the phone got (or showed) the message, never after the
+    event reached us (the wire caps it); the event's time when it says nothing usable."""
+    return wire.receipt_time or event_time(event)
 
 
-def handle_received(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+def handle_received(event: ZaloEvent, wire: WebhookEvent) -> Result:
     for kind, matches in catalogue.RECEIPT_KINDS.items():
-        if matches(payload):
+        if matches(wire):
             # Another kind's receipt (ZNS: the zbs app's); nobody registered: keep it.
             handler = RECEIPT_HANDLERS.get(kind)
-            return handler(event, payload) if handler else Result(outcome=Outcome.RECORDED)
+            return handler(event, wire) if handler else Result(outcome=Outcome.RECORDED)
     require_oa(event)
-    msg_id = str(message_part(payload).get("msg_id") or "")
-    message = batch.active().message(event.oa_id, msg_id)
+    message = batch.active().message(event.oa_id, wire.msg_id)
     if message is None:
         return Result(outcome=Outcome.IGNORED)  # a message sent outside zalohub
     # The customer's phone has it: Delivered (Received is a ZNS template's receipt).
-    advance_state(message, ZaloState.DELIVERED, receipt_time(payload, event))
+    advance_state(message, ZaloState.DELIVERED, receipt_time(event, wire))
     return Result(message=message)
 
 
-def handle_seen(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+def handle_seen(event: ZaloEvent, wire: WebhookEvent) -> Result:
     require_oa(event)
-    when = receipt_time(payload, event)
-    ids = batch.msg_ids(event.event_name, payload)
-    found = [batch.active().message(event.oa_id, msg_id) for msg_id in ids]
+    when = receipt_time(event, wire)
+    found = [batch.active().message(event.oa_id, msg_id) for msg_id in wire.msg_ids]
     seen = sorted({id(m): m for m in found if m}.values(), key=_in_thread_order)
     for message in seen:
         advance_state(message, ZaloState.READ, when)

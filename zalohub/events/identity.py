@@ -4,8 +4,6 @@ Every inbound event naming a Zalo user resolves (or creates) its partner link; f
 unfollow and ``user_submit_info`` carry identity evidence of their own.
 """
 
-from typing import Any
-
 from zalohub.events import batch
 from zalohub.events.handlers import (
     HandlerError,
@@ -18,11 +16,12 @@ from zalohub.events.handlers import (
 from zalohub.events.models import ErrorCategory, Outcome, ZaloEvent
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.resolution import link_record_shared_phone
+from zalohub.zalo.webhook import WebhookEvent
 
 
-def _link_or_error(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink:
+def _link_or_error(event: ZaloEvent, wire: WebhookEvent) -> ZaloPartnerLink:
     require_oa(event)
-    link = event_link(event, payload)
+    link = event_link(event, wire)
     if link is None:
         raise HandlerError(
             "The event names no Zalo user.", category=ErrorCategory.RECIPIENT, retry=False
@@ -31,26 +30,26 @@ def _link_or_error(event: ZaloEvent, payload: dict[str, Any]) -> ZaloPartnerLink
 
 
 @register("follow")
-def handle_follow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    link = _link_or_error(event, payload)
+def handle_follow(event: ZaloEvent, wire: WebhookEvent) -> Result:
+    link = _link_or_error(event, wire)
     batch.active().set_following(link, following=True, when=event_time(event))
     return Result(outcome=Outcome.HANDLED)
 
 
 @register("unfollow")
-def handle_unfollow(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    link = _link_or_error(event, payload)
+def handle_unfollow(event: ZaloEvent, wire: WebhookEvent) -> Result:
+    link = _link_or_error(event, wire)
     batch.active().set_following(link, following=False, when=event_time(event))
     return Result(outcome=Outcome.HANDLED)
 
 
 @register("user_submit_info")
-def handle_submit_info(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+def handle_submit_info(event: ZaloEvent, wire: WebhookEvent) -> Result:
     """The customer shared their details: current (``user_dob``, ``full_address``) and
     older (``address``, ``city``...) payloads both carry ``info.name`` and ``info.phone``."""
-    link = _link_or_error(event, payload)
-    info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
-    phone = str(info.get("phone") or "")
+    link = _link_or_error(event, wire)
+    phone = str(wire.info.get("phone") or "")
     if phone:
-        link_record_shared_phone(link=link, raw_phone=phone, name=str(info.get("name") or ""))
+        name = str(wire.info.get("name") or "")
+        link_record_shared_phone(link=link, raw_phone=phone, name=name)
     return Result(outcome=Outcome.HANDLED)

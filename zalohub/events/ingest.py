@@ -6,7 +6,6 @@ INSERT itself, and how concurrent requests share one (group commit), is in
 ``ingest_store``.
 """
 
-import hashlib
 import json
 import logging
 import re
@@ -14,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +24,7 @@ from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.events import rejected
 from zalohub.events.ingest_store import EventRow, insert_alone, store
+from zalohub.zalo import webhook
 from zalohub.zalo.signature import verify_webhook
 
 logger = logging.getLogger(__name__)
@@ -78,45 +77,6 @@ def _unstorable(payload: Any) -> str:
                 except UnicodeEncodeError:
                     return _("body contains a lone surrogate (invalid Unicode)")
     return ""
-
-
-def _event_time(payload: dict[str, Any]) -> datetime | None:
-    raw = payload.get("timestamp")
-    try:
-        millis = int(str(raw))
-    except (TypeError, ValueError):
-        return None
-    # Zalo sends epoch milliseconds; its own doc sample has 12 digits, so accept a range.
-    if not 10**11 <= millis < 10**14:
-        return None
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
-
-
-def _id(node: Any) -> str:
-    return str(node.get("id") or "") if isinstance(node, dict) else str(node or "")
-
-
-def parties(payload: dict[str, Any]) -> tuple[str, str]:
-    """(OA id, Zalo user id) of an event, whichever way it flows."""
-    event = str(payload.get("event_name") or "")
-    sender, recipient = _id(payload.get("sender")), _id(payload.get("recipient"))
-    oa_id = str(payload.get("oa_id") or payload.get("oaId") or "")
-    if event.startswith("oa_send") or event == "oa_reacted_message":
-        return oa_id or sender, recipient
-    if "follower" in payload:
-        return oa_id, _id(payload.get("follower"))
-    if sender or recipient:
-        return oa_id or recipient, sender
-    return oa_id, str(payload.get("user_id") or "")
-
-
-def dedupe_key(event_name: str, payload: dict[str, Any], raw: bytes) -> str:
-    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
-    msg_id = message.get("msg_id") or payload.get("msg_id")
-    if msg_id and event_name != "user_seen_message":
-        return f"{event_name}:{msg_id}"[:160]
-    # Management events, receipts with msg_ids lists: a redelivery repeats the same body.
-    return f"{event_name}:sha256:{hashlib.sha256(raw).hexdigest()}"[:160]
 
 
 _APP_ID_MAX = ZaloApp._meta.get_field("app_id").max_length or 64
@@ -283,7 +243,8 @@ def ingest_webhook(
         return reject(401, app.error)
     if not app.oa_secret:
         return reject(401, _("the app has no OA secret key to check signatures with"))
-    oa_id, user_id = parties(payload)
+    wire = webhook.head(payload)
+    oa_id, user_id = wire.oa_id, wire.user_id
     variant = verify_webhook(
         header=signature,
         raw_body=text,
@@ -294,16 +255,16 @@ def ingest_webhook(
     )
     if variant is None:
         return reject(401, _("signature does not match (check the app's OA secret key)"))
-    body_app = str(payload.get("app_id") or "")
-    if body_app and body_app != app.app_id:
+    if wire.app_id and wire.app_id != app.app_id:
         # Its start only: the payload's value may be any size, and it goes to the log too.
-        return reject(403, _("the payload's app_id %s is not this webhook's app") % body_app[:64])
-    event_time = _event_time(payload)
+        return reject(
+            403, _("the payload's app_id %s is not this webhook's app") % wire.app_id[:64]
+        )
+    event_time = wire.time
     max_age = settings.WEBHOOK_MAX_AGE_SECONDS
     if max_age and event_time and (timezone.now() - event_time).total_seconds() > max_age:
         return reject(400, _("event older than %d seconds") % max_age)
 
-    event_name = str(payload.get("event_name") or "")[:64]
     try:
         num_retry = int(headers.get("num_retry", 0) or 0)
     except ValueError:
@@ -311,8 +272,8 @@ def ingest_webhook(
     row = EventRow(
         app_id=app.pk,
         oa_id=_oa_pk(app, oa_id),
-        event_name=event_name,
-        dedupe_key=dedupe_key(event_name, payload, raw),
+        event_name=wire.name,
+        dedupe_key=wire.dedupe_key(raw),
         raw_body=text,
         headers={k: rejected.storable(v) for k, v in headers.items() if k.lower() in KEPT_HEADERS},
         signature_variant=variant,

@@ -5,9 +5,6 @@ Handlers run in the worker's transaction and never call Zalo: a template the hub
 not know yet is fetched by a sync task, enqueued once the event is committed.
 """
 
-from datetime import UTC, datetime
-from typing import Any
-
 from django.db import transaction
 
 from zalohub.events.handlers import (
@@ -15,18 +12,20 @@ from zalohub.events.handlers import (
     Result,
     advance_state,
     event_time,
+    receipt_time,
     register,
     register_receipt_kind,
     require_oa,
 )
 from zalohub.events.models import ErrorCategory, Message, Outcome, ZaloEvent, ZaloState
+from zalohub.zalo.webhook import WebhookEvent
 from zalohub.zbs.models import Template, TemplateSend, ZbsSettings
 from zalohub.zbs.services import apply_zalo_status, disabled_cause, oa_settings
 
 
-def _template(event: ZaloEvent, payload: dict[str, Any]) -> Template | None:
+def _template(event: ZaloEvent, wire: WebhookEvent) -> Template | None:
     require_oa(event)
-    zalo_id = str(payload.get("template_id") or "")
+    zalo_id = wire.template_id
     if not zalo_id:
         raise HandlerError("The event names no template_id.", category=ErrorCategory.TEMPLATE)
     template = Template.objects.filter(oa_id=event.oa_id, zalo_template_id=zalo_id).first()
@@ -38,34 +37,21 @@ def _template(event: ZaloEvent, payload: dict[str, Any]) -> Template | None:
     return template
 
 
-def _new_value(payload: dict[str, Any]) -> int | None:
-    quota = payload.get("quota")
-    value = quota.get("new_value") if isinstance(quota, dict) else quota
-    try:
-        return int(str(value)) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
 @register("change_template_status")
-def handle_status(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    template = _template(event, payload)
+def handle_status(event: ZaloEvent, wire: WebhookEvent) -> Result:
+    template = _template(event, wire)
     if template is None:
         return Result(outcome=Outcome.RECORDED)
-    status = payload.get("status")
-    new = str(status.get("new_status") if isinstance(status, dict) else status or "")
-    apply_zalo_status(
-        template, new, reason=str(payload.get("reason") or ""), when=event_time(event)
-    )
+    apply_zalo_status(template, wire.status, reason=wire.reason, when=event_time(event))
     return Result()
 
 
 @register("change_template_quality")
-def handle_quality(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    template = _template(event, payload)
+def handle_quality(event: ZaloEvent, wire: WebhookEvent) -> Result:
+    template = _template(event, wire)
     if template is None:
         return Result(outcome=Outcome.RECORDED)
-    quality = str(payload.get("quality") or "")[:10]
+    quality = wire.quality[:10]
     Template.objects.filter(pk=template.pk).update(quality=quality)
     if template.status == Template.Status.DISABLED:
         template.quality = quality
@@ -75,38 +61,27 @@ def handle_quality(event: ZaloEvent, payload: dict[str, Any]) -> Result:
 
 
 @register("change_template_quota")
-def handle_template_quota(event: ZaloEvent, payload: dict[str, Any]) -> Result:
-    template = _template(event, payload)
+def handle_template_quota(event: ZaloEvent, wire: WebhookEvent) -> Result:
+    template = _template(event, wire)
     if template is None:
         return Result(outcome=Outcome.RECORDED)
-    Template.objects.filter(pk=template.pk).update(template_daily_quota=_new_value(payload))
+    Template.objects.filter(pk=template.pk).update(template_daily_quota=wire.quota)
     return Result()
 
 
 @register("change_oa_daily_quota")
-def handle_oa_quota(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+def handle_oa_quota(event: ZaloEvent, wire: WebhookEvent) -> Result:
     require_oa(event)
     assert event.oa is not None
-    value = _new_value(payload)
-    if value is not None:
-        ZbsSettings.objects.filter(pk=oa_settings(event.oa).pk).update(daily_quota=value)
+    if wire.quota is not None:
+        ZbsSettings.objects.filter(pk=oa_settings(event.oa).pk).update(daily_quota=wire.quota)
     return Result()
 
 
-def _receipt_time(payload: dict[str, Any], event: ZaloEvent) -> datetime:
-    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
-    try:
-        return datetime.fromtimestamp(int(str(message.get("delivery_time"))) / 1000, tz=UTC)
-    except (TypeError, ValueError):
-        return event_time(event)
-
-
 @register_receipt_kind("zns")
-def handle_zns_receipt(event: ZaloEvent, payload: dict[str, Any]) -> Result:
+def handle_zns_receipt(event: ZaloEvent, wire: WebhookEvent) -> Result:
     """A template message reached the phone: Zalo State Received (API.md §3.6)."""
-    part = payload.get("message") if isinstance(payload.get("message"), dict) else {}
-    tracking_id = str(part.get("tracking_id") or payload.get("tracking_id") or "")
-    msg_id = str(part.get("msg_id") or payload.get("msg_id") or "")
+    tracking_id, msg_id = wire.tracking_id, wire.msg_id
     # Only the sends of the app that accepted the receipt (its URL and OA secret key).
     send = (
         TemplateSend.objects.filter(tracking_id=tracking_id, oa__app_id=event.app_id)
@@ -124,5 +99,5 @@ def handle_zns_receipt(event: ZaloEvent, payload: dict[str, Any]) -> Result:
     if event.oa_id is None:
         # The receipt names the phone where an OA event names the OA (API.md §3.6).
         ZaloEvent.objects.filter(pk=event.pk).update(oa_id=message.oa_id)
-    advance_state(message, ZaloState.RECEIVED, _receipt_time(payload, event))
+    advance_state(message, ZaloState.RECEIVED, receipt_time(event, wire))
     return Result(message=message)
