@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 # Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
@@ -16,6 +17,7 @@ from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links, when
 from zalohub.diagnostics.models import Level, WebhookProbe
+from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import Msg, msg
 from zalohub.events.models import Direction, RejectedRequest, ZaloEvent
 from zalohub.zalo import webhook
@@ -305,3 +307,8 @@ def check_webhook(
         facts=facts,
         evidence=evidence,
     )
+
+
+@register_check("webhook", title=gettext_lazy("Webhook receiving"), position=20)
+def run_check(inputs: Inputs) -> CheckResult:
+    return check_webhook(oa=inputs.oa, now=inputs.now, probe=inputs.probe, wrong=inputs.wrong)
