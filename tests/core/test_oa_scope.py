@@ -9,7 +9,7 @@ from django.utils import translation
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.accounts.scope import acting_oas, may_act_in
-from zalohub.core.roles import CS_AGENT, sync_role_permissions
+from zalohub.core.roles import CS_AGENT, grant_role_permissions
 from zalohub.inbox.models import Conversation, OAMembership
 from zalohub.partners.models import LinkMethod, Partner, ZaloPartnerLink
 from zalohub.zbs.bulk import bulk_start
@@ -92,7 +92,7 @@ def test_migrate_takes_back_a_grant_the_agent_role_no_longer_has() -> None:
     group = Group.objects.get(name=CS_AGENT)
     # An install made before issue 13 had given agents every inbox permission.
     group.permissions.add(*Permission.objects.filter(content_type__app_label="inbox"))
-    sync_role_permissions()
+    grant_role_permissions()
     codenames = set(group.permissions.values_list("codename", flat=True))
     # It should leave the agent only the view of conversations in the inbox app.
     assert "add_oamembership" not in codenames

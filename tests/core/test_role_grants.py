@@ -52,7 +52,7 @@ def test_the_roles_hold_what_they_held_when_one_module_listed_them():
 def test_it_takes_back_a_grant_no_app_makes_any_more(monkeypatch):
     monkeypatch.setattr(roles, "GRANTS", {k: dict(v) for k, v in roles.GRANTS.items()})
     roles.register_role_grants("zbs", {roles.ZALO_ADMIN: roles.ALL})
-    roles.sync_role_permissions()
+    roles.grant_role_permissions()
     # It should set the role's permissions to what the apps declare, not add to them.
     assert not {p for p in _held(CS_AGENT) if p.startswith("zbs.")}
     assert "partners.view_partner" in _held(CS_AGENT)

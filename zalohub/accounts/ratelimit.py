@@ -8,7 +8,6 @@ UPDATE), or Redis (INCR with expiry) when ZALOHUB_REDIS_URL is set.
 
 import contextlib
 import functools
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -74,15 +73,6 @@ def note_remaining(app_id: str, remaining: int | None, *, now: datetime | None =
 
 def prune(*, older_than: timedelta = timedelta(hours=1)) -> int:
     return RateWindow.objects.filter(window_start__lt=timezone.now() - older_than).delete()[0]
-
-
-def wait_for_slot(app_id: str, *, max_wait: float = 0.0) -> float:
-    """acquire(), sleeping up to max_wait for the next window; the wait still left."""
-    wait = acquire(app_id)
-    if wait and wait <= max_wait:
-        time.sleep(wait)
-        wait = acquire(app_id)
-    return wait
 
 
 def record_call(call: Call) -> None:

@@ -11,4 +11,4 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from zalohub.core import checks, roles  # noqa: F401 (checks: registers its checks)
 
-        post_migrate.connect(roles.sync_role_permissions, dispatch_uid="zalohub.roles")
+        post_migrate.connect(roles.grant_role_permissions, dispatch_uid="zalohub.roles")

@@ -49,7 +49,7 @@ def _grant(group: Any, permission_model: Any, spec: dict[str, set[str] | None]) 
     group.permissions.set(granted)
 
 
-def sync_role_permissions(sender: Any = None, apps: Any = None, **kwargs: Any) -> None:
+def grant_role_permissions(sender: Any = None, apps: Any = None, **kwargs: Any) -> None:
     registry = apps or global_apps
     try:
         group_model = registry.get_model("auth", "Group")

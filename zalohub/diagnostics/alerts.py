@@ -99,7 +99,7 @@ def _recovered_mail(incident: Incident, check: CheckResult, now: datetime) -> No
     _mail(subject, body)
 
 
-def sync_incidents(*, health: OAHealth) -> tuple[list[Incident], list[Incident]]:
+def reconcile_incidents(*, health: OAHealth) -> tuple[list[Incident], list[Incident]]:
     """Open an incident for each newly red check, close those that are not red any more.
     Returns (opened, resolved); their mails go out after the commit."""
     oa, now = health.oa, health.computed_at

@@ -87,10 +87,6 @@ class Incident(models.Model):
     def check_title(self) -> str:
         return str(check_title(self.check_key) or self.check_key)
 
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None
-
     def _text(self, name: str) -> str:
         source = (self.texts or {}).get(name)
         return loaded(source) if source else getattr(self, name)

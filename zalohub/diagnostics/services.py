@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.core import periodic
-from zalohub.diagnostics.alerts import sync_incidents
+from zalohub.diagnostics.alerts import reconcile_incidents
 from zalohub.diagnostics.checks.run import OAHealth, oa_health
 from zalohub.diagnostics.checks.webhook import genuine_deliveries, window
 from zalohub.diagnostics.models import HealthSnapshot, Level, WebhookProbe
@@ -31,7 +31,7 @@ def health_refresh(*, oa: OfficialAccount, alert: bool = True) -> OAHealth:
             },
         )
         if alert:
-            sync_incidents(health=health)
+            reconcile_incidents(health=health)
     return health
 
 

@@ -125,10 +125,6 @@ def link_sync_profile(*, link: ZaloPartnerLink) -> SyncResult:
     return SyncResult(link=link)
 
 
-def links_sync_profiles(*, links: QuerySet[ZaloPartnerLink]) -> list[SyncResult]:
-    return [link_sync_profile(link=link) for link in links.select_related("oa__app")]
-
-
 def links_request_profiles(*, links: QuerySet[ZaloPartnerLink]) -> list[int]:
     """Ask the worker to fetch these profiles (within the call budget); their ids."""
     ids = list(links.values_list("pk", flat=True))

@@ -50,13 +50,8 @@ def _oas(state: SandboxState, spec: dict[str, Any]) -> list[str]:
     return list(state.oas)
 
 
-def zns_route_prefix() -> str:
-    """Template sends go to the ZNS routes once the sandbox has them; until then the
-    OA message routes stand in, so the scenarios still break something."""
-    from zalohub.sandbox.urls import urlpatterns
-
-    names = {getattr(p, "name", "") or "" for p in urlpatterns}
-    return "zns.message.template" if "zns.message.template" in names else "oa.message"
+# Where a template send goes (urls.py): a ZNS scenario breaks only that route.
+ZNS_SEND_ROUTE = "zns.message.template"
 
 
 # --- token ---------------------------------------------------------------------------------
@@ -121,7 +116,7 @@ def _restore_secret(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]
 # --- faults (send, template, recipient) -----------------------------------------------------
 def _fault(name: str, mode: str, code: int | None = None, zns: bool = False):  # type: ignore[no-untyped-def]
     def apply(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:
-        endpoint = str(spec.get("endpoint") or (zns_route_prefix() if zns else "*"))
+        endpoint = str(spec.get("endpoint") or (ZNS_SEND_ROUTE if zns else "*"))
         fault = state.add_fault(endpoint, mode, code=code)
         _memory(state).setdefault("faults", {}).setdefault(name, []).append(fault)
         return {"fault": fault.as_dict()}

@@ -103,10 +103,6 @@ def unregister_sender(kind: str) -> None:
             _by_message_kind.pop(message_kind, None)
 
 
-def sender_named(kind: str) -> Sender:
-    return _by_kind[kind]
-
-
 def sender_for_event(event_name: str) -> Sender | None:
     return _by_event.get(event_name)
 
