@@ -33,7 +33,7 @@ from zalohub.events.outbound import (
     send_outbound,
 )
 from zalohub.partners.models import ZaloPartnerLink
-from zalohub.zalo import ErrorKind, ZaloError, get_client
+from zalohub.zalo import ErrorKind, ZaloError, bodies, get_client
 
 # Kept importable from here, where callers queue and send OA messages.
 __all__ = ["OA_MESSAGES", "PENDING", "SendRefused", "message_send", "send_outbound"]
@@ -53,26 +53,11 @@ class SendRefused(ValueError):
 
 
 def _zalo_message(message: Message) -> dict[str, Any]:
-    if message.kind == Message.Kind.TEXT:
-        return {"text": message.text}
-    payload = message.attachments[0] if message.attachments else {}
-    if message.kind == Message.Kind.IMAGE:
-        element = {
-            "media_type": "image",
-            **{k: v for k, v in payload.items() if k in ("attachment_id", "url")},
-        }
-        body: dict[str, Any] = {
-            "attachment": {
-                "type": "template",
-                "payload": {"template_type": "media", "elements": [element]},
-            }
-        }
-        if message.text:
-            body["text"] = message.text
-        return body
-    if message.kind == Message.Kind.FILE:
-        return {"attachment": {"type": "file", "payload": {"token": payload.get("token", "")}}}
-    raise SendRefused(_("Messages of kind %s cannot be sent.") % message.kind)
+    attachment = message.attachments[0] if message.attachments else {}
+    try:
+        return bodies.oa_message(message.kind, text=message.text, attachment=attachment)
+    except ValueError:
+        raise SendRefused(_("Messages of kind %s cannot be sent.") % message.kind) from None
 
 
 def _validate(kind: str, text: str, attachment: dict[str, Any] | None) -> None:
@@ -103,7 +88,7 @@ def _queue_event(message: Message) -> ZaloEvent:
         event_name=f"oa_send_{message.kind}",
         dedupe_key=f"out:{message.pk}:{secrets.token_hex(8)}",
         raw_body=json.dumps(
-            {"recipient": {"user_id": message.zalo_user_id}, "message": _zalo_message(message)},
+            bodies.oa_message_request(user_id=message.zalo_user_id, message=_zalo_message(message)),
             ensure_ascii=False,
         ),
         zalo_user_id=message.zalo_user_id,

@@ -4,6 +4,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from zalohub.zalo.bodies import TemplateMessage
 from zalohub.zalo.transport import ZaloTransport
 
 # Zalo's list filter takes integers for the template statuses.
@@ -96,14 +97,13 @@ class ZNSAPI:
         tracking_id: str,
         development: bool = False,
     ) -> TemplateSend:
-        payload: dict[str, Any] = {
-            "phone": phone,
-            "template_id": template_id,
-            "template_data": template_data,
-            "tracking_id": tracking_id,
-        }
-        if development:
-            payload["mode"] = "development"
+        payload = TemplateMessage(
+            phone=phone,
+            template_id=template_id,
+            template_data=template_data,
+            tracking_id=tracking_id,
+            development=development,
+        ).body()
         data = (
             self._call(
                 "POST", "/message/template", "zns.message.template", access_token, body=payload
@@ -121,13 +121,13 @@ class ZNSAPI:
         template_data: dict[str, Any],
         tracking_id: str = "",
     ) -> TemplateSend:
-        payload: dict[str, Any] = {
-            "user_id": user_id,
-            "template_id": template_id,
-            "template_data": template_data,
-        }
-        if tracking_id:  # the same idempotency key as a send by phone
-            payload["tracking_id"] = tracking_id
+        # The same idempotency key as a send by phone, when there is one.
+        payload = TemplateMessage(
+            user_id=user_id,
+            template_id=template_id,
+            template_data=template_data,
+            tracking_id=tracking_id,
+        ).body()
         body = self._t.request(
             "POST",
             f"{self._openapi}/v3.0/oa/message/template",

@@ -26,6 +26,7 @@ from zalohub.events.models import (
 )
 from zalohub.events.outbound import send_event
 from zalohub.partners.models import Partner
+from zalohub.zalo.bodies import TemplateMessage
 from zalohub.zbs.models import BulkSend, RoutePolicy, Template, TemplateSend
 from zalohub.zbs.routes import Route, SendProblem, check_params, choose_route, render
 from zalohub.zbs.services import oa_settings
@@ -48,14 +49,14 @@ def template_preview(*, template: Template, params: dict[str, Any]) -> str:
 
 def wire_body(send: TemplateSend) -> dict[str, Any]:
     """What is sent to Zalo, as stored on the event (and shown on its form)."""
-    body: dict[str, Any] = {
-        "template_id": send.template.zalo_template_id,
-        "template_data": send.params,
-        "tracking_id": send.tracking_id,
-    }
-    if send.route == RoutePolicy.UID:
-        return {"user_id": send.user_id, **body}
-    return {"phone": send.phone, **body}
+    by_uid = send.route == RoutePolicy.UID
+    return TemplateMessage(
+        template_id=send.template.zalo_template_id,
+        template_data=send.params,
+        tracking_id=send.tracking_id,
+        user_id=send.user_id if by_uid else "",
+        phone="" if by_uid else send.phone,
+    ).body()
 
 
 def _check(template: Template, params: dict[str, Any], partner: Partner, policy: str, phone: str):  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.signals import announce_fix
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.zalo import ZaloError, call_context, get_client
+from zalohub.zalo.bodies import TemplateButton, TemplateParam, TemplateRequest
 from zalohub.zbs.lint import Problem, lint_template, type_limit
 from zalohub.zbs.models import Template, ZbsSettings
 
@@ -55,33 +56,32 @@ def _zalo_call(oa: OfficialAccount, ref_id: object, call: Any) -> Any:
 
 def zalo_payload(template: Template) -> dict[str, Any]:
     """The create/edit body Zalo takes (API.md §4.3)."""
-    layout: dict[str, Any] = {"body": {"components": [{"PARAGRAPH": {"value": template.body}}]}}
-    if template.buttons:
-        items = [
-            {"type": int(b.get("type") or 1), "title": b.get("title"), "content": b.get("content")}
-            for b in template.buttons
-        ]
-        layout["footer"] = {"components": [{"BUTTONS": {"items": items}}]}
-    payload: dict[str, Any] = {
-        "template_name": template.name,
-        "template_type": int(template.template_type),
-        "tag": int(template.tag),
-        "layout": layout,
-        "params": [
-            {
-                "type": int(p.get("type") or 5),
-                "name": p.get("name"),
-                "sample_value": str(p.get("sample") or ""),
-                "max_length": int(p.get("max_length") or type_limit(p)),
-            }
+    rejected = bool(template.zalo_template_id) and template.zalo_status == "REJECT"
+    return TemplateRequest(
+        name=template.name,
+        template_type=int(template.template_type),
+        tag=int(template.tag),
+        body_text=template.body,
+        note=template.note,
+        tracking_id=f"tpl-{template.pk}",
+        params=[
+            TemplateParam(
+                type=int(p.get("type") or 5),
+                name=p.get("name"),
+                sample_value=str(p.get("sample") or ""),
+                max_length=int(p.get("max_length") or type_limit(p)),
+            )
             for p in template.params
         ],
-        "note": template.note,
-        "tracking_id": f"tpl-{template.pk}",
-    }
-    if template.zalo_template_id and template.zalo_status == "REJECT":
-        payload["template_id"] = template.zalo_template_id
-    return payload
+        buttons=[
+            TemplateButton(
+                type=int(b.get("type") or 1), title=b.get("title"), content=b.get("content")
+            )
+            for b in template.buttons
+        ],
+        # Only a rejected template is edited in place; any other is created anew.
+        template_id=template.zalo_template_id if rejected else "",
+    ).body()
 
 
 def template_submit(*, template: Template) -> Template:
