@@ -43,12 +43,24 @@
     if (stickToBottom) messages.scrollTop = messages.scrollHeight;
   }
 
+  // The colleague picked in "Assign to" survives a live refresh of the thread, which
+  // would otherwise put the select back on the current assignee under the agent's hand.
+  let pickedAssignee = null;
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "assign-user") pickedAssignee = event.target.value;
+  });
+
   const refreshThread = serial(async function () {
     if (!root.dataset.threadUrl) return;
     const old = byId("messages");
     const atBottom = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 120;
     const html = await fetchHtml(root.dataset.threadUrl);
     byId("thread-part").innerHTML = html;
+    const picker = byId("assign-user");
+    if (picker && pickedAssignee !== null) {
+      const option = Array.from(picker.options).find((o) => o.value === pickedAssignee);
+      if (option) picker.value = pickedAssignee;
+    }
     applyThreadState(atBottom);
   });
 
@@ -78,6 +90,7 @@
     event.preventDefault();
     const result = await post(form);
     if (!result.ok) showError(result.error);
+    else if (form.querySelector("#assign-user")) pickedAssignee = null;
     refreshThread();
     refreshList();
   });
