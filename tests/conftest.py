@@ -31,6 +31,18 @@ def django_db_setup(django_db_setup: None) -> Iterator[None]:
     committer.close()
 
 
+@pytest.fixture(autouse=True)
+def _site_language() -> Iterator[None]:
+    """Each test starts in the site's language: Django's LocaleMiddleware activates the
+    language of each request in the thread that serves it, which for the test client is
+    the test's own, and nothing deactivates it afterwards."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator["SandboxServer"]:
     from zalohub.sandbox.server import SandboxServer

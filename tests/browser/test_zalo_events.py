@@ -98,7 +98,7 @@ def test_it_lets_a_granted_user_find_and_recover_failed_events(
     page.wait_for_selector("#quick-errors.selected")
     _open_row(page, errored)
     assert _state(page, "processing") == "Error"
-    assert "not connected" in page.locator("div.form-row.field-error_message").inner_text()
+    assert "not connected" in page.locator("div.form-row.field-error_text").inner_text()
     assert "Xin chào, tôi cần báo giá" in page.locator("#raw-payload").inner_text()
     page.screenshot(path=str(output_dir / "zalo-event-error.png"), full_page=True)
     page.click("#btn-retry")
@@ -150,7 +150,7 @@ def test_it_lets_a_granted_user_find_and_recover_failed_events(
     page.wait_for_selector(".messagelist")
     assert "marked as error" in page.locator(".messagelist").inner_text()
     assert _state(page, "zalo") == "Failed" and _state(page, "processing") == "Error"
-    error = page.locator("div.form-row.field-error_message").inner_text()
+    error = page.locator("div.form-row.field-error_text").inner_text()
     assert "Khách chưa nhận được sau 2 ngày" in error
     assert page.locator("#btn-resend").count() == 1
     page.screenshot(path=str(output_dir / "zalo-event-marked-error.png"), full_page=True)
