@@ -6,13 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from zalohub.diagnostics.text import msg
 from zalohub.events.models import ErrorCategory, ProcessingState, ZaloEvent
-from zalohub.zalo.errors import (
-    RECIPIENT_CODES,
-    TEMPLATE_CODES,
-    TOKEN_CODES,
-    ErrorKind,
-    classify,
-)
+from zalohub.zalo import errors
 
 Category = ErrorCategory
 
@@ -43,30 +37,13 @@ NEXT_STEPS: dict[str, Promise] = {
     ),
 }
 
-# A few codes deserve a more precise step than their category's.
-CODE_STEPS: dict[int, Promise] = {
-    -230: _(
-        "The customer has not written to the OA in 7 days: wait until they do, or send an "
-        "approved ZBS template instead."
-    ),
-    -32: _("Zalo's call limit for this minute is spent; sending resumes on its own."),
-    -144: _("The OA's daily ZNS quota is spent; sending resumes after Zalo's daily reset."),
-    -211: _("The OA's quota for this feature is spent; check it in Zalo OA Developer Console."),
-}
+# A few codes deserve a more precise step than their category's (zalo's code table).
+CODE_STEPS = errors.NEXT_STEPS
 
 
 def category_for_code(code: int | None, *, kind: str = "", http_status: int | None = None) -> str:
     """The category of a failed Zalo call, from its code (or HTTP status without one)."""
-    if code in TOKEN_CODES:
-        return Category.TOKEN
-    if code in RECIPIENT_CODES:
-        return Category.RECIPIENT
-    if code in TEMPLATE_CODES:
-        return Category.TEMPLATE
-    resolved = kind or classify(code or None, http_status=http_status).value
-    if resolved == ErrorKind.AUTH:
-        return Category.TOKEN
-    return Category.SEND
+    return errors.category(code, kind=kind, http_status=http_status)
 
 
 def category_for_event(event: ZaloEvent) -> str:

@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from zalohub.accounts.models import OfficialAccount
 from zalohub.events.models import (
     Direction,
-    ErrorCategory,
     Message,
     ProcessingState,
     ZaloEvent,
@@ -33,19 +32,12 @@ from zalohub.events.outbound import (
     send_outbound,
 )
 from zalohub.partners.models import ZaloPartnerLink
-from zalohub.zalo import ErrorKind, ZaloError, bodies, get_client
+from zalohub.zalo import ZaloError, bodies, errors, get_client
 
 # Kept importable from here, where callers queue and send OA messages.
 __all__ = ["OA_MESSAGES", "PENDING", "SendRefused", "message_send", "send_outbound"]
 MAX_TEXT = 2000  # Zalo's limit for a consultation text
 SENDABLE = (Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.FILE)
-CATEGORY_BY_KIND = {
-    ErrorKind.AUTH: ErrorCategory.TOKEN,
-    ErrorKind.BLOCKED: ErrorCategory.SEND,
-    ErrorKind.QUOTA: ErrorCategory.SEND,
-    ErrorKind.PERMANENT: ErrorCategory.SEND,
-    ErrorKind.RETRYABLE: ErrorCategory.SEND,
-}
 
 
 class SendRefused(ValueError):
@@ -159,7 +151,7 @@ def _call(attempt: Attempt, access_token: str) -> Sent:
 
 
 def _classify(attempt: Attempt, exc: ZaloError) -> Failure:
-    return Failure(category=CATEGORY_BY_KIND[exc.kind], text=str(exc))
+    return Failure(category=errors.category(exc.code, kind=exc.kind), text=str(exc))
 
 
 OA_MESSAGES = Sender(

@@ -5,20 +5,11 @@ endpoints use ``error_name``/``error_description`` as well. Everything that deci
 whether a failed call is worth retrying lives here, so no other module parses errors.
 """
 
-import enum
-
 # Django's lazy gettext is not one of our modules: the wire stays free of models and
 # settings, and an explanation is translated only when a page shows it.
 from django.utils.translation import gettext_lazy as _
 
-
-class ErrorKind(enum.StrEnum):
-    RETRYABLE = "retryable"  # network, timeouts, 5xx, 429 / -32: back off and try again
-    AUTH = "auth"  # token invalid or expired: refresh once, then retry once
-    QUOTA = "quota"  # a quota is spent: wait for it to reset
-    BLOCKED = "blocked"  # the recipient cannot be reached now (blocked, window, opt-out)
-    PERMANENT = "permanent"  # a bad request or configuration: retrying changes nothing
-
+from zalohub.zalo.codes import CODES, RECIPIENT, TEMPLATE, TOKEN, ErrorKind
 
 # What each kind means, in the words staff read (the values are codes in the database).
 KIND_LABELS = {
@@ -38,81 +29,19 @@ def kind_label(kind: str) -> str:
         return kind
 
 
-_RETRYABLE = {-32, -100, -200}
-_AUTH = {-216, -220, -124, -14014}
-_QUOTA = {-211, -218, -311, -115, -126, -144, -1441, -147, -1471, -1472, -160, -238, -241}
-_BLOCKED = {
-    -213,
-    -217,
-    -227,
-    -230,
-    -232,
-    -234,
-    -244,
-    -305,  # OA consultation messages
-    -114,
-    -118,
-    -119,
-    -133,
-    -139,
-    -140,
-    -141,  # ZNS / ZBS recipients
-}
+def _codes(category: str) -> frozenset[int]:
+    return frozenset(code for code, entry in CODES.items() if entry.category == category)
+
 
 # What a code is about, beyond whether to retry: which of the troubleshooting guide's
 # categories a failure falls in (events, ZBS sends and diagnostics all read these).
-# The OA's authorization (OA API, ZNS, OAuth).
-TOKEN_CODES = frozenset(
-    {-216, -220, -124, -1241, -242, -104, -204, -205, -219, -14002, -14004, -14014}
-)
-# The recipient cannot be identified: no valid phone, no Zalo account behind it.
-RECIPIENT_CODES = frozenset({-108, -118})
-# The template: not approved, disabled, its own quota, wrong data for it.
-TEMPLATE_CODES = frozenset(
-    {-109, -1091, -111, -112, -1121, -1122, -1124, -117, -131, -132, -145, -146, -147, -249}
-)
-
-# Short readable names for the codes an admin meets most (the full text comes from Zalo).
-OAUTH_CODES = {
-    -14002: "Invalid app id",
-    -14003: "Invalid redirect URI (must match the callback registered in Zalo's console)",
-    -14004: "Invalid app secret key",
-    -14005: "Invalid, expired or already used authorization code",
-    -14014: "Invalid refresh token",
-    -14018: "Invalid grant type",
-}
-
-
-# What a code means, in the words staff read (Zalo's own message is English and terse;
-# it stays in the API log). Codes the troubleshooting guide and the sandbox meet.
-EXPLANATIONS = {
-    -32: _("Zalo's rate limit was exceeded: the call is retried later."),
-    -108: _("The phone number is not valid (use the 84xxxxxxxxx format)."),
-    -109: _("The template id is not valid."),
-    -1121: _("A parameter is longer than the template allows."),
-    -1122: _("A parameter of the template is missing."),
-    -1124: _("A parameter does not have the format the template asks for."),
-    -114: _("The recipient is not active on Zalo, refused the message or uses an old Zalo."),
-    -118: _("No Zalo account uses this phone number, or it is disabled."),
-    -124: _("The access token is not valid: authorize the OA again."),
-    -131: _("The template is not approved on Zalo."),
-    -132: _("A parameter of the template is not valid."),
-    -141: _("The customer refused ZBS messages from this OA."),
-    -144: _("The OA's daily ZBS sending limit is used up."),
-    -146: _("Zalo disabled the template for its low quality."),
-    -147: _("The template's daily quota is used up."),
-    -201: _("A parameter of the call is not valid."),
-    -213: _("The customer does not follow the OA."),
-    -216: _("The access token is not valid: authorize the OA again."),
-    -220: _("The access token has expired or was removed: authorize the OA again."),
-    -230: _("The customer has not interacted with the OA in the last 7 days."),
-    -14002: _("The app id is not valid."),
-    -14003: _("The redirect URI does not match the callback registered in Zalo's console."),
-    -14004: _("The app secret key is not valid."),
-    -14005: _("The authorization code is not valid, has expired or was already used."),
-    -14014: _("The refresh token is not valid: authorize the OA again."),
-    -14018: _("The grant type is not valid."),
-}
+TOKEN_CODES = _codes(TOKEN)  # the OA's authorization (OA API, ZNS, OAuth)
+RECIPIENT_CODES = _codes(RECIPIENT)  # no valid phone, no Zalo account behind it
+TEMPLATE_CODES = _codes(TEMPLATE)  # not approved, disabled, its own quota, wrong data
+# Short readable names, for an answer that carries no message of its own.
+OAUTH_CODES = {code: entry.name for code, entry in CODES.items() if entry.name}
+EXPLANATIONS = {code: entry.explanation for code, entry in CODES.items() if entry.explanation}
+NEXT_STEPS = {code: entry.next_step for code, entry in CODES.items() if entry.next_step}
 
 
 def explain(code: int | None = None, *, http_status: int | None = None) -> str:
@@ -133,6 +62,16 @@ def explain(code: int | None = None, *, http_status: int | None = None) -> str:
     return ""
 
 
+def category(code: int | None, *, kind: str = "", http_status: int | None = None) -> str:
+    """The troubleshooting guide's category of a failed call: the code's own, else
+    "token" for an authorization failure and "send" for any other."""
+    entry = CODES.get(code) if code is not None else None
+    if entry is not None and entry.category:
+        return entry.category
+    resolved = kind or classify(code or None, http_status=http_status).value
+    return TOKEN if resolved == ErrorKind.AUTH else "send"
+
+
 # A gateway in front of Zalo answered for it (502 Bad Gateway, 504 Gateway Timeout): the
 # request got past the gateway and Zalo may have acted on it, as after a timeout.
 GATEWAY_STATUSES = frozenset({502, 504})
@@ -151,15 +90,8 @@ def classify(code: int | None, *, http_status: int | None = None) -> ErrorKind:
         if http_status == 401:
             return ErrorKind.AUTH
         return ErrorKind.PERMANENT if http_status else ErrorKind.RETRYABLE
-    if code in _RETRYABLE:
-        return ErrorKind.RETRYABLE
-    if code in _AUTH:
-        return ErrorKind.AUTH
-    if code in _QUOTA:
-        return ErrorKind.QUOTA
-    if code in _BLOCKED:
-        return ErrorKind.BLOCKED
-    return ErrorKind.PERMANENT
+    entry = CODES.get(code)
+    return entry.kind if entry is not None else ErrorKind.PERMANENT
 
 
 class ZaloError(Exception):

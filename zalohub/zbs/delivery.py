@@ -16,13 +16,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from zalohub.events.models import ErrorCategory, Message, ZaloEvent
 from zalohub.events.outbound import Attempt, Failure, Sender, Sent, send_outbound
-from zalohub.zalo import ErrorKind, ZaloError, get_client
-from zalohub.zalo.errors import RECIPIENT_CODES as ZALO_RECIPIENT_CODES
-from zalohub.zalo.errors import TEMPLATE_CODES
+from zalohub.zalo import ErrorKind, ZaloError, errors, get_client
 from zalohub.zalo.zns import TemplateSend as ZnsSent
 from zalohub.zbs.models import BulkSend, RoutePolicy, TemplateSend
 from zalohub.zbs.services import quota_store
@@ -32,17 +29,7 @@ KIND = "zns_template"
 # A UID send refused for one of these reasons may go by phone instead (UID + Phone).
 UID_UNREACHABLE = {-201, -213, -230, -114, -118, -119, -139, -140, -141}
 # On the ZNS channel -201 names the phone parameter: the recipient, not the request.
-RECIPIENT_CODES = ZALO_RECIPIENT_CODES | {-201}
-EXPLAIN = {
-    -108: gettext_lazy("The phone number is not valid for Zalo."),
-    -114: gettext_lazy("The customer cannot receive Zalo messages now."),
-    -118: gettext_lazy("The phone number has no Zalo account."),
-    -131: gettext_lazy("The template is not approved on Zalo."),
-    -141: gettext_lazy("The customer refused template messages from this OA."),
-    -144: gettext_lazy("The OA's daily quota is used up."),
-    -146: gettext_lazy("Zalo disabled the template for low quality."),
-    -147: gettext_lazy("The template's daily quota is used up."),
-}
+PHONE_PARAMETER = -201
 
 
 def deliver_template(*, event_id: int, worker_id: str) -> str:
@@ -110,19 +97,16 @@ def _store_quota(send: TemplateSend, quota: dict[str, Any]) -> None:
 
 def _classify(attempt: Attempt, exc: ZaloError) -> Failure:
     send: TemplateSend = attempt.subject
-    category = ErrorCategory.SEND
-    if exc.kind is ErrorKind.AUTH:
-        category = ErrorCategory.TOKEN
-    elif exc.code in TEMPLATE_CODES:
-        category = ErrorCategory.TEMPLATE
+    category = errors.category(exc.code, kind=exc.kind)
+    if exc.code == PHONE_PARAMETER:
+        category = ErrorCategory.RECIPIENT
+    if category == ErrorCategory.TEMPLATE:
         from zalohub.zbs.tasks import sync_templates
 
         transaction.on_commit(lambda: sync_templates.enqueue(send.oa_id))
-    elif exc.code in RECIPIENT_CODES:
-        category = ErrorCategory.RECIPIENT
     if exc.code == -144:
         quota_store(oa=send.oa, remaining=0)
-    explained = EXPLAIN.get(exc.code or 0)
+    explained = errors.explain(exc.code) if exc.code is not None else ""
     text = f"{explained} ({exc})" if explained else str(exc)
     then = None
     if send.bulk_id and exc.kind is ErrorKind.QUOTA:
