@@ -32,8 +32,10 @@ TEMPLATE = "template"
 class Code:
     kind: ErrorKind
     category: str = ""
-    explanation: Promise | str = ""  # in the words staff read (Zalo's own is terse)
-    next_step: Promise | str = ""  # when the category's general step is not precise enough
+    # None, not "": a lazy text's truth would translate it, and this table is read at
+    # import, before any language is active.
+    explanation: Promise | str | None = None  # in the words staff read (Zalo's is terse)
+    next_step: Promise | str | None = None  # when the category's general step is too vague
     name: str = ""  # a short English name, when Zalo's answer may carry no message
 
 

@@ -40,8 +40,8 @@ RECIPIENT_CODES = _codes(RECIPIENT)  # no valid phone, no Zalo account behind it
 TEMPLATE_CODES = _codes(TEMPLATE)  # not approved, disabled, its own quota, wrong data
 # Short readable names, for an answer that carries no message of its own.
 OAUTH_CODES = {code: entry.name for code, entry in CODES.items() if entry.name}
-EXPLANATIONS = {code: entry.explanation for code, entry in CODES.items() if entry.explanation}
-NEXT_STEPS = {code: entry.next_step for code, entry in CODES.items() if entry.next_step}
+EXPLANATIONS = {c: entry.explanation for c, entry in CODES.items() if entry.explanation is not None}
+NEXT_STEPS = {c: entry.next_step for c, entry in CODES.items() if entry.next_step is not None}
 
 
 def explain(code: int | None = None, *, http_status: int | None = None) -> str:
