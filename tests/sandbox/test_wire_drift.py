@@ -5,11 +5,13 @@ as the fixture does, and uses only key paths and types the fixture has; what the
 builds, the sandbox's request checks accept."""
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.sandbox.test_zns import TEMPLATE, Zns
 from zalohub.sandbox import messaging, payloads, zns
 from zalohub.zalo import bodies, catalogue, webhook
 
@@ -108,3 +110,47 @@ def test_the_sandbox_and_the_hub_agree_on_names_and_request_bodies():
     assert zns._checked_payload(request) is request
     listed = zns._list_params(request["params"])
     assert (listed[0]["name"], listed[0]["maxLength"]) == ("order", 10)
+
+
+# Events the sandbox emits from its own state (the reviewer, ZNS sends), by the fixture
+# each must read like.
+LIVE = {
+    "change_template_status": "change_template_status__rejected.json",
+    "change_template_quality": "change_template_quality__low.json",
+    "change_template_quota": "change_template_quota__basic.json",
+    "user_received_message": "user_received_message__zns.json",
+}
+
+
+def test_the_sandbox_emits_template_events_and_zns_receipts_as_the_fixtures(wire, hooked):
+    zns = Zns(wire)
+    rejected = zns.call("POST", "template/create", TEMPLATE)["data"]["template_id"]
+    zns.control("review", template_id=rejected, decision="reject", reason="Mẫu tin bị lặp")
+    template_id = zns.approved(template_name="Nhắc lịch hẹn khám")
+    assert zns.send(template_id, tracking_id="trk-9")["error"] == 0
+    zns.control("deliver")
+    zns.control("template_quota", template_id=template_id, daily=1000)
+    zns.control("quality", template_id=template_id, quality="LOW")
+    emitted = {}
+    for event in _delivered(hooked):
+        emitted.setdefault(event["event_name"], event)
+    assert LIVE.keys() <= emitted.keys(), sorted(emitted)
+    for name, fixture_name in LIVE.items():
+        fixture = json.loads((FIXTURES / fixture_name).read_text())
+        event = emitted[name]
+        # It should use only key paths and types Zalo's payload has...
+        assert _shape(event) <= _shape(fixture), name
+        # ... and the hub should read from it every field it reads from the fixture.
+        theirs, ours = webhook.parse(fixture), webhook.parse(event)
+        for field in ("template_id", "status", "reason", "quality", "quota", "tracking_id"):
+            assert bool(getattr(ours, field)) == bool(getattr(theirs, field)), (name, field)
+        assert ours.time is not None and ours.oa_id and ours.app_id
+    assert webhook.parse(emitted["user_received_message"]).tracking_id == "trk-9"
+
+
+def _delivered(hooked) -> list[dict[str, Any]]:
+    for _ in range(100):
+        if {e["event_name"] for e in hooked.events()} >= LIVE.keys():
+            break
+        time.sleep(0.05)
+    return hooked.events()

@@ -102,6 +102,8 @@ def test_it_reads_management_events():
     assert status.reason.startswith("Mẫu tin bị lặp")
     assert parse(_load("change_template_quality__low.json")).quality == "LOW"
     assert parse(_load("change_template_quota__basic.json")).quota == 1000
+    # Its exact payload is unconfirmed (API.md §8): a number is read as well as a string.
+    assert parse({"event_name": "change_oa_daily_quota", "quota": {"new_value": 7}}).quota == 7
     info = parse(_load("user_submit_info__current.json")).info
     assert (info["name"], info["phone"]) == ("Nguyễn Văn Sơn", "84912345678")
 

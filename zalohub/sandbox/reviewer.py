@@ -150,7 +150,8 @@ def set_template_quota(
     state: SandboxState, *, template_id: str, daily: int, disable: bool = False
 ) -> list[Emitted]:
     """A template's own daily limit changes (its exact event payload is unconfirmed,
-    API.md §8: the sandbox sends ``quota: {prev_value, new_value}``)."""
+    API.md §8: the sandbox sends ``quota: {prev_value, new_value}``, numbers as strings
+    as in Zalo's other webhooks and the hub's fixture; "" for no previous limit)."""
     with state.lock:
         oa_id, template = _template(state, template_id)
         previous = template.get("dailyQuota")
@@ -162,7 +163,7 @@ def set_template_quota(
             {
                 "event_name": "change_template_quota",
                 "template_id": str(template_id),
-                "quota": {"prev_value": previous, "new_value": int(daily)},
+                "quota": {"prev_value": _number(previous), "new_value": str(int(daily))},
             },
         )
     ]
@@ -170,6 +171,10 @@ def set_template_quota(
         done = set_status(state, template_id=template_id, status="DISABLE", reason=REASON_QUOTA)
         emitted += [done] if done else []
     return emitted
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 def set_daily_quota(
@@ -192,7 +197,7 @@ def set_daily_quota(
     payload = {
         "event_name": "change_oa_daily_quota",
         "oaId": oa_id,
-        "quota": {"prev_value": previous, "new_value": quota.daily},
+        "quota": {"prev_value": _number(previous), "new_value": str(quota.daily)},
     }
     return _emit(state, oa_id, payload)
 
