@@ -489,26 +489,33 @@ def test_the_checker_finds_english_and_passes_vietnamese():
 
 
 def test_a_stored_failure_reason_reads_in_the_readers_language():
-    from zalohub.core.stored_text import stored_text
+    from zalohub.core.stored_text import Reason, reason, shown
     from zalohub.partners.models import shown_name
+    from zalohub.zbs.models import Template
 
     draft = "The template “Nhắc lịch hẹn” is Draft, not Approved: it cannot be sent."
+    refused = Reason(
+        "Zalo error %(code)s: %(message)s",
+        {"code": -230, "message": "User has not interacted with the OA in the past 7 days"},
+        -230,
+    )
+    not_approved = reason(
+        "The template “%(name)s” is %(status)s, not Approved: it cannot be sent.",
+        name="Nhắc lịch hẹn",
+        status=Template.Status.DRAFT.label,
+    )
     with translation.override("vi"):
         # It should explain a Zalo code in Vietnamese, not repeat Zalo's English message.
-        zalo = stored_text(
-            "Zalo error -230: User has not interacted with the OA in the past 7 days"
-        )
+        zalo = refused.render()
         assert zalo == "Lỗi Zalo -230: Khách hàng chưa tương tác với OA trong 7 ngày qua."
-        # It should render one of the hub's own reasons again, its parameters too.
-        vi = stored_text(draft)
-        assert vi.startswith("Mẫu “Nhắc lịch hẹn” đang ở trạng thái Nháp")
+        # It should render one of the hub's own reasons, its labels too.
+        assert not_approved.render().startswith("Mẫu “Nhắc lịch hẹn” đang ở trạng thái Nháp")
         # It should name a shadow contact's placeholder in Vietnamese.
         assert shown_name("Zalo user 340317") == "Người dùng Zalo 340317"
     with translation.override("en"):
-        # It should read a reason written in Vietnamese back in English (a parameter
-        # is data unless it is an English label: "Nháp" stays, the name is not mangled).
-        assert stored_text(vi) == draft.replace("Draft", "Nháp")
+        # It should read the same reason in English (the template's name is data).
+        assert not_approved.render() == draft
         assert shown_name("Người dùng Zalo 340317") == "Zalo user 340317"
-        # It should leave what it does not know (typed by a person) as it was.
-        assert stored_text("stuck since Monday") == "stuck since Monday"
+        # It should leave a row's text without a stored reason (typed by a person) as it was.
+        assert shown("stuck since Monday", None) == "stuck since Monday"
         assert shown_name("Zalo user Sơn") == "Zalo user Sơn"

@@ -1,10 +1,12 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -14,7 +16,7 @@ from zalohub.accounts.models import OAuthSession, OfficialAccount, ZaloApp
 from zalohub.accounts.oauth import OAuthFailure, oauth_clear_sessions, oauth_start
 from zalohub.accounts.tokens import TokenUnavailable, oa_sync_profile
 from zalohub.core.crypto import SecretUnavailable
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import shown_reason
 from zalohub.zalo import ZaloError
 
 SECRET_FIELDS = ("secret_key", "oa_secret_key", "fixed_code_verifier")
@@ -35,7 +37,7 @@ class ZaloAppForm(forms.ModelForm):
         ]
         widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in SECRET_FIELDS:
             field = self.fields[name]
@@ -46,7 +48,8 @@ class ZaloAppForm(forms.ModelForm):
         self.fields["secret_key"].required = not (self.instance.pk and self.instance.secret_key)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for name in SECRET_FIELDS:
             if self.instance.pk and not data.get(name):
                 data[name] = getattr(type(self.instance).objects.get(pk=self.instance.pk), name)
@@ -118,7 +121,9 @@ class OfficialAccountAdmin(admin.ModelAdmin):
         "webhook_url_display",
     ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: OfficialAccount | None = None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: OfficialAccount | None = None
+    ) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         if obj is None:
             # A new OA is Draft: nothing to show until it is saved and authorized.
@@ -134,11 +139,11 @@ class OfficialAccountAdmin(admin.ModelAdmin):
     # Stored as written when the call failed: shown in the reader's language.
     @admin.display(description=gettext_lazy("last refresh error"))
     def last_refresh_error_text(self, obj: OfficialAccount) -> str:
-        return stored_text(obj.last_refresh_error) or "—"
+        return shown_reason(obj, "last_refresh_error") or "—"
 
     @admin.display(description=gettext_lazy("last error"))
     def last_error_text(self, obj: OfficialAccount) -> str:
-        return stored_text(obj.last_error) or "—"
+        return shown_reason(obj, "last_error") or "—"
 
     @admin.display(description=gettext_lazy("Token status"))
     def token_icon(self, obj: OfficialAccount) -> str:
@@ -168,7 +173,7 @@ class OfficialAccountAdmin(admin.ModelAdmin):
     def webhook_url_display(self, obj: OfficialAccount) -> str:
         return _copyable("webhook-url", obj.webhook_url) if obj.pk else "—"
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path(
@@ -239,7 +244,13 @@ class OfficialAccountAdmin(admin.ModelAdmin):
                 self.message_user(request, _("OA profile synced from Zalo."), messages.SUCCESS)
         return self._back(oa)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         extra_context["statuses"] = OfficialAccount.Status.choices
         # The apps above accounts register their buttons (API logs, partners, ...).

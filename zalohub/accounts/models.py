@@ -81,8 +81,12 @@ class OfficialAccount(models.Model):
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
     last_refreshed_at = models.DateTimeField(_("last refreshed at"), null=True, blank=True)
     last_refresh_error = models.TextField(_("last refresh error"), blank=True)
+    # last_refresh_error as core.stored_text.Reason.as_json(): shown in the reader's language.
+    last_refresh_error_i18n = models.JSONField(null=True, blank=True, editable=False)
     profile_synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # last_error as core.stored_text.Reason.as_json(): shown in the reader's language.
+    last_error_i18n = models.JSONField(null=True, blank=True, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     # One refresher at a time: a claim token and its lease, taken by conditional UPDATE.
     refresh_claim = models.CharField(max_length=64, blank=True, editable=False)

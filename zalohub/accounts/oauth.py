@@ -4,6 +4,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 from zalohub.accounts.models import OAuthSession, OfficialAccount, ZaloApp
 from zalohub.accounts.tokens import oa_sync_profile, store_grant
 from zalohub.core.crypto import SecretUnavailable, reveal
+from zalohub.core.stored_text import reason_fields
 from zalohub.zalo import ZaloError, call_context, get_client
 from zalohub.zalo.oauth import code_challenge, make_code_verifier
 
@@ -28,7 +30,7 @@ class OAuthFailure(Exception):
         self.oa = oa
 
 
-def oauth_start(*, oa: OfficialAccount, actor: object | None = None) -> str:
+def oauth_start(*, oa: OfficialAccount, actor: Any = None) -> str:
     """Open an OAuth session for the OA and return Zalo's consent URL to redirect to."""
     app = oa.app
     try:
@@ -75,7 +77,7 @@ def _fail(session: OAuthSession, message: str) -> OAuthFailure:
     )
     oa = OfficialAccount.objects.get(pk=session.oa_id)
     # A failed re-authorization must not break an OA whose token still works.
-    fields = {"last_error": message, "last_error_at": now}
+    fields: dict[str, object] = {**reason_fields("last_error", message), "last_error_at": now}
     if not oa.token_valid:
         fields["status"] = OfficialAccount.Status.ERROR
     OfficialAccount.objects.filter(pk=oa.pk).update(**fields)

@@ -6,16 +6,18 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.signals import announce_fix
 from zalohub.core.crypto import SecretUnavailable, UnreadableSecret, reveal
+from zalohub.core.stored_text import Reason, reason, reason_fields, stored_reason, text
 from zalohub.zalo import ErrorKind, ZaloError, call_context, get_client
 from zalohub.zalo.oauth import TokenGrant
 
@@ -28,8 +30,10 @@ class TokenUnavailable(Exception):
 
     ``retryable``: only Zalo being unreachable stood in the way; trying later may work."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Reason, *, retryable: bool = False) -> None:
+        # ``reason`` is what a failure row stores (read in each reader's language).
+        self.reason = message if isinstance(message, Reason) else text(message)
+        super().__init__(str(self.reason))
         self.retryable = retryable
 
 
@@ -45,8 +49,8 @@ def store_grant(oa: OfficialAccount, grant: TokenGrant, *, connected: bool = Fal
         )
     oa.status = Status.CONNECTED
     oa.last_refreshed_at = now
-    oa.last_refresh_error = ""
-    oa.last_error = ""
+    oa.last_refresh_error, oa.last_refresh_error_i18n = "", None
+    oa.last_error, oa.last_error_i18n = "", None
     oa.last_error_at = None
     if connected:
         oa.connected_at = now
@@ -61,6 +65,7 @@ class RefreshOutcome:
     refreshed: bool  # this call talked to Zalo and got a new token
     error: str = ""
     retryable: bool = False  # the error was Zalo being unreachable, not a refusal
+    reason: Reason | None = None  # the error, to store
 
 
 def _claim(pk: int) -> str | None:
@@ -83,7 +88,7 @@ def _wait_for_other_refresher(pk: int) -> None:
         time.sleep(0.05)
 
 
-def _needs_refresh(oa: OfficialAccount, now: timezone.datetime) -> bool:
+def _needs_refresh(oa: OfficialAccount, now: datetime) -> bool:
     if not oa.token_expires_at or isinstance(oa.access_token, UnreadableSecret):
         return True
     return oa.token_expires_at - now <= timedelta(seconds=settings.ZALO_REFRESH_AHEAD_SECONDS)
@@ -111,7 +116,7 @@ def oa_refresh_token(*, oa: OfficialAccount, force: bool = False) -> RefreshOutc
         oa.refresh_claim = ""
 
 
-def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> RefreshOutcome:  # type: ignore[no-untyped-def]
+def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at: datetime) -> RefreshOutcome:
     # Another worker may have refreshed between our caller's read and our claim.
     if not force and oa.status == Status.CONNECTED and not _needs_refresh(oa, claimed_at):
         return RefreshOutcome(oa=oa, refreshed=False)
@@ -122,16 +127,20 @@ def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> Refresh
     except SecretUnavailable as exc:
         # A key missing from ZALOHUB_ENCRYPTION_KEYS is the hub's configuration, not the
         # OA's grant: once the key is back the stored token works, so try again then.
-        return _refresh_failed(oa, str(exc), terminal=False, say_now=True)
+        return _refresh_failed(oa, text(str(exc)), terminal=False, say_now=True)
     if not refresh_token:
         return _refresh_failed(
-            oa, _("There is no refresh token: authorize the account."), terminal=True
+            oa,
+            reason(gettext_noop("There is no refresh token: authorize the account.")),
+            terminal=True,
         )
     if oa.refresh_token_expires_at and oa.refresh_token_expires_at <= now:
         return _refresh_failed(
             oa,
-            _("The refresh token expired on %s: authorize the account again.")
-            % timezone.localtime(oa.refresh_token_expires_at).strftime("%Y-%m-%d %H:%M"),
+            reason(
+                gettext_noop("The refresh token expired on %s: authorize the account again."),
+                timezone.localtime(oa.refresh_token_expires_at).strftime("%Y-%m-%d %H:%M"),
+            ),
             terminal=True,
             status=Status.EXPIRED,
         )
@@ -143,11 +152,16 @@ def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> Refresh
     except ZaloError as exc:
         if exc.kind is ErrorKind.RETRYABLE:
             return _refresh_failed(
-                oa, _("Zalo could not refresh the token (will retry): %s") % exc, terminal=False
+                oa,
+                reason(gettext_noop("Zalo could not refresh the token (will retry): %s"), exc),
+                terminal=False,
             )
         return _refresh_failed(
             oa,
-            _("Zalo rejected the refresh token: %s. Authorize the account again.") % exc,
+            reason(
+                gettext_noop("Zalo rejected the refresh token: %s. Authorize the account again."),
+                exc,
+            ),
             terminal=True,
         )
     store_grant(oa, grant)
@@ -157,7 +171,7 @@ def _refresh_claimed(oa: OfficialAccount, *, force: bool, claimed_at) -> Refresh
 
 def _refresh_failed(
     oa: OfficialAccount,
-    message: str,
+    message: Reason,
     *,
     terminal: bool,
     status: str | None = None,
@@ -168,23 +182,30 @@ def _refresh_failed(
     turns Expired once its token ran out. ``say_now``: show the reason on the OA even
     while its token is still valid (it cannot be used either)."""
     now = timezone.now()
-    oa.last_refresh_error = message
+    english, stored = message.column_text(), message.as_json()
+    oa.last_refresh_error, oa.last_refresh_error_i18n = english, stored
     if terminal:
         oa.status = status or Status.ERROR
-        oa.last_error = message
-        oa.last_error_at = now
-    elif oa.token_expires_at and oa.token_expires_at <= now:
-        oa.status = Status.EXPIRED
-        oa.last_error = message
-        oa.last_error_at = now
-    elif say_now:
-        oa.last_error = message
+    if terminal or (oa.token_expires_at and oa.token_expires_at <= now) or say_now:
+        if not terminal and oa.token_expires_at and oa.token_expires_at <= now:
+            oa.status = Status.EXPIRED
+        oa.last_error, oa.last_error_i18n = english, stored
         oa.last_error_at = now
     oa.save(
-        update_fields=["last_refresh_error", "status", "last_error", "last_error_at", "updated_at"]
+        update_fields=[
+            "last_refresh_error",
+            "last_refresh_error_i18n",
+            "status",
+            "last_error",
+            "last_error_i18n",
+            "last_error_at",
+            "updated_at",
+        ]
     )
-    logger.warning("Refreshing OA %s failed: %s", oa.pk, message)
-    return RefreshOutcome(oa=oa, refreshed=False, error=message, retryable=not terminal)
+    logger.warning("Refreshing OA %s failed: %s", oa.pk, english)
+    return RefreshOutcome(
+        oa=oa, refreshed=False, error=str(message), retryable=not terminal, reason=message
+    )
 
 
 def oa_access_token(*, oa: OfficialAccount) -> str:
@@ -197,10 +218,15 @@ def oa_access_token(*, oa: OfficialAccount) -> str:
         outcome = oa_refresh_token(oa=oa)
         oa, retryable = outcome.oa, outcome.retryable
     if oa.status != Status.CONNECTED or not oa.access_token:
-        reason = oa.last_error or _("the account is not connected")
+        why = stored_reason(oa, "last_error") or reason(
+            gettext_noop("the account is not connected")
+        )
         raise TokenUnavailable(
-            _("OA “%(name)s” has no valid access token (%(reason)s).")
-            % {"name": oa.name, "reason": reason},
+            reason(
+                gettext_noop("OA “%(name)s” has no valid access token (%(reason)s)."),
+                name=oa.name,
+                reason=why,
+            ),
             retryable=retryable,
         )
     try:
@@ -221,7 +247,9 @@ def call_with_token[T](oa: OfficialAccount, call: Callable[[str], T]) -> T:
             logger.info("OA %s token refused (%s); refreshing once", oa.pk, exc)
             outcome = oa_refresh_token(oa=oa, force=True)
             if outcome.error:
-                raise TokenUnavailable(outcome.error, retryable=outcome.retryable) from exc
+                raise TokenUnavailable(
+                    outcome.reason or outcome.error, retryable=outcome.retryable
+                ) from exc
             return call(oa_access_token(oa=outcome.oa))
 
 
@@ -261,7 +289,14 @@ def mark_expired_tokens() -> int:
         .filter(Q(refresh_token="") | Q(refresh_token_expires_at__lte=now))
         .update(
             status=Status.EXPIRED,
-            last_error=_("The access token expired and cannot be refreshed: authorize again."),
             last_error_at=now,
+            **reason_fields(
+                "last_error",
+                reason(
+                    gettext_noop(
+                        "The access token expired and cannot be refreshed: authorize again."
+                    )
+                ),
+            ),
         )
     )

@@ -1,11 +1,15 @@
+from collections.abc import Iterator
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.apilog.models import ApiLog
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import shown_reason
 from zalohub.zalo.errors import KIND_LABELS, kind_label
 
 
@@ -62,10 +66,10 @@ class CauseFilter(admin.SimpleListFilter):
                 queryset = queryset.filter(ref_id=ref_id)
         return queryset
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.parameter_name, "ref_id"]
 
-    def choices(self, changelist):  # type: ignore[no-untyped-def]
+    def choices(self, changelist: ChangeList) -> Iterator[Any]:
         yield from super().choices(changelist)
         if ref_id := changelist.params.get("ref_id"):
             yield {
@@ -101,7 +105,7 @@ class ApiLogAdmin(admin.ModelAdmin):
     search_fields = ["endpoint", "error_message", "url", "ref_id"]
     date_hierarchy = "created_at"
     list_select_related = ["oa"]
-    fields = [
+    readonly_fields = [
         "created_at",
         "oa",
         "app",
@@ -120,7 +124,7 @@ class ApiLogAdmin(admin.ModelAdmin):
         "request_body_display",
         "response_body_display",
     ]
-    readonly_fields = fields
+    fields = tuple(readonly_fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -131,7 +135,7 @@ class ApiLogAdmin(admin.ModelAdmin):
     @admin.display(description=_("succeeded"))
     def outcome(self, obj: ApiLog) -> str:
         # Words, not the admin's boolean icon: a red ✗ reads as "no data".
-        return _("Succeeded") if obj.ok else _("Failed")
+        return str(_("Succeeded") if obj.ok else _("Failed"))
 
     @admin.display(description=_("HTTP status"), ordering="http_status")
     def status_display(self, obj: ApiLog) -> str:
@@ -144,11 +148,11 @@ class ApiLogAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("error message"))
     def error_text(self, obj: ApiLog) -> str:
-        return stored_text(obj.error_message, code=obj.error_code)
+        return shown_reason(obj, "error_message")
 
     @admin.display(description=_("error message"))
     def short_error(self, obj: ApiLog) -> str:
-        text = stored_text(obj.error_message, code=obj.error_code)
+        text = shown_reason(obj, "error_message")
         return text if len(text) <= 80 else text[:77] + "…"
 
     @admin.display(description=_("duration (s)"), ordering="duration_ms")

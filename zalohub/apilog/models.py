@@ -16,6 +16,8 @@ class ApiLog(models.Model):
     error_code = models.IntegerField(_("Zalo error code"), null=True, blank=True)
     error_kind = models.CharField(_("error kind"), max_length=20, blank=True)
     error_message = models.TextField(_("error message"), blank=True)
+    # error_message as core.stored_text.Reason.as_json(): shown in the reader's language.
+    error_message_i18n = models.JSONField(null=True, blank=True, editable=False)
     duration_ms = models.FloatField(_("duration (ms)"))
     request_headers = models.JSONField(_("request headers"), default=dict)
     request_body = models.TextField(_("request body"), blank=True)

@@ -10,6 +10,7 @@ from zalohub.apilog.models import ApiLog
 from zalohub.apilog.redact import redact_body, redact_headers, redact_url
 from zalohub.core import periodic
 from zalohub.core.metrics import ZALO_CALLS
+from zalohub.core.stored_text import zalo_reason
 from zalohub.zalo.transport import Call
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def record_call(call: Call) -> ApiLog:
         ok=error is None,
         error_code=error.code if error else None,
         error_kind=error.kind.value if error else "",
+        # Zalo's own text, as it came (searched in the admin); shown from its Reason.
         error_message=str(error.message) if error else "",
+        error_message_i18n=zalo_reason(error).as_json() if error else None,
         duration_ms=round(call.duration_ms, 2),
         request_headers=redact_headers(call.request_headers),
         request_body=_truncate(redact_body(call.request_body)),

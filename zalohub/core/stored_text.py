@@ -1,127 +1,209 @@
-"""Failure reasons stored as text, shown in the reader's language.
+"""Failure reasons stored as a msgid and parameters, shown in the reader's language.
 
-Events, messages, template sends and API logs keep their failure reason in a text
-column, written when the failure happened. The text is one of two things:
-- Zalo's own message behind a Zalo code (or an HTTP status): shown as the code with the
-  explanation ``zalo.errors.explain`` gives in the reader's language;
-- one of the hub's own messages, a msgid of the catalogue rendered with parameters
-  (English when written by a worker, the actor's language when written by a request):
-  matched back to its msgid and parameters, then rendered again in the reader's
-  language. The msgid and parameters are the code; the column only carries them.
-A text that matches neither (typed by a person, or written by an older version that
-the catalogue no longer has) is shown as it was stored.
+A failure (an event's error, a message's failure, an API call's error, an OA's last
+error) is written once, by a worker in English or by a request in its user's language,
+and read later by anyone. So it is kept as a ``Reason``: the English msgid (marked with
+``gettext_noop`` where it is written, so makemessages finds it), its parameters (data,
+or nested Reasons for labels), and Zalo's error code when Zalo gave one. Each failure
+column has a JSON column beside it (``<column>_i18n``) holding ``Reason.as_json()``; the
+text column keeps the English rendering for the admin's search, and rows written before
+the JSON column existed are shown as their text, as stored.
+
+A Reason with a Zalo ``code`` is shown as the code and ``zalo.errors.explain(code)`` in
+the reader's language; Zalo's own (English or Vietnamese) text is a parameter, shown
+when there is no explanation. diagnostics stores its findings in the same form
+(``diagnostics.text``), so one renderer serves both.
 """
 
-import gettext as gettext_module
-import re
-from functools import lru_cache
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
 
-from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_noop
 
-from zalohub.zalo.errors import explain
+from zalohub.zalo.errors import ZaloError, explain
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)[sdf]|%[sdf]")
-_ZALO = re.compile(r"^Zalo error (-?\d+): ", re.S)
-_HTTP = re.compile(r"^HTTP (\d{3}): ", re.S)
-# A msgid needs this many characters that are not parameters to be recognised: "%s"
-# or "%(a)s: %(b)s" would match any text.
-_MIN_LITERAL = 8
+Param = Union[str, int, float, None, "Reason"]
 
-
-@lru_cache(maxsize=1)
-def _catalogue() -> dict[str, str]:
-    """msgid -> Vietnamese msgstr of the hub's own catalogue (not Django's)."""
-    path = Path(settings.LOCALE_PATHS[0]) / "vi" / "LC_MESSAGES" / "django.mo"
-    try:
-        with path.open("rb") as handle:
-            catalog = gettext_module.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-    except OSError:
-        return {}
-    return {k: v for k, v in catalog.items() if isinstance(k, str) and k and v}
+# Zalo's own message behind a Zalo code: the code is what the reader is shown.
+ZALO_ERROR = gettext_noop("Zalo error %(code)s: %(message)s")
+ZALO_EXPLAINED = gettext_noop("Zalo error %(code)s: %(explanation)s")
+# A failed HTTP answer without a Zalo code: explained by its status when explain() can.
+HTTP_ERROR = "HTTP %(status)s: %(message)s"
 
 
-def _pattern(text: str) -> re.Pattern[str] | None:
-    names = _PLACEHOLDER.findall(text)
-    literal = _PLACEHOLDER.sub("", text)
-    if len(literal.strip()) < _MIN_LITERAL or len(set(names)) != len(names):
-        return None
-    parts, position = [], 0
-    for index, match in enumerate(_PLACEHOLDER.finditer(text)):
-        parts.append(re.escape(text[position : match.start()]))
-        parts.append(f"(?P<{match.group(1) or f'_{index}'}>.+?)")
-        position = match.end()
-    parts.append(re.escape(text[position:]))
-    return re.compile("".join(parts), re.S)
+def msgid_of(value: str | Promise) -> str:
+    """The English source of a gettext_lazy string (its msgid), or the string itself."""
+    if isinstance(value, Promise):
+        args = getattr(value, "_args", ())
+        if len(args) == 1 and isinstance(args[0], str):
+            return args[0]
+    return str(value)
 
 
-@lru_cache(maxsize=1)
-def _known() -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
-    """(each literal text -> its msgid, (pattern, msgid) of texts with parameters),
-    for the English msgids and their Vietnamese translations alike."""
-    literal: dict[str, str] = {}
-    patterns: list[tuple[re.Pattern[str], str]] = []
-    for msgid, msgstr in _catalogue().items():
-        for text in (msgid, msgstr):
-            if not _PLACEHOLDER.search(text):
-                literal.setdefault(text, msgid)
-            elif (pattern := _pattern(text)) is not None:
-                patterns.append((pattern, msgid))
-    # The most specific first: a long msgid must win over a short one it contains.
-    patterns.sort(key=lambda item: -len(_PLACEHOLDER.sub("", item[0].pattern)))
-    return literal, patterns
+def _param(value: Any) -> Param:
+    if isinstance(value, Reason | int | float) or value is None:
+        return value
+    if isinstance(value, Promise):  # a label (gettext_lazy): translated for each reader
+        return Reason(msgid_of(value))
+    if isinstance(value, Mapping) and "t" in value:
+        return Reason.from_json(value)
+    if isinstance(value, ZaloError):
+        return zalo_reason(value)
+    reason = getattr(value, "reason", None)  # an exception carrying its Reason
+    if isinstance(reason, Reason):
+        return reason
+    return str(value)
 
 
-def _render(msgid: str, params: dict[str, str]) -> str:
-    values = {k: stored_text(v, _depth=1) for k, v in params.items()}
-    named = not any(k.startswith("_") for k in values)
-    args: object = values if named else tuple(values[k] for k in sorted(values))
-    for text in (gettext(msgid), msgid):
-        try:
-            return text % args
-        except (TypeError, ValueError, KeyError):
-            continue
-    return msgid
+def _shown(value: Param) -> Any:
+    return value.render() if isinstance(value, Reason) else value
 
 
-def _zalo(text: str) -> str | None:
-    if match := _ZALO.match(text):
-        code = int(match.group(1))
-        if explanation := explain(code):
-            return gettext("Zalo error %(code)s: %(explanation)s") % {
-                "code": code,
-                "explanation": explanation,
+def _json(value: Param) -> Any:
+    return value.as_json() if isinstance(value, Reason) else value
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A text to store: an English msgid, its parameters (named, or positional for
+    ``%s`` msgids) and, for Zalo's errors, Zalo's code."""
+
+    msgid: str
+    params: Mapping[str, Param] | tuple[Param, ...] = field(default_factory=dict)
+    code: int | None = None
+
+    def render(self) -> str:
+        """In the active language; the English msgid when its translation does not fit
+        the parameters (a catalogue mistake must not break a page)."""
+        if self.code is not None and (explanation := explain(self.code)):
+            return gettext(ZALO_EXPLAINED) % {"code": self.code, "explanation": explanation}
+        if self.msgid == HTTP_ERROR and isinstance(self.params, Mapping):
+            status = self.params.get("status")
+            if isinstance(status, int) and (explanation := explain(http_status=status)):
+                return explanation
+        if not self.msgid:
+            return ""
+        text = gettext(self.msgid)
+        if not self.params:
+            return text
+        args: Any = (
+            {k: _shown(v) for k, v in self.params.items()}
+            if isinstance(self.params, Mapping)
+            else tuple(_shown(v) for v in self.params)
+        )
+        for pattern in (text, self.msgid):
+            try:
+                return pattern % args
+            except (TypeError, ValueError, KeyError):
+                continue
+        return self.msgid
+
+    def english(self) -> str:
+        """In English (whatever the active language)."""
+        with translation.override("en"):
+            return self.render()
+
+    def column_text(self) -> str:
+        """The text column's value (searched in the admin, shown for rows without JSON):
+        English, with Zalo's own words kept beside the explanation of a Zalo error."""
+        shown = self.english()
+        zalo_words = self.params.get("message") if isinstance(self.params, Mapping) else None
+        if self.code is not None and zalo_words and str(zalo_words) not in shown:
+            return f"{shown} ({zalo_words})"
+        return shown
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"t": self.msgid}
+        if isinstance(self.params, Mapping):
+            if self.params:
+                data["a"] = {k: _json(v) for k, v in self.params.items()}
+        elif self.params:
+            data["a"] = [_json(v) for v in self.params]
+        if self.code is not None:
+            data["c"] = self.code
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Reason":
+        params = data.get("a")
+        code = data.get("c")
+        if isinstance(params, Mapping):
+            loaded: Mapping[str, Param] | tuple[Param, ...] = {
+                str(k): _param(v) for k, v in params.items()
             }
-    elif (match := _HTTP.match(text)) and (explanation := explain(http_status=int(match[1]))):
-        return explanation
-    return None
+        elif isinstance(params, list | tuple):
+            loaded = tuple(_param(v) for v in params)
+        else:
+            loaded = {}
+        return cls(str(data.get("t") or ""), loaded, code if isinstance(code, int) else None)
 
 
-def stored_text(text: str, *, code: int | None = None, _depth: int = 0) -> str:
-    """``text`` (a stored failure reason) in the active language; ``code`` is the Zalo
-    error code stored beside it, when there is one."""
-    if not text or _depth > 2:
-        return text
-    return _cached(text, code, translation.get_language() or "", _depth)
+def reason(msgid: str | Promise, *args: Any, **params: Any) -> Reason:
+    """A Reason from ``msgid`` (marked with gettext_noop, or a gettext_lazy string) and its
+    named (or positional) parameters: a value, a label (lazy string), a Reason, or an
+    exception that carries a Reason (or a ZaloError)."""
+    if params:
+        return Reason(msgid_of(msgid), {k: _param(v) for k, v in params.items()})
+    return Reason(msgid_of(msgid), tuple(_param(v) for v in args))
 
 
-@lru_cache(maxsize=4096)
-def _cached(text: str, code: int | None, _language: str, depth: int) -> str:
-    if code is not None and (explanation := explain(code)) and depth == 0:
-        return gettext("Zalo error %(code)s: %(explanation)s") % {
-            "code": code,
-            "explanation": explanation,
-        }
-    if (zalo := _zalo(text)) is not None:
-        return zalo
-    literal, patterns = _known()
-    # A parameter is often data (a template's name, which may equal some label's
-    # translation): only an English msgid is taken for a label there.
-    if text in literal and (depth == 0 or literal[text] == text):
-        return gettext(literal[text])
-    for pattern, msgid in patterns:
-        if match := pattern.fullmatch(text):
-            return _render(msgid, match.groupdict())
-    return text
+def text(value: str) -> Reason:
+    """A text that is data, not a msgid (typed by a person, or an exception's message)."""
+    return Reason("%(text)s", {"text": value})
+
+
+def zalo_reason(error: ZaloError) -> Reason:
+    """A failed call to Zalo: its code (explained in the reader's language), or the HTTP
+    status it answered (explained when explain() can), or its message as data."""
+    if error.code is not None:
+        return Reason(ZALO_ERROR, {"code": error.code, "message": error.message}, error.code)
+    if error.http_status is not None:
+        return Reason(HTTP_ERROR, {"status": error.http_status, "message": error.message})
+    return text(error.message)
+
+
+def as_reason(value: "Reason | ZaloError | BaseException | str") -> Reason:
+    """A Reason for what a writer has: a Reason, a ZaloError, an exception carrying a
+    Reason in ``.reason``, or else its text (kept as data, in the language it is in)."""
+    if isinstance(value, Reason):
+        return value
+    param = _param(value)
+    return param if isinstance(param, Reason) else text(str(param))
+
+
+def reason_fields(column: str, value: "Reason | ZaloError | BaseException | str | None") -> dict:
+    """The text column and its JSON twin for an update: ``.update(**reason_fields(
+    "error_message", why))``; None (or "") clears both."""
+    if value is None or value == "":
+        return {column: "", f"{column}_i18n": None}
+    found = as_reason(value)
+    return {column: found.column_text(), f"{column}_i18n": found.as_json()}
+
+
+def shown(stored: str, data: Mapping[str, Any] | None) -> str:
+    """A stored failure in the reader's language: rendered from its JSON column when the
+    row has one, else the text column as it was written (rows older than the JSON)."""
+    if data and isinstance(data, Mapping) and "t" in data:
+        return Reason.from_json(data).render()
+    return stored or ""
+
+
+def stored_reason(row: object, column: str) -> Reason | None:
+    """The Reason stored in ``row.<column>_i18n``, else the text column as data (a row
+    older than the JSON column); None when the row has no failure."""
+    data = getattr(row, f"{column}_i18n", None)
+    if data and isinstance(data, Mapping) and "t" in data:
+        return Reason.from_json(data)
+    stored = getattr(row, column, "") or ""
+    return text(stored) if stored else None
+
+
+def shown_reason(row: object, column: str) -> str:
+    """``shown`` for ``row.<column>`` and ``row.<column>_i18n``."""
+    return shown(getattr(row, column, "") or "", getattr(row, f"{column}_i18n", None))

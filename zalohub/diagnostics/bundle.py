@@ -17,7 +17,7 @@ from zalohub.accounts.models import OfficialAccount
 from zalohub.apilog.models import ApiLog
 from zalohub.apilog.redact import REDACTED, redact_text, redact_value
 from zalohub.core.crypto import SecretUnavailable, reveal
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import shown_reason
 from zalohub.diagnostics.categories import category_for_code, category_for_event, label, next_step
 from zalohub.diagnostics.checks.run import oa_health
 from zalohub.diagnostics.checks.templates import bad_templates
@@ -41,7 +41,8 @@ def _api_log(log: ApiLog) -> dict[str, Any]:
         "ok": log.ok,
         "zalo_error_code": log.error_code,
         "error_kind": log.error_kind,
-        "error_message": log.error_message,
+        "error_message": log.error_message,  # Zalo's own words, for Zalo's support
+        "error_text": shown_reason(log, "error_message"),  # in the reader's language
         "duration_seconds": log.duration_seconds,
         "request_headers": log.request_headers,
         "request_body": log.request_body,
@@ -60,10 +61,10 @@ def _event(event: ZaloEvent) -> dict[str, Any]:
         "zalo_state": message.get_zalo_state_display() if message else "",
         "attempts": event.attempts,
         "error_category": label(category_for_event(event)),
-        "error_message": event.error_message,
+        "error_message": shown_reason(event, "error_message"),
         "error_at": _iso(event.error_at),
         "zalo_failure_code": message.failure_code if message else None,
-        "zalo_failure_reason": message.failure_reason if message else "",
+        "zalo_failure_reason": shown_reason(message, "failure_reason") if message else "",
         "payload": redact_text(event.raw_body)[:4000],
     }
 
@@ -79,8 +80,8 @@ def _oa(oa: OfficialAccount) -> dict[str, Any]:
         "token_valid": oa.token_valid,
         "token_expires_at": _iso(oa.token_expires_at),
         "refresh_token_expires_at": _iso(oa.refresh_token_expires_at),
-        "last_refresh_error": oa.last_refresh_error,
-        "last_error": oa.last_error,
+        "last_refresh_error": shown_reason(oa, "last_refresh_error"),
+        "last_error": shown_reason(oa, "last_error"),
         "last_error_at": _iso(oa.last_error_at),
         "webhook_url": oa.webhook_url,
         "oauth_callback_url": oa.callback_url,
@@ -145,8 +146,7 @@ def _checklist(bundle: dict[str, Any]) -> list[dict[str, str]]:
             _("HTTP %(status)s, %(message)s")
             % {
                 "status": log["http_status"],
-                "message": stored_text(log["error_message"], code=log["zalo_error_code"])
-                or _("no error"),
+                "message": log["error_text"] or _("no error"),
             }
             if log
             else _("no API log"),
@@ -222,11 +222,9 @@ def escalation_bundle(
         "oa": _oa(oa) if oa else None,
         "error": {
             "time": _iso(error_at),
-            "message": stored_text(
-                (event.error_message if event else "")
-                or (api_log.error_message if api_log else "")
-                or (oa.last_error if oa else "")
-            ),
+            "message": (shown_reason(event, "error_message") if event else "")
+            or (shown_reason(api_log, "error_message") if api_log else "")
+            or (shown_reason(oa, "last_error") if oa else ""),
             "category": label(category),
             "next_step": next_step(category, code),
         },
@@ -278,7 +276,7 @@ def bundle_text(bundle: dict[str, Any]) -> str:
             % {
                 **log,
                 "zalo_error_code": log["zalo_error_code"] or "—",
-                "error_message": stored_text(log["error_message"], code=log["zalo_error_code"]),
+                "error_message": log["error_text"],
             },
             _("Request:"),
             log["request_body"] or "—",

@@ -13,64 +13,22 @@ readable, in the language they were written in).
 from typing import Any
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext
 
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import Reason, msgid_of, reason
 
-Source = dict[str, Any]  # {"t": msgid, "a": params (dict, list or absent)}
-
-
-def _msgid(value: str | Promise) -> str:
-    """The English source of a gettext_lazy string (its msgid), or the string itself."""
-    if isinstance(value, Promise):
-        args = getattr(value, "_args", ())
-        if len(args) == 1 and isinstance(args[0], str):
-            return args[0]
-        return str(value)
-    return str(value)
+Source = dict[str, Any]  # Reason.as_json(): {"t": msgid, "a": params (dict or list), "c": code}
 
 
 def _param(value: Any) -> Any:
     if isinstance(value, Msg):
-        return value.source
-    if isinstance(value, Promise):
-        return {"t": _msgid(value)}
-    if value is None or isinstance(value, int | float | str):
-        return value
-    return str(value)
-
-
-def _arg(value: Any) -> Any:
-    if isinstance(value, dict) and "t" in value:
-        return render(value)
-    if isinstance(value, str):
-        # A failure reason copied from a row (an OA's last error, an event's error) as
-        # it was written there: in the reader's language too.
-        return stored_text(value)
-    return value
+        return Reason.from_json(value.source)
+    return value  # the rest as core.stored_text.reason takes it
 
 
 def render(source: Source) -> str:
-    """The source in the active language; the English msgid when its translation does not
-    fit the parameters (a catalogue mistake must not break a page)."""
-    msgid = str(source.get("t") or "")
-    if not msgid:
-        return ""
-    text = gettext(msgid)
-    params = source.get("a")
-    if params is None:
-        return text
-    args: Any = (
-        {k: _arg(v) for k, v in params.items()}
-        if isinstance(params, dict)
-        else tuple(_arg(v) for v in params)
-    )
-    for pattern in (text, msgid):
-        try:
-            return pattern % args
-        except (TypeError, ValueError, KeyError):
-            continue
-    return msgid
+    """The source in the active language (core.stored_text renders it, as it renders
+    stored failure reasons)."""
+    return Reason.from_json(source).render()
 
 
 class Msg(str):
@@ -93,20 +51,18 @@ class Msg(str):
 def msg(msgid: str | Promise, *args: Any, **kwargs: Any) -> Msg:
     """A text to store: ``msgid`` marked with gettext_noop (or a gettext_lazy string) and
     its positional or named parameters, each a value or a Msg."""
-    source: Source = {"t": _msgid(msgid)}
-    if kwargs:
-        source["a"] = {k: _param(v) for k, v in kwargs.items()}
-    elif args:
-        source["a"] = [_param(v) for v in args]
-    return Msg(source)
+    found = reason(msgid, *(_param(v) for v in args), **{k: _param(v) for k, v in kwargs.items()})
+    return Msg(found.as_json())
 
 
 def stored(value: Any) -> Any:
     """``value`` ready for a JSON field: every Msg replaced by its source."""
     if isinstance(value, Msg):
         return value.source
+    if isinstance(value, Reason):
+        return value.as_json()
     if isinstance(value, Promise):
-        return {"t": _msgid(value)}
+        return {"t": msgid_of(value)}
     if isinstance(value, dict):
         return {k: stored(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -117,7 +73,7 @@ def stored(value: Any) -> Any:
 def loaded(value: Any) -> Any:
     """A stored value back, every source rendered in the active language."""
     if isinstance(value, dict):
-        if "t" in value and set(value) <= {"t", "a"}:
+        if "t" in value and set(value) <= {"t", "a", "c"}:
             return Msg(value)
         return {k: loaded(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -10,8 +10,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.core.stored_text import reason as core_reason
+from zalohub.core.stored_text import reason_fields, text
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -98,9 +101,9 @@ def event_retry_processing(*, event: ZaloEvent) -> ZaloEvent:
         processing_state=ProcessingState.QUEUED,
         next_attempt_at=timezone.now(),
         error_category="",
-        error_message="",
         error_at=None,
         outcome="",
+        **reason_fields("error_message", None),
         **fields,
     )
     if not retried:
@@ -118,7 +121,9 @@ def message_resend(*, message: Message) -> ZaloEvent:
         raise ActionRefused(_("Only messages sent to a customer can be resent."))
     with transaction.atomic():
         reset = Message.objects.filter(pk=message.pk, zalo_state=ZaloState.FAILED).update(
-            zalo_state=ZaloState.ON_QUEUE, failure_code=None, failure_reason=""
+            zalo_state=ZaloState.ON_QUEUE,
+            failure_code=None,
+            **reason_fields("failure_reason", None),
         )
         if not reset:
             raise ActionRefused(
@@ -142,10 +147,12 @@ def event_mark_error(*, event: ZaloEvent, reason: str, actor: object = None) -> 
     if not reason:
         raise ActionRefused(_("Say why the event is marked as an error."))
     who = getattr(actor, "get_username", lambda: "")()
-    text = _("Marked as error by %(who)s: %(reason)s") % {
-        "who": who or _("an admin"),
-        "reason": reason,
-    }
+    # Stored as the msgid and parameters: read in each reader's language, whoever marked it.
+    why = core_reason(
+        gettext_noop("Marked as error by %(who)s: %(reason)s"),
+        who=who or core_reason(gettext_noop("an admin")),
+        reason=text(reason),
+    )
     outbound = event.direction == Direction.OUTBOUND
     category = ErrorCategory.SEND if outbound else ErrorCategory.WEBHOOK
     states = [*MARKABLE_STATES]
@@ -154,7 +161,11 @@ def event_mark_error(*, event: ZaloEvent, reason: str, actor: object = None) -> 
         if outbound and event.message_id:
             failed = Message.objects.filter(
                 pk=event.message_id, zalo_state__in=UNCLEAR_ZALO_STATES
-            ).update(zalo_state=ZaloState.FAILED, failure_code=None, failure_reason=text)
+            ).update(
+                zalo_state=ZaloState.FAILED,
+                failure_code=None,
+                **reason_fields("failure_reason", why),
+            )
             if failed:
                 states.append(ProcessingState.PROCESSED)
         marked = ZaloEvent.objects.filter(pk=event.pk, processing_state__in=states).update(
@@ -162,8 +173,8 @@ def event_mark_error(*, event: ZaloEvent, reason: str, actor: object = None) -> 
             claimed_by="",
             lease_until=None,
             error_category=event.error_category or category,
-            error_message=text,
             error_at=timezone.now(),
+            **reason_fields("error_message", why),
         )
         if not marked and not failed:
             raise ActionRefused(

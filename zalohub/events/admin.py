@@ -5,7 +5,7 @@ selection run the same functions of ``zalohub.events.actions``.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,11 +21,11 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from zalohub.apilog.models import ApiLog
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import shown_reason
 from zalohub.events.actions import (
     ActionRefused,
     can_mark_error,
@@ -118,7 +118,7 @@ class CustomerFilter(admin.SimpleListFilter):
             .values_list("oa_id", "zalo_user_id")[:500]
         )
         # (OA, user id): a Zalo user id is per OA, and the links are indexed that way.
-        pairs = list(dict.fromkeys(recent))[:15]
+        pairs: list[tuple[int | None, str]] = [*list(dict.fromkeys(recent))[:15]]
         value = self.value()
         if value and value not in {user_id for _oa, user_id in pairs}:
             chosen = ZaloEvent.objects.filter(zalo_user_id=value).values_list("oa_id")[:1]
@@ -139,7 +139,7 @@ class CustomerFilter(admin.SimpleListFilter):
         ).values("zalo_user_id")
         return queryset.filter(zalo_user_id__in=named)
 
-    def choices(self, changelist: ChangeList):  # type: ignore[no-untyped-def]
+    def choices(self, changelist: ChangeList) -> Iterator[Any]:
         self.hidden = [(k, v) for k, v in changelist.params.items() if k != self.parameter_name]
         choices = super().choices(changelist)
         yield next(choices)  # "All"
@@ -152,7 +152,7 @@ class AttemptInline(admin.TabularInline):
     model = EventAttempt
     extra = 0
     can_delete = False
-    fields = [
+    readonly_fields = [
         "number",
         "started_at",
         "call_started_at",
@@ -163,12 +163,12 @@ class AttemptInline(admin.TabularInline):
         "zalo_msg_id",
         "worker",
     ]
-    readonly_fields = fields
+    fields = tuple(readonly_fields)
     verbose_name_plural = gettext_lazy("History of attempts")
 
     @admin.display(description=gettext_lazy("error message"))
     def error_text(self, obj: EventAttempt) -> str:
-        return stored_text(obj.error_message, code=obj.error_code)
+        return shown_reason(obj, "error_message")
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -305,13 +305,13 @@ class ZaloEventAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("Zalo State"), ordering="message__zalo_state")
     def zalo_state_badge(self, obj: ZaloEvent) -> str:
         state = obj.zalo_state
-        return _badge("zs", state, ZaloState(state).label if state else "")
+        return _badge("zs", state, str(ZaloState(state).label) if state else "")
 
     @admin.display(description=gettext_lazy("Error"))
     def error_summary(self, obj: ZaloEvent) -> str:
         if not obj.error_message and not obj.error_category:
             return ""
-        text = stored_text(obj.error_message)
+        text = shown_reason(obj, "error_message")
         short = text if len(text) <= 60 else text[:57] + "…"
         return format_html(
             '<span title="{}">{}</span>', text, obj.get_error_category_display() or short
@@ -319,7 +319,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("error message"))
     def error_text(self, obj: ZaloEvent) -> str:
-        return stored_text(obj.error_message)
+        return shown_reason(obj, "error_message")
 
     @admin.display(description=gettext_lazy("text"))
     def message_text(self, obj: ZaloEvent) -> str:
@@ -329,7 +329,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
     def message_failure(self, obj: ZaloEvent) -> str:
         if not obj.message or not obj.message.failure_reason:
             return "—"
-        return stored_text(obj.message.failure_reason, code=obj.message.failure_code)
+        return shown_reason(obj.message, "failure_reason")
 
     @admin.display(description=gettext_lazy("raw payload"))
     def payload(self, obj: ZaloEvent) -> str:
@@ -407,7 +407,8 @@ class ZaloEventAdmin(admin.ModelAdmin):
                 "title": _("Mark Error"),
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "missing_reason": "reason" in request.POST,
-                "single": request.resolver_match.url_name == "events_zaloevent_button",
+                "single": getattr(request.resolver_match, "url_name", "")
+                == "events_zaloevent_button",
             },
         )
 
@@ -438,10 +439,11 @@ class ZaloEventAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         response = super().changelist_view(request, extra_context)
-        cl = getattr(response, "context_data", None) and response.context_data.get("cl")
-        if cl is not None:
+        context = getattr(response, "context_data", None)  # not on a redirect
+        cl = context.get("cl") if context else None
+        if context is not None and cl is not None:
             current = cl.params.get(QuickFilter.parameter_name)
-            response.context_data["quick_links"] = [
+            context["quick_links"] = [
                 {
                     "key": key,
                     "label": label,
@@ -450,12 +452,16 @@ class ZaloEventAdmin(admin.ModelAdmin):
                 }
                 for key, label in (("errors", _("Errors")), ("failed", _("Failed Deliveries")))
             ]
-            response.context_data["quick_clear"] = cl.get_query_string(
-                remove=[QuickFilter.parameter_name, "p"]
-            )
+            context["quick_clear"] = cl.get_query_string(remove=[QuickFilter.parameter_name, "p"])
         return response
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         context: dict[str, Any] = {"can_act": self.has_change_permission(request)}
         if str(object_id).isdigit():
             event = ZaloEvent.objects.select_related("message").filter(pk=object_id).first()
@@ -469,8 +475,8 @@ class ZaloEventAdmin(admin.ModelAdmin):
         # API logs are Admin/IT evidence: shown only to who may open the API log list.
         can_view_apilog = request.user.has_perm("apilog.view_apilog")
         linked = ApiLog.objects.filter(ref_type="event", ref_id=str(event.pk))
-        query = urlencode({"ref_type": "event", "ref_id": event.pk})
-        others = ZaloEvent.objects.filter(message_id=event.message_id).exclude(pk=event.pk)
+        query = urlencode({"ref_type": "event", "ref_id": str(event.pk)})
+        others = ZaloEvent.objects.filter(message=event.message).exclude(pk=event.pk)
         return {
             "show_retry": can_retry_processing(event),
             "show_resend": can_resend(event),
@@ -485,26 +491,31 @@ class ZaloEventAdmin(admin.ModelAdmin):
         }
 
 
+REJECTED_COLUMNS = [
+    "received_at",
+    "app_id",
+    "status_code",
+    "reason_text",
+    "remote_addr",
+    "body_size",
+]
+
+
 @admin.register(RejectedRequest)
 class RejectedRequestAdmin(admin.ModelAdmin):
-    list_display = [
-        "received_at",
-        "app_id",
-        "status_code",
-        "reason_text",
-        "remote_addr",
-        "body_size",
-    ]
+    list_display = tuple(REJECTED_COLUMNS)
     list_filter = ["status_code", "app_id"]
     search_fields = ["reason", "app_id", "body"]
-    readonly_fields = [*list_display, "headers", "body"]
-    fields = readonly_fields
+    readonly_fields = [*REJECTED_COLUMNS, "headers", "body"]
+    fields = tuple(readonly_fields)
     # Above the list: each allowance's use, and the requests refused beyond it (not stored).
     change_list_template = "admin/events/rejectedrequest/change_list.html"
 
     @admin.display(description=gettext_lazy("reason"), ordering="reason")
     def reason_text(self, obj: RejectedRequest) -> str:
-        return stored_text(obj.reason)
+        # Stored as the English msgid where it has no parameters (ingest runs for Zalo,
+        # not for a person): translated here; one with parameters shows as stored.
+        return gettext(obj.reason) if obj.reason else ""
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         from zalohub.events.rejected import allowances

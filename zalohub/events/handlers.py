@@ -18,8 +18,9 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from zalohub.core.stored_text import Reason, reason, text
 from zalohub.events import batch, catalogue
 from zalohub.events.batch import event_time
 from zalohub.events.models import (
@@ -41,10 +42,12 @@ class HandlerError(Exception):
     """A failure with the category and text an admin sees; retry says it may pass."""
 
     def __init__(
-        self, message: str, *, category: str = ErrorCategory.WEBHOOK, retry: bool = False
+        self, message: str | Reason, *, category: str = ErrorCategory.WEBHOOK, retry: bool = False
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        # A Reason is stored as its msgid and parameters (read in each reader's language).
+        self.reason = message if isinstance(message, Reason) else text(message)
+        super().__init__(str(self.reason))
+        self.message = str(self.reason)
         self.category = category
         self.retry = retry
 
@@ -112,8 +115,12 @@ def dispatch(event: ZaloEvent) -> Result:
         wire = batch.active().wire(event)
     except batch.BadPayload as exc:
         if exc.json_error:
-            raise HandlerError(_("The stored payload is not JSON: %s") % exc.json_error) from None
-        raise HandlerError(_("The stored payload is not a JSON object.")) from None
+            raise HandlerError(
+                reason(gettext_noop("The stored payload is not JSON: %s"), exc.json_error)
+            ) from None
+        raise HandlerError(
+            reason(gettext_noop("The stored payload is not a JSON object."))
+        ) from None
     handler = HANDLERS.get(event.event_name)
     if handler is not None:
         return handler(event, wire)
@@ -146,7 +153,11 @@ def require_oa(event: ZaloEvent) -> None:
     """Refuse an event of an OA the hub does not hold (a token error: authorize it)."""
     if event.oa_id is None:
         raise HandlerError(
-            _("The event names an OA that is not connected to this hub (authorize it first)."),
+            reason(
+                gettext_noop(
+                    "The event names an OA that is not connected to this hub (authorize it first)."
+                )
+            ),
             category=ErrorCategory.TOKEN,
         )
 
@@ -165,7 +176,7 @@ def _store_message(event: ZaloEvent, wire: WebhookEvent, *, direction: str) -> M
     if existing := batch.active().message(event.oa_id, wire.msg_id):
         return existing
     message = Message(
-        oa_id=event.oa_id,
+        oa=event.oa,
         partner_link=event_link(event, wire),
         direction=direction,
         zalo_user_id=event.zalo_user_id,

@@ -4,10 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
-from zalohub.core.stored_text import stored_text
 
 
 class ProcessingState(models.TextChoices):
@@ -32,7 +32,7 @@ class ZaloState(models.TextChoices):
 
 
 # How far along delivery a state is: receipts only ever move a message forward.
-ZALO_STATE_RANK = {
+ZALO_STATE_RANK: dict[str, int] = {
     ZaloState.ON_QUEUE: 0,
     ZaloState.SENT: 1,
     ZaloState.DELIVERED: 2,
@@ -105,6 +105,8 @@ class Message(models.Model):
     )
     failure_code = models.IntegerField(_("failure code"), null=True, blank=True)
     failure_reason = models.TextField(_("failure reason"), blank=True)
+    # failure_reason as core.stored_text.Reason.as_json(): shown in the reader's language.
+    failure_reason_i18n = models.JSONField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
@@ -186,6 +188,8 @@ class ZaloEvent(models.Model):
         _("error category"), max_length=20, choices=ErrorCategory.choices, blank=True
     )
     error_message = models.TextField(_("error message"), blank=True)
+    # error_message as core.stored_text.Reason.as_json(): shown in the reader's language.
+    error_message_i18n = models.JSONField(null=True, blank=True, editable=False)
     error_at = models.DateTimeField(_("error at"), null=True, blank=True)
     message = models.ForeignKey(
         Message,
@@ -263,6 +267,8 @@ class EventAttempt(models.Model):
     )
     error_code = models.IntegerField(_("Zalo error code"), null=True, blank=True)
     error_message = models.TextField(_("error message"), blank=True)
+    # error_message as core.stored_text.Reason.as_json(): shown in the reader's language.
+    error_message_i18n = models.JSONField(null=True, blank=True, editable=False)
     zalo_msg_id = models.CharField(_("Zalo message ID"), max_length=64, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -303,7 +309,7 @@ class RejectedRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {stored_text(self.reason)}"
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {gettext(self.reason) if self.reason else ''}"
 
 
 class RejectedTally(models.Model):

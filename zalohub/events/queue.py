@@ -18,6 +18,7 @@ from django_tasks_db.utils import exclusive_transaction
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.bulk import update_rows
+from zalohub.core.stored_text import reason_fields, text
 from zalohub.events import batch
 from zalohub.events.handlers import HandlerError, dispatch
 from zalohub.events.models import (
@@ -145,8 +146,8 @@ def _process_all(events: list[ZaloEvent], *, worker_id: str) -> None:
         claimed_by="",
         lease_until=None,
         error_category="",
-        error_message="",
         error_at=None,
+        **reason_fields("error_message", None),
     )
     if finished != len(ids):
         raise _BatchFailed  # some event was swept and taken: sort it out one by one
@@ -175,8 +176,8 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
                 claimed_by="",
                 lease_until=None,
                 error_category="",
-                error_message="",
                 error_at=None,
+                **reason_fields("error_message", None),
             )
             if not finished:
                 raise LeaseLost
@@ -187,10 +188,11 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
         )
         return False
     except HandlerError as exc:
-        category, message, retry = exc.category, exc.message, exc.retry
+        category, why, retry = exc.category, exc.reason, exc.retry
     except Exception as exc:
         logger.exception("Processing event %s failed", event.pk)
-        category, message, retry = ErrorCategory.WEBHOOK, f"{type(exc).__name__}: {exc}", False
+        category, why, retry = ErrorCategory.WEBHOOK, text(f"{type(exc).__name__}: {exc}"), False
+    message = reason_fields("error_message", why)
     retry = retry and attempts < settings.EVENTS_MAX_ATTEMPTS
     ZaloEvent.objects.filter(pk=event.pk, claimed_by=worker_id).update(
         processing_state=ProcessingState.QUEUED if retry else ProcessingState.ERROR,
@@ -199,8 +201,8 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
         claimed_by="",
         lease_until=None,
         error_category=category,
-        error_message=message,
         error_at=now,
+        **message,
     )
     EventAttempt.objects.create(
         event=event,
@@ -208,8 +210,8 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
         worker=worker_id[:100],
         started_at=now,
         finished_at=timezone.now(),
-        error_message=message,
         result=EventAttempt.Result.RETRY if retry else EventAttempt.Result.ERROR,
+        **message,
     )
     return False
 

@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import shown_reason
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent
 
 WAITING = (ProcessingState.RECEIVED, ProcessingState.QUEUED)
@@ -57,7 +57,7 @@ def retry_state(event: ZaloEvent) -> Retrying | None:
         attempts=event.attempts,
         max_attempts=settings.EVENTS_MAX_ATTEMPTS,
         next_at=event.next_attempt_at,
-        reason=stored_text(event.error_message),
+        reason=shown_reason(event, "error_message"),
     )
 
 
@@ -68,7 +68,14 @@ def retries_of_messages(message_ids: list[int]) -> dict[int, Retrying]:
     newest: dict[int, ZaloEvent] = {}
     events = ZaloEvent.objects.filter(
         message_id__in=message_ids, direction=Direction.OUTBOUND
-    ).only("message_id", "processing_state", "attempts", "next_attempt_at", "error_message")
+    ).only(
+        "message_id",
+        "processing_state",
+        "attempts",
+        "next_attempt_at",
+        "error_message",
+        "error_message_i18n",
+    )
     for event in events.order_by("id"):
         newest[event.message_id] = event  # type: ignore[index]
     found = {pk: retry_state(event) for pk, event in newest.items()}

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.core.stored_text import zalo_reason
 from zalohub.events.models import (
     Direction,
     Message,
@@ -151,7 +152,7 @@ def _call(attempt: Attempt, access_token: str) -> Sent:
 
 
 def _classify(attempt: Attempt, exc: ZaloError) -> Failure:
-    return Failure(category=errors.category(exc.code, kind=exc.kind), text=str(exc))
+    return Failure(category=errors.category(exc.code, kind=exc.kind), text=zalo_reason(exc))
 
 
 OA_MESSAGES = Sender(

@@ -9,7 +9,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import shown_reason
 from zalohub.events.models import Direction, Message, ZaloState
 from zalohub.events.retrying import Retrying, retries_of_messages
 from zalohub.inbox.models import SentImage
@@ -34,7 +34,7 @@ def _when(value: datetime | None) -> str:
 def status_tooltip(message: Message) -> str:
     state = message.zalo_state
     if state == ZaloState.FAILED:
-        reason = stored_text(message.failure_reason, code=message.failure_code)
+        reason = shown_reason(message, "failure_reason")
         return reason or _("Zalo did not accept the message.")
     if state == ZaloState.ON_QUEUE:
         return _("Waiting to be sent to Zalo.")
@@ -54,7 +54,7 @@ def media(message: Message) -> dict[str, Any]:
     first = message.attachments[0] if message.attachments else {}
     if not isinstance(first, dict):
         first = {}
-    payload = first.get("payload") if isinstance(first.get("payload"), dict) else first
+    payload = first["payload"] if isinstance(first.get("payload"), dict) else first
     # Every key is present (templates use them as filter arguments, which must exist).
     found: dict[str, Any] = {
         key: payload.get(key) or ""

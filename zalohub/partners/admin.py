@@ -2,6 +2,7 @@
 shadow review, and Sync Profile."""
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -25,7 +26,7 @@ from zalohub.accounts.scope import (
     may_act_in,
     scope_to_oas,
 )
-from zalohub.core.stored_text import stored_text
+from zalohub.core.stored_text import shown_reason
 from zalohub.partners.admin_display import evidence_table
 from zalohub.partners.forms import PartnerPhoneForm
 from zalohub.partners.models import (
@@ -63,8 +64,15 @@ class LinkInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["oa", "zalo_user_id", "display_name", "shadow_badge", "link_method", "synced_at"]
-    readonly_fields = fields
+    readonly_fields = [
+        "oa",
+        "zalo_user_id",
+        "display_name",
+        "shadow_badge",
+        "link_method",
+        "synced_at",
+    ]
+    fields = tuple(readonly_fields)
 
     @admin.display(description=gettext_lazy("shadow"))
     def shadow_badge(self, obj: ZaloPartnerLink) -> str:
@@ -82,8 +90,8 @@ class DecisionInline(admin.TabularInline):
     model = IdentityDecision
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "link", "evidence_table", "actor"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "kind", "link", "evidence_table", "actor"]
+    fields = tuple(readonly_fields)
     verbose_name_plural = gettext_lazy("Identity decisions (evidence)")
 
     @admin.display(description=gettext_lazy("evidence"))
@@ -116,7 +124,9 @@ class PartnerAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         # "Zalo user 340317" (a shadow contact before its profile) in the reader's language.
         return obj.shown_name
 
-    def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:  # type: ignore[no-untyped-def]
+    def save_model(
+        self, request: HttpRequest, obj: Partner, form: forms.ModelForm, change: bool
+    ) -> None:
         # A name staff typed is theirs: Zalo profile syncs no longer replace it.
         if not change or "name" in form.changed_data:
             obj.name_source = NameSource.STAFF
@@ -143,7 +153,13 @@ class PartnerAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     def link_count(self, obj: Partner) -> int:
         return obj.n_links  # type: ignore[attr-defined]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         partner = Partner.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         if (
             partner is not None
@@ -172,10 +188,10 @@ class FollowFilter(admin.SimpleListFilter):
     title = gettext_lazy("follows the OA")
     parameter_name = "following"
 
-    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("yes", _("Following")), ("no", _("Unfollowed"))]
 
-    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "no":
             return queryset.filter(is_follower=False)
         if self.value() == "yes":
@@ -187,12 +203,12 @@ class StaleFilter(admin.SimpleListFilter):
     title = gettext_lazy("profile")
     parameter_name = "profile"
 
-    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
             ("stale", _("Stale (not synced within %d days)") % settings.PARTNER_PROFILE_STALE_DAYS)
         ]
 
-    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "stale":
             cutoff = timezone.now() - timedelta(days=settings.PARTNER_PROFILE_STALE_DAYS)
             return queryset.filter(Q(synced_at__isnull=True) | Q(synced_at__lt=cutoff))
@@ -250,12 +266,12 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         "evidence_table",
         "created_at",
     ]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     @admin.display(description=gettext_lazy("last sync error"))
     def sync_error_text(self, obj: ZaloPartnerLink) -> str:
         # Stored as written when the sync failed: shown in the reader's language.
-        return stored_text(obj.sync_error)
+        return shown_reason(obj, "sync_error")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ZaloPartnerLink]:
         return (
@@ -342,7 +358,7 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
             link_keep_under_review(link=link, actor=request.user)
         self.message_user(request, _("%d link(s) kept under review.") % queryset.count())
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("audit/<int:oa_id>/", wrap(self.audit_view), name="partners_link_audit"),
@@ -354,7 +370,9 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     def _back(self, link: ZaloPartnerLink) -> HttpResponseRedirect:
         return redirect(reverse("admin:partners_zalopartnerlink_change", args=[link.pk]))
 
-    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         oa_id = request.GET.get("oa__id__exact", "")
         extra_context = dict(extra_context or {})
         if oa_id.isdigit() and may_act_in(request.user, int(oa_id)):

@@ -9,7 +9,8 @@ and a mistake undone.
 import contextlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -92,7 +93,7 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.shown_name
 
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.name_key = name_key(self.name)
         if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "name_key"}
@@ -136,7 +137,7 @@ class PartnerPhone(models.Model):
     def __str__(self) -> str:
         return self.number
 
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Every path that saves a phone stores 84xxxxxxxxx. Forms and services refuse
         # what is not a Vietnamese number (clean_fields); a row written without them
         # keeps its text, and the senders check it again before use.
@@ -144,7 +145,7 @@ class PartnerPhone(models.Model):
             self.number = normalize_phone(self.number)
         super().save(*args, **kwargs)
 
-    def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         # Before the field checks: what staff type ("+84 912-345-678") is longer than
         # what is stored, and only the stored form may be compared for uniqueness.
         if not exclude or "number" not in exclude:
@@ -189,6 +190,8 @@ class ZaloPartnerLink(models.Model):
     zalo_notes = models.JSONField(_("Zalo notes"), default=list, blank=True)
     synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
     sync_error = models.TextField(_("last sync error"), blank=True)
+    # sync_error as core.stored_text.Reason.as_json(): shown in the reader's language.
+    sync_error_i18n = models.JSONField(null=True, blank=True, editable=False)
     # A profile fetch is wanted from this time on (a new user, Sync Profile, a retry);
     # empty once done. The background task carries only the link's id.
     profile_due_at = models.DateTimeField(_("profile fetch due"), null=True, blank=True)

@@ -13,8 +13,10 @@ from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
+from zalohub.core.stored_text import reason, reason_fields
 from zalohub.partners.models import (
     DuplicateSuggestion,
     NameSource,
@@ -58,6 +60,7 @@ def _profile_fields(link: ZaloPartnerLink, profile: UserProfile) -> dict[str, An
     fields: dict[str, Any] = {
         "synced_at": timezone.now(),
         "sync_error": "",
+        "sync_error_i18n": None,
         "profile_due_at": None,
         "user_alias": profile.user_alias[:200],
         "tag_names": list(profile.tag_names),
@@ -111,9 +114,10 @@ def link_sync_profile(*, link: ZaloPartnerLink) -> SyncResult:
         # another try later (no call is made without a token); Zalo's refusal is not.
         retry = exc.retryable or isinstance(exc, TokenUnavailable)
         due = timezone.now() + PROFILE_RETRY
-        error = _("Zalo did not return the profile: %(error)s") % {"error": exc}
+        why = reason(gettext_noop("Zalo did not return the profile: %(error)s"), error=exc)
+        error = str(why)
         ZaloPartnerLink.objects.filter(pk=link.pk).update(
-            sync_error=error[:1000], profile_due_at=due if retry else None
+            profile_due_at=due if retry else None, **reason_fields("sync_error", why)
         )
         link.refresh_from_db()
         return SyncResult(link=link, error=error)

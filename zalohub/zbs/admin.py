@@ -1,15 +1,17 @@
 """The ZBS Templates screens: the list per OA, the template form with its lifecycle
 buttons, and the settings with the OA's Route policy."""
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.scope import OAScopedAdminMixin, acting_oas
+from zalohub.core.stored_text import shown_reason
 from zalohub.zbs import admin_views
 from zalohub.zbs.forms import BUTTON_TYPES, TemplateForm
 from zalohub.zbs.lint import PARAM_TYPES
@@ -20,7 +22,7 @@ from zalohub.zbs.services import oa_settings
 EDITABLE = ["name", "template_type", "tag", "body", "params", "buttons", "note"]
 # A template that is not a Draft shows its rows as tables, not as the form's inputs.
 SHOWN = {"params": "params_table", "buttons": "buttons_table"}
-SHOWN_BULK = {"params": "parameters_table"}
+SHOWN_BULK = {"params": "parameters_table", "stop_reason": "stop_reason_text"}
 NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 
 
@@ -65,7 +67,7 @@ class TemplateAdmin(OAScopedAdmin):
         "synced_at",
     ]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         head = ["oa"] if obj is None else ["oa", "status_badge"]
         editable = EDITABLE if obj is None or obj.editable else [SHOWN.get(f, f) for f in EDITABLE]
         return [*head, *editable, *[f for f in self.readonly_fields if f != "status_badge"]]
@@ -107,7 +109,7 @@ class TemplateAdmin(OAScopedAdmin):
 
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view
-        views = [
+        views: list[tuple[str, Callable[..., HttpResponse], str]] = [
             ("lint/check/", admin_views.lint_check, "lint_check"),
             ("<int:pk>/submit/", admin_views.submit, "submit"),
             ("<int:pk>/reset/", admin_views.reset, "reset"),
@@ -126,7 +128,7 @@ class TemplateAdmin(OAScopedAdmin):
         extra = dict(extra_context or {})
         oa_pk = request.GET.get("oa__id__exact")
         oas = acting_oas(request.user)
-        oa = oas.filter(pk=oa_pk).first() if (oa_pk or "").isdigit() else None
+        oa = oas.filter(pk=oa_pk).first() if oa_pk and oa_pk.isdigit() else None
         if oa is not None:
             extra["zbs_oa"] = oa_settings(oa)
             extra["zbs_oa_pk"] = oa.pk
@@ -161,12 +163,21 @@ class BulkSendAdmin(OAScopedAdmin):
     list_display = ["template", "oa", "status", "total", "created_at"]
     # Its parameters read as a table (where each value came from), not as JSON.
     readonly_fields = [
-        *(SHOWN_BULK.get(f.name, f.name) for f in BulkSend._meta.fields if f.name != "mapping"),
+        *(
+            SHOWN_BULK.get(f.name, f.name)
+            for f in BulkSend._meta.fields
+            # The stop reason is shown from its stored Reason, in the reader's language.
+            if f.name != "mapping" and not f.name.endswith("_i18n")
+        ),
     ]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description=_("stopped because"))
+    def stop_reason_text(self, obj: BulkSend) -> str:
+        return shown_reason(obj, "stop_reason") or "—"
 
     @admin.display(description=_("parameters"))
     def parameters_table(self, obj: BulkSend) -> str:

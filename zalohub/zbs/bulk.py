@@ -12,9 +12,11 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from zalohub.accounts.scope import may_act_in
 from zalohub.accounts.tokens import TokenUnavailable
+from zalohub.core.stored_text import Reason, reason, reason_fields, stored_reason
 from zalohub.events.models import ZaloState
 from zalohub.partners.models import Partner
 from zalohub.zalo import ZaloError
@@ -87,7 +89,7 @@ def bulk_task(bulk_id: int) -> str:
 def bulk_run(*, bulk: BulkSend) -> str:
     """Send to every partner still waiting, in order (re-runnable after a crash)."""
     for recipient in bulk.recipients.filter(outcome=Outcome.PENDING).select_related("partner"):
-        bulk.refresh_from_db(fields=["status", "stop_reason"])
+        bulk.refresh_from_db(fields=["status", "stop_reason", "stop_reason_i18n"])
         if bulk.status == BulkSend.Status.STOPPED:
             break
         try:
@@ -101,10 +103,10 @@ def bulk_run(*, bulk: BulkSend) -> str:
                 enqueue=False,
             )
         except TemplateSendRefused as exc:
-            _note(recipient, Outcome.FAILED, exc.message, exc.send)
+            _note(recipient, Outcome.FAILED, exc.reason, exc.send)
             continue
         except SendProblem as exc:
-            _note(recipient, Outcome.FAILED, exc.message, None)
+            _note(recipient, Outcome.FAILED, exc.reason, None)
             continue
         event = send.message.events.get()
         deliver_template(event_id=event.pk, worker_id=f"bulk-{bulk.pk}")
@@ -113,21 +115,25 @@ def bulk_run(*, bulk: BulkSend) -> str:
     return bulk_finish(bulk=bulk)
 
 
-def _outcome(message: Any) -> tuple[str, str]:
+def _outcome(message: Any) -> tuple[str, Reason | None]:
     if message.zalo_state == ZaloState.FAILED:
-        return Outcome.FAILED, message.failure_reason
+        return Outcome.FAILED, stored_reason(message, "failure_reason")
     if message.zalo_state == ZaloState.ON_QUEUE:
-        return Outcome.QUEUED, _("Zalo did not answer yet; it is tried again.")
-    return Outcome.SENT, ""
+        return Outcome.QUEUED, reason(gettext_noop("Zalo did not answer yet; it is tried again."))
+    return Outcome.SENT, None
 
 
-def _note(recipient: BulkRecipient, outcome: str, detail: str, send: Any) -> None:
-    BulkRecipient.objects.filter(pk=recipient.pk).update(outcome=outcome, detail=detail, send=send)
+def _note(recipient: BulkRecipient, outcome: str, detail: Reason | None, send: Any) -> None:
+    BulkRecipient.objects.filter(pk=recipient.pk).update(
+        outcome=outcome, send=send, **reason_fields("detail", detail)
+    )
 
 
-def bulk_stop(*, bulk: BulkSend, reason: str) -> None:
+def bulk_stop(*, bulk: BulkSend, reason: Reason | str) -> None:
     BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.Status.RUNNING).update(
-        status=BulkSend.Status.STOPPED, stop_reason=reason, finished_at=timezone.now()
+        status=BulkSend.Status.STOPPED,
+        finished_at=timezone.now(),
+        **reason_fields("stop_reason", reason),
     )
 
 
@@ -135,7 +141,11 @@ def bulk_finish(*, bulk: BulkSend) -> str:
     bulk.refresh_from_db()
     if bulk.status == BulkSend.Status.STOPPED:
         bulk.recipients.filter(outcome=Outcome.PENDING).update(
-            outcome=Outcome.SKIPPED, detail=_("Not sent: %s") % bulk.stop_reason
+            outcome=Outcome.SKIPPED,
+            **reason_fields(
+                "detail",
+                reason(gettext_noop("Not sent: %s"), stored_reason(bulk, "stop_reason") or "—"),
+            ),
         )
         return "stopped"
     BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.Status.RUNNING).update(

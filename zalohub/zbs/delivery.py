@@ -15,8 +15,9 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from zalohub.core.stored_text import Reason, reason, stored_reason, zalo_reason
 from zalohub.events.models import ErrorCategory, Message, ZaloEvent
 from zalohub.events.outbound import Attempt, Failure, Sender, Sent, send_outbound
 from zalohub.zalo import ErrorKind, ZaloError, errors, get_client
@@ -43,10 +44,11 @@ def _load(event: ZaloEvent) -> TemplateSend:
     )
 
 
-def _refuse(attempt: Attempt) -> str | None:
+def _refuse(attempt: Attempt) -> Reason | None:
     send: TemplateSend = attempt.subject
     if send.bulk and send.bulk.status == BulkSend.Status.STOPPED:
-        return _("Not sent: the bulk send stopped (%s).") % send.bulk.stop_reason
+        stop = stored_reason(send.bulk, "stop_reason") or "—"
+        return reason(gettext_noop("Not sent: the bulk send stopped (%s)."), stop)
     return None
 
 
@@ -106,15 +108,15 @@ def _classify(attempt: Attempt, exc: ZaloError) -> Failure:
         transaction.on_commit(lambda: sync_templates.enqueue(send.oa_id))
     if exc.code == -144:
         quota_store(oa=send.oa, remaining=0)
-    explained = errors.explain(exc.code) if exc.code is not None else ""
-    text = f"{explained} ({exc})" if explained else str(exc)
+    # The code, explained in each reader's language (Zalo's own text kept beside it).
+    why = zalo_reason(exc)
     then = None
     if send.bulk_id and exc.kind is ErrorKind.QUOTA:
         from zalohub.zbs.bulk import bulk_stop
 
         # After the failure is stored: the bulk send stops, naming this refusal.
-        then = functools.partial(bulk_stop, bulk=send.bulk, reason=text)
-    return Failure(category=category, text=text, then=then)
+        then = functools.partial(bulk_stop, bulk=send.bulk, reason=why)
+    return Failure(category=category, text=why, then=then)
 
 
 def _resend(message: Message) -> ZaloEvent:

@@ -48,6 +48,8 @@ class ZbsSettings(models.Model):
     quota_synced_at = models.DateTimeField(_("quota read at"), null=True, blank=True)
     templates_synced_at = models.DateTimeField(_("templates synced at"), null=True, blank=True)
     last_sync_error = models.TextField(_("last sync error"), blank=True)
+    # last_sync_error as core.stored_text.Reason.as_json(): shown in the reader's language.
+    last_sync_error_i18n = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("ZBS settings")
@@ -184,6 +186,8 @@ class BulkSend(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
     )
     stop_reason = models.TextField(_("stopped because"), blank=True)
+    # stop_reason as core.stored_text.Reason.as_json(): shown in the reader's language.
+    stop_reason_i18n = models.JSONField(null=True, blank=True, editable=False)
     total = models.PositiveIntegerField(_("partners"), default=0)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -216,6 +220,8 @@ class BulkRecipient(models.Model):
     position = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
     detail = models.TextField(blank=True)
+    # detail as core.stored_text.Reason.as_json(): shown in the reader's language.
+    detail_i18n = models.JSONField(null=True, blank=True, editable=False)
     send = models.ForeignKey(
         "TemplateSend", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

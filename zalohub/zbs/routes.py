@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.core.stored_text import Reason, reason, text
 from zalohub.events.models import ErrorCategory
 from zalohub.partners.models import Partner, ZaloPartnerLink
 from zalohub.partners.phones import InvalidPhone, is_blocked_phone, normalize_phone
@@ -23,9 +24,12 @@ NO_LINK = gettext_noop("no Zalo link on this OA")
 class SendProblem(ValueError):
     """A send that cannot go as asked; ``category`` is the Zalo Events error category."""
 
-    def __init__(self, message: str, *, category: str = ErrorCategory.SEND) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Reason, *, category: str = ErrorCategory.SEND) -> None:
+        # ``reason`` is what is stored (read in each reader's language); ``message`` the
+        # text for whoever asked, now.
+        self.reason = message if isinstance(message, Reason) else text(message)
+        self.message = str(self.reason)
+        super().__init__(self.message)
         self.category = category
 
 
@@ -116,11 +120,14 @@ def choose_route(*, oa: OfficialAccount, partner: Partner, policy: str, phone: s
     number, why = ("", "") if policy == RoutePolicy.UID else partner_phone(partner, phone)
     if policy == RoutePolicy.UID:
         if not user_id:
-            raise SendProblem(_(NO_LINK), category=ErrorCategory.RECIPIENT)
+            raise SendProblem(reason(NO_LINK), category=ErrorCategory.RECIPIENT)
         return Route(RoutePolicy.UID, user_id, "", link)
     if policy == RoutePolicy.UID_PHONE and user_id:
         return Route(RoutePolicy.UID, user_id, number, link)
     if not number:
-        detail = f" ({why})" if why else ""
-        raise SendProblem(_(NO_VALID_PHONE) + detail, category=ErrorCategory.RECIPIENT)
+        # The detail (which number, why) is data here, in the language it was found in.
+        found = (
+            reason("%s (%s)", reason(NO_VALID_PHONE), text(why)) if why else reason(NO_VALID_PHONE)
+        )
+        raise SendProblem(found, category=ErrorCategory.RECIPIENT)
     return Route(RoutePolicy.PHONE, user_id, number, link)

@@ -14,7 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from zalohub.core.stored_text import reason, reason_fields, shown_reason
 from zalohub.events.actions import ActionRefused
 from zalohub.events.models import (
     Direction,
@@ -38,7 +40,7 @@ class TemplateSendRefused(SendProblem):
     """Not sent; the send is recorded (Failed, its event in Error) as ``send``."""
 
     def __init__(self, problem: SendProblem, send: TemplateSend) -> None:
-        super().__init__(problem.message, category=problem.category)
+        super().__init__(problem.reason, category=problem.category)
         self.send = send
 
 
@@ -59,11 +61,18 @@ def wire_body(send: TemplateSend) -> dict[str, Any]:
     ).body()
 
 
-def _check(template: Template, params: dict[str, Any], partner: Partner, policy: str, phone: str):  # type: ignore[no-untyped-def]
+def _check(
+    template: Template, params: dict[str, Any], partner: Partner, policy: str, phone: str
+) -> tuple[dict[str, str], Route]:
     if template.status != Template.Status.APPROVED:
         raise SendProblem(
-            _("The template “%(name)s” is %(status)s, not Approved: it cannot be sent.")
-            % {"name": template.name, "status": template.get_status_display()},
+            reason(
+                gettext_noop(
+                    "The template “%(name)s” is %(status)s, not Approved: it cannot be sent."
+                ),
+                name=template.name,
+                status=Template.Status(template.status).label,
+            ),
             category=ErrorCategory.TEMPLATE,
         )
     values = check_params(template, params)
@@ -99,7 +108,7 @@ def template_send(
     with transaction.atomic():
         send = _record(template, partner, values, policy, route, problem, actor, bulk)
         if problem is None and enqueue:
-            event_id = send.message.events.values_list("pk", flat=True).first()
+            event_id = send.message.events.values_list("pk", flat=True).get()
             transaction.on_commit(lambda: send_event.enqueue(event_id))
     if problem is not None:
         raise TemplateSendRefused(problem, send)
@@ -130,7 +139,7 @@ def _record(
         text=render(template, values),
         attachments=[{"template_id": template.zalo_template_id, "template_data": values}],
         zalo_state=ZaloState.FAILED if problem else ZaloState.ON_QUEUE,
-        failure_reason=problem.message if problem else "",
+        **reason_fields("failure_reason", problem.reason if problem else None),
         sent_by=actor if getattr(actor, "pk", None) else None,
     )
     send = TemplateSend.objects.create(
@@ -156,7 +165,7 @@ def _record(
         conversation_key=f"{oa.oa_id}:{recipient}"[:100] if recipient else "",
         processing_state=ProcessingState.ERROR if problem else ProcessingState.QUEUED,
         error_category=problem.category if problem else "",
-        error_message=problem.message if problem else "",
+        **reason_fields("error_message", problem.reason if problem else None),
         error_at=now if problem else None,
         message=message,
     )
@@ -170,7 +179,7 @@ def template_resend(message: Message) -> ZaloEvent:
     if not send.route:
         raise ActionRefused(
             _("This send never had a route (%(reason)s): fix the partner, then send again.")
-            % {"reason": send.message.failure_reason or "—"}
+            % {"reason": shown_reason(send.message, "failure_reason") or "—"}
         )
     oa = send.oa
     event = ZaloEvent.objects.create(

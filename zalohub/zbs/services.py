@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.signals import announce_fix
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
+from zalohub.core.stored_text import reason_fields
 from zalohub.zalo import ZaloError, call_context, get_client
 from zalohub.zalo.bodies import TemplateButton, TemplateParam, TemplateRequest
 from zalohub.zbs.lint import Problem, lint_template, type_limit
@@ -262,7 +263,7 @@ def templates_sync(*, oa: OfficialAccount) -> SyncResult:
         template_apply_detail(template, detail or item)
         (result.created if created else result.updated).append(template)
     ZbsSettings.objects.filter(pk=oa_settings(oa).pk).update(
-        templates_synced_at=timezone.now(), last_sync_error=""
+        templates_synced_at=timezone.now(), **reason_fields("last_sync_error", None)
     )
     return result
 

@@ -9,6 +9,7 @@ from django.tasks import task
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.tokens import TokenUnavailable
 from zalohub.core import periodic
+from zalohub.core.stored_text import reason_fields
 from zalohub.zalo import ZaloError
 from zalohub.zbs import bulk  # noqa: F401  (registers bulk_task)
 from zalohub.zbs.models import ZbsSettings
@@ -24,7 +25,9 @@ def sync_templates(oa_pk: int) -> str:
         result = templates_sync(oa=oa)
         quota_refresh(oa=oa)
     except (ZaloError, TokenUnavailable) as exc:
-        ZbsSettings.objects.filter(pk=oa_settings(oa).pk).update(last_sync_error=str(exc))
+        ZbsSettings.objects.filter(pk=oa_settings(oa).pk).update(
+            **reason_fields("last_sync_error", exc)
+        )
         return f"failed: {exc}"
     return f"{len(result.created)} new, {len(result.updated)} updated"
 

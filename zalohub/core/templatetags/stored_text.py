@@ -1,13 +1,13 @@
-"""``{{ event.error_message|stored_text }}``: a stored failure reason in the reader's
-language (see zalohub.core.stored_text)."""
+"""``{{ event|stored_reason:"error_message" }}``: a stored failure in the reader's
+language, from its JSON column when the row has one (see zalohub.core.stored_text)."""
 
 from django import template
 
-from zalohub.core.stored_text import stored_text as _stored_text
+from zalohub.core.stored_text import shown_reason
 
 register = template.Library()
 
 
 @register.filter
-def stored_text(value: str, code: int | None = None) -> str:
-    return _stored_text(value or "", code=code)
+def stored_reason(row: object, column: str) -> str:
+    return shown_reason(row, column)

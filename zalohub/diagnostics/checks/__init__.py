@@ -4,14 +4,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from zalohub.core.stored_text import stored_text
 from zalohub.diagnostics.models import LEVEL_RANK, Level
 from zalohub.diagnostics.registry import check_title
 from zalohub.diagnostics.text import loaded, msg, stored
-
-
-def _fact(value: Any) -> Any:
-    return stored_text(value) if type(value) is str else value
 
 
 @dataclass(frozen=True)
@@ -77,7 +72,7 @@ class CheckResult:
             next_step=loaded(data.get("next_step", "")),
             # A fact's value may be a failure reason copied from a row (an OA's last
             # error): shown in the reader's language, like the rest.
-            facts=[(loaded(f[0]), _fact(loaded(f[1]))) for f in data.get("facts", [])],
+            facts=[(loaded(f[0]), loaded(f[1])) for f in data.get("facts", [])],
             evidence=[
                 Evidence(loaded(e["label"]), e["url"], e.get("count"))
                 for e in data.get("evidence", [])

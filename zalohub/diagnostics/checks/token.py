@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.core.stored_text import stored_reason
 from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, links, when
 from zalohub.diagnostics.models import Level
@@ -27,7 +28,9 @@ def _level(oa: OfficialAccount, now: datetime) -> tuple[str, str]:
         return Level.RED, msg(
             _("The account is %(status)s: %(reason)s"),
             status=_status(oa),
-            reason=oa.last_error or oa.last_refresh_error or msg(_("authorize it again.")),
+            reason=stored_reason(oa, "last_error")
+            or stored_reason(oa, "last_refresh_error")
+            or msg(_("authorize it again.")),
         )
     refresh_at = oa.refresh_token_expires_at
     if refresh_at and refresh_at <= now:
@@ -37,7 +40,8 @@ def _level(oa: OfficialAccount, now: datetime) -> tuple[str, str]:
     if oa.token_expires_at and oa.token_expires_at <= now:
         if oa.last_refresh_error:
             return Level.RED, msg(
-                _("The access token expired and refreshing it fails: %s"), oa.last_refresh_error
+                _("The access token expired and refreshing it fails: %s"),
+                stored_reason(oa, "last_refresh_error"),
             )
         return Level.AMBER, msg(_("The access token expired; the worker will refresh it."))
     if not oa.access_token:
@@ -49,7 +53,8 @@ def _level(oa: OfficialAccount, now: datetime) -> tuple[str, str]:
         )
     if oa.last_refresh_error:
         return Level.AMBER, msg(
-            _("The last refresh failed (it will be retried): %s"), oa.last_refresh_error
+            _("The last refresh failed (it will be retried): %s"),
+            stored_reason(oa, "last_refresh_error"),
         )
     return Level.GREEN, msg(
         _("Connected; the access token is valid until %s."), when(oa.token_expires_at)
@@ -99,8 +104,8 @@ def check_token(*, oa: OfficialAccount, now: datetime) -> CheckResult:
             (msg(_("Access token expires at")), when(oa.token_expires_at)),
             (msg(_("Refresh token expires at")), when(oa.refresh_token_expires_at)),
             (msg(_("Last refreshed at")), when(oa.last_refreshed_at)),
-            (msg(_("Last refresh error")), oa.last_refresh_error or "—"),
-            (msg(_("Last error")), oa.last_error or "—"),
+            (msg(_("Last refresh error")), stored_reason(oa, "last_refresh_error") or "—"),
+            (msg(_("Last error")), stored_reason(oa, "last_error") or "—"),
         ],
         evidence=evidence,
     )

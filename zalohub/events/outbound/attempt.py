@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from zalohub.accounts import ratelimit
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
+from zalohub.core.stored_text import as_reason, reason, zalo_reason
 from zalohub.events.models import (
     PENDING,
     Direction,
@@ -47,8 +48,8 @@ def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> 
         # the message was settled by hand: calling Zalo again would send it twice.
         return settle.already_settled(attempt)
     sender = attempt.sender
-    if reason := sender.refuse(attempt):
-        return settle.fail(attempt, category=ErrorCategory.SEND, text=reason)
+    if why := sender.refuse(attempt):
+        return settle.fail(attempt, category=ErrorCategory.SEND, why=as_reason(why))
     spends = sender.spends_call_budget(attempt)
     if spends and (wait := ratelimit.acquire(str(attempt.event.app_id))):
         return settle.release_for_rate(attempt, wait)
@@ -57,12 +58,14 @@ def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> 
     event = attempt.event
     try:
         with call_context(oa=event.oa_id, app=event.app_id, ref_type="event", ref_id=event.pk):
+            assert event.oa is not None  # a send is always an OA's
             sent = call_with_token(event.oa, lambda token: sender.call(attempt, token))
     except TokenUnavailable as exc:
         if exc.retryable and attempt.number < settings.EVENTS_MAX_ATTEMPTS:
             # Zalo could not be reached to refresh the token: the send waits, it is not lost.
-            return settle.requeue(attempt, delay=settle.backoff(attempt.number), reason=str(exc))
-        return settle.fail(attempt, category=ErrorCategory.TOKEN, text=str(exc))
+            delay = settle.backoff(attempt.number)
+            return settle.requeue(attempt, delay=delay, why=as_reason(exc))
+        return settle.fail(attempt, category=ErrorCategory.TOKEN, why=as_reason(exc))
     except ZaloError as exc:
         return _refused(attempt, exc)
     return settle.succeed(attempt, sent)
@@ -114,8 +117,8 @@ def _call_starts(a: Attempt) -> bool:
 
 def _refused(a: Attempt, exc: ZaloError) -> str:
     if exc.outcome_unknown and not a.sender.retry_unknown:
-        text = str(NO_ANSWER) % {"error": exc}
-        return settle.fail(a, category=ErrorCategory.SEND, text=text)
+        why = reason(NO_ANSWER, error=zalo_reason(exc))
+        return settle.fail(a, category=ErrorCategory.SEND, why=why)
     retry = exc.kind is ErrorKind.RETRYABLE or exc.outcome_unknown
     if retry and a.number < settings.EVENTS_MAX_ATTEMPTS:
         delay = max(settle.backoff(a.number), exc.retry_after or 0)
@@ -123,9 +126,10 @@ def _refused(a: Attempt, exc: ZaloError) -> str:
             # This minute is spent for the whole app: every worker waits for the next one.
             ratelimit.note_remaining(str(a.event.app_id), 0)
             delay = max(delay, ratelimit.seconds_to_next_window())
-        return settle.requeue(a, delay=delay, reason=str(exc), code=exc.code)
+        return settle.requeue(a, delay=delay, why=zalo_reason(exc), code=exc.code)
     failure = a.sender.classify(a, exc)
-    result = settle.fail(a, category=failure.category, text=failure.text, code=exc.code)
+    why = as_reason(failure.text)
+    result = settle.fail(a, category=failure.category, why=why, code=exc.code)
     if failure.then is not None:
         failure.then()
     return result

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from zalohub.core.stored_text import Reason
 from zalohub.events.models import EventAttempt, Message, ZaloEvent
 from zalohub.zalo import ZaloError
 
@@ -42,7 +43,7 @@ class Failure:
     """How a refusal that is not tried again is recorded."""
 
     category: str
-    text: str
+    text: Reason | str  # a Reason is stored as such; a str as text, in its own language
     then: Callable[[], None] | None = None  # after the failure is stored (stop a bulk send)
 
 
@@ -50,7 +51,7 @@ def _nothing_loaded(event: ZaloEvent) -> None:
     return None
 
 
-def _no_objection(attempt: Attempt) -> str | None:
+def _no_objection(attempt: Attempt) -> Reason | str | None:
     return None
 
 
@@ -70,7 +71,7 @@ class Sender:
     retry_unknown: bool
     resend: Callable[[Message], ZaloEvent]  # a new attempt for a failed message
     load: Callable[[ZaloEvent], Any] = _nothing_loaded
-    refuse: Callable[[Attempt], str | None] = _no_objection  # a reason not to call at all
+    refuse: Callable[[Attempt], Reason | str | None] = _no_objection  # a reason not to call at all
     spends_call_budget: Callable[[Attempt], bool] = _every_call_counts
 
 

@@ -8,21 +8,27 @@ own attempt row, except that Zalo's acceptance is always recorded.
 import logging
 import random
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from zalohub.accounts.signals import announce_fix
 from zalohub.core.metrics import OUTBOUND_SENDS
+from zalohub.core.stored_text import Reason, reason, reason_fields
 from zalohub.events.models import EventAttempt, Message, ProcessingState, ZaloEvent, ZaloState
 from zalohub.events.outbound.registry import Attempt, Sent
 from zalohub.events.outbound.tasks import send_event
 
 logger = logging.getLogger(__name__)
+
+
+def _message_id(event: ZaloEvent) -> int:
+    # Every outbound event carries its message (only inbound events have none).
+    return cast(int, event.message_id)
 
 
 def _release(a: Attempt, **fields: Any) -> int:
@@ -46,14 +52,17 @@ def backoff(attempt: int) -> float:
 def already_settled(a: Attempt) -> str:
     now = timezone.now()
     message = a.event.message
-    text = _("Not sent again: the message is already %s.") % (
-        message.get_zalo_state_display() if message else _("gone")
+    text = reason(
+        gettext_noop("Not sent again: the message is already %s."),
+        ZaloState(message.zalo_state).label if message else reason(gettext_noop("gone")),
     )
     with transaction.atomic():
         done = ProcessingState.PROCESSED
-        _release(a, processing_state=done, processed_at=now, error_message=text)
+        _release(a, processing_state=done, processed_at=now, **reason_fields("error_message", text))
         EventAttempt.objects.filter(pk=a.row.pk).update(
-            result=EventAttempt.Result.OK, finished_at=now, error_message=text
+            result=EventAttempt.Result.OK,
+            finished_at=now,
+            **reason_fields("error_message", text),
         )
     _count(a, "already_sent")
     return "already sent"
@@ -69,7 +78,10 @@ def release_for_rate(a: Attempt, wait: float) -> str:
             processing_state=ProcessingState.QUEUED,
             next_attempt_at=run_after,
             attempts=F("attempts") - 1,
-            error_message=_("Waiting for the app's per-minute call budget."),
+            **reason_fields(
+                "error_message",
+                reason(gettext_noop("Waiting for the app's per-minute call budget.")),
+            ),
         )
         EventAttempt.objects.filter(pk=a.row.pk).delete()
         pk = a.event.pk
@@ -85,19 +97,22 @@ def succeed(a: Attempt, sent: Sent) -> str:
         # Zalo accepted it: the message id is kept whatever happened to our claim, and a
         # message given up on meanwhile (the sweeper's "outcome unknown", an admin's Mark
         # Error) is Sent after all: the row must say what Zalo did.
-        Message.objects.filter(pk=event.message_id).update(
-            zalo_msg_id=sent.msg_id, sent_at=sent_at, failure_code=None, failure_reason=""
+        Message.objects.filter(pk=_message_id(event)).update(
+            zalo_msg_id=sent.msg_id,
+            sent_at=sent_at,
+            failure_code=None,
+            **reason_fields("failure_reason", None),
         )
         Message.objects.filter(
-            pk=event.message_id, zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.FAILED]
+            pk=_message_id(event), zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.FAILED]
         ).update(zalo_state=ZaloState.SENT)
         kept = _release(
             a,
             processing_state=ProcessingState.PROCESSED,
             processed_at=now,
             error_category="",
-            error_message="",
             error_at=None,
+            **reason_fields("error_message", None),
         )
         if not kept:
             # The sweeper or an admin settled the event while the call ran: correct it.
@@ -105,7 +120,12 @@ def succeed(a: Attempt, sent: Sent) -> str:
                 processing_state=ProcessingState.PROCESSED,
                 processed_at=now,
                 error_category="",
-                error_message=_("Zalo accepted the message after the event was given up on."),
+                **reason_fields(
+                    "error_message",
+                    reason(
+                        gettext_noop("Zalo accepted the message after the event was given up on.")
+                    ),
+                ),
             )
         EventAttempt.objects.filter(pk=a.row.pk).update(
             result=EventAttempt.Result.OK, finished_at=now, zalo_msg_id=sent.msg_id
@@ -118,16 +138,17 @@ def succeed(a: Attempt, sent: Sent) -> str:
     return "sent"
 
 
-def requeue(a: Attempt, *, delay: float, reason: str, code: int | None = None) -> str:
+def requeue(a: Attempt, *, delay: float, why: Reason, code: int | None = None) -> str:
     """Give the claim back and send again after ``delay`` (the row's next-try time and
     attempts are what "retrying, attempt n of N, next at" reads)."""
     now = timezone.now()
     run_after = now + timedelta(seconds=delay)
     with transaction.atomic():
         queued = ProcessingState.QUEUED
-        kept = _release(a, processing_state=queued, next_attempt_at=run_after, error_message=reason)
+        text = reason_fields("error_message", why)
+        kept = _release(a, processing_state=queued, next_attempt_at=run_after, **text)
         EventAttempt.objects.filter(pk=a.row.pk).update(
-            result=EventAttempt.Result.RETRY, finished_at=now, error_message=reason, error_code=code
+            result=EventAttempt.Result.RETRY, finished_at=now, error_code=code, **text
         )
         if kept:
             pk = a.event.pk
@@ -136,24 +157,27 @@ def requeue(a: Attempt, *, delay: float, reason: str, code: int | None = None) -
     return "retry"
 
 
-def fail(a: Attempt, *, category: str, text: str, code: int | None = None) -> str:
+def fail(a: Attempt, *, category: str, why: Reason, code: int | None = None) -> str:
     now = timezone.now()
+    text = reason_fields("error_message", why)
     with transaction.atomic():
         kept = _release(
             a,
             processing_state=ProcessingState.ERROR,
             error_category=category,
-            error_message=text,
             error_at=now,
+            **text,
         )
         if kept:
             # Only while the claim is ours: a late failure must not undo another
             # attempt's success, or an admin's decision.
-            Message.objects.filter(pk=a.event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
-                zalo_state=ZaloState.FAILED, failure_code=code, failure_reason=text
+            Message.objects.filter(pk=_message_id(a.event), zalo_state=ZaloState.ON_QUEUE).update(
+                zalo_state=ZaloState.FAILED,
+                failure_code=code,
+                **reason_fields("failure_reason", why),
             )
         EventAttempt.objects.filter(pk=a.row.pk).update(
-            result=EventAttempt.Result.ERROR, finished_at=now, error_message=text, error_code=code
+            result=EventAttempt.Result.ERROR, finished_at=now, error_code=code, **text
         )
     _count(a, "failed", category)
     return "failed"

@@ -8,6 +8,7 @@ these applies is the kind's sender's to say, never which sweeper looked first.
 """
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from zalohub.core.stored_text import reason, reason_fields
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -56,6 +58,7 @@ def recover_stuck_sends(*, now: datetime | None = None, lease: timedelta | None 
         if may_call_again or (sender is not None and sender.retry_unknown):
             recovered += _requeue(event, attempt, now)
         else:
+            assert attempt is not None  # may_call_again otherwise
             recovered += _give_up(event, attempt, now)
     return recovered
 
@@ -84,15 +87,18 @@ def _give_up(event: ZaloEvent, attempt: EventAttempt, now: datetime) -> int:
             claimed_by="",
             lease_until=None,
             error_category=ErrorCategory.SEND,
-            error_message=str(INTERRUPTED),
             error_at=now,
+            **reason_fields("error_message", reason(INTERRUPTED)),
         ):
             return 0
-        Message.objects.filter(pk=event.message_id, zalo_state=ZaloState.ON_QUEUE).update(
-            zalo_state=ZaloState.FAILED, failure_reason=str(INTERRUPTED)
+        message_id = cast(int, event.message_id)  # every outbound event carries its message
+        Message.objects.filter(pk=message_id, zalo_state=ZaloState.ON_QUEUE).update(
+            zalo_state=ZaloState.FAILED, **reason_fields("failure_reason", reason(INTERRUPTED))
         )
         EventAttempt.objects.filter(pk=attempt.pk).update(
-            result=EventAttempt.Result.INTERRUPTED, finished_at=now, error_message=str(INTERRUPTED)
+            result=EventAttempt.Result.INTERRUPTED,
+            finished_at=now,
+            **reason_fields("error_message", reason(INTERRUPTED)),
         )
     return 1
 
