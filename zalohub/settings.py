@@ -9,6 +9,7 @@ import contextlib
 import ipaddress
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -38,7 +39,7 @@ def _owner_only_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _local_secret(filename: str, make: "callable[[], str]") -> str:  # type: ignore[valid-type]
+def _local_secret(filename: str, make: Callable[[], str]) -> str:
     """Read a generated secret kept in DATA_DIR, creating it on first use (embedded shape)."""
     path = DATA_DIR / filename
     if path.exists():
@@ -207,7 +208,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "zalohub.sqlite3",
+            "NAME": str(DATA_DIR / "zalohub.sqlite3"),
             "OPTIONS": dict(_SQLITE_OPTIONS),
         }
     }

@@ -9,6 +9,7 @@ UPDATE), or Redis (INCR with expiry) when ZALOHUB_REDIS_URL is set.
 import contextlib
 import functools
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,13 +19,16 @@ from django.utils import timezone
 from zalohub.accounts.models import RateWindow
 from zalohub.zalo.transport import Call
 
+if TYPE_CHECKING:
+    import redis
+
 
 def _window(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
 @functools.cache
-def _redis():  # type: ignore[no-untyped-def]
+def _redis() -> "redis.Redis":
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)

@@ -6,6 +6,13 @@ from typing import Any
 from django.db import connection, models
 
 
+def _column(model: type[models.Model], name: str) -> tuple[models.Field, str]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field, field.column
+
+
 def update_rows(
     model: type[models.Model],
     changes: Mapping[Any, Mapping[str, Any]],
@@ -35,13 +42,13 @@ def update_rows(
         prepared = field.get_db_prep_save(raw, connection)
         return (f"CAST(%s AS {field.db_type(connection)})" if cast else "%s"), prepared
 
-    pk_column = quote(meta.pk.column)
+    pk_column = quote(_column(model, meta.pk.name)[1])
     names = sorted({name for values in changes.values() for name in values})
     sets: list[str] = []
     params: list[Any] = []
     for name in names:
-        field = meta.get_field(name)
-        column = quote(field.column)
+        field, column = _column(model, name)
+        column = quote(column)
         whens: list[str] = []
         for pk, values in changes.items():
             if name not in values:
@@ -49,9 +56,9 @@ def update_rows(
             condition, condition_params = f"{pk_column} = %s", [pk]
             if pk in only_if:
                 guard_name, allowed = only_if[pk]
-                guard = meta.get_field(guard_name)
+                guard, guard_column = _column(model, guard_name)
                 holes = ", ".join(["%s"] * len(allowed))
-                condition += f" AND {quote(guard.column)} IN ({holes})"
+                condition += f" AND {quote(guard_column)} IN ({holes})"
                 condition_params += [guard.get_db_prep_value(a, connection) for a in allowed]
             placeholder, prepared = value(field, values[name])
             whens.append(f"WHEN {condition} THEN {placeholder}")

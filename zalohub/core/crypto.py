@@ -97,7 +97,7 @@ class EncryptedTextField(models.TextField):
 
     def value_to_string(self, obj: Any) -> str:
         # Serialization (dumpdata, fixtures) must never write the plaintext out.
-        value = self.value_from_object(obj)
+        value: Any = self.value_from_object(obj)  # the decrypted text, or UnreadableSecret
         if not value:
             return ""
         if isinstance(value, UnreadableSecret):

@@ -37,7 +37,7 @@ HTTP_ERROR = "HTTP %(status)s: %(message)s"
 def msgid_of(value: str | Promise) -> str:
     """The English source of a gettext_lazy string (its msgid), or the string itself."""
     if isinstance(value, Promise):
-        args = getattr(value, "_args", ())
+        args: tuple[Any, ...] = getattr(value, "_args", ())
         if len(args) == 1 and isinstance(args[0], str):
             return args[0]
     return str(value)

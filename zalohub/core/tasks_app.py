@@ -7,4 +7,5 @@ from django_tasks_db.apps import TasksAppConfig
 
 
 class TasksDbConfig(TasksAppConfig):
-    verbose_name = _("Background tasks")
+    # django-tasks-db declares a plain str; Django reads any lazy string here.
+    verbose_name = _("Background tasks")  # type: ignore[assignment]

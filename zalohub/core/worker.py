@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -73,7 +74,7 @@ class WorkerProcess:
             self._spawn("scheduler", self._run_scheduler)
         logger.info("Worker %s started: %d task threads", self.worker_id, self.threads)
 
-    def _spawn(self, name: str, target, *args) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, name: str, target: Callable[..., object], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=f"zalohub-{name}", daemon=True)
         thread.start()
         self._threads.append(thread)

@@ -178,9 +178,9 @@ class HealthAdmin(admin.ModelAdmin):
             raise Http404 if kind not in SUBJECTS else PermissionDenied
         subject = get_object_or_404(SUBJECTS[kind], pk=pk)
         bundle = escalation_bundle(
-            oa=subject if kind == "oa" else None,
-            event=subject if kind == "event" else None,
-            api_log=subject if kind == "apilog" else None,
+            oa=subject if isinstance(subject, OfficialAccount) else None,
+            event=subject if isinstance(subject, ZaloEvent) else None,
+            api_log=subject if isinstance(subject, ApiLog) else None,
         )
         if request.GET.get("format") == "json":
             stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -224,7 +224,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "resolved_at",
     ]
     list_filter = [CheckFilter, "category", "oa"]
-    fields = [
+    readonly_fields = [
         "oa",
         "check_title",
         "category",
@@ -235,7 +235,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "alerted_at",
         "recovery_alerted_at",
     ]
-    readonly_fields = fields
+    fields = tuple(readonly_fields)
 
     @admin.display(description=_lazy("check"), ordering="check_key")
     def check_title(self, obj: Incident) -> str:

@@ -2,6 +2,7 @@
 is no longer red the incident closes with a recovery notice. The in-app banner shows
 the open incidents and the recent recoveries (context.py)."""
 
+import functools
 import logging
 from datetime import datetime
 
@@ -123,7 +124,7 @@ def reconcile_incidents(*, health: OAHealth) -> tuple[list[Incident], list[Incid
             except IntegrityError:
                 continue  # another worker opened it first: it alerts, not us
             opened.append(incident)
-            transaction.on_commit(lambda i=incident, c=check: _alert(i, c))
+            transaction.on_commit(functools.partial(_alert, incident, check))
         elif check.level == Level.RED and incident is not None:
             Incident.objects.filter(pk=incident.pk).update(
                 summary=check.summary, texts=_texts(check)
@@ -134,5 +135,5 @@ def reconcile_incidents(*, health: OAHealth) -> tuple[list[Incident], list[Incid
             # Conditional: only the run that closes it sends the recovery notice.
             incident.resolved_at = now
             resolved.append(incident)
-            transaction.on_commit(lambda i=incident, c=check: _recovered(i, c, now))
+            transaction.on_commit(functools.partial(_recovered, incident, check, now))
     return opened, resolved

@@ -31,9 +31,9 @@ def _recovered(user: Any, open_: list[Incident]) -> list[Incident]:
     if not rows:
         return []
     # Seen now: the next page shows none of these again.
-    NoticeSeen.objects.update_or_create(
-        user=user, defaults={"recoveries_until": rows[0].resolved_at}
-    )
+    latest = rows[0].resolved_at
+    assert latest is not None  # filtered on it
+    NoticeSeen.objects.update_or_create(user=user, defaults={"recoveries_until": latest})
     broken = {(i.oa_id, i.check_key) for i in open_}
     shown: list[Incident] = []
     for incident in rows:

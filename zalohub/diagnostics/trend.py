@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -34,7 +34,7 @@ class Day:
     label_x: float = 0.0
 
 
-def _per_day(qs, field: str, since: datetime) -> dict[date, int]:  # type: ignore[no-untyped-def]
+def _per_day(qs: QuerySet, field: str, since: datetime) -> dict[date, int]:
     tz = timezone.get_current_timezone()
     rows = (
         qs.filter(**{f"{field}__gte": since})

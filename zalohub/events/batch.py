@@ -117,12 +117,12 @@ class Batch:
             if event.oa_id is not None:
                 wanted.setdefault(event.oa_id, set()).update(wire.msg_ids)
         self._fetch_messages(wanted)
-        users = []
+        users: list[tuple[Any, ZaloUser, datetime | None]] = []
         for event, wire in self._parsed():
             if event.oa is None or not event.zalo_user_id or not _links_user(event.event_name):
                 continue
             named = wire.msg_ids
-            if named and self._messages.get((event.oa_id, named[0])) is not None:
+            if named and self._messages.get((event.oa.pk, named[0])) is not None:
                 continue  # a message already stored (ours, or a redelivery): no new link
             user = ZaloUser(zalo_user_id=event.zalo_user_id, user_id_by_app=wire.user_id_by_app)
             users.append((event.oa, user, event_time(event)))
@@ -139,9 +139,9 @@ class Batch:
             for message in Message.objects.filter(query):
                 self._messages[(message.oa_id, message.zalo_msg_id)] = message
 
-    def message(self, oa_id: int, msg_id: str) -> Message | None:
+    def message(self, oa_id: int | None, msg_id: str) -> Message | None:
         """The OA's message with this Zalo msg id: stored, or stored by this batch."""
-        if not msg_id:
+        if not msg_id or oa_id is None:
             return None
         if (oa_id, msg_id) not in self._messages:
             self._fetch_messages({oa_id: {msg_id}})

@@ -127,6 +127,7 @@ def _cached(
     if entry and entry[0] > time.monotonic():
         return entry[1]
     if not _lookup.acquire(blocking=entry is None):
+        assert entry is not None  # a blocking acquire always succeeds
         return entry[1]  # expired, and being looked up again by another request
     try:
         entry = cache.get(key) or (misses.get(key) if misses is not None else None)

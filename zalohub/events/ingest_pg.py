@@ -86,9 +86,9 @@ class PgWriter:
             else:  # the unnamed statement: parsed for this batch, kept by nobody
                 pgconn.send_query_params(self._sql, [data])
             result = self._check(conn, pq.ExecStatus.TUPLES_OK)
-            value = result.get_value
+            cell = result.get_value  # RETURNING id, app_id, dedupe_key: never NULL
             return {
-                (int(value(i, 1)), value(i, 2).decode()): int(value(i, 0))
+                (int(cell(i, 1) or b""), (cell(i, 2) or b"").decode()): int(cell(i, 0) or b"")
                 for i in range(result.ntuples)
             }
         except BaseException:

@@ -35,6 +35,7 @@ bad row never fails another request. Inside a caller's transaction (tests, manag
 code) a row is inserted alone in a savepoint, as part of that transaction.
 """
 
+import functools
 import json
 import logging
 import threading
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from zalohub.events.models import ZaloEvent
@@ -94,6 +96,14 @@ def _literal(value: Any) -> str | None:
     return None
 
 
+def _fresh_default(field: Field) -> Any:
+    return field.get_db_prep_save(field.get_default(), connection)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 class Columns:
     """What an INSERT of ingest's rows writes, worked out once per process and database
     vendor from ZaloEvent's fields: the columns filled from each row (``names``) and every
@@ -101,7 +111,9 @@ class Columns:
     more value per row (``extra``, whose columns end ``names``)."""
 
     def __init__(self) -> None:
-        fields = {f.column: f for f in ZaloEvent._meta.concrete_fields if not f.primary_key}
+        fields: dict[str, Field] = {
+            f.column: f for f in ZaloEvent._meta.concrete_fields if f.column and not f.primary_key
+        }
         missing = [c for c in _FILLED if c not in fields]
         if missing:
             raise RuntimeError(f"ZaloEvent has no column(s) {missing}: update ingest_store")
@@ -117,15 +129,13 @@ class Columns:
                 if field.default is timezone.now:
                     raise RuntimeError(f"ZaloEvent.{field.name}: add it to ingest_store._FILLED")
                 # Another callable default: evaluated for each row (none today).
-                self.extra.append(
-                    (column, lambda f=field: f.get_db_prep_save(f.get_default(), connection))
-                )
+                self.extra.append((column, functools.partial(_fresh_default, field)))
                 self.names.append(column)
                 continue
             value = field.get_db_prep_save(field.get_default(), connection)
             literal = _literal(value)
             if literal is None:
-                self.extra.append((column, lambda v=value: v))
+                self.extra.append((column, functools.partial(_same, value)))
                 self.names.append(column)
             else:
                 self.literals.append((column, literal))

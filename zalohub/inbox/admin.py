@@ -77,5 +77,5 @@ class ConversationAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         title = _("Zalo user ID %(id)s") % {"id": obj.zalo_user_id}
         return format_html('<span title="{}">{}</span>', title, name)
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -148,12 +148,11 @@ def thread_fingerprint(conversation_id: int, limit: int = 100) -> str:
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is None:
         return "gone"
-    rows = (
+    rows = list(
         Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
         .order_by("-created_at", "-id")
         .values_list("id", "zalo_state")[:limit]
     )
-    rows = list(rows)
     # A send that Zalo failed waits On Queue: its attempts say when the retry line changes.
     waiting = [pk for pk, state in rows if state == ZaloState.ON_QUEUE]
     attempts = (

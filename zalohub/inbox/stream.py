@@ -105,7 +105,9 @@ async def async_events(scope: Scope, cursor: tuple[str, str]) -> AsyncIterator[s
         notifier.remove_listener(listener)
 
 
-def events_for(request: object, scope: Scope, cursor: tuple[str, str]) -> object:
+def events_for(
+    request: object, scope: Scope, cursor: tuple[str, str]
+) -> Iterator[str] | AsyncIterator[str]:
     if isinstance(request, ASGIRequest):
         return async_events(scope, cursor)
     return sync_events(scope, cursor)

@@ -1,5 +1,6 @@
 """The inbox pages: thin views over services, partials for live refresh, the stream."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -32,11 +34,11 @@ def _denied(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "inbox/denied.html", {"message": message}, status=403)
 
 
-def inbox_view(view):  # type: ignore[no-untyped-def]
+def inbox_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Login, the inbox permission, and a 403 page that says what is missing."""
 
     @login_required
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not access.can_use_inbox(request.user):
             return _denied(request, _("Your account has no access to the inbox."))
         return view(request, *args, **kwargs)
@@ -302,7 +304,7 @@ def _stream_oas(
 
 @require_GET
 @inbox_view
-def events(request: HttpRequest) -> HttpResponse:
+def events(request: HttpRequest) -> StreamingHttpResponse:
     filters = _filters(request)
     conversation = None
     if (raw := request.GET.get("c", "")).isdigit():

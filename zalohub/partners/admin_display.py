@@ -7,6 +7,7 @@ what it means, with labels in the reader's language and links to the rows it nam
 from typing import Any
 
 from django.apps import apps
+from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -145,8 +146,16 @@ def field_value(name: str, value: Any) -> Any:
     return value if value not in ("", None) else "—"
 
 
+def verbose_name(name: str) -> Any:
+    """A partner field's name as its form shows it: a lazy string, translated when shown."""
+    field = Partner._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"Partner.{name} is a relation's other end, not a field")
+    return field.verbose_name
+
+
 def field_label(name: str) -> str:
-    return str(Partner._meta.get_field(name).verbose_name).capitalize()
+    return str(verbose_name(name)).capitalize()
 
 
 def merge_fields_table(journal: Any) -> SafeString:

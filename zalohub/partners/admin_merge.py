@@ -1,5 +1,7 @@
 """The duplicate queue and the merge journal: merge, undo, and the scan button."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -7,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,6 +25,7 @@ from zalohub.partners.admin_display import (
     row_link,
     rows_table,
     undo_report_table,
+    verbose_name,
 )
 from zalohub.partners.duplicates import duplicates_scan
 from zalohub.partners.merge import (
@@ -32,7 +35,7 @@ from zalohub.partners.merge import (
     partner_merge,
     partner_merge_undo,
 )
-from zalohub.partners.models import DuplicateSuggestion, MergeJournal, Partner, ZaloPartnerLink
+from zalohub.partners.models import DuplicateSuggestion, MergeJournal, ZaloPartnerLink
 
 # Records kept for the audit: read here, never saved by hand (no Save buttons).
 NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
@@ -43,7 +46,7 @@ class MergeForm(forms.Form):
     take = forms.MultipleChoiceField(
         label=gettext_lazy("Take these fields from the other partner"),
         # Named as on the partner's form, not by the field's code.
-        choices=[(f, Partner._meta.get_field(f).verbose_name) for f in CHOOSABLE],
+        choices=[(f, verbose_name(f)) for f in CHOOSABLE],
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
@@ -60,7 +63,7 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
     list_display = ["first", "second", "score", "reason_list", "status", "merge_link"]
     list_filter = ["status"]
     readonly_fields = ["first", "second", "score", "reason_table", "status", "created_at"]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
     actions = ["dismiss"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -74,7 +77,13 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
     def reason_table(self, obj: DuplicateSuggestion) -> str:
         return reasons_table(obj.reasons)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         return super().change_view(
             request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
         )
@@ -92,7 +101,7 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
             status=DuplicateSuggestion.Status.DISMISSED
         )
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("scan/", wrap(self.scan_view), name="partners_suggestion_scan"),
@@ -100,7 +109,9 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_scan": self.has_change_permission(request)}
         return super().changelist_view(request, extra_context)
 
@@ -125,7 +136,9 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
         )
         pair = {str(p.pk): p for p in (suggestion.first, suggestion.second)}
         form = MergeForm(request.POST or None)
-        form.fields["survivor"].choices = [(k, str(p)) for k, p in pair.items()]
+        survivor_field = form.fields["survivor"]
+        assert isinstance(survivor_field, forms.ChoiceField)  # declared so on MergeForm
+        survivor_field.choices = [(k, str(p)) for k, p in pair.items()]
         if request.method == "POST" and form.is_valid():
             survivor = pair[form.cleaned_data["survivor"]]
             merged = next(p for k, p in pair.items() if p.pk != survivor.pk)
@@ -172,7 +185,7 @@ class MergeJournalAdmin(admin.ModelAdmin):
         "undone_by",
         "undo_table",
     ]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     @admin.display(description=gettext_lazy("Fields"))
     def fields_table(self, obj: MergeJournal) -> str:
@@ -195,7 +208,13 @@ class MergeJournalAdmin(admin.ModelAdmin):
     def undo_table(self, obj: MergeJournal) -> str:
         return undo_report_table(obj.undo_report)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         return super().change_view(
             request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
         )
@@ -206,7 +225,7 @@ class MergeJournalAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # the journal is how a merge is audited and undone
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/undo/", wrap(self.undo_view), name="partners_merge_undo"),

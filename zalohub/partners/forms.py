@@ -1,5 +1,7 @@
 """Forms staff fill in for partners: phones as typed in, stored as Zalo writes them."""
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +13,7 @@ class PhoneField(forms.CharField):
     """Any way a Vietnamese number is written ("0912 345 678", "+84 912-345-678"),
     cleaned to 84xxxxxxxxx; anything else is refused with the reason."""
 
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs: Any) -> None:
         # Longer than the stored form: spaces, dashes, "(+84)" are welcome when typed.
         kwargs.setdefault("max_length", 40)
         kwargs.setdefault("help_text", _("For example 0912 345 678 or +84 912 345 678."))

@@ -87,7 +87,7 @@ def _fields(partner: Partner) -> dict[str, Any]:
 
 def _audit(survivor: Partner) -> list[dict[str, Any]]:
     """Re-audit the survivor's links: what an admin should look at after the merge."""
-    findings = []
+    findings: list[dict[str, Any]] = []
     by_oa: dict[int, list[ZaloPartnerLink]] = defaultdict(list)
     by_app: dict[int, set[str]] = defaultdict(set)
     for link in survivor.zalo_links.select_related("oa"):
@@ -227,16 +227,15 @@ def partner_merge_undo(*, journal: MergeJournal, actor: Any = None) -> MergeJour
             DuplicateSuggestion.objects.filter(pk=item["pk"]).update(status=item["status"])
         pks = [int(pk) for pk in snapshot["link_shadow"]]
         ZaloPartnerLink.objects.filter(pk__in=pks).update(is_shadow=True)
-        moved_links = next(
+        moved_links: list[int] = next(
             (e["pks"] for e in snapshot["moved"] if e["model"] == "partners.zalopartnerlink"), []
         )
         since = journal.created_at
         stayed = sum(
-            link.messages.filter(created_at__gt=since).count()  # type: ignore[attr-defined]
-            for link in survivor.zalo_links.all()
+            link.messages.filter(created_at__gt=since).count() for link in survivor.zalo_links.all()
         )
         went_back = sum(
-            link.messages.filter(created_at__gt=since).count()  # type: ignore[attr-defined]
+            link.messages.filter(created_at__gt=since).count()
             for link in ZaloPartnerLink.objects.filter(pk__in=moved_links)
         )
         journal.undone_at = timezone.now()

@@ -258,7 +258,7 @@ def customer_submit_info(
                     "user_address": shared.get("address") or "1 Lê Lợi",
                 },
             }
-        address = info.get("full_address") if isinstance(info.get("full_address"), dict) else {}
+        address = info["full_address"] if isinstance(info.get("full_address"), dict) else {}
         for key, value in (
             ("name", info.get("name")),
             ("phone", info.get("phone")),

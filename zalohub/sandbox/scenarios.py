@@ -14,14 +14,16 @@ from typing import Any
 from zalohub.sandbox.faults import Fault
 from zalohub.sandbox.state import SandboxState
 
+Step = Callable[[SandboxState, dict[str, Any]], dict[str, Any]]  # (state, request body)
+
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     category: str  # the guide's error group the hub should name
     description: str
-    apply: Callable[[SandboxState, dict[str, Any]], dict[str, Any]]
-    undo: Callable[[SandboxState, dict[str, Any]], dict[str, Any]]
+    apply: Step
+    undo: Step
 
 
 # What each state's scenarios changed, so DELETE can put it back.
@@ -114,7 +116,7 @@ def _restore_secret(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]
 
 
 # --- faults (send, template, recipient) -----------------------------------------------------
-def _fault(name: str, mode: str, code: int | None = None, zns: bool = False):  # type: ignore[no-untyped-def]
+def _fault(name: str, mode: str, code: int | None = None, zns: bool = False) -> Step:
     def apply(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:
         endpoint = str(spec.get("endpoint") or (ZNS_SEND_ROUTE if zns else "*"))
         fault = state.add_fault(endpoint, mode, code=code)
@@ -124,7 +126,7 @@ def _fault(name: str, mode: str, code: int | None = None, zns: bool = False):  #
     return apply
 
 
-def _unfault(name: str):  # type: ignore[no-untyped-def]
+def _unfault(name: str) -> Step:
     def undo(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:
         mine: list[Fault] = _memory(state).get("faults", {}).pop(name, [])
         with state.lock:

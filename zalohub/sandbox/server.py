@@ -9,13 +9,14 @@ import ipaddress
 import logging
 import socket
 import threading
-from typing import Any
+from typing import Any, cast
 from wsgiref import simple_server
 
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import translation
 
 from zalohub.sandbox.dispatch import RAW_HEADERS_KEY, answer_after_work, start_request
@@ -34,14 +35,16 @@ class SandboxHandler(WSGIHandler):
     """
 
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        inner = convert_exception_to_response(self._get_response)
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        # BaseHandler's own per-request path (what its middleware chain ends in): private,
+        # so django-stubs does not declare it.
+        inner = convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]
 
         def chain(request: HttpRequest) -> HttpResponse:
             start_request()
-            response = answer_after_work(inner(request))
+            response = answer_after_work(cast(HttpResponse, inner(request)))  # a sync handler
             # 4xx/5xx answers are the sandbox's job (faults, Zalo errors), not incidents;
             # a crash in a view was already logged, with its traceback, by Django.
             response._has_been_logged = True  # type: ignore[attr-defined]
@@ -52,7 +55,7 @@ class SandboxHandler(WSGIHandler):
 
         self._middleware_chain = chain
 
-    def get_response(self, request: HttpRequest) -> HttpResponse:
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
         request.urlconf = URLCONF
         # The consent page speaks the browser's language, as LocaleMiddleware would.
         with translation.override(translation.get_language_from_request(request)):
@@ -65,7 +68,9 @@ class _RequestHandler(WSGIRequestHandler):
         # Headers and body go out in separate writes; without this, Nagle's algorithm
         # and delayed ACKs add ~40 ms to every kept-alive request.
         with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # socketserver makes ``connection`` the client's socket; django-stubs types it
+            # as the request.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
 
     def get_environ(self) -> dict[str, Any]:
         # Django's handler drops headers whose names contain "_" (anti-spoofing behind a

@@ -8,6 +8,7 @@ schedule for tests. One background thread sends, in due-time order, so events of
 conversation leave in the order they were made. Only loopback URLs are ever contacted.
 """
 
+import functools
 import hashlib
 import heapq
 import ipaddress
@@ -120,7 +121,7 @@ class Emitter:
     def __init__(self) -> None:
         self.config = WebhookConfig()
         self._cond = threading.Condition()
-        self._queue: list[tuple[float, int, int, Callable[[], None]]] = []
+        self._queue: list[tuple[float, int, int, Callable[[], object]]] = []
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._generation = 0
@@ -130,7 +131,7 @@ class Emitter:
         self._client: httpx.Client | None = None
 
     # --- scheduling ----------------------------------------------------------------------
-    def call_later(self, delay: float, job: Callable[[], None]) -> None:
+    def call_later(self, delay: float, job: Callable[[], object]) -> None:
         with self._cond:
             due = time.monotonic() + max(0.0, delay)
             heapq.heappush(self._queue, (due, next(self._seq), self._generation, job))
@@ -219,7 +220,7 @@ class Emitter:
                     delivery.state = "no_target"
                     continue
                 generation = self._generation
-            self.call_later(delay, lambda d=delivery, g=generation: self._attempt(d, g))
+            self.call_later(delay, functools.partial(self._attempt, delivery, generation))
         return made
 
     @staticmethod

@@ -94,13 +94,13 @@ def zns_view(request: HttpRequest, state: SandboxState, action: str) -> HttpResp
             )
             return _emitted(list(done))
         if action == "quota":
-            done = reviewer.set_daily_quota(
+            quota = reviewer.set_daily_quota(
                 state,
                 oa_id=str(body.get("oa_id") or ""),
                 daily=_int(body, "daily"),
                 remaining=_int(body, "remaining"),
             )
-            return _emitted([done])
+            return _emitted([quota])
         if action == "refuse":
             recipient, code = str(body.get("recipient") or ""), _int(body, "code") or 0
             with state.lock:

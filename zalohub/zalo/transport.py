@@ -47,7 +47,7 @@ class Call:
         return _int("x-ratelimit-limit"), _int("x-ratelimit-remain")
 
 
-Recorder = Callable[[Call], None]
+Recorder = Callable[[Call], object]  # what it returns is ignored
 _recorders: list[Recorder] = []
 
 

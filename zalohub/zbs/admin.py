@@ -1,7 +1,7 @@
 """The ZBS Templates screens: the list per OA, the template form with its lifecycle
 buttons, and the settings with the OA's Route policy."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin

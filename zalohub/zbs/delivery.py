@@ -12,7 +12,7 @@ The claim, the settling, the retries and the sweeper are the outbound pipeline's
 
 import functools
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils.translation import gettext_noop
@@ -39,9 +39,9 @@ def deliver_template(*, event_id: int, worker_id: str) -> str:
 
 
 def _load(event: ZaloEvent) -> TemplateSend:
-    return TemplateSend.objects.select_related("template", "bulk", "oa").get(
-        message_id=event.message_id
-    )
+    # Every outbound event carries its message (only inbound events have none).
+    message_id = cast(int, event.message_id)
+    return TemplateSend.objects.select_related("template", "bulk", "oa").get(message_id=message_id)
 
 
 def _refuse(attempt: Attempt) -> Reason | None:
@@ -111,7 +111,7 @@ def _classify(attempt: Attempt, exc: ZaloError) -> Failure:
     # The code, explained in each reader's language (Zalo's own text kept beside it).
     why = zalo_reason(exc)
     then = None
-    if send.bulk_id and exc.kind is ErrorKind.QUOTA:
+    if send.bulk is not None and exc.kind is ErrorKind.QUOTA:
         from zalohub.zbs.bulk import bulk_stop
 
         # After the failure is stored: the bulk send stops, naming this refusal.

@@ -163,7 +163,8 @@ class TemplateForm(forms.ModelForm):
         return kept
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         draft = Template(
             name=cleaned.get("name") or "",
             body=cleaned.get("body") or "",

@@ -29,7 +29,7 @@ def _template(event: ZaloEvent, wire: WebhookEvent) -> Template | None:
     if not zalo_id:
         raise HandlerError("The event names no template_id.", category=ErrorCategory.TEMPLATE)
     template = Template.objects.filter(oa_id=event.oa_id, zalo_template_id=zalo_id).first()
-    if template is None:
+    if template is None and event.oa_id is not None:
         from zalohub.zbs.tasks import sync_templates
 
         oa_pk = event.oa_id

@@ -4,9 +4,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from zalohub.core.stored_text import Reason
 from zalohub.diagnostics.models import LEVEL_RANK, Level
 from zalohub.diagnostics.registry import check_title
 from zalohub.diagnostics.text import loaded, msg, stored
+
+# (name, value): a value may be a stored failure's Reason, rendered per reader.
+Fact = tuple[str, str | Reason]
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class CheckResult:
     summary: str
     category: str = ""
     next_step: str = ""
-    facts: list[tuple[str, str]] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
 from zalohub.accounts.models import OfficialAccount
-from zalohub.diagnostics.checks import CheckResult, Evidence, links
+from zalohub.diagnostics.checks import CheckResult, Evidence, Fact, links
 from zalohub.diagnostics.checks.webhook import (
     WrongSecret,
     genuine_deliveries,
@@ -87,7 +87,7 @@ def check_refused(*, oa: OfficialAccount, now: datetime, wrong: WrongSecret | No
                 "asks Zalo to deliver a test event."
             )
         )
-    facts = [
+    facts: list[Fact] = [
         (msg(_("Window")), span),
         (msg(_("Refused requests")), str(total)),
         (msg(_("Bad signature")), str(kinds["bad"])),

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_noop as _
 from zalohub.accounts.models import OfficialAccount
 from zalohub.apilog.models import ApiLog
 from zalohub.diagnostics.categories import Category, category_for_event, next_step
-from zalohub.diagnostics.checks import CheckResult, Evidence, links
+from zalohub.diagnostics.checks import CheckResult, Evidence, Fact, links
 from zalohub.diagnostics.models import Level
 from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import msg
@@ -66,8 +66,8 @@ def failure_tally(*, oa: OfficialAccount, now: datetime) -> FailureTally:
     return tally
 
 
-def _rows(counter: Counter) -> list[tuple[str, str]]:
-    rows = []
+def _rows(counter: Counter) -> list[Fact]:
+    rows: list[Fact] = []
     for (kind, code), n in counter.most_common():
         name = (
             msg(_("Zalo code %(code)s (%(kind)s)"), code=code, kind=KIND_LABELS[ErrorKind(kind)])

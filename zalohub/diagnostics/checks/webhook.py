@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 # Texts are stored untranslated and rendered per reader (text.py): _ only marks them.
 from django.utils.translation import gettext_lazy
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_noop as _
 from zalohub.accounts.models import OfficialAccount
 from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.diagnostics.categories import Category, next_step
-from zalohub.diagnostics.checks import CheckResult, Evidence, links, when
+from zalohub.diagnostics.checks import CheckResult, Evidence, Fact, links, when
 from zalohub.diagnostics.models import Level, WebhookProbe
 from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import Msg, msg
@@ -40,14 +41,14 @@ def window_label() -> Msg:
     return msg(_("%d min"), settings.DIAGNOSTICS_WEBHOOK_WINDOW_MINUTES)
 
 
-def customer_events(oa: OfficialAccount):  # type: ignore[no-untyped-def]
+def customer_events(oa: OfficialAccount) -> QuerySet[ZaloEvent]:
     """Events Zalo delivered for the OA: the probes of the self-test are not traffic."""
     return ZaloEvent.objects.filter(oa=oa, direction=Direction.INBOUND).exclude(
         event_name=PROBE_EVENT
     )
 
 
-def genuine_deliveries(oa: OfficialAccount, since: datetime):  # type: ignore[no-untyped-def]
+def genuine_deliveries(oa: OfficialAccount, since: datetime) -> QuerySet[ZaloEvent]:
     """Deliveries whose signature verified, for any OA of the app, since ``since``: the
     OA secret key is per app, so any one of them proves the key right. Zalo's test
     deliveries count (they are signed by Zalo); only verified requests are ever stored."""
@@ -64,6 +65,8 @@ def silence_threshold(*, oa: OfficialAccount, now: datetime) -> timedelta | None
     if count < settings.DIAGNOSTICS_WEBHOOK_BASELINE_EVENTS:
         return None
     oldest = recent.order_by("received_at").values_list("received_at", flat=True).first()
+    if oldest is None:  # gone since the count
+        return None
     usual_gap = (now - oldest) / count
     floor = timedelta(hours=settings.DIAGNOSTICS_WEBHOOK_SILENT_MIN_HOURS)
     return max(floor, usual_gap * settings.DIAGNOSTICS_WEBHOOK_SILENT_FACTOR)
@@ -277,7 +280,7 @@ def check_webhook(
     elif threshold is None:
         summary = msg(_("Events arrive (too little traffic for a baseline)."))
 
-    facts: list[tuple[str, str]] = [
+    facts: list[Fact] = [
         (msg(_("Webhook URL")), oa.webhook_url),
         (msg(_("Window")), window_label()),
         (msg(_("Genuine deliveries in the window")), str(genuine)),
