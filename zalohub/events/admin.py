@@ -476,7 +476,6 @@ class ZaloEventAdmin(admin.ModelAdmin):
         can_view_apilog = request.user.has_perm("apilog.view_apilog")
         linked = ApiLog.objects.filter(ref_type="event", ref_id=str(event.pk))
         query = urlencode({"ref_type": "event", "ref_id": str(event.pk)})
-        others = ZaloEvent.objects.filter(message=event.message).exclude(pk=event.pk)
         return {
             "show_retry": can_retry_processing(event),
             "show_resend": can_resend(event),
@@ -485,7 +484,12 @@ class ZaloEventAdmin(admin.ModelAdmin):
             "apilog_url": f"{reverse('admin:apilog_apilog_changelist')}?{query}",
             "api_logs": list(linked[:API_LOGS_SHOWN]) if can_view_apilog else [],
             "api_logs_more": can_view_apilog and linked.count() > API_LOGS_SHOWN,
-            "related_events": list(others.order_by("received_at", "id")[:20])
+            # The other events of the same message (its resends): none without a message.
+            "related_events": list(
+                ZaloEvent.objects.filter(message_id=event.message_id)
+                .exclude(pk=event.pk)
+                .order_by("received_at", "id")[:20]
+            )
             if event.message_id
             else [],
         }
