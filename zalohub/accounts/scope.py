@@ -74,11 +74,12 @@ class OAScopedAdminMixin:
     oa_field = "oa"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # A mixin: the ModelAdmin after it in the MRO answers (django-stubs cannot know).
         qs = super().get_queryset(request)  # type: ignore[misc]
         return scope_to_oas(qs, request.user, field=self.oa_field)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
-        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]  # as above
         if obj is None:
             raise Http404
         return obj

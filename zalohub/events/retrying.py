@@ -77,7 +77,8 @@ def retries_of_messages(message_ids: list[int]) -> dict[int, Retrying]:
         "error_message_i18n",
     )
     for event in events.order_by("id"):
-        newest[event.message_id] = event  # type: ignore[index]
+        if event.message_id is not None:  # always, filtered on it
+            newest[event.message_id] = event
     found = {pk: retry_state(event) for pk, event in newest.items()}
     return {pk: state for pk, state in found.items() if state is not None}
 

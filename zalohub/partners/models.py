@@ -106,8 +106,8 @@ class Partner(models.Model):
     def resolved(self) -> "Partner":
         """The partner this one now is (itself unless merged)."""
         partner = self
-        while partner.merged_into_id:
-            partner = partner.merged_into  # type: ignore[assignment]
+        while partner.merged_into is not None:  # no query once merged_into_id is None
+            partner = partner.merged_into
         return partner
 
 
