@@ -38,3 +38,27 @@ def test_a_refusal_written_in_vietnamese_reads_in_english_and_back(oa, son):
         with translation.override(language):
             assert shown_reason(message, "failure_reason") == expected
             assert shown_reason(event, "error_message") == expected
+
+
+def test_every_parameter_problem_reads_in_the_readers_language(approved, son):
+    wrong = {"order_code": "DH8821", "extra": "x"}  # customer_name missing, extra unknown
+    with translation.override("vi"), pytest.raises(TemplateSendRefused) as refused:
+        template_send(partner=son, template=approved, params=wrong)
+    message = refused.value.send.message
+
+    def problems(language: str) -> str:
+        with translation.override(language):
+            return " ".join(
+                (
+                    gettext("“%s” is not a parameter of this template.") % "extra",
+                    gettext("The parameter “%s” is missing.") % "customer_name",
+                )
+            )
+
+    assert problems("en") != problems("vi")
+    # It should list both problems in each reader's language, whoever sent it.
+    assert str(refused.value) == problems("vi")
+    assert message.failure_reason == problems("en")
+    for language in ("en", "vi"):
+        with translation.override(language):
+            assert shown_reason(message, "failure_reason") == problems(language)

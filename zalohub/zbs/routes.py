@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from zalohub.accounts.models import OfficialAccount
@@ -35,34 +34,41 @@ class SendProblem(ValueError):
 
 def check_params(template: Template, params: dict[str, Any]) -> dict[str, str]:
     """The values to send, as strings; every problem at once in one SendProblem."""
-    problems: list[str] = []
+    problems: list[Reason] = []
     values: dict[str, str] = {}
     declared = {str(p.get("name")) for p in template.params}
     for name in sorted(set(params) - declared):
-        problems.append(_("“%s” is not a parameter of this template.") % name)
+        problems.append(reason(gettext_noop("“%s” is not a parameter of this template."), name))
     for param in template.params:
         name = str(param.get("name"))
         value = params.get(name)
         text = "" if value is None else str(value).strip()
         if not text:
             if param.get("require", True):
-                problems.append(_("The parameter “%s” is missing.") % name)
+                problems.append(reason(gettext_noop("The parameter “%s” is missing."), name))
             continue
         limit = int(param.get("max_length") or type_limit(param))
         if len(text) > limit:
             problems.append(
-                _("“%(name)s” is %(n)d characters long; this template takes at most %(max)d.")
-                % {"name": name, "n": len(text), "max": limit}
+                reason(
+                    gettext_noop(
+                        "“%(name)s” is %(n)d characters long; this template takes at most %(max)d."
+                    ),
+                    name=name,
+                    n=len(text),
+                    max=limit,
+                )
             )
         if len(text) < int(param.get("min_length") or 0):
-            problems.append(_("“%s” is too short.") % name)
+            problems.append(reason(gettext_noop("“%s” is too short."), name))
         if (param.get("number") or int(param.get("type") or 0) in (10, 14)) and not re.fullmatch(
             r"[\d.,]+", text
         ):
-            problems.append(_("“%s” must be a number.") % name)
+            problems.append(reason(gettext_noop("“%s” must be a number."), name))
         values[name] = text
     if problems:
-        raise SendProblem(" ".join(problems))
+        # Every problem, each in the reader's language, one after the other.
+        raise SendProblem(reason(" ".join(["%s"] * len(problems)), *problems))
     return values
 
 
@@ -85,27 +91,28 @@ class Route:
         return self.route == RoutePolicy.UID and bool(self.phone)
 
 
-def partner_phone(partner: Partner, override: str = "") -> tuple[str, str]:
+def partner_phone(partner: Partner, override: str = "") -> tuple[str, Reason | None]:
     """(a usable phone, why none was usable): verified numbers first, newest first."""
     candidates = (
         [override]
         if override
         else [p.number for p in partner.phones.order_by("-verified", "-created_at", "-id")]
     )
-    why = ""
+    why: Reason | None = None
     for raw in candidates:
         try:
             number = normalize_phone(raw)
         except InvalidPhone as exc:
-            why = _("%(phone)s is not a valid Vietnamese number (%(reason)s)") % {
-                "phone": raw,
-                "reason": exc,
-            }
+            why = reason(
+                gettext_noop("%(phone)s is not a valid Vietnamese number (%(reason)s)"),
+                phone=raw,
+                reason=exc,
+            )
             continue
         if is_blocked_phone(number):
-            why = _("%s is a placeholder or test number") % number
+            why = reason(gettext_noop("%s is a placeholder or test number"), number)
             continue
-        return number, ""
+        return number, None
     return "", why
 
 
@@ -117,7 +124,7 @@ def choose_route(*, oa: OfficialAccount, partner: Partner, policy: str, phone: s
         .first()
     )
     user_id = link.zalo_user_id if link else ""
-    number, why = ("", "") if policy == RoutePolicy.UID else partner_phone(partner, phone)
+    number, why = ("", None) if policy == RoutePolicy.UID else partner_phone(partner, phone)
     if policy == RoutePolicy.UID:
         if not user_id:
             raise SendProblem(reason(NO_LINK), category=ErrorCategory.RECIPIENT)
@@ -125,9 +132,8 @@ def choose_route(*, oa: OfficialAccount, partner: Partner, policy: str, phone: s
     if policy == RoutePolicy.UID_PHONE and user_id:
         return Route(RoutePolicy.UID, user_id, number, link)
     if not number:
-        # The detail (which number, why) is data here, in the language it was found in.
-        found = (
-            reason("%s (%s)", reason(NO_VALID_PHONE), text(why)) if why else reason(NO_VALID_PHONE)
-        )
+        found = reason(NO_VALID_PHONE)
+        if why is not None:
+            found = reason("%s (%s)", found, why)
         raise SendProblem(found, category=ErrorCategory.RECIPIENT)
     return Route(RoutePolicy.PHONE, user_id, number, link)
