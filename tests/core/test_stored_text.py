@@ -1,6 +1,7 @@
 """Failure reasons are stored as a msgid and parameters (issue 14 §5): whoever wrote one,
 in whatever language, each reader reads it in theirs; rows from before keep their text."""
 
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -148,3 +149,27 @@ def test_a_row_from_before_shows_its_text_as_stored(sandbox, connected_oa, admin
     with translation.override("vi"):
         assert shown_reason(message, "failure_reason") == "stuck since Monday"
         assert status_tooltip(message) == "stuck since Monday"
+
+
+def test_zalo_out_of_reach_reads_in_the_readers_language(db):
+    import socket
+
+    from zalohub.core.stored_text import zalo_reason
+    from zalohub.zalo import ZaloError
+    from zalohub.zalo.transport import ZaloTransport
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = ZaloTransport(timeout=2.0, connect_timeout=1.0)
+    with translation.override("vi"), pytest.raises(ZaloError) as failed:
+        transport.request("GET", f"http://127.0.0.1:{port}/oa", endpoint="oa.getoa")
+    transport.close()
+    why = zalo_reason(failed.value)
+    # It should keep the hub's own words as a msgid, not as the text of the moment.
+    assert why.msgid == "Could not reach Zalo: %(error)s"
+    detail = why.params["error"]
+    with translation.override("vi"):
+        vi = why.render()
+    assert vi == _in("vi", why.msgid, {"error": detail})
+    assert why.english() == f"Could not reach Zalo: {detail}" != vi

@@ -159,10 +159,13 @@ def text(value: str) -> Reason:
 
 
 def zalo_reason(error: ZaloError) -> Reason:
-    """A failed call to Zalo: its code (explained in the reader's language), or the HTTP
-    status it answered (explained when explain() can), or its message as data."""
+    """A failed call to Zalo: its code (explained in the reader's language), or the hub's
+    own words about it (could not reach Zalo...), or the HTTP status it answered
+    (explained when explain() can), or its message as data."""
     if error.code is not None:
         return Reason(ZALO_ERROR, {"code": error.code, "message": error.message}, error.code)
+    if error.msgid:
+        return Reason(error.msgid, {k: _param(v) for k, v in error.params.items()})
     if error.http_status is not None:
         return Reason(HTTP_ERROR, {"status": error.http_status, "message": error.message})
     return text(error.message)

@@ -5,6 +5,8 @@ endpoints use ``error_name``/``error_description`` as well. Everything that deci
 whether a failed call is worth retrying lives here, so no other module parses errors.
 """
 
+from collections.abc import Mapping
+
 # Django's lazy gettext is not one of our modules: the wire stays free of models and
 # settings, and an explanation is translated only when a page shows it.
 from django.utils.translation import gettext_lazy as _
@@ -107,7 +109,14 @@ class ZaloError(Exception):
         endpoint: str = "",
         retry_after: float | None = None,
         outcome_unknown: bool = False,
+        params: Mapping[str, str | int] | None = None,
     ) -> None:
+        # With ``params``, ``message`` is the hub's own English msgid (marked with
+        # gettext_noop): kept apart so that it can be stored and read in any language.
+        self.msgid = message if params is not None else ""
+        self.params: dict[str, str | int] = dict(params or {})
+        if params is not None:
+            message = message % self.params
         super().__init__(message)
         self.message = message
         self.code = code

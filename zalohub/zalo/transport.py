@@ -140,23 +140,23 @@ class ZaloTransport:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing was sent: safe to try again.
                 raise ZaloError(
-                    gettext_noop("Could not reach Zalo: %(error)s")
-                    % {"error": f"{exc.__class__.__name__}: {exc}"},
+                    gettext_noop("Could not reach Zalo: %(error)s"),
+                    params={"error": f"{exc.__class__.__name__}: {exc}"},
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
                 ) from None
             except httpx.TimeoutException:
                 raise ZaloError(
-                    gettext_noop("Zalo did not answer within %(seconds)s s")
-                    % {"seconds": f"{self.timeout:g}"},
+                    gettext_noop("Zalo did not answer within %(seconds)s s"),
+                    params={"seconds": f"{self.timeout:g}"},
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
                     outcome_unknown=True,
                 ) from None
             except httpx.TransportError as exc:
                 raise ZaloError(
-                    gettext_noop("The connection to Zalo broke: %(error)s")
-                    % {"error": f"{exc.__class__.__name__}: {exc}"},
+                    gettext_noop("The connection to Zalo broke: %(error)s"),
+                    params={"error": f"{exc.__class__.__name__}: {exc}"},
                     kind=ErrorKind.RETRYABLE,
                     endpoint=endpoint,
                     outcome_unknown=True,
@@ -210,8 +210,8 @@ class ZaloTransport:
             )
         if not isinstance(body, dict):
             raise ZaloError(
-                gettext_noop("Zalo answered with a body that is not JSON (HTTP %(status)s)")
-                % {"status": status},
+                gettext_noop("Zalo answered with a body that is not JSON (HTTP %(status)s)"),
+                params={"status": status},
                 kind=ErrorKind.RETRYABLE if status >= 500 else ErrorKind.PERMANENT,
                 http_status=status,
                 endpoint=endpoint,
