@@ -14,12 +14,6 @@ def webhook_mac(*, first: str, raw_body: str, timestamp: str, secret_key: str) -
     return hashlib.sha256(data).hexdigest()
 
 
-def sign_webhook(*, app_id: str, raw_body: str, timestamp: str, secret_key: str) -> str:
-    """The header value Zalo sends (what the sandbox emits)."""
-    mac = webhook_mac(first=app_id, raw_body=raw_body, timestamp=timestamp, secret_key=secret_key)
-    return f"mac={mac}"
-
-
 def verify_webhook(
     *, header: str, raw_body: str, timestamp: str, secret_key: str, app_id: str, oa_id: str = ""
 ) -> str | None:
