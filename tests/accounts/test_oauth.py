@@ -258,3 +258,27 @@ def test_the_buttons_drive_the_flow(client, admin, oa):
     assert oa.access_token not in html
     sync = reverse("admin:accounts_officialaccount_sync_profile", args=[oa.pk])
     assert client.post(sync, follow=True).status_code == 200
+
+
+def test_a_failure_met_in_vietnamese_reads_in_english_and_back(oa):
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    from zalohub.core.stored_text import shown_reason
+
+    params = _authorize(oa)
+    OAuthSession.objects.filter(oa=oa).update(expires_at=timezone.now() - timedelta(seconds=1))
+    msgid = "The authorization took too long (its session expired). Press Authorize Account again."
+    with translation.override("vi"):
+        vietnamese = gettext(msgid)
+        # The admin comes back from Zalo's page with the hub in Vietnamese.
+        with pytest.raises(OAuthFailure) as failure:
+            oauth_complete(app_id=oa.app.app_id, params=params)
+    assert vietnamese != msgid
+    # It should tell the admin in their language, and store it for every reader.
+    assert failure.value.message == vietnamese
+    oa.refresh_from_db()
+    assert oa.last_error == msgid
+    for language, expected in (("en", msgid), ("vi", vietnamese)):
+        with translation.override(language):
+            assert shown_reason(oa, "last_error") == expected

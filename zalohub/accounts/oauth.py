@@ -10,11 +10,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from zalohub.accounts.models import OAuthSession, OfficialAccount, ZaloApp
 from zalohub.accounts.tokens import oa_sync_profile, store_grant
 from zalohub.core.crypto import SecretUnavailable, reveal
-from zalohub.core.stored_text import reason_fields
+from zalohub.core.stored_text import Reason, reason, reason_fields
 from zalohub.zalo import ZaloError, call_context, get_client
 from zalohub.zalo.oauth import code_challenge, make_code_verifier
 
@@ -69,15 +70,17 @@ def oauth_clear_sessions(*, oa: OfficialAccount) -> int:
     return deleted
 
 
-def _fail(session: OAuthSession, message: str) -> OAuthFailure:
-    """Record a failed attempt on the session and the OA, and return the exception."""
+def _fail(session: OAuthSession, why: Reason | str) -> OAuthFailure:
+    """Record a failed attempt on the session and the OA, and return the exception (its
+    message in the admin's language; the OA's last error read in each reader's)."""
     now = timezone.now()
+    message = str(why)
     OAuthSession.objects.filter(pk=session.pk).update(
         status=OAuthSession.Status.FAILED, error=message, finished_at=now
     )
     oa = OfficialAccount.objects.get(pk=session.oa_id)
     # A failed re-authorization must not break an OA whose token still works.
-    fields: dict[str, object] = {**reason_fields("last_error", message), "last_error_at": now}
+    fields: dict[str, object] = {**reason_fields("last_error", why), "last_error_at": now}
     if not oa.token_valid:
         fields["status"] = OfficialAccount.Status.ERROR
     OfficialAccount.objects.filter(pk=oa.pk).update(**fields)
@@ -119,32 +122,44 @@ def oauth_complete(*, app_id: str, params: Mapping[str, str]) -> OfficialAccount
     if session.expires_at < timezone.now():
         raise _fail(
             session,
-            _(
-                "The authorization took too long (its session expired). "
-                "Press Authorize Account again."
+            reason(
+                gettext_noop(
+                    "The authorization took too long (its session expired). "
+                    "Press Authorize Account again."
+                )
             ),
         )
     if params.get("error"):
         detail = params.get("error_description") or params.get("error")
-        raise _fail(session, _("Authorization was refused on Zalo's page: %s") % detail)
+        raise _fail(
+            session, reason(gettext_noop("Authorization was refused on Zalo's page: %s"), detail)
+        )
     code = params.get("code", "")
     if not code:
-        raise _fail(session, _("Zalo's callback carries no authorization code."))
+        raise _fail(session, reason(gettext_noop("Zalo's callback carries no authorization code.")))
     oa = session.oa
     zalo_oa_id = params.get("oa_id", "")
     if oa.oa_id and zalo_oa_id and zalo_oa_id != oa.oa_id:
         raise _fail(
             session,
-            _("You picked Zalo OA %(picked)s on Zalo's page, but this record is OA %(ours)s.")
-            % {"picked": zalo_oa_id, "ours": oa.oa_id},
+            reason(
+                gettext_noop(
+                    "You picked Zalo OA %(picked)s on Zalo's page, but this record is OA %(ours)s."
+                ),
+                picked=zalo_oa_id,
+                ours=oa.oa_id,
+            ),
         )
     if zalo_oa_id:
         other = OfficialAccount.objects.filter(oa_id=zalo_oa_id).exclude(pk=oa.pk).first()
         if other:
             raise _fail(
                 session,
-                _("Zalo OA %(id)s is already connected as “%(name)s”.")
-                % {"id": zalo_oa_id, "name": other.name},
+                reason(
+                    gettext_noop("Zalo OA %(id)s is already connected as “%(name)s”."),
+                    id=zalo_oa_id,
+                    name=other.name,
+                ),
             )
     try:
         with call_context(oa=oa.pk, app=app.pk):
@@ -157,7 +172,9 @@ def oauth_complete(*, app_id: str, params: Mapping[str, str]) -> OfficialAccount
     except SecretUnavailable as exc:
         raise _fail(session, str(exc)) from None
     except ZaloError as exc:
-        raise _fail(session, _("Zalo refused the authorization code: %s") % exc) from None
+        raise _fail(
+            session, reason(gettext_noop("Zalo refused the authorization code: %s"), exc)
+        ) from None
     try:
         with transaction.atomic():
             if zalo_oa_id:
