@@ -1,13 +1,15 @@
 """The fault switch: each way Zalo or the network can fail, on demand, for a while."""
 
+import threading
 import time
 
 import httpx
 import pytest
 
+from tests.events.workerproc import wait_until
 from tests.sandbox.wire import CALLBACK, make_verifier
 from zalohub.sandbox.faults import Fault, route_matches
-from zalohub.sandbox.world import APP_SUPPORT_ID
+from zalohub.sandbox.world import APP_SUPPORT_ID, SON_SUPPORT_USER_ID
 
 
 @pytest.fixture
@@ -142,3 +144,24 @@ def test_a_fault_reports_itself(sandbox):
     fault = sandbox.add_fault("oa.getoa", "zalo_error", code=-230, times=1)
     assert isinstance(fault, Fault)
     assert fault.as_dict()["code"] == -230 and fault.fired == 0
+
+
+def test_a_call_stalled_across_a_reset_leaves_the_new_world_alone(wire, sandbox, token):
+    # A call stalled by a "timeout" fault, and the sandbox reset meanwhile (as between two
+    # tests): the stalled call must not deliver its message into the new world.
+    sandbox.add_fault("oa.message.cs", "timeout", delay=0.5, times=1)
+    answers: list[httpx.Response] = []
+    stalled = threading.Thread(
+        target=lambda: answers.append(wire.send_cs(token, _text(SON_SUPPORT_USER_ID)))
+    )
+    stalled.start()
+    assert wait_until(lambda: sandbox.call_count("oa.message.cs") == 1)
+    sandbox.reset()
+    stalled.join()
+    # It should answer the stalled call as gone, and leave the new mailbox empty.
+    assert answers[0].status_code == 503
+    assert sandbox.mailbox.sent_messages() == []
+
+
+def _text(user_id: str) -> dict[str, object]:
+    return {"recipient": {"user_id": user_id}, "message": {"text": "Chào anh"}}

@@ -39,7 +39,10 @@ def zalo_call(
     if response is None:
         # "timeout": stall past the client's patience, then answer as if nothing happened
         # (the work is done even though the client gave up: a classic double-submit).
+        epoch = state.epoch
         time.sleep(fault.delay)
+        if state.epoch != epoch:  # the sandbox was reset meanwhile: that world is gone
+            return HttpResponse(status=503)
     return response
 
 
