@@ -16,7 +16,8 @@ from zalohub.sandbox import messaging, payloads, zns
 from zalohub.zalo import bodies, catalogue, webhook
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "zalo"
-SAMPLES = Path("/work/shared/zalo/samples")
+# Zalo's published webhook samples, kept in the repository beside our own fixtures.
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "zalo_samples"
 
 
 def _sandbox_event(fixture: dict[str, Any]) -> dict[str, Any] | None:
