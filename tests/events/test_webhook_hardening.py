@@ -356,3 +356,17 @@ def test_a_future_timestamp_does_not_pin_its_conversation_to_the_top(
         "7800000000000000101",
     ]
     assert order.last().last_message_at == pinned.received_at
+
+
+def test_a_refusal_with_a_number_reads_in_each_readers_language(client, zalo_app, settings):
+    # A body over the limit is refused; the row keeps the reason's msgid and number, so
+    # the rejected-requests list reads it in English and in Vietnamese alike.
+    from django.utils import translation
+
+    settings.WEBHOOK_MAX_BODY_BYTES = 64
+    raw = json.dumps({"event_name": "user_send_text", "pad": "x" * 200})
+    record = refused(signed(client, zalo_app, raw), 413, "larger than 64 bytes")
+    with translation.override("en"):
+        assert record.reason_shown() == "body larger than 64 bytes"
+    with translation.override("vi"):
+        assert record.reason_shown() == "nội dung lớn hơn 64 byte"

@@ -21,8 +21,8 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timezone import localtime
-from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from zalohub.apilog.models import ApiLog
 from zalohub.core.stored_text import shown_reason
@@ -517,9 +517,7 @@ class RejectedRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("reason"), ordering="reason")
     def reason_text(self, obj: RejectedRequest) -> str:
-        # Stored as the English msgid where it has no parameters (ingest runs for Zalo,
-        # not for a person): translated here; one with parameters shows as stored.
-        return gettext(obj.reason) if obj.reason else ""
+        return obj.reason_shown()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         from zalohub.events.rejected import allowances

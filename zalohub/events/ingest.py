@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.crypto import SecretUnavailable, reveal
+from zalohub.core.stored_text import Reason, reason
 from zalohub.events import rejected
 from zalohub.events.ingest_store import EventRow, insert_alone, store
 from zalohub.zalo import webhook
@@ -200,19 +202,22 @@ def ingest_webhook(
     only its start (a body over the limit is not read to its end)."""
     size = len(raw) if body_size is None else body_size
 
-    def reject(status: int, reason: str) -> IngestResult:
+    def reject(status: int, why: Reason | str) -> IngestResult:
+        # Stored as its msgid and parameters: each reader sees it in their own language.
+        stored = why if isinstance(why, Reason) else reason(why)
+        text = str(stored)
         rejected.record(
             app_id=app_id,
             known=app is not None,
             status=status,
-            reason=reason,
+            reason=stored,
             raw=raw,
             body_size=size,
             headers=headers,
             remote_addr=remote_addr,
         )
-        logger.warning("Rejected webhook for app %r: %s", app_id[:64], reason)
-        return IngestResult(status=status, reason=reason)
+        logger.warning("Rejected webhook for app %r: %s", app_id[:64], text)
+        return IngestResult(status=status, reason=text)
 
     # Looked up only if it can be one: PostgreSQL refuses a NUL in a query's text, and an
     # id longer than any app's would only fill the cache of unknown ids with long keys.
@@ -220,7 +225,9 @@ def ingest_webhook(
     if app is None:
         return reject(404, _("unknown Zalo app id"))
     if size > settings.WEBHOOK_MAX_BODY_BYTES:
-        return reject(413, _("body larger than %d bytes") % settings.WEBHOOK_MAX_BODY_BYTES)
+        return reject(
+            413, reason(gettext_noop("body larger than %d bytes"), settings.WEBHOOK_MAX_BODY_BYTES)
+        )
     try:
         text = raw.decode("utf-8")
         payload = json.loads(text)
@@ -259,12 +266,15 @@ def ingest_webhook(
     if wire.app_id and wire.app_id != app.app_id:
         # Its start only: the payload's value may be any size, and it goes to the log too.
         return reject(
-            403, _("the payload's app_id %s is not this webhook's app") % wire.app_id[:64]
+            403,
+            reason(
+                gettext_noop("the payload's app_id %s is not this webhook's app"), wire.app_id[:64]
+            ),
         )
     event_time = wire.time
     max_age = settings.WEBHOOK_MAX_AGE_SECONDS
     if max_age and event_time and (timezone.now() - event_time).total_seconds() > max_age:
-        return reject(400, _("event older than %d seconds") % max_age)
+        return reject(400, reason(gettext_noop("event older than %d seconds"), max_age))
 
     try:
         num_retry = int(headers.get("num_retry", 0) or 0)

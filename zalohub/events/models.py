@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core.stored_text import shown
 
 
 class ProcessingState(models.TextChoices):
@@ -293,6 +294,8 @@ class RejectedRequest(models.Model):
     remote_addr = models.CharField(_("remote address"), max_length=64, blank=True)
     status_code = models.PositiveSmallIntegerField(_("answered"))
     reason = models.CharField(_("reason"), max_length=200)
+    # reason as core.stored_text.Reason.as_json(): shown in the reader's language.
+    reason_i18n = models.JSONField(null=True, blank=True, editable=False)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
     body = models.TextField(_("body"), blank=True)
     body_size = models.PositiveIntegerField(_("body size"), default=0)
@@ -309,7 +312,13 @@ class RejectedRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {gettext(self.reason) if self.reason else ''}"
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.reason_shown()}"
+
+    def reason_shown(self) -> str:
+        """The reason in the reader's language (rows from before its JSON: its msgid)."""
+        if self.reason_i18n:
+            return shown(self.reason, self.reason_i18n)
+        return gettext(self.reason) if self.reason else ""
 
 
 class RejectedTally(models.Model):

@@ -25,6 +25,7 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zalohub.core.stored_text import Reason
 from zalohub.events.models import RejectedRequest, RejectedTally
 
 TOTAL = "total"
@@ -51,7 +52,7 @@ def record(
     app_id: str,
     known: bool,
     status: int,
-    reason: str,
+    reason: Reason,
     raw: bytes,
     body_size: int,
     headers: Mapping[str, str],
@@ -60,8 +61,8 @@ def record(
     """Store the refused request if its allowances have room: True if stored."""
     body = storable(raw[: settings.WEBHOOK_REJECTED_BODY_BYTES].decode("utf-8", "replace"))
     kept = {storable(k)[:64]: storable(v[:HEADER_CHARS]) for k, v in headers.items()}
-    reason = storable(reason)[:200]
-    size = len(body.encode()) + len(json.dumps(kept)) + len(reason.encode())
+    text = storable(reason.column_text())[:200]
+    size = len(body.encode()) + len(json.dumps(kept)) + len(text.encode())
     bucket = app_bucket(app_id) if known else UNKNOWN
     with transaction.atomic():
         if _take(
@@ -76,7 +77,8 @@ def record(
                 app_id=storable(app_id)[:64],
                 remote_addr=storable(remote_addr)[:64],
                 status_code=status,
-                reason=reason,
+                reason=text,
+                reason_i18n=reason.as_json(),
                 headers=kept,
                 body=body,
                 body_size=min(body_size, 2**31 - 1),  # as declared, which may be anything
