@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.core.records import RecordAdminMixin
 from zalohub.partners.admin_display import (
     PARTNER_FIELDS,
     field_label,
@@ -38,7 +39,6 @@ from zalohub.partners.merge import (
 from zalohub.partners.models import DuplicateSuggestion, MergeJournal, ZaloPartnerLink
 
 # Records kept for the audit: read here, never saved by hand (no Save buttons).
-NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 
 
 class MergeForm(forms.Form):
@@ -57,7 +57,7 @@ class MergeForm(forms.Form):
 
 
 @admin.register(DuplicateSuggestion)
-class DuplicateSuggestionAdmin(admin.ModelAdmin):
+class DuplicateSuggestionAdmin(RecordAdminMixin, admin.ModelAdmin):
     """The duplicate queue an admin works through: merge, or say they are not the same."""
 
     list_display = ["first", "second", "score", "reason_list", "status", "merge_link"]
@@ -76,17 +76,6 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("reasons"))
     def reason_table(self, obj: DuplicateSuggestion) -> str:
         return reasons_table(obj.reasons)
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
-        )
 
     @admin.display(description="")
     def merge_link(self, obj: DuplicateSuggestion) -> str:
@@ -170,7 +159,7 @@ class DuplicateSuggestionAdmin(admin.ModelAdmin):
 
 
 @admin.register(MergeJournal)
-class MergeJournalAdmin(admin.ModelAdmin):
+class MergeJournalAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "merged", "survivor", "actor", "undone_at"]
     readonly_fields = [
         "survivor",
@@ -207,17 +196,6 @@ class MergeJournalAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("undo report"))
     def undo_table(self, obj: MergeJournal) -> str:
         return undo_report_table(obj.undo_report)
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
-        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.scope import OAScopedAdminMixin, acting_oas
+from zalohub.core.records import NO_SAVE, RecordAdminMixin
 from zalohub.core.stored_text import shown_reason
 from zalohub.zbs import admin_views
 from zalohub.zbs.forms import BUTTON_TYPES, TemplateForm
@@ -23,7 +24,6 @@ EDITABLE = ["name", "template_type", "tag", "body", "params", "buttons", "note"]
 # A template that is not a Draft shows its rows as tables, not as the form's inputs.
 SHOWN = {"params": "params_table", "buttons": "buttons_table"}
 SHOWN_BULK = {"params": "parameters_table", "stop_reason": "stop_reason_text"}
-NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 
 
 def _table(heads: list[str], rows: list[list[Any]]) -> str:
@@ -159,7 +159,9 @@ class ZbsSettingsAdmin(OAScopedAdmin):
 
 
 @admin.register(BulkSend)
-class BulkSendAdmin(OAScopedAdmin):
+class BulkSendAdmin(RecordAdminMixin, OAScopedAdmin):
+    """A bulk send is a record of what happened: nothing on it is saved by hand."""
+
     list_display = ["template", "oa", "status", "total", "created_at"]
     # Its parameters read as a table (where each value came from), not as JSON.
     readonly_fields = [
@@ -195,11 +197,3 @@ class BulkSendAdmin(OAScopedAdmin):
                 rows.append([code, labels.get(rule.get("source"), rule.get("source")), "—"])
         heads = [_("Parameter name"), _("Value from"), _("Value (the same for everyone)")]
         return _table([str(h) for h in heads], rows)
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
-    ) -> Any:
-        # A bulk send is a record of what happened: nothing on it is saved by hand.
-        return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), **NO_SAVE}
-        )
