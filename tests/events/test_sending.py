@@ -237,7 +237,7 @@ def test_it_does_not_resend_on_its_own_when_zalo_never_answered(send, sandbox, s
     # It should say the outcome is unknown, rather than risk a second copy.
     assert message.zalo_state == ZaloState.FAILED
     assert "unknown" in message.failure_reason and "did not answer" in message.failure_reason
-    assert wait_until(lambda: len(_mailbox(sandbox)) == 1, timeout=10)
+    assert wait_until(lambda: len(_mailbox(sandbox)) == 1, timeout=10), _mailbox(sandbox)
     _time_passes()
     assert _send_due() == []
     assert sandbox.call_count(ROUTE) == 1 and len(_mailbox(sandbox)) == 1
@@ -485,7 +485,7 @@ def test_a_worker_killed_between_the_call_and_the_save_never_sends_twice(
     assert in_call.get().result == EventAttempt.Result.INTERRUPTED
     assert send_outbound(event_id=event.pk, worker_id="late") == "not claimable"
     # Zalo did get it (the stalled call finished on Zalo's side): one copy, never two.
-    assert wait_until(lambda: len(_mailbox(sandbox)) == 1, timeout=10)
+    assert wait_until(lambda: len(_mailbox(sandbox)) == 1, timeout=10), _mailbox(sandbox)
     assert sandbox.call_count(ROUTE) == 1
 
 
