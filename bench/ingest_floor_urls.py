@@ -14,7 +14,7 @@ import time
 
 from django.conf import settings
 
-from zalohub.events import ingest
+from zalohub.events.ingestion import receive as ingest
 from zalohub.urls import urlpatterns  # noqa: F401  (the hub's URLs, webhook view included)
 
 WAIT_SECONDS = settings.BENCH_WAIT_SECONDS  # bench/bare_settings.py

@@ -19,9 +19,9 @@ def main() -> int:
     import contextlib
 
     from zalohub import cli
-    from zalohub.events import batch, queue
-    from zalohub.events.handlers import Result
     from zalohub.events.models import Outcome
+    from zalohub.events.processing import batch, queue
+    from zalohub.events.processing.handlers import Result
 
     def noop(event: object) -> Result:
         return Result(outcome=Outcome.RECORDED)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def django_db_setup(django_db_setup: None) -> Iterator[None]:
     """pytest-django's, and before it drops the test database: close the connection that
     webhook batches are written on (PostgreSQL refuses to drop a database in use)."""
-    from zalohub.events.ingest_store import committer
+    from zalohub.events.ingestion.store import committer
 
     yield
     committer.close()

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+        return _run_command(list(sys.argv[1:] if argv is None else argv))
     except ImproperlyConfigured as exc:
         # A setting is missing or malformed (the message names the variable): say so in
         # one line, not under a traceback an operator has to read from the bottom.
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _dispatch(argv: list[str]) -> int:
+def _run_command(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     if command == "demo":
         return demo(argv[1:])

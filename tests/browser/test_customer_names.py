@@ -12,7 +12,7 @@ from django.test import Client
 
 from tests.helpers import post_webhook
 from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.sandbox import payloads
 from zalohub.sandbox.world import OA_SUPPORT_ID
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
-from zalohub.events.sending import message_send, send_outbound
+from zalohub.events.outbound.oa_message import message_send, send_outbound
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

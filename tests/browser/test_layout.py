@@ -9,8 +9,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from zalohub.events.queue import drain
-from zalohub.events.sending import message_send, send_outbound
+from zalohub.events.outbound.oa_message import message_send, send_outbound
+from zalohub.events.processing.queue import drain
 from zalohub.sandbox import customers
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 from zalohub.zbs.models import Template

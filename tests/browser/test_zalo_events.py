@@ -9,8 +9,8 @@ from django.test import Client
 from tests.helpers import fixture, post_webhook
 from zalohub.core.roles import CS_AGENT, ZALO_ADMIN, ZALO_EVENTS
 from zalohub.events.models import ProcessingState, ZaloEvent, ZaloState
-from zalohub.events.queue import drain
-from zalohub.events.sending import message_send
+from zalohub.events.outbound.oa_message import message_send
+from zalohub.events.processing.queue import drain
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from zalohub.core.roles import ZALO_ADMIN, ZALO_EVENTS
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.partners.models import LinkMethod, Partner, PartnerPhone, ZaloPartnerLink
 from zalohub.sandbox import reviewer
 from zalohub.sandbox.customers import configure_webhooks

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.helpers import fixture, post_webhook
 from zalohub.diagnostics.models import HealthSnapshot
 from zalohub.events.models import Direction, ZaloEvent
-from zalohub.events.sending import PENDING, message_send, send_outbound
+from zalohub.events.outbound.oa_message import PENDING, message_send, send_outbound
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

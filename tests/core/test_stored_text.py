@@ -11,7 +11,7 @@ from django.utils.translation import gettext, gettext_noop
 from zalohub.apilog.models import ApiLog
 from zalohub.core.stored_text import Reason, reason, reason_fields, shown_reason, text
 from zalohub.events.models import Message, ProcessingState, ZaloEvent, ZaloState
-from zalohub.events.sending import message_send, send_outbound
+from zalohub.events.outbound.oa_message import message_send, send_outbound
 from zalohub.inbox.present import status_tooltip
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 from zalohub.zalo.errors import explain

@@ -32,8 +32,8 @@ from zalohub.accounts.tokens import oa_refresh_token
 from zalohub.demo import seed_demo
 from zalohub.diagnostics.services import health_refresh
 from zalohub.events.models import Direction, ZaloEvent
-from zalohub.events.queue import drain
-from zalohub.events.sending import PENDING, message_send, send_outbound
+from zalohub.events.outbound.oa_message import PENDING, message_send, send_outbound
+from zalohub.events.processing.queue import drain
 from zalohub.partners.duplicates import duplicates_scan
 from zalohub.partners.merge import partner_merge
 from zalohub.partners.models import (

@@ -25,7 +25,7 @@ from zalohub.core.roles import CS_AGENT
 from zalohub.diagnostics.models import HealthSnapshot, Incident
 from zalohub.diagnostics.services import health_refresh
 from zalohub.events.models import Message, RejectedRequest, ZaloEvent
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.inbox.models import Conversation, OAMembership, SentImage
 from zalohub.inbox.services import conversation_reply
 from zalohub.partners.merge import partner_merge

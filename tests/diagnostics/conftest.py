@@ -15,8 +15,8 @@ from tests.helpers import post_webhook
 from zalohub.diagnostics.checks.run import OAHealth
 from zalohub.diagnostics.services import health_refresh
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent
-from zalohub.events.queue import drain
-from zalohub.events.sending import PENDING, message_send, send_outbound
+from zalohub.events.outbound.oa_message import PENDING, message_send, send_outbound
+from zalohub.events.processing.queue import drain
 from zalohub.sandbox import payloads
 from zalohub.sandbox.world import APP_SUPPORT_ID, OA_SUPPORT_ID, SON_BY_APP, SON_SUPPORT_USER_ID
 

@@ -13,7 +13,7 @@ from zalohub.diagnostics.checks import CheckResult
 from zalohub.diagnostics.checks.run import oa_health
 from zalohub.diagnostics.models import HealthSnapshot, Incident, Level
 from zalohub.diagnostics.registry import CHECKS, Inputs, register_check
-from zalohub.events.sending import message_send
+from zalohub.events.outbound.oa_message import message_send
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 
 pytestmark = pytest.mark.django_db

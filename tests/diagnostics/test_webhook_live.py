@@ -17,7 +17,7 @@ from zalohub.diagnostics.models import Incident, WebhookProbe
 from zalohub.diagnostics.probe import probe_settle, webhook_selftest
 from zalohub.diagnostics.services import run_health_checks
 from zalohub.events.models import ErrorCategory, RejectedRequest, ZaloEvent
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.sandbox import customers
 from zalohub.sandbox.simulate import run_scenario
 from zalohub.sandbox.world import APP_SUPPORT_ID, OA_SUPPORT_ID, SON_SUPPORT_USER_ID

@@ -24,8 +24,8 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.queue import drain
-from zalohub.events.sending import message_send, send_outbound
+from zalohub.events.outbound.oa_message import message_send, send_outbound
+from zalohub.events.processing.queue import drain
 from zalohub.sandbox.state import SandboxState
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.helpers import fixture, post_webhook
 from zalohub.accounts.models import OfficialAccount
-from zalohub.core.bulk import update_rows
+from zalohub.core.setwise import update_rows
 from zalohub.events.models import (
     Direction,
     Message,
@@ -15,7 +15,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.queue import drain, process_batch
+from zalohub.events.processing.queue import drain, process_batch
 from zalohub.inbox.models import Conversation
 from zalohub.partners.models import IdentityDecision, Partner, ZaloPartnerLink
 

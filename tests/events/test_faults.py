@@ -30,7 +30,7 @@ from zalohub.events.models import (
     RejectedRequest,
     ZaloEvent,
 )
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 
 USER = "7800000000000000101"
 MSG_ID = "96d3cdf3af150460909"

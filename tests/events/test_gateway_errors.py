@@ -15,7 +15,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.sending import PENDING, message_send, send_outbound
+from zalohub.events.outbound.oa_message import PENDING, message_send, send_outbound
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 from zalohub.zalo import ZaloError, get_client
 

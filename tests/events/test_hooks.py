@@ -5,9 +5,10 @@ import pytest
 from django.test import Client
 
 from tests.helpers import fixture, post_webhook
-from zalohub.events import catalogue, handlers, hooks
+from zalohub.events import catalogue, hooks
 from zalohub.events.models import Direction, Message, Outcome, ProcessingState, ZaloEvent, ZaloState
-from zalohub.events.queue import drain, process_batch
+from zalohub.events.processing import handlers
+from zalohub.events.processing.queue import drain, process_batch
 from zalohub.inbox import live
 
 pytestmark = pytest.mark.django_db

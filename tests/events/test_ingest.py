@@ -153,7 +153,7 @@ def test_an_oa_authorized_after_its_first_event_is_found_on_the_next(client, zal
 def test_requests_that_miss_the_lookup_cache_together_share_one_lookup():
     import threading
 
-    from zalohub.events import ingest
+    from zalohub.events.ingestion import receive as ingest
 
     ingest.forget_cached_lookups()
     inside, release, calls, answers = threading.Event(), threading.Event(), [], []
@@ -183,7 +183,7 @@ def test_requests_that_miss_the_lookup_cache_together_share_one_lookup():
 
 
 def test_an_expired_lookup_is_used_while_another_request_refreshes_it():
-    from zalohub.events import ingest
+    from zalohub.events.ingestion import receive as ingest
 
     ingest._oas["oa-2"] = (0.0, 7)  # expired long ago
     with ingest._lookup:  # another request is looking something up

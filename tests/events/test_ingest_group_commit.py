@@ -25,9 +25,9 @@ from django.test import Client
 
 from tests.helpers import fixture, zalo_signature
 from zalohub.accounts.models import OfficialAccount, ZaloApp
-from zalohub.events import ingest
-from zalohub.events.ingest import ingest_webhook
-from zalohub.events.ingest_store import committer
+from zalohub.events.ingestion import receive as ingest
+from zalohub.events.ingestion.receive import ingest_webhook
+from zalohub.events.ingestion.store import committer
 from zalohub.events.models import ProcessingState, ZaloEvent
 
 APP_ID = "2740017350155010001"

@@ -27,8 +27,8 @@ from zalohub.events.outbound import (
     send_outbound,
     unregister_sender,
 )
-from zalohub.events.queue import sweep_expired_leases
-from zalohub.events.retrying import retry_state
+from zalohub.events.processing.queue import sweep_expired_leases
+from zalohub.events.processing.retrying import retry_state
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 from zalohub.zalo import ZaloError, get_client
 

@@ -18,7 +18,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.queue import claim_batch, drain, process_batch, sweep_expired_leases
+from zalohub.events.processing.queue import claim_batch, drain, process_batch, sweep_expired_leases
 
 USER = "7800000000000000101"
 
@@ -188,7 +188,7 @@ def test_a_late_worker_cannot_commit_a_swept_event(client, zalo_app, connected_o
 def test_a_slow_but_living_batch_is_not_swept_on_postgresql(client, zalo_app, connected_oa):
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time anyway")
-    from zalohub.events.queue import _lock
+    from zalohub.events.processing.queue import _lock
 
     _post(client, zalo_app, "user_send_text__official")
     batch = claim_batch(worker_id="slow")

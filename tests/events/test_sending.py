@@ -28,8 +28,8 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.queue import drain, sweep_expired_leases
-from zalohub.events.sending import PENDING, SendRefused, message_send, send_outbound
+from zalohub.events.outbound.oa_message import PENDING, SendRefused, message_send, send_outbound
+from zalohub.events.processing.queue import drain, sweep_expired_leases
 from zalohub.sandbox import payloads
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_BY_APP, SON_SUPPORT_USER_ID
 

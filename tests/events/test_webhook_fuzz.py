@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import fixture, zalo_signature
 from zalohub.events.models import ProcessingState, ZaloEvent
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 
 pytestmark = pytest.mark.django_db
 

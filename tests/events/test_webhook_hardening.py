@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from tests.helpers import fixture, zalo_signature
 from zalohub.accounts.models import OfficialAccount, ZaloApp
-from zalohub.events import ingest
 from zalohub.events.actions import event_retry_processing
+from zalohub.events.ingestion import receive as ingest
+from zalohub.events.ingestion.rejected import TOTAL, UNKNOWN, app_bucket, prune
 from zalohub.events.models import ProcessingState, RejectedRequest, RejectedTally, ZaloEvent
-from zalohub.events.queue import drain
-from zalohub.events.rejected import TOTAL, UNKNOWN, app_bucket, prune
+from zalohub.events.processing.queue import drain
 from zalohub.sandbox.world import APP_SALES_ID, OA_SALES_ID, demo_world
 
 pytestmark = pytest.mark.django_db

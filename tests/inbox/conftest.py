@@ -13,8 +13,8 @@ from django.utils import timezone
 from tests.helpers import post_webhook
 from zalohub.accounts.models import OfficialAccount
 from zalohub.events.models import Direction, Message, ZaloEvent
-from zalohub.events.queue import drain
-from zalohub.events.sending import PENDING, send_outbound
+from zalohub.events.outbound.oa_message import PENDING, send_outbound
+from zalohub.events.processing.queue import drain
 from zalohub.inbox.models import Conversation, OAMembership
 from zalohub.sandbox import payloads
 from zalohub.sandbox.world import APP_SUPPORT_ID, OA_SUPPORT_ID, SON_BY_APP, SON_SUPPORT_USER_ID

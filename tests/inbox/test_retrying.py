@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from zalohub.events.models import Direction, ProcessingState, ZaloEvent, ZaloState
-from zalohub.events.sending import message_send
+from zalohub.events.outbound.oa_message import message_send
 
 from .conftest import SON, conversation_of, send_due
 
@@ -105,7 +105,7 @@ def test_it_takes_a_resent_event_out_of_the_errors_filter(
 
 def test_it_calls_an_event_queued_again_by_hand_queued_not_retrying(connected_oa):
     from zalohub.events.actions import event_retry_processing
-    from zalohub.events.retrying import retry_state
+    from zalohub.events.processing.retrying import retry_state
 
     event = ZaloEvent.objects.create(
         app=connected_oa.app,

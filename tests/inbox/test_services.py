@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from zalohub.events.models import Direction, Message, ZaloState
-from zalohub.events.sending import SendRefused, message_send
+from zalohub.events.outbound.oa_message import SendRefused, message_send
 from zalohub.inbox import services
 from zalohub.inbox.models import Conversation
 from zalohub.inbox.services import Band, ConcurrentReply, Scope, reply_window

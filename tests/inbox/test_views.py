@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from zalohub.events.models import Direction, Message, ZaloState
-from zalohub.events.sending import message_send
+from zalohub.events.outbound.oa_message import message_send
 from zalohub.inbox.models import Conversation
 
 from .conftest import SON, conversation_of, send_due

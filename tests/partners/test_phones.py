@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from tests.helpers import fixture, post_webhook
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.partners.contacts import partner_add_phone, partner_create
 from zalohub.partners.duplicates import duplicates_scan
 from zalohub.partners.models import DuplicateSuggestion, Partner, PartnerPhone

@@ -6,7 +6,7 @@ from tests.helpers import fixture, post_webhook
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.apilog.models import ApiLog
 from zalohub.events.models import Message
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.inbox.models import OAMembership
 from zalohub.partners.models import Partner, ZaloPartnerLink
 from zalohub.sandbox import world

@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.helpers import post_webhook
 from zalohub.accounts.models import RateWindow
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.inbox.models import Conversation, OAMembership
 from zalohub.partners.models import NameSource, Partner, ZaloPartnerLink
 from zalohub.partners.tasks import requeue_profile_fetches

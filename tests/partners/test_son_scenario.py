@@ -4,7 +4,7 @@ import pytest
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.events.models import Message
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.partners.models import Partner
 from zalohub.sandbox import world
 from zalohub.sandbox.simulate import run_scenario

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 from zalohub.partners.models import LinkMethod, Partner, PartnerPhone, ZaloPartnerLink
 from zalohub.sandbox.world import SON_PHONE, SON_SUPPORT_USER_ID
 from zalohub.zbs.models import Template

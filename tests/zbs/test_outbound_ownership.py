@@ -19,7 +19,7 @@ from zalohub.events.models import (
     ZaloState,
 )
 from zalohub.events.outbound import requeue_lost_sends, send_outbound
-from zalohub.events.sending import message_send
+from zalohub.events.outbound.oa_message import message_send
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 from zalohub.zbs.sending import template_send
 

@@ -5,7 +5,7 @@ from django.test import Client
 
 from tests.helpers import fixture, post_webhook
 from zalohub.events.models import Direction, Message, ZaloEvent, ZaloState
-from zalohub.events.queue import drain
+from zalohub.events.processing.queue import drain
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ class DiagnosticsConfig(AppConfig):
     def ready(self) -> None:
         from zalohub.diagnostics import services  # noqa: F401  (the periodic health job)
         from zalohub.diagnostics.checks.webhook import PROBE_EVENT
-        from zalohub.events.handlers import ignore_event
+        from zalohub.events.processing.handlers import ignore_event
 
         # The self-test's probe only proves Zalo reaches the hub.
         ignore_event(PROBE_EVENT, "the diagnostics self-test's probe, not a customer's")

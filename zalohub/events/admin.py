@@ -42,7 +42,7 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.retrying import retry_state, successor_annotation, superseded
+from zalohub.events.processing.retrying import retry_state, successor_annotation, superseded
 from zalohub.partners.models import ZaloPartnerLink, shown_name
 
 API_LOGS_SHOWN = 20
@@ -520,7 +520,7 @@ class RejectedRequestAdmin(admin.ModelAdmin):
         return obj.reason_shown()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
-        from zalohub.events.rejected import allowances
+        from zalohub.events.ingestion.rejected import allowances
 
         return super().changelist_view(
             request, {"allowances": allowances(), **(extra_context or {})}

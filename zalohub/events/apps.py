@@ -13,11 +13,12 @@ class EventsConfig(AppConfig):
         from zalohub.accounts import ratelimit
         from zalohub.accounts.models import OfficialAccount, ZaloApp
         from zalohub.core.roles import ALL, ZALO_EVENTS, register_role_grants
-        from zalohub.events import hooks, identity, tasks  # noqa: F401  (handlers, jobs)
-        from zalohub.events.ingest import forget_cached_lookups
+        from zalohub.events import hooks, tasks  # noqa: F401  (jobs)
+        from zalohub.events.ingestion.receive import forget_cached_lookups
         from zalohub.events.models import Message
         from zalohub.events.outbound import register_sender
-        from zalohub.events.sending import OA_MESSAGES
+        from zalohub.events.outbound.oa_message import OA_MESSAGES
+        from zalohub.events.processing import identity  # noqa: F401  (handlers)
         from zalohub.partners.services import register_call_budget
         from zalohub.zalo.transport import add_recorder
 

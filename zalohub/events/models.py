@@ -287,7 +287,7 @@ class EventAttempt(models.Model):
 class RejectedRequest(models.Model):
     """A webhook request that was refused: kept (bounded) so a silent webhook can be
     diagnosed, e.g. a wrong OA secret key makes every signature fail. How many are kept
-    is bounded per app and in all (``RejectedTally``, ``zalohub.events.rejected``)."""
+    is bounded per app and in all (``RejectedTally``, ``zalohub.events.ingestion.rejected``)."""
 
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     app_id = models.CharField(_("app ID"), max_length=64, blank=True)

@@ -9,9 +9,9 @@ from django.db import close_old_connections
 from zalohub.accounts import ratelimit
 from zalohub.core import periodic
 from zalohub.core.worker import register_loop
-from zalohub.events import rejected
+from zalohub.events.ingestion import rejected
 from zalohub.events.outbound import requeue_lost_sends
-from zalohub.events.queue import dispatch_once, sweep_expired_leases
+from zalohub.events.processing.queue import dispatch_once, sweep_expired_leases
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def sweep() -> None:
 
 @periodic.register("events.rejected_retention", every_seconds=3600)
 def prune_rejected() -> int:
-    # Aged out here; bounded as each one is stored (zalohub.events.rejected).
+    # Aged out here; bounded as each one is stored (zalohub.events.ingestion.rejected).
     deleted = rejected.prune()
     ratelimit.prune()
     return deleted

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from zalohub.core import metrics
-from zalohub.events.ingest import KEPT_HEADERS, ingest_webhook
+from zalohub.events.ingestion.receive import KEPT_HEADERS, ingest_webhook
 
 # Where each header that ingest reads or keeps is in the WSGI/ASGI environ. Zalo's retry
 # header is "num_retry"; servers hand it over as HTTP_NUM_RETRY (like "Num-Retry").

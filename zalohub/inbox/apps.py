@@ -10,9 +10,9 @@ class InboxConfig(AppConfig):
     def ready(self) -> None:
         from zalohub.accounts.scope import register_oa_membership
         from zalohub.core.roles import ALL, CS_AGENT, ZALO_ADMIN, register_role_grants
-        from zalohub.inbox import access, sync
+        from zalohub.inbox import access, rollup
 
-        sync.connect()
+        rollup.connect()
         # Memberships decide which OAs an agent acts in, everywhere (not only the inbox).
         register_oa_membership(access.member_oa_ids)
         # CS agents only *view* the inbox's rows: memberships are managed by Zalo Admins

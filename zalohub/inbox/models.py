@@ -1,7 +1,7 @@
 """The inbox's own rows: who may see which OA, and one summary row per conversation.
 
 A ``Conversation`` is a denormalised summary of the messages between one OA and one
-Zalo user, kept in step by ``zalohub.inbox.sync`` whenever a message is stored, so
+Zalo user, kept in step by ``zalohub.inbox.rollup`` whenever a message is stored, so
 the conversation list is one indexed query however many messages there are.
 """
 

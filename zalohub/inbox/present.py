@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from zalohub.core.stored_text import shown_reason
 from zalohub.events.models import Direction, Message, ZaloState
-from zalohub.events.retrying import Retrying, retries_of_messages
+from zalohub.events.processing.retrying import Retrying, retries_of_messages
 from zalohub.inbox.models import SentImage
 
 GROUP_GAP = timedelta(minutes=5)

@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 
 from zalohub.events.actions import message_resend
 from zalohub.events.models import Direction, Message, ZaloEvent, ZaloState
-from zalohub.events.sending import SendRefused, message_send
+from zalohub.events.outbound.oa_message import SendRefused, message_send
 from zalohub.inbox import access
 from zalohub.inbox.models import Conversation, SentImage
-from zalohub.inbox.sync import notify_on_commit
+from zalohub.inbox.rollup import notify_on_commit
 from zalohub.inbox.uploads import upload_rule, upload_to_zalo
 from zalohub.partners.models import PartnerPhone
 from zalohub.partners.phones import InvalidPhone, normalize_phone

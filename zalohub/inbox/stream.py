@@ -59,7 +59,7 @@ def _events(old: tuple[str, str], new: tuple[str, str]) -> str:
     return out or ": tick\n\n"  # a comment: finds a closed connection within a tick
 
 
-def sync_events(scope: Scope, cursor: tuple[str, str]) -> Iterator[str]:
+def blocking_events(scope: Scope, cursor: tuple[str, str]) -> Iterator[str]:
     notifier = get_notifier()
     since = notifier.generation
     deadline = time.monotonic() + settings.INBOX_STREAM_SECONDS
@@ -110,4 +110,4 @@ def events_for(
 ) -> Iterator[str] | AsyncIterator[str]:
     if isinstance(request, ASGIRequest):
         return async_events(scope, cursor)
-    return sync_events(scope, cursor)
+    return blocking_events(scope, cursor)

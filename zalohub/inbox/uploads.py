@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
-from zalohub.events.sending import SendRefused
+from zalohub.events.outbound.oa_message import SendRefused
 from zalohub.zalo import ZaloError, call_context, get_client
 
 MB = 1024 * 1024

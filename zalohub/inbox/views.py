@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from zalohub.core.roles import ZALO_ADMIN
 from zalohub.events.actions import ActionRefused
 from zalohub.events.models import Direction, Message
-from zalohub.events.sending import SendRefused
+from zalohub.events.outbound.oa_message import SendRefused
 from zalohub.inbox import access, services, stream
 from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.present import describe_remaining, group_messages

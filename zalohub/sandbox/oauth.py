@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from zalohub.sandbox import responses
-from zalohub.sandbox.dispatch import zalo_call, zalo_header
+from zalohub.sandbox.calls import zalo_call, zalo_header
 from zalohub.sandbox.state import SandboxState, get_state
 from zalohub.sandbox.tokens import GrantRefused
 

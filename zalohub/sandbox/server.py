@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import translation
 
-from zalohub.sandbox.dispatch import RAW_HEADERS_KEY, answer_after_work, start_request
+from zalohub.sandbox.calls import RAW_HEADERS_KEY, answer_after_work, start_request
 from zalohub.sandbox.state import SandboxState, get_state, set_state
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
 from zalohub.sandbox import responses, reviewer
-from zalohub.sandbox.dispatch import zalo_call, zalo_header
+from zalohub.sandbox.calls import zalo_call, zalo_header
 from zalohub.sandbox.mailbox import new_msg_id
 from zalohub.sandbox.openapi import oa_api
 from zalohub.sandbox.state import SandboxState, get_state

@@ -7,7 +7,8 @@ not know yet is fetched by a sync task, enqueued once the event is committed.
 
 from django.db import transaction
 
-from zalohub.events.handlers import (
+from zalohub.events.models import ErrorCategory, Message, Outcome, ZaloEvent, ZaloState
+from zalohub.events.processing.handlers import (
     HandlerError,
     Result,
     advance_state,
@@ -17,7 +18,6 @@ from zalohub.events.handlers import (
     register_receipt_kind,
     require_oa,
 )
-from zalohub.events.models import ErrorCategory, Message, Outcome, ZaloEvent, ZaloState
 from zalohub.zalo.webhook import WebhookEvent
 from zalohub.zbs.models import Template, TemplateSend, ZbsSettings
 from zalohub.zbs.services import apply_zalo_status, disabled_cause, oa_settings

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import connection
 from psycopg import errors, generators, pq, sql
 
-from zalohub.events.ingest_store import Columns, EventRow
+from zalohub.events.ingestion.store import Columns, EventRow
 
 # The rows' position in the batch: they are inserted in the order given (ingest_store
 # sorts them by key, so that two processes' batches never wait on each other in a cycle).

@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from zalohub.events.models import Direction, Message, ZaloState
-from zalohub.events.sending import message_send
+from zalohub.events.outbound.oa_message import message_send
 from zalohub.inbox import live
 from zalohub.inbox.models import Conversation
-from zalohub.inbox.sync import message_stored
+from zalohub.inbox.rollup import message_stored
 
 from .conftest import SON, conversation_of
 
@@ -77,7 +77,7 @@ def test_it_wakes_live_pages_on_receipts(
     db, connected_oa, customer_writes, zalo_app, django_capture_on_commit_callbacks
 ):
     from tests.helpers import fixture, post_webhook
-    from zalohub.events.queue import drain
+    from zalohub.events.processing.queue import drain
 
     customer_writes("Xin chào")
     reply = message_send(oa=connected_oa, user_id=SON, text="Chào anh")

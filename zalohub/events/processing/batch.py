@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from zalohub.core.bulk import update_rows
+from zalohub.core.setwise import update_rows
 from zalohub.events import hooks
 from zalohub.events.models import ZALO_STATE_RANK, Message, ZaloEvent, ZaloState
 from zalohub.partners.models import ZaloPartnerLink

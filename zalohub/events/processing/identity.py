@@ -4,8 +4,9 @@ Every inbound event naming a Zalo user resolves (or creates) its partner link; f
 unfollow and ``user_submit_info`` carry identity evidence of their own.
 """
 
-from zalohub.events import batch
-from zalohub.events.handlers import (
+from zalohub.events.models import ErrorCategory, Outcome, ZaloEvent
+from zalohub.events.processing import batch
+from zalohub.events.processing.handlers import (
     HandlerError,
     Result,
     event_link,
@@ -13,7 +14,6 @@ from zalohub.events.handlers import (
     register,
     require_oa,
 )
-from zalohub.events.models import ErrorCategory, Outcome, ZaloEvent
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.resolution import link_record_shared_phone
 from zalohub.zalo.webhook import WebhookEvent

@@ -17,10 +17,8 @@ from django.utils import timezone
 from django_tasks_db.utils import exclusive_transaction
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
-from zalohub.core.bulk import update_rows
+from zalohub.core.setwise import update_rows
 from zalohub.core.stored_text import reason_fields, text
-from zalohub.events import batch
-from zalohub.events.handlers import HandlerError, dispatch
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -28,6 +26,8 @@ from zalohub.events.models import (
     ProcessingState,
     ZaloEvent,
 )
+from zalohub.events.processing import batch
+from zalohub.events.processing.handlers import HandlerError, dispatch
 
 logger = logging.getLogger(__name__)
 

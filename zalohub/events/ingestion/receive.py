@@ -24,8 +24,8 @@ from django.utils.translation import gettext_noop
 from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.core.stored_text import Reason, reason
-from zalohub.events import rejected
-from zalohub.events.ingest_store import EventRow, insert_alone, store
+from zalohub.events.ingestion import rejected
+from zalohub.events.ingestion.store import EventRow, insert_alone, store
 from zalohub.zalo import webhook
 from zalohub.zalo.signature import verify_webhook
 

@@ -15,8 +15,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from zalohub.events import batch, hooks
+from zalohub.events import hooks
 from zalohub.events.models import Direction, Message
+from zalohub.events.processing import batch
 from zalohub.inbox import live
 from zalohub.inbox.models import Conversation
 from zalohub.partners.models import ZaloPartnerLink

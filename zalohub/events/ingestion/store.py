@@ -53,7 +53,7 @@ from django.utils import timezone
 from zalohub.events.models import ZaloEvent
 
 if TYPE_CHECKING:
-    from zalohub.events.ingest_pg import PgWriter
+    from zalohub.events.ingestion.pg_writer import PgWriter
 
 logger = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ class GroupCommitter:
         if connection.vendor != "postgresql":
             return _execute(rows)
         if self._pg is None:
-            from zalohub.events.ingest_pg import PgWriter  # it builds on this module
+            from zalohub.events.ingestion.pg_writer import PgWriter  # it builds on this module
 
             self._pg = PgWriter()
         return self._pg.execute(rows)

@@ -21,8 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from zalohub.core.stored_text import Reason, reason, text
-from zalohub.events import batch, catalogue
-from zalohub.events.batch import event_time
+from zalohub.events import catalogue
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -31,6 +30,8 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
+from zalohub.events.processing import batch
+from zalohub.events.processing.batch import event_time
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.resolution import ZaloUser
 from zalohub.zalo.webhook import WebhookEvent
