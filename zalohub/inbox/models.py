@@ -42,6 +42,17 @@ class OAMembership(models.Model):
         return f"{self.user} @ {self.oa}"
 
 
+class Status(models.TextChoices):
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")  # waiting on the customer
+    SNOOZED = "snoozed", _("Snoozed")  # until a time, or (no time) until the customer writes
+    RESOLVED = "resolved", _("Resolved")
+
+
+# A customer's message brings these back to Open (rollup's upsert, in SQL).
+WAKES_ON_CUSTOMER = (Status.PENDING, Status.SNOOZED, Status.RESOLVED)
+
+
 class Conversation(models.Model):
     oa = models.ForeignKey(
         OfficialAccount,
@@ -79,6 +90,13 @@ class Conversation(models.Model):
         related_name="assigned_conversations",
         verbose_name=_("assigned to"),
     )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
+    labels = models.ManyToManyField(
+        "inbox.Label", blank=True, related_name="conversations", verbose_name=_("labels")
+    )
     # Bumped on every change: live updates compare it with what a page last showed.
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -97,6 +115,13 @@ class Conversation(models.Model):
                 fields=["assigned_to", "-last_message_at", "-id"], name="inbox_conv_assignee"
             ),
             models.Index(fields=["updated_at"], name="inbox_conv_updated"),
+            models.Index(fields=["oa", "status"], name="inbox_conv_oa_status"),
+            models.Index(fields=["assigned_to", "status"], name="inbox_conv_assignee_status"),
+            models.Index(
+                fields=["snoozed_until"],
+                name="inbox_conv_snoozed",
+                condition=models.Q(status="snoozed", snoozed_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -126,3 +151,28 @@ class SentImage(models.Model):
 
     def __str__(self) -> str:
         return self.name or str(self.message_id)
+
+
+from zalohub.inbox.team_models import (  # noqa: E402  (the team's rows, kept apart for size)
+    Agent,
+    AssignmentMode,
+    InboxPolicy,
+    Label,
+    Mention,
+    SavedReply,
+    TimelineEntry,
+)
+
+__all__ = [
+    "Agent",
+    "AssignmentMode",
+    "Conversation",
+    "InboxPolicy",
+    "Label",
+    "Mention",
+    "OAMembership",
+    "SavedReply",
+    "SentImage",
+    "Status",
+    "TimelineEntry",
+]
