@@ -5,7 +5,7 @@
 
 On a 2-core machine the ingest ratio of ``pipeline.py`` compares two CPU-bound servers,
 so what decides it is the CPU a request costs. This runs, in turn and under the same
-saturating load (32 keep-alive connections), five servers built like ``pipeline.py``'s
+saturating load (32 keep-alive connections), seven servers built like ``pipeline.py``'s
 (uvicorn ``--interface wsgi``, same Django project and middleware):
 
 - **bare 200**: the webhook URL answered 200 at once (``bench/bare_urls.py``);
@@ -17,7 +17,11 @@ saturating load (32 keep-alive connections), five servers built like ``pipeline.
   (``bench/ingest_floor_urls.py``): what ingest's Python costs;
 - **ingest + wait**: the same, the stand-in holding the thread ``--store-wait`` seconds
   first: ingest's Python and waiting for a commit, without the commit;
-- **hub**: zalohub's ingest, every webhook signed, unique and stored.
+- **hub**: zalohub's ingest, every webhook signed, unique and stored;
+- **hub_cursor**: the same with the PostgreSQL writer on ``Connection.execute`` instead
+  of ``PGconn.exec_prepared`` (``ZALOHUB_WEBHOOK_PG_WRITER=cursor``);
+- **hub_no_linger**: the same without the group commit's linger
+  (``ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS=0``).
 
 and, for the measuring window, reads from /proc the CPU of the server's processes
 (their main threads, which run uvicorn's event loop, apart from the others, which run
@@ -51,6 +55,15 @@ URLCONFS = {
     "no_store": "bench.ingest_floor_urls",
     "store_wait": "bench.ingest_floor_urls",
     "hub": "",
+    "hub_cursor": "",
+    "hub_no_linger": "",
+}
+# The hub's variants: what each of the writer's two measured choices is worth
+# (zalohub/events/ingestion/pg_writer.py keeps each only while it pays >= 3%).
+HUB_ENV = {
+    "hub": {},
+    "hub_cursor": {"ZALOHUB_WEBHOOK_PG_WRITER": "cursor"},
+    "hub_no_linger": {"ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS": "0"},
 }
 
 
@@ -119,11 +132,13 @@ def sample(workers: list[int]) -> Sample:
 
 
 def measure(kind: str, stream: Stream, args: argparse.Namespace, env: dict[str, str]) -> dict:
-    hub = kind == "hub"
+    hub = kind in HUB_ENV
     wait = {"wait": args.wait, "store_wait": args.store_wait}.get(kind, 0.0)
     server = p.Server(
         "zalohub.wsgi:application",
-        env | {"BENCH_URLCONF": URLCONFS[kind], "BENCH_WAIT_SECONDS": str(wait)},
+        env
+        | {"BENCH_URLCONF": URLCONFS[kind], "BENCH_WAIT_SECONDS": str(wait)}
+        | HUB_ENV.get(kind, {}),
         workers=args.server_workers,
         settings="zalohub.settings" if hub else "bench.bare_settings",
         interface="wsgi",
@@ -172,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.recreate_database(env)
     p.setup_django(env)
     p.seed_accounts()
-    stream = p.make_stream(int(4000 * (args.duration + 2) * args.rounds), "c", ns)
+    size = 4000 * (args.duration + 2) * args.rounds * len(HUB_ENV)
+    stream = p.make_stream(int(size), "c", ns)
     results: dict[str, list[dict]] = {kind: [] for kind in URLCONFS}
     for round_ in range(1, args.rounds + 1):
         for kind in URLCONFS:

@@ -331,7 +331,7 @@ def _tricky_text(n: int) -> str:
     return json.dumps(payload, ensure_ascii=n % 2 == 0)  # either way Zalo may encode it
 
 
-def test_a_batch_keeps_every_raw_body_byte_for_byte(app):
+def test_a_batch_keeps_every_raw_body_byte_for_byte(app, writer):
     # Quotes, backslashes, escaped control characters, Vietnamese and an emoji, with and
     # without \u escapes: a batch must store each body exactly as received. (Not a NUL:
     # a body with one is refused since issue 13, test_webhook_hardening.)
@@ -359,9 +359,18 @@ def _postgresql_only() -> None:
         pytest.skip("the batches' own connection and prepared statement are PostgreSQL's")
 
 
-def test_batches_of_any_size_run_one_statement_prepared_once(app):
-    _postgresql_only()
+@pytest.fixture(params=["libpq", "cursor"])
+def writer(request, settings):
+    """Each of the writer's two paths (ZALOHUB_WEBHOOK_PG_WRITER); bench/ingest_cpu.py
+    measures which is cheaper, and both must store the same."""
+    settings.WEBHOOK_PG_WRITER = request.param
     committer.close()
+    yield request.param
+    committer.close()
+
+
+def test_batches_of_any_size_run_one_statement_prepared_once(app, writer):
+    _postgresql_only()
     _run_threads([[_text(n)] for n in range(16)], hold=_HoldFirstLeader(15))
     assert (committer.stats()["batches"], committer.stats()["largest_batch"]) == (2, 15)
     # It should have prepared one INSERT for the batch of 1 and the batch of 15 alike.
@@ -370,10 +379,9 @@ def test_batches_of_any_size_run_one_statement_prepared_once(app):
     assert ZaloEvent.objects.count() == 16
 
 
-def test_prepared_statements_can_be_turned_off(app, settings):
+def test_prepared_statements_can_be_turned_off(app, settings, writer):
     _postgresql_only()
     settings.WEBHOOK_PREPARED_INSERT = False
-    committer.close()
     _run_threads([[_text(n)] for n in range(12)], hold=_HoldFirstLeader(11))
     # It should store everything without leaving a prepared statement (for poolers in
     # transaction mode, where the next batch may run on another server connection).

@@ -15,10 +15,15 @@ the batch through Django's cursor, and each was measured (``bench/README.md``):
   once (a prepared statement, unless ``ZALOHUB_WEBHOOK_PREPARED_INSERT`` is off, as it
   must be behind a pooler in transaction mode that cannot keep them), where a multi-row
   ``VALUES`` was new text for each batch size and parsed again for every batch.
-- **libpq's own calls.** The statement is prepared once per connection and each batch
-  is sent with ``PQsendQueryPrepared`` and read back through psycopg's wait loop, with
-  the JSON text as the one parameter: no cursor, no query conversion, no row loaders
-  (a third less client CPU a batch than ``cursor.execute``, see ``bench/README.md``).
+- **libpq's own calls** (``ZALOHUB_WEBHOOK_PG_WRITER=libpq``, the default). The statement
+  is prepared once per connection and each batch runs with ``PGconn.exec_prepared``, the
+  JSON text as the one parameter: no cursor, no query conversion, no row loaders. Only
+  psycopg's documented API is used: ``Connection.pgconn`` ("to send low level commands
+  to PostgreSQL") and the ``psycopg.pq`` wrapper's calls, which block in libpq with the
+  GIL released. ``cursor`` runs the same statement through ``Connection.execute(...,
+  prepare=True)``; ``bench/ingest_cpu.py`` measures both in one run (its ``hub_cursor``
+  row), and the libpq path stays the default only while it pays (>= 3%: see
+  ``bench/README.md``).
 
 Outside a batch (inside a transaction, or when a batch failed and its rows are retried
 one by one) rows still go through Django's connection, with its error handling.
@@ -33,7 +38,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection
-from psycopg import errors, generators, pq, sql
+from psycopg import errors, pq, sql
 
 from zalohub.events.ingestion.store import Columns, EventRow
 
@@ -56,7 +61,10 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_i
 class PgWriter:
     def __init__(self) -> None:
         columns = Columns()
-        self._sql = self._build(columns).encode()
+        text = self._build(columns)
+        self._sql = text.encode()
+        # The same statement in psycopg's placeholders (the SQL holds no other %).
+        self._cursor_sql = text.replace("$1", "%s").encode()
         self._extra = columns.extra
         self._mutex = threading.Lock()
         self._conn: psycopg.Connection | None = None
@@ -75,34 +83,43 @@ class PgWriter:
                 record[name] = value()
             records.append(record)
         data = _encode(records).encode()
-        pgconn = conn.pgconn
         try:
-            if settings.WEBHOOK_PREPARED_INSERT:
-                if not self._prepared:
-                    pgconn.send_prepare(_STATEMENT, self._sql)
-                    self._check(conn, pq.ExecStatus.COMMAND_OK)
-                    self._prepared = True
-                pgconn.send_query_prepared(_STATEMENT, [data])
-            else:  # the unnamed statement: parsed for this batch, kept by nobody
-                pgconn.send_query_params(self._sql, [data])
-            result = self._check(conn, pq.ExecStatus.TUPLES_OK)
-            cell = result.get_value  # RETURNING id, app_id, dedupe_key: never NULL
-            return {
-                (int(cell(i, 1) or b""), (cell(i, 2) or b"").decode()): int(cell(i, 0) or b"")
-                for i in range(result.ntuples)
-            }
+            if settings.WEBHOOK_PG_WRITER == "cursor":
+                return self._through_cursor(conn, data)
+            return self._through_libpq(conn, data)
         except BaseException:
             self.close()  # broken, or in an unknown state: the next batch starts afresh
             raise
 
+    def _through_libpq(self, conn: psycopg.Connection, data: bytes) -> dict[tuple[int, str], int]:
+        pgconn = conn.pgconn
+        if settings.WEBHOOK_PREPARED_INSERT:
+            if not self._prepared:
+                self._check(conn, pgconn.prepare(_STATEMENT, self._sql), pq.ExecStatus.COMMAND_OK)
+                self._prepared = True
+            result = pgconn.exec_prepared(_STATEMENT, [data])
+        else:  # the unnamed statement: parsed for this batch, kept by nobody
+            result = pgconn.exec_params(self._sql, [data])
+        self._check(conn, result, pq.ExecStatus.TUPLES_OK)
+        cell = result.get_value  # RETURNING id, app_id, dedupe_key: never NULL
+        return {
+            (int(cell(i, 1) or b""), (cell(i, 2) or b"").decode()): int(cell(i, 0) or b"")
+            for i in range(result.ntuples)
+        }
+
+    def _through_cursor(self, conn: psycopg.Connection, data: bytes) -> dict[tuple[int, str], int]:
+        # prepare=True: psycopg prepares it on this connection at once and reuses it;
+        # False leaves nothing prepared (a pooler in transaction mode).
+        rows = conn.execute(
+            self._cursor_sql, [data.decode()], prepare=settings.WEBHOOK_PREPARED_INSERT
+        ).fetchall()
+        return {(int(app_id), str(key)): int(pk) for pk, app_id, key in rows}
+
     @staticmethod
-    def _check(conn: psycopg.Connection, status: pq.ExecStatus) -> pq.abc.PGresult:
-        """The result of the command just sent, once it is in; raised if it failed."""
-        results = conn.wait(generators.execute(conn.pgconn))
-        result = results[-1]
+    def _check(conn: psycopg.Connection, result: pq.abc.PGresult, status: pq.ExecStatus) -> None:
+        """Raise the error of a command that did not end in ``status``."""
         if result.status != status:
             raise errors.error_from_result(result, encoding=conn.info.encoding)
-        return result
 
     def _open(self) -> psycopg.Connection:
         """The connection batches run on, opened now if there is none."""
