@@ -188,6 +188,12 @@ class ZaloPartnerLink(models.Model):
     user_alias = models.CharField(_("alias on Zalo"), max_length=200, blank=True)
     tag_names = models.JSONField(_("Zalo tags"), default=list, blank=True)
     zalo_notes = models.JSONField(_("Zalo notes"), default=list, blank=True)
+    # From the user detail: Zalo's flag for a user under 18 (API.md §5), and the day
+    # Zalo last saw the user interact with the OA (Zalo gives a date, no time).
+    is_sensitive = models.BooleanField(_("sensitive (under 18)"), null=True, blank=True)
+    zalo_last_interaction_on = models.DateField(
+        _("last interaction on Zalo"), null=True, blank=True
+    )
     synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
     sync_error = models.TextField(_("last sync error"), blank=True)
     # sync_error as core.stored_text.Reason.as_json(): shown in the reader's language.
@@ -346,3 +352,51 @@ class MergeJournal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merged} → {self.survivor}"
+
+
+class ZaloTag(models.Model):
+    """A tag of an OA on Zalo: the labels the OA's staff put on followers (read with
+    ``gettagsofoa``, followed through the tag webhooks)."""
+
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="zalo_tags",
+        verbose_name=_("official account"),
+    )
+    name = models.CharField(_("tag"), max_length=100)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Zalo tag")
+        verbose_name_plural = _("Zalo tags")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["oa", "name"], name="partners_zalotag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ZaloTagging(models.Model):
+    """One partner link carries one of its OA's tags (the link's ``tag_names`` lists the
+    same names, for display)."""
+
+    link = models.ForeignKey(
+        ZaloPartnerLink, on_delete=models.CASCADE, related_name="taggings", verbose_name=_("link")
+    )
+    tag = models.ForeignKey(
+        ZaloTag, on_delete=models.CASCADE, related_name="taggings", verbose_name=_("tag")
+    )
+    created_at = models.DateTimeField(_("tagged at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Zalo tagging")
+        verbose_name_plural = _("Zalo taggings")
+        constraints = [
+            models.UniqueConstraint(fields=["link", "tag"], name="partners_tagging_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag} @ {self.link_id}"
