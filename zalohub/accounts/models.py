@@ -31,6 +31,14 @@ class ZaloApp(models.Model):
         blank=True,
         help_text=_("Only for the fixed mode: the verifier whose challenge the console pins."),
     )
+    # Which variant of the webhook signature Zalo's deliveries match (zalo.signature:
+    # sources disagree), and when one last matched; noted by the webhook endpoint.
+    webhook_mac_variant = models.CharField(
+        _("webhook signature variant"), max_length=16, blank=True, editable=False
+    )
+    webhook_mac_matched_at = models.DateTimeField(
+        _("webhook signature last matched"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -88,6 +96,11 @@ class OfficialAccount(models.Model):
     # last_error as core.stored_text.Reason.as_json(): shown in the reader's language.
     last_error_i18n = models.JSONField(null=True, blank=True, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    # Zalo answered a code about the OA itself (-227, banned or inactive): its sends wait
+    # (requeued, not failed) until the hold ends; the first send Zalo accepts lifts it.
+    sends_held_until = models.DateTimeField(_("sends held until"), null=True, blank=True)
+    sends_held_since = models.DateTimeField(_("sends held since"), null=True, blank=True)
+    sends_held_code = models.IntegerField(_("sends held for Zalo code"), null=True, blank=True)
     # One refresher at a time: a claim token and its lease, taken by conditional UPDATE.
     refresh_claim = models.CharField(max_length=64, blank=True, editable=False)
     refresh_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -151,6 +164,9 @@ class OAuthSession(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
+    # The admin's browser session that started it (a hash of a random value kept in that
+    # session): the callback must come back to the same browser.
+    browser = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
