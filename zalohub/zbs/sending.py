@@ -89,11 +89,13 @@ def template_send(
     actor: Any = None,
     bulk: BulkSend | None = None,
     enqueue: bool = True,
+    tracking_id: str = "",
 ) -> TemplateSend:
     """Queue an approved template to a partner; the worker sends it once.
 
     ``route_policy`` overrides the OA's Route policy for this send; ``phone`` sends to
     that number instead of the partner's own (it must still be a valid 84xxxxxxxxx).
+    ``tracking_id``: the caller's own id for the send (another system's), else a new one.
     """
     partner = partner.resolved()
     template.refresh_from_db()
@@ -106,7 +108,7 @@ def template_send(
         problem = exc
         values = {str(k): str(v) for k, v in params.items()}
     with transaction.atomic():
-        send = _record(template, partner, values, policy, route, problem, actor, bulk)
+        send = _record(template, partner, values, policy, route, problem, actor, bulk, tracking_id)
         if problem is None and enqueue:
             event_id = send.message.events.values_list("pk", flat=True).get()
             transaction.on_commit(lambda: send_event.enqueue(event_id))
@@ -124,6 +126,7 @@ def _record(
     problem: SendProblem | None,
     actor: Any,
     bulk: BulkSend | None,
+    tracking_id: str = "",
 ) -> TemplateSend:
     oa = template.oa
     now = timezone.now()
@@ -153,6 +156,7 @@ def _record(
         phone=route.phone if route else "",
         user_id=route.user_id if route else "",
         bulk=bulk,
+        **({"tracking_id": tracking_id} if tracking_id else {}),
     )
     ZaloEvent.objects.create(
         app_id=oa.app_id,

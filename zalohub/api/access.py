@@ -1,0 +1,79 @@
+"""Who calls: the key (Bearer), its rate limit, its OAs and its capabilities.
+
+A key is held to a CS agent's rule: an OA outside its scope, and every row of one,
+answers 404 exactly like an id that never existed."""
+
+import math
+from collections.abc import Iterable
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja.security import HttpBearer
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.api import ratelimit
+from zalohub.api.keys import key_find, key_oa_ids, key_touch
+from zalohub.api.models import ApiKey, Capability
+from zalohub.api.problems import ApiProblem, not_found
+
+
+class KeyAuth(HttpBearer):
+    """``Authorization: Bearer zh_…``: an active key, within its rate limit."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        key = key_find(token.strip())
+        if key is None:
+            return None
+        wait = ratelimit.take(key)
+        if wait:
+            problem = ApiProblem(
+                429,
+                "rate_limited",
+                _("This key made more than %(n)d requests this minute.")
+                % {"n": key.rate_limit_per_minute},
+            )
+            problem.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            raise problem
+        key_touch(key, request.META.get("REMOTE_ADDR") or None)
+        return key
+
+
+def the_key(request: HttpRequest) -> ApiKey:
+    key = request.auth  # type: ignore[attr-defined]  # set by ninja's authentication
+    assert isinstance(key, ApiKey)
+    return key
+
+
+def need(key: ApiKey, *capabilities: str) -> None:
+    """The key holds one of ``capabilities``, else 403 (the key knows its own rights)."""
+    if not any(key.can(c) for c in capabilities):
+        names = ", ".join(str(Capability(c).label) for c in capabilities)
+        raise ApiProblem(
+            403, "missing_capability", _("This key may not do this; it needs: %s.") % names
+        )
+
+
+def oa_ids(key: ApiKey) -> set[int]:
+    return key_oa_ids(key)
+
+
+def scoped_oa(key: ApiKey, oa_id: int) -> OfficialAccount:
+    if oa_id not in key_oa_ids(key):
+        raise not_found()
+    oa = OfficialAccount.objects.filter(pk=oa_id).first()
+    if oa is None:
+        raise not_found()
+    return oa
+
+
+def in_scope(key: ApiKey, oa_id: int | None) -> None:
+    if oa_id is None or oa_id not in key_oa_ids(key):
+        raise not_found()
+
+
+def only(key: ApiKey, wanted: int | None) -> Iterable[int]:
+    """The key's OA ids, or the one asked for (404 when it is not the key's)."""
+    if wanted is None:
+        return key_oa_ids(key)
+    in_scope(key, wanted)
+    return [wanted]

@@ -1,0 +1,171 @@
+"""Sends (an OA message, a ZNS template: 202 once queued) and what became of them."""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Header, Path, Router
+
+from zalohub.accounts.models import OfficialAccount
+from zalohub.api import present
+from zalohub.api import schemas as s
+from zalohub.api.access import need, oa_ids, scoped_oa, the_key
+from zalohub.api.idempotency import DOC, idempotent
+from zalohub.api.models import ApiKey, Capability
+from zalohub.api.partners import partner_by_ref
+from zalohub.api.problems import COMMON, POST_ERRORS, ApiProblem, not_found
+from zalohub.events.models import Message, ZaloEvent
+from zalohub.events.outbound.oa_message import SendRefused, message_send
+from zalohub.partners.models import Partner, ZaloPartnerLink
+from zalohub.zbs.models import Template, TemplateSend
+from zalohub.zbs.sending import TemplateSendRefused, template_send
+
+router = Router(tags=["sends"])
+READERS = (Capability.SEND_MESSAGES, Capability.SEND_TEMPLATES, Capability.READ_CONVERSATIONS)
+IdempotencyKey = Header(None, alias="Idempotency-Key", description=DOC)
+
+
+def _user_id(oa: OfficialAccount, to: s.Recipient) -> str:
+    if to.user_id is not None:
+        return to.user_id
+    if to.link_id is not None:
+        link = ZaloPartnerLink.objects.filter(pk=to.link_id, oa=oa).first()
+        if link is None:
+            raise not_found(_("No such Zalo link on this OA."))
+        return link.zalo_user_id
+    partner = Partner.objects.filter(pk=to.partner_id).first()
+    if partner is None:
+        raise not_found(_("No such partner."))
+    link = (
+        ZaloPartnerLink.objects.filter(oa=oa, partner=partner.resolved())
+        .order_by("is_shadow", "-last_interaction_at", "id")
+        .first()
+    )
+    if link is None:
+        raise ApiProblem(422, "no_zalo_link", _("The partner has no Zalo link on this OA."))
+    return link.zalo_user_id
+
+
+def _attachment(body: s.MessageSendIn) -> dict[str, Any] | None:
+    if body.attachment is None:
+        return None
+    return {k: v for k, v in body.attachment.model_dump().items() if v}
+
+
+def _accepted(message: Message) -> s.Accepted:
+    event = message.events.order_by("-id").first()
+    assert event is not None  # queued with its event, in this transaction
+    return s.Accepted(
+        event_id=event.pk,
+        message_id=message.pk,
+        processing_state=event.processing_state,
+        zalo_state=message.zalo_state,
+    )
+
+
+@router.post("/messages", response={202: s.Accepted, **POST_ERRORS})
+def message_create(
+    request: HttpRequest, body: s.MessageSendIn, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    """Send a text, an image or a file to a partner, a Zalo link or a Zalo user id of
+    an OA. 202: queued; the worker sends it (follow it with GET /events/{id})."""
+    key = the_key(request)
+    need(key, Capability.SEND_MESSAGES)
+    oa = scoped_oa(key, body.oa)
+
+    def work() -> tuple[int, s.Accepted]:
+        try:
+            message = message_send(
+                oa=oa,
+                user_id=_user_id(oa, body.to),
+                text=body.text,
+                kind=body.kind,
+                attachment=_attachment(body),
+                business=True,
+                confirm_unverified=body.confirm_unverified,
+            )
+        except SendRefused as exc:
+            raise ApiProblem(422, "send_refused", str(exc)) from None
+        return 202, _accepted(message)
+
+    return idempotent(request, key=key, idempotency_key=idempotency_key, handler=work)
+
+
+def _template_partner(key: ApiKey, body: s.TemplateSendIn) -> Partner:
+    if body.external_ref is not None:
+        found = partner_by_ref(body.external_ref.system, body.external_ref.reference)
+    else:
+        found = Partner.objects.filter(pk=body.partner_id).first()
+    if found is None:
+        raise not_found(_("No such partner."))
+    return found
+
+
+@router.post("/template-sends", response={202: s.TemplateAccepted, **POST_ERRORS})
+def template_send_create(
+    request: HttpRequest, body: s.TemplateSendIn, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    """Send an approved ZNS template to a partner (by id or external reference), by the
+    route policy given or the OA's (uid, phone, uid_phone). 202: queued. A send that
+    cannot go is recorded all the same and answered 422 with its event_id."""
+    key = the_key(request)
+    need(key, Capability.SEND_TEMPLATES)
+    oa = scoped_oa(key, body.oa)
+    template = Template.objects.filter(pk=body.template_id, oa=oa).first()
+    if template is None:
+        raise not_found(_("No such template on this OA."))
+
+    def work() -> tuple[int, s.TemplateAccepted]:
+        partner = _template_partner(key, body)
+        if body.tracking_id and TemplateSend.objects.filter(tracking_id=body.tracking_id).exists():
+            raise ApiProblem(409, "tracking_id_used", _("This tracking_id was sent already."))
+        try:
+            send = template_send(
+                partner=partner,
+                template=template,
+                params=body.params,
+                route_policy=body.route_policy or "",
+                phone=body.phone or "",
+                tracking_id=body.tracking_id or "",
+            )
+        except TemplateSendRefused as exc:
+            event = exc.send.message.events.order_by("-id").first()
+            raise ApiProblem(
+                422, "send_refused", exc.message, event_id=event.pk if event else None
+            ) from None
+        accepted = _accepted(send.message)
+        return 202, s.TemplateAccepted(
+            **accepted.model_dump(), tracking_id=send.tracking_id, route=send.route
+        )
+
+    return idempotent(request, key=key, idempotency_key=idempotency_key, handler=work)
+
+
+@router.get("/events/{int:event_id}", response={200: s.EventOut, **COMMON})
+def event_detail(request: HttpRequest, event_id: int = Path(..., ge=1, le=s.MAX_ID)) -> Any:
+    """An event (a send, or a webhook from Zalo): its Processing State, the Zalo State of
+    its message, its attempts and its error category."""
+    key = the_key(request)
+    need(key, *READERS)
+    event = (
+        ZaloEvent.objects.filter(pk=event_id, oa_id__in=oa_ids(key))
+        .select_related("message__partner_link")
+        .first()
+    )
+    if event is None:
+        raise not_found()
+    return present.event(event)
+
+
+@router.get("/messages/{int:message_id}", response={200: s.MessageOut, **COMMON})
+def message_detail(request: HttpRequest, message_id: int = Path(..., ge=1, le=s.MAX_ID)) -> Any:
+    key = the_key(request)
+    need(key, *READERS)
+    message = (
+        Message.objects.filter(pk=message_id, oa_id__in=oa_ids(key))
+        .select_related("partner_link")
+        .first()
+    )
+    if message is None:
+        raise not_found()
+    return present.message(message)

@@ -1,0 +1,66 @@
+"""The API object of ``/api/v1/``: authentication, problems, the routers, the schema."""
+
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
+
+from zalohub.api import conversations, oas, partners, problems, sends
+from zalohub.api.access import KeyAuth
+from zalohub.api.schemas import HealthOut
+
+DESCRIPTION = """\
+The hub's API for other systems (ERP, CRM, shop): send Zalo messages and ZNS templates,
+read conversations, find and update partners.
+
+* **Keys**: `Authorization: Bearer zh_…`. A Zalo Admin creates a key in the admin
+  (*Integration API > API keys*); it is shown once. A key reaches only its OAs (any other
+  OA answers 404) and does only what its capabilities allow (else 403).
+* **Errors** are `application/problem+json` with a stable `code`.
+* **Lists** are paged by cursor: pass `next_cursor` back as `cursor`.
+* **POST** takes an `Idempotency-Key`: a repeat with the same body gets the first
+  answer again, another body 409.
+* **Rate limit** per key and minute: past it, 429 with `Retry-After`.
+* Sends answer 202 once the send is queued (committed); read the event to follow it.
+"""
+
+
+class HubAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        # Errors are problem+json (ninja declares every answer application/json).
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, answer in operation.get("responses", {}).items():
+                    content = answer.get("content", {})
+                    if str(status)[0] in "45" and "application/json" in content:
+                        content[problems.CONTENT_TYPE] = content.pop("application/json")
+        return schema
+
+
+api = HubAPI(
+    title="zalohub API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api-v1",
+    auth=KeyAuth(),
+    docs=Swagger(settings={"persistAuthorization": True}),
+)
+problems.install(api)
+api.add_router("", sends.router)
+api.add_router("", conversations.router)
+api.add_router("", partners.router)
+api.add_router("", oas.router)
+
+
+@api.get("/health", auth=None, response={200: HealthOut, 503: problems.Problem}, tags=["health"])
+def health(request: HttpRequest) -> Any:
+    """For monitors: 200 while the hub answers and its database does."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure of the database is the answer
+        raise problems.ApiProblem(503, "unavailable", str(exc)) from None
+    return HealthOut(status="ok", database="ok")
