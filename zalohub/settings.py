@@ -144,6 +144,9 @@ INSTALLED_APPS = [
     "zalohub.zbs",
     "zalohub.inbox",
     "zalohub.diagnostics",
+    "zalohub.api",
+    # django-ninja's own static files (Swagger UI) for /api/v1/docs: served here, no CDN.
+    "ninja",
     "zalohub.sandbox",
 ]
 
