@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "zalohub.zbs",
     "zalohub.inbox",
     "zalohub.diagnostics",
+    "zalohub.webhooks",
     "zalohub.api",
     # django-ninja's own static files (Swagger UI) for /api/v1/docs: served here, no CDN.
     "ninja",
