@@ -22,5 +22,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("inbox/", include("zalohub.inbox.urls")),
+    path("", include("zalohub.api.urls")),
     path("", include("zalohub.accounts.urls")),
 ]
