@@ -90,7 +90,10 @@ def _consent_page(request: HttpRequest, state: SandboxState, link: dict[str, str
 def _answer(
     request: HttpRequest, state: SandboxState, link: dict[str, str], params: Any
 ) -> HttpResponse:
-    echo = {"state": link["state"]} if link["state"] else {}
+    # Whether Zalo echoes ``state`` is unconfirmed (API.md §1.2): an app set with
+    # "echo_state": false answers with code and oa_id only, as Zalo's docs show.
+    echo_state = state.apps[link["app_id"]].get("echo_state", True)
+    echo = {"state": link["state"]} if link["state"] and echo_state else {}
     action = params.get("action", "")
     if action == "deny":
         return HttpResponseRedirect(

@@ -10,21 +10,10 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-# OA API (openapi host): code -> Zalo's message.
-OA_MESSAGES = {
-    -32: "Your application reached limit call api",
-    -100: "attachment_id was expired",
-    -201: "user_id is invalid!",
-    -204: "Offical Account is disable",
-    -205: "Offical Account is not exist",
-    -209: "Not supported this api",
-    -210: "Parameter exceeds allowable limit",
-    -213: "User has not followed OA",
-    -216: "Access token is invalid",
-    -220: "access_token is expired or removed",
-    -230: "User has not interacted with the OA in the past 7 days",
-    -233: "message type is invalid or not support",
-}
+from zalohub.sandbox import error_texts
+
+# OA API (openapi host): code -> Zalo's message, every code of API.md §2.5.
+OA_MESSAGES = error_texts.OA_MESSAGES
 
 # OAuth v4 token endpoint: code -> (error_name, error_description). Only these codes have
 # been seen from Zalo (API.md §1.6); the descriptions are the sandbox's wording.

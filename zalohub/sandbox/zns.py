@@ -19,7 +19,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
-from zalohub.sandbox import responses, reviewer
+from zalohub.sandbox import error_texts, responses, reviewer
 from zalohub.sandbox.calls import zalo_call, zalo_header
 from zalohub.sandbox.mailbox import new_msg_id
 from zalohub.sandbox.openapi import oa_api
@@ -27,28 +27,8 @@ from zalohub.sandbox.state import SandboxState, get_state
 from zalohub.sandbox.tokens import AccessGrant, TokenRejected
 from zalohub.sandbox.znsbook import CREATE_LIMIT, ZnsSend
 
-# Zalo's wire strings for the codes the sandbox answers (API.md §4.5); not translated.
-ZNS_MESSAGES = {
-    -108: "Phone number is invalid",
-    -109: "Template ID is invalid",
-    -1091: "Cannot edit this template",
-    -1121: "Parameter exceeds max length",
-    -1122: "Missing parameter",
-    -1124: "Parameter is invalid format",
-    -114: "User is inactive, rejected or using an old Zalo version",
-    -117: "No permission to access this template",
-    -118: "Zalo account does not exist or is disabled",
-    -121: "Body is empty",
-    -122: "Body is not valid JSON",
-    -124: "Access token invalid",
-    -131: "Template is not approved",
-    -132: "Parameter is invalid",
-    -141: "User refused to receive ZNS from this OA",
-    -144: "OA has exceeded the daily sending limit",
-    -146: "Template disabled for low quality",
-    -147: "Template exceeded its daily quota",
-    -160: "Daily quota for creating or editing templates exceeded",
-}
+# Zalo's error messages, every code of API.md §4.5 (not translated).
+ZNS_MESSAGES = error_texts.ZNS_MESSAGES
 STATUS_BY_FILTER = {"1": "ENABLE", "2": "PENDING_REVIEW", "3": "REJECT", "4": "DISABLE"}
 _PHONE = re.compile(r"^\+?84\d{9,10}$")
 MAX_TRACKING_ID = 48
@@ -371,12 +351,16 @@ def message_template(request: HttpRequest, state: SandboxState, grant: AccessGra
         return sent
     with state.lock:
         quota = state.zns.quota(grant.oa_id, state.now())
+        # Zalo has answered accepted sends with no mode and a quota of "0" of "0" (API.md
+        # §4.2, captured 2025-10): an OA set so answers that way.
+        unreported = bool(state.oas[grant.oa_id].get("zns_answer_without_quota"))
+    figures = ("0", "0") if unreported else (str(quota.daily), str(quota.remaining))
     return zns_ok(
         {
             "msg_id": sent.msg_id,
             "sent_time": str(sent.sent_time),
-            "sending_mode": "1",
-            "quota": {"dailyQuota": str(quota.daily), "remainingQuota": str(quota.remaining)},
+            "sending_mode": None if unreported else "1",
+            "quota": {"dailyQuota": figures[0], "remainingQuota": figures[1]},
         }
     )
 
