@@ -44,6 +44,8 @@ TEMPLATE_CODES = _codes(TEMPLATE)  # not approved, disabled, its own quota, wron
 OAUTH_CODES = {code: entry.name for code, entry in CODES.items() if entry.name}
 EXPLANATIONS = {c: entry.explanation for c, entry in CODES.items() if entry.explanation is not None}
 NEXT_STEPS = {c: entry.next_step for c, entry in CODES.items() if entry.next_step is not None}
+# Codes about the OA rather than the message (-227): the OA's sends wait until it recovers.
+HOLDS_OA = frozenset(code for code, entry in CODES.items() if entry.holds_oa)
 
 
 def explain(code: int | None = None, *, http_status: int | None = None) -> str:
