@@ -53,12 +53,24 @@ def demo(argv: list[str]) -> int:
     hub = f"http://{args.host}:{args.port}"
     # The sandbox plays Zalo's console too: its apps' webhooks point at this hub.
     configure_webhooks(sandbox.state, hub=hub)
+    # The demo's ERP: a receiver of the hub's outbound webhooks, subscribed to every event.
+    from zalohub.webhooks.demo_receiver import (
+        DemoReceiver,
+        demo_subscription,
+        subscription_secrets,
+    )
+
+    receiver_url = f"http://{args.host}:{args.port + 20}/webhooks"
+    receiver = DemoReceiver(subscription_secrets(receiver_url))
+    receiver.start(host=args.host, port=args.port + 20)
+    demo_subscription(receiver_url)
     worker = WorkerProcess()
     worker.start()
     print(
         f"\n  zalohub demo is running: {hub}/admin/\n"
         f"  log in as {credentials[0]} / {credentials[1]}\n"
         f"  sandbox Zalo: {sandbox_url}   data: {settings.DATA_DIR}\n"
+        f"  outbound webhooks go to the demo ERP: {receiver_url}\n"
         "  Customers write to the OAs with:\n"
         f"    ./run sandbox simulate --hub {hub} --sandbox {sandbox_url}\n"
         "  Press Ctrl+C to stop.\n",
@@ -74,6 +86,7 @@ def demo(argv: list[str]) -> int:
         )
     finally:
         worker.stop()
+        receiver.stop()
         sandbox.stop()
     return 0
 

@@ -179,6 +179,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "zalohub.diagnostics.context.alerts",
+                "zalohub.webhooks.context.disabled_subscriptions",
             ],
         },
     },

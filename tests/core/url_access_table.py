@@ -335,6 +335,30 @@ TABLE: dict[str, list[Case]] = {
     "admin:diagnostics_incident_delete": [C(ADMIN_ONLY, "incident_own")],
     "admin:diagnostics_incident_change": [C(ADMIN_ONLY, "incident_own")],
     "admin/diagnostics/incident/<path:object_id>/": [C(TO_CHANGE, "incident_own")],
+    # Outbound webhooks: the Zalo Admin's subscriptions, their deliveries and buttons.
+    "admin:webhooks_send_test": [POST("R 403 403 403 403 L", "subscription")],
+    "admin:webhooks_rotate_secret": [POST("R 403 403 403 403 L", "subscription")],
+    "admin:webhooks_replay_range": [
+        POST(
+            "R 403 403 403 403 L",
+            "subscription",
+            since="2026-01-01T00:00",
+            until="2036-01-01T00:00",
+        )
+    ],
+    "admin:webhooks_subscription_changelist": [C(ADMIN_ONLY)],
+    "admin:webhooks_subscription_add": [C(ADMIN_ONLY)],
+    "admin:webhooks_subscription_history": [C(ADMIN_ONLY, "subscription")],
+    "admin:webhooks_subscription_delete": [C(ADMIN_ONLY, "subscription")],
+    "admin:webhooks_subscription_change": [C(ADMIN_ONLY, "subscription")],
+    "admin/webhooks/subscription/<path:object_id>/": [C(TO_CHANGE, "subscription")],
+    "admin:webhooks_delivery_replay": [POST("R 403 403 403 403 L", "delivery")],
+    "admin:webhooks_delivery_changelist": [C(ADMIN_ONLY)],
+    "admin:webhooks_delivery_add": [C(NOBODY)],
+    "admin:webhooks_delivery_history": [C(ADMIN_ONLY, "delivery")],
+    "admin:webhooks_delivery_delete": [C(ADMIN_ONLY, "delivery")],
+    "admin:webhooks_delivery_change": [C(ADMIN_ONLY, "delivery")],
+    "admin/webhooks/delivery/<path:object_id>/": [C(TO_CHANGE, "delivery")],
     # The inbox: members of the OA (and Zalo Admins); another OA's conversation answers
     # 404 like a missing one; a user without the inbox role gets the inbox's 403 page.
     "inbox:index": [C("200 403 200 200 403 L")],

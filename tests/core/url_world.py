@@ -177,4 +177,10 @@ def build_world(*, admin: User, agent: User) -> dict[str, Any]:
     world["group"] = Group.objects.get(name=CS_AGENT)
     # A row of the task queue (not run: the walk only reads it).
     world["task"] = DBTaskResult.objects.get(id=bulk_task.enqueue(world["bulk_own"].pk).id)
+    # A webhook subscription (to a loopback port nobody listens on) and its test delivery.
+    from zalohub.webhooks.services import subscription_create, subscription_send_test
+
+    subscription = subscription_create(name="ERP", url="http://127.0.0.1:9/hooks")
+    world["subscription"] = subscription
+    world["delivery"] = subscription_send_test(subscription_id=subscription.pk)
     return world

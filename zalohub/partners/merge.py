@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zalohub.partners import hooks
 from zalohub.partners.models import (
     DuplicateSuggestion,
     IdentityDecision,
@@ -192,6 +193,7 @@ def partner_merge(
             evidence={"merge": journal.pk, "merged_partner": merged.pk},
             actor=journal.actor,
         )
+        hooks.merged(journal)
     return journal
 
 
@@ -246,4 +248,5 @@ def partner_merge_undo(*, journal: MergeJournal, actor: Any = None) -> MergeJour
             "rows_not_moved_back": not_back,
         }
         journal.save()
+        hooks.unmerged(journal)
     return journal

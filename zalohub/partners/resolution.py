@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.partners import hooks
 from zalohub.partners.models import (
     DuplicateSuggestion,
     IdentityDecision,
@@ -173,10 +174,12 @@ def _create_links(
         shadows.append((partner, link))
         decisions.append((IdentityDecision.Kind.NEW_SHADOW, link, link.evidence))
     Partner.objects.bulk_create([partner for partner, _link in shadows])
+    hooks.partners_created([partner for partner, _link in shadows])
     for partner, link in shadows:
         link.partner = partner
     # Links joining a partner created above get its pk from the shared object on save.
     ZaloPartnerLink.objects.bulk_create(list(links.values()))
+    hooks.links_created(list(links.values()))
     IdentityDecision.objects.bulk_create(
         [
             IdentityDecision(kind=kind, partner=link.partner, link=link, evidence=evidence)

@@ -19,6 +19,7 @@ from zalohub.events.processing.handlers import (
     require_oa,
 )
 from zalohub.zalo.webhook import WebhookEvent
+from zalohub.zbs import hooks
 from zalohub.zbs.models import Template, TemplateSend, ZbsSettings
 from zalohub.zbs.services import apply_zalo_status, disabled_cause, oa_settings
 
@@ -53,6 +54,8 @@ def handle_quality(event: ZaloEvent, wire: WebhookEvent) -> Result:
         return Result(outcome=Outcome.RECORDED)
     quality = wire.quality[:10]
     Template.objects.filter(pk=template.pk).update(quality=quality)
+    previous, template.quality = template.quality, quality
+    hooks.template_changed(template, "quality", previous, quality)
     if template.status == Template.Status.DISABLED:
         template.quality = quality
         cause = disabled_cause(template, template.zalo_status, template.reject_reason)
@@ -66,6 +69,11 @@ def handle_template_quota(event: ZaloEvent, wire: WebhookEvent) -> Result:
     if template is None:
         return Result(outcome=Outcome.RECORDED)
     Template.objects.filter(pk=template.pk).update(template_daily_quota=wire.quota)
+    if wire.quota != template.template_daily_quota:
+        template.template_daily_quota = wire.quota
+        hooks.quota_changed(
+            oa_id=template.oa_id, template=template, daily=wire.quota, remaining=None
+        )
     return Result()
 
 
@@ -74,7 +82,10 @@ def handle_oa_quota(event: ZaloEvent, wire: WebhookEvent) -> Result:
     require_oa(event)
     assert event.oa is not None
     if wire.quota is not None:
-        ZbsSettings.objects.filter(pk=oa_settings(event.oa).pk).update(daily_quota=wire.quota)
+        row = oa_settings(event.oa)
+        ZbsSettings.objects.filter(pk=row.pk).update(daily_quota=wire.quota)
+        if row.daily_quota != wire.quota:
+            hooks.quota_changed(oa_id=event.oa.pk, daily=wire.quota, remaining=row.remaining_quota)
     return Result()
 
 

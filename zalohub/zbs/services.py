@@ -20,6 +20,7 @@ from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.core.stored_text import reason_fields
 from zalohub.zalo import ZaloError, call_context, get_client
 from zalohub.zalo.bodies import TemplateButton, TemplateParam, TemplateRequest
+from zalohub.zbs import hooks
 from zalohub.zbs.lint import Problem, lint_template, type_limit
 from zalohub.zbs.models import Template, ZbsSettings
 
@@ -168,9 +169,12 @@ def apply_zalo_status(
     if status != Status.DRAFT and zalo_status in ("REJECT", "DISABLE", "DELETE"):
         # A Draft being reworked after Reset to Draft stays a Draft.
         rows = rows.exclude(status=Status.DRAFT)
+    previous = template.status
     moved = rows.exclude(status=status).update(status=status)
     Template.objects.filter(pk=template.pk).update(**fields)
     template.refresh_from_db()
+    if moved:
+        hooks.template_changed(template, "status", previous, template.status)
     return bool(moved)
 
 
@@ -210,6 +214,7 @@ class SyncResult:
 
 def template_apply_detail(template: Template, detail: dict[str, Any]) -> Template:
     status = str(detail.get("status") or "")
+    quality_before = template.quality
     with transaction.atomic():
         Template.objects.filter(pk=template.pk).update(
             quality=str(detail.get("templateQuality") or template.quality),
@@ -223,6 +228,7 @@ def template_apply_detail(template: Template, detail: dict[str, Any]) -> Templat
             synced_at=timezone.now(),
         )
         template.refresh_from_db()
+        hooks.template_changed(template, "quality", quality_before, template.quality)
         apply_zalo_status(template, status, reason=str(detail.get("reason") or ""))
     return template
 
@@ -283,8 +289,11 @@ def quota_store(*, oa: OfficialAccount, daily: Any = None, remaining: Any = None
                 fields[name] = max(0, int(str(value)))
         except ValueError:
             continue
+    before = (row.daily_quota, row.remaining_quota)
     ZbsSettings.objects.filter(pk=row.pk).update(**fields)
     row.refresh_from_db()
+    if (row.daily_quota, row.remaining_quota) != before:
+        hooks.quota_changed(oa_id=oa.pk, daily=row.daily_quota, remaining=row.remaining_quota)
     if row.remaining_quota:  # quota left (again): a "quota spent" alert may clear
         announce_fix(oa_id=oa.pk, reason="quota")
     return row

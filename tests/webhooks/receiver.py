@@ -1,0 +1,127 @@
+"""A subscriber's endpoint, for real: an HTTP server on loopback that verifies every
+delivery with the ``standardwebhooks`` library (as any receiver would) and applies each
+webhook-id's effect once, however often it arrives.
+
+A test scripts its answers per delivery: ``answers`` is a list of statuses to give, in
+order, to each new webhook-id's tries (the last one repeats); ``hold`` makes the handler
+apply the effect and then wait before answering (a worker killed meanwhile never reads
+the answer)."""
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+@dataclass
+class Arrival:
+    webhook_id: str
+    headers: dict[str, str]
+    body: bytes
+    verified: bool
+    payload: dict[str, Any] | None
+
+
+@dataclass
+class Receiver:
+    secret: str = ""
+    answers: list[int] = field(default_factory=lambda: [200])
+    hold: threading.Event | None = None  # set: answer held until it is set
+    arrivals: list[Arrival] = field(default_factory=list)
+    effects: dict[str, int] = field(default_factory=dict)  # webhook-id -> times applied
+    tries: dict[str, int] = field(default_factory=dict)
+    applied: set[str] = field(default_factory=set)
+    held: threading.Event = field(default_factory=threading.Event)  # a request is held
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+    _server: ThreadingHTTPServer | None = None
+
+    def start(self) -> "Receiver":
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                status = receiver.take(self)
+                if status is None:
+                    return
+                body = b'{"ok":true}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/zalohub"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def take(self, handler: BaseHTTPRequestHandler) -> int | None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        webhook_id = headers.get("webhook-id", "")
+        try:
+            payload = Webhook(self.secret).verify(body, headers)
+            verified = True
+        except WebhookVerificationError:
+            payload, verified = None, False
+        with self.lock:
+            self.arrivals.append(Arrival(webhook_id, headers, body, verified, payload))
+            number = self.tries.get(webhook_id, 0)
+            self.tries[webhook_id] = number + 1
+            status = self.answers[min(number, len(self.answers) - 1)]
+            holding = self.hold is not None and not self.hold.is_set()
+            if verified and (200 <= status < 300 or holding) and webhook_id not in self.applied:
+                # The event's effect, once per webhook-id: the receiver deduplicates.
+                self.applied.add(webhook_id)
+                self.effects[webhook_id] = self.effects.get(webhook_id, 0) + 1
+        if holding:
+            assert self.hold is not None
+            self.held.set()
+            self.hold.wait(60)
+            return None  # no answer: the connection just ends
+        return status
+
+    def of_type(self, event_type: str) -> list[Arrival]:
+        return [a for a in self.arrivals if a.payload and a.payload.get("type") == event_type]
+
+    def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def body_of(arrival: Arrival) -> dict[str, Any]:
+    return json.loads(arrival.body)
+
+
+def run_deliveries():  # type: ignore[no-untyped-def]
+    """A generator for a fixture: yields ``deliver(rounds=50)``, which does what a
+    worker's delivery loop does until nothing is due and returns how many it tried."""
+    from zalohub.webhooks.delivery import Courier
+    from zalohub.webhooks.tasks import deliver_once
+
+    courier = Courier()
+
+    def deliver(rounds: int = 50) -> int:
+        tried = 0
+        for _ in range(rounds):
+            step = deliver_once(courier, "test-worker")
+            if not step:
+                break
+            tried += step
+        return tried
+
+    yield deliver
+    courier.close()

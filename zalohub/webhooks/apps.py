@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WebhooksConfig(AppConfig):
+    name = "zalohub.webhooks"
+    label = "webhooks"
+    verbose_name = _("Webhooks")
+
+    def ready(self) -> None:
+        from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
+        from zalohub.webhooks import produce, tasks, watch  # noqa: F401  (loop and jobs)
+
+        register_role_grants("webhooks", {ZALO_ADMIN: ALL})
+        produce.connect()
+        watch.connect()

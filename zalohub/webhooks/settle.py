@@ -1,0 +1,130 @@
+"""Settling a sent batch in one transaction: the log rows, the delivered rows in one
+UPDATE, each failure's next try (or its end), and the subscription's failure count,
+which may disable it (410 Gone at once; N failures running, for long enough, otherwise).
+
+Only the holder of the claim settles a row: after a lease ran out and the sweeper gave
+the row to another worker, a late answer is still logged but changes nothing else."""
+
+import functools
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from zalohub.core.stored_text import Reason, reason, reason_fields
+from zalohub.webhooks import alerts, conf
+from zalohub.webhooks.delivery import FAILING, GONE, Batch, Outcome, retry_delay
+from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
+
+Result = DeliveryAttempt.Result
+
+
+def _error_of(o: Outcome) -> str:
+    if o.error:
+        return o.error
+    return f"HTTP {o.status}" if o.status is not None else ""
+
+
+def _log(batch: Batch, outcomes: list[Outcome], results: dict[int, str], worker: str) -> None:
+    DeliveryAttempt.objects.bulk_create(
+        [
+            DeliveryAttempt(
+                delivery_id=o.delivery.id,
+                number=o.delivery.attempts,
+                started_at=o.started_at,
+                duration_ms=o.duration_ms,
+                request_headers=o.headers,
+                status=o.status,
+                response_body=o.answer,
+                error=o.error,
+                result=results[o.delivery.id],
+                worker=worker[:100],
+            )
+            for o in outcomes
+        ]
+    )
+
+
+def settle(batch: Batch, outcomes: list[Outcome], *, worker_id: str = "") -> dict[str, int]:
+    now = timezone.now()
+    ours = Delivery.objects.filter(claimed_by=batch.token, state=Delivery.State.DELIVERING)
+    results: dict[int, str] = {}
+    delivered: dict[int, list[int]] = defaultdict(list)
+    gone = False
+    failures = 0
+    with transaction.atomic():
+        for o in outcomes:
+            if o.ok:
+                assert o.status is not None
+                delivered[o.status].append(o.delivery.id)
+                results[o.delivery.id] = Result.OK
+                continue
+            failures += 1
+            gone = gone or o.status == 410
+            delay = None if o.status == 410 else retry_delay(o.delivery.attempts)
+            results[o.delivery.id] = Result.FAILED if delay is None else Result.RETRY
+            fields: dict[str, Any] = {"last_status": o.status, "last_error": _error_of(o)}
+            if delay is None:
+                fields.update(state=Delivery.State.FAILED)
+            else:
+                fields.update(
+                    state=Delivery.State.PENDING,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                )
+            ours.filter(pk=o.delivery.id).update(claimed_by="", lease_until=None, **fields)
+        for status, ids in delivered.items():
+            ours.filter(pk__in=ids).update(
+                state=Delivery.State.DELIVERED,
+                delivered_at=now,
+                last_status=status,
+                last_error="",
+                claimed_by="",
+                lease_until=None,
+            )
+        _log(batch, outcomes, results, worker_id)
+        _count(batch, outcomes, failures, gone, now)
+    return {"delivered": sum(map(len, delivered.values())), "failed": failures}
+
+
+def _count(batch: Batch, outcomes: list[Outcome], failures: int, gone: bool, now: datetime) -> None:
+    sub_id = batch.subscription.pk
+    subs = Subscription.objects.filter(pk=sub_id)
+    if failures < len(outcomes):  # the receiver took something: it works
+        if batch.subscription.failure_streak or failures:
+            subs.update(failure_streak=failures, failing_since=now if failures else None)
+    else:
+        subs.filter(failing_since__isnull=True).update(failing_since=now)
+        subs.update(failure_streak=F("failure_streak") + failures)
+    if gone:
+        disable(subscription_id=sub_id, why=reason(GONE), now=now)
+        return
+    if not failures:
+        return
+    sub = subs.values("failure_streak", "failing_since").first()
+    if sub is None or sub["failing_since"] is None:
+        return
+    enough = sub["failure_streak"] >= conf.get("WEBHOOKS_DISABLE_AFTER_FAILURES")
+    long_enough = sub["failing_since"] <= now - timedelta(
+        seconds=conf.get("WEBHOOKS_DISABLE_AFTER_SECONDS")
+    )
+    if enough and long_enough:
+        last = next((_error_of(o) for o in reversed(outcomes) if not o.ok), "")
+        why = reason(
+            FAILING, count=sub["failure_streak"], since=sub["failing_since"].isoformat(), last=last
+        )
+        disable(subscription_id=sub_id, why=why, now=now)
+
+
+def disable(*, subscription_id: int, why: Reason, now: datetime | None = None) -> bool:
+    """Disable an active subscription saying why, and tell the Zalo Admins (after the
+    commit, once: only the update that disables it mails)."""
+    now = now or timezone.now()
+    changed = Subscription.objects.filter(pk=subscription_id, active=True).update(
+        active=False, disabled_at=now, **reason_fields("disabled_reason", why)
+    )
+    if changed:
+        transaction.on_commit(functools.partial(alerts.subscription_disabled, subscription_id))
+    return bool(changed)
