@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest_cpu.py                # 3 rounds of 8 s per server
     .venv/bin/python bench/ingest_cpu.py --rounds 5 --server-workers 4 --duration 15
+    .venv/bin/python bench/ingest_cpu.py --rounds 5 --kinds bare,hub,hub_cursor,hub_no_linger
 
 On a 2-core machine the ingest ratio of ``pipeline.py`` compares two CPU-bound servers,
 so what decides it is the CPU a request costs. This runs, in turn and under the same
@@ -180,18 +181,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--store-wait", type=float, default=0.0002, help="the ingest + wait baseline's hold, s"
     )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(URLCONFS),
+        help=f"comma-separated servers to run, in this order (default: {','.join(URLCONFS)})",
+    )
     args = parser.parse_args(argv)
+    kinds = [kind for kind in args.kinds.split(",") if kind]
+    if unknown := set(kinds) - set(URLCONFS):
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    if "bare" not in kinds:
+        parser.error("the bare 200 is every ratio's baseline: keep it in --kinds")
     ns = argparse.Namespace(lease=30, tag=f"c{int(time.time()) % 100000:x}", users=5000)
     env = p.bench_env(ns)
     p.log(f"database {p.DB_NAME}: recreating and migrating")
     p.recreate_database(env)
     p.setup_django(env)
     p.seed_accounts()
-    size = 4000 * (args.duration + 2) * args.rounds * len(HUB_ENV)
+    size = 4000 * (args.duration + 2) * args.rounds * len(set(kinds) & set(HUB_ENV))
     stream = p.make_stream(int(size), "c", ns)
-    results: dict[str, list[dict]] = {kind: [] for kind in URLCONFS}
+    results: dict[str, list[dict]] = {kind: [] for kind in kinds}
     for round_ in range(1, args.rounds + 1):
-        for kind in URLCONFS:
+        for kind in kinds:
             results[kind].append(measure(kind, stream, args, env))
             r = results[kind][-1]
             p.log(
@@ -212,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'loadgen':>9}{'total':>8}{'ratio':>7}{'switches':>10}"
     )
     print(head + "\n" + "-" * len(head))
-    for kind in URLCONFS:
+    for kind in kinds:
         print(
             f"{kind:<12}{med(kind, 'rate'):>9,.0f}"
             f"{med(kind, 'rate') / med('bare', 'rate'):>7.2f}"
