@@ -16,6 +16,27 @@ class TemplateSend:
     msg_id: str
     sent_time_ms: int | None
     quota: dict[str, Any] = field(default_factory=dict)
+    sending_mode: str | None = None  # "1" normal, "3" beyond quota; Zalo may send null
+
+
+def _count(value: Any) -> int | None:
+    try:
+        return max(0, int(str(value))) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def reported_quota(sent: TemplateSend) -> tuple[int | None, int | None]:
+    """The OA's daily and remaining ZNS quota as a send's answer reports them; (None,
+    None) when it reports none. Zalo has answered an accepted send with
+    ``"sending_mode": null`` and both quota strings ``"0"`` (API.md §4.2): a send it
+    just accepted cannot have had a daily quota of 0, so a daily 0 is no quota at all,
+    and the remaining "0" beside it no figure either."""
+    daily = _count(sent.quota.get("dailyQuota"))
+    remaining = _count(sent.quota.get("remainingQuota", sent.quota.get("remain")))
+    if daily == 0:
+        return None, None
+    return daily, remaining
 
 
 class ZNSAPI:
@@ -110,7 +131,7 @@ class ZNSAPI:
             ).get("data")
             or {}
         )
-        return _sent(data, "msg_id")
+        return read_send(data, "msg_id")
 
     def send_by_uid(
         self,
@@ -135,13 +156,15 @@ class ZNSAPI:
             headers={"access_token": access_token},
             json_body=payload,
         )
-        return _sent(body.get("data") or {}, "message_id")
+        return read_send(body.get("data") or {}, "message_id")
 
 
-def _sent(data: dict[str, Any], id_field: str) -> TemplateSend:
+def read_send(data: dict[str, Any], id_field: str) -> TemplateSend:
     sent = data.get("sent_time")
+    quota = data.get("quota")
     return TemplateSend(
         msg_id=str(data.get(id_field) or ""),
         sent_time_ms=int(sent) if sent not in (None, "") else None,
-        quota=data.get("quota") or {},
+        quota=quota if isinstance(quota, dict) else {},
+        sending_mode=None if data.get("sending_mode") is None else str(data["sending_mode"]),
     )

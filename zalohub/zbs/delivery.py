@@ -12,7 +12,7 @@ The claim, the settling, the retries and the sweeper are the outbound pipeline's
 
 import functools
 import logging
-from typing import Any, cast
+from typing import cast
 
 from django.db import transaction
 from django.utils.translation import gettext_noop
@@ -22,6 +22,7 @@ from zalohub.events.models import ErrorCategory, Message, ZaloEvent
 from zalohub.events.outbound import Attempt, Failure, Sender, Sent, send_outbound
 from zalohub.zalo import ErrorKind, ZaloError, errors, get_client
 from zalohub.zalo.zns import TemplateSend as ZnsSent
+from zalohub.zalo.zns import reported_quota
 from zalohub.zbs.models import BulkSend, RoutePolicy, TemplateSend
 from zalohub.zbs.services import quota_store
 
@@ -60,7 +61,7 @@ def _spends_call_budget(attempt: Attempt) -> bool:
 def _send(attempt: Attempt, access_token: str) -> Sent:
     send: TemplateSend = attempt.subject
     sent = _call(send, access_token)
-    _store_quota(send, sent.quota)
+    _store_quota(send, sent)
     return Sent(msg_id=sent.msg_id, sent_ms=sent.sent_time_ms)
 
 
@@ -90,9 +91,9 @@ def _call(send: TemplateSend, access_token: str) -> ZnsSent:
     return zns.send_by_phone(phone=send.phone, **common)
 
 
-def _store_quota(send: TemplateSend, quota: dict[str, Any]) -> None:
-    daily = quota.get("dailyQuota")
-    remaining = quota.get("remainingQuota", quota.get("remain"))
+def _store_quota(send: TemplateSend, sent: ZnsSent) -> None:
+    # An answer without a real quota ("sending_mode": null, "0" of "0") stores nothing.
+    daily, remaining = reported_quota(sent)
     if daily is not None or remaining is not None:
         quota_store(oa=send.oa, daily=daily, remaining=remaining)
 
