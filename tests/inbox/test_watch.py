@@ -1,0 +1,109 @@
+"""inbox.watch: the process's one reader for every open stream (the `zalohub serve` path).
+
+The reads here are plain functions that count their calls and answer a cursor the test
+sets, so that what is shared and when it is read can be counted exactly; the tests in
+tests/core/test_serve.py run the same path against the database in a real server."""
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from zalohub.core import shutdown
+from zalohub.inbox import live, watch
+from zalohub.inbox.stream import Scope
+
+
+class Reads:
+    def __init__(self) -> None:
+        self.calls: Counter[Scope] = Counter()
+        self.cursor = ("a", "-")
+
+    def __call__(self, scope: Scope) -> tuple[str, str]:
+        self.calls[scope] += 1
+        return self.cursor
+
+
+@pytest.fixture(autouse=True)
+def _fast_ticks(settings):
+    settings.INBOX_STREAM_TICK_SECONDS = 0.2
+    settings.INBOX_STREAM_SECONDS = 60
+    live.reset_notifier()
+    yield
+    shutdown.reset()
+    live.reset_notifier()
+
+
+async def _next(stream, timeout: float = 5.0) -> str:
+    return await asyncio.wait_for(anext(stream), timeout)
+
+
+def test_streams_of_one_scope_share_one_read():
+    reads = Reads()
+    scope = Scope(oa_ids=(1,), conversation_id=None)
+    other = Scope(oa_ids=(2,), conversation_id=None)
+
+    async def run() -> tuple[list[str], Counter[Scope]]:
+        streams = [watch.events(scope, ("a", "-"), reads) for _ in range(20)]
+        streams.append(watch.events(other, ("old", "-"), reads))
+        firsts = [await _next(s) for s in streams]  # the retry line each
+        assert set(firsts) == {"retry: 1000\n\n"}
+        seconds = [await _next(s) for s in streams]  # a new page's first read
+        before = reads.calls.copy()
+        await asyncio.sleep(1.0)  # five ticks of 0.2 s, at most
+        during = reads.calls - before
+        for s in streams:
+            await s.aclose()
+        return seconds, during
+
+    seconds, during = asyncio.run(run())
+    # It should tell each page what changed against its own cursor...
+    assert seconds[:20] == [": tick\n\n"] * 20
+    assert seconds[20].startswith("event: list\nid: a~-\n")
+    # ...and read each open scope once a tick for all its pages, not once a page: the
+    # scope of 20 pages as often as the scope of one (a slow machine reads less often).
+    assert 1 <= during[scope] <= 6
+    assert abs(during[scope] - during[other]) <= 1
+
+
+def test_a_wake_up_for_its_oa_reads_before_the_tick(settings):
+    settings.INBOX_STREAM_TICK_SECONDS = 30  # no tick during the test
+    reads = Reads()
+    scope = Scope(oa_ids=(7,), conversation_id=None)
+
+    async def run() -> str:
+        stream = watch.events(scope, ("a", "-"), reads)
+        await _next(stream)
+        await _next(stream)  # the first read, at once for a new page
+        reads.cursor = ("b", "-")
+        live.notify(8)  # another OA: nothing to read
+        live.notify(7)
+        changed = await _next(stream, timeout=5)
+        await stream.aclose()
+        return changed
+
+    changed = asyncio.run(run())
+    # It should read again on the wake-up, long before the 30 s tick, and say so.
+    assert changed.startswith("event: list\nid: b~-\n")
+    assert reads.calls[scope] == 2
+
+
+def test_draining_ends_every_stream_with_a_retry_hint():
+    reads = Reads()
+    scope = Scope(oa_ids=(3,), conversation_id=None)
+
+    async def run() -> list[list[str]]:
+        streams = [watch.events(scope, ("a", "-"), reads) for _ in range(3)]
+        for s in streams:
+            await _next(s)
+            await _next(s)
+        shutdown.begin()
+        return [[part async for part in s] for s in streams]
+
+    rests = asyncio.run(run())
+    # It should end each stream at once (not after its 60 s) with one retry hint, 1-5 s.
+    for rest in rests:
+        assert len(rest) == 1 and rest[0].startswith("retry: ")
+        assert 1000 <= int(rest[0].split()[1]) <= 5000
+    # And forget the scope: no reader is left running for pages that are gone.
+    assert watch._watchers == {}

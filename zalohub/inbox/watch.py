@@ -1,0 +1,215 @@
+"""One reader per process for every open inbox stream (the async path of ``stream``).
+
+Each stream used to re-read the database on every tick itself, on a thread of its own
+request; with hundreds of pages open that is hundreds of reads a second and as many
+threads and pooled connections held for the stream's whole length. Here a stream only
+subscribes to its scope. One task per event loop reads each scope's cursor on one
+thread of its own, after a wake-up for one of the scope's OAs and for every scope once
+per tick, and tells the scope's subscribers; it rests as long as each round took, so
+reads never take more than half of one thread. Streams hold no thread and no
+connection while they wait; a tick costs one read per open scope, however many tabs
+share it.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from zalohub.core import shutdown
+from zalohub.inbox.live import get_notifier
+
+if TYPE_CHECKING:
+    from zalohub.inbox.stream import Scope
+
+logger = logging.getLogger(__name__)
+
+# The reads of every scope, one after the other: the database sees at most one of them
+# at a time from this process, and the process's other threads keep the rest of the CPU.
+_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zalohub-inbox-watch")
+# A scope's read: its cursor now (``stream`` gives its own, which may note presence too).
+Read = Callable[["Scope"], tuple[str, str]]
+
+
+class Watch:
+    """What the streams of one scope share: its cursor as last read, and a wake-up."""
+
+    def __init__(self, scope: "Scope", read: Read) -> None:
+        self.scope = scope
+        self.read = read
+        self.cursor: tuple[str, str] | None = None
+        self.version = 0  # reads so far
+        self.subscribers = 0
+        self.due = True  # read it in the next round
+        self.changed = asyncio.Event()  # replaced after each read: a broadcast
+
+    def publish(self, cursor: tuple[str, str] | None) -> None:
+        if cursor is not None:
+            self.cursor = cursor
+        self.version += 1
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    async def next_read(self, after: int, timeout: float) -> None:
+        """Wait until a read newer than ``after`` (or the timeout, or a drain)."""
+        if self.version > after or shutdown.draining():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), timeout)
+
+
+def read_cursors(read: Read, scopes: Sequence["Scope"]) -> list[tuple[str, str] | None]:
+    """Each scope's cursor now (None where the read failed)."""
+    out: list[tuple[str, str] | None] = []
+    try:
+        for scope in scopes:
+            try:
+                out.append(read(scope))
+            except Exception:
+                # The database away for a moment: the streams keep their last cursor.
+                logger.warning("Inbox stream read failed", exc_info=True)
+                out.append(None)
+    finally:
+        close_old_connections()  # with the pool, the connection goes back between rounds
+    return out
+
+
+class Watcher:
+    """The scopes open on one event loop and the task that reads them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.watches: dict[Scope, Watch] = {}
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def _on_change(self, oa_id: int) -> None:  # any thread
+        self.loop.call_soon_threadsafe(self._mark, oa_id)
+
+    def _mark(self, oa_id: int) -> None:
+        for watch in self.watches.values():
+            if oa_id in watch.scope.oa_ids:
+                watch.due = True
+        self.wake.set()
+
+    def _drain(self) -> None:
+        for watch in self.watches.values():
+            watch.publish(None)  # every stream looks up and sees the drain
+
+    def join(self, scope: "Scope", read: Read) -> Watch:
+        watch = self.watches.get(scope)
+        if watch is None:
+            watch = self.watches[scope] = Watch(scope, read)
+        watch.subscribers += 1
+        watch.due = True  # a new page gets a fresh read, not one up to a tick old
+        self.wake.set()
+        if self.task is None or self.task.done():
+            get_notifier().add_listener(self._on_change)
+            shutdown.add_listener(self.loop, self._drain)
+            self.task = self.loop.create_task(self._run())
+        return watch
+
+    def leave(self, watch: Watch) -> None:
+        watch.subscribers -= 1
+        if watch.subscribers <= 0 and self.watches.get(watch.scope) is watch:
+            del self.watches[watch.scope]
+        self.wake.set()
+
+    async def _read(self, due: list[Watch]) -> list[tuple[str, str] | None]:
+        found: dict[int, tuple[str, str] | None] = {}
+        for read in {w.read for w in due}:  # one read function in practice
+            batch = [w for w in due if w.read is read]
+            cursors = await self.loop.run_in_executor(
+                _reader, read_cursors, read, [w.scope for w in batch]
+            )
+            found.update(zip(map(id, batch), cursors, strict=True))
+        return [found[id(w)] for w in due]
+
+    async def _run(self) -> None:
+        tick = settings.INBOX_STREAM_TICK_SECONDS
+        next_tick = time.monotonic() + tick
+        try:
+            while self.watches:
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + tick
+                    for watch in self.watches.values():
+                        watch.due = True
+                due = [w for w in self.watches.values() if w.due]
+                for watch in due:
+                    watch.due = False
+                rest = 0.0
+                if due:
+                    began = time.monotonic()
+                    for watch, cursor in zip(due, await self._read(due), strict=True):
+                        watch.publish(cursor)
+                    # At most half of the reader's time goes to reads: under a load of
+                    # scopes the rounds space out (pages learn of a change later)
+                    # rather than take the GIL from the webhooks' threads.
+                    rest = time.monotonic() - began
+                    next_tick = max(next_tick, time.monotonic() + rest)
+                self.wake.clear()
+                if rest:
+                    await asyncio.sleep(rest)
+                if any(w.due for w in self.watches.values()):
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), max(0.0, next_tick - time.monotonic()))
+        finally:
+            get_notifier().remove_listener(self._on_change)
+            shutdown.remove_listener(self.loop, self._drain)
+            _watchers.pop(self.loop, None)
+
+
+_watchers: dict[asyncio.AbstractEventLoop, Watcher] = {}
+
+
+def watcher() -> Watcher:
+    loop = asyncio.get_running_loop()
+    found = _watchers.get(loop)
+    if found is None:
+        found = _watchers[loop] = Watcher(loop)
+    return found
+
+
+async def events(scope: "Scope", cursor: tuple[str, str], read: Read) -> AsyncIterator[str]:
+    """A stream under ASGI (`zalohub serve`): what ``stream.blocking_events`` says, but it
+    waits on the process's reader instead of reading, holds no thread meanwhile, and ends
+    with a retry hint when the server drains."""
+    from zalohub.inbox import stream
+
+    # Django opened a connection on this request's thread for the session and the view:
+    # give it back now rather than hold it (a pooled one, on PostgreSQL) for the stream.
+    await sync_to_async(_release_connection)()
+    shared = watcher()
+    watch = shared.join(scope, read)
+    deadline = time.monotonic() + settings.INBOX_STREAM_SECONDS
+    seen = watch.version
+    try:
+        yield "retry: 1000\n\n"
+        while True:
+            await watch.next_read(seen, settings.INBOX_STREAM_TICK_SECONDS)
+            if shutdown.draining():
+                yield shutdown.retry_hint()
+                return
+            if watch.version > seen and watch.cursor is not None:
+                seen = watch.version
+                yield stream._events(cursor, watch.cursor)
+                cursor = watch.cursor
+            else:
+                yield ": tick\n\n"
+            if time.monotonic() >= deadline:
+                return
+    finally:
+        shared.leave(watch)
+
+
+def _release_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()

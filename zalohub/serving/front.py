@@ -1,0 +1,74 @@
+"""The web tier's one application: streams to async code, everything else to WSGI.
+
+Why this shape (docs/architecture.md, *Deployment shapes*): under a WSGI server every
+open inbox page holds a thread for its stream's whole length, so a dozen agents starve
+Zalo's webhooks (measured: 22-24 s instead of 0.06 s with 12 pages). Django's ASGI
+path holds no thread per stream, but ran webhooks at a third of the WSGI rate here. So
+one uvicorn process serves this ASGI application, which sends
+
+- the stream URL (``inbox:events``, read from the URLconf) to Django's ASGI handler:
+  the view runs on a thread of its own for a moment, then the stream waits on the
+  process's shared reader (``inbox.watch``) holding no thread and no connection;
+- everything else (webhooks, pages, probes, static files) to Django's WSGI handler on a
+  bounded pool of threads (``serving.bridge``): the webhook path stays the WSGI path
+  that bench/README.md measured, and streams can never take one of its threads.
+
+On SIGTERM `zalohub serve` (``serving.command``) stops accepting, starts draining
+(``core.shutdown``: the streams end at once with an SSE ``retry:`` hint instead of
+running their full length), answers the requests in flight, webhooks first of all, and
+exits.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")
+
+import django
+
+django.setup(set_prefix=False)
+
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from zalohub.env import envint  # noqa: E402
+from zalohub.serving.bridge import Receive, Scope, Send, WsgiBridge  # noqa: E402
+
+
+def stream_paths() -> frozenset[str]:
+    """The URLs served as streams (the front sends only these to async code)."""
+    return frozenset({reverse("inbox:events")})
+
+
+class Front:
+    def __init__(self, *, threads: int) -> None:
+        self.asgi = ASGIHandler()
+        self.wsgi = WsgiBridge(WSGIHandler(), threads=threads)
+        self.streams = stream_paths()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if scope["path"] in self.streams:
+                await self.asgi(scope, receive, send)
+            else:
+                await self.wsgi(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        # websocket: the hub has none; uvicorn refuses the handshake when we return.
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                # Every response has finished by now (the server waited for them).
+                self.wsgi.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+# Threads for webhooks and pages (`zalohub serve --threads`; the streams take none). 10 is
+# uvicorn's own WSGI pool, the one bench/README.md's webhook figures were measured on.
+application = Front(threads=envint("ZALOHUB_WEB_THREADS", 10, minimum=1))
