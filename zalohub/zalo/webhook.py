@@ -7,7 +7,8 @@ handler reads, once per event. Nothing else in the hub reads a webhook's keys.
 """
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -15,6 +16,8 @@ from typing import Any, NamedTuple
 # Zalo sends epoch milliseconds; its own doc sample has 12 digits, so accept a range.
 _EPOCH_MS = range(10**11, 10**14)
 NAME_MAX = 64  # the longest event name kept (the events table's column)
+# Whether an id is a known OA of the app the webhook came for (see ``orient``).
+IsOA = Callable[[str], bool]
 
 
 class WebhookHead(NamedTuple):
@@ -22,7 +25,9 @@ class WebhookHead(NamedTuple):
 
     name: str
     oa_id: str
-    user_id: str  # the Zalo user's OA-scoped id, whichever way the event flows
+    # The Zalo user's OA-scoped id, whichever way the event flows (``orient``); the phone
+    # (or its hash) a ZNS receipt names.
+    user_id: str
     app_id: str  # as the body says ("" when absent)
     time: datetime | None  # as the body claims it (not capped: see ``capped``)
     msg_id: str
@@ -39,7 +44,7 @@ class WebhookHead(NamedTuple):
 class WebhookEvent:
     name: str
     oa_id: str
-    user_id: str  # the Zalo user's OA-scoped id, whichever way the event flows
+    user_id: str  # as WebhookHead.user_id
     app_id: str  # as the body says ("" when absent)
     time: datetime | None  # as the body claims it (not capped: see ``capped``)
     msg_id: str
@@ -52,6 +57,8 @@ class WebhookEvent:
     # given to ``parse``; None when the receipt says nothing usable.
     receipt_time: datetime | None
     tracking_id: str  # a ZNS send's own id, echoed in its delivery receipt
+    # Who sent an OA message from Zalo's own chat tool (its echo says); "" for API sends.
+    admin_id: str
     info: Mapping[str, Any]  # user_submit_info's details
     quota: int | None  # change_*_quota's new value
     template_id: str
@@ -70,17 +77,71 @@ def _id(node: Any) -> str:
     return str(node.get("id") or "") if isinstance(node, dict) else str(node or "")
 
 
-def _parties(name: str, payload: Mapping[str, Any]) -> tuple[str, str]:
-    """(OA id, Zalo user id) of an event, whichever way it flows."""
-    sender, recipient = _id(payload.get("sender")), _id(payload.get("recipient"))
-    oa_id = str(payload.get("oa_id") or payload.get("oaId") or "")
+# What a ZNS receipt may name as its recipient instead of a user id: a phone (84..., +84...
+# or 0...) or its SHA-256 hash (API.md §3.6). Zalo's user and OA ids are 16-19 digits.
+_PHONE_OR_HASH = re.compile(r"\+?84\d{8,10}|0\d{9,10}|[0-9a-fA-F]{64}")
+
+
+def _oa_sends(name: str, payload: Mapping[str, Any]) -> bool:
+    """Whether the documentation puts the OA on the sender side of this event: its echoes
+    and reactions, and a ZNS delivery receipt (one naming a tracking id, API.md §3.6)."""
     if name.startswith("oa_send") or name == "oa_reacted_message":
-        return oa_id or sender, recipient
+        return True
+    if name != "user_received_message":
+        return False
+    message = payload.get("message")
+    nested = message.get("tracking_id") if isinstance(message, dict) else None
+    return bool(nested or payload.get("tracking_id"))  # flat: API.md §3.6, CONFLICT
+
+
+def orient(
+    name: str, payload: Mapping[str, Any], sender: str, recipient: str, is_oa: IsOA | None
+) -> tuple[str, str]:
+    """(OA id, the other party) of an event that names a sender and a recipient.
+
+    Sources disagree on which side is the OA for receipts (API.md §3.3-§3.6), so a known
+    OA of the app decides, for every event kind: whichever of the two ``is_oa`` knows is
+    the OA. When it knows neither (an OA not connected yet, or no ``is_oa``), the side
+    the documentation gives, unless that side is a phone or its hash (a ZNS recipient).
+    """
+    oa, other = (sender, recipient) if _oa_sends(name, payload) else (recipient, sender)
+    if is_oa is not None:
+        if oa and is_oa(oa):
+            return oa, other
+        if other and is_oa(other):
+            return other, oa
+    if _PHONE_OR_HASH.fullmatch(oa) and not _PHONE_OR_HASH.fullmatch(other):
+        return other, oa
+    return oa, other
+
+
+def oa_candidates(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every id of the payload that may be its OA (to look them up at once)."""
+    found = (
+        str(payload.get("oa_id") or payload.get("oaId") or ""),
+        _id(payload.get("sender")),
+        _id(payload.get("recipient")),
+    )
+    return tuple(i for i in found if i)
+
+
+def _parties(name: str, payload: Mapping[str, Any], is_oa: IsOA | None) -> tuple[str, str]:
+    """(OA id, Zalo user id, or the phone a ZNS receipt names) of an event."""
+    flat = str(payload.get("oa_id") or payload.get("oaId") or "")
     if "follower" in payload:
-        return oa_id, _id(payload.get("follower"))
+        return flat, _id(payload.get("follower"))
+    sender, recipient = _id(payload.get("sender")), _id(payload.get("recipient"))
     if sender or recipient:
-        return oa_id or recipient, sender
-    return oa_id, str(payload.get("user_id") or "")
+        if not flat:
+            return orient(name, payload, sender, recipient, is_oa)
+        if sender == flat or recipient == flat:
+            return flat, recipient if sender == flat else sender
+        return flat, orient(name, payload, sender, recipient, is_oa)[1]
+    return flat, str(payload.get("user_id") or "")
+
+
+def _admin(sender: Any) -> str:
+    return str(sender.get("admin_id") or "") if isinstance(sender, dict) else ""
 
 
 def _time(raw: Any) -> datetime | None:
@@ -93,8 +154,11 @@ def _time(raw: Any) -> datetime | None:
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
-def _receipt_time(message: Mapping[str, Any], received_at: datetime | None) -> datetime | None:
-    raw = message.get("delivery_time") or message.get("seen_time")
+def _receipt_time(
+    payload: Mapping[str, Any], message: Mapping[str, Any], received_at: datetime | None
+) -> datetime | None:
+    # A flat ZNS receipt (API.md §3.6, CONFLICT) has its delivery time at the top level.
+    raw = message.get("delivery_time") or message.get("seen_time") or payload.get("delivery_time")
     try:
         when = datetime.fromtimestamp(int(str(raw)) / 1000, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
@@ -120,10 +184,11 @@ def _quota(payload: Mapping[str, Any]) -> int | None:
         return None
 
 
-def head(payload: Mapping[str, Any]) -> WebhookHead:
-    """What the webhook endpoint needs of a parsed body, and no more (the hot path)."""
+def head(payload: Mapping[str, Any], *, is_oa: IsOA | None = None) -> WebhookHead:
+    """What the webhook endpoint needs of a parsed body, and no more (the hot path).
+    ``is_oa``: which ids are known OAs of the app, to tell the OA from the user."""
     name = str(payload.get("event_name") or "")[:NAME_MAX]
-    oa_id, user_id = _parties(name, payload)
+    oa_id, user_id = _parties(name, payload, is_oa)
     message = payload.get("message")
     msg_id = (message.get("msg_id") if isinstance(message, dict) else None) or payload.get("msg_id")
     app_id = str(payload.get("app_id") or "")
@@ -132,9 +197,12 @@ def head(payload: Mapping[str, Any]) -> WebhookHead:
     )
 
 
-def parse(payload: Mapping[str, Any], *, received_at: datetime | None = None) -> WebhookEvent:
-    """The whole typed event; receipt times capped at ``received_at`` when given."""
-    top = head(payload)
+def parse(
+    payload: Mapping[str, Any], *, received_at: datetime | None = None, is_oa: IsOA | None = None
+) -> WebhookEvent:
+    """The whole typed event; receipt times capped at ``received_at`` when given; the OA
+    told from the user by ``is_oa`` (as ``head``)."""
+    top = head(payload, is_oa=is_oa)
     message = _message(payload)
     if top.name == "user_seen_message":
         ids = message.get("msg_ids") or ([top.msg_id] if top.msg_id else [])
@@ -156,8 +224,9 @@ def parse(payload: Mapping[str, Any], *, received_at: datetime | None = None) ->
         quote_msg_id=str(message.get("quote_msg_id") or ""),
         text=str(message.get("text") or ""),
         attachments=tuple(attachments) if isinstance(attachments, list) else (),
-        receipt_time=_receipt_time(message, received_at),
+        receipt_time=_receipt_time(payload, message, received_at),
         tracking_id=str(message.get("tracking_id") or payload.get("tracking_id") or ""),
+        admin_id=_admin(payload.get("sender")) or _admin(payload.get("recipient")),
         info=info if isinstance(info, dict) else {},
         quota=_quota(payload),
         template_id=str(payload.get("template_id") or ""),
