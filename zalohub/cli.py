@@ -1,6 +1,7 @@
 """The `zalohub` console command.
 
 zalohub demo       everything in one process: SQLite, worker, sandbox Zalo, sample data
+zalohub serve      the web tier (webhooks, pages, live inbox streams); --workers N
 zalohub worker     a background worker (tasks + periodic jobs); run as many as you like
 zalohub sandbox    the local stand-in for Zalo, on loopback
 zalohub <cmd>      any Django management command (migrate, createsuperuser, check, ...)
@@ -34,7 +35,6 @@ def demo(argv: list[str]) -> int:
     os.environ.setdefault("ZALOHUB_DEBUG", "1")
     _setup_django()
 
-    import uvicorn
     from django.conf import settings
     from django.core.management import call_command
 
@@ -77,18 +77,19 @@ def demo(argv: list[str]) -> int:
         flush=True,
     )
     try:
-        uvicorn.run(
-            "zalohub.asgi:application",
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            lifespan="off",
-        )
+        # The production web tier's shape (`zalohub serve`), in this process.
+        serve(["--host", args.host, "--port", str(args.port)])
     finally:
         worker.stop()
         receiver.stop()
         sandbox.stop()
     return 0
+
+
+def serve(argv: list[str]) -> int:
+    from zalohub.serving.command import serve as run
+
+    return run(argv)
 
 
 def worker(argv: list[str]) -> int:
@@ -129,6 +130,8 @@ def _run_command(argv: list[str]) -> int:
         return demo(argv[1:])
     if command == "worker":
         return worker(argv[1:])
+    if command == "serve":
+        return serve(argv[1:])
     if command in {"help", "-h", "--help"}:
         print(__doc__)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")

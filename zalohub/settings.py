@@ -332,6 +332,9 @@ EVENTS_LEASE_SECONDS = envint("ZALOHUB_EVENTS_LEASE_SECONDS", 30, minimum=5)
 EVENTS_MAX_ATTEMPTS = envint("ZALOHUB_EVENTS_MAX_ATTEMPTS", 8, minimum=1)
 EVENTS_RETRY_BASE_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_BASE_SECONDS", 5.0, minimum=0.0)
 EVENTS_RETRY_CAP_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_CAP_SECONDS", 900.0, minimum=0.0)
+# Zalo answered a code about the OA itself (-227): the OA's sends wait this long, then
+# the next one tries again (zalohub.accounts.holds).
+OA_SEND_HOLD_SECONDS = envint("ZALOHUB_OA_SEND_HOLD_SECONDS", 900, minimum=1)
 # Calls per app per minute, shared by all workers (Zalo allows about 4,000).
 ZALO_RATE_LIMIT_PER_MINUTE = envint("ZALO_RATE_LIMIT_PER_MINUTE", 3600, minimum=1)
 # Redis for shared rate limits (and live inbox updates) in production; optional.

@@ -116,9 +116,11 @@ def _restore_secret(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]
 
 
 # --- faults (send, template, recipient) -----------------------------------------------------
-def _fault(name: str, mode: str, code: int | None = None, zns: bool = False) -> Step:
+def _fault(
+    name: str, mode: str, code: int | None = None, zns: bool = False, route: str = "*"
+) -> Step:
     def apply(state: SandboxState, spec: dict[str, Any]) -> dict[str, Any]:
-        endpoint = str(spec.get("endpoint") or (ZNS_SEND_ROUTE if zns else "*"))
+        endpoint = str(spec.get("endpoint") or (ZNS_SEND_ROUTE if zns else route))
         fault = state.add_fault(endpoint, mode, code=code)
         _memory(state).setdefault("faults", {}).setdefault(name, []).append(fault)
         return {"fault": fault.as_dict()}
@@ -166,6 +168,13 @@ SCENARIOS: dict[str, Scenario] = {
             "Zalo answers every call with 503 until undone.",
             _fault("zalo_5xx", "http_503"),
             _unfault("zalo_5xx"),
+        ),
+        Scenario(
+            "oa_banned",
+            "send",
+            "The OA's message sends are refused: -227 banned or inactive (held, not failed).",
+            _fault("oa_banned", "zalo_error", -227, route="oa.message"),
+            _unfault("oa_banned"),
         ),
         Scenario(
             "rejected_template",

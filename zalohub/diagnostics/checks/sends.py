@@ -10,14 +10,16 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
+from zalohub.accounts import holds
 from zalohub.accounts.models import OfficialAccount
 from zalohub.apilog.models import ApiLog
 from zalohub.diagnostics.categories import Category, category_for_event, next_step
-from zalohub.diagnostics.checks import CheckResult, Evidence, Fact, links
+from zalohub.diagnostics.checks import CheckResult, Evidence, Fact, links, when
 from zalohub.diagnostics.models import Level
 from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import msg
-from zalohub.events.models import Direction, ProcessingState, ZaloEvent, ZaloState
+from zalohub.events.models import PENDING, Direction, ProcessingState, ZaloEvent, ZaloState
+from zalohub.zalo import errors
 from zalohub.zalo.errors import KIND_LABELS, ErrorKind, classify
 
 WINDOW = timedelta(hours=24)
@@ -184,7 +186,39 @@ def check_sends(*, oa: OfficialAccount, now: datetime, tally: FailureTally) -> C
         result.summary = msg(
             _("%d call(s) to Zalo failed in the last hour and were retried."), failed
         )
+    if holds.is_held(oa):
+        _held(result, oa)
     return result
+
+
+def _held(result: CheckResult, oa: OfficialAccount) -> None:
+    """Zalo answered a code about the OA itself (-227): red, whatever else is true, with
+    the code's own explanation, category and next step."""
+    code = oa.sends_held_code
+    waiting = ZaloEvent.objects.filter(
+        oa=oa, direction=Direction.OUTBOUND, processing_state__in=PENDING
+    ).count()
+    result.level = Level.RED
+    result.category = errors.category(code)
+    result.summary = msg(
+        _(
+            "Zalo answered %(code)s for this OA (%(explanation)s). Its sends are held: "
+            "%(waiting)d message(s) wait, and go once Zalo accepts the OA's sends again."
+        ),
+        code=code,
+        explanation=errors.EXPLANATIONS.get(code or 0) or "—",
+        waiting=waiting,
+    )
+    result.next_step = next_step(result.category, code)
+    result.facts.append((msg(_("Sends held since")), when(oa.sends_held_since)))
+    result.facts.append((msg(_("Next try after")), when(oa.sends_held_until)))
+    result.evidence.append(
+        Evidence(
+            msg(_("Held sends")),
+            links.events(oa, direction__exact=Direction.OUTBOUND, processing_state__exact="queued"),
+            waiting,
+        )
+    )
 
 
 def check_recipients(*, oa: OfficialAccount, now: datetime, tally: FailureTally) -> CheckResult:

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from zalohub.accounts import ratelimit
+from zalohub.accounts import holds, ratelimit
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.core.stored_text import as_reason, reason, zalo_reason
 from zalohub.events.models import (
@@ -28,13 +28,21 @@ from zalohub.events.models import (
 )
 from zalohub.events.outbound import settle
 from zalohub.events.outbound.registry import Attempt, Sender, owned_event_names, sender_for_event
-from zalohub.zalo import ErrorKind, ZaloError, call_context
+from zalohub.zalo import ErrorKind, ZaloError, call_context, errors
 
 NO_ANSWER = gettext_lazy(
     "Zalo did not answer (%(error)s), so whether it accepted the message is unknown; "
     "it is not sent again on its own. Check the conversation before pressing Resend."
 )
 RATE_LIMITED = -32  # Zalo counts calls too, and says this minute is spent
+HELD = gettext_lazy(
+    "Waiting: Zalo answered %(code)s for this OA, so its sends are held; this one is sent "
+    "when the hold ends."
+)
+NOT_THE_OA = gettext_lazy(
+    "%(error)s Other messages of this OA were sent since this one first met it: the "
+    "answer is about this customer, not the OA."
+)
 
 
 def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> str:
@@ -50,6 +58,8 @@ def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> 
     sender = attempt.sender
     if why := sender.refuse(attempt):
         return settle.fail(attempt, category=ErrorCategory.SEND, why=as_reason(why))
+    if held := _held(attempt):
+        return held
     spends = sender.spends_call_budget(attempt)
     if spends and (wait := ratelimit.acquire(str(attempt.event.app_id))):
         return settle.release_for_rate(attempt, wait)
@@ -68,7 +78,45 @@ def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> 
         return settle.fail(attempt, category=ErrorCategory.TOKEN, why=as_reason(exc))
     except ZaloError as exc:
         return _refused(attempt, exc)
-    return settle.succeed(attempt, sent)
+    result = settle.succeed(attempt, sent)
+    if event.oa is not None and holds.is_held(event.oa):
+        holds.oa_release_sends(oa_id=event.oa.pk)  # Zalo accepts the OA's sends again
+    return result
+
+
+def _held(a: Attempt) -> str | None:
+    """The OA's sends are held (a code about the OA itself): wait, without calling."""
+    oa = a.event.oa
+    if oa is None or (until := holds.held_until(oa)) is None:
+        return None
+    return settle.hold(a, until=until, why=reason(HELD, code=oa.sends_held_code or 0))
+
+
+def _hold_oa(a: Attempt, exc: ZaloError) -> str:
+    """Zalo answered a code about the OA (-227): hold all its sends, this one included.
+    Unless the OA's other sends went through since this one last met the code: then it
+    is about this recipient after all, and this send alone fails."""
+    oa_id, code = a.event.oa_id, exc.code
+    assert oa_id is not None and code is not None
+    last = (
+        EventAttempt.objects.filter(event_id=a.event.pk, error_code=code)
+        .exclude(pk=a.row.pk)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if (
+        last is not None
+        and EventAttempt.objects.filter(
+            event__oa_id=oa_id, result=EventAttempt.Result.OK, finished_at__gt=last
+        )
+        .exclude(zalo_msg_id="")
+        .exists()
+    ):
+        why = reason(NOT_THE_OA, error=zalo_reason(exc))
+        return settle.fail(a, category=ErrorCategory.SEND, why=why, code=code)
+    until = holds.oa_hold_sends(oa_id=oa_id, code=code)
+    return settle.hold(a, until=until, why=zalo_reason(exc), code=code)
 
 
 def _claim(event_id: int, worker_id: str, names: list[str]) -> Attempt | None:
@@ -116,6 +164,8 @@ def _call_starts(a: Attempt) -> bool:
 
 
 def _refused(a: Attempt, exc: ZaloError) -> str:
+    if exc.code in errors.HOLDS_OA and a.event.oa_id is not None:
+        return _hold_oa(a, exc)
     if exc.outcome_unknown and not a.sender.retry_unknown:
         why = reason(NO_ANSWER, error=zalo_reason(exc))
         return settle.fail(a, category=ErrorCategory.SEND, why=why)

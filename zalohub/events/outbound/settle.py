@@ -90,6 +90,36 @@ def release_for_rate(a: Attempt, wait: float) -> str:
     return "rate limited"
 
 
+def hold(a: Attempt, *, until: datetime, why: Reason, code: int | None = None) -> str:
+    """The OA's sends are held (``accounts.holds``): give the claim back without counting
+    an attempt, and come back when the hold ends. The message stays On Queue. With
+    ``code`` Zalo was called and answered it: the attempt row keeps that answer."""
+    now = timezone.now()
+    with transaction.atomic():
+        kept = _release(
+            a,
+            processing_state=ProcessingState.QUEUED,
+            next_attempt_at=until,
+            attempts=F("attempts") - 1,
+            **reason_fields("error_message", why),
+        )
+        attempt_row = EventAttempt.objects.filter(pk=a.row.pk)
+        if code is None:
+            attempt_row.delete()  # no call was made: nothing happened worth a row
+        else:
+            attempt_row.update(
+                result=EventAttempt.Result.RETRY,
+                finished_at=now,
+                error_code=code,
+                **reason_fields("error_message", why),
+            )
+        if kept:
+            pk = a.event.pk
+            transaction.on_commit(lambda: send_event.using(run_after=until).enqueue(pk))
+    _count(a, "held")
+    return "held"
+
+
 def succeed(a: Attempt, sent: Sent) -> str:
     event, now = a.event, timezone.now()
     sent_at = datetime.fromtimestamp(sent.sent_ms / 1000, tz=now.tzinfo) if sent.sent_ms else now
