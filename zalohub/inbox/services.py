@@ -8,19 +8,17 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.events.actions import message_resend
 from zalohub.events.models import Direction, Message, ZaloEvent, ZaloState
 from zalohub.events.outbound.oa_message import SendRefused, message_send
-from zalohub.inbox import access
+from zalohub.inbox import access, search
 from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.rollup import notify_on_commit
 from zalohub.inbox.uploads import upload_rule, upload_to_zalo
-from zalohub.partners.models import PartnerPhone
-from zalohub.partners.phones import InvalidPhone, normalize_phone
 
 
 class Scope(enum.StrEnum):
@@ -100,7 +98,7 @@ def conversation_list(
     elif scope == Scope.UNASSIGNED:
         qs = qs.filter(assigned_to__isnull=True)
     if query := query.strip():
-        qs = qs.filter(_search(query))
+        qs = qs.filter(search.conversation_match(query))
     return (
         qs.select_related("oa", "last_message", "assigned_to", "partner_link__partner")
         # The OA's tokens are encrypted: decrypting them for every row costs more than
@@ -108,28 +106,6 @@ def conversation_list(
         .defer("oa__access_token", "oa__refresh_token", "oa__description")
         .order_by("-last_message_at", "-id")[:limit]
     )
-
-
-def _search(query: str) -> Q:
-    match = (
-        Q(partner_link__partner__name__icontains=query)
-        | Q(partner_link__display_name__icontains=query)
-        | Q(zalo_user_id=query)
-    )
-    digits = "".join(c for c in query if c.isdigit())
-    if len(digits) >= 6:
-        try:
-            phone = normalize_phone(query)
-        except InvalidPhone:
-            phone = digits
-        phones = PartnerPhone.objects.filter(
-            partner_id=OuterRef("partner_link__partner_id"), number__contains=phone.lstrip("0")
-        )
-        match |= Q(Exists(phones))
-    said = Message.objects.filter(
-        oa_id=OuterRef("oa_id"), zalo_user_id=OuterRef("zalo_user_id"), text__icontains=query
-    )
-    return match | Q(Exists(said))
 
 
 def thread_messages(conversation: Conversation, limit: int = 200) -> list[Message]:
