@@ -8,11 +8,16 @@ class InboxConfig(AppConfig):
     verbose_name = _("Inbox")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from zalohub.accounts.scope import register_oa_membership
         from zalohub.core.roles import ALL, CS_AGENT, ZALO_ADMIN, register_role_grants
-        from zalohub.inbox import access, rollup
+        from zalohub.inbox import access, rollup, search
 
         rollup.connect()
+        # SQLite drops a table's triggers when Django rebuilds it: the search index's
+        # are put back after every migrate.
+        post_migrate.connect(search.after_migrate, sender=self)
         # Memberships decide which OAs an agent acts in, everywhere (not only the inbox).
         register_oa_membership(access.member_oa_ids)
         # CS agents only *view* the inbox's rows: memberships are managed by Zalo Admins
