@@ -4,23 +4,22 @@ A stream waits on the notifier with a short timeout, then compares what the data
 says now with the client's cursor (the last event id it saw, sent back by EventSource
 on reconnect). Receipts change messages without a signal, so the comparison, not the
 wake-up, decides. A stream ends after INBOX_STREAM_SECONDS; EventSource reconnects.
-Under ASGI the stream is an async iterator (Django would otherwise buffer the whole
-response), under WSGI a plain generator.
+Under ASGI (`zalohub serve` sends the stream URL there) the stream is an async iterator
+(Django would otherwise buffer the whole response) that waits on ``watch``, the
+process's one reader, and holds no thread; under WSGI (the test client, ``runserver``)
+a plain generator that holds its thread for the stream's length.
 """
 
-import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.db.models import Max
 
-from zalohub.inbox import services
+from zalohub.inbox import services, watch
 from zalohub.inbox.live import get_notifier
 from zalohub.inbox.models import Conversation
 
@@ -77,37 +76,10 @@ def blocking_events(scope: Scope, cursor: tuple[str, str]) -> Iterator[str]:
             connection.close()  # the thread served a long stream: give the connection back
 
 
-async def async_events(scope: Scope, cursor: tuple[str, str]) -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-    wanted = set(scope.oa_ids)
-
-    def listener(oa_id: int) -> None:
-        if oa_id in wanted:
-            loop.call_soon_threadsafe(wake.set)
-
-    notifier = get_notifier()
-    notifier.add_listener(listener)
-    deadline = time.monotonic() + settings.INBOX_STREAM_SECONDS
-    read = sync_to_async(cursor_now)
-    try:
-        yield "retry: 1000\n\n"
-        while True:
-            new = await read(scope)
-            yield _events(cursor, new)
-            cursor = new
-            if time.monotonic() >= deadline:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), settings.INBOX_STREAM_TICK_SECONDS)
-            wake.clear()
-    finally:
-        notifier.remove_listener(listener)
-
-
 def events_for(
     request: object, scope: Scope, cursor: tuple[str, str]
 ) -> Iterator[str] | AsyncIterator[str]:
     if isinstance(request, ASGIRequest):
-        return async_events(scope, cursor)
+        # `zalohub serve`: one reader per process for every open stream (inbox.watch).
+        return watch.events(scope, cursor, cursor_now)
     return blocking_events(scope, cursor)
