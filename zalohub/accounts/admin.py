@@ -13,7 +13,12 @@ from django.utils.translation import gettext_lazy
 
 from zalohub.accounts.links import oa_links
 from zalohub.accounts.models import OAuthSession, OfficialAccount, ZaloApp
-from zalohub.accounts.oauth import OAuthFailure, oauth_clear_sessions, oauth_start
+from zalohub.accounts.oauth import (
+    OAuthFailure,
+    browser_binding,
+    oauth_clear_sessions,
+    oauth_start,
+)
 from zalohub.accounts.tokens import TokenUnavailable, oa_sync_profile
 from zalohub.core.crypto import SecretUnavailable
 from zalohub.core.stored_text import shown_reason
@@ -208,7 +213,8 @@ class OfficialAccountAdmin(admin.ModelAdmin):
             return self._back(self._oa_for_change(request, pk))
         oa = self._oa_for_change(request, pk)
         try:
-            return HttpResponseRedirect(oauth_start(oa=oa, actor=request.user))
+            browser = browser_binding(request.session, create=True)
+            return HttpResponseRedirect(oauth_start(oa=oa, actor=request.user, browser=browser))
         except OAuthFailure as failure:
             self.message_user(request, failure.message, messages.ERROR)
             return self._back(oa)
