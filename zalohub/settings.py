@@ -326,6 +326,12 @@ WEBHOOK_PG_WRITER = envchoice("ZALOHUB_WEBHOOK_PG_WRITER", "libpq", {"libpq", "c
 WEBHOOK_BATCH_LINGER_SECONDS = envfloat(
     "ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS", 0.0003, minimum=0.0, maximum=0.05
 )
+# Processed events are kept this many days (zalohub.events.retention), at least 7: the
+# Diagnostics' webhook baseline and trend read a week of events.
+EVENT_RETENTION_DAYS = envint("ZALOHUB_EVENT_RETENTION_DAYS", 90, minimum=7)
+# ... deleted this many per transaction, for at most this long per run (every 5 minutes).
+EVENT_RETENTION_BATCH = envint("ZALOHUB_EVENT_RETENTION_BATCH", 1000, minimum=1)
+EVENT_RETENTION_MAX_SECONDS = envfloat("ZALOHUB_EVENT_RETENTION_MAX_SECONDS", 60.0, minimum=0.0)
 EVENTS_BATCH_SIZE = envint("ZALOHUB_EVENTS_BATCH_SIZE", 200, minimum=1)
 # A claimed event not finished within its lease goes back to the queue.
 EVENTS_LEASE_SECONDS = envint("ZALOHUB_EVENTS_LEASE_SECONDS", 30, minimum=5)

@@ -26,6 +26,9 @@ class DiagnosticsConfig(AppConfig):
         from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
 
         register_role_grants("diagnostics", {ZALO_ADMIN: ALL})
+        from zalohub.diagnostics.retention import register_keepers
+
+        register_keepers()
         health = "diagnostics.view_healthsnapshot"  # the OA form's Health and Escalation
         register_oa_link(
             "btn-health",
