@@ -7,7 +7,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -23,6 +25,7 @@ from zalohub.accounts.tokens import TokenUnavailable, oa_sync_profile
 from zalohub.core.crypto import SecretUnavailable
 from zalohub.core.stored_text import shown_reason
 from zalohub.zalo import ZaloError
+from zalohub.zalo.signature import variant_label
 
 SECRET_FIELDS = ("secret_key", "oa_secret_key", "fixed_code_verifier")
 
@@ -68,7 +71,7 @@ class ZaloAppAdmin(admin.ModelAdmin):
     form = ZaloAppForm
     list_display = ["name", "app_id", "pkce_mode", "oa_count"]
     search_fields = ["name", "app_id"]
-    readonly_fields = ["callback_url_display", "webhook_url_display"]
+    readonly_fields = ["callback_url_display", "webhook_url_display", "webhook_mac_display"]
 
     @admin.display(description=gettext_lazy("OAs"))
     def oa_count(self, obj: ZaloApp) -> int:
@@ -81,6 +84,10 @@ class ZaloAppAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("Webhook URL"))
     def webhook_url_display(self, obj: ZaloApp) -> str:
         return obj.webhook_url if obj.pk else "—"
+
+    @admin.display(description=gettext_lazy("Webhook signature variant"))
+    def webhook_mac_display(self, obj: ZaloApp) -> str:
+        return _mac_variant(obj)
 
 
 @admin.register(OfficialAccount)
@@ -107,7 +114,7 @@ class OfficialAccountAdmin(admin.ModelAdmin):
         ),
         (
             gettext_lazy("Zalo developer console"),
-            {"fields": ["callback_url_display", "webhook_url_display"]},
+            {"fields": ["callback_url_display", "webhook_url_display", "webhook_mac_display"]},
         ),
     ]
     readonly_fields = [
@@ -124,6 +131,7 @@ class OfficialAccountAdmin(admin.ModelAdmin):
         "last_error_text",
         "callback_url_display",
         "webhook_url_display",
+        "webhook_mac_display",
     ]
 
     def get_readonly_fields(
@@ -177,6 +185,10 @@ class OfficialAccountAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("Webhook URL"))
     def webhook_url_display(self, obj: OfficialAccount) -> str:
         return _copyable("webhook-url", obj.webhook_url) if obj.pk else "—"
+
+    @admin.display(description=gettext_lazy("Webhook signature variant"))
+    def webhook_mac_display(self, obj: OfficialAccount) -> str:
+        return _mac_variant(obj.app) if obj.pk else "—"
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
@@ -272,4 +284,19 @@ def _copyable(dom_id: str, value: str) -> str:
         value,
         dom_id,
         _("Copy"),
+    )
+
+
+def _mac_variant(app: ZaloApp) -> str:
+    """Which variant of the webhook signature Zalo's deliveries matched, and when last."""
+    if not app.pk or not app.webhook_mac_variant:
+        return _("None yet: no webhook delivery has been accepted.")
+    return format_html(
+        '<span id="webhook-mac-variant" data-variant="{}">{}</span> — {}',
+        app.webhook_mac_variant,
+        variant_label(app.webhook_mac_variant),
+        _("last matched %(when)s")
+        % {"when": date_format(localtime(app.webhook_mac_matched_at), "DATETIME_FORMAT")}
+        if app.webhook_mac_matched_at
+        else "—",
     )

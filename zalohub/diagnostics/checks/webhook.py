@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
-from zalohub.accounts.models import OfficialAccount
+from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.diagnostics.categories import Category, next_step
 from zalohub.diagnostics.checks import CheckResult, Evidence, Fact, links, when
@@ -22,6 +22,7 @@ from zalohub.diagnostics.registry import Inputs, register_check
 from zalohub.diagnostics.text import Msg, msg
 from zalohub.events.models import Direction, RejectedRequest, ZaloEvent
 from zalohub.zalo import webhook
+from zalohub.zalo.signature import VARIANT_LABELS
 
 PROBE_EVENT = "zalohub_probe"
 BASELINE_DAYS = 7
@@ -92,7 +93,7 @@ def _names_oa(body: str, oa: OfficialAccount) -> bool:
         return False
     if not isinstance(payload, dict):
         return False
-    wire = webhook.head(payload)
+    wire = webhook.head(payload, is_oa=lambda oa_id: oa_id == oa.oa_id)
     return wire.app_id == oa.app.app_id and bool(oa.oa_id) and wire.oa_id == oa.oa_id
 
 
@@ -102,6 +103,54 @@ class WrongSecret:
 
     reason: Msg
     refused: int  # refused signed requests in the window
+
+
+def last_variant(app: ZaloApp) -> Msg:
+    """Which variant of the signature Zalo's deliveries last matched (sources disagree on
+    the formula, API.md §3.2), and when: what the key must be checked against."""
+    if not app.webhook_mac_variant:
+        return msg(_("No delivery has been accepted yet, under any variant of the signature."))
+    return msg(
+        _("The last delivery accepted (%(when)s) matched the signature variant: %(variant)s."),
+        when=when(app.webhook_mac_matched_at),
+        variant=VARIANT_LABELS.get(app.webhook_mac_variant, app.webhook_mac_variant),
+    )
+
+
+def _finding(app: ZaloApp, reason: Msg, refused: int) -> WrongSecret:
+    return WrongSecret(
+        msg(_("%(finding)s %(variant)s"), finding=reason, variant=last_variant(app)), refused
+    )
+
+
+def _signed_refusals(oa: OfficialAccount, since: datetime) -> list[RejectedRequest]:
+    return [
+        r
+        for r in RejectedRequest.objects.filter(
+            app_id=oa.app.app_id, status_code=401, received_at__gte=since
+        ).order_by("-received_at")[:MAX_REFUSED_LOOKED_AT]
+        if has_signature(r)
+    ]
+
+
+def _zalo_retries(
+    oa: OfficialAccount, signed: list[RejectedRequest]
+) -> tuple[int, datetime | None]:
+    """Rule 3's count of refusals Zalo re-sent (the very bytes under the same signature,
+    at least RETRY_MIN_GAP later), and when the first of them was refused."""
+    first_seen: dict[tuple[str, str], datetime] = {}
+    retried, started = 0, None
+    for row in reversed(signed):  # oldest first: a retry follows its first delivery
+        if not _names_oa(row.body, oa):
+            continue
+        # Zalo re-sends the very bytes and signature it was refused for (its num_retry
+        # header is dropped by most servers and proxies: headers with "_" are).
+        same = (row.body, str((row.headers or {}).get("x-zevent-signature")))
+        if same in first_seen and row.received_at - first_seen[same] >= RETRY_MIN_GAP:
+            retried += 1
+            started = min(started or first_seen[same], first_seen[same])
+        first_seen.setdefault(same, row.received_at)
+    return retried, started
 
 
 def wrong_secret(
@@ -122,79 +171,46 @@ def wrong_secret(
        accepted for the app since the first of those refusals (the same window: had the
        key been right, Zalo's deliveries since would have passed).
     Only what happened since the app was last saved counts: refusals under a key that
-    has since been replaced prove nothing about the new one.
+    has since been replaced prove nothing about the new one. The finding names the
+    signature variant Zalo's deliveries last matched.
     """
     app = oa.app
-    since = now - window()
-    if app.updated_at and app.updated_at > since:
-        since = app.updated_at
+    since = max(now - window(), app.updated_at) if app.updated_at else now - window()
     connected = oa.status == OfficialAccount.Status.CONNECTED
     try:
         key = reveal(app.oa_secret_key, what="OA secret key")
     except SecretUnavailable as exc:
-        if not connected:
-            return None
-        return WrongSecret(msg(_("The app's OA secret key cannot be read: %s"), str(exc)), 0)
+        cannot = msg(_("The app's OA secret key cannot be read: %s"), str(exc))
+        return _finding(app, cannot, 0) if connected else None
     if not key and connected:
-        return WrongSecret(
-            msg(_("The app has no OA secret key: enter the one from Zalo's console.")), 0
-        )
-    signed = [
-        r
-        for r in RejectedRequest.objects.filter(
-            app_id=app.app_id, status_code=401, received_at__gte=since
-        ).order_by("-received_at")[:MAX_REFUSED_LOOKED_AT]
-        if has_signature(r)
-    ]
+        none = msg(_("The app has no OA secret key: enter the one from Zalo's console."))
+        return _finding(app, none, 0)
+    signed = _signed_refusals(oa, since)
     if (
         probe
         and probe.signature_refused
         and probe.sent_at >= since
         and not genuine_deliveries(oa, probe.sent_at).exists()
     ):
-        return WrongSecret(
-            msg(
-                _(
-                    "Zalo's test delivery (self-test at %s) reached the hub and its signature "
-                    "was refused: the OA secret key stored on the Zalo app is not Zalo's."
-                ),
-                when(probe.sent_at),
-            ),
-            len(signed),
+        text = _(
+            "Zalo's test delivery (self-test at %s) reached the hub and its signature "
+            "was refused: the OA secret key stored on the Zalo app is not Zalo's."
         )
+        return _finding(app, msg(text, when(probe.sent_at)), len(signed))
     if not connected or not signed:
         return None
-    first_seen: dict[tuple[str, str], datetime] = {}
-    retried, started = 0, None
-    for row in reversed(signed):  # oldest first: a retry follows its first delivery
-        if not _names_oa(row.body, oa):
-            continue
-        # Zalo re-sends the very bytes and signature it was refused for (its num_retry
-        # header is dropped by most servers and proxies: headers with "_" are).
-        same = (row.body, str((row.headers or {}).get("x-zevent-signature")))
-        if same in first_seen and row.received_at - first_seen[same] >= RETRY_MIN_GAP:
-            retried += 1
-            started = min(started or first_seen[same], first_seen[same])
-        first_seen.setdefault(same, row.received_at)
-    if not retried or started is None:
-        return None
+    retried, started = _zalo_retries(oa, signed)
     # The same window: from Zalo's first refused delivery on. Had the key been right,
     # Zalo's deliveries since would have been accepted; one that was proves the key.
-    if genuine_deliveries(oa, started).exists():
+    if not retried or started is None or genuine_deliveries(oa, started).exists():
         return None
-    return WrongSecret(
-        msg(
-            _(
-                "%(n)d signed webhook request(s) refused for their signature in the last "
-                "%(window)s, %(retried)d of them re-sent by Zalo, and no genuine delivery "
-                "accepted: the OA secret key stored on the Zalo app is probably wrong."
-            ),
-            n=len(signed),
-            window=window_label(),
-            retried=retried,
-        ),
-        len(signed),
+    text = _(
+        "%(n)d signed webhook request(s) refused for their signature in the last "
+        "%(window)s, %(retried)d of them re-sent by Zalo, and no genuine delivery "
+        "accepted: the OA secret key stored on the Zalo app is probably wrong."
     )
+    found = msg(text, n=len(signed), window=window_label(), retried=retried)
+    return _finding(app, found, len(signed))
 
 
 def _probe_fact(probe: WebhookProbe) -> Msg:
@@ -219,6 +235,49 @@ def latest_probe(oa: OfficialAccount) -> WebhookProbe | None:
 _UNSET = object()
 
 
+def _verdict(
+    *,
+    oa: OfficialAccount,
+    now: datetime,
+    last_at: datetime | None,
+    threshold: timedelta | None,
+    probe: WebhookProbe | None,
+    wrong: WrongSecret | None,
+) -> tuple[str, Msg]:
+    """The check's level and summary: the first of these that holds."""
+    probe_failed = (
+        probe is not None
+        and probe.method == WebhookProbe.Method.ZALO_DELIVERY
+        and not probe.pending
+        and not probe.arrived
+        and (last_at is None or probe.sent_at > last_at)
+    )
+    if wrong is not None:
+        return Level.RED, wrong.reason
+    if probe_failed:
+        assert probe is not None
+        return Level.RED, msg(_("Zalo's test delivery did not arrive: %s"), probe.result_text)
+    if last_at and threshold and now - last_at > threshold:
+        return Level.RED, msg(
+            _("No event for %(silent)s, usually one every %(gap)s: Zalo stopped delivering."),
+            silent=duration(now - last_at),
+            gap=duration(threshold / settings.DIAGNOSTICS_WEBHOOK_SILENT_FACTOR),
+        )
+    if last_at and threshold and now - last_at > threshold / 2:
+        return Level.AMBER, msg(_("Quieter than usual: no event for %s."), duration(now - last_at))
+    if last_at is None and probe is not None and probe.arrived:
+        return Level.GREEN, msg(
+            _("Zalo's test delivery arrived at %s; no customer event yet."), when(probe.sent_at)
+        )
+    if last_at is None:
+        return Level.AMBER, msg(
+            _("No event received yet: run the self-test and send a message to the OA.")
+        )
+    if threshold is None:
+        return Level.GREEN, msg(_("Events arrive (too little traffic for a baseline)."))
+    return Level.GREEN, msg(_("Events arrive as usual."))
+
+
 def check_webhook(
     *,
     oa: OfficialAccount,
@@ -229,7 +288,6 @@ def check_webhook(
     since = now - window()
     last = customer_events(oa).order_by("-received_at").only("received_at").first()
     last_at = last.received_at if last else None
-    genuine = genuine_deliveries(oa, since).count()
     threshold = silence_threshold(oa=oa, now=now)
     if probe is _UNSET:
         probe = latest_probe(oa)
@@ -237,56 +295,17 @@ def check_webhook(
     if wrong is _UNSET:
         wrong = wrong_secret(oa=oa, now=now, probe=probe)
     assert wrong is None or isinstance(wrong, WrongSecret)
-    probe_failed = (
-        probe is not None
-        and probe.method == WebhookProbe.Method.ZALO_DELIVERY
-        and not probe.pending
-        and not probe.arrived
-        and (last_at is None or probe.sent_at > last_at)
+    level, summary = _verdict(
+        oa=oa, now=now, last_at=last_at, threshold=threshold, probe=probe, wrong=wrong
     )
-
-    level, summary = Level.GREEN, msg(_("Events arrive as usual."))
-    if wrong is not None:
-        level, summary = Level.RED, wrong.reason
-    elif probe_failed:
-        assert probe is not None
-        level, summary = (
-            Level.RED,
-            msg(_("Zalo's test delivery did not arrive: %s"), probe.result_text),
-        )
-    elif last_at and threshold and now - last_at > threshold:
-        level, summary = (
-            Level.RED,
-            msg(
-                _("No event for %(silent)s, usually one every %(gap)s: Zalo stopped delivering."),
-                silent=duration(now - last_at),
-                gap=duration(threshold / settings.DIAGNOSTICS_WEBHOOK_SILENT_FACTOR),
-            ),
-        )
-    elif last_at and threshold and now - last_at > threshold / 2:
-        level, summary = (
-            Level.AMBER,
-            msg(_("Quieter than usual: no event for %s."), duration(now - last_at)),
-        )
-    elif last_at is None and probe is not None and probe.arrived:
-        summary = msg(
-            _("Zalo's test delivery arrived at %s; no customer event yet."), when(probe.sent_at)
-        )
-    elif last_at is None:
-        level, summary = (
-            Level.AMBER,
-            msg(_("No event received yet: run the self-test and send a message to the OA.")),
-        )
-    elif threshold is None:
-        summary = msg(_("Events arrive (too little traffic for a baseline)."))
-
     facts: list[Fact] = [
         (msg(_("Webhook URL")), oa.webhook_url),
         (msg(_("Window")), window_label()),
-        (msg(_("Genuine deliveries in the window")), str(genuine)),
+        (msg(_("Genuine deliveries in the window")), str(genuine_deliveries(oa, since).count())),
         (msg(_("Last accepted event")), when(last_at)),
         (msg(_("Usual silence limit")), duration(threshold) if threshold else "—"),
         (msg(_("Last self-test")), _probe_fact(probe) if probe else "—"),
+        (msg(_("Signature variant")), last_variant(oa.app)),
     ]
     evidence = [
         Evidence(msg(_("Received events")), links.events(oa, direction__exact=Direction.INBOUND)),

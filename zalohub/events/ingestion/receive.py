@@ -89,6 +89,8 @@ class _KnownApp:
     pk: int
     app_id: str
     oa_secret: str  # decrypted, kept in this process's memory only
+    # Also decrypted: some sources say Zalo signs with it (zalo.signature's variants).
+    app_secret: str = ""
     error: str = ""
 
 
@@ -106,11 +108,28 @@ _apps: dict[str, tuple[float, _KnownApp]] = {}
 _unknown_apps: dict[str, tuple[float, None]] = {}
 _oas: dict[tuple[int, str], tuple[float, int]] = {}
 _lookup = threading.Lock()
+# The signature variant each app's deliveries last matched, as this process last wrote
+# it on the app (with when): written again on a change, or once a minute at most.
+_noted: dict[int, tuple[str, float]] = {}
+NOTE_EVERY_SECONDS = 60.0
+
+
+def _note_variant(app: "_KnownApp", variant: str) -> None:
+    """Keep on the app which variant of the signature Zalo's deliveries match, so that an
+    admin sees what Zalo really sends (API.md §3.2 lists several)."""
+    noted, now = _noted.get(app.pk), time.monotonic()
+    if noted and noted[0] == variant and now - noted[1] < NOTE_EVERY_SECONDS:
+        return
+    _noted[app.pk] = (variant, now)
+    ZaloApp.objects.filter(pk=app.pk).update(
+        webhook_mac_variant=variant, webhook_mac_matched_at=timezone.now()
+    )
 
 
 def forget_cached_lookups(**kwargs: Any) -> None:
     _apps.clear()
     _unknown_apps.clear()
+    _noted.clear()
     _oas.clear()
 
 
@@ -159,14 +178,24 @@ def _remember(cache: dict[Any, Any], key: Any, entry: tuple[float, Any]) -> None
 
 def _app(app_id: str) -> _KnownApp | None:
     def find() -> _KnownApp | None:
-        app = ZaloApp.objects.filter(app_id=app_id).only("pk", "app_id", "oa_secret_key").first()
+        app = (
+            ZaloApp.objects.filter(app_id=app_id)
+            .only("pk", "app_id", "oa_secret_key", "secret_key")
+            .first()
+        )
         if app is None:
             return None
         try:
             secret, error = reveal(app.oa_secret_key, what=_("OA secret key")), ""
         except SecretUnavailable as exc:
             secret, error = "", str(exc)
-        return _KnownApp(pk=app.pk, app_id=app.app_id, oa_secret=secret, error=error)
+        try:
+            app_secret = reveal(app.secret_key, what=_("app secret key"))
+        except SecretUnavailable:
+            app_secret = ""  # its variants are not tried; the OA secret key's still are
+        return _KnownApp(
+            pk=app.pk, app_id=app.app_id, oa_secret=secret, app_secret=app_secret, error=error
+        )
 
     return _cached(_apps, app_id, find, misses=_unknown_apps)
 
@@ -260,6 +289,7 @@ def ingest_webhook(
         secret_key=app.oa_secret,
         app_id=app.app_id,
         oa_id=oa_id,
+        app_secret_key=app.app_secret,
     )
     if variant is None:
         return reject(401, _("signature does not match (check the app's OA secret key)"))
@@ -300,6 +330,7 @@ def ingest_webhook(
         # A cached app or OA was deleted by another process: look them up afresh.
         forget_cached_lookups()
         event_id = insert_alone(row._replace(oa_id=_oa_pk(app, oa_id)))
+    _note_variant(app, variant)
     if event_id is None:
         return IngestResult(status=200, duplicate=True)
     return IngestResult(status=200, event_id=event_id)
