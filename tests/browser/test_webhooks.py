@@ -20,7 +20,7 @@ def receiver():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def deliver():  # type: ignore[no-untyped-def]
-    yield from run_deliveries()
+    yield from run_deliveries(own_thread=True)
 
 
 def test_send_test_event_and_replay(admin_page, live_server, receiver, deliver, output_dir):

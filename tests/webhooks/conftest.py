@@ -22,6 +22,8 @@ def subscribe(receiver: Receiver, db):  # type: ignore[no-untyped-def]
         fields.setdefault("name", "ERP")
         fields.setdefault("url", receiver.url)
         subscription = subscription_create(**fields)
+        if receiver.secret:
+            receiver.more_secrets.append(receiver.secret)
         receiver.secret = subscription.secret
         return subscription
 

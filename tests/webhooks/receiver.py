@@ -28,6 +28,7 @@ class Arrival:
 @dataclass
 class Receiver:
     secret: str = ""
+    more_secrets: list[str] = field(default_factory=list)  # other subscriptions' secrets
     answers: list[int] = field(default_factory=lambda: [200])
     hold: threading.Event | None = None  # set: answer held until it is set
     arrivals: list[Arrival] = field(default_factory=list)
@@ -69,11 +70,13 @@ class Receiver:
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         headers = {k.lower(): v for k, v in handler.headers.items()}
         webhook_id = headers.get("webhook-id", "")
-        try:
-            payload = Webhook(self.secret).verify(body, headers)
-            verified = True
-        except WebhookVerificationError:
-            payload, verified = None, False
+        payload, verified = None, False
+        for secret in [self.secret, *self.more_secrets]:
+            try:
+                payload, verified = Webhook(secret).verify(body, headers), True
+                break
+            except WebhookVerificationError:
+                continue
         with self.lock:
             self.arrivals.append(Arrival(webhook_id, headers, body, verified, payload))
             number = self.tries.get(webhook_id, 0)
@@ -106,22 +109,34 @@ def body_of(arrival: Arrival) -> dict[str, Any]:
     return json.loads(arrival.body)
 
 
-def run_deliveries():  # type: ignore[no-untyped-def]
-    """A generator for a fixture: yields ``deliver(rounds=50)``, which does what a
-    worker's delivery loop does until nothing is due and returns how many it tried."""
+def run_deliveries(*, own_thread: bool = False):  # type: ignore[no-untyped-def]
+    """A generator for a fixture: yields ``deliver(n=50)``, which does what a
+    worker's delivery loop does until nothing is due and returns how many it tried.
+    ``own_thread``: in a thread of its own, as the worker does (a browser test's thread
+    runs Playwright's event loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from zalohub.webhooks.delivery import Courier
     from zalohub.webhooks.tasks import deliver_once
 
-    courier = Courier()
+    pool = ThreadPoolExecutor(max_workers=1) if own_thread else None
+    courier = pool.submit(Courier).result() if pool else Courier()
 
-    def deliver(rounds: int = 50) -> int:
+    def rounds(n: int) -> int:
         tried = 0
-        for _ in range(rounds):
+        for _ in range(n):
             step = deliver_once(courier, "test-worker")
             if not step:
                 break
             tried += step
         return tried
 
+    def deliver(n: int = 50) -> int:
+        return pool.submit(rounds, n).result() if pool else rounds(n)
+
     yield deliver
-    courier.close()
+    if pool:
+        pool.submit(courier.close).result()
+        pool.shutdown()
+    else:
+        courier.close()

@@ -80,7 +80,7 @@ def test_it_gives_up_after_the_schedule(connected_oa, subscribe, receiver, deliv
     subscribe()
     receiver.answers = [503]
     subscription_send_test(subscription_id=Subscription.objects.get().pk)
-    deliver(rounds=100)
+    deliver(100)
     delivery = Delivery.objects.get()
     # It should try 14 times (the first and 13 retries over about three days), then stop.
     assert delivery.state == Delivery.State.FAILED and delivery.attempts == 14

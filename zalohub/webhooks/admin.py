@@ -115,9 +115,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         sub = self._allowed(request, pk)
         form = ReplayForm(request.POST)
         if not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    messages.error(request, error)
+            for error in form.errors.as_data().values():
+                messages.error(request, "; ".join(e.messages[0] for e in error))
             return self._back(sub)
         count = services.deliveries_replay(
             subscription_id=sub.pk,

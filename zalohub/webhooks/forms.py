@@ -35,7 +35,7 @@ class SubscriptionForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         url = data.get("url")
         if url:
             try:
@@ -57,7 +57,7 @@ class ReplayForm(forms.Form):
         self.fields["until"].initial = now + timedelta(minutes=1)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             raise ValidationError(_("“From” must come before “Until”."))
         return data
