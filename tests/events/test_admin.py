@@ -27,7 +27,7 @@ from zalohub.events.models import (
 from zalohub.events.outbound.oa_message import message_send, send_outbound
 from zalohub.events.processing.queue import drain
 from zalohub.sandbox.state import SandboxState
-from zalohub.sandbox.world import SON_SUPPORT_USER_ID
+from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
 
 pytestmark = pytest.mark.django_db
 CUSTOMER = "7800000000000000101"  # the sender of the webhook fixtures
@@ -64,9 +64,10 @@ def _inbound(app: ZaloApp, name: str = "user_send_text__official", **replace: st
     return ZaloEvent.objects.order_by("-id").first()
 
 
-def _errored_inbound(app: ZaloApp) -> ZaloEvent:
-    """A customer's message that arrived before its OA was authorized: Error."""
-    event = _inbound(app)
+def _errored_inbound(app: ZaloApp, **replace: str) -> ZaloEvent:
+    """A customer's message that arrived before its OA was authorized: Error (until the
+    OA is authorized: then it is processed by itself)."""
+    event = _inbound(app, **replace)
     drain()
     event.refresh_from_db()
     assert event.processing_state == ProcessingState.ERROR
@@ -167,7 +168,8 @@ def test_it_lists_both_states_the_oa_the_customer_the_event_and_the_time(
 
 
 def test_it_quick_filters_errors_and_failed_deliveries(sandbox, zalo_app, auditor, request):
-    errored = _errored_inbound(zalo_app)
+    # An OA of the app that is never authorized: its event stays an error.
+    errored = _errored_inbound(zalo_app, **{OA_SUPPORT_ID: "4310500000000000099"})
     oa = request.getfixturevalue("connected_oa")
     processed = _inbound(zalo_app, "user_send_text__quote_reply")
     drain()

@@ -72,14 +72,12 @@ def _oa_from_payload(event: ZaloEvent) -> int | None:
         return None
     if not isinstance(payload, dict):
         return None
-    oa_id = webhook.head(payload).oa_id
-    if not oa_id:
-        return None
-    return (
-        OfficialAccount.objects.filter(app_id=event.app_id, oa_id=oa_id)
-        .values_list("pk", flat=True)
-        .first()
+    oas = dict(
+        OfficialAccount.objects.filter(
+            app_id=event.app_id, oa_id__in=webhook.oa_candidates(payload)
+        ).values_list("oa_id", "pk")
     )
+    return oas.get(webhook.head(payload, is_oa=oas.__contains__).oa_id)
 
 
 def event_retry_processing(*, event: ZaloEvent) -> ZaloEvent:

@@ -12,6 +12,7 @@ class EventsConfig(AppConfig):
 
         from zalohub.accounts import ratelimit
         from zalohub.accounts.models import OfficialAccount, ZaloApp
+        from zalohub.accounts.signals import oa_fixed
         from zalohub.core.roles import ALL, ZALO_EVENTS, register_role_grants
         from zalohub.events import hooks, tasks  # noqa: F401  (jobs)
         from zalohub.events.ingestion.receive import forget_cached_lookups
@@ -19,6 +20,7 @@ class EventsConfig(AppConfig):
         from zalohub.events.outbound import register_sender
         from zalohub.events.outbound.oa_message import OA_MESSAGES
         from zalohub.events.processing import identity  # noqa: F401  (handlers)
+        from zalohub.events.processing.attribution import requeue_for_oa
         from zalohub.partners.services import register_call_budget
         from zalohub.zalo.transport import add_recorder
 
@@ -28,6 +30,8 @@ class EventsConfig(AppConfig):
                 forget_cached_lookups, sender=model, dispatch_uid=f"ingest-d-{model}"
             )
 
+        # Events that waited for their OA are processed once it is authorized.
+        oa_fixed.connect(requeue_for_oa, dispatch_uid="events.requeue_for_oa")
         # A message created one at a time reaches hooks.on_message_stored as a batch of one.
         post_save.connect(hooks.message_saved, sender=Message, dispatch_uid="events.stored")
         # OA messages are one kind of send; zbs registers its templates the same way.

@@ -8,6 +8,7 @@ not know yet is fetched by a sync task, enqueued once the event is committed.
 from django.db import transaction
 
 from zalohub.events.models import ErrorCategory, Message, Outcome, ZaloEvent, ZaloState
+from zalohub.events.processing import batch
 from zalohub.events.processing.handlers import (
     HandlerError,
     Result,
@@ -91,24 +92,24 @@ def handle_oa_quota(event: ZaloEvent, wire: WebhookEvent) -> Result:
 
 @register_receipt_kind("zns")
 def handle_zns_receipt(event: ZaloEvent, wire: WebhookEvent) -> Result:
-    """A template message reached the phone: Zalo State Received (API.md §3.6)."""
+    """A template message reached the phone: Zalo State Received (API.md §3.6).
+
+    The receipt names the OA that sent the template (``zalo.webhook.orient`` tells it
+    from the phone, whichever side it is on) and is matched only among that OA's sends:
+    a tracking id or msg id of another OA, or of another app, is not this receipt's."""
+    require_oa(event)
     tracking_id, msg_id = wire.tracking_id, wire.msg_id
-    # Only the sends of the app that accepted the receipt (its URL and OA secret key).
     send = (
-        TemplateSend.objects.filter(tracking_id=tracking_id, oa__app_id=event.app_id)
+        TemplateSend.objects.filter(tracking_id=tracking_id, oa_id=event.oa_id)
         .select_related("message")
         .first()
     )
     message: Message | None = send.message if send else None
     if message is None and msg_id:
-        message = Message.objects.filter(
-            zalo_msg_id=msg_id, kind=Message.Kind.TEMPLATE, oa__app_id=event.app_id
-        ).first()
+        found = batch.active().message(event.oa_id, msg_id)
+        message = found if found and found.kind == Message.Kind.TEMPLATE else None
     if message is None:
         # Sent outside zalohub (ZBS's own web UI, another system): kept as it came.
         return Result(outcome=Outcome.RECORDED)
-    if event.oa_id is None:
-        # The receipt names the phone where an OA event names the OA (API.md §3.6).
-        ZaloEvent.objects.filter(pk=event.pk).update(oa_id=message.oa_id)
     advance_state(message, ZaloState.RECEIVED, receipt_time(event, wire))
     return Result(message=message)

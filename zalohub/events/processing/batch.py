@@ -21,9 +21,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from zalohub.accounts.models import OfficialAccount
 from zalohub.core.setwise import update_rows
 from zalohub.events import hooks
 from zalohub.events.models import ZALO_STATE_RANK, Message, ZaloEvent, ZaloState
+from zalohub.events.processing import attribution
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.resolution import (
     ZaloUser,
@@ -79,28 +81,41 @@ class Batch:
         self._state_changes: list[hooks.StateChange] = []
         self._link_changes: dict[int, dict[str, Any]] = {}
         self._once: set[Any] = set()
+        # (app pk, OA id) -> the OA, for events stored without theirs (attribution).
+        self.oas: dict[tuple[int, str], OfficialAccount] = {}
+        self.event_changes: dict[int, dict[str, Any]] = {}
 
     # --- reading ---------------------------------------------------------------------
 
     def wire(self, event: ZaloEvent) -> WebhookEvent:
         """The event's payload read into a typed event, once; BadPayload if it is not a
-        JSON object. Receipt times are capped at the event's arrival."""
+        JSON object. Receipt times are capped at the event's arrival; the OA is told from
+        the user by the OAs the hub knows (``attribution``)."""
         key = id(event)
         if key not in self._wires:
-            try:
-                parsed = json.loads(event.raw_body)
-            except json.JSONDecodeError as exc:
-                self._wires[key] = BadPayload(str(exc))
+            payload = _payload(event)
+            if isinstance(payload, BadPayload):
+                self._wires[key] = payload
             else:
-                self._wires[key] = (
-                    webhook.parse(parsed, received_at=event.received_at or timezone.now())
-                    if isinstance(parsed, dict)
-                    else BadPayload()
+                known = attribution.known_oas(self, event)
+                wire = webhook.parse(
+                    payload,
+                    received_at=event.received_at or timezone.now(),
+                    is_oa=lambda oa_id: oa_id in known,
                 )
+                attribution.attribute(self, event, wire, known)
+                self._wires[key] = wire
         found = self._wires[key]
         if isinstance(found, BadPayload):
             raise found
         return found
+
+    def payloads(self) -> Iterator[tuple[ZaloEvent, dict[str, Any]]]:
+        """The events whose payload is a JSON object, with it."""
+        for event in self.events:
+            found = _payload(event)
+            if not isinstance(found, BadPayload):
+                yield event, found
 
     def _parsed(self) -> Iterator[tuple[ZaloEvent, WebhookEvent]]:
         for event in self.events:
@@ -110,8 +125,10 @@ class Batch:
                 continue  # its handler says so when it runs
 
     def prepare(self) -> None:
-        """Fetch what the batch's handlers will read: the messages named by msg_id and
-        the partner links of the users (created for users met for the first time)."""
+        """Fetch what the batch's handlers will read: the OAs of events stored before
+        their OA was known, the messages named by msg_id and the partner links of the
+        users (created for users met for the first time)."""
+        attribution.fetch_oas(self)
         wanted: dict[int, set[str]] = {}
         for event, wire in self._parsed():
             if event.oa_id is not None:
@@ -190,6 +207,15 @@ class Batch:
             self._message_guards[message.pk] = ("zalo_state", [*below, ""])
         return True
 
+    def take_msg_id(self, message: Message, msg_id: str) -> Message:
+        """Give our own send the msg_id Zalo's echo of it names (the echo came before
+        the send's answer was kept); written with the state the echo moves it to."""
+        message.zalo_msg_id = msg_id
+        self._messages[(message.oa_id, msg_id)] = message
+        if message.pk is not None:
+            self._message_changes.setdefault(message.pk, {})["zalo_msg_id"] = msg_id
+        return message
+
     def set_following(self, link: ZaloPartnerLink, *, following: bool, when: datetime) -> None:
         self._change_link(link, following_changes(link, following=following, when=when))
 
@@ -205,15 +231,30 @@ class Batch:
 
     def flush(self) -> None:
         """Write what the handlers changed: a handful of statements for the batch."""
+        update_rows(ZaloEvent, self.event_changes)
         update_rows(ZaloPartnerLink, self._link_changes)
         if self.new_messages:
             Message.objects.bulk_create(self.new_messages)
             hooks.messages_stored(self.new_messages)
         update_rows(Message, self._message_changes, only_if=self._message_guards)
         hooks.states_changed(self._state_changes)
-        self._link_changes, self.new_messages = {}, []
+        self._link_changes, self.new_messages, self.event_changes = {}, [], {}
         self._message_changes, self._message_guards = {}, {}
         self._state_changes = []
+
+
+def _payload(event: ZaloEvent) -> dict[str, Any] | BadPayload:
+    """The stored body as a JSON object, read once per event row."""
+    cached: dict[str, Any] | BadPayload | None = event.__dict__.get("_zalohub_payload")
+    if cached is None:
+        try:
+            parsed = json.loads(event.raw_body)
+        except json.JSONDecodeError as exc:
+            cached = BadPayload(str(exc))
+        else:
+            cached = parsed if isinstance(parsed, dict) else BadPayload()
+        event.__dict__["_zalohub_payload"] = cached
+    return cached
 
 
 @contextmanager

@@ -151,12 +151,14 @@ KINDS = {
 
 
 def require_oa(event: ZaloEvent) -> None:
-    """Refuse an event of an OA the hub does not hold (a token error: authorize it)."""
+    """Refuse an event of an OA the hub does not hold (a token error: authorize it). It
+    waits: authorizing the OA hands it back to the workers (attribution.requeue_for_oa)."""
     if event.oa_id is None:
         raise HandlerError(
             reason(
                 gettext_noop(
-                    "The event names an OA that is not connected to this hub (authorize it first)."
+                    "The event names an OA that is not connected to this hub: it is "
+                    "processed once the OA is authorized."
                 )
             ),
             category=ErrorCategory.TOKEN,
@@ -200,12 +202,36 @@ def handle_user_message(event: ZaloEvent, wire: WebhookEvent) -> Result:
 
 def handle_oa_echo(event: ZaloEvent, wire: WebhookEvent) -> Result:
     """Zalo echoes every OA message: ours (it confirms Sent) or one sent from Zalo's own
-    chat tool (store it, so the conversation is whole)."""
+    chat tool or another system (store it, so the conversation is whole)."""
     require_oa(event)
-    if ours := batch.active().message(event.oa_id, wire.msg_id):
+    if ours := batch.active().message(event.oa_id, wire.msg_id) or _unsettled_send(event, wire):
         advance_state(ours, ZaloState.SENT, event_time(event))
         return Result(message=ours)
     return Result(message=_store_message(event, wire, direction=Direction.OUTBOUND))
+
+
+def _unsettled_send(event: ZaloEvent, wire: WebhookEvent) -> Message | None:
+    """Our own send, echoed before the worker that sent it kept Zalo's answer (the echo
+    may overtake it): the one message On Queue to this user, with the echo's text. An
+    echo from Zalo's chat tool names the admin who wrote it: never ours."""
+    if not wire.msg_id or wire.admin_id:
+        return None
+    waiting = Message.objects.filter(
+        oa_id=event.oa_id,
+        direction=Direction.OUTBOUND,
+        zalo_user_id=event.zalo_user_id,
+        zalo_msg_id="",
+        zalo_state=ZaloState.ON_QUEUE,
+    )
+    if wire.text:
+        waiting = waiting.filter(text=wire.text)
+    found = list(waiting.order_by("created_at", "id")[:2])
+    if len(found) > 1:  # which one it is shows when their answers are kept
+        raise HandlerError(
+            reason(gettext_noop("Zalo's echo matches several messages still being sent.")),
+            retry=True,
+        )
+    return batch.active().take_msg_id(found[0], wire.msg_id) if found else None
 
 
 def advance_state(message: Message, state: str, when: datetime) -> bool:
