@@ -31,9 +31,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def hooked(wire, receiver) -> Receiver:
-    """The sandbox's apps deliver to ``receiver``; retries 1000x faster, receipts on command."""
-    response = wire.control(
-        "POST", "webhooks", {"hub": receiver.url, "time_factor": 0.001, "receipt_delay": None}
-    )
+    """The sandbox's apps deliver to ``receiver``; retries 1000x faster, receipts on command,
+    no echoes of the OA's sends (test_echoes.py turns them on)."""
+    settings = {"hub": receiver.url, "time_factor": 0.001, "receipt_delay": None, "echo": False}
+    response = wire.control("POST", "webhooks", settings)
     assert response.status_code == 200, response.text
     return receiver

@@ -55,10 +55,12 @@ def _emitted(items: list[Emitted]) -> HttpResponse:
 @control("GET", "POST")
 def webhooks_view(request: HttpRequest, state: SandboxState) -> HttpResponse:
     """POST ``{"hub": url}`` or ``{"app_id", "url"}``, and/or ``time_factor``, ``timeout``,
-    ``receipt_delay`` (null: receipts only on command)."""
+    ``receipt_delay`` (null: receipts only on command), ``receipt_sender`` ("oa" or
+    "user": the side receipts name the OA on), ``echo`` (oa_send_* for API sends)."""
     if request.method == "POST":
         body = _body(request) or {}
         allowed = {"hub", "app_id", "url", "time_factor", "timeout", "receipt_delay"}
+        allowed |= {"receipt_sender", "echo"}
         if set(body) - allowed:
             raise BadRequest(
                 _("Webhook settings may have: %(fields)s.") % {"fields": ", ".join(sorted(allowed))}
@@ -69,6 +71,9 @@ def webhooks_view(request: HttpRequest, state: SandboxState) -> HttpResponse:
                 settings[name] = _number(body, name, None)
         if "receipt_delay" in body:
             settings["receipt_delay"] = _number(body, "receipt_delay", None)
+        for name in ("receipt_sender", "echo"):
+            if name in body:
+                settings[name] = body[name]
         try:
             customers.configure_webhooks(
                 state,

@@ -64,7 +64,8 @@ def configure_webhooks(
 
     ``hub="http://127.0.0.1:8000"`` sets every app (or only ``app_id``) to
     ``<hub>/zalo/webhook/<app_id>/``; ``url`` sets one app's URL verbatim ("" clears).
-    ``settings``: ``time_factor``, ``timeout``, ``receipt_delay`` (None: on command).
+    ``settings``: ``time_factor``, ``timeout``, ``receipt_delay`` (None: on command),
+    ``receipt_sender`` ("oa" or "user"), ``echo`` (see webhooks.WebhookConfig).
     """
     if app_id is not None and app_id not in state.apps:
         raise ValueError(f"unknown app {app_id}")
@@ -94,6 +95,8 @@ def webhook_settings(state: SandboxState) -> dict[str, Any]:
         "time_factor": config.time_factor,
         "timeout": config.timeout,
         "receipt_delay": config.receipt_delay,
+        "receipt_sender": config.receipt_sender,
+        "echo": config.echo,
         "pending": state.webhooks.pending(),
     }
 
@@ -291,6 +294,8 @@ def _receipt(state: SandboxState, sent: SentMessage, seen_ids: list[str] | None)
         user = state.users.get(sent.oa_id, {}).get(sent.user_id) or {}
         stamp = _ms(state)
 
+    oa_sends = state.webhooks.config.receipt_sender == "oa"
+
     def build(app_id: str, by_app: str) -> dict[str, Any]:
         common = {"app_id": app_id, "oa_id": sent.oa_id, "user_id": sent.user_id}
         if seen_ids is None:
@@ -300,8 +305,11 @@ def _receipt(state: SandboxState, sent: SentMessage, seen_ids: list[str] | None)
                 msg_id=sent.message_id,
                 timestamp=stamp,
                 delivery_time=stamp,
+                oa_sends=oa_sends,
             )
-        return payloads.user_seen(**common, by_app=by_app, msg_ids=seen_ids, timestamp=stamp)
+        return payloads.user_seen(
+            **common, by_app=by_app, msg_ids=seen_ids, timestamp=stamp, oa_sends=oa_sends
+        )
 
     # Read receipts go only to the app that sent the message (API.md §3.4).
     deliveries = emit(state, oa_id=sent.oa_id, build=build, user=user, app_ids=[sent.app_id])

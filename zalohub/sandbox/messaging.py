@@ -3,7 +3,8 @@
 ``message/cs`` applies Zalo's rules in order: the recipient must be a user of this OA
 (-201), follow it (-213) and have interacted within 7 days (-230); the text is at most
 2,000 characters (-201). Every accepted message is kept in the mailbox, so tests can
-assert what the sandbox received, and its receipts are scheduled.
+assert what the sandbox received, echoed (``oa_send_<kind>``, as Zalo does) and its
+receipts are scheduled.
 """
 
 import json
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 
 from zalohub.sandbox import responses
 from zalohub.sandbox.customers import schedule_receipts
+from zalohub.sandbox.echoes import echo_send
 from zalohub.sandbox.mailbox import SentMessage, Upload, new_msg_id
 from zalohub.sandbox.openapi import oa_api
 from zalohub.sandbox.state import SandboxState
@@ -157,6 +159,7 @@ def message_cs(request: HttpRequest, state: SandboxState, grant: AccessGrant) ->
             quota_type="reply" if now - float(last) <= FREE_WINDOW else "sub_quota",
         )
         state.mailbox.record_sent(sent)
+    echo_send(state, sent)
     schedule_receipts(state, sent)
     return responses.oa_ok(
         {

@@ -13,6 +13,7 @@ a body with a raw link or a phone number is rejected, as Zalo's reviewers do.
 import re
 from typing import Any
 
+from zalohub.sandbox import payloads
 from zalohub.sandbox.customers import Emitted, emit
 from zalohub.sandbox.state import SandboxState
 from zalohub.sandbox.znsbook import Decision, ZnsSend
@@ -73,13 +74,19 @@ def set_status(
             return None
         template["status"] = status
         template["reason"] = reason if status in ("REJECT", "DISABLE") else ""
-    payload = {
-        "event_name": "change_template_status",
-        "template_id": str(template_id),
-        "status": {"prev_status": previous, "new_status": status},
-        "reason": reason,
-    }
-    return _emit(state, oa_id, payload)
+
+    def build(app_id: str, by_app: str) -> dict[str, Any]:
+        return payloads.template_status(
+            app_id=app_id,
+            oa_id=oa_id,
+            template_id=str(template_id),
+            previous=previous,
+            status=status,
+            reason=reason,
+            timestamp=_ms(state),
+        )
+
+    return Emitted("change_template_status", "", emit(state, oa_id=oa_id, build=build))
 
 
 def review(
@@ -210,19 +217,19 @@ def mark_delivered(state: SandboxState, msg_id: str) -> Emitted | None:
             return None
         send.status, send.delivery_time = "received", int(state.now() * 1000)
         oa_id = send.oa_id
-    payload = {
-        "sender": {"id": oa_id},
-        "recipient": {"id": send.recipient},
-        "event_name": "user_received_message",
-        "message": {
-            "delivery_time": str(send.delivery_time),
-            "msg_id": send.msg_id,
-            "tracking_id": send.tracking_id,
-        },
-    }
+    oa_sends = state.webhooks.config.receipt_sender == "oa"
 
     def build(app_id: str, by_app: str) -> dict[str, Any]:
-        return {**payload, "app_id": app_id, "timestamp": _ms(state)}
+        return payloads.zns_received(
+            app_id=app_id,
+            oa_id=oa_id,
+            recipient=send.recipient,
+            msg_id=send.msg_id,
+            tracking_id=send.tracking_id,
+            delivery_time=str(send.delivery_time),
+            timestamp=_ms(state),
+            oa_sends=oa_sends,
+        )
 
     deliveries = emit(state, oa_id=oa_id, build=build, app_ids=[send.app_id])
     return Emitted("user_received_message", msg_id, deliveries)

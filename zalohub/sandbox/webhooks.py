@@ -63,17 +63,35 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+# Which side a receipt names the OA on: "oa" = sender (the OA sent the message; Zalo's
+# ZNS receipts and the receipts replayed from real OAs), "user" = recipient (as the user
+# events are). Sources disagree for 1:1 receipts (API.md §3.3-§3.6): tests play both.
+RECEIPT_SENDERS = ("oa", "user")
+
+
 @dataclass
 class WebhookConfig:
     time_factor: float = 1.0  # multiplies RETRY_SCHEDULE (0.001: 30 s becomes 30 ms)
     timeout: float = 2.0  # Zalo waits about 2 s for the 200 (API.md §3.1)
     receipt_delay: float | None = 0.5  # auto receipts after a send; None: on command only
+    receipt_sender: str = "oa"  # see RECEIPT_SENDERS
+    echo: bool = True  # oa_send_* for each message sent through the API, as Zalo does
 
     def update(self, **changes: Any) -> None:
         for name, value in changes.items():
-            if name not in {"time_factor", "timeout", "receipt_delay"}:
+            if name not in {"time_factor", "timeout", "receipt_delay", "receipt_sender", "echo"}:
                 raise ValueError(f"unknown webhook setting {name!r}")
             if value is None and name != "receipt_delay":
+                continue
+            if name == "receipt_sender":
+                if value not in RECEIPT_SENDERS:
+                    raise ValueError(f"receipt_sender must be one of {RECEIPT_SENDERS}")
+                self.receipt_sender = value
+                continue
+            if name == "echo":
+                if not isinstance(value, bool):
+                    raise ValueError("echo must be true or false")
+                self.echo = value
                 continue
             if value is not None:
                 if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
