@@ -391,4 +391,50 @@ TABLE: dict[str, list[Case]] = {
         POST("400 403 400 400 403 L", "outbound_own"),
         POST("400 403 404 400 403 L", "outbound_other"),
     ],
+    # The team's inbox (issue 19): status, notes and labels as the conversation's other
+    # actions; resolving a selection and the away switch for any inbox user (another OA's
+    # conversations are left out of the selection, not refused); the reports page.
+    "inbox:status": [
+        POST("200 403 200 200 403 L", "conversation_own", status="pending"),
+        POST("200 403 404 200 403 L", "conversation_other", status="pending"),
+    ],
+    "inbox:note": [
+        POST("200 403 200 200 403 L", "conversation_own", text="Ghi chú"),
+        POST("200 403 404 200 403 L", "conversation_other", text="Ghi chú"),
+    ],
+    "inbox:labels": [
+        POST("200 403 200 200 403 L", "conversation_own", label="label"),
+        POST("200 403 404 200 403 L", "conversation_other", label="label"),
+    ],
+    "inbox:resolve_selected": [
+        POST("200 403 200 200 403 L", c="conversation_own"),
+        POST("200 403 200 200 403 L", c="conversation_other"),
+    ],
+    "inbox:away": [POST("200 403 200 200 403 L", away="0")],
+    "inbox:reports": [C("200 403 200 200 403 L"), C("200 403 200 200 403 L", query="format=csv")],
+    # The team's settings: Zalo Admins only.
+    "admin:inbox_inboxpolicy_changelist": [C(ADMIN_ONLY)],
+    "admin:inbox_inboxpolicy_add": [C(ADMIN_ONLY)],
+    "admin:inbox_inboxpolicy_history": [C(ADMIN_ONLY, "policy")],
+    "admin:inbox_inboxpolicy_delete": [C(ADMIN_ONLY, "policy")],
+    "admin:inbox_inboxpolicy_change": [C(ADMIN_ONLY, "policy")],
+    "admin/inbox/inboxpolicy/<path:object_id>/": [C(TO_CHANGE, "policy")],
+    "admin:inbox_agent_changelist": [C(ADMIN_ONLY)],
+    "admin:inbox_agent_add": [C(ADMIN_ONLY)],
+    "admin:inbox_agent_history": [C(ADMIN_ONLY, "agent_row")],
+    "admin:inbox_agent_delete": [C(ADMIN_ONLY, "agent_row")],
+    "admin:inbox_agent_change": [C(ADMIN_ONLY, "agent_row")],
+    "admin/inbox/agent/<path:object_id>/": [C(TO_CHANGE, "agent_row")],
+    "admin:inbox_savedreply_changelist": [C(ADMIN_ONLY)],
+    "admin:inbox_savedreply_add": [C(ADMIN_ONLY)],
+    "admin:inbox_savedreply_history": [C(ADMIN_ONLY, "saved_reply")],
+    "admin:inbox_savedreply_delete": [C(ADMIN_ONLY, "saved_reply")],
+    "admin:inbox_savedreply_change": [C(ADMIN_ONLY, "saved_reply")],
+    "admin/inbox/savedreply/<path:object_id>/": [C(TO_CHANGE, "saved_reply")],
+    "admin:inbox_label_changelist": [C(ADMIN_ONLY)],
+    "admin:inbox_label_add": [C(ADMIN_ONLY)],
+    "admin:inbox_label_history": [C(ADMIN_ONLY, "label")],
+    "admin:inbox_label_delete": [C(ADMIN_ONLY, "label")],
+    "admin:inbox_label_change": [C(ADMIN_ONLY, "label")],
+    "admin/inbox/label/<path:object_id>/": [C(TO_CHANGE, "label")],
 }

@@ -26,7 +26,15 @@ from zalohub.diagnostics.models import HealthSnapshot, Incident
 from zalohub.diagnostics.services import health_refresh
 from zalohub.events.models import Message, RejectedRequest, ZaloEvent
 from zalohub.events.processing.queue import drain
-from zalohub.inbox.models import Conversation, OAMembership, SentImage
+from zalohub.inbox.models import (
+    Agent,
+    Conversation,
+    InboxPolicy,
+    Label,
+    OAMembership,
+    SavedReply,
+    SentImage,
+)
 from zalohub.inbox.services import conversation_reply
 from zalohub.partners.merge import partner_merge
 from zalohub.partners.models import (
@@ -174,6 +182,11 @@ def build_world(*, admin: User, agent: User) -> dict[str, Any]:
     forged = post_webhook(Client(), support.app.app_id, '{"event_name":"x"}', key="wrong")
     assert forged.status_code >= 400
     world["rejected"] = RejectedRequest.objects.order_by("-pk").first()
+    # The team's settings (issue 19): a manual policy, so the walk assigns nothing itself.
+    world["policy"] = InboxPolicy.objects.create(oa=support)
+    world["agent_row"] = Agent.objects.create(user=agent2, capacity=5)
+    world["saved_reply"] = SavedReply.objects.create(shortcut="chao", text="Chào {{customer_name}}")
+    world["label"] = Label.objects.create(name="VIP")
     world["group"] = Group.objects.get(name=CS_AGENT)
     # A row of the task queue (not run: the walk only reads it).
     world["task"] = DBTaskResult.objects.get(id=bulk_task.enqueue(world["bulk_own"].pk).id)

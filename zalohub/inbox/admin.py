@@ -79,3 +79,6 @@ class ConversationAdmin(OAScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+from zalohub.inbox import team_admin  # noqa: E402, F401  (the team's settings, issue 19)

@@ -18,8 +18,8 @@ from django.utils import timezone
 from zalohub.events import hooks
 from zalohub.events.models import Direction, Message
 from zalohub.events.processing import batch
-from zalohub.inbox import live
-from zalohub.inbox.models import Conversation
+from zalohub.inbox import arrivals, live
+from zalohub.inbox.models import WAKES_ON_CUSTOMER, Conversation, Status
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.services import profile_synced
 
@@ -71,6 +71,7 @@ _COLUMNS = (
     "unread_count",
     "updated_at",
     "created_at",
+    "status",
 )
 # The newest message wins the summary; a late, older one is still counted as unread.
 _ON_CONFLICT = """
@@ -86,8 +87,14 @@ ON CONFLICT (oa_id, zalo_user_id) DO UPDATE SET
     THEN excluded.last_inbound_at ELSE {t}.last_inbound_at END,
   unread_count = {t}.unread_count + excluded.unread_count,
   partner_link_id = COALESCE(excluded.partner_link_id, {t}.partner_link_id),
+  status = CASE WHEN excluded.last_inbound_at IS NOT NULL AND {t}.status IN ({wakes})
+    THEN 'open' ELSE {t}.status END,
+  snoozed_until = CASE WHEN excluded.last_inbound_at IS NOT NULL AND {t}.status IN ({wakes})
+    THEN NULL ELSE {t}.snoozed_until END,
   updated_at = excluded.updated_at
 """
+# A customer's message brings a pending, snoozed or resolved conversation back (issue 19).
+_WAKES = ", ".join(f"'{status}'" for status in WAKES_ON_CUSTOMER)
 
 
 def messages_stored(messages: Iterable[Message]) -> None:
@@ -99,6 +106,8 @@ def messages_stored(messages: Iterable[Message]) -> None:
     if not rows:
         return
     now = timezone.now()
+    customers = sorted(key for key, row in rows.items() if row["inbound_at"] is not None)
+    before = arrivals.conversations_before(customers)
     meta = Conversation._meta
     stamp = meta.get_field("last_message_at")
 
@@ -108,15 +117,18 @@ def messages_stored(messages: Iterable[Message]) -> None:
     params: list[Any] = []
     for (oa_id, user_id), row in sorted(rows.items()):  # one lock order for every writer
         params += [oa_id, user_id, row["link"], row["last"], prep(row["at"])]
-        params += [prep(row["inbound_at"]), row["unread"], prep(now), prep(now)]
+        params += [prep(row["inbound_at"]), row["unread"], prep(now), prep(now), Status.OPEN]
     quote = connection.ops.quote_name
     values = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, _COLUMNS))}) "  # noqa: S608
-        f"VALUES {', '.join([values] * len(rows))}" + _ON_CONFLICT.format(t=quote(meta.db_table))
+        f"VALUES {', '.join([values] * len(rows))}"
+        + _ON_CONFLICT.format(t=quote(meta.db_table), wakes=_WAKES)
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    if customers:
+        arrivals.customer_wrote(before=before, keys=customers)
     for oa_id in sorted({oa_id for oa_id, _user in rows}):
         notify_on_commit(oa_id)
 

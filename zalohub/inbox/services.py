@@ -85,10 +85,13 @@ def conversation_list(
     oa_id: int | None = None,
     scope: str = Scope.ALL,
     query: str = "",
+    status: str | None = None,
     limit: int = 50,
 ) -> QuerySet[Conversation]:
-    """The conversations the user may see, newest message first."""
+    """The conversations the user may see, newest message first (of one status, if given)."""
     qs = Conversation.objects.all()
+    if status is not None:
+        qs = qs.filter(status=status)
     if oa_id is not None:
         qs = qs.filter(oa_id=oa_id)
     if not access.is_inbox_admin(user):

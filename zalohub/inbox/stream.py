@@ -19,7 +19,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.db.models import Max
 
-from zalohub.inbox import services, watch
+from zalohub.inbox import assignment, services, team, watch
 from zalohub.inbox.live import get_notifier
 from zalohub.inbox.models import Conversation
 
@@ -28,15 +28,26 @@ from zalohub.inbox.models import Conversation
 class Scope:
     oa_ids: tuple[int, ...]
     conversation_id: int | None
+    user_id: int | None = None  # whose page: its stream is their presence (issue 19)
 
 
 def cursor_now(scope: Scope) -> tuple[str, str]:
     newest = Conversation.objects.filter(oa_id__in=scope.oa_ids).aggregate(m=Max("updated_at"))
     list_part = newest["m"].isoformat() if newest["m"] else "-"
     thread_part = (
-        services.thread_fingerprint(scope.conversation_id) if scope.conversation_id else "-"
+        services.thread_fingerprint(scope.conversation_id)
+        + "."
+        + team.timeline_mark(scope.conversation_id)
+        if scope.conversation_id
+        else "-"
     )
     return list_part, thread_part
+
+
+def _read(scope: Scope) -> tuple[str, str]:
+    if scope.user_id is not None:
+        assignment.seen(scope.user_id)
+    return cursor_now(scope)
 
 
 def encode(cursor: tuple[str, str]) -> str:
@@ -65,7 +76,7 @@ def blocking_events(scope: Scope, cursor: tuple[str, str]) -> Iterator[str]:
     try:
         yield "retry: 1000\n\n"
         while True:
-            new = cursor_now(scope)
+            new = _read(scope)
             yield _events(cursor, new)
             cursor = new
             if time.monotonic() >= deadline:
@@ -81,5 +92,5 @@ def events_for(
 ) -> Iterator[str] | AsyncIterator[str]:
     if isinstance(request, ASGIRequest):
         # `zalohub serve`: one reader per process for every open stream (inbox.watch).
-        return watch.events(scope, cursor, cursor_now)
+        return watch.events(scope, cursor, _read)
     return blocking_events(scope, cursor)

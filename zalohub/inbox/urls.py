@@ -1,6 +1,6 @@
 from django.urls import path
 
-from zalohub.inbox import views
+from zalohub.inbox import report_views, team_views, views
 
 app_name = "inbox"
 urlpatterns = [
@@ -11,6 +11,12 @@ urlpatterns = [
     path("c/<int:pk>/thread/", views.thread_part, name="thread"),
     path("c/<int:pk>/reply/", views.reply, name="reply"),
     path("c/<int:pk>/assign/", views.assign, name="assign"),
+    path("c/<int:pk>/status/", team_views.status, name="status"),
+    path("c/<int:pk>/note/", team_views.note, name="note"),
+    path("c/<int:pk>/labels/", team_views.labels, name="labels"),
+    path("resolve-selected/", team_views.resolve_selected, name="resolve_selected"),
+    path("away/", team_views.away, name="away"),
+    path("reports/", report_views.report_page, name="reports"),
     path("m/<int:pk>/resend/", views.resend, name="resend"),
     path("m/<int:pk>/image/", views.sent_image, name="sent_image"),
 ]

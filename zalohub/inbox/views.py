@@ -24,7 +24,7 @@ from zalohub.core.roles import ZALO_ADMIN
 from zalohub.events.actions import ActionRefused
 from zalohub.events.models import Direction, Message
 from zalohub.events.outbound.oa_message import SendRefused
-from zalohub.inbox import access, services, stream
+from zalohub.inbox import access, services, stream, team, team_present
 from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.present import describe_remaining, group_messages
 from zalohub.inbox.uploads import RULES
@@ -75,7 +75,12 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
     scope = request.GET.get("scope", services.Scope.ALL)
     if scope not in set(services.Scope):
         scope = services.Scope.ALL
-    return {"oa_id": _selected_oa(request), "scope": scope, "q": request.GET.get("q", "")}
+    return {
+        "oa_id": _selected_oa(request),
+        "scope": scope,
+        "q": request.GET.get("q", ""),
+        "status": team_present.status_filter(request),
+    }
 
 
 def _list_context(request: HttpRequest, filters: dict[str, Any]) -> dict[str, Any]:
@@ -91,9 +96,11 @@ def _list_context(request: HttpRequest, filters: dict[str, Any]) -> dict[str, An
         oa_id=filters["oa_id"],
         scope=filters["scope"],
         query=filters["q"],
+        status=filters["status"],
     )
     rows = [(c, services.display_name(c)) for c in conversations]
     return {
+        **team_present.list_extras(request, filters),
         "oas": [(oa, unread.get(oa.pk, 0)) for oa in oas],
         "unread_total": sum(unread.values()),
         "rows": rows,
@@ -127,9 +134,10 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
     link = conversation.partner_link
     window = services.reply_window(conversation)
     return {
+        **team_present.thread_extras(request, conversation, name),
         "conversation": conversation,
         "name": name,
-        "groups": group_messages(messages, customer=name),
+        "groups": team_present.with_timeline(group_messages(messages, customer=name), conversation),
         "latest_id": messages[-1].pk if messages else 0,
         "window": window,
         "window_left": describe_remaining(window.remaining),
@@ -161,7 +169,11 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
     scope = stream.Scope(
         oa_ids=_stream_oas(request, filters["oa_id"], conversation),
         conversation_id=conversation.pk if conversation else None,
+        user_id=request.user.pk,
     )
+    if conversation is not None:
+        # Read before the list is drawn, which would still show them.
+        team.mentions_mark_read(user=request.user, conversation=conversation)
     context = {
         **_list_context(request, filters),
         "cursor": stream.encode(stream.cursor_now(scope)),
@@ -269,6 +281,10 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user,
             only_if_unassigned=True,
         )
+        if won:
+            team.assignment_recorded(
+                conversation=conversation, assignee=request.user, actor=request.user
+            )
         if not won:
             holder = conversation.assigned_to
             return _refused(
@@ -276,15 +292,21 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"name": holder.get_username() if holder else _("Someone")}
             )
     elif action == "release":
-        services.conversation_assign(conversation=conversation, assignee=None, actor=request.user)
+        if services.conversation_assign(
+            conversation=conversation, assignee=None, actor=request.user
+        ):
+            team.assignment_recorded(conversation=conversation, assignee=None, actor=request.user)
     elif action == "assign":
         chosen = request.POST.get("user", "")
         assignee = next((u for u in _assignees(conversation) if str(u.pk) == chosen), None)
         if assignee is None:
             return _refused(_("Choose an agent who is a member of this OA."))
-        services.conversation_assign(
+        if services.conversation_assign(
             conversation=conversation, assignee=assignee, actor=request.user
-        )
+        ):
+            team.assignment_recorded(
+                conversation=conversation, assignee=assignee, actor=request.user
+            )
     else:
         return _refused(_("Unknown assignment action."))
     return JsonResponse({"ok": True})
@@ -312,6 +334,7 @@ def events(request: HttpRequest) -> StreamingHttpResponse:
     scope = stream.Scope(
         oa_ids=_stream_oas(request, filters["oa_id"], conversation),
         conversation_id=conversation.pk if conversation else None,
+        user_id=request.user.pk,
     )
     cursor = stream.decode(request.headers.get("Last-Event-ID") or request.GET.get("cursor", ""))
     response = StreamingHttpResponse(

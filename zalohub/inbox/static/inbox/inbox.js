@@ -31,6 +31,7 @@
       const target = byId(part.dataset.part);
       if (target) target.innerHTML = part.innerHTML;
     });
+    document.dispatchEvent(new CustomEvent("inbox:list"));
   });
 
   function applyThreadState(stickToBottom) {
@@ -62,9 +63,12 @@
       if (option) picker.value = pickedAssignee;
     }
     applyThreadState(atBottom);
+    document.dispatchEvent(new CustomEvent("inbox:thread"));
   });
 
   applyThreadState(true);
+  // The team's script (team.js) refreshes and posts through the same functions.
+  window.zalohubInbox = { refreshList: refreshList, refreshThread: refreshThread, post: post, showError: showError };
 
   if (window.EventSource && root.dataset.eventsUrl) {
     const events = new EventSource(root.dataset.eventsUrl);
@@ -100,7 +104,6 @@
   if (!form) return;
   const text = byId("reply-text");
   const file = byId("reply-file");
-  const error = byId("reply-error");
   const send = byId("reply-send");
   const rules = {};
   (file.dataset.rules || "").split(",").forEach(function (pair) {
@@ -108,7 +111,10 @@
     if (ext) rules[ext] = Number(limit);
   });
 
-  function showError(message) { error.textContent = message || ""; }
+  function showError(message) {
+    const place = byId("reply-error");
+    if (place) place.textContent = message || "";
+  }
   function megabytes(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });

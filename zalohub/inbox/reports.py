@@ -1,0 +1,214 @@
+"""How fast customers are answered (issue 19), computed from the messages and the
+conversations' timeline each time, never from counters that could drift.
+
+- First response: from a new conversation's first customer message to the first reply an
+  agent wrote (a message with ``sent_by``), credited to that agent.
+- Resolution: from the conversation's last opening (its creation, or the last entry that
+  opened it again) to a Resolved entry, credited to whoever resolved it.
+- Outside the free window: a reply sent more than INBOX_FREE_WINDOW_HOURS after the
+  customer's last message before it (or with none): Zalo bills those.
+"""
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import DateTimeField, F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from zalohub.events.models import Direction, Message
+from zalohub.inbox.models import Conversation, Status, TimelineEntry
+
+
+@dataclass(frozen=True)
+class Filters:
+    oa_ids: tuple[int, ...]  # the OAs asked for, already limited to the reader's
+    agent_id: int | None
+    start: date
+    end: date  # inclusive
+
+    @property
+    def since(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def until(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
+
+
+@dataclass
+class Bucket:
+    """One day, one agent or one OA."""
+
+    new: int = 0
+    resolved: int = 0
+    replies: int = 0
+    outside_window: int = 0
+    first_responses: list[float] = field(default_factory=list)
+    resolutions: list[float] = field(default_factory=list)
+
+    @property
+    def first_response_median(self) -> float | None:
+        return statistics.median(self.first_responses) if self.first_responses else None
+
+    @property
+    def resolution_median(self) -> float | None:
+        return statistics.median(self.resolutions) if self.resolutions else None
+
+
+@dataclass
+class Report:
+    filters: Filters
+    days: dict[date, Bucket]
+    agents: dict[int | None, Bucket]
+    oas: dict[int, Bucket]
+    total: Bucket
+
+
+def _day(value: datetime) -> date:
+    return timezone.localtime(value).date()
+
+
+def _thread(direction: str) -> QuerySet[Message]:
+    return Message.objects.filter(
+        oa_id=OuterRef("oa_id"), zalo_user_id=OuterRef("zalo_user_id"), direction=direction
+    )
+
+
+def first_responses(filters: Filters) -> list[tuple[datetime, int, int | None, float | None]]:
+    """(created, OA, replier, seconds) of each conversation created in the period."""
+    first_in = _thread(Direction.INBOUND).order_by("created_at", "id").values("created_at")[:1]
+    reply = (
+        _thread(Direction.OUTBOUND)
+        .filter(sent_by__isnull=False, created_at__gte=OuterRef("first_in"))
+        .order_by("created_at", "id")
+    )
+    rows = (
+        Conversation.objects.filter(
+            oa_id__in=filters.oa_ids, created_at__gte=filters.since, created_at__lt=filters.until
+        )
+        .annotate(first_in=Subquery(first_in))
+        .annotate(
+            reply_at=Subquery(reply.values("created_at")[:1]),
+            replier=Subquery(reply.values("sent_by_id")[:1]),
+        )
+        .values_list("created_at", "oa_id", "replier", "first_in", "reply_at", "assigned_to_id")
+    )
+    out = []
+    for created, oa_id, replier, first_in_at, reply_at, holder in rows:
+        seconds = (reply_at - first_in_at).total_seconds() if first_in_at and reply_at else None
+        who = replier if replier is not None else holder
+        if filters.agent_id is None or who == filters.agent_id:
+            out.append((created, oa_id, who, seconds))
+    return out
+
+
+def resolutions(filters: Filters) -> list[tuple[datetime, int, int | None, float]]:
+    """(resolved at, OA, resolver, seconds since it was last opened)."""
+    opened = (
+        TimelineEntry.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            kind=TimelineEntry.Kind.STATUS,
+            status=Status.OPEN,
+            created_at__lt=OuterRef("created_at"),
+        )
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    entries = TimelineEntry.objects.filter(
+        kind=TimelineEntry.Kind.STATUS,
+        status=Status.RESOLVED,
+        conversation__oa_id__in=filters.oa_ids,
+        created_at__gte=filters.since,
+        created_at__lt=filters.until,
+    )
+    if filters.agent_id is not None:
+        entries = entries.filter(actor_id=filters.agent_id)
+    rows = entries.annotate(
+        opened_at=Coalesce(
+            Subquery(opened), F("conversation__created_at"), output_field=DateTimeField()
+        )
+    ).values_list("created_at", "conversation__oa_id", "actor_id", "opened_at")
+    return [(at, int(oa), actor, (at - since).total_seconds()) for at, oa, actor, since in rows]
+
+
+def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
+    """(sent at, OA, agent, outside the free window) of each agent's reply."""
+    last_in = (
+        _thread(Direction.INBOUND)
+        .filter(created_at__lte=OuterRef("created_at"))
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    rows = Message.objects.filter(
+        oa_id__in=filters.oa_ids,
+        direction=Direction.OUTBOUND,
+        sent_by__isnull=False,
+        created_at__gte=filters.since,
+        created_at__lt=filters.until,
+    )
+    if filters.agent_id is not None:
+        rows = rows.filter(sent_by_id=filters.agent_id)
+    free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
+    out: list[tuple[datetime, int, int | None, bool]] = []
+    for at, oa, agent, last in rows.annotate(last_in=Subquery(last_in)).values_list(
+        "created_at", "oa_id", "sent_by_id", "last_in"
+    ):
+        out.append((at, oa, agent, last is None or at - last > free))
+    return out
+
+
+def build(filters: Filters) -> Report:
+    days = {filters.start + timedelta(days=n): Bucket() for n in range(_span(filters))}
+    agents: dict[int | None, Bucket] = defaultdict(Bucket)
+    oas: dict[int, Bucket] = defaultdict(Bucket)
+    total = Bucket()
+
+    def buckets(at: datetime, oa: int, agent: int | None) -> list[Bucket]:
+        found = [agents[agent], oas[oa], total]
+        if (day := _day(at)) in days:
+            found.append(days[day])
+        return found
+
+    for at, oa, agent, seconds in first_responses(filters):
+        for bucket in buckets(at, oa, agent):
+            bucket.new += 1
+            if seconds is not None:
+                bucket.first_responses.append(seconds)
+    for at, oa, actor, seconds in resolutions(filters):
+        for bucket in buckets(at, oa, actor):
+            bucket.resolved += 1
+            bucket.resolutions.append(seconds)
+    for at, oa, agent, outside in replies(filters):
+        for bucket in buckets(at, oa, agent):
+            bucket.replies += 1
+            bucket.outside_window += int(outside)
+    return Report(filters=filters, days=days, agents=dict(agents), oas=dict(oas), total=total)
+
+
+def _span(filters: Filters) -> int:
+    return max(0, (filters.end - filters.start).days + 1)
+
+
+def csv_rows(report: Report) -> list[list[Any]]:
+    def seconds(value: float | None) -> str:
+        return "" if value is None else f"{value:.0f}"
+
+    rows: list[list[Any]] = []
+    for day, bucket in report.days.items():
+        rows.append(
+            [
+                day.isoformat(),
+                bucket.new,
+                bucket.resolved,
+                seconds(bucket.first_response_median),
+                seconds(bucket.resolution_median),
+                bucket.replies,
+                bucket.outside_window,
+            ]
+        )
+    return rows
