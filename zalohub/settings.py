@@ -143,6 +143,7 @@ INSTALLED_APPS = [
     "zalohub.events",
     "zalohub.zbs",
     "zalohub.inbox",
+    "zalohub.privacy",
     "zalohub.diagnostics",
     "zalohub.webhooks",
     "zalohub.api",
