@@ -60,7 +60,8 @@ def oa_ids(key: ApiKey) -> set[int]:
 def scoped_oa(key: ApiKey, oa_id: int) -> OfficialAccount:
     if oa_id not in key_oa_ids(key):
         raise not_found()
-    oa = OfficialAccount.objects.filter(pk=oa_id).first()
+    # The tokens stay encrypted: no endpoint here calls Zalo with them.
+    oa = OfficialAccount.objects.filter(pk=oa_id).defer("access_token", "refresh_token").first()
     if oa is None:
         raise not_found()
     return oa

@@ -79,7 +79,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by_id = request.user.pk
             # Kept on the request only: the page that answers the form shows it once.
             request._api_key_text = key_new_secret(obj)  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)

@@ -86,13 +86,14 @@ def not_found(detail: str = "") -> ApiProblem:
 def install(api: NinjaAPI) -> None:
     """Every error the API answers, as a problem."""
 
-    def on_problem(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
+    # ninja hands a handler the exception (typed as it or its class).
+    def on_problem(request: HttpRequest, exc: Any) -> HttpResponse:
         return response(exc)
 
-    def on_404(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_404(request: HttpRequest, exc: Any) -> HttpResponse:
         return response(not_found())
 
-    def on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    def on_auth(request: HttpRequest, exc: Any) -> HttpResponse:
         problem = ApiProblem(
             401,
             "unauthenticated",
@@ -101,13 +102,13 @@ def install(api: NinjaAPI) -> None:
         problem.headers["WWW-Authenticate"] = "Bearer"
         return response(problem)
 
-    def on_http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    def on_http(request: HttpRequest, exc: Any) -> HttpResponse:
         code = {400: "bad_request", 403: "forbidden", 404: "not_found"}.get(
             exc.status_code, "http_error"
         )
         return response(ApiProblem(exc.status_code, code, str(exc)))
 
-    def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    def on_validation(request: HttpRequest, exc: Any) -> HttpResponse:
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors
@@ -115,7 +116,7 @@ def install(api: NinjaAPI) -> None:
         detail = _("The request does not match the schema: see errors.")
         return response(ApiProblem(422, "invalid_request", detail, errors=errors))
 
-    def on_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_error(request: HttpRequest, exc: Any) -> HttpResponse:
         logger.exception("API error on %s %s", request.method, request.path)
         return response(ApiProblem(500, "internal_error", _("The hub failed; it is logged.")))
 
@@ -128,5 +129,5 @@ def install(api: NinjaAPI) -> None:
 
 
 # The errors every authenticated operation may answer (declared for the OpenAPI).
-COMMON = {401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
+COMMON = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 POST_ERRORS = {**COMMON, 409: Problem}

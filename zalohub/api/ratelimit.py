@@ -2,7 +2,6 @@
 minute in the database (one conditional UPDATE a request), or Redis INCR when
 ZALOHUB_REDIS_URL is set. Never process memory: N processes would allow N times the limit."""
 
-import contextlib
 import functools
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -46,15 +45,15 @@ def take(key: ApiKey, *, now: datetime | None = None) -> float:
         pipe.expire(name, 120)
         count, _ = pipe.execute()
         return 0.0 if count <= limit else wait
-    won = ApiRateWindow.objects.filter(key=key, window_start=start, count__lt=limit).update(
-        count=F("count") + 1
-    )
-    if won:
+    window = ApiRateWindow.objects.filter(key=key, window_start=start, count__lt=limit)
+    if window.update(count=F("count") + 1):
         return 0.0
-    with contextlib.suppress(IntegrityError), transaction.atomic():
-        ApiRateWindow.objects.create(key=key, window_start=start, count=1)
-        return 0.0 if limit > 0 else wait
-    return wait
+    try:
+        with transaction.atomic():  # the key's first request this minute
+            ApiRateWindow.objects.create(key=key, window_start=start, count=1)
+        return 0.0
+    except IntegrityError:  # another process opened the window first
+        return 0.0 if window.update(count=F("count") + 1) else wait
 
 
 @periodic.register("api.retention", every_seconds=3600)

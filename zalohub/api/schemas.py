@@ -17,7 +17,7 @@ ZaloUserId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-
 Phone = Annotated[str, Field(max_length=30, pattern=r"^[0-9+ ().\-]*$")]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^\x00\s@]+@[^\x00\s@]+\.[^\x00\s@]+$")]
 Username = Annotated[str, Field(min_length=1, max_length=150, pattern=r"^[^\x00]+$")]
-ParamName = Annotated[str, Field(max_length=64)]
+ParamName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 ParamValue = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")] | int | float
 TrackingId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_\-]+$")]
 

@@ -33,6 +33,7 @@ def _user_id(oa: OfficialAccount, to: s.Recipient) -> str:
         if link is None:
             raise not_found(_("No such Zalo link on this OA."))
         return link.zalo_user_id
+    assert to.partner_id is not None  # Recipient holds exactly one of the three
     partner = Partner.objects.filter(pk=to.partner_id).first()
     if partner is None:
         raise not_found(_("No such partner."))
@@ -95,6 +96,7 @@ def _template_partner(key: ApiKey, body: s.TemplateSendIn) -> Partner:
     if body.external_ref is not None:
         found = partner_by_ref(body.external_ref.system, body.external_ref.reference)
     else:
+        assert body.partner_id is not None  # TemplateSendIn holds exactly one of the two
         found = Partner.objects.filter(pk=body.partner_id).first()
     if found is None:
         raise not_found(_("No such partner."))

@@ -7,9 +7,10 @@ from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
-from zalohub.api import conversations, oas, partners, problems, sends
+from zalohub.api import conversations, oas, partners, problems, sends, webhooks
 from zalohub.api.access import KeyAuth
 from zalohub.api.schemas import HealthOut
+from zalohub.webhooks.schemas import openapi_webhooks
 
 DESCRIPTION = """\
 The hub's API for other systems (ERP, CRM, shop): send Zalo messages and ZNS templates,
@@ -28,8 +29,10 @@ read conversations, find and update partners.
 
 
 class HubAPI(NinjaAPI):
-    def get_openapi_schema(self, **kwargs: Any) -> Any:
-        schema = super().get_openapi_schema(**kwargs)
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         # Errors are problem+json (ninja declares every answer application/json).
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
@@ -37,7 +40,22 @@ class HubAPI(NinjaAPI):
                     content = answer.get("content", {})
                     if str(status)[0] in "45" and "application/json" in content:
                         content[problems.CONTENT_TYPE] = content.pop("application/json")
+        # What subscribers receive (the webhooks app's payloads), with examples.
+        schema["webhooks"] = openapi_webhooks()
+        _hoist_defs(schema["webhooks"], schema.setdefault("components", {}))
         return schema
+
+
+def _hoist_defs(node: Any, components: dict[str, Any]) -> None:
+    """Nested models' ``$defs`` into components.schemas, where their refs point."""
+    if isinstance(node, dict):
+        for name, definition in node.pop("$defs", {}).items():
+            components.setdefault("schemas", {}).setdefault(name, definition)
+        for value in node.values():
+            _hoist_defs(value, components)
+    elif isinstance(node, list):
+        for value in node:
+            _hoist_defs(value, components)
 
 
 api = HubAPI(
@@ -46,13 +64,14 @@ api = HubAPI(
     description=DESCRIPTION,
     urls_namespace="api-v1",
     auth=KeyAuth(),
-    docs=Swagger(settings={"persistAuthorization": True}),
+    docs=Swagger(settings={"persistAuthorization": True, "validatorUrl": None}),
 )
 problems.install(api)
 api.add_router("", sends.router)
 api.add_router("", conversations.router)
 api.add_router("", partners.router)
 api.add_router("", oas.router)
+api.add_router("", webhooks.router)
 
 
 @api.get("/health", auth=None, response={200: HealthOut, 503: problems.Problem}, tags=["health"])

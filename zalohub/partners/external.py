@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import connection, transaction
+from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from zalohub.partners.models import NameSource, Partner, PartnerPhone
 from zalohub.partners.phones import normalize_phone
@@ -14,7 +15,8 @@ def partners_by_ref(*, system: str, reference: str) -> QuerySet[Partner]:
     """Partners (not merged away) whose reference in ``system`` is ``reference``."""
     return (
         Partner.objects.filter(merged_into__isnull=True)
-        .annotate(_ref=KeyTextTransform(system, "external_refs"))
+        # Cast: a key transform's own "exact" would read the reference as JSON.
+        .annotate(_ref=Cast(KeyTextTransform(system, "external_refs"), TextField()))
         .filter(_ref=reference)
     )
 
@@ -24,6 +26,17 @@ def partners_by_phone(*, phone: str) -> QuerySet[Partner]:
     number = normalize_phone(phone)
     ids = PartnerPhone.objects.filter(number=number).values("partner_id")
     return Partner.objects.filter(pk__in=ids, merged_into__isnull=True)
+
+
+def _lock_reference(system: str, reference: str) -> None:
+    """Two upserts of one new reference at once must not make two partners: on
+    PostgreSQL they queue on a lock of the reference until the first commits (SQLite's
+    write transactions are one at a time already)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"partner-ref:{system}:{reference}"]
+            )
 
 
 def partner_upsert_by_ref(
@@ -39,6 +52,7 @@ def partner_upsert_by_ref(
     phone is not a valid Vietnamese number: then nothing is written."""
     numbers = list(dict.fromkeys(normalize_phone(p) for p in phones or []))
     with transaction.atomic():
+        _lock_reference(system, reference)
         partner = partners_by_ref(system=system, reference=reference).order_by("id").first()
         created = partner is None
         if partner is None:
