@@ -18,3 +18,8 @@ from zalohub.settings import *  # noqa: F403
 # Users are made for nearly every test: the full-strength hasher (PBKDF2, a million
 # rounds) would spend a large part of the suite's time on them.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Every test that connects an OA would otherwise load the sandbox's history in the
+# background (a transactional test's worker runs it): tests/events/test_history.py turns
+# it on where it is what is tested.
+HISTORY_ON_CONNECT = False

@@ -364,6 +364,8 @@ for _network in METRICS_ALLOW:  # a typo must stop the start, not open or close 
 # of the customer's last interaction, billed after, and refused after this many days.
 INBOX_FREE_WINDOW_HOURS = envint("ZALOHUB_INBOX_FREE_WINDOW_HOURS", 48, minimum=1)
 INBOX_REPLY_WINDOW_DAYS = envint("ZALOHUB_INBOX_REPLY_WINDOW_DAYS", 7, minimum=1)
+# Load an OA's recent conversations from Zalo when it is (re)authorized (events.history).
+HISTORY_ON_CONNECT = envbool("ZALOHUB_HISTORY_ON_CONNECT", True)
 # Live updates: a stream checks for changes at least this often, and ends after this
 # long so that the browser reconnects (and proxies never see an endless request).
 INBOX_STREAM_TICK_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_TICK_SECONDS", 1.0, minimum=0.05)

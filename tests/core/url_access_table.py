@@ -140,7 +140,27 @@ TABLE: dict[str, list[Case]] = {
         C("200 403 403 403 403 L", "link_own"),
         C("200 403 403 403 403 L", "link_other"),
     ],
+    # Zalo tags: a link's tags change (through Zalo) and an OA's tags are read by admins.
+    "admin:partners_link_tags": [
+        POST("R 403 403 403 403 L", "link_own"),
+        POST("R 403 403 403 403 L", "link_other"),
+        C("405 405 405 405 405 L", "link_own"),
+    ],
+    "admin:partners_oa_tags_sync": [
+        POST("R 403 403 403 403 L", "oa_own"),
+        POST("R 403 403 403 403 L", "oa_other"),
+    ],
     "admin:partners_zalopartnerlink_changelist": [C("200 403 200 200 403 L")],
+    # Load Zalo history (the OA form's button): Zalo Admins.
+    "admin:events_history": [C(ADMIN_ONLY, "oa_own"), C(ADMIN_ONLY, "oa_other")],
+    # Data-removal requests: Zalo Admins only; nobody adds or deletes one (the audit).
+    "admin:privacy_removal_confirm": [C(ADMIN_ONLY, "removal")],
+    "admin:privacy_dataremovalrequest_changelist": [C(ADMIN_ONLY)],
+    "admin:privacy_dataremovalrequest_add": [C(NOBODY)],
+    "admin:privacy_dataremovalrequest_history": [C(ADMIN_ONLY, "removal")],
+    "admin:privacy_dataremovalrequest_delete": [C(NOBODY, "removal")],
+    "admin:privacy_dataremovalrequest_change": [C(ADMIN_ONLY, "removal")],
+    "admin/privacy/dataremovalrequest/<path:object_id>/": [C(TO_CHANGE, "removal")],
     "admin:partners_zalopartnerlink_add": [C(NOBODY)],
     "admin:partners_zalopartnerlink_history": [
         C("200 404 200 200 404 L", "link_own"),

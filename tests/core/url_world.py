@@ -43,6 +43,7 @@ from zalohub.partners.models import (
     PartnerPhone,
     ZaloPartnerLink,
 )
+from zalohub.privacy.models import DataRemovalRequest, subject_ref
 from zalohub.sandbox import payloads
 from zalohub.sandbox.world import (
     OA_SALES_ID,
@@ -188,6 +189,13 @@ def build_world(*, admin: User, agent: User) -> dict[str, Any]:
     world["saved_reply"] = SavedReply.objects.create(shortcut="chao", text="Chào {{customer_name}}")
     world["label"] = Label.objects.create(name="VIP")
     world["group"] = Group.objects.get(name=CS_AGENT)
+    # A data-removal request waiting for a Zalo Admin (user_withdraw).
+    world["removal"] = DataRemovalRequest.objects.create(
+        oa=support,
+        zalo_user_id=SON_SUPPORT_USER_ID,
+        subject_ref=subject_ref(OA_SUPPORT_ID, SON_SUPPORT_USER_ID),
+        subject_name="Nguyễn Văn Sơn",
+    )
     # A row of the task queue (not run: the walk only reads it).
     world["task"] = DBTaskResult.objects.get(id=bulk_task.enqueue(world["bulk_own"].pk).id)
     # A webhook subscription (to a loopback port nobody listens on) and its test delivery.

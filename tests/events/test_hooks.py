@@ -167,23 +167,24 @@ def test_an_event_named_after_the_old_pseudo_event_is_unknown(zalo_app, connecte
 
 def test_recorded_events_are_the_known_ones_nobody_handles(monkeypatch):
     recorded = handlers.recorded()
-    # It should record what the catalogue knows and neither a handler nor IGNORED covers.
-    assert "user_feedback" in recorded and "user_feedback" in catalogue.EVENT_NAMES
+    # It should record what the catalogue knows and neither a handler nor IGNORED covers
+    # (a shop's order: nothing of the hub's handles it).
+    assert "shop_has_order" in recorded and "shop_has_order" in catalogue.EVENT_NAMES
     assert not recorded & (handlers.HANDLERS.keys() | handlers.IGNORED.keys())
     # zbs handles the template events: they are not recorded, though nobody listed them.
     assert "change_template_status" not in recorded
-    monkeypatch.setitem(handlers.HANDLERS, "user_feedback", lambda e, p: handlers.Result())
+    monkeypatch.setitem(handlers.HANDLERS, "shop_has_order", lambda e, p: handlers.Result())
     # It should stop recording an event as soon as an app registers a handler for it.
-    assert "user_feedback" not in handlers.recorded()
+    assert "shop_has_order" not in handlers.recorded()
 
 
 def test_an_app_ignores_its_own_event_through_events(monkeypatch, zalo_app, connected_oa):
     monkeypatch.setattr(handlers, "IGNORED", dict(handlers.IGNORED))
-    handlers.ignore_event("user_feedback", "read in the OA manager")
-    event = _post(zalo_app, "user_feedback__csat")
+    handlers.ignore_event("shop_has_order", "read in the shop's own tools")
+    event = _post(zalo_app, "shop_has_order__unknown")
     drain()
     event.refresh_from_db()
     # It should mark the event ignored, with the reason kept beside the name.
     assert event.outcome == Outcome.IGNORED
-    assert handlers.IGNORED["user_feedback"] == "read in the OA manager"
-    assert "user_feedback" not in handlers.recorded()
+    assert handlers.IGNORED["shop_has_order"] == "read in the shop's own tools"
+    assert "shop_has_order" not in handlers.recorded()

@@ -73,7 +73,8 @@ def test_every_customer_message_kind_is_stored(client, zalo_app, connected_oa, n
         ("user_feedback__csat", "recorded"),
         ("user_received_message__zns", "recorded"),
         ("user_reacted_message__heart", "ignored"),
-        ("shop_has_order__unknown", "unknown"),
+        # Zalo's console lists it (API.md §3.4): recorded, its kind named (issue 16 §12).
+        ("shop_has_order__unknown", "recorded"),
     ],
 )
 def test_other_events_are_kept_with_their_outcome(client, zalo_app, connected_oa, name, outcome):
@@ -82,6 +83,16 @@ def test_other_events_are_kept_with_their_outcome(client, zalo_app, connected_oa
     event.refresh_from_db()
     assert event.processing_state == ProcessingState.PROCESSED
     assert event.outcome == outcome
+
+
+@pytest.mark.django_db
+def test_an_event_no_catalogue_names_is_kept_as_unknown(client, zalo_app, connected_oa):
+    raw = fixture("shop_has_order__unknown").replace("shop_has_order", "zalo_future_event")
+    assert post_webhook(client, zalo_app.app_id, raw, key=zalo_app.oa_secret_key).status_code == 200
+    drain()
+    event = ZaloEvent.objects.get(event_name="zalo_future_event")
+    assert event.processing_state == ProcessingState.PROCESSED
+    assert event.outcome == Outcome.UNKNOWN
 
 
 @pytest.mark.django_db

@@ -69,6 +69,14 @@ def test_it_creates_lists_and_details_a_template_pending_review(zns):
     detail = zns.call("GET", "template/info/v2", template_id=template_id)["data"]
     assert detail["listParams"][0]["name"] == "order_code"
     assert detail["listParams"][0]["maxLength"] == 10
+    # One id type in the list and the detail, as Zalo's (issue 16 §15); an absolute
+    # preview page that opens; the prices by phone and by user id.
+    assert listed["data"][0]["templateId"] == detail["templateId"] == template_id
+    assert detail["previewUrl"].startswith(zns.wire.base + "/")
+    preview = zns.wire.http.get(detail["previewUrl"])
+    assert preview.status_code == 200 and TEMPLATE["template_name"] in preview.text
+    assert detail["price_sdt"].isdigit() and detail["price_uid"].isdigit()
+    assert detail["price"] == detail["price_sdt"]
     # It should filter by Zalo's integer status (2 = PENDING_REVIEW, 1 = ENABLE).
     assert zns.call("GET", "template/all", status=1)["data"] == []
 
@@ -95,9 +103,9 @@ def test_it_reviews_on_its_own_after_a_delay_by_its_rule_or_a_queued_decision(zn
     assert sandbox.webhooks.wait_idle(5)
     statuses = {t["templateId"]: t for t in zns.call("GET", "template/all")["data"]}
     # It should use the queued decision first, then reject raw links, then approve.
-    assert statuses[int(first)]["status"] == "REJECT"
-    assert statuses[int(second["data"]["template_id"])]["status"] == "REJECT"
-    assert statuses[int(third)]["status"] == "ENABLE"
+    assert statuses[first]["status"] == "REJECT"
+    assert statuses[second["data"]["template_id"]]["status"] == "REJECT"
+    assert statuses[third]["status"] == "ENABLE"
 
 
 def test_it_sends_by_phone_counts_quota_and_dedupes_by_tracking_id(zns, sandbox):

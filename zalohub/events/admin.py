@@ -35,6 +35,7 @@ from zalohub.events.actions import (
     event_retry_processing,
     message_resend,
 )
+from zalohub.events.admin_history import history_urls
 from zalohub.events.models import (
     EventAttempt,
     ProcessingState,
@@ -44,6 +45,7 @@ from zalohub.events.models import (
 )
 from zalohub.events.processing.retrying import retry_state, successor_annotation, superseded
 from zalohub.partners.models import ZaloPartnerLink, shown_name
+from zalohub.zalo import catalogue
 
 API_LOGS_SHOWN = 20
 
@@ -219,7 +221,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
                     "customer",
                     "processing_state_badge",
                     "zalo_state_badge",
-                    "outcome",
+                    "outcome_shown",
                 ]
             },
         ),
@@ -252,6 +254,16 @@ class ZaloEventAdmin(admin.ModelAdmin):
         return False
 
     # --- columns and fields --------------------------------------------------------
+    @admin.display(description=gettext_lazy("outcome"))
+    def outcome_shown(self, obj: ZaloEvent) -> str:
+        """The outcome, and for an event Zalo may send that the hub only records (a
+        group chat's, a call's...), which kind of event it is."""
+        shown = obj.get_outcome_display()
+        kind = catalogue.family(obj.event_name)
+        if kind and shown:
+            return f"{shown} ({_(catalogue.FAMILY_LABELS[kind])})"
+        return shown or "—"
+
     @admin.display(description=gettext_lazy("Time"), ordering="received_at")
     def time(self, obj: ZaloEvent) -> str:
         # Compact and to the second: the list is read next to API logs and Zalo's console.
@@ -418,6 +430,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
             path(
                 "<int:pk>/do/<str:action>/", wrap(self.button_view), name="events_zaloevent_button"
             ),
+            *history_urls(self.admin_site),
             *super().get_urls(),
         ]
 

@@ -11,15 +11,16 @@ class EventsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from zalohub.accounts import ratelimit
+        from zalohub.accounts.links import register_oa_link
         from zalohub.accounts.models import OfficialAccount, ZaloApp
         from zalohub.accounts.signals import oa_fixed
         from zalohub.core.roles import ALL, ZALO_EVENTS, register_role_grants
-        from zalohub.events import hooks, tasks  # noqa: F401  (jobs)
+        from zalohub.events import history, hooks, tasks  # noqa: F401  (jobs)
         from zalohub.events.ingestion.receive import forget_cached_lookups
         from zalohub.events.models import Message
         from zalohub.events.outbound import register_sender
         from zalohub.events.outbound.oa_message import OA_MESSAGES
-        from zalohub.events.processing import identity  # noqa: F401  (handlers)
+        from zalohub.events.processing import identity, user_data  # noqa: F401  (handlers)
         from zalohub.events.processing.attribution import requeue_for_oa
         from zalohub.partners.services import register_call_budget
         from zalohub.zalo.transport import add_recorder
@@ -36,6 +37,14 @@ class EventsConfig(AppConfig):
         post_save.connect(hooks.message_saved, sender=Message, dispatch_uid="events.stored")
         # OA messages are one kind of send; zbs registers its templates the same way.
         register_sender(OA_MESSAGES)
+        # A newly authorized OA's recent conversations are loaded from Zalo (and on demand).
+        history.connect()
+        register_oa_link(
+            "btn-zalo-history",
+            _("Load Zalo history"),
+            "admin:events_history",
+            permission="accounts.change_officialaccount",
+        )
         add_recorder(ratelimit.record_call)
         # Profile fetches (partners) spend the same per-app budget as sends.
         register_call_budget(ratelimit.acquire)

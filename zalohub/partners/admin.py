@@ -28,6 +28,7 @@ from zalohub.accounts.scope import (
 )
 from zalohub.core.stored_text import shown_reason
 from zalohub.partners.admin_display import evidence_table
+from zalohub.partners.admin_tags import TagAdminMixin, TagFilter
 from zalohub.partners.forms import PartnerPhoneForm
 from zalohub.partners.models import (
     IdentityDecision,
@@ -225,12 +226,13 @@ class AttachForm(forms.Form):
 
 
 @admin.register(ZaloPartnerLink)
-class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
+class ZaloPartnerLinkAdmin(TagAdminMixin, OAScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "avatar_img",
         "display_name",
         "partner",
         "oa",
+        "tag_list",
         "shadow_badge",
         "follow_state",
         "message_count",
@@ -239,7 +241,13 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
     ]
     list_display_links = ["display_name"]
     # Only the OAs present in the (scoped) list: never other OAs' names.
-    list_filter = [("oa", admin.RelatedOnlyFieldListFilter), "is_shadow", FollowFilter, StaleFilter]
+    list_filter = [
+        ("oa", admin.RelatedOnlyFieldListFilter),
+        "is_shadow",
+        FollowFilter,
+        StaleFilter,
+        TagFilter,
+    ]
     search_fields = ["display_name", "zalo_user_id", "user_id_by_app", "partner__name"]
     list_select_related = ["partner", "oa"]
     actions = ["sync_profiles", "verify_as_new", "keep_under_review"]
@@ -252,12 +260,14 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         "display_name",
         "avatar_img",
         "user_alias",
-        "tag_names",
+        "tag_list",
         "zalo_notes",
+        "is_sensitive",
         "follow_state",
         "followed_at",
         "unfollowed_at",
         "last_interaction_at",
+        "zalo_last_interaction_on",
         "synced_at",
         "sync_error_text",
         "profile_due_at",
@@ -364,6 +374,7 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
             path("audit/<int:oa_id>/", wrap(self.audit_view), name="partners_link_audit"),
             path("<int:pk>/sync-profile/", wrap(self.sync_view), name="partners_link_sync"),
             path("<int:pk>/verify/", wrap(self.verify_view), name="partners_link_verify"),
+            *self.tag_urls(),
             *super().get_urls(),
         ]
 
@@ -377,6 +388,10 @@ class ZaloPartnerLinkAdmin(OAScopedAdminMixin, admin.ModelAdmin):
         extra_context = dict(extra_context or {})
         if oa_id.isdigit() and may_act_in(request.user, int(oa_id)):
             extra_context["audit_url"] = reverse("admin:partners_link_audit", args=[int(oa_id)])
+            if self.has_change_permission(request):
+                extra_context["tags_sync_url"] = reverse(
+                    "admin:partners_oa_tags_sync", args=[int(oa_id)]
+                )
         return super().changelist_view(request, extra_context)
 
     def audit_view(self, request: HttpRequest, oa_id: int) -> HttpResponse:

@@ -24,6 +24,7 @@ from zalohub.partners.models import (
     ZaloPartnerLink,
     name_key,
 )
+from zalohub.partners.tags import link_set_tags
 from zalohub.zalo import ZaloError, call_context, get_client
 from zalohub.zalo.oa import UserProfile
 
@@ -63,9 +64,12 @@ def _profile_fields(link: ZaloPartnerLink, profile: UserProfile) -> dict[str, An
         "sync_error_i18n": None,
         "profile_due_at": None,
         "user_alias": profile.user_alias[:200],
-        "tag_names": list(profile.tag_names),
         "zalo_notes": list(profile.notes),
     }
+    if profile.is_sensitive is not None:
+        fields["is_sensitive"] = profile.is_sensitive
+    if day := profile.last_interaction_on:
+        fields["zalo_last_interaction_on"] = day
     if profile.display_name:
         fields["display_name"] = profile.display_name[:200]
     if profile.avatar:
@@ -122,8 +126,11 @@ def link_sync_profile(*, link: ZaloPartnerLink) -> SyncResult:
         link.refresh_from_db()
         return SyncResult(link=link, error=error)
     ZaloPartnerLink.objects.filter(pk=link.pk).update(**_profile_fields(link, profile))
-    if profile.display_name:
-        _follow_zalo_name(link, profile.display_name)
+    # Tags into the tables the Zalo Partners list filters on (and tag_names with them).
+    link_set_tags(link=link, names=profile.tag_names)
+    # The alias the OA's staff gave the user on Zalo is the name they know them by.
+    if shown := (profile.user_alias or profile.display_name):
+        _follow_zalo_name(link, shown)
     link.refresh_from_db()
     profile_synced.send(sender=ZaloPartnerLink, link=link)
     return SyncResult(link=link)

@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from zalohub.sandbox import customers, payloads, pictures, responses
+from zalohub.sandbox import customers, payloads, people, pictures, responses
 from zalohub.sandbox.control import BadRequest, _body, control
 from zalohub.sandbox.customers import DeliveryOptions, Emitted
 from zalohub.sandbox.state import SandboxState
@@ -181,9 +181,14 @@ def customers_view(request: HttpRequest, state: SandboxState, action: str) -> Ht
                 avatar=str(body.get("avatar") or ""),
             )
             return responses.json({"user": user})
+        elif action in people.ACTIONS:
+            done = people.control_action(state, action, body, options)
         else:
             raise BadRequest(
-                _("Unknown action; use message, follow, unfollow, submit_info or profile.")
+                _(
+                    "Unknown action; use message, follow, unfollow, submit_info, profile, "
+                    "withdraw, feedback or tag."
+                )
             )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None

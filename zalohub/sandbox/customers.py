@@ -174,14 +174,14 @@ def customer_send_message(
         attachment = payloads.default_attachment(
             kind, base=state.base_url, msg_id=msg_id, text=text
         )
+    event_text = text or ("Xin chào, tôi cần hỗ trợ." if kind == "text" else "")
     with state.changing():
         user = _customer(state, oa_id, user_id)
         user["last_interaction"] = int(state.now())  # a message is an interaction (§2.4)
         stamp = _ms(state)
         state.mailbox.record_inbound(
-            InboundMessage(msg_id, oa_id, user_id, f"user_send_{kind}", int(stamp))
+            InboundMessage(msg_id, oa_id, user_id, f"user_send_{kind}", int(stamp), event_text)
         )
-    event_text = text or ("Xin chào, tôi cần hỗ trợ." if kind == "text" else "")
 
     def build(app_id: str, by_app: str) -> dict[str, Any]:
         return payloads.user_send(
@@ -254,7 +254,8 @@ def customer_submit_info(
                 "name": user["display_name"],
                 "phone": shared.get("phone") or "84900000" + user_id[-3:],
                 "user_dob": "01/01/1990",
-                "gender": "male",
+                # Zalo sends the gender in Vietnamese (the published sample: "Nam").
+                "gender": "Nam",
                 "full_address": {
                     "user_city": shared.get("city") or "Hồ Chí Minh",
                     "user_ward": "Bến Nghé",

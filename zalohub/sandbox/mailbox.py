@@ -47,6 +47,7 @@ class InboundMessage:
     user_id: str
     event_name: str
     timestamp: int  # epoch ms
+    text: str = ""  # what the customer wrote (the conversation API shows it)
 
 
 @dataclass

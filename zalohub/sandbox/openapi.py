@@ -98,6 +98,13 @@ def getoa(request: HttpRequest, state: SandboxState, grant: AccessGrant) -> Http
             "num_follower": oa["num_follower"],
             "avatar": responses.absolute(request, oa["avatar"]),
             "cover": responses.absolute(request, oa["cover"]),
+            # The OA's package (API.md §5): a world OA may set them, else a plausible one.
+            "package_name": oa.get("package_name", "Gói Nâng cao"),
+            "package_valid_through_date": oa.get(
+                "package_valid_through_date", _interaction_date(state.now() + 365 * 86400)
+            ),
+            "package_auto_renew_date": oa.get("package_auto_renew_date", ""),
+            "linked_ZCA": oa.get("linked_ZCA", ""),
         }
     )
 

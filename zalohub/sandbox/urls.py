@@ -15,6 +15,7 @@ from zalohub.sandbox import (
     messaging,
     oauth,
     openapi,
+    people,
     zns,
     zns_control,
 )
@@ -27,6 +28,17 @@ urlpatterns = [
     path("openapi/v2.0/oa/getoa", openapi.getoa, name="oa.getoa"),
     path("openapi/v3.0/oa/user/detail", openapi.user_detail, name="oa.user.detail"),
     path("openapi/v3.0/oa/message/cs", messaging.message_cs, name="oa.message.cs"),
+    path("openapi/v2.0/oa/tag/gettagsofoa", people.tag_list, name="oa.tag.list"),
+    path("openapi/v2.0/oa/tag/tagfollower", people.tag_follower, name="oa.tag.tagfollower"),
+    path(
+        "openapi/v2.0/oa/tag/rmfollowerfromtag",
+        people.untag_follower,
+        name="oa.tag.rmfollowerfromtag",
+    ),
+    path("openapi/v2.0/oa/tag/rmtag", people.remove_tag, name="oa.tag.rmtag"),
+    path("openapi/v2.0/oa/listrecentchat", people.recent_chats, name="oa.listrecentchat"),
+    path("openapi/v2.0/oa/conversation", people.conversation, name="oa.conversation"),
+    path("openapi/v3.0/oa/quota/message", people.user_quota, name="oa.quota.message"),
     path(
         "openapi/v3.0/oa/message/transaction",
         messaging.message_transaction,
@@ -83,6 +95,11 @@ urlpatterns = [
     path("_sandbox/media/<slug:name>.<slug:ext>", control_events.media, name="sandbox.media"),
     path("_sandbox/avatar/<slug:key>.svg", avatars.avatar, name="sandbox.avatar"),
     path("_sandbox/zns/<slug:action>", zns_control.zns_view, name="sandbox.zns"),
+    path(
+        "_sandbox/zns/preview/<slug:template_id>",
+        zns_control.preview,
+        name="sandbox.zns.preview",
+    ),
 ]
 
 handler404 = "zalohub.sandbox.responses.not_found"

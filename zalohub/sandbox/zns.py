@@ -79,7 +79,7 @@ def _body(request: HttpRequest) -> dict[str, Any] | HttpResponse:
     return body if isinstance(body, dict) else zns_error(-122)
 
 
-def _detail(template: dict[str, Any]) -> dict[str, Any]:
+def _detail(request: HttpRequest, template: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "templateId",
         "templateName",
@@ -91,9 +91,15 @@ def _detail(template: dict[str, Any]) -> dict[str, Any]:
         "previewUrl",
         "templateQuality",
         "templateTag",
+        "price_sdt",
+        "price_uid",
         "price",
     )
-    return {k: template.get(k) for k in keys}
+    detail = {k: template.get(k) for k in keys}
+    # An absolute URL, as Zalo's (account.zalo.cloud/znspreview/...), the page this sandbox
+    # serves for it.
+    detail["previewUrl"] = responses.absolute(request, str(template.get("previewUrl") or ""))
+    return detail
 
 
 @zns_api("zns.template.all")
@@ -107,7 +113,8 @@ def template_all(request: HttpRequest, state: SandboxState, grant: AccessGrant) 
     with state.lock:
         items = [
             {
-                "templateId": int(t["templateId"]),
+                # One type in the list and the detail, as Zalo's: the detail's string.
+                "templateId": str(t["templateId"]),
                 "templateName": t["templateName"],
                 "createdTime": t["createdTime"],
                 "status": t["status"],
@@ -126,7 +133,7 @@ def template_info(request: HttpRequest, state: SandboxState, grant: AccessGrant)
         template = state.zns.template(grant.oa_id, template_id)
         if template is None:
             return zns_error(-117 if state.zns.find_template(template_id) else -109)
-        return zns_ok(_detail(template))
+        return zns_ok(_detail(request, template))
 
 
 def _checked_payload(body: dict[str, Any]) -> dict[str, Any] | HttpResponse:
@@ -176,6 +183,9 @@ def _save(state: SandboxState, oa_id: str, template_id: str, body: dict[str, Any
         "previewUrl": f"/_sandbox/zns/preview/{template_id}",
         "templateQuality": "UNDEFINED",
         "templateTag": {1: "TRANSACTION", 2: "CUSTOMER_CARE", 3: "PROMOTION"}[body["tag"]],
+        # Zalo's detail has the price by phone and by user id (API.md §4.3).
+        "price_sdt": "300",
+        "price_uid": "210",
         "price": "300",
         "dailyQuota": None,
     }

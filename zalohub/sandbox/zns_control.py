@@ -18,12 +18,13 @@
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from zalohub.sandbox import responses, reviewer
 from zalohub.sandbox.control import BadRequest, _body, control
 from zalohub.sandbox.customers import Emitted
-from zalohub.sandbox.state import SandboxState
+from zalohub.sandbox.state import SandboxState, get_state
 
 
 def _emitted(items: list[Emitted | None]) -> HttpResponse:
@@ -114,3 +115,22 @@ def zns_view(request: HttpRequest, state: SandboxState, action: str) -> HttpResp
     except reviewer.ReviewError as exc:
         raise BadRequest(str(exc)) from None
     return responses.json({"error": _("Unknown action.")}, status=404)
+
+
+def preview(request: HttpRequest, template_id: str) -> HttpResponse:
+    """The page a template's ``previewUrl`` names (Zalo's znspreview): its name and text."""
+    state = get_state()
+    with state.lock:
+        found = state.zns.find_template(template_id)
+    if found is None:
+        return responses.not_found(request)
+    template = found[1]
+    body = reviewer._body_text(template)
+    page = format_html(
+        "<!doctype html><html lang='vi'><meta charset='utf-8'><title>{}</title>"
+        "<h1>{}</h1><p>{}</p></html>",
+        template["templateName"],
+        template["templateName"],
+        body,
+    )
+    return HttpResponse(page, content_type="text/html; charset=utf-8")

@@ -7,8 +7,10 @@ from django.core.signals import setting_changed
 
 from zalohub.zalo.context import call_context
 from zalohub.zalo.errors import ErrorKind, ZaloError
+from zalohub.zalo.history import HistoryAPI
 from zalohub.zalo.oa import OAAPI
 from zalohub.zalo.oauth import OAuthAPI
+from zalohub.zalo.tags import TagsAPI
 from zalohub.zalo.transport import ZaloTransport
 from zalohub.zalo.zns import ZNSAPI
 
@@ -25,6 +27,8 @@ class ZaloClient:
         self.oauth = OAuthAPI(transport, oauth_url)
         self.oa = OAAPI(transport, openapi_url)
         self.zns = ZNSAPI(transport, business_url, openapi_url)
+        self.tags = TagsAPI(transport, openapi_url)
+        self.history = HistoryAPI(transport, openapi_url)
 
 
 _client: ZaloClient | None = None

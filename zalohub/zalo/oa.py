@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from zalohub.zalo.transport import ZaloTransport
@@ -31,7 +32,16 @@ class UserProfile:
     user_alias: str = ""
     tag_names: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    is_sensitive: bool | None = None  # Zalo's flag for a user under 18
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def last_interaction_on(self) -> date | None:
+        """The day of ``last_interaction_date`` ("dd/MM/yyyy"); None when unreadable."""
+        try:
+            return datetime.strptime(self.last_interaction_date, "%d/%m/%Y").date()
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,9 @@ class OAAPI:
             tag_names=_texts(tagged.get("tag_names")),
             # The documented sample sends notes: [""] for a user without any.
             notes=_texts(tagged.get("notes")),
+            is_sensitive=(
+                data["is_sensitive"] if isinstance(data.get("is_sensitive"), bool) else None
+            ),
             raw=data,
         )
 

@@ -67,9 +67,6 @@ IGNORED: dict[str, str] = {
     "user_reacted_message": "reactions are not shown in the inbox yet",
     "oa_reacted_message": "reactions are not shown in the inbox yet",
     "user_click_chatnow": "opens the proactive window; nothing to store",
-    "add_user_to_tag": "tags are managed in Zalo's OA manager",
-    "remove_user_from_tag": "tags are managed in Zalo's OA manager",
-    "remove_tag": "tags are managed in Zalo's OA manager",
     "change_oa_template_tags": "template tags are read when templates sync",
 }
 # Receipt kinds (catalogue.RECEIPT_KINDS) that an app handles, by kind.
