@@ -153,16 +153,21 @@ def test_it_shows_every_kind_the_pipeline_stores(member, agent, sandbox, custome
     assert shown[kind] in page
 
 
-def test_a_closed_window_offers_the_oas_approved_templates(member, agent, customer_writes):
+def test_a_closed_window_offers_the_oas_approved_templates(member, agent, customer_writes, sandbox):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from zalohub.partners.models import ZaloPartnerLink
+    from zalohub.sandbox.world import OA_SUPPORT_ID
 
     customer_writes()
     conversation = conversation_of()
     eight_days_ago = timezone.now() - timedelta(days=8)
+    # Zalo's per-user quota decides the window (issue 16 §11): Zalo's customer last
+    # interacted then too.
+    customer = sandbox.users[OA_SUPPORT_ID][conversation.zalo_user_id]
+    customer["last_interaction"] = int(eight_days_ago.timestamp())
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=eight_days_ago)
     ZaloPartnerLink.objects.filter(pk=conversation.partner_link_id).update(
         last_interaction_at=eight_days_ago

@@ -3,6 +3,7 @@
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from zalohub.inbox import access, search
 from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.rollup import notify_on_commit
 from zalohub.inbox.uploads import upload_rule, upload_to_zalo
+
+VIETNAM = dt_timezone(timedelta(hours=7))  # Zalo's dates are Vietnam's (UTC+7, no DST)
 
 
 class Scope(enum.StrEnum):
@@ -53,6 +56,11 @@ class ConcurrentReply(SendRefused):
 def last_interaction(conversation: Conversation) -> datetime | None:
     link = conversation.partner_link
     times = [conversation.last_inbound_at, link.last_interaction_at if link else None]
+    if link is not None and link.zalo_last_interaction_on is not None:
+        # Zalo's user detail gives only the day (Vietnam's): its start, the earliest it
+        # can have been, for an interaction the hub did not see.
+        day = link.zalo_last_interaction_on
+        times.append(datetime(day.year, day.month, day.day, tzinfo=VIETNAM))
     known = [t for t in times if t is not None]
     return max(known) if known else None
 

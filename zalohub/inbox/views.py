@@ -26,8 +26,9 @@ from zalohub.events.models import Direction, Message
 from zalohub.events.outbound.oa_message import SendRefused
 from zalohub.inbox import access, services, stream, team, team_present
 from zalohub.inbox.models import Conversation, SentImage
-from zalohub.inbox.present import describe_remaining, group_messages
+from zalohub.inbox.present import group_messages
 from zalohub.inbox.uploads import RULES
+from zalohub.inbox.window import window_extras
 
 
 def _denied(request: HttpRequest, message: str) -> HttpResponse:
@@ -132,15 +133,14 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
     messages = services.thread_messages(conversation)
     name = services.display_name(conversation)
     link = conversation.partner_link
-    window = services.reply_window(conversation)
     return {
         **team_present.thread_extras(request, conversation, name),
         "conversation": conversation,
         "name": name,
         "groups": team_present.with_timeline(group_messages(messages, customer=name), conversation),
         "latest_id": messages[-1].pk if messages else 0,
-        "window": window,
-        "window_left": describe_remaining(window.remaining),
+        # The reply window as Zalo's quota says it (else computed here), the Zalo tags.
+        **window_extras(conversation),
         "window_days": settings.INBOX_REPLY_WINDOW_DAYS,
         "partner": link.partner if link else None,
         # "Also writes to:" names only OAs this user acts in: the others are not theirs
