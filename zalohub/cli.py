@@ -38,6 +38,7 @@ def demo(argv: list[str]) -> int:
     from django.conf import settings
     from django.core.management import call_command
 
+    from zalohub.api.demo import demo_api_key
     from zalohub.core.worker import WorkerProcess
     from zalohub.demo import seed_demo
     from zalohub.sandbox.customers import configure_webhooks
@@ -47,6 +48,7 @@ def demo(argv: list[str]) -> int:
 
     call_command("migrate", interactive=False, verbosity=0)
     credentials = seed_demo()
+    api_key = demo_api_key()
     state_path = settings.DATA_DIR / "sandbox-state.json"
     sandbox = SandboxServer(SandboxState(world=demo_world(), persist_path=state_path))
     sandbox_url = sandbox.start(host=args.host, port=args.sandbox_port)
@@ -70,6 +72,7 @@ def demo(argv: list[str]) -> int:
         f"\n  zalohub demo is running: {hub}/admin/\n"
         f"  log in as {credentials[0]} / {credentials[1]}\n"
         f"  sandbox Zalo: {sandbox_url}   data: {settings.DATA_DIR}\n"
+        f"  API: {hub}/api/v1/docs   key: {api_key}\n"
         f"  outbound webhooks go to the demo ERP: {receiver_url}\n"
         "  Customers write to the OAs with:\n"
         f"    ./run sandbox simulate --hub {hub} --sandbox {sandbox_url}\n"

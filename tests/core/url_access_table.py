@@ -38,6 +38,7 @@ ADMIN_ONLY = "200 403 403 403 403 L"
 NOBODY = "403 403 403 403 403 L"
 TO_CHANGE = "R R R R R L"  # admin/<model>/<id>/ redirects to the change form
 EVENTS = "403 200 403 403 403 L"  # the Zalo Events grant, not the admin role
+API = "401 401 401 401 401 401"  # the API: a key or nothing
 
 TABLE: dict[str, list[Case]] = {
     # Public endpoints: Zalo's webhook (GET is the browser check), the OAuth callback.
@@ -106,6 +107,42 @@ TABLE: dict[str, list[Case]] = {
     "admin:accounts_officialaccount_change": [C(ADMIN_ONLY, "oa_own")],
     "admin/accounts/officialaccount/<path:object_id>/": [C(TO_CHANGE, "oa_own")],
     # API logs: the admin's, and the Zalo Events grantee reads them (redacted).
+    # Integration API keys: a Zalo Admin's. The API itself answers keys only: a session,
+    # however strong, gets 401 (its schema, docs and health are public).
+    "admin:api_apikey_changelist": [C(ADMIN_ONLY)],
+    "admin:api_apikey_add": [C(ADMIN_ONLY)],
+    "admin:api_apikey_history": [C(ADMIN_ONLY, "apikey")],
+    "admin:api_apikey_delete": [C(ADMIN_ONLY, "apikey")],
+    "admin:api_apikey_change": [C(ADMIN_ONLY, "apikey")],
+    "admin/api/apikey/<path:object_id>/": [C(TO_CHANGE, "apikey")],
+    "api-v1:api-root": [C("404 404 404 404 404 404")],
+    "api-v1:openapi-json": [C("200 200 200 200 200 200")],
+    "api-v1:openapi-view": [C("200 200 200 200 200 200")],
+    "api-v1:health": [C("200 200 200 200 200 200")],
+    "api-v1:message_create": [POST(API)],
+    "api-v1:template_send_create": [POST(API)],
+    "api-v1:event_detail": [C(API, 1)],
+    "api-v1:message_detail": [C(API, 1)],
+    "api-v1:conversation_list": [C(API)],
+    "api-v1:conversation_detail": [C(API, 1)],
+    "api-v1:conversation_messages": [C(API, 1)],
+    "api-v1:conversation_read": [POST(API, 1)],
+    "api-v1:conversation_assign_to": [POST(API, 1)],
+    "api-v1:partner_list": [C(API)],
+    "api-v1:partner_detail": [C(API, 1)],
+    "api-v1:partner_links": [C(API, 1)],
+    "api-v1:partner_decisions": [C(API, 1)],
+    "api-v1:partner_upsert": [POST(API)],
+    "api-v1:oa_list": [C(API)],
+    "api-v1:oa_detail": [C(API, 1)],
+    "api-v1:template_list": [C(API, 1)],
+    "api-v1:quota": [C(API, 1)],
+    # One route, one URL name per operation: GET or POST reaches each one's route.
+    "api-v1:webhook_subscription_list": [C(API)],
+    "api-v1:webhook_subscription_create": [POST(API)],
+    "api-v1:webhook_subscription_detail": [C(API, 1)],
+    "api-v1:webhook_subscription_update": [C(API, 1)],
+    "api-v1:webhook_subscription_delete": [C(API, 1)],
     "admin:apilog_apilog_changelist": [C("200 200 403 403 403 L")],
     "admin:apilog_apilog_add": [C(NOBODY)],
     "admin:apilog_apilog_history": [C("200 200 403 403 403 L", "apilog_own")],

@@ -183,6 +183,10 @@ def build_world(*, admin: User, agent: User) -> dict[str, Any]:
     forged = post_webhook(Client(), support.app.app_id, '{"event_name":"x"}', key="wrong")
     assert forged.status_code >= 400
     world["rejected"] = RejectedRequest.objects.order_by("-pk").first()
+    # An API key on the Support OA, for its admin pages.
+    from zalohub.api.keys import key_create
+
+    world["apikey"] = key_create(name="ERP", oas=[support], capabilities=["send_messages"])[0]
     # The team's settings (issue 19): a manual policy, so the walk assigns nothing itself.
     world["policy"] = InboxPolicy.objects.create(oa=support)
     world["agent_row"] = Agent.objects.create(user=agent2, capacity=5)
