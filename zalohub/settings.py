@@ -153,6 +153,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request id (X-Request-ID) and the request's log line.
+    "zalohub.core.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -446,10 +448,18 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = envstr("ZALOHUB_DEFAULT_FROM_EMAIL", "zalohub@localhost")
 
+# "json": one JSON object per line (zalohub.core.logs.JsonLines), with a line per request
+# and per job or event handled (loggers zalohub.request and zalohub.job), each with its
+# request id; "text": plain lines, those two loggers at WARNING.
+LOG_FORMAT = envchoice("ZALOHUB_LOG_FORMAT", "text", {"text", "json"})
+_PER_REQUEST_LEVEL = "INFO" if LOG_FORMAT == "json" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "zalohub.core.logs.JsonLines"},
+    },
     # A 4xx (a 403, a bad Host header) is one line, without Django's traceback: on the
     # handler for every logger, and on django.request itself so that any handler added
     # there (a test's, a deployment's) sees the same record.
@@ -457,7 +467,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
             "filters": ["client_errors"],
         }
     },
@@ -468,5 +478,14 @@ LOGGING = {
         "django": {"handlers": []},
         "django.server": {"level": "WARNING"},
         "django.request": {"filters": ["client_errors"]},
+        "zalohub.request": {"level": _PER_REQUEST_LEVEL},
+        "zalohub.job": {"level": _PER_REQUEST_LEVEL},
     },
 }
+
+# Error reporting (optional: sentry-sdk, the "sentry" extra); every event is redacted.
+SENTRY_DSN = envstr("SENTRY_DSN")
+if SENTRY_DSN:
+    from zalohub.core.errors import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=envstr("SENTRY_ENVIRONMENT"))

@@ -102,7 +102,7 @@ class ApiLogAdmin(admin.ModelAdmin):
         "endpoint",
         "created_at",
     ]
-    search_fields = ["endpoint", "error_message", "url", "ref_id"]
+    search_fields = ["endpoint", "error_message", "url", "ref_id", "=request_id"]
     date_hierarchy = "created_at"
     list_select_related = ["oa"]
     readonly_fields = [
@@ -120,6 +120,7 @@ class ApiLogAdmin(admin.ModelAdmin):
         "duration_display",
         "ref_type",
         "ref_id",
+        "request_id",
         "request_headers",
         "request_body_display",
         "response_body_display",

@@ -2,6 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core import requestid
 
 
 class ApiLog(models.Model):
@@ -37,6 +38,11 @@ class ApiLog(models.Model):
     # an id: the apps that own those rows sit above this one and are not imported here.
     ref_type = models.CharField(_("caused by"), max_length=30, blank=True)
     ref_id = models.CharField(_("caused by ID"), max_length=64, blank=True)
+    # The request, job run or event being handled when the call was made
+    # (zalohub.core.requestid): the same id as that request's and worker's log lines.
+    request_id = models.CharField(
+        _("request ID"), max_length=64, blank=True, default=requestid.current, editable=False
+    )
 
     class Meta:
         verbose_name = _("API log")

@@ -6,6 +6,7 @@ Apps register their jobs in AppConfig.ready(); any number of workers call
 
 import contextlib
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,11 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
+from zalohub.core import requestid
+
 logger = logging.getLogger(__name__)
+# One line per job run and per event handled: what ZALOHUB_LOG_FORMAT=json turns on.
+job_log = logging.getLogger("zalohub.job")
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,25 @@ def run_job(job: Job, worker_id: str) -> bool:
     if not _claim(job, worker_id):
         return False
     error = ""
-    try:
-        job.func()
-    except Exception:
-        logger.exception("Periodic job %s failed", job.name)
-        error = traceback.format_exc(limit=5)
+    started = time.perf_counter()
+    with requestid.bound() as run_id:  # each run an id of its own: its lines, API logs
+        try:
+            job.func()
+        except Exception:
+            logger.exception("Periodic job %s failed", job.name)
+            error = traceback.format_exc(limit=5)
+        job_log.info(
+            "job %s %s",
+            job.name,
+            "failed" if error else "done",
+            extra={
+                "request_id": run_id,
+                "job": job.name,
+                "worker": worker_id,
+                "ok": not error,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
     finished = timezone.now()
     PeriodicJob.objects.filter(name=job.name, claimed_by=worker_id).update(
         claimed_by="",

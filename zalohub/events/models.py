@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core import requestid
 from zalohub.core.stored_text import shown
 
 
@@ -167,6 +168,11 @@ class ZaloEvent(models.Model):
     raw_body = models.TextField(_("raw payload"))
     headers = models.JSONField(_("headers"), default=dict, blank=True)
     signature_variant = models.CharField(_("signature variant"), max_length=16, blank=True)
+    # The request that stored it (a webhook, or the page that queued a send): its log
+    # lines, the worker's and the API logs of its calls carry the same id.
+    request_id = models.CharField(
+        _("request ID"), max_length=64, blank=True, default=requestid.current, editable=False
+    )
     num_retry = models.PositiveSmallIntegerField(_("Zalo retry number"), default=0)
     event_time = models.DateTimeField(_("event time"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core import requestid
 from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.core.stored_text import Reason, reason
 from zalohub.events.ingestion import rejected
@@ -352,6 +353,7 @@ def ingest_webhook(
         zalo_user_id=user_id[:64],
         conversation_key=f"{oa_id}:{user_id}"[:100] if user_id else "",
         received_at=timezone.now(),
+        request_id=requestid.current(),
     )
     try:
         event_id = store(row)

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-BATCH_CAP = 256  # rows per statement (13 parameters a row; SQLite allows 32,766)
+BATCH_CAP = 256  # rows per statement (14 parameters a row; SQLite allows 32,766)
 
 
 class EventRow(NamedTuple):
@@ -75,6 +75,8 @@ class EventRow(NamedTuple):
     zalo_user_id: str
     conversation_key: str
     received_at: datetime
+    # The webhook request's id (zalohub.core.requestid): the worker logs under it too.
+    request_id: str = ""
 
 
 # Columns filled from an EventRow, in the order _Statement.params() emits them. Every
@@ -186,6 +188,7 @@ class _Statement:
             row.zalo_user_id,
             row.conversation_key,
             now,
+            row.request_id,
             now,
         ]
         for _, extra in self.columns.extra:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from zalohub.accounts import holds, ratelimit
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
+from zalohub.core import requestid
 from zalohub.core.stored_text import as_reason, reason, zalo_reason
 from zalohub.events.models import (
     PENDING,
@@ -67,7 +68,10 @@ def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> 
         return "claim lost"
     event = attempt.event
     try:
-        with call_context(oa=event.oa_id, app=event.app_id, ref_type="event", ref_id=event.pk):
+        with (
+            requestid.bound(event.request_id or None),  # the page's that queued it
+            call_context(oa=event.oa_id, app=event.app_id, ref_type="event", ref_id=event.pk),
+        ):
             assert event.oa is not None  # a send is always an OA's
             sent = call_with_token(event.oa, lambda token: sender.call(attempt, token))
     except TokenUnavailable as exc:

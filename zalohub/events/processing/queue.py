@@ -17,6 +17,8 @@ from django.utils import timezone
 from django_tasks_db.utils import exclusive_transaction
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
+from zalohub.core import requestid
+from zalohub.core.periodic import job_log
 from zalohub.core.setwise import update_rows
 from zalohub.core.stored_text import reason_fields, text
 from zalohub.events.models import (
@@ -133,7 +135,9 @@ def _process_all(events: list[ZaloEvent], *, worker_id: str) -> None:
     with batch.handling(events):
         for event in events:
             try:
-                results.append((event, dispatch(event)))
+                # Under the webhook's request id: the handler's log lines and API logs.
+                with requestid.bound(event.request_id or None):
+                    results.append((event, dispatch(event)))
             except HandlerError:
                 raise _BatchFailed from None
     ids = [event.pk for event in events]
@@ -156,6 +160,28 @@ def _process_all(events: list[ZaloEvent], *, worker_id: str) -> None:
         event.outcome, event.message = result.outcome, result.message
         outcomes[event.pk] = {"outcome": event.outcome, "message": event.message_id}
     update_rows(ZaloEvent, outcomes)
+    for event in events:
+        _log_handled(event, ProcessingState.PROCESSED, worker_id)
+
+
+def _log_handled(event: ZaloEvent, state: str, worker_id: str) -> None:
+    """The event's line in the job log (ZALOHUB_LOG_FORMAT=json), under its request id."""
+    if job_log.isEnabledFor(logging.INFO):
+        job_log.info(
+            "event %s %s %s",
+            event.pk,
+            event.event_name,
+            state,
+            extra={
+                "request_id": event.request_id,
+                "event_id": event.pk,
+                "event": event.event_name,
+                "state": state,
+                "outcome": event.outcome,
+                "attempt": event.attempts + 1,
+                "worker": worker_id,
+            },
+        )
 
 
 def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
@@ -163,7 +189,7 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
     attempts = event.attempts + 1
     try:
         with transaction.atomic():
-            with batch.handling([event]):
+            with batch.handling([event]), requestid.bound(event.request_id or None):
                 result = dispatch(event)
             finished = ZaloEvent.objects.filter(
                 pk=event.pk, processing_state=ProcessingState.PROCESSING, claimed_by=worker_id
@@ -181,6 +207,8 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
             )
             if not finished:
                 raise LeaseLost
+        event.outcome = result.outcome
+        _log_handled(event, ProcessingState.PROCESSED, worker_id)
         return True
     except LeaseLost:
         logger.info(
@@ -213,6 +241,7 @@ def _process_one(event: ZaloEvent, *, worker_id: str) -> bool:
         result=EventAttempt.Result.RETRY if retry else EventAttempt.Result.ERROR,
         **message,
     )
+    _log_handled(event, ProcessingState.QUEUED if retry else ProcessingState.ERROR, worker_id)
     return False
 
 
