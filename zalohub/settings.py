@@ -311,6 +311,11 @@ WEBHOOK_REJECTED_MAX_ROWS_PER_APP = envint(
 WEBHOOK_REJECTED_MAX_BYTES_PER_APP = envint(
     "ZALOHUB_WEBHOOK_REJECTED_MAX_BYTES_PER_APP", 16 * 1024 * 1024, minimum=64 * 1024
 )
+# With ZALOHUB_REDIS_URL, a change to an app or OA is announced on this channel: every
+# web process forgets its webhook lookups at once (zalohub.events.ingestion.lookups).
+WEBHOOK_LOOKUPS_REDIS_CHANNEL = envstr(
+    "ZALOHUB_WEBHOOK_LOOKUPS_REDIS_CHANNEL", "zalohub:webhook-lookups"
+)
 # Webhook ingestion caches app and OA lookups per process this long (0: no cache).
 WEBHOOK_LOOKUP_CACHE_SECONDS = envfloat("ZALOHUB_WEBHOOK_LOOKUP_CACHE_SECONDS", 30.0, minimum=0.0)
 # ... and remembers at most this many apps, OAs and unknown app ids each (oldest out first).

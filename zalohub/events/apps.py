@@ -16,7 +16,7 @@ class EventsConfig(AppConfig):
         from zalohub.accounts.signals import oa_fixed
         from zalohub.core.roles import ALL, ZALO_EVENTS, register_role_grants
         from zalohub.events import history, hooks, tasks  # noqa: F401  (jobs)
-        from zalohub.events.ingestion.receive import forget_cached_lookups
+        from zalohub.events.ingestion import lookups
         from zalohub.events.models import Message
         from zalohub.events.outbound import register_sender
         from zalohub.events.outbound.oa_message import OA_MESSAGES
@@ -25,11 +25,10 @@ class EventsConfig(AppConfig):
         from zalohub.partners.services import register_call_budget
         from zalohub.zalo.transport import add_recorder
 
+        # Webhook lookups are forgotten here at once and, through Redis, in every process.
         for model in (ZaloApp, OfficialAccount):
-            post_save.connect(forget_cached_lookups, sender=model, dispatch_uid=f"ingest-{model}")
-            post_delete.connect(
-                forget_cached_lookups, sender=model, dispatch_uid=f"ingest-d-{model}"
-            )
+            post_save.connect(lookups.changed, sender=model, dispatch_uid=f"ingest-{model}")
+            post_delete.connect(lookups.changed, sender=model, dispatch_uid=f"ingest-d-{model}")
 
         # Events that waited for their OA are processed once it is authorized.
         oa_fixed.connect(requeue_for_oa, dispatch_uid="events.requeue_for_oa")

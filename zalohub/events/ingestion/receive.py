@@ -25,7 +25,7 @@ from zalohub.accounts.models import OfficialAccount, ZaloApp
 from zalohub.core import requestid
 from zalohub.core.crypto import SecretUnavailable, reveal
 from zalohub.core.stored_text import Reason, reason
-from zalohub.events.ingestion import rejected
+from zalohub.events.ingestion import lookups, rejected
 from zalohub.events.ingestion.store import EventRow, insert_alone, store
 from zalohub.zalo import webhook
 from zalohub.zalo.signature import verify_webhook
@@ -97,7 +97,8 @@ class _KnownApp:
 
 # Webhooks arrive by the hundreds a second for a handful of apps and OAs: look each up
 # once per process and TTL instead of twice per request. An admin's change reaches this
-# process at once (signals below) and other processes within the TTL. One lookup runs at
+# process at once (signals below) and, through Redis, every other one (``lookups``; within
+# the TTL without Redis). One lookup runs at
 # a time: requests that miss together (a fresh process, an expired entry) wait for it
 # instead of each querying (and each taking a database connection); while an expired
 # entry is being looked up again, the others keep using it.
@@ -127,7 +128,15 @@ def _note_variant(app: "_KnownApp", variant: str) -> None:
     )
 
 
+# Bumped by every forget: a lookup that was running meanwhile does not store what it read.
+_generation = 0
+
+
 def forget_cached_lookups(**kwargs: Any) -> None:
+    """Forget every lookup (an app or OA changed here, or in another process: see
+    ``lookups``)."""
+    global _generation
+    _generation += 1
     _apps.clear()
     _unknown_apps.clear()
     _noted.clear()
@@ -156,7 +165,10 @@ def _cached(
         now = time.monotonic()
         if entry and entry[0] > now:
             return entry[1]
+        generation = _generation
         value = find()
+        if generation != _generation:
+            return value  # forgotten while it was read: maybe already stale
         cache.pop(key, None)
         if misses is not None:
             misses.pop(key, None)
@@ -256,6 +268,7 @@ def ingest_webhook(
     """Verify and store one webhook. ``body_size``: the body's full size when ``raw`` is
     only its start (a body over the limit is not read to its end)."""
     size = len(raw) if body_size is None else body_size
+    lookups.ensure_listening()  # other processes' changes to apps and OAs (Redis)
 
     def reject(status: int, why: Reason | str) -> IngestResult:
         # Stored as its msgid and parameters: each reader sees it in their own language.
