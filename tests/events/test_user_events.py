@@ -13,6 +13,7 @@ from tests.zbs.conftest import Relay
 from zalohub.events.models import Direction, Message, Outcome, ZaloEvent
 from zalohub.events.processing.handlers import dispatch
 from zalohub.inbox.models import Conversation
+from zalohub.partners.models import ZaloPartnerLink
 from zalohub.sandbox.customers import customer_send_message
 from zalohub.sandbox.people import customer_feedback
 from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
@@ -97,6 +98,9 @@ def test_group_call_and_other_events_are_recorded_with_their_kind(
         {
             "app_id": zalo_app.app_id,
             "oa_id": OA_SUPPORT_ID,
+            # A group's or a caller's id where a message's user would be.
+            "sender": {"id": "9900000000000000001"},
+            "recipient": {"id": OA_SUPPORT_ID},
             "event_name": name,
             "timestamp": str(int(time.time() * 1000)),
         }
@@ -107,6 +111,8 @@ def test_group_call_and_other_events_are_recorded_with_their_kind(
     drain()
     event = ZaloEvent.objects.get(event_name=name)
     assert event.outcome == Outcome.RECORDED
+    # It should make no shadow contact of a group, a caller or an anonymous chat.
+    assert not ZaloPartnerLink.objects.exists()
     client.force_login(auditor)
     form = client.get(f"/admin/events/zaloevent/{event.pk}/change/").content.decode()
     assert f"Recorded ({label})" in form

@@ -33,7 +33,7 @@ from zalohub.partners.resolution import (
     resolve_links,
     touch_changes,
 )
-from zalohub.zalo import webhook
+from zalohub.zalo import catalogue, webhook
 from zalohub.zalo.webhook import WebhookEvent
 
 _current: ContextVar["Batch | None"] = ContextVar("zalohub_events_batch", default=None)
@@ -60,7 +60,11 @@ class BadPayload(Exception):
 
 
 def _links_user(event_name: str) -> bool:
-    """Events whose Zalo user gets a partner link (a shadow contact if unknown)."""
+    """Events whose Zalo user gets a partner link (a shadow contact if unknown). Not a
+    group's, an anonymous chat's or another recorded family's (``oa_send_group_*`` names
+    a group, ``anonymous_send_*`` no OA follower)."""
+    if catalogue.family(event_name):
+        return False
     return event_name.startswith(("user_send_", "oa_send_")) or event_name in (
         "follow",
         "unfollow",
