@@ -87,3 +87,13 @@ def test_zalos_answer_without_a_time_is_placed_by_the_local_one():
     assert (
         _from_zalo(0, None, ReplyWindow(Band.UNKNOWN, None, None, None), now).band_ends_at is None
     )
+
+
+def test_the_thread_says_when_zalo_flags_a_user_under_18(member, agent, customer_writes):
+    from zalohub.partners.models import ZaloPartnerLink
+
+    customer_writes()
+    conversation = Conversation.objects.get(zalo_user_id=SON)
+    assert 'id="zalo-sensitive"' not in _page(agent, conversation)
+    ZaloPartnerLink.objects.filter(pk=conversation.partner_link_id).update(is_sensitive=True)
+    assert 'id="zalo-sensitive"' in _page(agent, conversation)

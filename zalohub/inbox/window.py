@@ -114,6 +114,8 @@ def window_extras(conversation: Conversation) -> dict[str, object]:
         "window_source": checked.source,
         "window_why": checked.why_local,
         "zalo_tags": list(link.tag_names or []) if link else [],
+        # Zalo's user detail flags a user under 18 (is_sensitive).
+        "zalo_sensitive": bool(link and link.is_sensitive),
         "zalo_tags_url": (
             reverse("admin:partners_zalopartnerlink_changelist")
             + f"?oa__id__exact={conversation.oa_id}&zalo_tag="
