@@ -28,6 +28,9 @@ _DEFAULTS: dict[str, Any] = {
     "WEBHOOKS_ROTATION_OVERLAP_SECONDS": envint(
         "ZALOHUB_WEBHOOKS_ROTATION_OVERLAP_SECONDS", 86400, minimum=0
     ),
+    # How long an idle delivery loop waits before it looks again (a commit in the same
+    # process wakes it at once; one in another process is seen at the next look).
+    "WEBHOOKS_POLL_SECONDS": envfloat("ZALOHUB_WEBHOOKS_POLL_SECONDS", 0.2, minimum=0.01),
     # Deliveries one claim takes (per subscription) and sends concurrently.
     "WEBHOOKS_BATCH_SIZE": envint("ZALOHUB_WEBHOOKS_BATCH_SIZE", 100, minimum=1),
     "WEBHOOKS_LEASE_SECONDS": envint("ZALOHUB_WEBHOOKS_LEASE_SECONDS", 60, minimum=1),

@@ -5,7 +5,6 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -43,7 +42,7 @@ def deliverer(worker_id: str, stop: threading.Event) -> None:
                 tried = 0
                 stop.wait(1.0)
             if not tried:
-                WAKE.wait(settings.WORKER_POLL_SECONDS)
+                WAKE.wait(conf.get("WEBHOOKS_POLL_SECONDS"))
                 WAKE.clear()
     finally:
         courier.close()
