@@ -13,10 +13,11 @@ Both are created by ``inbox`` migration 0004. On SQLite Django rebuilds a table 
 it (and drops its triggers with it): ``ensure_message_fts`` runs after every migrate and
 puts back what is missing, rebuilding the index from the table when it had to.
 
-The conversation list ORs several matches (name, Zalo name, user id, phone, a message).
-Each is an *uncorrelated* subquery of conversation, partner or link ids, which both
-databases compute once per search (PostgreSQL as a hashed subplan) from their index,
-instead of once per conversation as a correlated ``EXISTS`` inside an ``OR`` was.
+The conversation list takes the UNION of the conversation ids each kind of match finds
+(partner name or Zalo name, user id, phone, a message), each from its own index: the
+list then starts from those few ids (a semi-join), where an OR of the matches made it
+read every conversation and test each (3.7 s at 1M messages with a correlated EXISTS,
+still 1.5 s with the ORed matches as hashed subqueries on a loaded machine).
 """
 
 from typing import Any
@@ -93,14 +94,21 @@ def messages_containing(query: str) -> QuerySet[Message]:
 
 
 def conversation_match(query: str) -> Q:
-    """What a conversation must match to be found by ``query`` (already stripped)."""
+    """What a conversation must match to be found by ``query`` (already stripped): its
+    id among the UNION of the ids each kind of match finds from its own index, so the
+    list query starts from the few matches, never from every conversation."""
+    from zalohub.inbox.models import Conversation
+
+    by_link = Conversation.objects.values("pk")
+    links = ZaloPartnerLink.objects.values("pk")
     partners = Partner.objects.filter(name__icontains=query).values("pk")
-    links = ZaloPartnerLink.objects.filter(display_name__icontains=query).values("pk")
-    match = (
-        Q(partner_link__partner_id__in=partners)
-        | Q(partner_link_id__in=links)
-        | Q(zalo_user_id=query)
-    )
+    # One member per index (an OR of two would read every link).
+    found = [
+        by_link.filter(partner_link_id__in=links.filter(partner_id__in=partners)),
+        by_link.filter(partner_link_id__in=links.filter(display_name__icontains=query)),
+    ]
+    if query.isdigit():  # Zalo user ids are digits: nothing else can match one
+        found.append(Conversation.objects.filter(zalo_user_id=query).values("pk"))
     digits = "".join(c for c in query if c.isdigit())
     if len(digits) >= 6:
         try:
@@ -108,8 +116,10 @@ def conversation_match(query: str) -> Q:
         except InvalidPhone:
             phone = digits
         phones = PartnerPhone.objects.filter(number__contains=phone.lstrip("0"))
-        match |= Q(partner_link__partner_id__in=phones.values("partner_id"))
-    return match | Q(pk__in=_conversations_saying(query))
+        owners = links.filter(partner_id__in=phones.values("partner_id"))
+        found.append(by_link.filter(partner_link_id__in=owners))
+    found.append(_conversations_saying(query))
+    return Q(pk__in=found[0].union(*found[1:]))
 
 
 def _conversations_saying(query: str) -> QuerySet[Any]:
