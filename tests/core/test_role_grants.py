@@ -28,8 +28,9 @@ def _of(*labels: str, only: set[str] | None = None) -> set[str]:
 
 
 def test_every_grant_is_of_an_installed_app():
-    # It should grant nothing of an app the hub does not have (there is no "api" yet).
-    assert "api" not in roles.GRANTS
+    # It should grant API keys (which reach OAs and partners) to Zalo Admins only.
+    assert roles.GRANTS["api"] == {ZALO_ADMIN: None}
+    # It should grant nothing of an app the hub does not have.
     for label in roles.GRANTS:
         assert apps.get_app_config(label)
 
@@ -37,7 +38,8 @@ def test_every_grant_is_of_an_installed_app():
 def test_the_roles_hold_what_they_held_when_one_module_listed_them():
     # It should give the Zalo Admin every permission of the apps they run, not the
     # events list (granted by an admin), nor Django's own (users, groups).
-    admin_apps = ("accounts", "apilog", "partners", "inbox", "zbs", "diagnostics", "webhooks")
+    admin_apps = ("accounts", "apilog", "partners", "inbox", "zbs", "diagnostics")
+    admin_apps += ("webhooks", "api")
     assert _held(ZALO_ADMIN) == _of(*admin_apps)
     # It should give CS agents the inbox and contacts, and templates for a closed window.
     assert _held(CS_AGENT) == (
