@@ -76,7 +76,13 @@ async def _open(host: str, port: int, k: int) -> tuple[asyncio.StreamReader, asy
 
 
 async def _saturate(
-    host: str, port: int, requests: Iterator[bytes], conns: int, warmup: float, duration: float
+    host: str,
+    port: int,
+    requests: Iterator[bytes],
+    conns: int,
+    warmup: float,
+    duration: float,
+    ok: int = 200,
 ) -> LoadResult:
     result = LoadResult(window_seconds=duration)
     start = time.perf_counter()
@@ -95,9 +101,9 @@ async def _saturate(
                 done = time.perf_counter()
                 result.completed += 1
                 result.statuses[status] += 1
-                if status == 200 and b'"duplicate": true' in body:
+                if status == ok and b'"duplicate": true' in body:
                     result.ok_bodies_duplicate += 1
-                if status == 200 and now >= window_start and done <= end:
+                if status == ok and now >= window_start and done <= end:
                     result.window_ok += 1
                     result.latencies.append(done - now)
         except (OSError, asyncio.IncompleteReadError) as exc:
@@ -112,7 +118,7 @@ async def _saturate(
 
 
 async def _fixed_rate(
-    host: str, port: int, requests: list[bytes], rate: float, conns: int
+    host: str, port: int, requests: list[bytes], rate: float, conns: int, ok: int = 200
 ) -> LoadResult:
     n = len(requests)
     result = LoadResult(window_seconds=n / rate)
@@ -130,7 +136,7 @@ async def _fixed_rate(
                 status, body = await _exchange(reader, writer, requests[i])
                 result.completed += 1
                 result.statuses[status] += 1
-                if status == 200:
+                if status == ok:
                     result.window_ok += 1
                     result.latencies.append(time.perf_counter() - due)
                     if b'"duplicate": true' in body:
@@ -155,13 +161,15 @@ def saturate(
     conns: int,
     warmup: float,
     duration: float,
+    ok: int = 200,
 ) -> LoadResult:
-    """Closed loop for warmup + duration seconds; counts only the window after warmup."""
-    return asyncio.run(_saturate(host, port, requests, conns, warmup, duration))
+    """Closed loop for warmup + duration seconds; counts only the window after warmup.
+    ``ok``: the status that counts as done (200; 202 for an endpoint that accepts)."""
+    return asyncio.run(_saturate(host, port, requests, conns, warmup, duration, ok))
 
 
 def fixed_rate(
-    host: str, port: int, requests: list[bytes], *, rate: float, conns: int
+    host: str, port: int, requests: list[bytes], *, rate: float, conns: int, ok: int = 200
 ) -> LoadResult:
     """Open loop: all of `requests` at `rate` per second over `conns` keep-alive connections."""
-    return asyncio.run(_fixed_rate(host, port, requests, rate, conns))
+    return asyncio.run(_fixed_rate(host, port, requests, rate, conns, ok))
