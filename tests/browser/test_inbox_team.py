@@ -3,6 +3,7 @@ alternating new conversations live, with a browser notification; snoozed until t
 customer writes, then reopened; a saved reply with its variables filled in; a note whose
 mention notifies the colleague and never reaches Zalo; resolving a selection; the shortcuts."""
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -255,3 +256,32 @@ def test_the_team_inbox_in_vietnamese(open_inbox, sandbox, worker, output_dir):
     page.click("#mode-note")
     expect(page.locator("#note-send")).to_have_text("Thêm ghi chú")
     page.screenshot(path=str(output_dir / "team-vi.png"), full_page=True)
+
+
+def test_the_reports_page_shows_times_and_exports_csv(
+    open_inbox, sandbox, worker, live_server, output_dir
+):
+    page = open_inbox("lan")
+    _writes(sandbox, "Cho tôi hỏi giá máy lọc nước")
+    page.locator("#conversation-list .ib-row a").first.click(timeout=LIVE)
+    page.fill("#reply-text", "Dạ 5 triệu ạ")
+    page.press("#reply-text", "Enter")
+    expect(page.locator(".ib-out .ib-status").last).to_have_text("Sent", timeout=LIVE)
+    page.click("#resolve")
+    expect(page.locator("#conversation-status")).to_have_text("Resolved", timeout=LIVE)
+    # It should count lan's conversation, reply and resolution, and draw both charts.
+    page.click("#reports-link")
+    expect(page.locator("#reports h1")).to_have_text("How fast customers are answered")
+    row = page.locator("#report-agents tbody tr", has_text="lan")
+    expect(row.locator("td")).to_have_text(
+        ["1", "1", re.compile(r"\d+ s"), re.compile(r"\d+ s"), "1", "0"]
+    )
+    expect(page.locator("#chart-volume rect.a")).to_have_count(7)
+    assert page.locator("#chart-volume rect.a").last.get_attribute("height") not in ("0", None)
+    page.screenshot(path=str(output_dir / "team-reports.png"), full_page=True)
+    # It should export the same days as CSV.
+    with page.expect_download() as download:
+        page.click("#report-csv")
+    lines = download.value.path().read_text().splitlines()
+    assert lines[0].startswith("day,new_conversations,resolved") and len(lines) == 8
+    assert lines[-1].split(",")[1:3] == ["1", "1"]
