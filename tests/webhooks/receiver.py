@@ -137,6 +137,17 @@ def run_deliveries(*, own_thread: bool = False):  # type: ignore[no-untyped-def]
     yield deliver
     if pool:
         pool.submit(courier.close).result()
+        pool.submit(_close_connection).result()
         pool.shutdown()
     else:
         courier.close()
+
+
+def _close_connection() -> None:
+    import contextlib
+
+    from django.db import DatabaseError, connection
+
+    # SQLite under the live server: the test's own connection, shared, stays open.
+    with contextlib.suppress(DatabaseError):
+        connection.close()

@@ -113,16 +113,18 @@ def subscription_secrets(url: str) -> Callable[[], list[str]]:
     """The secrets that sign for the demo's subscription to ``url`` right now."""
 
     def read() -> list[str]:
-        from django.db import close_old_connections
+        from django.db import connection
 
         from zalohub.webhooks.models import Subscription
 
-        close_old_connections()
         secrets: list[str] = []
-        for sub in Subscription.objects.filter(url=url):
-            secrets.append(sub.secret)
-            if sub.previous_secret:
-                secrets.append(sub.previous_secret)
+        try:
+            for sub in Subscription.objects.filter(url=url):
+                secrets.append(sub.secret)
+                if sub.previous_secret:
+                    secrets.append(sub.previous_secret)
+        finally:
+            connection.close()  # each request has a thread of its own: no connection left
         return secrets
 
     return read
