@@ -139,7 +139,7 @@ class DeliveryAttempt(models.Model):
         ordering = ["delivery_id", "number", "id"]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} #{self.number}"
+        return f"#{self.number}"
 
 
 class OAWatch(models.Model):
