@@ -267,3 +267,16 @@ def test_the_body_is_the_documented_envelope(connected_oa, subscribe, receiver, 
     payload = json.loads(receiver.arrivals[0].body)
     assert set(payload) == {"type", "timestamp", "data"}
     DATA[payload["type"]].model_validate(payload["data"])
+
+
+def test_every_event_type_has_a_documented_schema_whose_example_fits():
+    from zalohub.webhooks.catalogue import EVENT_TYPES, TEST_EVENT
+    from zalohub.webhooks.schemas import DATA, openapi_webhooks
+
+    assert set(DATA) == set(EVENT_TYPES) | {TEST_EVENT}
+    documented = openapi_webhooks()
+    for event_type, schema in DATA.items():
+        body = documented[event_type]["post"]["requestBody"]["content"]["application/json"]
+        example = body["schema"]["example"]
+        assert example["type"] == event_type
+        schema.model_validate(example["data"])

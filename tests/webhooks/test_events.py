@@ -12,12 +12,16 @@ from tests.webhooks.conftest import customer_writes
 from zalohub.events.models import Direction, Message, ZaloState
 from zalohub.events.processing.queue import drain
 from zalohub.webhooks.models import Delivery
+from zalohub.webhooks.schemas import DATA
 
 pytestmark = pytest.mark.django_db
 
 
 def _types(receiver) -> list[str]:  # type: ignore[no-untyped-def]
     assert all(a.verified for a in receiver.arrivals)
+    # Each body is what the OpenAPI document's webhooks section says it is.
+    for arrival in receiver.arrivals:
+        DATA[arrival.payload["type"]].model_validate(arrival.payload["data"])
     return [a.payload["type"] for a in receiver.arrivals]
 
 
@@ -65,9 +69,8 @@ def test_a_receipt_changes_a_message_s_status(connected_oa, subscribe, receiver,
     assert post_webhook(Client(), app.app_id, raw, key=app.oa_secret_key).status_code == 200
     drain()
     deliver()
-    (arrival,) = receiver.arrivals
-    data = arrival.payload["data"]
-    assert arrival.payload["type"] == "message.status_changed"
+    assert _types(receiver) == ["message.status_changed"]
+    data = receiver.arrivals[0].payload["data"]
     assert (data["message_id"], data["previous"], data["state"]) == (ours.pk, "sent", "read")
 
 
@@ -109,6 +112,7 @@ def test_quota(connected_oa, subscribe, receiver, deliver):
     quota_store(oa=connected_oa, daily=500, remaining=420)
     quota_store(oa=connected_oa, daily=500, remaining=420)  # unchanged: no event
     deliver()
+    assert _types(receiver) == ["quota.changed"]
     (arrival,) = receiver.arrivals
     assert arrival.payload["data"] == {
         "oa_id": connected_oa.pk,
@@ -149,6 +153,7 @@ def test_oa_status_and_health(connected_oa, subscribe, receiver, deliver):
     assert watch_oas() == 2
     assert watch_oas() == 0
     deliver()
+    assert sorted(_types(receiver)) == ["oa.health_changed", "oa.status_changed"]
     status = receiver.of_type("oa.status_changed")[0].payload["data"]
     health = receiver.of_type("oa.health_changed")[0].payload["data"]
     assert (status["previous"], status["status"]) == ("connected", "expired")
