@@ -14,6 +14,7 @@ share it.
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -189,7 +190,9 @@ async def events(scope: "Scope", cursor: tuple[str, str], read: Read) -> AsyncIt
     await sync_to_async(_release_connection)()
     shared = watcher()
     watch = shared.join(scope, read)
-    deadline = time.monotonic() + settings.INBOX_STREAM_SECONDS
+    # Streams opened together would end, and their pages reconnect, together: spread them.
+    length = settings.INBOX_STREAM_SECONDS * random.uniform(0.8, 1.0)
+    deadline = time.monotonic() + length
     seen = watch.version
     try:
         yield "retry: 1000\n\n"

@@ -19,7 +19,10 @@ running their full length), answers the requests in flight, webhooks first of al
 exits.
 """
 
+import asyncio
 import os
+from collections.abc import Mapping
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")
 
@@ -40,22 +43,49 @@ def stream_paths() -> frozenset[str]:
     return frozenset({reverse("inbox:events")})
 
 
+# Streams being opened at once in one process: opening one runs Django's middleware and
+# the view on a thread, with a pooled connection. Pages reconnect together (after a
+# restart, or when streams opened together end together): unbounded, hundreds of
+# openings would take every pooled connection the webhooks' threads need.
+STREAM_OPENINGS = 4
+
+
 class Front:
     def __init__(self, *, threads: int) -> None:
         self.asgi = ASGIHandler()
         self.wsgi = WsgiBridge(WSGIHandler(), threads=threads)
         self.streams = stream_paths()
+        self.openings = asyncio.Semaphore(STREAM_OPENINGS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             if scope["path"] in self.streams:
-                await self.asgi(scope, receive, send)
+                await self._stream(scope, receive, send)
             else:
                 await self.wsgi(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         # websocket: the hub has none; uvicorn refuses the handshake when we return.
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Django's ASGI handler, admitted STREAM_OPENINGS at a time until the response
+        starts (the view has run); the stream itself then takes no slot."""
+        await self.openings.acquire()
+        admitted = True
+
+        async def sending(message: Mapping[str, Any]) -> None:
+            nonlocal admitted
+            if admitted and message["type"] == "http.response.start":
+                admitted = False
+                self.openings.release()
+            await send(message)
+
+        try:
+            await self.asgi(scope, receive, sending)
+        finally:
+            if admitted:
+                self.openings.release()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
