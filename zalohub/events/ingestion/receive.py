@@ -257,103 +257,95 @@ class _Parties:
         return self.found[oa_id] if oa_id in self.found else _oa_pk(self.app, oa_id)
 
 
-def ingest_webhook(
-    *,
-    app_id: str,
-    raw: bytes,
-    headers: Mapping[str, str],
-    remote_addr: str = "",
-    body_size: int | None = None,
-) -> IngestResult:
-    """Verify and store one webhook. ``body_size``: the body's full size when ``raw`` is
-    only its start (a body over the limit is not read to its end)."""
-    size = len(raw) if body_size is None else body_size
-    lookups.ensure_listening()  # other processes' changes to apps and OAs (Redis)
+class _Refused(Exception):
+    """A request answered 4xx and recorded as rejected (its reason stored as a msgid and
+    parameters: each reader sees it in their own language)."""
 
-    def reject(status: int, why: Reason | str) -> IngestResult:
-        # Stored as its msgid and parameters: each reader sees it in their own language.
-        stored = why if isinstance(why, Reason) else reason(why)
-        text = str(stored)
-        rejected.record(
-            app_id=app_id,
-            known=app is not None,
-            status=status,
-            reason=stored,
-            raw=raw,
-            body_size=size,
-            headers=headers,
-            remote_addr=remote_addr,
-        )
-        logger.warning("Rejected webhook for app %r: %s", app_id[:64], text)
-        return IngestResult(status=status, reason=text)
+    def __init__(self, status: int, why: Reason | str) -> None:
+        super().__init__(str(why))
+        self.status = status
+        self.why = why if isinstance(why, Reason) else reason(why)
 
-    # Looked up only if it can be one: PostgreSQL refuses a NUL in a query's text, and an
-    # id longer than any app's would only fill the cache of unknown ids with long keys.
-    app = None if "\x00" in app_id or len(app_id) > _APP_ID_MAX else _app(app_id)
-    if app is None:
-        return reject(404, _("unknown Zalo app id"))
+
+def _parsed(raw: bytes, size: int) -> tuple[str, dict[str, Any]]:
+    """The body as text and as the JSON object it must be."""
     if size > settings.WEBHOOK_MAX_BODY_BYTES:
-        return reject(
-            413, reason(gettext_noop("body larger than %d bytes"), settings.WEBHOOK_MAX_BODY_BYTES)
-        )
+        limit = settings.WEBHOOK_MAX_BODY_BYTES
+        raise _Refused(413, reason(gettext_noop("body larger than %d bytes"), limit))
     try:
         text = raw.decode("utf-8")
         payload = json.loads(text)
     except RecursionError:
-        return reject(400, _("body is nested too deeply"))
+        raise _Refused(400, _("body is nested too deeply")) from None
     except ValueError:  # not UTF-8, not JSON, or an integer past Python's 4,300 digits
-        return reject(400, _("body is not JSON"))
+        raise _Refused(400, _("body is not JSON")) from None
     if not isinstance(payload, dict):
-        return reject(400, _("body is not a JSON object"))
+        raise _Refused(400, _("body is not a JSON object"))
     # Cheap tests on the text first: nearly every body passes them without a walk.
     if (text.count("{") + text.count("[") > MAX_DEPTH or _SUSPECT_ESCAPE.search(text)) and (
         why := _unstorable(payload)
     ):
-        return reject(400, why)
+        raise _Refused(400, why)
+    return text, payload
+
+
+def _signed(
+    app: _KnownApp, headers: Mapping[str, str], text: str, payload: dict[str, Any]
+) -> tuple[str, webhook.WebhookHead, _Parties]:
+    """The signature variant that matched, the webhook's head, and its known OAs."""
     signature = headers.get("x-zevent-signature", "")
     if not signature:
-        return reject(401, _("no X-ZEvent-Signature header"))
+        raise _Refused(401, _("no X-ZEvent-Signature header"))
     if not signature.isascii():
-        return reject(401, _("the X-ZEvent-Signature header is not ASCII"))
+        raise _Refused(401, _("the X-ZEvent-Signature header is not ASCII"))
     if app.error:
-        return reject(401, app.error)
+        raise _Refused(401, app.error)
     if not app.oa_secret:
-        return reject(401, _("the app has no OA secret key to check signatures with"))
+        raise _Refused(401, _("the app has no OA secret key to check signatures with"))
     parties = _Parties(app)
     wire = webhook.head(payload, is_oa=parties.cached)
-    oa_id, user_id = wire.oa_id, wire.user_id
     variant = verify_webhook(
         header=signature,
         raw_body=text,
         timestamp=str(payload.get("timestamp", "")),
         secret_key=app.oa_secret,
         app_id=app.app_id,
-        oa_id=oa_id,
+        oa_id=wire.oa_id,
         app_secret_key=app.app_secret,
     )
     if variant is None:
-        return reject(401, _("signature does not match (check the app's OA secret key)"))
+        raise _Refused(401, _("signature does not match (check the app's OA secret key)"))
     if wire.app_id and wire.app_id != app.app_id:
         # Its start only: the payload's value may be any size, and it goes to the log too.
-        return reject(
-            403,
-            reason(
-                gettext_noop("the payload's app_id %s is not this webhook's app"), wire.app_id[:64]
-            ),
+        claimed = wire.app_id[:64]
+        raise _Refused(
+            403, reason(gettext_noop("the payload's app_id %s is not this webhook's app"), claimed)
         )
-    if oa_id not in parties.found:  # no OA this process knows: ask the database
+    if wire.oa_id not in parties.found:  # no OA this process knows: ask the database
         wire = webhook.head(payload, is_oa=parties.looked_up)
-        oa_id, user_id = wire.oa_id, wire.user_id
-    event_time = wire.time
+    return variant, wire, parties
+
+
+def _row(
+    app: _KnownApp,
+    wire: webhook.WebhookHead,
+    parties: _Parties,
+    *,
+    raw: bytes,
+    text: str,
+    headers: Mapping[str, str],
+    variant: str,
+) -> EventRow:
+    """The event's row, unless it is older than the freshness window allows."""
+    event_time, oa_id, user_id = wire.time, wire.oa_id, wire.user_id
     max_age = settings.WEBHOOK_MAX_AGE_SECONDS
     if max_age and event_time and (timezone.now() - event_time).total_seconds() > max_age:
-        return reject(400, reason(gettext_noop("event older than %d seconds"), max_age))
-
+        raise _Refused(400, reason(gettext_noop("event older than %d seconds"), max_age))
     try:
         num_retry = int(headers.get("num_retry", 0) or 0)
     except ValueError:
         num_retry = 0
-    row = EventRow(
+    return EventRow(
         app_id=app.pk,
         oa_id=parties.oa_pk(oa_id),
         event_name=wire.name,
@@ -368,12 +360,48 @@ def ingest_webhook(
         received_at=timezone.now(),
         request_id=requestid.current(),
     )
+
+
+def ingest_webhook(
+    *,
+    app_id: str,
+    raw: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str = "",
+    body_size: int | None = None,
+) -> IngestResult:
+    """Verify and store one webhook. ``body_size``: the body's full size when ``raw`` is
+    only its start (a body over the limit is not read to its end)."""
+    size = len(raw) if body_size is None else body_size
+    lookups.ensure_listening()  # other processes' changes to apps and OAs (Redis)
+    # Looked up only if it can be one: PostgreSQL refuses a NUL in a query's text, and an
+    # id longer than any app's would only fill the cache of unknown ids with long keys.
+    app = None if "\x00" in app_id or len(app_id) > _APP_ID_MAX else _app(app_id)
+    try:
+        if app is None:
+            raise _Refused(404, _("unknown Zalo app id"))
+        text, payload = _parsed(raw, size)
+        variant, wire, parties = _signed(app, headers, text, payload)
+        row = _row(app, wire, parties, raw=raw, text=text, headers=headers, variant=variant)
+    except _Refused as refused:
+        rejected.record(
+            app_id=app_id,
+            known=app is not None,
+            status=refused.status,
+            reason=refused.why,
+            raw=raw,
+            body_size=size,
+            headers=headers,
+            remote_addr=remote_addr,
+        )
+        logger.warning("Rejected webhook for app %r: %s", app_id[:64], refused.why)
+        return IngestResult(status=refused.status, reason=str(refused.why))
     try:
         event_id = store(row)
     except IntegrityError:
         # A cached app or OA was deleted by another process: look them up afresh.
         forget_cached_lookups()
-        event_id = insert_alone(row._replace(oa_id=_oa_pk(app, oa_id)))
+        event_id = insert_alone(row._replace(oa_id=_oa_pk(app, wire.oa_id)))
     _note_variant(app, variant)
     if event_id is None:
         return IngestResult(status=200, duplicate=True)
