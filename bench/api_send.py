@@ -29,7 +29,7 @@ from bench.stages.procs import Server  # noqa: E402
 from bench.stream import OA_ID  # noqa: E402
 
 DB_NAME = "zalohub_bench_api"
-USER_ID = "2512000000000000001"
+USER_BASE = 2512000000000000001
 
 
 def _recreate(env: dict[str, str]) -> None:
@@ -68,11 +68,14 @@ def _request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def _requests(kind: str, oa: int, key: str, idempotency: bool, tag: str):
-    body = json.dumps({"oa": oa, "to": {"user_id": USER_ID}, "text": "Đơn hàng đã giao"}).encode()
+def _requests(kind: str, oa: int, key: str, idempotency: bool, tag: str, users: int):
     n = 0
     while True:
         n += 1
+        # An ERP writes to many customers: each one's conversation row is its own.
+        user_id = f"{USER_BASE + n % users}"
+        body = json.dumps({"oa": oa, "to": {"user_id": user_id}, "text": "Đơn hàng đã giao"})
+        body = body.encode()
         if kind == "floor":
             yield _request("/bench/floor/accept", body, {})
             continue
@@ -116,6 +119,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--fixed-seconds", type=float, default=10.0)
+    parser.add_argument("--users", type=int, default=5000, help="recipients sent to in turn")
     parser.add_argument("--no-idempotency", action="store_true")
     parser.add_argument("--redis", action="store_true", help="rate limit counted in Redis db 4")
     parser.add_argument("--lease", type=int, default=30)
@@ -142,20 +146,20 @@ def main() -> int:
         log("warming both endpoints")
         _saturate(
             server,
-            _requests("floor", oa, key, idem, "w0"),
+            _requests("floor", oa, key, idem, "w0", args.users),
             argparse.Namespace(conns=args.conns, warmup=0, duration=2.0),
         )
         _saturate(
             server,
-            _requests("api", oa, key, idem, "w1"),
+            _requests("api", oa, key, idem, "w1", args.users),
             argparse.Namespace(conns=args.conns, warmup=0, duration=2.0),
         )
         log("closed loop: baseline, then API send")
-        floor = _saturate(server, _requests("floor", oa, key, idem, "f"), args)
-        sends = _saturate(server, _requests("api", oa, key, idem, "s"), args)
+        floor = _saturate(server, _requests("floor", oa, key, idem, "f", args.users), args)
+        sends = _saturate(server, _requests("api", oa, key, idem, "s", args.users), args)
         log(f"open loop at {args.rate:.0f}/s: baseline, then API send")
-        floor_fixed = _fixed(server, _requests("floor", oa, key, idem, "ff"), args)
-        sends_fixed = _fixed(server, _requests("api", oa, key, idem, "sf"), args)
+        floor_fixed = _fixed(server, _requests("floor", oa, key, idem, "ff", args.users), args)
+        sends_fixed = _fixed(server, _requests("api", oa, key, idem, "sf", args.users), args)
     from zalohub.events.models import Message, ZaloEvent
 
     stored = Message.objects.count()
@@ -165,6 +169,7 @@ def main() -> int:
     print()
     print(
         f"API send, {args.interface}, {args.workers} uvicorn workers, {args.conns} conns, "
+        f"{args.users} recipients in turn, "
         f"Idempotency-Key {'per request' if idem else 'none'}, rate limit in "
         f"{'Redis' if args.redis else 'the database'}"
     )

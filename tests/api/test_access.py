@@ -105,6 +105,11 @@ def _limit_reached(make_key) -> None:
 def test_rate_limit_in_the_database(make_key, settings):
     settings.REDIS_URL = ""
     _limit_reached(make_key)
+    # Split over shares (rows) of the minute, the limit is still exact.
+    assert sum(ratelimit.shares(10)) == 10 and sum(ratelimit.shares(3)) == 3
+    key, _api = make_key(rate=10)
+    assert [ratelimit.take(key) for _ in range(10)] == [0.0] * 10
+    assert ratelimit.take(key) > 0
 
 
 def test_rate_limit_in_redis(make_key):

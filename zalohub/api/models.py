@@ -65,16 +65,21 @@ class ApiKey(models.Model):
 
 
 class ApiRateWindow(models.Model):
-    """One key's count of requests in one minute (the database store of the rate limit;
-    Redis holds it instead when ZALOHUB_REDIS_URL is set)."""
+    """One share of one key's count of requests in one minute (the database store of the
+    rate limit; Redis holds it instead when ZALOHUB_REDIS_URL is set). A key's minute is
+    split over a few rows, each with its share of the limit, so that concurrent requests
+    do not all queue on one row's lock (held until each one's commit)."""
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     window_start = models.DateTimeField()
+    shard = models.PositiveSmallIntegerField(default=0)
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["key", "window_start"], name="api_rate_unique")
+            models.UniqueConstraint(
+                fields=["key", "window_start", "shard"], name="api_rate_shard_unique"
+            )
         ]
 
     def __str__(self) -> str:
