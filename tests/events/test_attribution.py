@@ -182,3 +182,23 @@ def test_authorizing_an_oa_leaves_other_oas_waiting_events_alone(zalo_app, reque
     assert drain() == 0
     waiting.refresh_from_db()
     assert waiting.processing_state == ProcessingState.ERROR and waiting.oa_id is None
+
+
+def test_a_receipt_signed_with_the_oa_id_first_is_accepted_either_way_round(zalo_app, connected_oa):
+    from zalohub.events.ingestion.receive import forget_cached_lookups
+
+    sent = _ours(connected_oa, "m-out-2")
+    payload = _payload("user_received_message", oa_sends=True, message={"msg_id": "m-out-2"})
+    raw = json.dumps(payload)
+    forget_cached_lookups()  # a fresh process: it knows no OA yet
+    # Some sources sign with the OA id first (API.md §3.2): here the OA is the sender.
+    response = post_webhook(
+        Client(), zalo_app.app_id, raw, key=zalo_app.oa_secret_key, first=OA_SUPPORT_ID
+    )
+    assert response.status_code == 200, response.content
+    event = ZaloEvent.objects.order_by("-id").first()
+    assert event.signature_variant == "oa_id"
+    drain()
+    _attributed(event, connected_oa)
+    sent.refresh_from_db()
+    assert sent.zalo_state == ZaloState.DELIVERED

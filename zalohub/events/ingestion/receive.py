@@ -313,6 +313,18 @@ def _signed(
         oa_id=wire.oa_id,
         app_secret_key=app.app_secret,
     )
+    if variant is None and wire.oa_id not in parties.found and wire.user_id:
+        # The cache knew neither side, so the OA was guessed: the OA-id variants are
+        # tried with the other side too (a receipt may name the OA as its sender).
+        variant = verify_webhook(
+            header=signature,
+            raw_body=text,
+            timestamp=str(payload.get("timestamp", "")),
+            secret_key=app.oa_secret,
+            app_id="",
+            oa_id=wire.user_id,
+            app_secret_key=app.app_secret,
+        )
     if variant is None:
         raise _Refused(401, _("signature does not match (check the app's OA secret key)"))
     if wire.app_id and wire.app_id != app.app_id:
