@@ -54,13 +54,46 @@ class Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         from zalohub.core import shutdown
 
+        # Stop listening, but first keep a copy of each listening socket: connections
+        # the kernel completed and queued before the close would be reset with it, so
+        # they are accepted and served here (what is left is what arrives in the
+        # microseconds between the last accept and the close).
+        listening = [
+            socket.socket(fileno=os.dup(sock.fileno()))
+            for server in self.servers
+            for sock in server.sockets
+        ]
         for server in self.servers:
-            server.close()  # asyncio: stop listening; connections already made go on
+            server.close()  # asyncio: stop accepting; connections already made go on
         for sock in sockets or []:
             sock.close()  # a supervisor's shared socket: this process's copy
         shutdown.begin()
+        for sock in listening:
+            await self._serve_queued(sock)
+        # Requests on the connections just accepted arrive before uvicorn closes those
+        # that have not sent one.
         await asyncio.sleep(ACCEPTED_GRACE_SECONDS)
         await super().shutdown(sockets)
+
+    async def _serve_queued(self, listening: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        config = self.config
+
+        def protocol() -> asyncio.Protocol:  # as uvicorn's startup makes them
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        listening.setblocking(False)
+        try:
+            while True:
+                try:
+                    conn, _addr = listening.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                await loop.connect_accepted_socket(protocol, conn)
+        finally:
+            listening.close()
 
 
 def parser() -> argparse.ArgumentParser:
