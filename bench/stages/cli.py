@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+from bench.stages import scale
 from bench.stages.common import (
     DB_NAME,
     bench_env,
@@ -54,6 +55,17 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", type=int, help="events per processing run")
     parser.add_argument("--users", type=int, default=5000, help="conversations in the stream")
     parser.add_argument("--lease", type=int, help="ZALOHUB_EVENTS_LEASE_SECONDS for the run")
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="processed history rows in the events table before the parts run (issue 18)",
+    )
+    parser.add_argument(
+        "--retention",
+        action="store_true",
+        help="with --prefill: delete the history's oldest day during the fixed-rate ingest",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     return parser
 
@@ -105,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     recreate_database(env)
     setup_django(env)
     seed_accounts()
+    if args.prefill:
+        log(f"prefill: {args.prefill:,} processed events")
+        scale.prefill(args.prefill)
     res = run(args, env, parts)
+    res["prefill"] = args.prefill
     print(report(args, res))
     log(f"done in {res['total_seconds']:.0f}s")
     if args.json:

@@ -5,6 +5,7 @@ import itertools
 from collections.abc import Iterator
 
 from bench import loadgen
+from bench.stages import scale
 from bench.stages.common import HOST, log, make_stream, sql
 from bench.stages.procs import Server
 from bench.stages.rows import reset_events
@@ -73,9 +74,18 @@ def first_round(label: str, server: Server, stream: Stream, args: argparse.Names
     sat = _saturate(server, pool, args)
     fixed_reqs = list(itertools.islice(pool, int(args.rate * args.fixed)))
     log(f"ingest[{label}]: {args.rate}/s offered for {args.fixed}s")
+    deleting = None
+    if hub and getattr(args, "retention", False):
+        deleting = scale.Retention()  # the history's oldest day, deleted meanwhile
+        deleting.start()
     fixed = loadgen.fixed_rate(
         HOST, server.port, fixed_reqs, rate=args.rate, conns=args.fixed_conns
     )
+    if deleting is not None:
+        deleting.halt.set()
+        deleting.join()
+        args.retention_result = deleting.summary()
+        log(f"ingest[{label}]: retention during the fixed run: {args.retention_result}")
     if hub:  # the rest of the pool must not be reused by the next hub run
         stream.payloads = stream.payloads[sat.sent + len(fixed_reqs) :]
     return sat, fixed

@@ -8,7 +8,23 @@ from bench.stream import APP_ID, OA_ID, Stream
 
 
 def reset_events() -> None:
-    sql("TRUNCATE events_eventattempt, events_zaloevent, events_message CASCADE")
+    from bench.stages import scale
+
+    if scale.prefilled_up_to:
+        # Keep the history rows (--prefill): delete what the parts added, then the
+        # messages and what points at them (no history row has a message).
+        sql("DELETE FROM events_eventattempt")
+        sql("DELETE FROM events_zaloevent WHERE id > %s", [scale.prefilled_up_to])
+        referencing = sql(
+            "SELECT DISTINCT conrelid::regclass::text FROM pg_constraint "
+            "WHERE confrelid = 'events_message'::regclass AND contype = 'f' "
+            "AND conrelid <> 'events_zaloevent'::regclass"
+        )
+        if referencing:
+            sql(f"TRUNCATE {', '.join(t for (t,) in referencing)} CASCADE")
+        sql("DELETE FROM events_message")
+    else:
+        sql("TRUNCATE events_eventattempt, events_zaloevent, events_message CASCADE")
     from django.db import connection
 
     with connection.cursor() as cursor:
