@@ -3,6 +3,7 @@ registered check in the order of its position. Health is recomputed when message
 Zalo arrive again, heard through events' on_message_stored hook."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -60,7 +61,10 @@ def test_it_refuses_a_second_check_under_a_taken_key():
 
 def test_it_recomputes_health_when_a_customer_writes_again(connected_oa, customer_writes):
     HealthSnapshot.objects.create(
-        oa=connected_oa, level=Level.RED, checks=[], computed_at=timezone.now()
+        oa=connected_oa,
+        level=Level.RED,
+        checks=[{"key": "webhook", "level": Level.RED}],
+        computed_at=timezone.now(),
     )
     # A reply the hub stores (not yet sent) proves nothing about Zalo delivering...
     message_send(oa=connected_oa, user_id=SON_SUPPORT_USER_ID, text="Báo giá")
@@ -70,3 +74,21 @@ def test_it_recomputes_health_when_a_customer_writes_again(connected_oa, custome
     snapshot = HealthSnapshot.objects.get(oa=connected_oa)
     assert snapshot.level == Level.GREEN
     assert {c["key"] for c in snapshot.checks} >= {"token", "webhook", "templates"}
+
+
+def test_messages_arriving_leave_a_health_they_cannot_fix_alone(connected_oa, customer_writes):
+    # Red for a reason messages from Zalo cannot fix (a rejected template), webhook green.
+    before = timezone.now() - timedelta(minutes=5)
+    HealthSnapshot.objects.create(
+        oa=connected_oa,
+        level=Level.RED,
+        checks=[
+            {"key": "webhook", "level": Level.GREEN},
+            {"key": "templates", "level": Level.RED},
+        ],
+        computed_at=before,
+    )
+    customer_writes()
+    # It should not run every check again for each batch of the OA's messages.
+    snapshot = HealthSnapshot.objects.get(oa=connected_oa)
+    assert (snapshot.level, snapshot.computed_at) == (Level.RED, before)

@@ -46,6 +46,10 @@ def _on_app_saved(sender: Any, instance: ZaloApp, created: bool, **kwargs: Any) 
         health_refresh_after_fix(oa_id=oa.pk, reason="app saved")
 
 
+# What Zalo delivering messages again can fix.
+DELIVERY = frozenset({"webhook"})
+
+
 def _on_messages_stored(messages: Sequence[Message]) -> None:
     from zalohub.diagnostics.services import health_refresh_after_fix
 
@@ -53,7 +57,7 @@ def _on_messages_stored(messages: Sequence[Message]) -> None:
     # carries Zalo's msg_id from the start; ours get it only once Zalo accepts them).
     delivered = {m.oa_id for m in messages if m.direction == Direction.INBOUND or m.zalo_msg_id}
     for oa_id in sorted(delivered):
-        health_refresh_after_fix(oa_id=oa_id, reason="messages arrived")
+        health_refresh_after_fix(oa_id=oa_id, reason="messages arrived", only_if=DELIVERY)
 
 
 def connect() -> None:

@@ -35,13 +35,25 @@ def health_refresh(*, oa: OfficialAccount, alert: bool = True) -> OAHealth:
     return health
 
 
-def health_refresh_after_fix(*, oa_id: int, reason: str = "") -> bool:
+def health_refresh_after_fix(
+    *, oa_id: int, reason: str = "", only_if: frozenset[str] | None = None
+) -> bool:
     """Something that may fix the OA happened (accounts.signals.oa_fixed and the hooks in
     apps.py): recompute its health now if it is not green, so that a fixed OA's alert
-    and banner go at once. A failure here must never undo the fix: it is logged.
-    True when it recomputed."""
-    if not HealthSnapshot.objects.filter(oa_id=oa_id).exclude(level=Level.GREEN).exists():
-        return False  # nothing to clear (one indexed query: this runs after every send)
+    and banner go at once. ``only_if``: the checks this event can fix; the health is
+    recomputed only when one of them is not green (messages arriving fix the webhook
+    check, not a rejected template: without it, an OA amber for another reason ran
+    every check after every batch of its messages). A failure here must never undo the
+    fix: it is logged. True when it recomputed."""
+    # One indexed query: this runs after every send and every batch of messages.
+    unhealthy = HealthSnapshot.objects.filter(oa_id=oa_id).exclude(level=Level.GREEN)
+    checks = unhealthy.values_list("checks", flat=True).first()
+    if checks is None:
+        return False  # nothing to clear
+    if only_if is not None and not any(
+        check.get("key") in only_if and check.get("level") != Level.GREEN for check in checks
+    ):
+        return False  # what is wrong is nothing this event can fix
     oa = OfficialAccount.objects.select_related("app").filter(pk=oa_id).first()
     if oa is None:
         return False
