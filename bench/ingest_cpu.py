@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/ingest_cpu.py                # 3 rounds of 8 s per server
     .venv/bin/python bench/ingest_cpu.py --rounds 5 --server-workers 4 --duration 15
-    .venv/bin/python bench/ingest_cpu.py --rounds 5 --kinds bare,hub,hub_cursor,hub_no_linger
+    .venv/bin/python bench/ingest_cpu.py --rounds 5 --kinds bare,hub,hub_no_linger
 
 On a 2-core machine the ingest ratio of ``pipeline.py`` compares two CPU-bound servers,
 so what decides it is the CPU a request costs. This runs, in turn and under the same
-saturating load (32 keep-alive connections), seven servers built like ``pipeline.py``'s
+saturating load (32 keep-alive connections), six servers built like ``pipeline.py``'s
 (uvicorn ``--interface wsgi``, same Django project and middleware):
 
 - **bare 200**: the webhook URL answered 200 at once (``bench/bare_urls.py``);
@@ -19,8 +19,6 @@ saturating load (32 keep-alive connections), seven servers built like ``pipeline
 - **ingest + wait**: the same, the stand-in holding the thread ``--store-wait`` seconds
   first: ingest's Python and waiting for a commit, without the commit;
 - **hub**: zalohub's ingest, every webhook signed, unique and stored;
-- **hub_cursor**: the same with the PostgreSQL writer on ``Connection.execute`` instead
-  of ``PGconn.exec_prepared`` (``ZALOHUB_WEBHOOK_PG_WRITER=cursor``);
 - **hub_no_linger**: the same without the group commit's linger
   (``ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS=0``).
 
@@ -56,14 +54,12 @@ URLCONFS = {
     "no_store": "bench.ingest_floor_urls",
     "store_wait": "bench.ingest_floor_urls",
     "hub": "",
-    "hub_cursor": "",
     "hub_no_linger": "",
 }
-# The hub's variants: what each of the writer's two measured choices is worth
-# (zalohub/events/ingestion/pg_writer.py keeps each only while it pays >= 3%).
+# The hub's variants: what the group commit's linger is worth (kept only while it
+# pays >= 3%; zalohub/events/ingestion/store.py).
 HUB_ENV = {
     "hub": {},
-    "hub_cursor": {"ZALOHUB_WEBHOOK_PG_WRITER": "cursor"},
     "hub_no_linger": {"ZALOHUB_WEBHOOK_BATCH_LINGER_SECONDS": "0"},
 }
 

@@ -325,9 +325,6 @@ WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES = envint(
 # On PostgreSQL, webhook rows are written with a server-side prepared statement; turn it
 # off behind a connection pooler in transaction mode that cannot keep prepared statements.
 WEBHOOK_PREPARED_INSERT = envbool("ZALOHUB_WEBHOOK_PREPARED_INSERT", True)
-# How the PostgreSQL writer sends a batch: "libpq" (PGconn.exec_prepared) or "cursor"
-# (Connection.execute); the default is the cheaper one in bench/ingest_cpu.py.
-WEBHOOK_PG_WRITER = envchoice("ZALOHUB_WEBHOOK_PG_WRITER", "libpq", {"libpq", "cursor"})
 # A request that finds nobody writing webhook rows waits this long (seconds) before it
 # writes, so that the requests right behind it share its commit; 0 = at once. Every
 # lone webhook waits it too: at most 50 ms, well inside Zalo's 2 s.

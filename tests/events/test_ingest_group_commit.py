@@ -359,13 +359,11 @@ def _postgresql_only() -> None:
         pytest.skip("the batches' own connection and prepared statement are PostgreSQL's")
 
 
-@pytest.fixture(params=["libpq", "cursor"])
-def writer(request, settings):
-    """Each of the writer's two paths (ZALOHUB_WEBHOOK_PG_WRITER); bench/ingest_cpu.py
-    measures which is cheaper, and both must store the same."""
-    settings.WEBHOOK_PG_WRITER = request.param
+@pytest.fixture
+def writer():
+    """A fresh writer connection for the test, closed after it."""
     committer.close()
-    yield request.param
+    yield
     committer.close()
 
 

@@ -15,15 +15,12 @@ the batch through Django's cursor, and each was measured (``bench/README.md``):
   once (a prepared statement, unless ``ZALOHUB_WEBHOOK_PREPARED_INSERT`` is off, as it
   must be behind a pooler in transaction mode that cannot keep them), where a multi-row
   ``VALUES`` was new text for each batch size and parsed again for every batch.
-- **libpq's own calls** (``ZALOHUB_WEBHOOK_PG_WRITER=libpq``, the default). The statement
-  is prepared once per connection and each batch runs with ``PGconn.exec_prepared``, the
-  JSON text as the one parameter: no cursor, no query conversion, no row loaders. Only
-  psycopg's documented API is used: ``Connection.pgconn`` ("to send low level commands
-  to PostgreSQL") and the ``psycopg.pq`` wrapper's calls, which block in libpq with the
-  GIL released. ``cursor`` runs the same statement through ``Connection.execute(...,
-  prepare=True)``; ``bench/ingest_cpu.py`` measures both in one run (its ``hub_cursor``
-  row), and the libpq path stays the default only while it pays (>= 3%: see
-  ``bench/README.md``).
+- **psycopg's documented API only.** The batch goes through
+  ``Connection.execute(..., prepare=True)`` on that connection. An earlier version sent
+  it with libpq's own calls (``PGconn.exec_prepared``, no cursor): in
+  ``bench/ingest_cpu.py`` (5 rounds, 2026-12-06) that path did not pay (2,310 vs 2,334
+  acked/s, 0.839 vs 0.835 ms CPU a request), so it went. The linger (``store.py``)
+  still did: 2.4% more acked/s, 3.1% less CPU.
 
 Outside a batch (inside a transaction, or when a batch failed and its rows are retried
 one by one) rows still go through Django's connection, with its error handling.
@@ -38,14 +35,13 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection
-from psycopg import errors, pq, sql
+from psycopg import sql
 
 from zalohub.events.ingestion.store import Columns, EventRow
 
 # The rows' position in the batch: they are inserted in the order given (ingest_store
 # sorts them by key, so that two processes' batches never wait on each other in a cycle).
 _ORDINAL = "ordinal"
-_STATEMENT = b"zalohub_ingest"  # the prepared INSERT's name on the writer's connection
 
 
 def _iso(value: Any) -> str:
@@ -61,14 +57,10 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_i
 class PgWriter:
     def __init__(self) -> None:
         columns = Columns()
-        text = self._build(columns)
-        self._sql = text.encode()
-        # The same statement in psycopg's placeholders (the SQL holds no other %).
-        self._cursor_sql = text.replace("$1", "%s").encode()
+        self._sql = self._build(columns).encode()
         self._extra = columns.extra
         self._mutex = threading.Lock()
         self._conn: psycopg.Connection | None = None
-        self._prepared = False  # whether _STATEMENT exists on self._conn
         self._pid = 0
 
     def execute(self, rows: list[EventRow]) -> dict[tuple[int, str], int]:
@@ -82,44 +74,17 @@ class PgWriter:
             for name, value in extra:
                 record[name] = value()
             records.append(record)
-        data = _encode(records).encode()
+        data = _encode(records)
         try:
-            if settings.WEBHOOK_PG_WRITER == "cursor":
-                return self._through_cursor(conn, data)
-            return self._through_libpq(conn, data)
+            # prepare=True: psycopg prepares it on this connection at once and reuses it;
+            # False leaves nothing prepared (a pooler in transaction mode).
+            answer = conn.execute(
+                self._sql, [data], prepare=settings.WEBHOOK_PREPARED_INSERT
+            ).fetchall()
         except BaseException:
             self.close()  # broken, or in an unknown state: the next batch starts afresh
             raise
-
-    def _through_libpq(self, conn: psycopg.Connection, data: bytes) -> dict[tuple[int, str], int]:
-        pgconn = conn.pgconn
-        if settings.WEBHOOK_PREPARED_INSERT:
-            if not self._prepared:
-                self._check(conn, pgconn.prepare(_STATEMENT, self._sql), pq.ExecStatus.COMMAND_OK)
-                self._prepared = True
-            result = pgconn.exec_prepared(_STATEMENT, [data])
-        else:  # the unnamed statement: parsed for this batch, kept by nobody
-            result = pgconn.exec_params(self._sql, [data])
-        self._check(conn, result, pq.ExecStatus.TUPLES_OK)
-        cell = result.get_value  # RETURNING id, app_id, dedupe_key: never NULL
-        return {
-            (int(cell(i, 1) or b""), (cell(i, 2) or b"").decode()): int(cell(i, 0) or b"")
-            for i in range(result.ntuples)
-        }
-
-    def _through_cursor(self, conn: psycopg.Connection, data: bytes) -> dict[tuple[int, str], int]:
-        # prepare=True: psycopg prepares it on this connection at once and reuses it;
-        # False leaves nothing prepared (a pooler in transaction mode).
-        rows = conn.execute(
-            self._cursor_sql, [data.decode()], prepare=settings.WEBHOOK_PREPARED_INSERT
-        ).fetchall()
-        return {(int(app_id), str(key)): int(pk) for pk, app_id, key in rows}
-
-    @staticmethod
-    def _check(conn: psycopg.Connection, result: pq.abc.PGresult, status: pq.ExecStatus) -> None:
-        """Raise the error of a command that did not end in ``status``."""
-        if result.status != status:
-            raise errors.error_from_result(result, encoding=conn.info.encoding)
+        return {(int(app_id), str(key)): int(pk) for pk, app_id, key in answer}
 
     def _open(self) -> psycopg.Connection:
         """The connection batches run on, opened now if there is none."""
@@ -128,7 +93,6 @@ class PgWriter:
                 self._conn = None  # inherited across a fork: the parent's, never ours to use
             if self._conn is None or self._conn.closed:
                 self._conn = self._connect()
-                self._prepared = False
                 self._pid = os.getpid()
             return self._conn
 
@@ -170,7 +134,7 @@ class PgWriter:
         return (
             f"INSERT INTO {columns.table} ({', '.join(map(qn, columns.inserted))}) "  # noqa: S608
             f"SELECT {', '.join(selected)} "
-            f"FROM ROWS FROM (json_to_recordset($1::json) AS ({definition})) "
+            f"FROM ROWS FROM (json_to_recordset(%s::json) AS ({definition})) "
             f"WITH ORDINALITY AS r({aliases}) ORDER BY r.{qn(_ORDINAL)} "
             f"{columns.conflict} {columns.returning}"
         )
