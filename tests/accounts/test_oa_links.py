@@ -38,6 +38,7 @@ def test_it_shows_the_admin_every_button_the_apps_registered(client, admin, oa):
     assert list(_buttons(client, admin, oa).items()) == [
         ("btn-api-logs", f"/admin/apilog/apilog/?oa__id__exact={oa.pk}"),
         ("btn-zalo-partners", f"/admin/partners/zalopartnerlink/?oa__id__exact={oa.pk}"),
+        ("btn-zalo-history", reverse("admin:events_history", args=[oa.pk])),
         ("btn-zbs-templates", f"/admin/zbs/template/?oa__id__exact={oa.pk}"),
         ("btn-health", f"/admin/diagnostics/healthsnapshot/?oa={oa.pk}"),
         ("btn-escalation", reverse("admin:diagnostics_escalation", args=["oa", oa.pk])),

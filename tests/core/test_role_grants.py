@@ -39,7 +39,7 @@ def test_the_roles_hold_what_they_held_when_one_module_listed_them():
     # It should give the Zalo Admin every permission of the apps they run, not the
     # events list (granted by an admin), nor Django's own (users, groups).
     admin_apps = ("accounts", "apilog", "partners", "inbox", "zbs", "diagnostics")
-    admin_apps += ("webhooks", "api")
+    admin_apps += ("webhooks", "api", "privacy")
     assert _held(ZALO_ADMIN) == _of(*admin_apps)
     # It should give CS agents the inbox and contacts, and templates for a closed window.
     assert _held(CS_AGENT) == (

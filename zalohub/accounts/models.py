@@ -32,9 +32,11 @@ class ZaloApp(models.Model):
         help_text=_("Only for the fixed mode: the verifier whose challenge the console pins."),
     )
     # Which variant of the webhook signature Zalo's deliveries match (zalo.signature:
-    # sources disagree), and when one last matched; noted by the webhook endpoint.
+    # sources disagree), and when one last matched; noted by the webhook endpoint. A
+    # database default too: code that predates the column (a rolling upgrade, an older
+    # migration's model) still inserts apps.
     webhook_mac_variant = models.CharField(
-        _("webhook signature variant"), max_length=16, blank=True, editable=False
+        _("webhook signature variant"), max_length=16, blank=True, editable=False, db_default=""
     )
     webhook_mac_matched_at = models.DateTimeField(
         _("webhook signature last matched"), null=True, blank=True, editable=False
@@ -166,7 +168,7 @@ class OAuthSession(models.Model):
     )
     # The admin's browser session that started it (a hash of a random value kept in that
     # session): the callback must come back to the same browser.
-    browser = models.CharField(max_length=64, blank=True, editable=False)
+    browser = models.CharField(max_length=64, blank=True, editable=False, db_default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
