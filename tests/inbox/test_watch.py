@@ -6,12 +6,20 @@ tests/core/test_serve.py run the same path against the database in a real server
 
 import asyncio
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from zalohub.core import shutdown
 from zalohub.inbox import live, watch
 from zalohub.inbox.stream import Scope
+
+
+def _in_a_thread(coroutine):  # type: ignore[no-untyped-def]
+    """asyncio.run in a thread of its own: a browser test earlier in the run leaves
+    Playwright's event loop running in this one (as a server runs streams off it)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class Reads:
@@ -56,7 +64,7 @@ def test_streams_of_one_scope_share_one_read():
             await s.aclose()
         return seconds, during
 
-    seconds, during = asyncio.run(run())
+    seconds, during = _in_a_thread(run())
     # It should tell each page what changed against its own cursor...
     assert seconds[:20] == [": tick\n\n"] * 20
     assert seconds[20].startswith("event: list\nid: a~-\n")
@@ -82,7 +90,7 @@ def test_a_wake_up_for_its_oa_reads_before_the_tick(settings):
         await stream.aclose()
         return changed
 
-    changed = asyncio.run(run())
+    changed = _in_a_thread(run())
     # It should read again on the wake-up, long before the 30 s tick, and say so.
     assert changed.startswith("event: list\nid: b~-\n")
     assert reads.calls[scope] == 2
@@ -100,7 +108,7 @@ def test_draining_ends_every_stream_with_a_retry_hint():
         shutdown.begin()
         return [[part async for part in s] for s in streams]
 
-    rests = asyncio.run(run())
+    rests = _in_a_thread(run())
     # It should end each stream at once (not after its 60 s) with one retry hint, 1-5 s.
     for rest in rests:
         assert len(rest) == 1 and rest[0].startswith("retry: ")

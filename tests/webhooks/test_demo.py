@@ -4,9 +4,18 @@ with the subscription's secret, also after a rotation, and lists it on its page.
 import httpx
 import pytest
 
+from tests.webhooks.receiver import run_deliveries
 from zalohub.webhooks.demo_receiver import DemoReceiver, demo_subscription, subscription_secrets
 from zalohub.webhooks.models import Subscription
 from zalohub.webhooks.services import subscription_rotate_secret, subscription_send_test
+
+
+@pytest.fixture
+def deliver():  # type: ignore[no-untyped-def]
+    """Deliveries in a thread of their own, as the worker's are: a browser test earlier in
+    the run leaves Playwright's event loop running in this one (the rows are committed:
+    a transaction test)."""
+    yield from run_deliveries(own_thread=True)
 
 
 @pytest.mark.django_db(transaction=True)
