@@ -135,6 +135,11 @@ ALLOWED = {
     "webhooks",
     "otp",
     "csv",
+    # HTTP methods, as an API log names a call ("GET oa.user.detail").
+    "get",
+    "post",
+    # A loanword Vietnamese customers write ("Alo shop ơi"): their messages are data.
+    "shop",
 }
 # The demo's own data, written as the demo writes it: OA and app names, role (group)
 # names, logins. Taken out of the text before its words are read.

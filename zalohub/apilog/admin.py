@@ -45,6 +45,8 @@ REF_LABELS = {
     "partner_link": _("Zalo partner link"),
     "zbs.template": _("ZBS template"),
     "inbox.upload": _("Image sent from the inbox"),
+    "oa": _("Official account"),
+    "conversation": _("conversation"),
 }
 
 
@@ -118,7 +120,7 @@ class ApiLogAdmin(admin.ModelAdmin):
         "kind_display",
         "error_text",
         "duration_display",
-        "ref_type",
+        "caused_by",
         "ref_id",
         "request_id",
         "request_headers",
@@ -126,6 +128,10 @@ class ApiLogAdmin(admin.ModelAdmin):
         "response_body_display",
     ]
     fields = tuple(readonly_fields)
+
+    @admin.display(description=_("caused by"))
+    def caused_by(self, obj: ApiLog) -> str:
+        return str(REF_LABELS.get(obj.ref_type, obj.ref_type))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
+from zalohub.core.stored_text import Reason, as_reason
 from zalohub.inbox.models import Conversation
 from zalohub.inbox.present import describe_remaining
 from zalohub.inbox.services import Band, ReplyWindow, reply_window
@@ -44,12 +45,13 @@ def _key(conversation: Conversation) -> str:
     return f"zalohub:inbox:quota:{conversation.oa_id}:{conversation.zalo_user_id}:{marks}"
 
 
-def _ask(conversation: Conversation) -> dict[str, int | None] | str:
+def _ask(conversation: Conversation) -> dict[str, int | None] | Reason:
     """{"remain": free replies left or None, "last": last interaction in epoch ms or
-    None}, or the reason Zalo gave none; cached per conversation."""
+    None}, or the reason Zalo gave none (a Reason: each reader's language, although
+    the answer is cached for all); cached per conversation."""
     key = _key(conversation)
     cached = cache.get(key)
-    if isinstance(cached, dict | str):
+    if isinstance(cached, dict | Reason):
         return cached
     oa = conversation.oa
     try:
@@ -61,7 +63,7 @@ def _ask(conversation: Conversation) -> dict[str, int | None] | str:
                 ),
             )
     except (ZaloError, TokenUnavailable) as exc:
-        answer: dict[str, int | None] | str = str(exc)
+        answer: dict[str, int | None] | Reason = as_reason(exc)
     else:
         last = quota.last_interaction
         answer = {
@@ -95,8 +97,9 @@ def reply_window_checked(conversation: Conversation, now: datetime | None = None
     if conversation.oa.status != OfficialAccount.Status.CONNECTED:
         return CheckedWindow(local, LOCAL, _("the OA is not connected, so Zalo was not asked"))
     answer = _ask(conversation)
-    if isinstance(answer, str):
-        return CheckedWindow(local, LOCAL, _("Zalo's quota did not answer: %s") % answer)
+    if isinstance(answer, Reason):
+        why = _("Zalo's quota did not answer: %s") % answer.render()
+        return CheckedWindow(local, LOCAL, why)
     remain, last_ms = answer["remain"], answer["last"]
     if remain is None:
         return CheckedWindow(local, LOCAL, _("Zalo's quota said nothing about replies"))
