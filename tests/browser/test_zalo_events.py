@@ -11,7 +11,11 @@ from zalohub.core.roles import CS_AGENT, ZALO_ADMIN, ZALO_EVENTS
 from zalohub.events.models import ProcessingState, ZaloEvent, ZaloState
 from zalohub.events.outbound.oa_message import message_send
 from zalohub.events.processing.queue import drain
-from zalohub.sandbox.world import SON_SUPPORT_USER_ID
+from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
+
+# An OA of the app that is never authorized here: its events stay in Error (an event
+# for an OA that gets authorized is processed by itself then, issue 16).
+UNAUTHORIZED_OA_ID = "4310500000000000099"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,13 +53,13 @@ def _open_row(page, event: ZaloEvent) -> None:
 def test_it_lets_a_granted_user_find_and_recover_failed_events(
     page, live_server, sandbox, zalo_app, output_dir, request
 ):
-    # A customer writes before the OA is authorized: processing fails.
-    raw = fixture("user_send_text__official")
+    # A customer writes to an OA of the app that is not authorized: processing fails.
+    raw = fixture("user_send_text__official").replace(OA_SUPPORT_ID, UNAUTHORIZED_OA_ID)
     assert post_webhook(Client(), zalo_app.app_id, raw, key=zalo_app.oa_secret_key).status_code
     drain()
     errored = ZaloEvent.objects.get(event_name="user_send_text")
     assert errored.processing_state == ProcessingState.ERROR
-    # The OA gets connected; a reply is refused by Zalo once, so its delivery fails.
+    # Another OA gets connected; a reply is refused by Zalo once, so its delivery fails.
     oa = request.getfixturevalue("connected_oa")
     sandbox.add_fault("oa.message.cs", "zalo_error", code=-230, times=1)
     message = message_send(oa=oa, user_id=SON_SUPPORT_USER_ID, text="Báo giá tháng 11")
@@ -107,10 +111,13 @@ def test_it_lets_a_granted_user_find_and_recover_failed_events(
     assert _state(page, "processing") == "Queued"
     drain()  # the worker's dispatcher
     errored.refresh_from_db()
-    assert errored.processing_state == ProcessingState.PROCESSED, errored.error_message
+    # Its OA is still not connected: processed again from its payload, it fails again,
+    # with one more attempt and the same explanation.
+    assert errored.processing_state == ProcessingState.ERROR
+    assert errored.attempts == 2
     page.reload()
-    assert _state(page, "processing") == "Processed"
-    assert page.locator(".field-message_text").inner_text().endswith("Xin chào, tôi cần báo giá")
+    assert _state(page, "processing") == "Error"
+    assert "not connected" in page.locator("div.form-row.field-error_text").inner_text()
     page.screenshot(path=str(output_dir / "zalo-event-retried.png"), full_page=True)
 
     # It should show the failed message with its attempt and the API logs of its call.
