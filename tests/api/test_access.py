@@ -9,6 +9,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from tests.api.conftest import SON, send_due
+from zalohub.accounts import ratelimit as window_counter
 from zalohub.api import ratelimit
 from zalohub.api.keys import key_revoke
 from zalohub.api.models import ApiKey, Capability
@@ -106,7 +107,7 @@ def test_rate_limit_in_the_database(make_key, settings):
     settings.REDIS_URL = ""
     _limit_reached(make_key)
     # Split over shares (rows) of the minute, the limit is still exact.
-    assert sum(ratelimit.shares(10)) == 10 and sum(ratelimit.shares(3)) == 3
+    assert sum(ratelimit.REQUESTS.shares(10)) == 10 and sum(ratelimit.REQUESTS.shares(3)) == 3
     key, _api = make_key(rate=10)
     assert [ratelimit.take(key) for _ in range(10)] == [0.0] * 10
     assert ratelimit.take(key) > 0
@@ -114,12 +115,12 @@ def test_rate_limit_in_the_database(make_key, settings):
 
 def test_rate_limit_in_redis(make_key):
     with override_settings(REDIS_URL="redis://127.0.0.1:6379/4"):
-        ratelimit._redis.cache_clear()
-        ratelimit._redis().flushdb()
+        window_counter._redis.cache_clear()
+        window_counter._redis().flushdb()
         try:
             _limit_reached(make_key)
         finally:
-            ratelimit._redis.cache_clear()
+            window_counter._redis.cache_clear()
 
 
 def test_health_needs_no_key():

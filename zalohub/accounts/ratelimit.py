@@ -1,18 +1,25 @@
-"""Per-app call budget shared by every worker: Zalo allows about 4,000 calls a minute per
-app and answers -32 past it; we stop before it has to. It sits beside the client (and
-below every app that calls Zalo): sends, profile fetches and syncs spend the same budget.
+"""Per-minute budgets shared by every process, and the per-app budget of calls to Zalo.
 
-Two stores: the database (a counter row per app and minute, bumped by a conditional
-UPDATE), or Redis (INCR with expiry) when ZALOHUB_REDIS_URL is set.
+``WindowCounter`` counts uses of a budget per key and minute: in the database (counter
+rows per key and minute, one conditional UPDATE a use, the minute optionally split over
+shards so that concurrent users mostly take different rows), or in Redis (INCR with
+expiry) when ZALOHUB_REDIS_URL is set. Never in process memory: N processes would allow
+N times the limit. Zalo's call budget below and the API keys' request limit
+(``zalohub.api.ratelimit``) are two counters of this one kind.
+
+Zalo allows about 4,000 calls a minute per app and answers -32 past it; we stop before it
+has to. The budget sits beside the client (and below every app that calls Zalo): sends,
+profile fetches and syncs spend the same budget.
 """
 
-import contextlib
 import functools
+import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
@@ -34,27 +41,95 @@ def _redis() -> "redis.Redis":
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
 
 
+@dataclass(frozen=True)
+class WindowCounter:
+    """Uses of a budget per key and minute. ``model`` has ``window_start`` and ``count``,
+    the field ``key_field``, a ``shard`` when ``shards`` > 1 and an ``exhausted`` flag
+    when the window can be ``stop``\\ ped early; ``redis_prefix`` names its Redis keys."""
+
+    model: type[models.Model]
+    key_field: str
+    redis_prefix: str
+    # Rows a key's minute is split over: concurrent uses mostly take different rows.
+    shards: int = 1
+    stoppable: bool = False
+
+    def shares(self, limit: int) -> list[int]:
+        """The limit split over the shards (exactly: they add up to it)."""
+        n = self.shards
+        return [limit // n + (1 if s < limit % n else 0) for s in range(n)]
+
+    def _redis_key(self, key: object, start: datetime) -> str:
+        return f"{self.redis_prefix}:{key}:{int(start.timestamp())}"
+
+    def _row(self, key: object, start: datetime, shard: int) -> dict[str, Any]:
+        row: dict[str, Any] = {self.key_field: key, "window_start": start}
+        if self.shards > 1:
+            row["shard"] = shard
+        return row
+
+    def _bump(self, key: object, start: datetime, shard: int, share: int) -> bool:
+        row = self._row(key, start, shard)
+        window = self.model._default_manager.filter(**row, count__lt=share)
+        if self.stoppable:
+            window = window.filter(exhausted=False)
+        if window.update(count=F("count") + 1):
+            return True
+        # The share's first use this minute (or the share is used up, or stopped).
+        self.model._default_manager.bulk_create([self.model(**row)], ignore_conflicts=True)
+        return bool(window.update(count=F("count") + 1))
+
+    def take(self, key: object, limit: int, *, now: datetime | None = None) -> float:
+        """Count one use of ``key``'s budget: 0 when allowed, else the seconds until the
+        next window opens."""
+        now = now or timezone.now()
+        start = _window(now)
+        wait = (start + timedelta(minutes=1) - now).total_seconds()
+        if settings.REDIS_URL:
+            name = self._redis_key(key, start)
+            pipe = _redis().pipeline()
+            pipe.incr(name)
+            pipe.expire(name, 120)
+            if self.stoppable:
+                pipe.exists(f"{name}:exhausted")
+            count, _, *stopped = pipe.execute()
+            return 0.0 if count <= limit and not any(stopped) else wait
+        # A random share first, the others when it is used up: the key is refused only
+        # when every share is, so exactly ``limit`` uses pass a minute.
+        split = self.shares(limit)
+        first = random.randrange(self.shards)
+        for n in range(self.shards):
+            shard = (first + n) % self.shards
+            if split[shard] and self._bump(key, start, shard, split[shard]):
+                return 0.0
+        return wait
+
+    def stop(self, key: object, *, now: datetime | None = None) -> None:
+        """Nothing more for ``key`` this window, whatever the count says."""
+        assert self.stoppable, "this counter's windows cannot be stopped"
+        start = _window(now or timezone.now())
+        if settings.REDIS_URL:
+            _redis().set(f"{self._redis_key(key, start)}:exhausted", 1, ex=120)
+            return
+        rows = [self.model(**self._row(key, start, s)) for s in range(self.shards)]
+        self.model._default_manager.bulk_create(rows, ignore_conflicts=True)
+        self.model._default_manager.filter(**{self.key_field: key, "window_start": start}).update(
+            exhausted=True
+        )
+
+    def prune(self, *, older_than: timedelta = timedelta(hours=1)) -> int:
+        cutoff = timezone.now() - older_than
+        return self.model._default_manager.filter(window_start__lt=cutoff).delete()[0]
+
+
+# Calls to Zalo per app (keyed by the app's pk): one row a minute, as Zalo counts them.
+ZALO_CALLS = WindowCounter(RateWindow, "app_id", "zalohub:rate", stoppable=True)
+
+
 def acquire(app_id: str, *, now: datetime | None = None) -> float:
     """Take one call from the app's budget: 0 if allowed, else seconds until the next
     window opens."""
-    now = now or timezone.now()
-    start = _window(now)
-    wait = (start + timedelta(minutes=1) - now).total_seconds()
-    limit = settings.ZALO_RATE_LIMIT_PER_MINUTE
-    if settings.REDIS_URL:
-        key = f"zalohub:rate:{app_id}:{int(start.timestamp())}"
-        pipe = _redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = pipe.execute()
-        exhausted = _redis().exists(f"{key}:exhausted")
-        return 0.0 if count <= limit and not exhausted else wait
-    with contextlib.suppress(IntegrityError), transaction.atomic():
-        RateWindow.objects.get_or_create(app_id=app_id, window_start=start)
-    won = RateWindow.objects.filter(
-        app_id=app_id, window_start=start, count__lt=limit, exhausted=False
-    ).update(count=F("count") + 1)
-    return 0.0 if won else wait
+    return ZALO_CALLS.take(app_id, settings.ZALO_RATE_LIMIT_PER_MINUTE, now=now)
 
 
 def seconds_to_next_window(*, now: datetime | None = None) -> float:
@@ -66,17 +141,11 @@ def note_remaining(app_id: str, remaining: int | None, *, now: datetime | None =
     """Honour Zalo's own count: when it says nothing remains, stop for this window."""
     if remaining is None or remaining > 0:
         return
-    start = _window(now or timezone.now())
-    if settings.REDIS_URL:
-        _redis().set(f"zalohub:rate:{app_id}:{int(start.timestamp())}:exhausted", 1, ex=120)
-        return
-    with contextlib.suppress(IntegrityError), transaction.atomic():
-        RateWindow.objects.get_or_create(app_id=app_id, window_start=start)
-    RateWindow.objects.filter(app_id=app_id, window_start=start).update(exhausted=True)
+    ZALO_CALLS.stop(app_id, now=now)
 
 
 def prune(*, older_than: timedelta = timedelta(hours=1)) -> int:
-    return RateWindow.objects.filter(window_start__lt=timezone.now() - older_than).delete()[0]
+    return ZALO_CALLS.prune(older_than=older_than)
 
 
 def record_call(call: Call) -> None:

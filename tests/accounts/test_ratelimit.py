@@ -1,0 +1,78 @@
+"""The per-minute window counter that Zalo's call budget and the API keys share."""
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from django.test import override_settings
+
+from zalohub.accounts import ratelimit
+from zalohub.accounts.models import RateWindow
+
+MINUTE = datetime(2026, 12, 6, 5, 0, 10, tzinfo=UTC)
+REDIS_URL = "redis://127.0.0.1:6379/5"
+
+
+@pytest.fixture(params=["database", "redis"])
+def store(request, db) -> Iterator[str]:
+    if request.param == "database":
+        with override_settings(REDIS_URL=""):
+            yield request.param
+        return
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    with override_settings(REDIS_URL=REDIS_URL):
+        ratelimit._redis.cache_clear()
+        ratelimit._redis().flushdb()
+        try:
+            yield request.param
+        finally:
+            ratelimit._redis.cache_clear()
+
+
+def test_it_allows_exactly_the_limit_per_minute(store, settings):
+    settings.ZALO_RATE_LIMIT_PER_MINUTE = 3
+    # It should let three calls of an app pass this minute and hold the fourth until the
+    # next minute opens (50 s away).
+    assert [ratelimit.acquire("7", now=MINUTE) for _ in range(3)] == [0.0] * 3
+    assert ratelimit.acquire("7", now=MINUTE) == 50.0
+    # It should count each app on its own, and start again next minute.
+    assert ratelimit.acquire("8", now=MINUTE) == 0.0
+    assert ratelimit.acquire("7", now=MINUTE + timedelta(minutes=1)) == 0.0
+
+
+def test_it_stops_a_window_when_zalo_says_nothing_remains(store, settings):
+    settings.ZALO_RATE_LIMIT_PER_MINUTE = 100
+    assert ratelimit.acquire("7", now=MINUTE) == 0.0
+    ratelimit.note_remaining("7", 3, now=MINUTE)
+    assert ratelimit.acquire("7", now=MINUTE) == 0.0
+    # It should refuse every call of the app for the rest of the minute, not the others.
+    ratelimit.note_remaining("7", 0, now=MINUTE)
+    assert ratelimit.acquire("7", now=MINUTE) == 50.0
+    assert ratelimit.acquire("8", now=MINUTE) == 0.0
+    assert ratelimit.acquire("7", now=MINUTE + timedelta(minutes=1)) == 0.0
+
+
+def test_it_stops_a_window_even_before_its_first_call(store, settings):
+    settings.ZALO_RATE_LIMIT_PER_MINUTE = 100
+    ratelimit.note_remaining("9", 0, now=MINUTE)
+    assert ratelimit.acquire("9", now=MINUTE) == 50.0
+
+
+def test_it_splits_a_sharded_minute_exactly():
+    sharded = dataclasses.replace(ratelimit.ZALO_CALLS, shards=4)
+    # It should spread the limit over the shards so that they add up to it exactly.
+    assert sharded.shares(10) == [3, 3, 2, 2] and sharded.shares(3) == [1, 1, 1, 0]
+    assert ratelimit.ZALO_CALLS.shares(5) == [5]
+
+
+def test_it_prunes_windows_older_than_an_hour(db, settings):
+    settings.REDIS_URL = ""
+    now = datetime.now(UTC)
+    ratelimit.acquire("7", now=now - timedelta(hours=2))
+    ratelimit.acquire("7", now=now)
+    assert ratelimit.prune() == 1 and RateWindow.objects.count() == 1
