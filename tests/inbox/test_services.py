@@ -86,9 +86,12 @@ def test_it_refuses_an_empty_reply(db, customer_writes, agent):
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
 
 
-def test_it_refuses_a_reply_outside_the_window(db, customer_writes, agent):
+def test_it_refuses_a_reply_outside_the_window(db, sandbox, customer_writes, agent):
     customer_writes()
     conversation = _age(conversation_of(), 24 * 8)
+    # Zalo's per-user quota decides the window (issue 16 §11): Zalo saw him then too.
+    customer = sandbox.users[conversation.oa.oa_id][conversation.zalo_user_id]
+    customer["last_interaction"] = int((timezone.now() - timedelta(days=8)).timestamp())
     # It should refuse before calling Zalo, naming the -230 rule and the template way.
     with pytest.raises(SendRefused, match="-230") as refused:
         services.conversation_reply(conversation=conversation, actor=agent, text="Chào")

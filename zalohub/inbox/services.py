@@ -189,16 +189,11 @@ def _check_can_send(conversation: Conversation, now: datetime) -> None:
             )
             % {"name": display_name(conversation)}
         )
-    window = reply_window(conversation, now)
-    if window.band == Band.CLOSED:
-        raise SendRefused(
-            _(
-                "The reply window is closed: the customer's last interaction was more than "
-                "%(days)d days ago, so Zalo refuses consultation messages (-230). Send a ZBS "
-                "template instead."
-            )
-            % {"days": settings.INBOX_REPLY_WINDOW_DAYS}
-        )
+    # The thread's own decision: Zalo's quota where it answers, else computed here.
+    # Imported here: reply_check builds on window, which builds on this module.
+    from zalohub.inbox.reply_check import check_reply_window
+
+    check_reply_window(conversation, now)
 
 
 def _check_not_overtaken(conversation: Conversation, actor: Any, seen_message_id: int) -> None:
