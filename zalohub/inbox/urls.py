@@ -1,6 +1,6 @@
 from django.urls import path
 
-from zalohub.inbox import report_views, team_views, views
+from zalohub.inbox import offer_views, report_views, team_views, views
 
 app_name = "inbox"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("c/<int:pk>/", views.conversation_page, name="conversation"),
     path("c/<int:pk>/thread/", views.thread_part, name="thread"),
     path("c/<int:pk>/reply/", views.reply, name="reply"),
+    path("c/<int:pk>/offer/", offer_views.offer_send, name="offer_send"),
     path("c/<int:pk>/assign/", views.assign, name="assign"),
     path("c/<int:pk>/status/", team_views.status, name="status"),
     path("c/<int:pk>/note/", team_views.note, name="note"),

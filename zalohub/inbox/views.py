@@ -28,7 +28,7 @@ from zalohub.inbox import access, services, stream, team, team_present
 from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.present import group_messages
 from zalohub.inbox.uploads import RULES
-from zalohub.inbox.window import window_extras
+from zalohub.inbox.window import offer_extras, window_extras
 
 
 def _denied(request: HttpRequest, message: str) -> HttpResponse:
@@ -182,6 +182,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
     }
     if conversation is not None:
         context.update(_thread_context(request, conversation))
+        context.update(offer_extras(request, conversation, context["window"]))
     return render(request, "inbox/inbox.html", context)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from zalohub.accounts.models import OfficialAccount
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.core.stored_text import Reason, as_reason
+from zalohub.events.window_offers import window_offers
 from zalohub.inbox.models import Conversation
 from zalohub.inbox.present import describe_remaining
 from zalohub.inbox.services import Band, ReplyWindow, reply_window
@@ -124,3 +126,16 @@ def window_extras(conversation: Conversation) -> dict[str, object]:
             + f"?oa__id__exact={conversation.oa_id}&zalo_tag="
         ),
     }
+
+
+# The bands in which a consultation reply is no longer free: billed, or refused (-230).
+NOT_FREE = (Band.BILLED, Band.CLOSED)
+
+
+def offer_extras(request: HttpRequest, conversation: Conversation, window: ReplyWindow) -> dict:
+    """What the composer offers instead of a free reply (issue 19: the OA's Approved
+    templates, filled from the customer), only while the checked window says none is free."""
+    if window.band not in NOT_FREE:
+        return {"offers": None}
+    oa, link = conversation.oa, conversation.partner_link
+    return {"offers": window_offers(oa=oa, link=link, user=request.user)}
