@@ -1,11 +1,13 @@
 """Every documented variant of Zalo's webhook signature is accepted (API.md §3.2, two
 CONFLICTs: the app id or the OA id first; the OA secret key or the app secret key), the
 one that matched is kept on each event and on the app, and diagnostics names it when it
-blames the key (issue 16 §5)."""
+blames the key (issue 16 §5). Each variant is signed both by the tests' own signer and by
+the sandbox Zalo's (its ``signing`` setting), and the sandbox delivers each to a live hub."""
 
 import json
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -28,6 +30,32 @@ from zalohub.sandbox.world import (
 pytestmark = pytest.mark.django_db
 FIXTURE_OA = "4310500000000000001"  # the OA id in follow__official
 APP_SECRET = demo_world()["apps"][0]["secret_key"]
+# The sandbox's name for each of the hub's variants ("<first term>+<key>").
+SANDBOX_SIGNING = {
+    "app_id": "app_id+oa_key",
+    "oa_id": "oa_id+oa_key",
+    "app_id+app_key": "app_id+app_key",
+    "oa_id+app_key": "oa_id+app_key",
+}
+
+
+def _sandbox(base: str, path: str, body: dict) -> dict:
+    answer = httpx.post(f"{base}/_sandbox/{path}", json=body, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _signed_by_sandbox(base: str, raw: str, variant: str) -> tuple[bytes, str]:
+    """The body and X-ZEvent-Signature the sandbox Zalo sends for this event when set to
+    sign as ``variant`` (no webhook target: the delivery stays in its log)."""
+    settings = _sandbox(base, "webhooks", {"signing": SANDBOX_SIGNING[variant]})
+    assert settings["signing"] == SANDBOX_SIGNING[variant]
+    body = {"oa_id": OA_SUPPORT_ID, "app_id": APP_SUPPORT_ID, "payload": json.loads(raw)}
+    [made] = _sandbox(base, "webhooks/emit", body)["emitted"][0]["deliveries"]
+    log = httpx.get(f"{base}/_sandbox/webhooks/deliveries", timeout=5).json()
+    [delivery] = [d for d in log["deliveries"] if d["id"] == made]
+    assert delivery["state"] == "no_target"
+    return delivery["body"].encode(), delivery["headers"]["X-ZEvent-Signature"]
 
 
 def _follow(n: int) -> str:
@@ -35,6 +63,7 @@ def _follow(n: int) -> str:
     return fixture("follow__official", **{'"timestamp": "': f'"timestamp": "{n}'})
 
 
+@pytest.mark.parametrize("signer", ["tests", "sandbox"])
 @pytest.mark.parametrize(
     ("first", "key", "variant"),
     [
@@ -44,18 +73,30 @@ def _follow(n: int) -> str:
         ("oa", "app", "oa_id+app_key"),
     ],
 )
-def test_it_accepts_each_variant_and_notes_it_on_the_app(zalo_app, first, key, variant):
+def test_it_accepts_each_variant_and_notes_it_on_the_app(
+    zalo_app, sandbox_server, first, key, variant, signer
+):
     receive.forget_cached_lookups()
     raw = _follow(1)
     assert json.loads(raw)["oa_id"] == FIXTURE_OA
-    answer = post_webhook(
-        Client(),
-        zalo_app.app_id,
-        raw,
-        key=zalo_app.oa_secret_key if key == "oa" else APP_SECRET,
-        first=zalo_app.app_id if first == "app" else FIXTURE_OA,
-        prefix=first == "oa",  # with and without "mac="
-    )
+    if signer == "tests":
+        answer = post_webhook(
+            Client(),
+            zalo_app.app_id,
+            raw,
+            key=zalo_app.oa_secret_key if key == "oa" else APP_SECRET,
+            first=zalo_app.app_id if first == "app" else FIXTURE_OA,
+            prefix=first == "oa",  # with and without "mac="
+        )
+    else:
+        # The sandbox Zalo's own signer, set to this variant through its control URL.
+        body, signature = _signed_by_sandbox(sandbox_server.base_url, raw, variant)
+        answer = Client().post(
+            f"/zalo/webhook/{zalo_app.app_id}/",
+            data=body,
+            content_type="application/json",
+            HTTP_X_ZEVENT_SIGNATURE=signature,
+        )
     assert answer.status_code == 200, answer.content
     # It should keep the variant on the event and on the app, with when it matched.
     assert ZaloEvent.objects.get().signature_variant == variant
@@ -127,3 +168,27 @@ def test_the_wrong_secret_finding_names_the_variant_that_last_matched(client, co
     assert "re-sent by Zalo" in webhook.summary
     assert "matched the signature variant: App ID + app secret key" in webhook.summary
     assert "App ID + app secret key" in dict(webhook.facts)["Signature variant"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("variant", list(SANDBOX_SIGNING))
+def test_a_webhook_the_sandbox_sends_is_accepted_and_its_variant_recorded(
+    zalo_app, sandbox_server, live_server, variant
+):
+    receive.forget_cached_lookups()
+    base = sandbox_server.base_url
+    settings = {"hub": live_server.url, "signing": SANDBOX_SIGNING[variant], "receipt_delay": None}
+    assert _sandbox(base, "webhooks", settings)["signing"] == SANDBOX_SIGNING[variant]
+    # Mr. Son follows the Support OA: the sandbox signs and POSTs to the live hub.
+    follow = {"oa_id": OA_SUPPORT_ID, "user_id": SON_SUPPORT_USER_ID}
+    [made] = _sandbox(base, "customers/follow", follow)["emitted"][0]["deliveries"]
+    log = httpx.get(f"{base}/_sandbox/webhooks/deliveries", params={"wait": "10"}, timeout=15)
+    [delivery] = [d for d in log.json()["deliveries"] if d["id"] == made]
+    # It should be accepted at the first attempt...
+    assert delivery["state"] == "delivered", delivery
+    assert [a["status"] for a in delivery["attempts"]] == [200]
+    # ... and the app should record this variant as the one that matched.
+    event = ZaloEvent.objects.get()
+    assert (event.event_name, event.signature_variant) == ("follow", variant)
+    zalo_app.refresh_from_db()
+    assert zalo_app.webhook_mac_variant == variant

@@ -195,6 +195,52 @@ def test_loopback_targets_are_accepted():
         assert check_target(url) == url
 
 
+APP_SECRET = "sandbox-secret-app-a"  # the Support app's secret key in the demo world
+
+
+@pytest.mark.parametrize(
+    ("signing", "first", "key", "variant"),
+    [
+        ("app_id+oa_key", APP_SUPPORT_ID, OA_SECRET, "app_id"),
+        ("oa_id+oa_key", OA_SUPPORT_ID, OA_SECRET, "oa_id"),
+        ("app_id+app_key", APP_SUPPORT_ID, APP_SECRET, "app_id+app_key"),
+        ("oa_id+app_key", OA_SUPPORT_ID, APP_SECRET, "oa_id+app_key"),
+    ],
+)
+def test_it_signs_the_way_its_setting_says(wire, hooked, signing, first, key, variant):
+    settings = wire.control("POST", "webhooks", {"signing": signing})
+    assert settings.status_code == 200 and settings.json()["signing"] == signing
+    _say(wire, text="Chào shop")
+    wire.deliveries()
+    [got] = hooked.received
+    timestamp = got.json()["timestamp"]
+    # It should make the MAC from that first term and that key (API.md §3.2, CONFLICTs)...
+    signature = got.header("X-ZEvent-Signature")
+    assert signature == _expected_mac(first, got.body, timestamp, key)
+    # ... which the hub's verifier names as that variant.
+    named = verify_webhook(
+        header=signature,
+        raw_body=got.body.decode(),
+        timestamp=timestamp,
+        secret_key=OA_SECRET,
+        app_id=APP_SUPPORT_ID,
+        oa_id=OA_SUPPORT_ID,
+        app_secret_key=APP_SECRET,
+    )
+    assert named == variant
+
+
+def test_it_signs_as_documented_unless_told_and_refuses_unknown_signings(wire, sandbox):
+    # It should start with the documented MAC, and again after a world reset.
+    assert wire.control("GET", "webhooks").json()["signing"] == "app_id+oa_key"
+    assert wire.control("POST", "webhooks", {"signing": "oa_id+app_key"}).status_code == 200
+    for bad in ("hmac", "", 1):
+        assert wire.control("POST", "webhooks", {"signing": bad}).status_code == 400, bad
+    assert wire.control("GET", "webhooks").json()["signing"] == "oa_id+app_key"
+    sandbox.reset()
+    assert wire.control("GET", "webhooks").json()["signing"] == "app_id+oa_key"
+
+
 def test_it_refuses_at_send_time_a_target_that_slipped_through(wire, sandbox):
     emitter = Emitter()
     [delivery] = emitter.deliver(

@@ -56,11 +56,12 @@ def _emitted(items: list[Emitted]) -> HttpResponse:
 def webhooks_view(request: HttpRequest, state: SandboxState) -> HttpResponse:
     """POST ``{"hub": url}`` or ``{"app_id", "url"}``, and/or ``time_factor``, ``timeout``,
     ``receipt_delay`` (null: receipts only on command), ``receipt_sender`` ("oa" or
-    "user": the side receipts name the OA on), ``echo`` (oa_send_* for API sends)."""
+    "user": the side receipts name the OA on), ``echo`` (oa_send_* for API sends),
+    ``signing`` (how the MAC is made: one of webhooks.SIGNINGS, the documented first)."""
     if request.method == "POST":
         body = _body(request) or {}
         allowed = {"hub", "app_id", "url", "time_factor", "timeout", "receipt_delay"}
-        allowed |= {"receipt_sender", "echo"}
+        allowed |= {"receipt_sender", "echo", "signing"}
         if set(body) - allowed:
             raise BadRequest(
                 _("Webhook settings may have: %(fields)s.") % {"fields": ", ".join(sorted(allowed))}
@@ -71,7 +72,7 @@ def webhooks_view(request: HttpRequest, state: SandboxState) -> HttpResponse:
                 settings[name] = _number(body, name, None)
         if "receipt_delay" in body:
             settings["receipt_delay"] = _number(body, "receipt_delay", None)
-        for name in ("receipt_sender", "echo"):
+        for name in ("receipt_sender", "echo", "signing"):
             if name in body:
                 settings[name] = body[name]
         try:

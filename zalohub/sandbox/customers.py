@@ -65,7 +65,7 @@ def configure_webhooks(
     ``hub="http://127.0.0.1:8000"`` sets every app (or only ``app_id``) to
     ``<hub>/zalo/webhook/<app_id>/``; ``url`` sets one app's URL verbatim ("" clears).
     ``settings``: ``time_factor``, ``timeout``, ``receipt_delay`` (None: on command),
-    ``receipt_sender`` ("oa" or "user"), ``echo`` (see webhooks.WebhookConfig).
+    ``receipt_sender`` ("oa" or "user"), ``echo``, ``signing`` (see webhooks.WebhookConfig).
     """
     if app_id is not None and app_id not in state.apps:
         raise ValueError(f"unknown app {app_id}")
@@ -97,6 +97,7 @@ def webhook_settings(state: SandboxState) -> dict[str, Any]:
         "receipt_delay": config.receipt_delay,
         "receipt_sender": config.receipt_sender,
         "echo": config.echo,
+        "signing": config.signing,
         "pending": state.webhooks.pending(),
     }
 
@@ -123,6 +124,7 @@ def emit(
             url="" if app.get("unsubscribed") else app["webhook_url"],
             payload=build(app["app_id"], by_app),
             oa_secret_key=app["oa_secret_key"],
+            app_secret_key=app["secret_key"],
             duplicate=options.duplicate,
             delay=options.delay,
             corrupt=options.corrupt,

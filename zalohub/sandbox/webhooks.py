@@ -1,7 +1,9 @@
 """The webhook emitter: sign events as Zalo does and POST them to the hub, retrying.
 
 Written from API.md §3.1-§3.2, independently of the hub's verifier (``zalohub.zalo``):
-``X-ZEvent-Signature: mac=<sha256 hex of app_id + raw body + timestamp + OA secret key>``.
+``X-ZEvent-Signature: mac=<sha256 hex of app_id + raw body + timestamp + OA secret key>``,
+as documented; sources disagree on the first term and the key (two CONFLICTs), so the
+``signing`` setting picks any of the four (``SIGNINGS``) for tests and demos.
 A delivery that is not answered HTTP 200 is tried again on Zalo's schedule (30 s, 5 min,
 15 min, 30 min, 1 h), each retry carrying ``num_retry``; ``time_factor`` compresses the
 schedule for tests. One background thread sends, in due-time order, so events of one
@@ -50,12 +52,15 @@ def check_target(url: str) -> str:
     return url
 
 
-def sign(*, app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
+def sign(*, first: str, raw_body: bytes, timestamp: str, key: str) -> str:
     """The ``X-ZEvent-Signature`` value: plain SHA-256 (not HMAC), prefixed ``mac=``."""
-    digest = hashlib.sha256(
-        app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()
-    )
+    digest = hashlib.sha256(first.encode() + raw_body + timestamp.encode() + key.encode())
     return f"mac={digest.hexdigest()}"
+
+
+# How the MAC is made, "<first term>+<key>": the app id or the OA id first, the OA secret
+# key or the app secret key last (API.md §3.2, both CONFLICT). The first is documented.
+SIGNINGS = ("app_id+oa_key", "oa_id+oa_key", "app_id+app_key", "oa_id+app_key")
 
 
 def encode(payload: dict[str, Any]) -> bytes:
@@ -76,12 +81,19 @@ class WebhookConfig:
     receipt_delay: float | None = 0.5  # auto receipts after a send; None: on command only
     receipt_sender: str = "oa"  # see RECEIPT_SENDERS
     echo: bool = True  # oa_send_* for each message sent through the API, as Zalo does
+    signing: str = SIGNINGS[0]  # see SIGNINGS
 
     def update(self, **changes: Any) -> None:
+        known = {"time_factor", "timeout", "receipt_delay", "receipt_sender", "echo", "signing"}
         for name, value in changes.items():
-            if name not in {"time_factor", "timeout", "receipt_delay", "receipt_sender", "echo"}:
+            if name not in known:
                 raise ValueError(f"unknown webhook setting {name!r}")
             if value is None and name != "receipt_delay":
+                continue
+            if name == "signing":
+                if value not in SIGNINGS:
+                    raise ValueError(f"signing must be one of {SIGNINGS}")
+                self.signing = value
                 continue
             if name == "receipt_sender":
                 if value not in RECEIPT_SENDERS:
@@ -205,16 +217,23 @@ class Emitter:
         url: str,
         payload: dict[str, Any],
         oa_secret_key: str,
+        app_secret_key: str = "",
         duplicate: int = 0,
         delay: float = 0.0,
         corrupt: str | None = None,
     ) -> list[Delivery]:
-        """Sign and queue one event for one app (plus ``duplicate`` identical copies)."""
+        """Sign and queue one event for one app (plus ``duplicate`` identical copies), the
+        MAC made as the ``signing`` setting says."""
         if corrupt is not None and corrupt not in CORRUPTIONS:
             raise ValueError(f"corrupt must be one of {CORRUPTIONS}, not {corrupt!r}")
         if duplicate < 0 or delay < 0:
             raise ValueError("duplicate and delay cannot be negative")
-        body, headers = self._wire(app_id, payload, oa_secret_key, corrupt)
+        head, tail = self.config.signing.split("+")
+        term = app_id if head == "app_id" else oa_id
+        key = oa_secret_key if tail == "oa_key" else app_secret_key
+        if not term or not key:
+            raise ValueError(f"signing {self.config.signing!r} needs the {head} and the {tail}")
+        body, headers = self._wire(term, payload, key, corrupt)
         event_name = str(payload.get("event_name") or "")
         first: Delivery | None = None
         made: list[Delivery] = []
@@ -243,15 +262,13 @@ class Emitter:
 
     @staticmethod
     def _wire(
-        app_id: str, payload: dict[str, Any], key: str, corrupt: str | None
+        first: str, payload: dict[str, Any], key: str, corrupt: str | None
     ) -> tuple[bytes, dict[str, str]]:
         body = encode(payload)
         timestamp = str(payload.get("timestamp") or "")
-        signature = sign(app_id=app_id, raw_body=body, timestamp=timestamp, oa_secret_key=key)
+        signature = sign(first=first, raw_body=body, timestamp=timestamp, key=key)
         if corrupt == "signature":  # a MAC made with the wrong key
-            signature = sign(
-                app_id=app_id, raw_body=body, timestamp=timestamp, oa_secret_key=key + "-wrong"
-            )
+            signature = sign(first=first, raw_body=body, timestamp=timestamp, key=key + "-wrong")
         elif corrupt == "body":  # cut in transit: invalid JSON under the original MAC
             body = body[: max(1, len(body) // 2)]
         elif corrupt == "tampered":  # valid JSON, edited after signing
