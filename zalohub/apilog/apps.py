@@ -9,7 +9,7 @@ class ApiLogConfig(AppConfig):
 
     def ready(self) -> None:
         from zalohub.accounts.links import register_oa_link
-        from zalohub.apilog import services
+        from zalohub.apilog import removal, services  # noqa: F401  (removal)
         from zalohub.core.roles import ALL, ZALO_ADMIN, ZALO_EVENTS, register_role_grants
         from zalohub.zalo.transport import add_recorder
 

@@ -12,7 +12,7 @@ class InboxConfig(AppConfig):
 
         from zalohub.accounts.scope import register_oa_membership
         from zalohub.core.roles import ALL, CS_AGENT, ZALO_ADMIN, register_role_grants
-        from zalohub.inbox import access, rollup, search
+        from zalohub.inbox import access, removal, rollup, search  # noqa: F401  (removal)
 
         rollup.connect()
         # SQLite drops a table's triggers when Django rebuilds it: the search index's

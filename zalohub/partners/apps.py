@@ -10,7 +10,7 @@ class PartnersConfig(AppConfig):
     def ready(self) -> None:
         from zalohub.accounts.links import register_oa_link
         from zalohub.core.roles import ALL, CS_AGENT, ZALO_ADMIN, register_role_grants
-        from zalohub.partners import hooks, tasks  # noqa: F401  (periodic jobs)
+        from zalohub.partners import hooks, removal, tasks  # noqa: F401  (jobs, remover)
 
         hooks.connect()  # partners and links created one at a time reach the subscribers
 

@@ -15,23 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zalohub.core.records import RecordAdminMixin
+from zalohub.core.removal import report_labels
 from zalohub.events.models import Message
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.privacy.models import DataRemovalRequest
 from zalohub.privacy.services import RemovalRefused, removal_confirm, removal_dismiss
 
-REPORT_LABELS = {
-    "messages": gettext_lazy("Messages anonymized"),
-    "message_texts": gettext_lazy("Message texts removed"),
-    "attachments": gettext_lazy("Attachments removed"),
-    "sent_images": gettext_lazy("Pictures sent by staff removed"),
-    "conversations": gettext_lazy("Conversations anonymized"),
-    "events": gettext_lazy("Zalo events emptied"),
-    "api_logs": gettext_lazy("API log entries emptied"),
-    "tags": gettext_lazy("Zalo tags removed"),
-    "partner": gettext_lazy("Partner"),
-    "other_links": gettext_lazy("Links on other OAs (kept)"),
-}
 PARTNER_OUTCOMES = {
     "anonymized": gettext_lazy("anonymized (no other OA links to it)"),
     "kept": gettext_lazy("kept: other OAs link to it"),
@@ -40,7 +29,8 @@ PARTNER_OUTCOMES = {
 
 def report_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
-    for key, label in REPORT_LABELS.items():
+    # Each app labels the counts its remover writes (core.removal).
+    for key, label in report_labels().items():
         if key in report:
             value = report[key]
             shown = PARTNER_OUTCOMES.get(value, value) if key == "partner" else value

@@ -5,28 +5,18 @@ log rows that name them are anonymized; their partner too when no other OA links
 The request keeps the audit: counts, who, when, never the data.
 """
 
-import json
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Replace
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zalohub.apilog.models import ApiLog
-from zalohub.events.models import PENDING, Message, ProcessingState, ZaloEvent
-from zalohub.inbox.models import Conversation, SentImage
-from zalohub.partners.models import (
-    IdentityDecision,
-    NameSource,
-    Partner,
-    ZaloPartnerLink,
-    ZaloTagging,
-)
+from zalohub.core.removal import Person, remove_person
+from zalohub.events.models import PENDING, ProcessingState, ZaloEvent
+from zalohub.partners.models import Partner, PartnerPhone, ZaloPartnerLink
+from zalohub.partners.removal import partners_merged_into
 from zalohub.privacy.models import DataRemovalRequest, subject_ref
-
-REMOVED_NAME = "Removed customer %(n)d"  # stored like the "Zalo user" placeholder
 
 
 class RemovalRefused(Exception):
@@ -64,89 +54,45 @@ def removal_request_record(*, event: ZaloEvent) -> DataRemovalRequest:
     return request
 
 
-def _scrub_messages(oa_id: int, old: str, new: str) -> dict[str, int]:
-    messages = Message.objects.filter(oa_id=oa_id, zalo_user_id=old)
-    ids = list(messages.values_list("pk", flat=True))
-    attachments = sum(len(a or []) for a in messages.values_list("attachments", flat=True))
-    texts = messages.exclude(text="").count()
-    images, _per_model = SentImage.objects.filter(message_id__in=ids).delete()
-    Message.objects.filter(pk__in=ids).update(
-        text="", attachments=[], quote_msg_id="", zalo_user_id=new
+def removal_subject(req: DataRemovalRequest) -> Person:
+    """Who the request removes, with every id, name and phone that names them, read
+    before anything is removed (``core.removal``)."""
+    link = (
+        ZaloPartnerLink.objects.filter(oa_id=req.oa_id, zalo_user_id=req.zalo_user_id)
+        .select_related("partner", "oa")
+        .first()
     )
-    conversations = Conversation.objects.filter(oa_id=oa_id, zalo_user_id=old).update(
-        zalo_user_id=new
-    )
-    return {
-        "messages": len(ids),
-        "message_texts": texts,
-        "attachments": attachments,
-        "sent_images": images,
-        "conversations": conversations,
-    }
-
-
-def _scrub_events(oa_id: int, old: str, new: str, request_pk: int) -> int:
-    events = ZaloEvent.objects.filter(
-        Q(oa_id=oa_id, zalo_user_id=old) | Q(message__oa_id=oa_id, message__zalo_user_id=new)
-    )
-    body = json.dumps({"removed": True, "data_removal_request": request_pk})
-    emptied = events.update(
-        raw_body=body, headers={}, zalo_user_id=new, conversation_key=f"{oa_id}:{new}"[:100]
-    )
-    # Events that only name the person among others (a tag given to several users):
-    # their id is replaced, the rest of the event stays.
-    named = ZaloEvent.objects.filter(oa_id=oa_id, raw_body__contains=old)
-    return emptied + named.update(raw_body=Replace("raw_body", Value(old), Value(new)))
-
-
-def _scrub_api_logs(oa_id: int, old: str) -> int:
-    logs = ApiLog.objects.filter(
-        Q(url__contains=old) | Q(request_body__contains=old) | Q(response_body__contains=old),
-        oa_id=oa_id,
-    )
-    changed = 0
-    for log in logs.only("pk", "url"):
-        ApiLog.objects.filter(pk=log.pk).update(
-            url=log.url.split("?", 1)[0], request_body="[removed]", response_body="[removed]"
+    oa_zalo_id = link.oa.oa_id if link else req.oa.oa_id
+    if link is None:
+        return Person(
+            request_id=req.pk, oa_pk=req.oa_id, oa_zalo_id=oa_zalo_id, zalo_user_id=req.zalo_user_id
         )
-        changed += 1
-    return changed
-
-
-def _scrub_link(link: ZaloPartnerLink, new: str, request_pk: int) -> dict[str, Any]:
-    tags = ZaloTagging.objects.filter(link=link).delete()[0]
-    ZaloPartnerLink.objects.filter(pk=link.pk).update(
-        zalo_user_id=new,
-        user_id_by_app="",
-        display_name="",
-        avatar="",
-        user_alias="",
-        tag_names=[],
-        zalo_notes=[],
-        evidence={},
-        is_sensitive=None,
-        sync_error="",
-        sync_error_i18n=None,
-        profile_due_at=None,
+    partner_pk = link.partner_id
+    merged = partners_merged_into(partner_pk) if partner_pk else []
+    partners = Partner.objects.filter(pk__in=[partner_pk, *merged])
+    others = ZaloPartnerLink.objects.filter(partner_id=partner_pk).exclude(pk=link.pk)
+    return Person(
+        request_id=req.pk,
+        oa_pk=req.oa_id,
+        oa_zalo_id=oa_zalo_id,
+        zalo_user_id=req.zalo_user_id,
+        link_pk=link.pk,
+        partner_pk=partner_pk,
+        partner_removed=bool(partner_pk) and not others.exists(),
+        merged_partner_pks=tuple(merged),
+        user_id_by_app=link.user_id_by_app,
+        names=tuple(
+            {link.display_name, link.user_alias, req.subject_name}
+            | set(partners.values_list("name", flat=True))
+        ),
+        phones=tuple(
+            PartnerPhone.objects.filter(partner__in=partners)
+            .order_by("pk")
+            .values_list("number", flat=True)
+            .distinct()
+        ),
+        emails=tuple(partners.exclude(email="").values_list("email", flat=True)),
     )
-    IdentityDecision.objects.filter(link=link).update(evidence={})
-    others = ZaloPartnerLink.objects.filter(partner_id=link.partner_id).exclude(pk=link.pk)
-    if others.exists():
-        partner = "kept"  # it is the customer of other OAs too: their data stays there
-    else:
-        partner = "anonymized"
-        Partner.objects.filter(pk=link.partner_id).update(
-            name=REMOVED_NAME % {"n": request_pk},
-            name_key="",
-            name_source=NameSource.STAFF,
-            email="",
-            notes="",
-            external_refs={},
-            updated_at=timezone.now(),
-        )
-        Partner.objects.get(pk=link.partner_id).phones.all().delete()
-        IdentityDecision.objects.filter(partner_id=link.partner_id).update(evidence={})
-    return {"link": True, "tags": tags, "partner": partner, "other_links": others.count()}
 
 
 def removal_confirm(*, request: DataRemovalRequest, actor: Any) -> DataRemovalRequest:
@@ -170,12 +116,10 @@ def removal_confirm(*, request: DataRemovalRequest, actor: Any) -> DataRemovalRe
                 )
                 % {"n": waiting}
             )
-        new = f"removed-{req.pk}"
-        report: dict[str, Any] = _scrub_messages(oa_id, old, new)
-        report["events"] = _scrub_events(oa_id, old, new, req.pk)
-        report["api_logs"] = _scrub_api_logs(oa_id, old)
-        link = ZaloPartnerLink.objects.filter(oa_id=oa_id, zalo_user_id=old).first()
-        report.update(_scrub_link(link, new, req.pk) if link else {"link": False})
+        person = removal_subject(req)
+        # Every app removes the person from its own tables, by position (core.removal).
+        report = remove_person(person)
+        link = ZaloPartnerLink.objects.filter(pk=person.link_pk or 0).first()
         now = timezone.now()
         same = DataRemovalRequest.objects.filter(
             oa_id=oa_id, subject_ref=req.subject_ref, status=DataRemovalRequest.Status.PENDING

@@ -9,7 +9,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
-        from zalohub.webhooks import produce, tasks, watch  # noqa: F401  (loop and jobs)
+        from zalohub.webhooks import produce, removal, tasks, watch  # noqa: F401  (loop, jobs)
 
         register_role_grants("webhooks", {ZALO_ADMIN: ALL})
         produce.connect()
