@@ -69,16 +69,18 @@ def _json(value: Param) -> Any:
 @dataclass(frozen=True)
 class Reason:
     """A text to store: an English msgid, its parameters (named, or positional for
-    ``%s`` msgids) and, for Zalo's errors, Zalo's code."""
+    ``%s`` msgids) and, for Zalo's errors, Zalo's code and the host that answered it
+    (a code may mean one thing on the OA host and another on the ZBS one)."""
 
     msgid: str
     params: Mapping[str, Param] | tuple[Param, ...] = field(default_factory=dict)
     code: int | None = None
+    host: str = ""
 
     def render(self) -> str:
         """In the active language; the English msgid when its translation does not fit
         the parameters (a catalogue mistake must not break a page)."""
-        if self.code is not None and (explanation := explain(self.code)):
+        if self.code is not None and (explanation := explain(self.code, host=self.host)):
             return gettext(ZALO_EXPLAINED) % {"code": self.code, "explanation": explanation}
         if self.msgid == HTTP_ERROR and isinstance(self.params, Mapping):
             status = self.params.get("status")
@@ -127,6 +129,8 @@ class Reason:
             data["a"] = [_json(v) for v in self.params]
         if self.code is not None:
             data["c"] = self.code
+        if self.host:
+            data["h"] = self.host
         return data
 
     @classmethod
@@ -141,7 +145,13 @@ class Reason:
             loaded = tuple(_param(v) for v in params)
         else:
             loaded = {}
-        return cls(str(data.get("t") or ""), loaded, code if isinstance(code, int) else None)
+        host = data.get("h")
+        return cls(
+            str(data.get("t") or ""),
+            loaded,
+            code if isinstance(code, int) else None,
+            host if isinstance(host, str) else "",
+        )
 
 
 def reason(msgid: str | Promise, *args: Any, **params: Any) -> Reason:
@@ -163,7 +173,8 @@ def zalo_reason(error: ZaloError) -> Reason:
     own words about it (could not reach Zalo...), or the HTTP status it answered
     (explained when explain() can), or its message as data."""
     if error.code is not None:
-        return Reason(ZALO_ERROR, {"code": error.code, "message": error.message}, error.code)
+        words: dict[str, Param] = {"code": error.code, "message": error.message}
+        return Reason(ZALO_ERROR, words, error.code, error.host)
     if error.msgid:
         return Reason(error.msgid, {k: _param(v) for k, v in error.params.items()})
     if error.http_status is not None:

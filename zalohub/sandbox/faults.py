@@ -17,9 +17,10 @@ MODES = ("http_500", "http_503", "timeout", "http_429", "zalo_error", "http_502"
 # its answer is replaced by the proxy's page (Zalo acted; the client cannot know it).
 GATEWAY_MODES = frozenset({"http_502", "http_504"})
 
-# How a route reports a Zalo-level error: the OA envelope, the OAuth token shape, or an
-# HTML page (the consent screen is a page a person looks at).
-ErrorStyle = Literal["oa", "oauth", "html"]
+# How a route reports a Zalo-level error: the OA envelope (with the OA host's messages, or
+# the business host's: "zns"), the OAuth token shape, or an HTML page (the consent screen
+# is a page a person looks at).
+ErrorStyle = Literal["oa", "zns", "oauth", "html"]
 
 
 def route_matches(pattern: str, name: str) -> bool:
@@ -75,6 +76,8 @@ def fault_response(fault: Fault, style: ErrorStyle) -> HttpResponse | None:
             return responses.oauth_error(code, fault.message or None)
         if style == "html":
             return responses.consent_error_page(None, code, fault.message or None)
+        if style == "zns":
+            return responses.zns_error(code, fault.message or None)
         return responses.oa_error(code, fault.message or None)
     return None
 

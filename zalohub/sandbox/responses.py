@@ -52,6 +52,12 @@ def oa_error(code: int, message: str | None = None) -> JsonResponse:
     return json({"error": code, "message": message or OA_MESSAGES.get(code, "Unknown error")})
 
 
+def zns_error(code: int, message: str | None = None) -> JsonResponse:
+    """A business-host (ZBS/ZNS) error: the OA envelope with that host's messages (API.md
+    §4.5; its -100 is not the OA host's)."""
+    return json({"error": code, "message": message or error_texts.ZNS_MESSAGES.get(code, "")})
+
+
 def oauth_error(code: int, description: str | None = None) -> JsonResponse:
     """A token-endpoint error: HTTP 200 with error_name/description, no ``message``."""
     name, default = OAUTH_ERRORS.get(code, ("Unknown error", "Unknown error"))

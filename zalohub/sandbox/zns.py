@@ -37,7 +37,7 @@ ZnsView = Callable[[HttpRequest, SandboxState, AccessGrant], HttpResponse]
 
 
 def zns_error(code: int, message: str | None = None) -> HttpResponse:
-    return responses.json({"error": code, "message": message or ZNS_MESSAGES.get(code, "")})
+    return responses.zns_error(code, message)
 
 
 def zns_ok(data: Any, **extra: Any) -> HttpResponse:
@@ -55,7 +55,7 @@ def zns_api(route: str, *, methods: tuple[str, ...] = ("GET",)) -> Callable[[Zns
             token = zalo_header(request, "access_token")
             with state.lock:
                 app_id = state.tokens.app_of(token) if token else None
-            if fault := zalo_call(state, route, app_id=app_id, style="oa"):
+            if fault := zalo_call(state, route, app_id=app_id, style="zns"):
                 return fault
             try:
                 with state.lock:

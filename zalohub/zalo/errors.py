@@ -11,7 +11,7 @@ from collections.abc import Mapping
 # settings, and an explanation is translated only when a page shows it.
 from django.utils.translation import gettext_lazy as _
 
-from zalohub.zalo.codes import CODES, RECIPIENT, TEMPLATE, TOKEN, ErrorKind
+from zalohub.zalo.codes import CODES, RECIPIENT, TEMPLATE, TOKEN, ErrorKind, host_of, lookup
 
 # What each kind means, in the words staff read (the values are codes in the database).
 KIND_LABELS = {
@@ -48,11 +48,13 @@ NEXT_STEPS = {c: entry.next_step for c, entry in CODES.items() if entry.next_ste
 HOLDS_OA = frozenset(code for code, entry in CODES.items() if entry.holds_oa)
 
 
-def explain(code: int | None = None, *, http_status: int | None = None) -> str:
-    """What a Zalo code (or, without one, an HTTP status) means, in the active language;
-    "" when there is nothing more to say than Zalo's own message."""
-    if code is not None and code in EXPLANATIONS:
-        return str(EXPLANATIONS[code])
+def explain(code: int | None = None, *, http_status: int | None = None, host: str = "") -> str:
+    """What a Zalo code (or, without one, an HTTP status) means, in the active language,
+    on ``host`` when given (codes.lookup); "" when there is nothing more to say than
+    Zalo's own message."""
+    entry = lookup(code, host) if code is not None else None
+    if entry is not None and entry.explanation is not None:
+        return str(entry.explanation)
     if code is None and http_status is not None:
         if http_status == 429:
             return str(_("Zalo is limiting the calls (HTTP 429): the call is retried later."))
@@ -66,10 +68,13 @@ def explain(code: int | None = None, *, http_status: int | None = None) -> str:
     return ""
 
 
-def category(code: int | None, *, kind: str = "", http_status: int | None = None) -> str:
-    """The troubleshooting guide's category of a failed call: the code's own, else
-    "token" for an authorization failure and "send" for any other."""
-    entry = CODES.get(code) if code is not None else None
+def category(
+    code: int | None, *, kind: str = "", http_status: int | None = None, host: str = ""
+) -> str:
+    """The troubleshooting guide's category of a failed call: the code's own (on
+    ``host`` when given), else "token" for an authorization failure and "send" for any
+    other."""
+    entry = lookup(code, host) if code is not None else None
     if entry is not None and entry.category:
         return entry.category
     resolved = kind or classify(code or None, http_status=http_status).value
@@ -86,15 +91,16 @@ def answered_by_gateway(code: int | None, *, http_status: int | None) -> bool:
     return code is None and http_status in GATEWAY_STATUSES
 
 
-def classify(code: int | None, *, http_status: int | None = None) -> ErrorKind:
-    """Kind of failure for a Zalo error code (or, without one, an HTTP status)."""
+def classify(code: int | None, *, http_status: int | None = None, host: str = "") -> ErrorKind:
+    """Kind of failure for a Zalo error code (on ``host`` when given), or, without one,
+    an HTTP status."""
     if code is None:
         if http_status is not None and (http_status >= 500 or http_status == 429):
             return ErrorKind.RETRYABLE
         if http_status == 401:
             return ErrorKind.AUTH
         return ErrorKind.PERMANENT if http_status else ErrorKind.RETRYABLE
-    entry = CODES.get(code)
+    entry = lookup(code, host)
     return entry.kind if entry is not None else ErrorKind.PERMANENT
 
 
@@ -123,8 +129,10 @@ class ZaloError(Exception):
         self.message = message
         self.code = code
         self.http_status = http_status
-        self.kind = kind or classify(code, http_status=http_status)
         self.endpoint = endpoint
+        # Which host answered (a code may mean one thing on one and another on the next).
+        self.host = host_of(endpoint)
+        self.kind = kind or classify(code, http_status=http_status, host=self.host)
         self.retry_after = retry_after
         # The request may have reached Zalo but no answer came back: Zalo may have acted
         # on it, so a non-idempotent call must not be repeated blindly.

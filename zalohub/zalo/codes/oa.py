@@ -26,12 +26,13 @@ OA_CODES: dict[int, Code] = {
         explanation=_("Zalo's rate limit was exceeded: the call is retried later."),
         next_step=_("Zalo's call limit for this minute is spent; sending resumes on its own."),
     ),
-    # -100 is also the business host's "unknown error" (API.md §4.5): retried either way.
+    # "attachment_id was expired" here; the business host's -100 is another error (zns.py).
     -100: Code(
-        R,
-        explanation=_(
-            "Zalo reported an unknown error, or an uploaded file has expired (Zalo keeps "
-            "uploads 7 days): the call is retried."
+        P,
+        SEND,
+        _(
+            "The uploaded image or file has expired (Zalo keeps uploads 7 days): upload it "
+            "again and send a new message."
         ),
     ),
     -200: Code(R, explanation=_("Zalo could not send the message: the call is retried.")),

@@ -1,5 +1,5 @@
 """The business host's codes: ZBS Template Message, formerly ZNS (API.md §4.5). -100 is
-the OA table's (both hosts use it; retried either way)."""
+the OA table's too, with another meaning there (an expired upload)."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -7,6 +7,7 @@ from zalohub.zalo.codes.base import (
     APP_SECRET_INVALID,
     PROOF_INVALID,
     RECIPIENT,
+    SEND,
     TEMPLATE,
     TOKEN,
     TOKEN_AGAIN,
@@ -15,6 +16,7 @@ from zalohub.zalo.codes.base import (
     Code,
     P,
     Q,
+    R,
 )
 
 _NIGHT_TEMPLATE = _(
@@ -22,6 +24,16 @@ _NIGHT_TEMPLATE = _(
 )
 
 ZNS_CODES: dict[int, Code] = {
+    # "Unknown error": nothing about the request says it would fail again.
+    -100: Code(
+        R,
+        SEND,
+        _("Zalo's template host reported an unknown error: the call is retried."),
+        next_step=_(
+            "If it keeps failing, contact Zalo support with the time of the send and its "
+            "tracking id."
+        ),
+    ),
     # The app, the OA and their authorization.
     -124: Code(A, TOKEN, TOKEN_AGAIN),
     -1241: Code(P, TOKEN, PROOF_INVALID),
