@@ -12,6 +12,7 @@ import pytest
 from django.apps import apps
 from django.db import models
 from django.test import Client
+from django.utils import translation
 
 from tests.helpers import post_webhook
 from tests.inbox.conftest import send_due
@@ -295,3 +296,17 @@ def test_the_removal_reaches_every_place_and_leaves_the_other_customer(
     labels = dict(report_rows(report))
     assert labels["Staff notes emptied"] == str(report["staff_notes"])
     assert labels["Webhook deliveries emptied"] == str(report["webhook_deliveries"])
+    with translation.override("vi"):
+        assert dict(report_rows(report))["Ghi chú nội bộ đã làm trống"] == str(
+            report["staff_notes"]
+        )
+    # The thread shows the emptied note as removed, in the reader's language.
+    client = Client()
+    client.force_login(admin)
+    thread = client.get(f"/inbox/c/{mai_conv.pk}/").content.decode()
+    assert "<em>Removed with the customer's data.</em>" in thread
+    with translation.override("vi"):
+        thread = client.get(
+            f"/inbox/c/{mai_conv.pk}/", headers={"accept-language": "vi"}
+        ).content.decode()
+    assert "<em>Đã xóa cùng dữ liệu của khách hàng.</em>" in thread
