@@ -32,7 +32,14 @@ def free_port() -> int:
 class ServeProc:
     """`zalohub serve` in its own process; its output goes to a log file for the test."""
 
-    def __init__(self, log_dir: Path, *, threads: int, workers: int = 1) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        threads: int,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.log = log_dir / f"serve-{self.port}.log"
         env = {
@@ -47,6 +54,7 @@ class ServeProc:
             "ZALO_OAUTH_BASE_URL": settings.ZALO_OAUTH_BASE_URL,
             "ZALO_OPENAPI_BASE_URL": settings.ZALO_OPENAPI_BASE_URL,
             "ZALO_BUSINESS_BASE_URL": settings.ZALO_BUSINESS_BASE_URL,
+            **(extra_env or {}),
         }
         args = [str(ZALOHUB), "serve", "--port", str(self.port), "--threads", str(threads)]
         args += ["--workers", str(workers), "--graceful-seconds", "20"]

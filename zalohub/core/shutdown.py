@@ -1,9 +1,9 @@
 """The web process is shutting down: long responses (the inbox's streams) end early.
 
-`zalohub serve` calls ``begin()`` from its SIGTERM handler (``zalohub.serving.front``);
-the server then stops accepting and waits for every open response to finish, so a
-stream that would otherwise run its full length ends at once with a retry hint, and the
-browser reconnects to a process that is still serving. Webhooks in flight are not
+On SIGTERM `zalohub serve` stops taking new connections and calls ``begin()`` (through
+``zalohub.serving.front``'s ``drain``), then waits for every open response to finish, so
+a stream that would otherwise run its full length ends at once with a retry hint, and
+the browser reconnects to a process that is still serving. Webhooks in flight are not
 touched: they finish as usual.
 """
 

@@ -1,24 +1,31 @@
 """`zalohub serve`: the web tier (``zalohub.serving.front``) under uvicorn.
 
-SIGTERM (or Ctrl+C): the process stops accepting (a new connection is refused), starts
-draining (the inbox's streams end with a retry hint), waits a moment for a request on
-a connection it had just accepted to arrive, then lets uvicorn finish every response in
-flight (``--graceful-seconds`` at most) and exits. Webhooks answered 200 are stored
-(the 200 goes out after the commit), so none is lost; one the hub never read is refused
-or reset, never answered, and Zalo sends it again.
+Only uvicorn's documented API: a ``uvicorn.Config`` and a ``uvicorn.Server`` serving a
+socket this command binds (``serve(sockets=[...])``), told to stop with
+``should_exit``. What a graceful stop needs to know is this command's own: the socket
+(``serving.sockets``) and the front's count of requests in flight.
 
-One process by default. With ``--workers N`` this process binds the port and runs N
-server processes that share its socket (what uvicorn's ``--workers`` does), and differs
-from uvicorn's supervisor in one thing on SIGTERM: it closes its own copy of the
-listening socket first, and each server process closes its copy when it starts to
-drain, so that a connection made during the drain is refused at once (a proxy or Zalo
-tries again) instead of waiting in the kernel's queue for a process that will never
-accept it and being reset when the last process exits.
+uvicorn serves on a thread of its own, so that this command keeps the process's signals
+(Python lets only the main thread handle them). SIGTERM (or Ctrl+C): the process stops
+taking new connections (``sockets.refuse_new_connections``), starts draining (the
+inbox's streams end with a retry hint, responses close their connections), waits a
+moment for the connections already queued to be accepted and their requests to arrive,
+then for the front to have nothing in flight (``--graceful-seconds`` at most), and only
+then tells uvicorn to stop: uvicorn closes the socket and the idle connections and
+waits a few seconds for what is left (``timeout_graceful_shutdown``). Webhooks answered
+200 are stored (the 200 goes out after the commit), so none is lost; one the hub never
+read is refused, never answered, and Zalo sends it again.
+
+One process by default. With ``--workers N`` this process binds the socket and runs N
+server processes that share it (each gets its descriptor, ``--fd``), restarts one that
+dies, and on SIGTERM stops new connections for all of them at once (they share one
+socket) and passes the signal on.
 """
 
 import argparse
-import asyncio
 import contextlib
+import copy
+import logging
 import os
 import signal
 import socket
@@ -31,69 +38,27 @@ from typing import Any
 
 import uvicorn
 
-APP = "zalohub.serving.front:application"
-# After it stops accepting, how long a process waits before closing the connections
-# that have not sent a request yet (uvicorn closes those at once: a request already on
-# its way on a connection accepted a moment before would be lost, not refused).
+from zalohub.serving import sockets
+
+logger = logging.getLogger(__name__)
+
+# After it stops taking new connections, how long a process waits before uvicorn closes
+# the socket and the connections that have not sent a request yet: the connections the
+# kernel had queued are accepted meanwhile, and their requests arrive.
 ACCEPTED_GRACE_SECONDS = 0.5
+# How long uvicorn itself waits, once told to stop, for the responses still open.
+LATE_SECONDS = 5
 # A server process that exits sooner than this after it was started failed to start.
 START_SECONDS = 10.0
+# How often the main thread looks for a stop signal or a server that ended.
+POLL_SECONDS = 0.05
+
+_stop_signal: int | None = None  # set by the signal handler, read by the main thread
 
 
-_STOP_SEEN = threading.Event()  # a stop signal came before uvicorn took the signals over
-
-
-class Server(uvicorn.Server):
-    """uvicorn's server, with the hub's first steps of a graceful stop."""
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if _STOP_SEEN.is_set():
-            self.should_exit = True  # told to stop while starting: stop now
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        from zalohub.core import shutdown
-
-        # Stop listening, but first keep a copy of each listening socket: connections
-        # the kernel completed and queued before the close would be reset with it, so
-        # they are accepted and served here (what is left is what arrives in the
-        # microseconds between the last accept and the close).
-        listening = [
-            socket.socket(fileno=os.dup(sock.fileno()))
-            for server in self.servers
-            for sock in server.sockets
-        ]
-        for server in self.servers:
-            server.close()  # asyncio: stop accepting; connections already made go on
-        for sock in sockets or []:
-            sock.close()  # a supervisor's shared socket: this process's copy
-        shutdown.begin()
-        for sock in listening:
-            await self._serve_queued(sock)
-        # Requests on the connections just accepted arrive before uvicorn closes those
-        # that have not sent one.
-        await asyncio.sleep(ACCEPTED_GRACE_SECONDS)
-        await super().shutdown(sockets)
-
-    async def _serve_queued(self, listening: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        config = self.config
-
-        def protocol() -> asyncio.Protocol:  # as uvicorn's startup makes them
-            return config.http_protocol_class(  # type: ignore[call-arg]
-                config=config, server_state=self.server_state, app_state=self.lifespan.state
-            )
-
-        listening.setblocking(False)
-        try:
-            while True:
-                try:
-                    conn, _addr = listening.accept()
-                except (BlockingIOError, InterruptedError):
-                    break
-                await loop.connect_accepted_socket(protocol, conn)
-        finally:
-            listening.close()
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    global _stop_signal
+    _stop_signal = signum
 
 
 def parser() -> argparse.ArgumentParser:
@@ -120,17 +85,27 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def config(args: argparse.Namespace, **where: Any) -> uvicorn.Config:
+def config(args: argparse.Namespace, app: Any) -> uvicorn.Config:
+    from django.conf import settings
+
+    where: dict[str, Any] = {"access_log": args.access_log}
+    if settings.LOG_FORMAT == "json":
+        # One line per request, the front's (``core.requestid``), and every line JSON:
+        # no access log, and uvicorn's own loggers written by the settings' handler.
+        logging_config: dict[str, Any] = copy.deepcopy(settings.LOGGING)
+        logging_config["loggers"]["uvicorn"] = {"handlers": ["console"], "propagate": False}
+        where = {"log_config": logging_config, "access_log": False}
     return uvicorn.Config(
-        APP,
+        app,
         lifespan="on",
         interface="asgi3",
         http="httptools",
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         log_level=args.log_level,
-        access_log=args.access_log,
         backlog=args.backlog,
-        timeout_graceful_shutdown=args.graceful_seconds,
+        # The front has already waited for its requests (``Process.drain``): this is
+        # for one that came on a kept-alive connection after it went idle.
+        timeout_graceful_shutdown=min(args.graceful_seconds, LATE_SECONDS),
         **where,
     )
 
@@ -144,84 +119,116 @@ def serve(argv: list[str]) -> int:
     import django
 
     django.setup()  # a missing or malformed setting stops here, named in one line
-    # uvicorn handles SIGTERM and SIGINT while it serves, then restores the handlers it
-    # found and raises the signal again: found as Python's defaults, that would kill the
-    # process (or raise KeyboardInterrupt) after a clean stop instead of exiting 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     if args.fd is not None:  # one of the supervisor's server processes
-        listener = socket.socket(fileno=args.fd)
-        Server(config(args)).run(sockets=[listener])
-        return 0
+        return Process(args, socket.socket(fileno=args.fd)).run()
+    try:
+        listener = sockets.bind(args.host, args.port, args.backlog)
+    except OSError as exc:
+        logger.error("zalohub serve: cannot listen on %s:%s: %s", args.host, args.port, exc)
+        return 1
     if args.workers <= 1:
-        Server(config(args, host=args.host, port=args.port)).run()
+        logger.info("zalohub serve: 1 process on http://%s:%s", args.host, args.port)
+        return Process(args, listener).run()
+    return Supervisor(args, argv, listener).run()
+
+
+class Process:
+    """One server process: uvicorn on a thread, this (main) thread waiting for a stop
+    signal, then draining."""
+
+    def __init__(self, args: argparse.Namespace, listener: socket.socket) -> None:
+        from zalohub.serving.front import application
+
+        self.args = args
+        self.listener = listener
+        self.front = application
+        self.server = uvicorn.Server(config(args, application))
+
+    def run(self) -> int:
+        thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.listener]},
+            name="zalohub-serve",
+        )
+        thread.start()
+        while thread.is_alive() and _stop_signal is None:
+            time.sleep(POLL_SECONDS)
+        if not thread.is_alive():  # it could not start, or stopped by itself
+            return 1
+        self.drain()
+        thread.join()
         return 0
-    return Supervisor(args, argv).run()
 
-
-def _stopped(signum: int, frame: FrameType | None) -> None:
-    """A stop signal before uvicorn handles them (the server then stops as soon as it
-    has started), or raised again after its graceful stop (nothing left to do)."""
-    _STOP_SEEN.set()
+    def drain(self) -> None:
+        began = time.monotonic()
+        # Started by a signal before the server had started: it may not accept yet.
+        self.front.started.wait(self.args.graceful_seconds)
+        sockets.refuse_new_connections(self.listener)
+        self.front.drain()
+        time.sleep(ACCEPTED_GRACE_SECONDS)
+        left = max(0.0, self.args.graceful_seconds - (time.monotonic() - began))
+        if not self.front.idle.wait(left):
+            logger.warning(
+                "zalohub serve: %d requests still in flight after %d s; closing them",
+                self.front.in_flight,
+                self.args.graceful_seconds,
+            )
+        self.server.should_exit = True
 
 
 class Supervisor:
-    def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
+    """``--workers N``: N server processes sharing this process's socket."""
+
+    def __init__(self, args: argparse.Namespace, argv: list[str], listener: socket.socket) -> None:
         self.args = args
         self.argv = argv
+        self.listener = listener
         self.stopping = False
-        self.listener: socket.socket | None = None
         self.children: list[subprocess.Popen[bytes]] = []
 
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.args.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.args.host, self.args.port))
-        sock.listen(self.args.backlog)
-        sock.set_inheritable(True)
-        return sock
-
     def _spawn(self) -> subprocess.Popen[bytes]:
-        assert self.listener is not None
         fd = self.listener.fileno()
         command = [sys.executable, "-m", "zalohub.cli", "serve", *self.argv, "--fd", str(fd)]
         return subprocess.Popen(command, pass_fds=(fd,))  # noqa: S603 (our own command line)
 
-    def _stop(self, signum: int, frame: FrameType | None) -> None:
+    def _stop(self) -> None:
         if self.stopping:
             return
         self.stopping = True
-        if self.listener is not None:
-            self.listener.close()  # new connections: refused once the children close theirs
+        # One socket for every process: none of them gets a new connection from now on.
+        sockets.refuse_new_connections(self.listener)
+        self.listener.close()  # this process's copy; each server process closes its own
         for child in self.children:
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signal.SIGTERM)
 
     def run(self) -> int:
-        self.listener = self._bind()
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
         self.children = [self._spawn() for _ in range(self.args.workers)]
-        print(
-            f"zalohub serve: {self.args.workers} processes on "
-            f"http://{self.args.host}:{self.args.port}",
-            flush=True,
+        logger.info(
+            "zalohub serve: %d processes on http://%s:%s",
+            self.args.workers,
+            self.args.host,
+            self.args.port,
         )
         started = [time.monotonic()] * len(self.children)
         while not self.stopping:
+            if _stop_signal is not None:
+                self._stop()
+                break
             for index, child in enumerate(self.children):
-                if child.poll() is None or self.stopping:
+                if child.poll() is None:
                     continue
                 if time.monotonic() - started[index] < START_SECONDS:
                     # It could not even start (a setting, the port): more would not either.
-                    print(f"zalohub serve: process {child.pid} failed to start", flush=True)
-                    self._stop(signal.SIGTERM, None)
+                    logger.error("zalohub serve: process %d failed to start", child.pid)
+                    self._stop()
                     break
-                print(f"zalohub serve: process {child.pid} exited; starting another")
+                logger.warning("zalohub serve: process %d exited; starting another", child.pid)
                 self.children[index], started[index] = self._spawn(), time.monotonic()
-            time.sleep(0.5)
-        deadline = time.monotonic() + self.args.graceful_seconds + 10
+            time.sleep(POLL_SECONDS)
+        deadline = time.monotonic() + self.args.graceful_seconds + LATE_SECONDS + 10
         codes = []
         for child in self.children:
             try:

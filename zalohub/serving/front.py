@@ -13,14 +13,16 @@ one uvicorn process serves this ASGI application, which sends
   bounded pool of threads (``serving.bridge``): the webhook path stays the WSGI path
   that bench/README.md measured, and streams can never take one of its threads.
 
-On SIGTERM `zalohub serve` (``serving.command``) stops accepting, starts draining
-(``core.shutdown``: the streams end at once with an SSE ``retry:`` hint instead of
-running their full length), answers the requests in flight, webhooks first of all, and
-exits.
+On SIGTERM `zalohub serve` (``serving.command``) stops taking new connections and calls
+``drain()``: the streams end at once with an SSE ``retry:`` hint (``core.shutdown``)
+instead of running their full length, every response from then on closes its
+connection, and the command waits for ``idle`` (nothing in flight: this front counts
+its requests itself) before it tells uvicorn to stop.
 """
 
 import asyncio
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +36,7 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from zalohub.core import shutdown  # noqa: E402
 from zalohub.env import envint  # noqa: E402
 from zalohub.serving.bridge import Receive, Scope, Send, WsgiBridge  # noqa: E402
 
@@ -56,14 +59,32 @@ class Front:
         self.wsgi = WsgiBridge(WSGIHandler(), threads=threads)
         self.streams = stream_paths()
         self.openings = asyncio.Semaphore(STREAM_OPENINGS)
+        # Requests between their start and their response's last byte (changed on the
+        # server's event loop only; ``idle`` is read from the thread that drains).
+        self.in_flight = 0
+        self.idle = threading.Event()
+        self.idle.set()
+        self.started = threading.Event()  # the server has started (lifespan startup)
+
+    def drain(self) -> None:
+        """End the streams with a retry hint; every response from now on closes its
+        connection, so that keep-alive clients go elsewhere. Safe from any thread."""
+        shutdown.begin()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            if scope["path"] in self.streams:
-                await self._stream(scope, receive, send)
-            else:
-                await self.wsgi(scope, receive, send)
+            self.in_flight += 1
+            self.idle.clear()
+            try:
+                if scope["path"] in self.streams:
+                    await self._stream(scope, receive, _closing_when_draining(send))
+                else:
+                    await self.wsgi(scope, receive, _closing_when_draining(send))
+            finally:
+                self.in_flight -= 1
+                if not self.in_flight:
+                    self.idle.set()
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         # websocket: the hub has none; uvicorn refuses the handshake when we return.
@@ -91,12 +112,27 @@ class Front:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.started.set()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Every response has finished by now (the server waited for them).
                 self.wsgi.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _closing_when_draining(send: Send) -> Send:
+    """``send``, adding ``Connection: close`` to a response that starts while the
+    process drains (an HTTP/1.1 client then opens its next request elsewhere)."""
+
+    async def sending(message: Mapping[str, Any]) -> None:
+        if message["type"] == "http.response.start" and shutdown.draining():
+            headers = list(message.get("headers", []))
+            if not any(name.lower() == b"connection" for name, _ in headers):
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return sending
 
 
 # Threads for webhooks and pages (`zalohub serve --threads`; the streams take none). 10 is
