@@ -1,5 +1,9 @@
 """`zalohub worker` with every event handler replaced by a no-op (processing baseline).
 
+With ``--visible`` (bench/inbox_latency.py's baseline) a customer's text is still stored
+as a message and rolled up into its conversation, which wakes the OA's live pages: the
+least a handler can do for the message to be seen, and nothing more.
+
 Claims, leases, row locks and state updates are the real ones; only the work of the
 handlers (the batch's reads and writes of links and messages, storing a message,
 advancing a receipt) is skipped. The ratio of the real
@@ -17,18 +21,35 @@ def main() -> int:
 
     django.setup()
     import contextlib
+    import json
 
     from zalohub import cli
-    from zalohub.events.models import Outcome
+    from zalohub.events.models import Direction, Message, Outcome, ZaloEvent
     from zalohub.events.processing import batch, queue
     from zalohub.events.processing.handlers import Result
+    from zalohub.inbox import rollup
 
     def noop(event: object) -> Result:
         return Result(outcome=Outcome.RECORDED)
 
-    queue.dispatch = noop
+    def visible(event: ZaloEvent) -> Result:
+        if event.event_name == "user_send_text":
+            payload = json.loads(event.raw_body)
+            message = Message.objects.create(
+                oa_id=event.oa_id,
+                direction=Direction.INBOUND,
+                zalo_user_id=payload["sender"]["id"],
+                text=payload["message"]["text"],
+                zalo_msg_id=payload["message"]["msg_id"],
+            )
+            rollup.message_stored(message)
+        return Result(outcome=Outcome.RECORDED)
+
+    argv = sys.argv[1:]
+    shows = "--visible" in argv
+    queue.dispatch = visible if shows else noop
     batch.handling = lambda events: contextlib.nullcontext()
-    return cli.worker(sys.argv[1:])
+    return cli.worker([a for a in argv if a != "--visible"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,409 @@
+"""Webhook to visible in an agent's open inbox page (issue 19), in headless Chromium.
+
+    .venv/bin/python bench/inbox_latency.py                  # 50 and 300 msgs/s, 20 pages, ~3 min
+    .venv/bin/python bench/inbox_latency.py --rate 50 --pages 4 --seconds 5   # a quick look
+
+It drops and recreates the database `zalohub_bench_latency` on 127.0.0.1:5432 (user
+postgres), migrates it, seeds one Connected OA and `--pages` CS agents who are members of
+it, each logged in (one session each). It starts `zalohub serve` and `--workers` worker
+processes with Redis (127.0.0.1:6379) carrying the live wake-ups between them, as the
+README's production shape does, and opens one page per agent in headless Chromium
+(Debian's chromium, 1400 px), each on its own customer's conversation. Each customer
+wrote once before (their links and conversations exist, as in a running inbox).
+
+Then, for each `--rate`, customer text messages are offered as signed Zalo webhooks in an
+open loop (message i due at start + i/rate, latency counted from when it was due, so a
+stall cannot hide), spread over the open conversations in turn. Every text carries a
+marker; a MutationObserver that the bench adds to each page (the app's code is not
+touched) notes the wall-clock time the marker first enters that page's DOM. A message's
+latency is that time minus its due time: webhook, ingest, claim, handler, commit, live
+wake-up, stream, the page's fetch and its render.
+
+The baseline is the same path with the handler doing nothing but what makes the
+message visible: workers from `bench/noop_worker.py --visible` (real claims, leases and
+state updates; a customer text is stored as a message and rolled up into its
+conversation, and nothing else runs: no partner links, identity, attribution,
+assignment, diagnostics or hooks). Its p99 against the real one's is the ratio.
+Checks: every webhook acked 200, every marker seen in its page (a missing one is
+counted, and its latency is never guessed).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import loadgen  # noqa: E402
+from bench.stream import APP_ID, OA_ID, signature, user_id  # noqa: E402
+
+HOST = "127.0.0.1"
+BIN = Path(sys.executable).parent
+DB_NAME = "zalohub_bench_latency"
+ADMIN_DSN = f"postgresql://postgres@{HOST}:5432/postgres"
+DB_URL = f"postgres://postgres@{HOST}:5432/{DB_NAME}"
+SECRET_KEY = "bench-inbox-latency-django-secret-key-not-for-production-0123456789"
+MARK = "lat#"
+
+# Added to every page before its own scripts run: when a marker first enters the DOM.
+OBSERVER = """
+window.__seen = {};
+window.__streams = 0;
+(() => {
+  const re = /lat#(\\d+)#/g;
+  const note = (text, t) => {
+    re.lastIndex = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) if (!(m[1] in window.__seen)) window.__seen[m[1]] = t;
+  };
+  new MutationObserver((records) => {
+    const t = Date.now();
+    for (const r of records) {
+      if (r.type === "characterData") note(r.target.data || "", t);
+      for (const n of r.addedNodes) note(n.textContent || "", t);
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+  const Original = window.EventSource;
+  if (Original) {
+    window.EventSource = function (url, init) {
+      const source = new Original(url, init);
+      source.addEventListener("open", () => { window.__streams += 1; });
+      return source;
+    };
+    window.EventSource.prototype = Original.prototype;
+  }
+})();
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rate", type=float, action="append", help="customer messages/s (repeatable)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    p.add_argument("--pages", type=int, default=20, help="open agent pages (one agent each)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--serve-workers", type=int, default=2, help="zalohub serve --workers")
+    p.add_argument("--conns", type=int, default=8, help="webhook sender connections")
+    p.add_argument("--settle", type=float, default=15.0, help="seconds to wait for late markers")
+    p.add_argument("--json", type=Path, help="write the raw results here")
+    return p
+
+
+def sql(query: str, params: list | None = None) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(DB_URL.replace("postgres://", "postgresql://"), autocommit=True) as c:
+        return c.execute(query, params).fetchall()
+
+
+def bench_env() -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("ZALOHUB_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    return {
+        **os.environ,
+        "DATABASE_URL": DB_URL,
+        "DJANGO_SETTINGS_MODULE": "zalohub.settings",
+        "ZALOHUB_DATA_DIR": os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-latency"),
+        "ZALOHUB_SECRET_KEY": SECRET_KEY,
+        "ZALOHUB_REDIS_URL": os.environ.get("ZALOHUB_REDIS_URL", f"redis://{HOST}:6379/7"),
+        "ZALOHUB_LOG_LEVEL": "WARNING",
+        "ZALO_MODE": "sandbox",  # never the live hosts
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def prepare(env: dict[str, str], pages: int) -> list[str]:
+    """A fresh database, one OA, an agent per page: their session cookies."""
+    import psycopg
+
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run([str(BIN / "zalohub"), "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from bench.stages.common import seed_accounts
+    from zalohub.accounts.models import OfficialAccount
+    from zalohub.core.roles import CS_AGENT
+    from zalohub.inbox.models import OAMembership
+
+    seed_accounts()
+    oa = OfficialAccount.objects.get(oa_id=OA_ID)
+    group = Group.objects.get(name=CS_AGENT)
+    cookies = []
+    for i in range(pages):
+        user = User.objects.create_user(f"agent{i}", password=None, is_staff=True)
+        user.groups.add(group)
+        OAMembership.objects.create(user=user, oa=oa)
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies["sessionid"].value)
+    return cookies
+
+
+def webhook(i: int, customer: int, text: str, port: int) -> bytes:
+    user = user_id(customer)
+    ts = str(int(time.time() * 1000) * 1000 + i)  # unique per message
+    raw = json.dumps(
+        {
+            "app_id": APP_ID,
+            "sender": {"id": user},
+            "user_id_by_app": "55" + user[2:],
+            "recipient": {"id": OA_ID},
+            "event_name": "user_send_text",
+            "message": {"text": text, "msg_id": f"lat{ts}"},
+            "timestamp": ts,
+        },
+        separators=(",", ":"),
+    )
+    body = raw.encode()
+    return (
+        f"POST /zalo/webhook/{APP_ID}/ HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        f"X-ZEvent-Signature: {signature(raw, ts)}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def offer(port: int, first: int, count: int, rate: float, pages: int, conns: int):
+    """Open loop: message first+i due at start + i/rate. Returns (due times, statuses)."""
+    start = time.time() + 0.5
+    due = [start + i / rate for i in range(count)]
+    statuses: dict[int, int] = {}
+
+    async def connection(k: int) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            for i in range(k, count, conns):
+                wait = due[i] - time.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                n = first + i
+                text = f"Khach hoi gia {MARK}{n}# nhe"
+                status, _ = await loadgen._exchange(
+                    reader, writer, webhook(n, n % pages, text, port)
+                )
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection(k) for k in range(conns)))
+    return due, statuses
+
+
+def in_thread(coro_factory):
+    """Run an asyncio coroutine on a thread of its own (Playwright's loop owns this one)."""
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = asyncio.run(coro_factory())
+        except BaseException as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def start(env: dict[str, str], args: argparse.Namespace, *, visible_only: bool):
+    port = loadgen_free_port()
+    server = subprocess.Popen(
+        [str(BIN / "zalohub"), "serve", "--port", str(port), "--workers", str(args.serve_workers)],
+        env=env,
+        cwd=ROOT,
+    )
+    worker = (
+        [str(BIN / "python"), str(ROOT / "bench" / "noop_worker.py"), "--visible"]
+        if visible_only
+        else [str(BIN / "zalohub"), "worker"]
+    )
+    workers = [subprocess.Popen(worker, env=env, cwd=ROOT) for _ in range(args.workers)]
+    import http.client
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return port, server, workers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("zalohub serve did not start")
+
+
+def loadgen_free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def stop(*procs: subprocess.Popen) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_processed(timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pending = sql(
+            "SELECT count(*) FROM events_zaloevent WHERE processing_state IN "
+            "('received', 'queued', 'processing')"
+        )[0][0]
+        if pending == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("events still pending")
+
+
+def open_pages(browser, port: int, cookies: list[str], conversations: list[int]):
+    pages = []
+    for cookie, pk in zip(cookies, conversations, strict=True):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.add_cookies(
+            [{"name": "sessionid", "value": cookie, "url": f"http://{HOST}:{port}"}]
+        )
+        context.add_init_script(OBSERVER)
+        page = context.new_page()
+        page.goto(f"http://{HOST}:{port}/inbox/c/{pk}/")
+        pages.append(page)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if all(p.evaluate("window.__streams") > 0 for p in pages):
+            return pages
+        time.sleep(0.2)
+    raise RuntimeError("the pages' live streams did not open")
+
+
+def run_one(port, pages, first: int, rate: float, args) -> dict:
+    count = int(rate * args.seconds)
+    due, statuses = in_thread(lambda: offer(port, first, count, rate, len(pages), args.conns))
+    wanted = {first + i for i in range(count)}
+    deadline = time.time() + args.settle
+    seen: dict[int, float] = {}
+    while time.time() < deadline:
+        seen = {}
+        for k, page in enumerate(pages):
+            marks = page.evaluate("window.__seen")
+            seen.update(
+                {
+                    int(n): t / 1000
+                    for n, t in marks.items()
+                    if int(n) in wanted and int(n) % len(pages) == k
+                }
+            )
+        if len(seen) == count:
+            break
+        time.sleep(0.5)
+    lat = [seen[n] - due[n - first] for n in sorted(seen)]
+    return {
+        "rate": rate,
+        "offered": count,
+        "acked": statuses.get(200, 0),
+        "statuses": statuses,
+        "seen": len(seen),
+        "missing": count - len(seen),
+        "p50_ms": loadgen.percentile(lat, 50) * 1000,
+        "p99_ms": loadgen.percentile(lat, 99) * 1000,
+        "max_ms": max(lat) * 1000 if lat else float("nan"),
+    }
+
+
+def scenario(env, args, cookies, browser, *, visible_only: bool, first: int) -> list[dict]:
+    port, server, workers = start(env, args, visible_only=visible_only)
+    try:
+        if first == 0:  # each customer writes once: their conversation exists
+            in_thread(lambda: offer(port, 10**8, len(cookies), 50.0, len(cookies), 1))
+            wait_processed()
+        # (SQL of its own: Playwright's loop runs on this thread, where Django refuses.)
+        by_user = dict(sql("SELECT zalo_user_id, id FROM inbox_conversation"))
+        conversations = [by_user[user_id(k)] for k in range(len(cookies))]
+        pages = open_pages(browser, port, cookies, conversations)
+        results = []
+        for rate in args.rate:
+            results.append(run_one(port, pages, first, rate, args))
+            first += int(rate * args.seconds)
+            wait_processed()
+        for page in pages:
+            page.context.close()
+        return results
+    finally:
+        stop(server, *workers)
+
+
+def report(base: list[dict], hub: list[dict], args) -> None:
+    print()
+    print(
+        f"{args.pages} agent pages open (headless Chromium), {args.workers} workers, "
+        f"zalohub serve --workers {args.serve_workers}, {args.seconds:.0f} s a rate; "
+        f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    head = f"{'msgs/s':>7} {'what':<10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    head += f" {'seen':>11} {'p99/base':>9}"
+    print(head)
+    print("-" * len(head))
+    for b, h in zip(base, hub, strict=True):
+        for name, r in (("baseline", b), ("hub", h)):
+            ratio = r["p99_ms"] / b["p99_ms"] if b["p99_ms"] else float("nan")
+            print(
+                f"{r['rate']:>7.0f} {name:<10} {r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} "
+                f"{r['max_ms']:>8.0f} {r['seen']:>5}/{r['offered']:<5} {ratio:>9.2f}"
+            )
+    print("target: hub p99 <= 1,000 ms at 300 msgs/s")
+    for r in base + hub:
+        if r["missing"] or r["acked"] != r["offered"]:
+            print(
+                f"  CHECK FAILED at {r['rate']:.0f}/s: {r['acked']} acked, "
+                f"{r['missing']} never seen, {r['statuses']}"
+            )
+
+
+def main() -> int:
+    args = parser().parse_args()
+    args.rate = args.rate or [50.0, 300.0]
+    env = bench_env()
+    cookies = prepare(env, args.pages)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        hub = scenario(env, args, cookies, browser, visible_only=False, first=0)
+        first = sum(int(r * args.seconds) for r in args.rate)
+        base = scenario(env, args, cookies, browser, visible_only=True, first=first)
+        browser.close()
+    report(base, hub, args)
+    if args.json:
+        args.json.write_text(json.dumps({"baseline": base, "hub": hub}, indent=1))
+    failed = any(r["missing"] or r["acked"] != r["offered"] for r in base + hub)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
