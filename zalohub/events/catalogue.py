@@ -31,8 +31,9 @@ __all__ = [
 
 
 def is_zns_receipt(event: WebhookEvent) -> bool:
-    """A ZNS delivery shares user_received_message; it names a tracking id and a phone."""
-    return bool(event.tracking_id)
+    """A ZNS delivery shares user_received_message; it names a tracking id and a phone,
+    or came with Zalo's ZNS server header (API.md §3.6). Without either, an OA message's."""
+    return bool(event.tracking_id) or event.zns_server
 
 
 # Kinds of user_received_message other than an OA message's, told apart on the wire.

@@ -18,6 +18,8 @@ _EPOCH_MS = range(10**11, 10**14)
 NAME_MAX = 64  # the longest event name kept (the events table's column)
 # Whether an id is a known OA of the app the webhook came for (see ``orient``).
 IsOA = Callable[[str], bool]
+# The header one source says Zalo adds to ZNS webhooks (API.md §3.1, unconfirmed).
+ZNS_SERVER_HEADER = "x-zevent-server"
 
 
 class WebhookHead(NamedTuple):
@@ -65,6 +67,9 @@ class WebhookEvent:
     status: str  # change_template_status's new status
     reason: str
     quality: str
+    # Zalo's ZNS server sent it (its X-ZEvent-Server header): a receipt is a ZNS template's
+    # even without a tracking id.
+    zns_server: bool = False
     payload: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -197,11 +202,24 @@ def head(payload: Mapping[str, Any], *, is_oa: IsOA | None = None) -> WebhookHea
     )
 
 
+def from_zns_server(headers: Mapping[str, Any] | None) -> bool:
+    """Whether a webhook's headers (as kept with its event) say Zalo's ZNS server sent it."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == ZNS_SERVER_HEADER:
+            return str(value).strip().upper() == "ZNS"
+    return False
+
+
 def parse(
-    payload: Mapping[str, Any], *, received_at: datetime | None = None, is_oa: IsOA | None = None
+    payload: Mapping[str, Any],
+    *,
+    received_at: datetime | None = None,
+    is_oa: IsOA | None = None,
+    headers: Mapping[str, Any] | None = None,
 ) -> WebhookEvent:
     """The whole typed event; receipt times capped at ``received_at`` when given; the OA
-    told from the user by ``is_oa`` (as ``head``)."""
+    told from the user by ``is_oa`` (as ``head``); ``headers``, the request's as kept with
+    the event (``from_zns_server``)."""
     top = head(payload, is_oa=is_oa)
     message = _message(payload)
     if top.name == "user_seen_message":
@@ -233,5 +251,6 @@ def parse(
         status=str((status.get("new_status") if isinstance(status, dict) else status) or ""),
         reason=str(payload.get("reason") or ""),
         quality=str(payload.get("quality") or ""),
+        zns_server=from_zns_server(headers),
         payload=payload,
     )

@@ -106,6 +106,7 @@ class Batch:
                     payload,
                     received_at=event.received_at or timezone.now(),
                     is_oa=lambda oa_id: oa_id in known,
+                    headers=event.headers,
                 )
                 attribution.attribute(self, event, wire, known)
                 self._wires[key] = wire
