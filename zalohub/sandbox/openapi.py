@@ -1,4 +1,5 @@
-"""The OA API host ("openapi"): OA profile and user detail (API.md §2.1, §5, §6).
+"""The OA API host ("openapi"): OA profile, user detail and the user list (API.md §2.1,
+§5, §6).
 
 Every route here goes through ``oa_api``: the call is counted against the app's
 per-minute limit, an armed fault fires, the ``access_token`` header is checked, and the
@@ -7,7 +8,7 @@ answer carries ``X-RateLimit-Limit`` / ``X-RateLimit-Remain`` whatever happened.
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import wraps
 from typing import Any
 
@@ -143,7 +144,11 @@ def user_detail(request: HttpRequest, state: SandboxState, grant: AccessGrant) -
         "avatar": _sized(avatar, 120) if avatar else "",
         "avatars": {"120": _sized(avatar, 120), "240": _sized(avatar, 240)} if avatar else {},
         "dynamic_param": "",
-        "tags_and_notes_info": {"notes": list(user["notes"]), "tag_names": list(user["tag_names"])},
+        # Zalo's documented answer for a user without notes is notes: [""].
+        "tags_and_notes_info": {
+            "notes": list(user["notes"]) or [""],
+            "tag_names": list(user["tag_names"]),
+        },
     }
     shared = user["shared_info"]
     if shared:
@@ -152,3 +157,68 @@ def user_detail(request: HttpRequest, state: SandboxState, grant: AccessGrant) -
             key: shared.get(key, "") for key in ("address", "city", "district", "phone", "name")
         }
     return responses.oa_ok(body)
+
+
+# user/getlist (API.md §5): at most 50 a page, 10,000 users a query (offset <= 9951).
+MAX_LIST_COUNT = 50
+MAX_LIST_OFFSET = 9951
+PERIODS = {"TODAY": 0, "YESTERDAY": 1, "L7D": 6, "L30D": 29}
+
+
+def _period(name: str, now: float) -> tuple[date, date] | None:
+    """The Vietnam days ``last_interaction_period`` names, first and last; None if bad."""
+    today = datetime.fromtimestamp(now, UTC).astimezone(VIETNAM).date()
+    if name in PERIODS:
+        last = today - timedelta(days=1) if name == "YESTERDAY" else today
+        return today - timedelta(days=PERIODS[name]), last
+    try:
+        first, last = (datetime.strptime(p, "%Y_%m_%d").date() for p in name.split(":"))
+    except ValueError:
+        return None
+    return (first, last) if first <= last else None
+
+
+def _listed(user: dict[str, Any], data: dict[str, Any], days: tuple[date, date] | None) -> bool:
+    follower = str(data.get("is_follower", "")).lower()
+    if follower in ("true", "false") and bool(user["is_follower"]) != (follower == "true"):
+        return False
+    if data.get("tag_name") and data["tag_name"] not in user["tag_names"]:
+        return False
+    if days is not None:
+        last = user["last_interaction"]
+        if last is None:
+            return False
+        day = datetime.fromtimestamp(float(last), UTC).astimezone(VIETNAM).date()
+        return days[0] <= day <= days[1]
+    return True
+
+
+@oa_api("oa.user.getlist")
+def user_list(request: HttpRequest, state: SandboxState, grant: AccessGrant) -> HttpResponse:
+    """The OA's users, optionally only followers (``is_follower`` "true"/"false"), those
+    with ``tag_name``, or those who last interacted in ``last_interaction_period``."""
+    data = _data_param(request)
+    if data is None:
+        return responses.oa_error(-201, "data is invalid!")
+    offset, count = data.get("offset", 0), data.get("count", 15)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (offset, count)):
+        return responses.oa_error(-201, "offset or count is invalid!")
+    if not 0 <= offset <= MAX_LIST_OFFSET or not 1 <= count <= MAX_LIST_COUNT:
+        return responses.oa_error(-210)
+    days = None
+    if data.get("last_interaction_period"):
+        days = _period(str(data["last_interaction_period"]), state.now())
+        if days is None:
+            return responses.oa_error(-201, "last_interaction_period is invalid!")
+    with state.lock:
+        users = state.users.get(grant.oa_id, {})
+        found = [uid for uid, user in users.items() if _listed(user, data, days)]
+    page = found[offset : offset + count]
+    return responses.oa_ok(
+        {
+            "total": len(found),
+            "count": count,
+            "offset": offset,
+            "users": [{"user_id": uid} for uid in page],
+        }
+    )

@@ -1,4 +1,5 @@
-"""The sandbox's OA tags, conversation history and per-user quota (API.md §5), and the
+"""The sandbox's OA tags, conversation history, per-user quota and quota assets (API.md
+§5), and the
 user-data events Zalo sends about them: tag changes, a rating answer (``user_feedback``)
 and a person's data-removal request (``user_withdraw``).
 
@@ -6,7 +7,9 @@ Tag calls change the world and emit the tag webhook to every linked app, as a ch
 Zalo's OA manager does; ``oa_tag`` (control) is that staff change itself.
 """
 
+import hashlib
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from zalohub.sandbox import responses
 from zalohub.sandbox.customers import DeliveryOptions, Emitted, _customer, emit
 from zalohub.sandbox.messaging import FREE_WINDOW, SEND_WINDOW
-from zalohub.sandbox.openapi import _data_param, oa_api
+from zalohub.sandbox.openapi import VIETNAM, _data_param, oa_api
 from zalohub.sandbox.state import SandboxState
 from zalohub.sandbox.tokens import AccessGrant
 
@@ -201,11 +204,43 @@ def conversation(request: HttpRequest, state: SandboxState, grant: AccessGrant) 
     return responses.oa_ok(items[page[0] : page[0] + page[1]])
 
 
+# The OA's paid consultation messages (the 48 h-7 d replies Zalo bills as "sub_quota").
+SUB_QUOTA_TOTAL = 2000
+
+
+def _assets(state: SandboxState, oa_id: str, body: dict[str, Any]) -> HttpResponse:
+    """The quota assets ``quota_owner`` holds (API.md §5), filtered by ``product_type``
+    and ``quota_type``: the OA's consultation sub-quota, less the billed replies sent;
+    the demo world's apps hold none."""
+    owner = body.get("quota_owner")
+    if owner not in ("OA", "App"):
+        return responses.oa_error(-201, "quota_owner is invalid!")
+    with state.lock:
+        billed = sum(
+            1 for m in state.mailbox.sent_messages(oa_id=oa_id) if m.quota_type == "sub_quota"
+        )
+        now = state.now()
+    month_end = datetime.fromtimestamp(now, VIETNAM).replace(day=28) + timedelta(days=4)
+    asset = {
+        "asset_id": hashlib.sha256(f"cs-{oa_id}".encode()).hexdigest()[:20],
+        "product_type": "cs",
+        "quota_type": "sub_quota",
+        "valid_through": (month_end - timedelta(days=month_end.day)).strftime("%d/%m/%Y"),
+        "total": SUB_QUOTA_TOTAL,
+        "remain": max(0, SUB_QUOTA_TOTAL - billed),
+    }
+    wanted = all(body.get(k) in (None, asset[k]) for k in ("product_type", "quota_type"))
+    return responses.oa_ok([asset] if owner == "OA" and wanted else [])
+
+
 @oa_api("oa.quota.message", methods=("POST",))
 def user_quota(request: HttpRequest, state: SandboxState, grant: AccessGrant) -> HttpResponse:
     """The per-user quota (API.md §5): a free reply is left inside 48 h of the last
-    interaction; ``last_interaction`` as an epoch-ms string."""
+    interaction; ``last_interaction`` as an epoch-ms string. With ``quota_owner``
+    instead of ``user_id``: the owner's quota assets."""
     body = _json(request) or {}
+    if "quota_owner" in body:
+        return _assets(state, grant.oa_id, body)
     user = state.users.get(grant.oa_id, {}).get(str(body.get("user_id") or ""))
     if user is None:
         return responses.oa_error(-201)

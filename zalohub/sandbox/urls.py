@@ -18,6 +18,7 @@ from zalohub.sandbox import (
     people,
     zns,
     zns_control,
+    zns_quality,
 )
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     # OA API host (openapi.zalo.me)
     path("openapi/v2.0/oa/getoa", openapi.getoa, name="oa.getoa"),
     path("openapi/v3.0/oa/user/detail", openapi.user_detail, name="oa.user.detail"),
+    path("openapi/v3.0/oa/user/getlist", openapi.user_list, name="oa.user.getlist"),
     path("openapi/v3.0/oa/message/cs", messaging.message_cs, name="oa.message.cs"),
     path("openapi/v2.0/oa/tag/gettagsofoa", people.tag_list, name="oa.tag.list"),
     path("openapi/v2.0/oa/tag/tagfollower", people.tag_follower, name="oa.tag.tagfollower"),
@@ -64,6 +66,7 @@ urlpatterns = [
     path("business/template/edit", zns.template_edit, name="zns.template.edit"),
     path("business/message/quota", zns.message_quota, name="zns.quota"),
     path("business/message/status", zns.message_status, name="zns.message.status"),
+    path("business/quality", zns_quality.oa_quality, name="zns.quality"),
     path("business/message/template", zns.message_template, name="zns.message.template"),
     # The sandbox's own controls and assets
     path("_sandbox/state", control.state_view, name="sandbox.state"),

@@ -96,6 +96,9 @@ def _detail(request: HttpRequest, template: dict[str, Any]) -> dict[str, Any]:
         "price",
     )
     detail = {k: template.get(k) for k in keys}
+    if not detail["reason"]:
+        # Only a rejected or disabled template has a reason; Zalo's ENABLE sample has none.
+        del detail["reason"]
     # An absolute URL, as Zalo's (account.zalo.cloud/znspreview/...), the page this sandbox
     # serves for it.
     detail["previewUrl"] = responses.absolute(request, str(template.get("previewUrl") or ""))
@@ -168,6 +171,27 @@ def _list_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _list_buttons(layout: dict[str, Any]) -> list[dict[str, Any]]:
+    """The layout's footer buttons as the detail lists them: ``{type, title, content}``."""
+    footer = layout.get("footer")
+    components = footer.get("components") if isinstance(footer, dict) else None
+    found = []
+    for component in components if isinstance(components, list) else []:
+        buttons = component.get("BUTTONS") if isinstance(component, dict) else None
+        items = buttons.get("items") if isinstance(buttons, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                kind = item.get("type")
+                found.append(
+                    {
+                        "type": kind if isinstance(kind, int) and not isinstance(kind, bool) else 1,
+                        "title": str(item.get("title") or ""),
+                        "content": str(item.get("content") or ""),
+                    }
+                )
+    return found
+
+
 def _save(state: SandboxState, oa_id: str, template_id: str, body: dict[str, Any]) -> dict:
     template = {
         "templateId": template_id,
@@ -178,7 +202,7 @@ def _save(state: SandboxState, oa_id: str, template_id: str, body: dict[str, Any
         "template_type": body["template_type"],
         "layout": body["layout"],
         "listParams": _list_params(body.get("params") or []),
-        "listButtons": [],
+        "listButtons": _list_buttons(body["layout"]),
         "timeout": 7200000,
         "previewUrl": f"/_sandbox/zns/preview/{template_id}",
         "templateQuality": "UNDEFINED",

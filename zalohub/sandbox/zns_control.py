@@ -8,6 +8,8 @@
   (decisions for the next reviews, each ``{decision, reason}``).
 - ``status``: ``template_id``, ``status`` (ENABLE, REJECT, DISABLE, ...), ``reason``.
 - ``quality``: ``template_id``, ``quality`` (HIGH, MEDIUM, LOW, UNDEFINED).
+- ``oa_quality``: ``oa_id``, ``current`` (48 h) and ``week`` (7 days), as ``GET /quality``
+  answers them.
 - ``template_quota``: ``template_id``, ``daily``, ``disable``.
 - ``quota``: ``oa_id``, ``daily`` and/or ``remaining``.
 - ``refuse``: ``recipient`` (a phone 84… or a user id) and the Zalo ``code`` its sends
@@ -21,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from zalohub.sandbox import responses, reviewer
+from zalohub.sandbox import responses, reviewer, zns_quality
 from zalohub.sandbox.control import BadRequest, _body, control
 from zalohub.sandbox.customers import Emitted
 from zalohub.sandbox.state import SandboxState, get_state
@@ -86,6 +88,15 @@ def zns_view(request: HttpRequest, state: SandboxState, action: str) -> HttpResp
                 state, template_id=template_id, quality=str(body.get("quality") or "")
             )
             return _emitted(list(done))
+        if action == "oa_quality":
+            week = body.get("week")
+            qualities = zns_quality.set_oa_quality(
+                state,
+                oa_id=str(body.get("oa_id") or ""),
+                current=str(body.get("current") or ""),
+                week=None if week is None else str(week),
+            )
+            return responses.json(qualities)
         if action == "template_quota":
             done = reviewer.set_template_quota(
                 state,
@@ -112,7 +123,7 @@ def zns_view(request: HttpRequest, state: SandboxState, action: str) -> HttpResp
             return responses.json({"refusals": dict(state.zns.refusals)})
         if action == "deliver":
             return _emitted(list(reviewer.deliver_all(state, body.get("oa_id") or None)))
-    except reviewer.ReviewError as exc:
+    except (reviewer.ReviewError, ValueError) as exc:
         raise BadRequest(str(exc)) from None
     return responses.json({"error": _("Unknown action.")}, status=404)
 

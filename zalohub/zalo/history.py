@@ -8,7 +8,7 @@ is possible now (``cs_reply``) and when the user last interacted.
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from zalohub.zalo.transport import ZaloTransport
@@ -45,6 +45,25 @@ class UserQuota:
         if self.reply_remain is None:
             return None
         return self.reply_remain > 0
+
+
+@dataclass(frozen=True)
+class QuotaAsset:
+    """A paid quota an OA or app holds (``quota/message`` by ``quota_owner``)."""
+
+    asset_id: str
+    product_type: str  # "cs" (consultation), "transaction", ...
+    quota_type: str  # "sub_quota", ...
+    valid_through: date | None  # Zalo sends "dd/MM/yyyy"
+    total: int | None
+    remain: int | None
+
+
+def _day(raw: Any) -> date | None:
+    try:
+        return datetime.strptime(str(raw), "%d/%m/%Y").date()
+    except ValueError:
+        return None
 
 
 def _time(raw: Any) -> datetime | None:
@@ -137,4 +156,35 @@ class HistoryAPI:
             reply_remain=_int(reply.get("remain")),
             reply_total=_int(reply.get("total")),
             raw=data,
+        )
+
+    def quota_assets(
+        self, *, access_token: str, owner: str = "OA", product_type: str = "", quota_type: str = ""
+    ) -> tuple[QuotaAsset, ...]:
+        """The quota assets ``owner`` ("OA" or "App") holds, optionally of one product
+        ("cs", "transaction") and quota type."""
+        query = {"quota_owner": owner}
+        if product_type:
+            query["product_type"] = product_type
+        if quota_type:
+            query["quota_type"] = quota_type
+        body = self._t.request(
+            "POST",
+            f"{self._base}/v3.0/oa/quota/message",
+            endpoint="oa.quota.assets",
+            headers={"access_token": access_token},
+            json_body=query,
+        )
+        data = body.get("data")
+        return tuple(
+            QuotaAsset(
+                asset_id=str(item.get("asset_id") or ""),
+                product_type=str(item.get("product_type") or ""),
+                quota_type=str(item.get("quota_type") or ""),
+                valid_through=_day(item.get("valid_through")),
+                total=_int(item.get("total")),
+                remain=_int(item.get("remain")),
+            )
+            for item in (data if isinstance(data, list) else [])
+            if isinstance(item, dict)
         )

@@ -52,6 +52,23 @@ class SentMessage:
     quota: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class UserPage:
+    """One page of ``user/getlist``: the ids on it and how many match in all."""
+
+    user_ids: tuple[str, ...]
+    total: int
+    offset: int
+    count: int  # the page size asked for
+
+
+def _number(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
 def _texts(value: Any) -> tuple[str, ...]:
     """A list of strings from Zalo, without the empty ones; anything else is none."""
     if not isinstance(value, list):
@@ -119,6 +136,39 @@ class OAAPI:
                 data["is_sensitive"] if isinstance(data.get("is_sensitive"), bool) else None
             ),
             raw=data,
+        )
+
+    def list_users(
+        self,
+        *,
+        access_token: str,
+        offset: int = 0,
+        count: int = 50,
+        is_follower: bool | None = None,
+        tag_name: str = "",
+        last_interaction_period: str = "",
+    ) -> UserPage:
+        """The OA's users, 50 at most a page (API.md §5); ``last_interaction_period`` is
+        TODAY, YESTERDAY, L7D, L30D or ``YYYY_MM_DD:YYYY_MM_DD``."""
+        query: dict[str, Any] = {"offset": offset, "count": count}
+        if is_follower is not None:
+            query["is_follower"] = "true" if is_follower else "false"
+        if tag_name:
+            query["tag_name"] = tag_name
+        if last_interaction_period:
+            query["last_interaction_period"] = last_interaction_period
+        body = self._get("/v3.0/oa/user/getlist", "oa.user.getlist", access_token, query)
+        data = body.get("data") or {}
+        users = data.get("users")
+        return UserPage(
+            user_ids=tuple(
+                str(u["user_id"])
+                for u in (users if isinstance(users, list) else [])
+                if isinstance(u, dict) and u.get("user_id")
+            ),
+            total=_number(data.get("total")),
+            offset=_number(data.get("offset")),
+            count=_number(data.get("count")),
         )
 
     def send_message(

@@ -19,6 +19,14 @@ class TemplateSend:
     sending_mode: str | None = None  # "1" normal, "3" beyond quota; Zalo may send null
 
 
+@dataclass(frozen=True)
+class OAQuality:
+    """The OA's ZNS send quality: HIGH, MEDIUM, LOW or UNDEFINED."""
+
+    current: str  # the last 48 hours
+    last_7_days: str
+
+
 def _count(value: Any) -> int | None:
     try:
         return max(0, int(str(value))) if value not in (None, "") else None
@@ -97,6 +105,13 @@ class ZNSAPI:
 
     def quota(self, *, access_token: str) -> dict[str, Any]:
         return self._call("GET", "/message/quota", "zns.quota", access_token).get("data") or {}
+
+    def quality(self, *, access_token: str) -> OAQuality:
+        data = self._call("GET", "/quality", "zns.quality", access_token).get("data") or {}
+        return OAQuality(
+            current=str(data.get("oaCurrentQuality") or "UNDEFINED"),
+            last_7_days=str(data.get("oa7dayQuality") or "UNDEFINED"),
+        )
 
     def message_status(self, *, access_token: str, message_id: str) -> dict[str, Any]:
         body = self._call(
