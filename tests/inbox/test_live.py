@@ -9,10 +9,12 @@ import redis
 from django.test import Client
 
 from zalohub.events.models import Message, ZaloState
+from zalohub.events.outbound.oa_message import message_send
 from zalohub.inbox import live, stream
 from zalohub.inbox.live import LocalNotifier, RedisNotifier
+from zalohub.inbox.services import inbox_resend
 
-from .conftest import conversation_of
+from .conftest import SON, conversation_of, send_due
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -106,6 +108,46 @@ def test_it_streams_list_and_thread_changes(member, agent, customer_writes, sett
     assert "event: list" in changed
     new_cursor = stream.encode(stream.cursor_now(scope))
     assert f"id: {new_cursor}" in changed
+
+
+def test_it_shows_our_replies_sent_failed_and_resent_live(
+    member, agent, customer_writes, sandbox, settings, django_capture_on_commit_callbacks
+):
+    settings.INBOX_STREAM_TICK_SECONDS = 0.05
+    settings.INBOX_STREAM_SECONDS = 0.2
+    customer_writes("Xin chào")
+    conversation = conversation_of()
+    oa = conversation.oa
+    scope = stream.Scope(oa_ids=(oa.pk,), conversation_id=conversation.pk)
+    client = Client()
+    client.force_login(agent)
+    notifier = live.get_notifier()
+
+    def settles(action) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+        """Wake-ups of the OA's pages once ``action`` commits, and what the thread hears."""
+        cursor = quote(stream.encode(stream.cursor_now(scope)))
+        before = notifier.generation
+        with django_capture_on_commit_callbacks(execute=True):
+            action()
+        url = f"/inbox/events/?oa={oa.pk}&c={conversation.pk}&cursor={cursor}"
+        return notifier.generation - before, _read_events(client.get(url))
+
+    reply = message_send(oa=oa, user_id=SON, text="Chào anh")
+    # It should wake the thread once when Zalo accepts our reply, and show it Sent.
+    wakes, heard = settles(send_due)
+    assert wakes == 1 and "event: thread" in heard
+    reply.refresh_from_db()
+    assert reply.zalo_state == ZaloState.SENT
+    # ...once when Zalo refuses one, and show it Failed...
+    sandbox.add_fault("oa.message.cs", "zalo_error", code=-230, times=1)
+    refused = message_send(oa=oa, user_id=SON, text="Anh còn cần gì không?")
+    wakes, heard = settles(send_due)
+    refused.refresh_from_db()
+    assert wakes == 1 and "event: thread" in heard and refused.zalo_state == ZaloState.FAILED
+    # ...and once (not twice) when an agent resends it, On Queue again.
+    wakes, heard = settles(lambda: inbox_resend(message=refused))
+    refused.refresh_from_db()
+    assert wakes == 1 and "event: thread" in heard and refused.zalo_state == ZaloState.ON_QUEUE
 
 
 def test_it_resumes_from_the_last_event_id(member, agent, customer_writes, settings):

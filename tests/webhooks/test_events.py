@@ -74,6 +74,69 @@ def test_a_receipt_changes_a_message_s_status(connected_oa, subscribe, receiver,
     assert (data["message_id"], data["previous"], data["state"]) == (ours.pk, "sent", "read")
 
 
+def test_our_own_sends_becoming_sent_or_failed(connected_oa, subscribe, receiver, deliver, sandbox):
+    from tests.api.conftest import Api
+    from tests.inbox.conftest import send_due
+    from tests.zbs.conftest import make_partner
+    from zalohub.api.keys import key_create
+    from zalohub.api.models import Capability
+    from zalohub.sandbox.world import SON_PHONE, SON_SUPPORT_USER_ID
+
+    make_partner(connected_oa, name="Nguyễn Văn Sơn", phone=SON_PHONE, user_id=SON_SUPPORT_USER_ID)
+    subscribe(event_types=["message.status_changed"])
+    _key, raw = key_create(
+        name="ERP", oas=[connected_oa], capabilities=Capability.values, rate_limit_per_minute=60
+    )
+    api = Api(raw)
+
+    def api_send(text: str) -> int:
+        body = {"oa": connected_oa.pk, "to": {"user_id": SON_SUPPORT_USER_ID}, "text": text}
+        status, answer, _ = api.post("/messages", body)
+        assert status == 202, answer
+        return int(answer["message_id"])
+
+    sent = api_send("Đơn DH8821 đã giao")
+    assert send_due() == ["sent"]
+    sandbox.add_fault("oa.message.cs", "zalo_error", code=-230, times=1)  # Zalo refuses it
+    refused = api_send("Đơn DH8822 đã giao")
+    assert send_due() == ["failed"]
+    deliver()
+    # It should tell of each send as Zalo settled it, in the documented shape.
+    assert _types(receiver) == ["message.status_changed"] * 2
+    by_message = {a.payload["data"]["message_id"]: a.payload["data"] for a in receiver.arrivals}
+    ok, failed = by_message[sent], by_message[refused]
+    assert (ok["previous"], ok["state"]) == ("on_queue", "sent")
+    assert ok["zalo_msg_id"] == Message.objects.get(pk=sent).zalo_msg_id != ""
+    assert (failed["previous"], failed["state"]) == ("on_queue", "failed")
+    assert (ok["oa_id"], failed["oa_id"]) == (connected_oa.pk, connected_oa.pk)
+    assert Message.objects.get(pk=refused).zalo_state == ZaloState.FAILED
+
+
+def test_a_resend_and_a_mark_error_change_a_message_s_status(
+    connected_oa, subscribe, receiver, deliver, sandbox
+):
+    from tests.inbox.conftest import send_due
+    from zalohub.events.actions import event_mark_error, message_resend
+    from zalohub.events.models import ZaloEvent
+    from zalohub.events.outbound.oa_message import message_send
+    from zalohub.sandbox.world import SON_SUPPORT_USER_ID
+
+    customer_writes(connected_oa)
+    subscribe(event_types=["message.status_changed"])
+    message = message_send(oa=connected_oa, user_id=SON_SUPPORT_USER_ID, text="Chào anh")
+    event_mark_error(event=ZaloEvent.objects.get(message=message), reason="stuck")
+    message.refresh_from_db()
+    message_resend(message=message)
+    assert send_due() == ["sent"]
+    deliver()
+    # It should tell of every move: given up, queued again, sent (delivered in any order).
+    moves = [(a.payload["data"]["previous"], a.payload["data"]["state"]) for a in receiver.arrivals]
+    assert _types(receiver) == ["message.status_changed"] * 3
+    assert sorted(moves) == sorted(
+        [("on_queue", "failed"), ("failed", "on_queue"), ("on_queue", "sent")]
+    )
+
+
 def _template(oa):  # type: ignore[no-untyped-def]
     from zalohub.zbs.models import Template
 

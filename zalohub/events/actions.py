@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop
 from zalohub.accounts.models import OfficialAccount
 from zalohub.core.stored_text import reason as core_reason
 from zalohub.core.stored_text import reason_fields, text
+from zalohub.events import hooks
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -129,6 +130,7 @@ def message_resend(*, message: Message) -> ZaloEvent:
                 % (message.get_zalo_state_display() or "—")
             )
         message.refresh_from_db()
+        hooks.state_changed(message, previous=ZaloState.FAILED, at=timezone.now())
         try:
             return resend(message)
         except NoSender as exc:
@@ -157,15 +159,18 @@ def event_mark_error(*, event: ZaloEvent, reason: str, actor: object = None) -> 
     with transaction.atomic():
         failed = 0
         if outbound and event.message_id:
-            failed = Message.objects.filter(
-                pk=event.message_id, zalo_state__in=UNCLEAR_ZALO_STATES
-            ).update(
-                zalo_state=ZaloState.FAILED,
-                failure_code=None,
-                **reason_fields("failure_reason", why),
-            )
-            if failed:
-                states.append(ProcessingState.PROCESSED)
+            # One state at a time, so that subscribers hear which one it was.
+            for previous in UNCLEAR_ZALO_STATES:
+                failed = Message.objects.filter(pk=event.message_id, zalo_state=previous).update(
+                    zalo_state=ZaloState.FAILED,
+                    failure_code=None,
+                    **reason_fields("failure_reason", why),
+                )
+                if failed:
+                    message = Message.objects.get(pk=event.message_id)
+                    hooks.state_changed(message, previous=previous, at=timezone.now())
+                    states.append(ProcessingState.PROCESSED)
+                    break
         marked = ZaloEvent.objects.filter(pk=event.pk, processing_state__in=states).update(
             processing_state=ProcessingState.ERROR,
             claimed_by="",

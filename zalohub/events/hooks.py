@@ -18,10 +18,12 @@ from zalohub.events.models import Message
 
 @dataclass(frozen=True)
 class StateChange:
-    """A message's Zalo State moved forward (a receipt, or Zalo's echo of our message).
+    """A message's Zalo State changed: a receipt or Zalo's echo of our message moved it
+    forward, our send was settled (Sent, Failed), Mark Error failed it, or Resend put a
+    failed message back On Queue.
 
-    Reported as the batch applied it: a concurrent receipt that got further may still
-    win the row, which only ever moves forward."""
+    Reported as the writer applied it: a concurrent receipt that got further may still
+    win the row, which receipts only ever move forward."""
 
     message: Message
     previous: str
@@ -65,6 +67,13 @@ def states_changed(changes: Sequence[StateChange]) -> None:
     if changes:
         for subscriber in list(STATE_SUBSCRIBERS):
             subscriber(changes)
+
+
+def state_changed(message: Message, *, previous: str, at: datetime) -> None:
+    """One message's change, written one at a time (a send settled, an admin's action):
+    a batch of one. ``message`` carries its new state."""
+    if STATE_SUBSCRIBERS:
+        states_changed([StateChange(message, previous=previous, state=message.zalo_state, at=at)])
 
 
 def message_saved(sender: type, instance: Message, created: bool, **kwargs: Any) -> None:

@@ -3,8 +3,9 @@
 events' hooks tell the inbox what changed: ``on_message_stored`` gives the messages a
 batch stored (a worker's claim of events, or one reply created alone), folded into their
 conversations with one statement inside the transaction that stores them;
-``on_message_state_changed`` gives the receipts and echoes that moved a message's Zalo
-State, and the OA's live pages are woken (they read the states from the rows).
+``on_message_state_changed`` gives the Zalo State changes (receipts and echoes, our
+sends settled, Mark Error, Resend), and the OA's live pages are woken once per
+transaction (they read the states from the rows).
 """
 
 import logging
@@ -134,8 +135,8 @@ def messages_stored(messages: Iterable[Message]) -> None:
 
 
 def states_changed(changes: Sequence[hooks.StateChange]) -> None:
-    """Receipts and echoes move a message's Zalo State with one UPDATE for the batch (no
-    signal): wake each OA's live pages once."""
+    """A batch's receipts and echoes, or one settled send or admin action, moved Zalo
+    States with UPDATEs (no signal): wake each OA's live pages once."""
     for oa_id in sorted({change.message.oa_id for change in changes}):
         notify_on_commit(oa_id)
 

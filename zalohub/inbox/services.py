@@ -276,6 +276,5 @@ def conversation_reply(
 
 
 def inbox_resend(*, message: Message) -> ZaloEvent:
-    event = message_resend(message=message)
-    notify_on_commit(message.oa_id)
-    return event
+    # Its move back On Queue reaches the live pages through the state hook (rollup).
+    return message_resend(message=message)

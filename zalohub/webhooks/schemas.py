@@ -61,7 +61,10 @@ class MessageStatusChanged(Schema):
     zalo_msg_id: str
     kind: str
     previous: str = Field(description="The Zalo State before: on_queue, sent, delivered, …")
-    state: str = Field(description="The Zalo State now: sent, delivered, received, read, failed")
+    state: str = Field(
+        description="The Zalo State now: sent, delivered, received, read, failed; "
+        "on_queue again after a Resend"
+    )
     at: datetime
 
 
