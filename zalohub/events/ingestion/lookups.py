@@ -10,8 +10,12 @@ secret key would still verify webhooks there until the cache's TTL ran out.
   (started by its first webhook) that clears its caches when a message arrives, and
   again each time it (re)subscribes, since what was published while it was away is lost.
 - Without Redis, other processes see a change within ``WEBHOOK_LOOKUP_CACHE_SECONDS``
-  (30 s); one process (the embedded shape) has nobody else to tell. ``check --deploy``
-  already asks for Redis when there are several web processes.
+  (30 s), and a new OA secret key sooner: a signature that does not match the key a
+  process remembers makes it read the app again (``receive._app_again``, at most every
+  ``WEBHOOK_SIGNATURE_RECHECK_SECONDS``), so the new key is accepted at once; the old
+  one keeps working there until then. One process (the embedded shape) has nobody else
+  to tell. ``check --deploy`` already asks for Redis when there are several web
+  processes.
 """
 
 import contextlib

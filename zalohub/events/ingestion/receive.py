@@ -97,8 +97,9 @@ class _KnownApp:
 
 # Webhooks arrive by the hundreds a second for a handful of apps and OAs: look each up
 # once per process and TTL instead of twice per request. An admin's change reaches this
-# process at once (signals below) and, through Redis, every other one (``lookups``; within
-# the TTL without Redis). One lookup runs at
+# process at once (signals below) and, through Redis, every other one (``lookups``;
+# without Redis, within the TTL, or as soon as a signature fails to match the old key:
+# ``_app_again``). One lookup runs at
 # a time: requests that miss together (a fresh process, an expired entry) wait for it
 # instead of each querying (and each taking a database connection); while an expired
 # entry is being looked up again, the others keep using it.
@@ -211,6 +212,26 @@ def _app(app_id: str) -> _KnownApp | None:
         )
 
     return _cached(_apps, app_id, find, misses=_unknown_apps)
+
+
+def _app_again(app: _KnownApp) -> _KnownApp | None:
+    """The app as the database has it now, if that may differ from ``app``: a webhook's
+    signature did not match ``app``'s key, and an admin may have saved a new one in
+    another process (without Redis, this process learns of it when its entry expires).
+    None if this process read the app less than WEBHOOK_SIGNATURE_RECHECK_SECONDS ago
+    (the signature is wrong, not the cache: a flood of forged requests costs one query
+    per period), or if reading it again found nothing new."""
+    with _lookup:
+        entry = _apps.get(app.app_id)
+        if entry is not None and entry[1] is app:
+            read_at = entry[0] - settings.WEBHOOK_LOOKUP_CACHE_SECONDS
+            if time.monotonic() - read_at < settings.WEBHOOK_SIGNATURE_RECHECK_SECONDS:
+                return None
+            _apps[app.app_id] = (0.0, app)  # expired: ``_app`` reads it again
+    again = _app(app.app_id)
+    if again is None or again == app:
+        return None
+    return again
 
 
 def _oa_pk(app: _KnownApp, oa_id: str) -> int | None:
@@ -393,7 +414,13 @@ def ingest_webhook(
         if app is None:
             raise _Refused(404, _("unknown Zalo app id"))
         text, payload = _parsed(raw, size)
-        variant, wire, parties = _signed(app, headers, text, payload)
+        try:
+            variant, wire, parties = _signed(app, headers, text, payload)
+        except _Refused as refused:
+            if refused.status != 401 or (again := _app_again(app)) is None:
+                raise
+            app = again  # its key changed in another process: check with the new one
+            variant, wire, parties = _signed(app, headers, text, payload)
         row = _row(app, wire, parties, raw=raw, text=text, headers=headers, variant=variant)
     except _Refused as refused:
         rejected.record(
