@@ -318,15 +318,15 @@ WEBHOOK_LOOKUPS_REDIS_CHANNEL = envstr(
 )
 # Webhook ingestion caches app and OA lookups per process this long (0: no cache).
 WEBHOOK_LOOKUP_CACHE_SECONDS = envfloat("ZALOHUB_WEBHOOK_LOOKUP_CACHE_SECONDS", 30.0, minimum=0.0)
+# ... and remembers at most this many apps, OAs and unknown app ids each (oldest out first).
+WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES = envint(
+    "ZALOHUB_WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES", 1_000, minimum=1
+)
 # A signature that does not match a cached app's key reads the app again (another
 # process may have saved a new key; without Redis this one would not know), unless the
 # app was read less than this long ago: forged requests cost a query this often at most.
 WEBHOOK_SIGNATURE_RECHECK_SECONDS = envfloat(
     "ZALOHUB_WEBHOOK_SIGNATURE_RECHECK_SECONDS", 5.0, minimum=0.0
-)
-# ... and remembers at most this many apps, OAs and unknown app ids each (oldest out first).
-WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES = envint(
-    "ZALOHUB_WEBHOOK_LOOKUP_CACHE_MAX_ENTRIES", 1_000, minimum=1
 )
 # On PostgreSQL, webhook rows are written with a server-side prepared statement; turn it
 # off behind a connection pooler in transaction mode that cannot keep prepared statements.
