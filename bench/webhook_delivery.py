@@ -5,9 +5,9 @@ and event-to-delivery latency at 300 events/s offered.
     .venv/bin/python bench/webhook_delivery.py            # 20,000 deliveries, 20 s at 300/s
     .venv/bin/python bench/webhook_delivery.py --quick    # 5,000 and 10 s
 
-It drops and recreates the database `zalohub_bench_webhooks` on 127.0.0.1:5432, migrates
-it, and starts the receiver: uvicorn with the raw ASGI 200 (`bench/bare_asgi.py`, 2
-processes), the same for both sides.
+It drops and recreates the database `zalohub_bench_webhooks` (`--db NAME` for another) on
+127.0.0.1:5432, migrates it, and starts the receiver: uvicorn with the raw ASGI 200
+(`bench/bare_asgi.py`, 2 processes), the same for both sides.
 
 - Capacity: N deliveries of one subscription (rate limit out of the way) are queued in
   one transaction; then 2 workers start, and the figure is N over the span from the
@@ -38,7 +38,6 @@ from bench.stages.common import ADMIN_DSN, BIN, HOST, log  # noqa: E402
 from bench.stages.procs import Server, stop  # noqa: E402
 
 DB_NAME = "zalohub_bench_webhooks"
-DB_URL = f"postgres://postgres@{HOST}:5432/{DB_NAME}"
 BODY_DATA = {
     "message_id": 1,
     "oa_id": 1,
@@ -52,13 +51,13 @@ BODY_DATA = {
 }
 
 
-def _env() -> dict[str, str]:
+def _env(db_name: str) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     os.environ.setdefault("ZALOHUB_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=DB_URL,
+        DATABASE_URL=f"postgres://postgres@{HOST}:5432/{db_name}",
         DJANGO_SETTINGS_MODULE="zalohub.settings",
         ZALOHUB_DATA_DIR=os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench"),
         ZALOHUB_LOG_LEVEL="WARNING",
@@ -68,12 +67,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _recreate(env: dict[str, str]) -> None:
+def _recreate(env: dict[str, str], db_name: str) -> None:
     import psycopg
 
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {db_name}")
     subprocess.run(
         [str(BIN / "zalohub"), "migrate", "--verbosity", "0"], env=env, cwd=ROOT, check=True
     )
@@ -173,12 +172,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--deliveries", type=int, default=0)
     parser.add_argument("--rate", type=int, default=300)
+    parser.add_argument("--db", default=DB_NAME, help="the bench database (dropped first)")
     args = parser.parse_args()
+    if not args.db.isidentifier():
+        parser.error(f"--db: {args.db!r} is not a plain database name")
     n = args.deliveries or (5_000 if args.quick else 20_000)
     seconds = 10.0 if args.quick else 20.0
-    env = _env()
-    log(f"database {DB_NAME}")
-    _recreate(env)
+    env = _env(args.db)
+    log(f"database {args.db}")
+    _recreate(env, args.db)
     os.environ.update(env)
     import django
 

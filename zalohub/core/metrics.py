@@ -46,6 +46,11 @@ OUTBOUND_SENDS = Counter(
     "Outbound send attempts settled, by OA, outcome and error category.",
     ["oa", "outcome", "category"],
 )
+OUTBOUND_SETTLED = Counter(
+    "zalohub_outbound_settled",
+    "Outbound attempts settled, by lane (zalo, webhooks) and outcome.",
+    ["lane", "outcome"],
+)
 ZALO_CALLS = Histogram(
     "zalohub_zalo_call_seconds",
     "Calls to Zalo's API, by endpoint, HTTP status and result (ok or the error kind).",

@@ -20,7 +20,9 @@ class EventsConfig(AppConfig):
         from zalohub.events.ingestion import lookups
         from zalohub.events.models import Message
         from zalohub.events.outbound import register_sender
+        from zalohub.events.outbound.lanes import register_lane
         from zalohub.events.outbound.oa_message import OA_MESSAGES
+        from zalohub.events.outbound.zalo_lane import ZALO_SENDS
         from zalohub.events.processing import identity, user_data  # noqa: F401  (handlers)
         from zalohub.events.processing.attribution import requeue_for_oa
         from zalohub.partners.services import register_call_budget
@@ -37,6 +39,7 @@ class EventsConfig(AppConfig):
         post_save.connect(hooks.message_saved, sender=Message, dispatch_uid="events.stored")
         # OA messages are one kind of send; zbs registers its templates the same way.
         register_sender(OA_MESSAGES)
+        register_lane(ZALO_SENDS)  # the sends' rows; webhooks registers its deliveries'
         # A newly authorized OA's recent conversations are loaded from Zalo (and on demand).
         history.connect()
         register_oa_link(

@@ -11,7 +11,7 @@ from zalohub.core import periodic
 from zalohub.core.worker import register_loop
 from zalohub.events import retention  # noqa: F401  (registers events.retention)
 from zalohub.events.ingestion import rejected
-from zalohub.events.outbound import requeue_lost_sends
+from zalohub.events.outbound import requeue_lost_sends, runner  # noqa: F401  (its loop)
 from zalohub.events.processing.queue import dispatch_once, sweep_expired_leases
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,12 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
-        from zalohub.webhooks import produce, removal, tasks, watch  # noqa: F401  (loop, jobs)
+        from zalohub.events.outbound.lanes import register_lane
+        from zalohub.webhooks import produce, removal, tasks, watch  # noqa: F401  (jobs)
+        from zalohub.webhooks.lane import DELIVERIES
 
         register_role_grants("webhooks", {ZALO_ADMIN: ALL})
+        # Deliveries are a lane of the outbound pipeline: its loop, claim and sweep.
+        register_lane(DELIVERIES)
         produce.connect()
         watch.connect()

@@ -10,23 +10,20 @@ subscription that fails N times running for long enough is disabled and the Zalo
 are told."""
 
 import asyncio
-import random
-import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from zalohub.core.crypto import reveal
+from zalohub.events.outbound import lanes
 from zalohub.webhooks import conf
+from zalohub.webhooks.lane import DELIVERIES
 from zalohub.webhooks.models import Delivery, Subscription
-from zalohub.webhooks.outgoing import active_subscriptions
 from zalohub.webhooks.signing import sign_headers, signers
 from zalohub.webhooks.urlcheck import check_url
 
@@ -67,53 +64,18 @@ class Outcome:
 
 
 def claim(worker_id: str, *, now: datetime | None = None) -> list[Batch]:
-    """Claim what is due, subscription by subscription, within each one's rate."""
+    """Claim what is due, subscription by subscription, within each one's rate (the
+    pipeline's claim: ``events.outbound.lanes``)."""
     now = now or timezone.now()
+    limit = conf.get("WEBHOOKS_BATCH_SIZE")
     batches = []
-    for wanted in active_subscriptions():
-        due = Delivery.objects.filter(
-            subscription_id=wanted.id, state=Pending, next_attempt_at__lte=now
-        )
-        if due.exists() and (batch := _claim_for(wanted.id, worker_id, now)) is not None:
-            batches.append(batch)
-    return batches
-
-
-def _claim_for(sub_id: int, worker_id: str, now: datetime) -> Batch | None:
-    token = f"{worker_id[:40]}:{secrets.token_hex(8)}"
-    second = int(now.timestamp())
-    with transaction.atomic():
-        sub = Subscription.objects.select_for_update().filter(pk=sub_id, active=True).first()
-        if sub is None:
-            return None
-        used = sub.window_used if sub.window_second == second else 0
-        budget = min(conf.get("WEBHOOKS_BATCH_SIZE"), sub.rate_per_second - used)
-        if sub.failure_streak:
-            budget = min(budget, 1)  # a failing receiver gets one try at a time
-        if budget <= 0:
-            return None
-        due = Delivery.objects.filter(
-            subscription_id=sub_id, state=Pending, next_attempt_at__lte=now
-        )
-        ids = list(
-            due.order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:budget]
-        )
-        if not ids:
-            return None
-        lease = now + timedelta(seconds=conf.get("WEBHOOKS_LEASE_SECONDS"))
-        Delivery.objects.filter(pk__in=ids).update(
-            state=Delivering, claimed_by=token, lease_until=lease, attempts=F("attempts") + 1
-        )
-        Subscription.objects.filter(pk=sub_id).update(
-            window_second=second, window_used=used + len(ids)
-        )
-        rows = Delivery.objects.filter(pk__in=ids).values_list(
+    for taken in lanes.claim_per_target(DELIVERIES, worker_id=worker_id, now=now, limit=limit):
+        rows = Delivery.objects.filter(pk__in=taken.ids).values_list(
             "id", "webhook_id", "body", "attempts"
         )
         claimed = [Claimed(*row) for row in rows]
-    return Batch(subscription=sub, token=token, deliveries=claimed)
+        batches.append(Batch(subscription=taken.target, token=taken.token, deliveries=claimed))
+    return batches
 
 
 class Courier:
@@ -168,7 +130,4 @@ class Courier:
 
 def retry_delay(attempts: int) -> float | None:
     """Seconds before the next try after ``attempts`` tries, or None: no more tries."""
-    delays = conf.retry_delays()
-    if attempts > len(delays):
-        return None
-    return delays[attempts - 1] * random.uniform(0.8, 1.2)
+    return lanes.next_try(attempts, conf.retry_delays())

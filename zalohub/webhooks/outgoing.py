@@ -1,7 +1,7 @@
 """What the hub owes subscribers: one Delivery row per event and subscription that wants
 it, written in the transaction that made the event (so exactly the events that commit
 are delivered, and none is lost to a crash after the commit), and sent after the commit
-by the delivery loop, which the commit wakes in this process.
+by the outbound pipeline's loop, which the commit wakes in this process.
 
 Who subscribes is read at each call (one small query: a batch stays a fixed number of
 statements however many events it holds, and a subscription made or deleted in another
@@ -9,7 +9,6 @@ process counts at once); writing the rows is one INSERT per batch."""
 
 import json
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,12 +18,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from zalohub.events.outbound.runner import wake
 from zalohub.webhooks.models import Delivery, Subscription
 from zalohub.webhooks.signing import new_webhook_id
 
 logger = logging.getLogger(__name__)
-
-WAKE = threading.Event()  # set after a commit that queued deliveries: the loop goes at once
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def emit(items: Sequence[Outgoing]) -> int:
     except Exception:
         logger.exception("Webhook deliveries of %d events not queued", len(items))
         return 0
-    transaction.on_commit(WAKE.set)
+    transaction.on_commit(wake)  # the pipeline's loop goes at once
     return len(rows)
 
 
@@ -132,5 +130,5 @@ def queue_one(
         body=body_of(event_type, data),
         is_test=is_test,
     )
-    transaction.on_commit(WAKE.set)
+    transaction.on_commit(wake)
     return delivery

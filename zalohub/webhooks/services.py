@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.events.outbound.runner import wake
 from zalohub.webhooks import conf, outgoing
 from zalohub.webhooks.catalogue import EVENT_TYPES, TEST_EVENT
 from zalohub.webhooks.models import Delivery, Subscription
@@ -155,6 +156,7 @@ def delivery_replay(*, delivery_id: int) -> Delivery:
     """Send the delivery's event again, the same body and webhook-id (a receiver that
     deduplicates by webhook-id applies it once), as a new delivery row."""
     original = Delivery.objects.get(pk=delivery_id)
+    transaction.on_commit(wake)
     return Delivery.objects.create(
         subscription_id=original.subscription_id,
         webhook_id=original.webhook_id,
@@ -192,4 +194,5 @@ def deliveries_replay(
         for d in originals.iterator(chunk_size=1000)
     ]
     Delivery.objects.bulk_create(copies, batch_size=1000)
+    transaction.on_commit(wake)
     return len(copies)

@@ -15,8 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from zalohub.core.stored_text import Reason, reason, reason_fields
+from zalohub.events.outbound import lanes
 from zalohub.webhooks import alerts, conf
 from zalohub.webhooks.delivery import FAILING, GONE, Batch, Outcome, retry_delay
+from zalohub.webhooks.lane import DELIVERIES
 from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
 
 Result = DeliveryAttempt.Result
@@ -50,7 +52,6 @@ def _log(batch: Batch, outcomes: list[Outcome], results: dict[int, str], worker:
 
 def settle(batch: Batch, outcomes: list[Outcome], *, worker_id: str = "") -> dict[str, int]:
     now = timezone.now()
-    ours = Delivery.objects.filter(claimed_by=batch.token, state=Delivery.State.DELIVERING)
     results: dict[int, str] = {}
     delivered: dict[int, list[int]] = defaultdict(list)
     gone = False
@@ -74,19 +75,24 @@ def settle(batch: Batch, outcomes: list[Outcome], *, worker_id: str = "") -> dic
                     state=Delivery.State.PENDING,
                     next_attempt_at=now + timedelta(seconds=delay),
                 )
-            ours.filter(pk=o.delivery.id).update(claimed_by="", lease_until=None, **fields)
+            lanes.release(DELIVERIES, batch.token, [o.delivery.id], **fields)
         for status, ids in delivered.items():
-            ours.filter(pk__in=ids).update(
+            lanes.release(
+                DELIVERIES,
+                batch.token,
+                ids,
                 state=Delivery.State.DELIVERED,
                 delivered_at=now,
                 last_status=status,
                 last_error="",
-                claimed_by="",
-                lease_until=None,
             )
         _log(batch, outcomes, results, worker_id)
         _count(batch, outcomes, failures, gone, now)
-    return {"delivered": sum(map(len, delivered.values())), "failed": failures}
+    done = sum(map(len, delivered.values()))
+    lanes.count(DELIVERIES, "delivered", done)
+    lanes.count(DELIVERIES, "retry", sum(r == Result.RETRY for r in results.values()))
+    lanes.count(DELIVERIES, "failed", sum(r == Result.FAILED for r in results.values()))
+    return {"delivered": done, "failed": failures}
 
 
 def _count(batch: Batch, outcomes: list[Outcome], failures: int, gone: bool, now: datetime) -> None:

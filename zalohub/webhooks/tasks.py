@@ -1,19 +1,18 @@
-"""The delivery loop every worker runs, the sweeper of deliveries whose worker died, and
+"""This lane's share of the pipeline's loop (``events.outbound.runner`` runs it in every
+worker), the recovery of deliveries whose worker died (run by the pipeline's sweep), and
 the retention of old deliveries."""
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections
 from django.utils import timezone
 
 from zalohub.core import periodic
-from zalohub.core.worker import register_loop
+from zalohub.events.outbound import lanes
 from zalohub.webhooks import conf
 from zalohub.webhooks.delivery import Courier, claim
+from zalohub.webhooks.lane import DELIVERIES
 from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
-from zalohub.webhooks.outgoing import WAKE
 from zalohub.webhooks.settle import settle
 
 logger = logging.getLogger(__name__)
@@ -29,59 +28,44 @@ def deliver_once(courier: Courier, worker_id: str) -> int:
     return sum(len(b.deliveries) for b in batches)
 
 
-@register_loop("webhooks.deliver")
-def deliverer(worker_id: str, stop: threading.Event) -> None:
-    courier = Courier()
-    try:
-        while not stop.is_set():
-            try:
-                close_old_connections()
-                tried = deliver_once(courier, worker_id)
-            except Exception:
-                logger.exception("Webhook delivery failed; retrying")
-                tried = 0
-                stop.wait(1.0)
-            if not tried:
-                WAKE.wait(conf.get("WEBHOOKS_POLL_SECONDS"))
-                WAKE.clear()
-    finally:
-        courier.close()
+class Deliverer:
+    """The pipeline loop's work on this lane, one per loop thread: its courier (event
+    loop and keep-alive client) lives as long as the loop."""
+
+    def __init__(self) -> None:
+        self.courier = Courier()
+
+    def once(self, worker_id: str) -> int:
+        return deliver_once(self.courier, worker_id)
+
+    def close(self) -> None:
+        self.courier.close()
 
 
 def recover_interrupted(*, now: datetime | None = None) -> int:
     """Deliveries whose worker died mid-delivery (their lease ran out) go back to the
-    queue at once, same webhook-id, their interrupted try logged."""
+    queue at once, same webhook-id, their interrupted try logged. The pipeline's sweep
+    (``events.sweep``) runs it, as it recovers every lane."""
     now = now or timezone.now()
-    stuck = list(
-        Delivery.objects.filter(state=Delivery.State.DELIVERING, lease_until__lt=now).values_list(
-            "pk", "claimed_by", "attempts"
-        )
-    )
     recovered = 0
-    for pk, token, attempts in stuck:
-        back = Delivery.objects.filter(pk=pk, claimed_by=token, state=Delivery.State.DELIVERING)
-        if back.update(
-            state=Delivery.State.PENDING,
-            claimed_by="",
-            lease_until=None,
-            next_attempt_at=timezone.now(),
+    for row in lanes.expired(DELIVERIES, now):
+        if lanes.requeue(
+            DELIVERIES,
+            row,
+            timezone.now(),
             last_error="interrupted: the worker stopped during the delivery",
         ):
             DeliveryAttempt.objects.create(
-                delivery_id=pk,
-                number=attempts,
+                delivery_id=row.pk,
+                number=row.attempts,
                 started_at=timezone.now(),
                 result=DeliveryAttempt.Result.INTERRUPTED,
                 error="The worker stopped during the delivery; whether it arrived is unknown.",
-                worker=token[:100],
+                worker=row.token[:100],
             )
             recovered += 1
+    lanes.count(DELIVERIES, "interrupted", recovered)
     return recovered
-
-
-@periodic.register("webhooks.sweep", every_seconds=10)
-def sweep() -> int:
-    return recover_interrupted()
 
 
 @periodic.register("webhooks.retention", every_seconds=3600)

@@ -5,12 +5,8 @@ from the app's per-minute budget, notes on the attempt that the call starts (fro
 on the message may have left), calls Zalo once through the kind's sender, and settles.
 """
 
-import secrets
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -19,16 +15,15 @@ from zalohub.accounts.tokens import TokenUnavailable, call_with_token
 from zalohub.core import requestid
 from zalohub.core.stored_text import as_reason, reason, zalo_reason
 from zalohub.events.models import (
-    PENDING,
     Direction,
     ErrorCategory,
     EventAttempt,
-    ProcessingState,
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.outbound import settle
+from zalohub.events.outbound import lanes, settle
 from zalohub.events.outbound.registry import Attempt, Sender, owned_event_names, sender_for_event
+from zalohub.events.outbound.zalo_lane import ZALO_SENDS
 from zalohub.zalo import ErrorKind, ZaloError, call_context, errors
 
 NO_ANSWER = gettext_lazy(
@@ -124,21 +119,9 @@ def _hold_oa(a: Attempt, exc: ZaloError) -> str:
 
 
 def _claim(event_id: int, worker_id: str, names: list[str]) -> Attempt | None:
-    now = timezone.now()
-    token = secrets.token_hex(16)
-    claimed = ZaloEvent.objects.filter(
-        pk=event_id,
-        direction=Direction.OUTBOUND,
-        processing_state__in=PENDING,
-        next_attempt_at__lte=now,
-        event_name__in=names,
-    ).update(
-        processing_state=ProcessingState.PROCESSING,
-        claimed_by=token,
-        lease_until=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS),
-        attempts=F("attempts") + 1,
-    )
-    if not claimed:
+    token = lanes.new_token(worker_id)
+    rows = ZaloEvent.objects.filter(pk=event_id, direction=Direction.OUTBOUND, event_name__in=names)
+    if not lanes.claim_named(ZALO_SENDS, rows, token=token, now=timezone.now()):
         return None
     event = ZaloEvent.objects.select_related("oa__app", "message").get(pk=event_id)
     sender: Sender | None = sender_for_event(event.event_name)
@@ -155,9 +138,7 @@ def _call_starts(a: Attempt) -> bool:
     left, and only a kind whose calls Zalo deduplicates is sent again on its own."""
     with transaction.atomic():
         started = timezone.now()
-        ours = ZaloEvent.objects.filter(
-            pk=a.event.pk, claimed_by=a.token, processing_state=ProcessingState.PROCESSING
-        ).update(lease_until=started + timedelta(seconds=settings.EVENTS_LEASE_SECONDS))
+        ours = lanes.renew(ZALO_SENDS, a.event.pk, a.token, started)
         if ours:
             EventAttempt.objects.filter(pk=a.row.pk).update(call_started_at=started)
     if not ours:

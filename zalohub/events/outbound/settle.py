@@ -6,7 +6,6 @@ own attempt row, except that Zalo's acceptance is always recorded.
 """
 
 import logging
-import random
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -19,10 +18,11 @@ from django.utils.translation import gettext_noop
 from zalohub.accounts.signals import announce_fix
 from zalohub.core.metrics import OUTBOUND_SENDS
 from zalohub.core.stored_text import Reason, reason, reason_fields
-from zalohub.events import hooks
 from zalohub.events.models import EventAttempt, Message, ProcessingState, ZaloEvent, ZaloState
+from zalohub.events.outbound import lanes
 from zalohub.events.outbound.registry import Attempt, Sent
 from zalohub.events.outbound.tasks import send_event
+from zalohub.events.outbound.zalo_lane import ZALO_SENDS
 
 logger = logging.getLogger(__name__)
 
@@ -35,47 +35,18 @@ def _message_id(event: ZaloEvent) -> int:
 def _release(a: Attempt, **fields: Any) -> int:
     """Give the claim back with ``fields``, only while it is still ours: 1, or 0 if the
     sweeper or an admin settled the row meanwhile."""
-    return ZaloEvent.objects.filter(pk=a.event.pk, claimed_by=a.token).update(
-        claimed_by="", lease_until=None, **fields
-    )
+    return lanes.release(ZALO_SENDS, a.token, [a.event.pk], **fields)
 
 
 def _count(a: Attempt, outcome: str, category: str = "") -> None:
     OUTBOUND_SENDS.labels(str(a.event.oa_id or ""), outcome, category).inc()
-
-
-# The states each settled state may replace: Zalo's acceptance also corrects a message
-# given up on meanwhile (the sweeper's "outcome unknown", an admin's Mark Error); a
-# failure only ends a message still waiting.
-_REPLACES: dict[str, tuple[str, ...]] = {
-    ZaloState.SENT: (ZaloState.ON_QUEUE, ZaloState.FAILED),
-    ZaloState.FAILED: (ZaloState.ON_QUEUE,),
-}
-
-
-def _announce(
-    a: Attempt, state: str, *, at: datetime, known: dict[str, Any] | None = None, **fields: Any
-) -> None:
-    """Move the attempt's message to ``state`` (writing ``fields`` with it) from a state it
-    may replace, and tell the subscribers of ``hooks.on_message_state_changed``
-    (message.status_changed, the inbox's live pages) in the settle's transaction.
-    ``known``: what the settle wrote to the row already, for the message in hand."""
-    pk = _message_id(a.event)
-    for previous in _REPLACES[state]:
-        # One UPDATE while the message waits, as it does unless a sweeper or an admin
-        # acted during the call: then a second says what it was.
-        if Message.objects.filter(pk=pk, zalo_state=previous).update(zalo_state=state, **fields):
-            message = a.event.message or Message.objects.get(pk=pk)
-            for name, value in {**(known or {}), **fields, "zalo_state": state}.items():
-                setattr(message, name, value)
-            hooks.state_changed(message, previous=previous, at=at)
-            return
+    lanes.count(ZALO_SENDS, outcome)
 
 
 def backoff(attempt: int) -> float:
     base = settings.EVENTS_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
     capped = min(base, settings.EVENTS_RETRY_CAP_SECONDS)
-    return capped * random.uniform(0.8, 1.2)  # jitter: retries of a storm spread out
+    return lanes.jitter(capped)
 
 
 def already_settled(a: Attempt) -> str:
@@ -162,8 +133,9 @@ def succeed(a: Attempt, sent: Sent) -> str:
             failure_code=None,
             **reason_fields("failure_reason", None),
         )
-        known = {"zalo_msg_id": sent.msg_id, "sent_at": sent_at, "failure_code": None}
-        _announce(a, ZaloState.SENT, at=sent_at, known=known)
+        Message.objects.filter(
+            pk=_message_id(event), zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.FAILED]
+        ).update(zalo_state=ZaloState.SENT)
         kept = _release(
             a,
             processing_state=ProcessingState.PROCESSED,
@@ -229,8 +201,11 @@ def fail(a: Attempt, *, category: str, why: Reason, code: int | None = None) -> 
         if kept:
             # Only while the claim is ours: a late failure must not undo another
             # attempt's success, or an admin's decision.
-            failure = {"failure_code": code, **reason_fields("failure_reason", why)}
-            _announce(a, ZaloState.FAILED, at=now, **failure)
+            Message.objects.filter(pk=_message_id(a.event), zalo_state=ZaloState.ON_QUEUE).update(
+                zalo_state=ZaloState.FAILED,
+                failure_code=code,
+                **reason_fields("failure_reason", why),
+            )
         EventAttempt.objects.filter(pk=a.row.pk).update(
             result=EventAttempt.Result.ERROR, finished_at=now, error_code=code, **text
         )

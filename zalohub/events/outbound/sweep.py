@@ -26,8 +26,10 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
+from zalohub.events.outbound import lanes
 from zalohub.events.outbound.registry import owned_event_names, sender_for_event
 from zalohub.events.outbound.tasks import send_event
+from zalohub.events.outbound.zalo_lane import ZALO_SENDS
 
 INTERRUPTED = gettext_lazy(
     "The worker stopped during the call to Zalo, so whether Zalo accepted the "
@@ -40,52 +42,47 @@ def recover_stuck_sends(*, now: datetime | None = None, lease: timedelta | None 
     began longer than a lease ago): settled by what their kind allows."""
     now = now or timezone.now()
     lease = lease or timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
-    stuck = ZaloEvent.objects.filter(
-        Q(lease_until__lt=now)
-        | Q(
-            lease_until__isnull=True,
-            attempt_log__claim_token=F("claimed_by"),
-            attempt_log__started_at__lt=now - lease,
-        ),
-        direction=Direction.OUTBOUND,
-        processing_state=ProcessingState.PROCESSING,
-    ).distinct()
+    without_lease = Q(
+        lease_until__isnull=True,
+        attempt_log__claim_token=F("claimed_by"),
+        attempt_log__started_at__lt=now - lease,
+    )
+    stuck = lanes.expired(ZALO_SENDS, now, also=without_lease)
     recovered = 0
-    for event in stuck:
-        attempt = EventAttempt.objects.filter(event=event, claim_token=event.claimed_by).first()
+    for row in stuck:
+        event = ZaloEvent.objects.filter(pk=row.pk).first()
+        if event is None:
+            continue
+        attempt = EventAttempt.objects.filter(event=event, claim_token=row.token).first()
         sender = sender_for_event(event.event_name)
         may_call_again = attempt is None or attempt.call_started_at is None
         if may_call_again or (sender is not None and sender.retry_unknown):
-            recovered += _requeue(event, attempt, now)
+            recovered += _requeue(row, attempt, now)
         else:
             assert attempt is not None  # may_call_again otherwise
-            recovered += _give_up(event, attempt, now)
+            recovered += _give_up(row, event, attempt, now)
     return recovered
 
 
-def _requeue(event: ZaloEvent, attempt: EventAttempt | None, now: datetime) -> int:
+def _requeue(row: lanes.Expired, attempt: EventAttempt | None, now: datetime) -> int:
     with transaction.atomic():
-        if not ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
-            processing_state=ProcessingState.QUEUED,
-            claimed_by="",
-            lease_until=None,
-            next_attempt_at=now,
-        ):
+        if not lanes.requeue(ZALO_SENDS, row, now):
             return 0
         if attempt is not None:
             EventAttempt.objects.filter(pk=attempt.pk).update(
                 result=EventAttempt.Result.INTERRUPTED, finished_at=now
             )
-        transaction.on_commit(lambda: send_event.enqueue(event.pk))
+        transaction.on_commit(lambda: send_event.enqueue(row.pk))
     return 1
 
 
-def _give_up(event: ZaloEvent, attempt: EventAttempt, now: datetime) -> int:
+def _give_up(row: lanes.Expired, event: ZaloEvent, attempt: EventAttempt, now: datetime) -> int:
     with transaction.atomic():
-        if not ZaloEvent.objects.filter(pk=event.pk, claimed_by=event.claimed_by).update(
+        if not lanes.release(
+            ZALO_SENDS,
+            row.token,
+            [row.pk],
             processing_state=ProcessingState.ERROR,
-            claimed_by="",
-            lease_until=None,
             error_category=ErrorCategory.SEND,
             error_at=now,
             **reason_fields("error_message", reason(INTERRUPTED)),

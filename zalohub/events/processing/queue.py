@@ -281,6 +281,7 @@ def sweep_expired_leases() -> int:
             lease_until=None,
             next_attempt_at=now,
         )
-    from zalohub.events.outbound import recover_stuck_sends
+    from zalohub.events.outbound.lanes import recover_expired_leases
 
-    return requeued + recover_stuck_sends(now=now)
+    # Every lane of the outbound pipeline (sends to Zalo, webhook deliveries, ...).
+    return requeued + recover_expired_leases(now)

@@ -1,0 +1,243 @@
+"""The rows the outbound pipeline works on, whatever their table.
+
+Each kind of outbound work keeps it on a row of its own (a send to Zalo: an outbound
+``ZaloEvent`` and its ``Message``; a webhook delivery: a ``Delivery``) and registers a
+*lane* that says which table and which state field; the machine here is the same for
+every lane: a claim with a token and a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+one exclusive transaction on SQLite) that numbers the attempt, a settle that only
+happens while the claim is still ours, backoff with jitter, the recovery of rows whose
+lease ran out, a rate per target, and the metrics. Every lane has the same column
+names for its claim: ``claimed_by``, ``lease_until``, ``attempts``, ``next_attempt_at``.
+
+Kinds register their lane from their AppConfig.ready() (``register_lane``); the sweep
+recovers every registered lane and the pipeline's loop (``runner.py``) works every lane
+that is worked in batches.
+"""
+
+import random
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.db import connection, models
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django_tasks_db.utils import exclusive_transaction
+
+from zalohub.core.metrics import OUTBOUND_SETTLED
+
+
+class Worked(Protocol):
+    """A lane's work in batches, one per loop thread (it may keep a client open)."""
+
+    def once(self, worker_id: str) -> int:
+        """Claim what is due, call, settle; the number of rows tried."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a target may take now, from its rate (the target's row is locked meanwhile);
+    ``spend(n)`` notes what the claim took."""
+
+    allowed: int
+    target: Any
+    spend: Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Lane:
+    name: str
+    model: type[models.Model]
+    state_field: str
+    waiting: tuple[str, ...]  # states a claim takes
+    queued: str  # the state a row waits in again (a retry, a recovery)
+    running: str  # the state while claimed
+    lease_seconds: Callable[[], float]
+    # Rows whose lease ran out: settled as the kind allows (the sweep, every 10 s).
+    recover: Callable[[datetime], int]
+    # The lane's rows, when not all of the table's are (outbound events, not inbound).
+    scope: Callable[[], QuerySet[Any]] | None = None
+    # Lanes worked in batches by the pipeline's loop: one Worked per loop thread, and
+    # how long an idle loop waits before it looks again (``runner.wake`` cuts it short).
+    worked: Callable[[], Worked] | None = None
+    poll_seconds: Callable[[], float] = lambda: 1.0
+    # A rate per target (a subscription): the foreign key of the rows, the targets that
+    # may be worked now, and what each may take.
+    target_field: str = ""
+    targets: Callable[[], QuerySet[Any]] | None = None
+    budget: Callable[[int, int, datetime], Budget | None] | None = None
+
+
+@dataclass(frozen=True)
+class Expired:
+    pk: int
+    token: str
+    attempts: int
+
+
+_lanes: dict[str, Lane] = {}
+
+
+def register_lane(lane: Lane) -> Lane:
+    """Called from an AppConfig.ready(); registering the same name again replaces it."""
+    _lanes[lane.name] = lane
+    return lane
+
+
+def lanes() -> list[Lane]:
+    return list(_lanes.values())
+
+
+def lane_named(name: str) -> Lane:
+    return _lanes[name]
+
+
+def lane_of(model: type[models.Model]) -> Lane | None:
+    """The lane whose rows are ``model``'s (the admin asks this of a row's table)."""
+    return next((lane for lane in _lanes.values() if lane.model is model), None)
+
+
+def new_token(worker_id: str) -> str:
+    return f"{worker_id[:40]}:{secrets.token_hex(8)}"
+
+
+def rows_of(lane: Lane) -> QuerySet[Any]:
+    return lane.scope() if lane.scope is not None else lane.model._default_manager.all()
+
+
+def _rows(lane: Lane, rows: QuerySet[Any] | None) -> QuerySet[Any]:
+    return rows_of(lane) if rows is None else rows
+
+
+def due(lane: Lane, now: datetime, rows: QuerySet[Any] | None = None) -> QuerySet[Any]:
+    waiting = {f"{lane.state_field}__in": lane.waiting, "next_attempt_at__lte": now}
+    return _rows(lane, rows).filter(**waiting)
+
+
+def _claimed(lane: Lane, token: str, now: datetime) -> dict[str, Any]:
+    return {
+        lane.state_field: lane.running,
+        "claimed_by": token,
+        "lease_until": now + timedelta(seconds=lane.lease_seconds()),
+        "attempts": F("attempts") + 1,  # the attempt's number: the row's count after it
+    }
+
+
+def claim_named(lane: Lane, rows: QuerySet[Any], *, token: str, now: datetime) -> int:
+    """Claim the due rows among ``rows`` (named by key, so no row is skipped): one
+    conditional UPDATE, whose count says whether this worker won."""
+    return due(lane, now, rows).update(**_claimed(lane, token, now))
+
+
+def claim_due(
+    lane: Lane, rows: QuerySet[Any] | None, *, token: str, now: datetime, limit: int
+) -> list[int]:
+    """Claim up to ``limit`` due rows among ``rows``, oldest due first, skipping rows
+    another worker is claiming; their keys. Inside the caller's transaction if any."""
+    picked = due(lane, now, rows).order_by("next_attempt_at", "pk")
+    postgres = connection.vendor == "postgresql"
+    with exclusive_transaction():
+        if postgres:
+            picked = picked.select_for_update(skip_locked=True)
+        ids = list(picked.values_list("pk", flat=True)[:limit])
+        if ids:
+            claimed = rows_of(lane).filter(pk__in=ids)
+            claimed.update(**_claimed(lane, token, now))
+    return ids
+
+
+def due_targets(lane: Lane, now: datetime) -> list[int]:
+    """The targets that have due rows, in one query (one index probe per target)."""
+    assert lane.targets is not None
+    owed = due(lane, now).filter(**{lane.target_field: OuterRef("pk")})
+    return list(lane.targets().filter(Exists(owed)).order_by("pk").values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class Claim:
+    target: Any
+    token: str
+    ids: list[int]
+
+
+def claim_per_target(lane: Lane, *, worker_id: str, now: datetime, limit: int) -> list[Claim]:
+    """Claim what is due, target by target, each within its rate."""
+    assert lane.budget is not None
+    claims = []
+    for target_id in due_targets(lane, now):
+        token = new_token(worker_id)
+        with exclusive_transaction():
+            budget = lane.budget(target_id, limit, now)
+            if budget is None or budget.allowed <= 0:
+                continue
+            rows = rows_of(lane).filter(**{lane.target_field: target_id})
+            ids = claim_due(lane, rows, token=token, now=now, limit=budget.allowed)
+            if ids:
+                budget.spend(len(ids))
+        if ids:
+            claims.append(Claim(budget.target, token, ids))
+    return claims
+
+
+def renew(lane: Lane, pk: int, token: str, now: datetime) -> bool:
+    """A fresh lease, only while the claim is ours."""
+    ours = rows_of(lane).filter(pk=pk, claimed_by=token, **{lane.state_field: lane.running})
+    return bool(ours.update(lease_until=now + timedelta(seconds=lane.lease_seconds())))
+
+
+def release(lane: Lane, token: str, pks: Iterable[int] | None = None, **fields: Any) -> int:
+    """Give the claim back with ``fields``, only while it is still ours: the rows
+    changed (0 if the sweeper or an admin settled them meanwhile)."""
+    rows = rows_of(lane).filter(claimed_by=token)
+    if pks is not None:
+        rows = rows.filter(pk__in=list(pks))
+    return rows.update(claimed_by="", lease_until=None, **fields)
+
+
+def expired(lane: Lane, now: datetime, also: Q | None = None) -> list[Expired]:
+    """Claimed rows whose lease ran out (or that ``also`` says are stuck)."""
+    stale = Q(lease_until__lt=now) if also is None else Q(lease_until__lt=now) | also
+    rows = rows_of(lane).filter(stale, **{lane.state_field: lane.running})
+    found = rows.distinct().values_list("pk", "claimed_by", "attempts")
+    return [Expired(*row) for row in found]
+
+
+def requeue(lane: Lane, row: Expired, now: datetime, **fields: Any) -> bool:
+    """An expired claim back in the queue, due now (only if nobody settled it since)."""
+    back = rows_of(lane).filter(pk=row.pk, claimed_by=row.token, **{lane.state_field: lane.running})
+    return bool(
+        back.update(
+            **{lane.state_field: lane.queued},
+            claimed_by="",
+            lease_until=None,
+            next_attempt_at=now,
+            **fields,
+        )
+    )
+
+
+def recover_expired_leases(now: datetime) -> int:
+    """Every lane's rows whose worker died, settled as each kind allows."""
+    return sum(lane.recover(now) for lane in lanes())
+
+
+def jitter(seconds: float) -> float:
+    """Retries of a storm spread out: +-20 %."""
+    return seconds * random.uniform(0.8, 1.2)
+
+
+def next_try(attempts: int, delays: list[float]) -> float | None:
+    """Seconds before the try after ``attempts`` tries on a schedule, jittered; None
+    once the schedule is over."""
+    if attempts > len(delays):
+        return None
+    return jitter(delays[max(0, attempts - 1)])
+
+
+def count(lane: Lane, outcome: str, n: int = 1) -> None:
+    if n:
+        OUTBOUND_SETTLED.labels(lane.name, outcome).inc(n)

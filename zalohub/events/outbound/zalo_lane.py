@@ -1,0 +1,28 @@
+"""The lane of sends to Zalo: outbound ``ZaloEvent`` rows (each with its ``Message``),
+one django.tasks task per row, of every kind a sender registers (``registry.py``)."""
+
+from datetime import datetime
+
+from django.conf import settings
+
+from zalohub.events.models import PENDING, Direction, ProcessingState, ZaloEvent
+from zalohub.events.outbound.lanes import Lane
+
+
+def _recover(now: datetime) -> int:
+    from zalohub.events.outbound.sweep import recover_stuck_sends
+
+    return recover_stuck_sends(now=now)
+
+
+ZALO_SENDS = Lane(
+    name="zalo",
+    model=ZaloEvent,
+    state_field="processing_state",
+    waiting=tuple(PENDING),
+    queued=ProcessingState.QUEUED,
+    running=ProcessingState.PROCESSING,
+    lease_seconds=lambda: settings.EVENTS_LEASE_SECONDS,
+    recover=_recover,
+    scope=lambda: ZaloEvent.objects.filter(direction=Direction.OUTBOUND),
+)

@@ -1,0 +1,63 @@
+"""Webhook deliveries as a lane of the outbound pipeline (``events.outbound.lanes``):
+``Delivery`` rows, claimed per subscription within its rate by the pipeline's loop,
+sent by the signed HTTP POST to the subscriber (``delivery.Courier``), settled
+set-wise (``settle.py``), recovered by the pipeline's sweep. Registered from
+``WebhooksConfig.ready()``."""
+
+from datetime import datetime
+from typing import Any
+
+from zalohub.events.outbound.lanes import Budget, Lane, Worked
+from zalohub.webhooks import conf
+from zalohub.webhooks.models import Delivery, Subscription
+
+
+def _budget(sub_id: int, wanted: int, now: datetime) -> Budget | None:
+    """The subscription's per-second rate: what it may still take this second (its row
+    locked until the claim commits). A failing receiver gets one try at a time."""
+    sub = Subscription.objects.select_for_update().filter(pk=sub_id, active=True).first()
+    if sub is None:
+        return None
+    second = int(now.timestamp())
+    used = sub.window_used if sub.window_second == second else 0
+    allowed = min(wanted, sub.rate_per_second - used)
+    if sub.failure_streak:
+        allowed = min(allowed, 1)
+
+    def spend(n: int) -> None:
+        Subscription.objects.filter(pk=sub_id).update(window_second=second, window_used=used + n)
+
+    return Budget(allowed=allowed, target=sub, spend=spend)
+
+
+def _recover(now: datetime) -> int:
+    from zalohub.webhooks.tasks import recover_interrupted
+
+    return recover_interrupted(now=now)
+
+
+def _worked() -> Worked:
+    from zalohub.webhooks.tasks import Deliverer
+
+    return Deliverer()
+
+
+def _targets() -> Any:
+    return Subscription.objects.filter(active=True)
+
+
+DELIVERIES = Lane(
+    name="webhooks",
+    model=Delivery,
+    state_field="state",
+    waiting=(Delivery.State.PENDING,),
+    queued=Delivery.State.PENDING,
+    running=Delivery.State.DELIVERING,
+    lease_seconds=lambda: conf.get("WEBHOOKS_LEASE_SECONDS"),
+    recover=_recover,
+    worked=_worked,
+    poll_seconds=lambda: conf.get("WEBHOOKS_POLL_SECONDS"),
+    target_field="subscription",
+    targets=_targets,
+    budget=_budget,
+)
