@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import models
 from django.test import Client
 from django.utils import translation
@@ -69,7 +70,10 @@ MAI_INFO = {
 SON_TEXT = "Anh Sơn hỏi giá sỉ áo thun"
 SON_STRINGS = [SON_SUPPORT_USER_ID, SON_PHONE, "Nguyễn Văn Sơn", "son.nguyen@example.vn", SON_TEXT]
 # Every app that keeps customers' data (the sandbox keeps its own, outside the hub).
-APPS = ["events", "inbox", "partners", "zbs", "webhooks", "apilog", "privacy", "core"]
+APPS = [
+    *("events", "inbox", "partners", "zbs", "webhooks", "apilog", "privacy", "core"),
+    *("api", "accounts", "diagnostics", "admin"),
+]
 
 
 def text_columns() -> list[tuple[type[models.Model], list[str]]]:
@@ -137,7 +141,7 @@ def merge_a_duplicate(partner: Partner, *, name: str, email: str, phone: str, ad
     partner_merge(survivor=partner, merged=dup, actor=admin)
 
 
-def seed_everywhere(sandbox, oa, admin, agent, approved, subscribe, deliver) -> dict[str, Any]:
+def seed_everywhere(sandbox, oa, admin, agent, approved, subscribe, deliver, api) -> dict[str, Any]:
     """Mai and Son: each in every place the hub keeps something about a customer."""
     subscribe()  # every event type, every OA: deliveries with their messages and links
     relay = Relay(sandbox)
@@ -198,7 +202,27 @@ def seed_everywhere(sandbox, oa, admin, agent, approved, subscribe, deliver) -> 
         enqueue=False,
     )
     assert bulk_run(bulk=bulk) == "done"
+    # The integration API: each one's partner updated by the ERP, the answer (name,
+    # email, phones) kept for the Idempotency-Key.
+    for link, ref, name, email, phone in (
+        (mai, "KH-MAI", "Trần Thị Mai", "mai.tran@example.vn", MAI_PHONE),
+        (son, "KH-SON", "Nguyễn Văn Sơn", "son.nguyen@example.vn", SON_PHONE),
+    ):
+        Partner.objects.filter(pk=link.partner_id).update(external_refs={"erp": ref})
+        body = {"system": "erp", "reference": ref, "name": name, "email": email, "phones": [phone]}
+        status, answer, _response = api.post(
+            "/partners/upsert", body, headers={"Idempotency-Key": f"upsert-{ref}"}
+        )
+        assert status == 200 and answer["id"] == link.partner_id and answer["email"] == email
     send_due()
+    # The admin's history of changes to each one's partner.
+    for link in (mai, son):
+        LogEntry.objects.log_actions(
+            user_id=admin.pk,
+            queryset=[Partner.objects.get(pk=link.partner_id)],
+            action_flag=CHANGE,
+            change_message=f"Changed name ({link.zalo_user_id}).",
+        )
     # Rejected webhook requests kept for inspection: a forged copy of each one's message.
     app = oa.app
     for user_id, by_app, text in (
@@ -214,9 +238,9 @@ def seed_everywhere(sandbox, oa, admin, agent, approved, subscribe, deliver) -> 
 
 
 def test_the_removal_reaches_every_place_and_leaves_the_other_customer(
-    sandbox, connected_oa, admin, agent, approved, subscribe, deliver
+    sandbox, connected_oa, admin, agent, approved, subscribe, deliver, api
 ):
-    seeded = seed_everywhere(sandbox, connected_oa, admin, agent, approved, subscribe, deliver)
+    seeded = seed_everywhere(sandbox, connected_oa, admin, agent, approved, subscribe, deliver, api)
     before = rows_naming(MAI_STRINGS)
     # Every place is seeded (the test could not pass by finding nothing to remove).
     for table in [
@@ -230,6 +254,8 @@ def test_the_removal_reaches_every_place_and_leaves_the_other_customer(
         "zbs.TemplateSend",
         "webhooks.Delivery",
         "apilog.ApiLog",
+        "api.IdempotentRequest",
+        "admin.LogEntry",
     ]:
         assert table in before, table
     assert Mention.objects.filter(entry__conversation=seeded["mai_conv"]).exists()
@@ -289,6 +315,8 @@ def test_the_removal_reaches_every_place_and_leaves_the_other_customer(
         "merge_journals": 1,
         "duplicate_suggestions": 1,
         "merged_partners": 1,
+        "api_answers": 1,
+        "admin_history": 1,
     }
     for key, least in expected_at_least.items():
         assert report[key] >= least, (key, report)

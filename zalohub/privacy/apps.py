@@ -9,7 +9,9 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from zalohub.core.roles import ALL, ZALO_ADMIN, register_role_grants
-        from zalohub.privacy import handlers  # noqa: F401  (user_withdraw)
+
+        # user_withdraw's handler; the remover of the admin's history.
+        from zalohub.privacy import handlers, removal  # noqa: F401
 
         # A data-removal request is confirmed by a Zalo Admin, and only by one.
         register_role_grants("privacy", {ZALO_ADMIN: ALL})
