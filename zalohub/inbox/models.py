@@ -116,6 +116,8 @@ class Conversation(models.Model):
             ),
             models.Index(fields=["updated_at"], name="inbox_conv_updated"),
             models.Index(fields=["oa", "status"], name="inbox_conv_oa_status"),
+            # The reports' new conversations of a period, per OA (issue 19).
+            models.Index(fields=["oa", "created_at"], name="inbox_conv_oa_created"),
             models.Index(fields=["assigned_to", "status"], name="inbox_conv_assignee_status"),
             models.Index(
                 fields=["snoozed_until"],

@@ -11,11 +11,14 @@ conversations' timeline each time, never from counters that could drift.
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import DateTimeField, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -69,6 +72,18 @@ class Report:
     total: Bucket
 
 
+@contextmanager
+def _planned() -> Iterator[None]:
+    """A report's queries run without PostgreSQL's JIT: their correlated subqueries push
+    the planner's estimate past ``jit_above_cost``, and compiling them took longer than
+    the whole query without it (375 ms of a 900 ms query, bench/inbox_queries.py)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        yield
+
+
 def _day(value: datetime) -> date:
     return timezone.localtime(value).date()
 
@@ -97,9 +112,14 @@ def first_responses(filters: Filters) -> list[tuple[datetime, int, int | None, f
             replier=Subquery(reply.values("sent_by_id")[:1]),
         )
         .values_list("created_at", "oa_id", "replier", "first_in", "reply_at", "assigned_to_id")
+        # Unordered: the list's default order made PostgreSQL walk every conversation by
+        # recency instead of reading the period's from inbox_conv_oa_created.
+        .order_by()
     )
     out = []
-    for created, oa_id, replier, first_in_at, reply_at, holder in rows:
+    with _planned():
+        fetched = list(rows)
+    for created, oa_id, replier, first_in_at, reply_at, holder in fetched:
         seconds = (reply_at - first_in_at).total_seconds() if first_in_at and reply_at else None
         who = replier if replier is not None else holder
         if filters.agent_id is None or who == filters.agent_id:
@@ -133,7 +153,9 @@ def resolutions(filters: Filters) -> list[tuple[datetime, int, int | None, float
             Subquery(opened), F("conversation__created_at"), output_field=DateTimeField()
         )
     ).values_list("created_at", "conversation__oa_id", "actor_id", "opened_at")
-    return [(at, int(oa), actor, (at - since).total_seconds()) for at, oa, actor, since in rows]
+    with _planned():
+        fetched = list(rows)
+    return [(at, int(oa), actor, (at - since).total_seconds()) for at, oa, actor, since in fetched]
 
 
 def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
@@ -155,9 +177,13 @@ def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
         rows = rows.filter(sent_by_id=filters.agent_id)
     free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
     out: list[tuple[datetime, int, int | None, bool]] = []
-    for at, oa, agent, last in rows.annotate(last_in=Subquery(last_in)).values_list(
-        "created_at", "oa_id", "sent_by_id", "last_in"
-    ):
+    with _planned():
+        fetched = list(
+            rows.annotate(last_in=Subquery(last_in)).values_list(
+                "created_at", "oa_id", "sent_by_id", "last_in"
+            )
+        )
+    for at, oa, agent, last in fetched:
         out.append((at, oa, agent, last is None or at - last > free))
     return out
 

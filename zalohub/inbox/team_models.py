@@ -121,6 +121,11 @@ class TimelineEntry(models.Model):
         indexes = [
             models.Index(fields=["conversation", "created_at"], name="inbox_timeline_conv"),
             models.Index(fields=["kind", "status", "created_at"], name="inbox_timeline_kind"),
+            # The reports' "when was it last opened before this resolution" (issue 19).
+            models.Index(
+                fields=["conversation", "kind", "status", "created_at", "id"],
+                name="inbox_timeline_conv_status",
+            ),
         ]
 
     def __str__(self) -> str:
