@@ -15,7 +15,14 @@ from pydantic import ConfigDict, Field
 AT = "2026-12-06T09:30:00+07:00"
 
 
-class MessageReceived(Schema):
+class _MessageData(Schema):
+    """What every message event names first."""
+
+    message_id: int
+    oa_id: int
+
+
+class MessageReceived(_MessageData):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -31,8 +38,6 @@ class MessageReceived(Schema):
             }
         }
     )
-    message_id: int
-    oa_id: int
     zalo_user_id: str
     partner_link_id: int | None
     kind: str = Field(description="text, image, file, sticker, link, location, template, …")
@@ -42,7 +47,7 @@ class MessageReceived(Schema):
     created_at: datetime
 
 
-class MessageStatusChanged(Schema):
+class MessageStatusChanged(_MessageData):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -56,8 +61,6 @@ class MessageStatusChanged(Schema):
             }
         }
     )
-    message_id: int
-    oa_id: int
     zalo_msg_id: str
     kind: str
     previous: str = Field(description="The Zalo State before: on_queue, sent, delivered, …")
@@ -68,7 +71,17 @@ class MessageStatusChanged(Schema):
     at: datetime
 
 
-class TemplateStatusChanged(Schema):
+class _TemplateChange(Schema):
+    """A template's status or quality moved: the template, and the value before."""
+
+    template_id: int
+    oa_id: int
+    zalo_template_id: str
+    name: str
+    previous: str
+
+
+class TemplateStatusChanged(_TemplateChange):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -83,17 +96,12 @@ class TemplateStatusChanged(Schema):
             }
         }
     )
-    template_id: int
-    oa_id: int
-    zalo_template_id: str
-    name: str
-    previous: str
     status: str = Field(description="draft, pending, approved, rejected, disabled")
     zalo_status: str
     reason: str
 
 
-class TemplateQualityChanged(Schema):
+class TemplateQualityChanged(_TemplateChange):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -106,11 +114,6 @@ class TemplateQualityChanged(Schema):
             }
         }
     )
-    template_id: int
-    oa_id: int
-    zalo_template_id: str
-    name: str
-    previous: str
     quality: str = Field(description="HIGH, MEDIUM, LOW, UNDEFINED")
 
 
@@ -178,7 +181,16 @@ class PartnerLinkCreated(Schema):
     link_method: str
 
 
-class OAStatusChanged(Schema):
+class _OAChange(Schema):
+    """An OA's status or health level moved: the OA, and the value before."""
+
+    oa_id: int
+    zalo_oa_id: str
+    name: str
+    previous: str
+
+
+class OAStatusChanged(_OAChange):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -190,14 +202,10 @@ class OAStatusChanged(Schema):
             }
         }
     )
-    oa_id: int
-    zalo_oa_id: str
-    name: str
-    previous: str
     status: str = Field(description="draft, connected, expired, error")
 
 
-class OAHealthChanged(Schema):
+class OAHealthChanged(_OAChange):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -209,10 +217,6 @@ class OAHealthChanged(Schema):
             }
         }
     )
-    oa_id: int
-    zalo_oa_id: str
-    name: str
-    previous: str
     level: str = Field(description="green, amber, red")
 
 
