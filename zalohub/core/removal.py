@@ -79,10 +79,10 @@ class Person:
         names = [n for n in (*self.names, *self.emails) if len(n.strip()) >= MIN_NAME]
         return tuple(sorted(_unique([*self.ids, *names]), key=len, reverse=True))
 
-    def ids_only(self) -> "Person":
-        """The same person, searched for by ids and phones only (not by name): for rows
-        about their partner, which stays when other OAs link to it."""
-        return replace(self, names=(), emails=())
+    def zalo_ids_only(self) -> "Person":
+        """The same person, searched for by their Zalo ids only: for rows about their
+        partner, which keeps its name and phones when other OAs link to it."""
+        return replace(self, names=(), emails=(), phones=())
 
     def names_in(self, text: str) -> bool:
         return any(needle in text for needle in self.needles)

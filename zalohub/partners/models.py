@@ -28,11 +28,17 @@ from zalohub.partners.phones import InvalidPhone, normalize_phone
 _PLACEHOLDER = re.compile(r"^(?:Zalo user|Người dùng Zalo) (\d{1,6})$")
 
 
+# What a data removal names the person's partner (partners.removal.REMOVED_NAME).
+_REMOVED = re.compile(r"^Removed customer (\d{1,12})$")
+
+
 def shown_name(name: str) -> str:
-    """A partner's name for the reader: the placeholder in the reader's language, any
+    """A partner's name for the reader: the placeholders in the reader's language, any
     other name exactly as it was given."""
     if match := _PLACEHOLDER.match(name):
         return gettext("Zalo user %(id)s") % {"id": match[1]}
+    if match := _REMOVED.match(name):
+        return gettext("Removed customer %(n)s") % {"n": match[1]}
     return name
 
 

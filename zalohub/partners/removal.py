@@ -108,7 +108,7 @@ def _anonymized_fields(fields: Any, person: Person) -> Any:
 
 
 def _journals(person: Person) -> int:
-    scrub = person if person.partner_removed else person.ids_only()
+    scrub = person if person.partner_removed else person.zalo_ids_only()
     partners = [pk for pk in (person.partner_pk, *person.merged_partner_pks) if pk]
     removed = set(person.removed_partner_pks)
     changed = 0
@@ -148,7 +148,7 @@ def _suggestions(person: Person) -> int:
                 for r in reasons
             ]
         else:
-            new = person.ids_only().scrub_json(reasons)
+            new = person.zalo_ids_only().scrub_json(reasons)
         if new != reasons:
             DuplicateSuggestion.objects.filter(pk=pk).update(reasons=new)
             changed += 1

@@ -1,8 +1,10 @@
 """Data-removal requests: recorded from ``user_withdraw``, confirmed (or dismissed) by a
-Zalo Admin. The removal is one transaction: the person's partner link, messages (text
-and attachments, the pictures staff sent them), stored events, conversation and the API
-log rows that name them are anonymized; their partner too when no other OA links to it.
-The request keeps the audit: counts, who, when, never the data.
+Zalo Admin. The removal is one transaction in which every app that keeps something
+about the person anonymizes it in its own tables (``core.removal``): partner link (and
+partner, when no other OA links to it), messages, attachments, events, rejected webhook
+requests, API log rows, the staff's notes and mentions, the merge journal, ZBS sends,
+webhook deliveries, kept API answers, the admin's history. The request keeps the audit:
+counts per table, who, when, never the data.
 """
 
 from typing import Any
