@@ -4,8 +4,9 @@ emptied (events that name them among others lose only their id); rejected webhoo
 requests kept for inspection that name them lose their body."""
 
 import json
+from typing import Any
 
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Replace
 from django.utils.translation import gettext_lazy as _
 
@@ -52,18 +53,16 @@ def _events(person: Person, message_ids: list[int]) -> int:
             .exclude(raw_body=tombstone)
             .update(raw_body=tombstone, headers={})
         )
-    # Events that name the person among others (a tag given to several users): their id
-    # is replaced, the rest of the event stays.
+    # Events that name the person among others (a tag given to several users): their ids
+    # are replaced, the rest of the event stays. One scan finds them all.
+    names = Q()
+    replaced: Any = F("raw_body")
     for needle in person.ids:
-        ids = list(
-            ZaloEvent.objects.filter(oa_id=person.oa_pk, raw_body__contains=needle).values_list(
-                "pk", flat=True
-            )
-        )
-        for batch in slices(ids):
-            changed += ZaloEvent.objects.filter(pk__in=batch).update(
-                raw_body=Replace("raw_body", Value(needle), Value(person.placeholder))
-            )
+        names |= Q(raw_body__contains=needle)
+        replaced = Replace(replaced, Value(needle), Value(person.placeholder))
+    ids = list(ZaloEvent.objects.filter(names, oa_id=person.oa_pk).values_list("pk", flat=True))
+    for batch in slices(ids):
+        changed += ZaloEvent.objects.filter(pk__in=batch).update(raw_body=replaced)
     return changed
 
 
