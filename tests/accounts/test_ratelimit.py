@@ -76,3 +76,30 @@ def test_it_prunes_windows_older_than_an_hour(db, settings):
     ratelimit.acquire("7", now=now - timedelta(hours=2))
     ratelimit.acquire("7", now=now)
     assert ratelimit.prune() == 1 and RateWindow.objects.count() == 1
+
+
+def test_it_counts_many_uses_at_once_as_exactly_as_one_by_one(store, settings):
+    settings.ZALO_RATE_LIMIT_PER_MINUTE = 5
+    calls = ratelimit.ZALO_CALLS
+    # It should allow the first ones of a batch up to the limit, and say when to come back.
+    assert calls.take_many("7", 3, 5, now=MINUTE) == (3, 50.0)
+    assert calls.take_many("7", 3, 5, now=MINUTE) == (2, 50.0)
+    assert calls.take_many("7", 1, 5, now=MINUTE) == (0, 50.0)
+    assert ratelimit.acquire("7", now=MINUTE) == 50.0
+    # It should count one app's batch against that app only, and honour a stopped window.
+    assert calls.take_many("8", 5, 5, now=MINUTE) == (5, 50.0)
+    ratelimit.note_remaining("9", 0, now=MINUTE)
+    assert calls.take_many("9", 2, 5, now=MINUTE) == (0, 50.0)
+
+
+def test_it_counts_many_uses_of_a_sharded_minute_exactly(store):
+    from zalohub.api.keys import key_create
+    from zalohub.api.ratelimit import REQUESTS
+
+    key, _raw = key_create(name="ERP", oas=[], capabilities=[], rate_limit_per_minute=20)
+    # It should take a batch from one share when one has room, then the remainder across
+    # shares, never more than the limit in all.
+    taken = [REQUESTS.take_many(key.pk, 2, 20, now=MINUTE)[0] for _ in range(6)]
+    assert taken == [2] * 6
+    assert REQUESTS.take_many(key.pk, 10, 20, now=MINUTE)[0] == 8
+    assert REQUESTS.take(key.pk, 20, now=MINUTE) == 50.0
