@@ -39,6 +39,7 @@ class ServeProc:
         threads: int,
         workers: int = 1,
         extra_env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.port = free_port()
         self.log = log_dir / f"serve-{self.port}.log"
@@ -57,7 +58,7 @@ class ServeProc:
             **(extra_env or {}),
         }
         args = [str(ZALOHUB), "serve", "--port", str(self.port), "--threads", str(threads)]
-        args += ["--workers", str(workers), "--graceful-seconds", "20"]
+        args += ["--workers", str(workers), "--graceful-seconds", "20", *extra_args]
         self._out = self.log.open("wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=subprocess.STDOUT)
         self._wait_ready()

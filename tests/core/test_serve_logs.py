@@ -38,7 +38,11 @@ def test_json_logging_writes_one_json_line_per_request(
     OAMembership.objects.create(user=agent, oa=connected_oa)
     cookie = session_cookie(agent)
     server = ServeProc(
-        tmp_path, threads=2, workers=workers, extra_env={"ZALOHUB_LOG_FORMAT": "json"}
+        tmp_path,
+        threads=2,
+        workers=workers,
+        extra_env={"ZALOHUB_LOG_FORMAT": "json"},
+        extra_args=("--log-level", "info"),  # uvicorn's own lines too
     )
     try:
         body = text_event(1)
@@ -83,6 +87,9 @@ def test_json_logging_writes_one_json_line_per_request(
         except ValueError:
             pytest.fail(f"not a JSON line: {line!r}\n{server.output()}")
     assert all(isinstance(entry, dict) for entry in entries)
+    # uvicorn's own lines (it started, it stopped) are among them, without its colours.
+    assert any(e.get("logger") == "uvicorn.error" for e in entries), server.output()
+    assert "\\u001b" not in server.output()
     # It should leave uvicorn's access log out: one line per request, the hub's.
     assert not [e for e in entries if e.get("logger") == "uvicorn.access"], server.output()
     for what, request_id in ids.items():
