@@ -106,3 +106,23 @@ def test_backoff_is_jittered_on_the_schedule():
     assert all(8.0 <= (lanes.next_try(1, delays) or 0) <= 12.0 for _ in range(50))
     assert all(80.0 <= (lanes.next_try(2, delays) or 0) <= 120.0 for _ in range(50))
     assert lanes.next_try(3, delays) is None
+
+
+def _settled(lane: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"lane": lane, "outcome": outcome}
+    return REGISTRY.get_sample_value("zalohub_outbound_settled_total", labels) or 0.0
+
+
+def test_the_pipeline_counts_settled_deliveries_by_lane(subscribe, receiver, deliver):
+    sub = subscribe()
+    receiver.answers = [500, 200]
+    before = {o: _settled("webhooks", o) for o in ("delivered", "retry")}
+    delivery = subscription_send_test(subscription_id=sub.pk)
+    assert deliver() == 1
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert deliver() == 1
+    # It should count one retry and one delivery under the webhooks lane.
+    assert _settled("webhooks", "retry") - before["retry"] == 1
+    assert _settled("webhooks", "delivered") - before["delivered"] == 1

@@ -61,6 +61,7 @@ def recover_stuck_sends(*, now: datetime | None = None, lease: timedelta | None 
         else:
             assert attempt is not None  # may_call_again otherwise
             recovered += _give_up(row, event, attempt, now)
+    lanes.count(ZALO_SENDS, "interrupted", recovered)
     return recovered
 
 
