@@ -412,7 +412,7 @@ def main() -> int:
         ("search: a common phrase (no target)", listing(user=admin, query="Tin nhắn 7 "), None),
         ("report: first responses, 7 days", lambda: reports.first_responses(week), R),
         ("report: resolutions, 7 days", lambda: reports.resolutions(week), R),
-        ("report: replies outside window, 7 days", lambda: reports.replies(week), R),
+        ("report: reply counts (outside window), 7 d", lambda: reports.reply_counts(week), R),
         ("report: page (day/agent/OA), 7 days", lambda: reports.build(week), R),
         ("report: page, one OA + one agent, 7 d", one_oa_one_agent, R),
         ("report: page, 30 days", lambda: reports.build(month), R),
@@ -463,7 +463,7 @@ def _explain(reports, filters) -> None:  # type: ignore[no-untyped-def]
         captured.append((sql, params))
         return run(sql, params, many, context)
 
-    for fn in (reports.first_responses, reports.resolutions, reports.replies):
+    for fn in (reports.first_responses, reports.resolutions, reports.reply_counts):
         with connection.execute_wrapper(keep):
             fn(filters)
     with transaction.atomic(), connection.cursor() as cursor:

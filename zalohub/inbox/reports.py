@@ -19,8 +19,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import DateTimeField, F, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from zalohub.events.models import Direction, Message
@@ -160,8 +172,8 @@ def resolutions(filters: Filters) -> list[tuple[datetime, int, int | None, float
     return [(at, int(oa), actor, (at - since).total_seconds()) for at, oa, actor, since in fetched]
 
 
-def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
-    """(sent at, OA, agent, outside the free window) of each agent's reply."""
+def _agent_replies(filters: Filters) -> QuerySet[Any]:  # Messages, annotated with last_in
+    """The agents' replies of the period, each with the customer's last message before it."""
     last_in = (
         _thread(Direction.INBOUND)
         .filter(created_at__lte=OuterRef("created_at"))
@@ -177,17 +189,43 @@ def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
     )
     if filters.agent_id is not None:
         rows = rows.filter(sent_by_id=filters.agent_id)
+    return rows.annotate(last_in=Subquery(last_in))
+
+
+def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
+    """(sent at, OA, agent, outside the free window) of each agent's reply."""
     free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
     out: list[tuple[datetime, int, int | None, bool]] = []
     with _planned():
         fetched = list(
-            rows.annotate(last_in=Subquery(last_in)).values_list(
-                "created_at", "oa_id", "sent_by_id", "last_in"
-            )
+            _agent_replies(filters).values_list("created_at", "oa_id", "sent_by_id", "last_in")
         )
     for at, oa, agent, last in fetched:
         out.append((at, oa, agent, last is None or at - last > free))
     return out
+
+
+def reply_counts(filters: Filters) -> list[tuple[date, int, int | None, int, int]]:
+    """(day, OA, agent, replies, of them outside the free window): what ``replies`` says,
+    counted by the database instead of read row by row (most of a report's rows)."""
+    free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
+    # Inside when the customer wrote within the free window before it; no message at all
+    # (NULL) is outside. One reference to the subquery: each costs an index lookup per row.
+    outside = Case(
+        When(last_in__gte=F("created_at") - free, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    rows = (
+        _agent_replies(filters)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .order_by()
+        .values("day", "oa_id", "sent_by_id")
+        .annotate(count=Count("id"), outside=Sum(outside))
+        .values_list("day", "oa_id", "sent_by_id", "count", "outside")
+    )
+    with _planned():
+        return [(day, oa, agent, n, int(out or 0)) for day, oa, agent, n, out in rows]
 
 
 def build(filters: Filters) -> Report:
@@ -197,9 +235,10 @@ def build(filters: Filters) -> Report:
     total = Bucket()
     zone = timezone.get_current_timezone()
 
-    def buckets(at: datetime, oa: int, agent: int | None) -> list[Bucket]:
+    def buckets(at: datetime | date, oa: int, agent: int | None) -> list[Bucket]:
         found = [agents[agent], oas[oa], total]
-        if (day := _day(at, zone)) in days:
+        day = at if not isinstance(at, datetime) else _day(at, zone)
+        if day in days:
             found.append(days[day])
         return found
 
@@ -212,10 +251,10 @@ def build(filters: Filters) -> Report:
         for bucket in buckets(at, oa, actor):
             bucket.resolved += 1
             bucket.resolutions.append(seconds)
-    for at, oa, agent, outside in replies(filters):
-        for bucket in buckets(at, oa, agent):
-            bucket.replies += 1
-            bucket.outside_window += int(outside)
+    for day, oa, agent, count, outside in reply_counts(filters):
+        for bucket in buckets(day, oa, agent):
+            bucket.replies += count
+            bucket.outside_window += outside
     return Report(filters=filters, days=days, agents=dict(agents), oas=dict(oas), total=total)
 
 
