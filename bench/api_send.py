@@ -4,12 +4,13 @@ work, in the same run and the same server processes (issue 17).
     .venv/bin/python bench/api_send.py                  # WSGI, 4 uvicorn workers
     .venv/bin/python bench/api_send.py --interface asgi --redis
 
-It drops and recreates the database `zalohub_bench_api` on 127.0.0.1:5432, migrates it,
-seeds a connected OA and an API key, and starts uvicorn (settings bench.api_settings:
-the hub's URLs plus the baseline at /bench/floor/accept). No worker runs: a send is
-measured up to its 202, which comes after the commit of its message, its outbound event
-and its task row. Closed loop for the capacity (requests/s answered 202), each request
-with its own Idempotency-Key (or none, --no-idempotency); then an open loop at 300
+It drops and recreates the database `zalohub_bench_api` (or --db's) on 127.0.0.1:5432,
+migrates it, seeds a connected OA and an API key, and starts uvicorn (settings
+bench.api_settings: the hub's URLs plus the baseline at /bench/floor/accept). No worker
+runs: a send is measured up to its 202, which comes after the commit of its message, its
+outbound event and its task (one task row per batch of sends, zalohub.api.accept).
+Closed loop for the capacity (requests/s answered 202), each request with its own
+Idempotency-Key (or none, --no-idempotency); then an open loop at 300
 requests/s for the latency percentiles. Prints one table: figure, baseline, ratio.
 """
 
@@ -32,14 +33,14 @@ DB_NAME = "zalohub_bench_api"
 USER_BASE = 2512000000000000001
 
 
-def _recreate(env: dict[str, str]) -> None:
+def _recreate(env: dict[str, str], db_name: str) -> None:
     import subprocess
 
     import psycopg
 
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {db_name}")
     subprocess.run(
         [str(BIN / "zalohub"), "migrate", "--verbosity", "0"], env=env, cwd=ROOT, check=True
     )
@@ -123,16 +124,19 @@ def main() -> int:
     parser.add_argument("--no-idempotency", action="store_true")
     parser.add_argument("--redis", action="store_true", help="rate limit counted in Redis db 4")
     parser.add_argument("--lease", type=int, default=30)
+    parser.add_argument("--db", default=DB_NAME, help="database dropped and recreated")
     args = parser.parse_args()
     env = bench_env(args)
-    env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{DB_NAME}"
+    if not args.db.isidentifier():
+        parser.error("--db: letters, digits and underscores")
+    env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{args.db}"
     env["ZALOHUB_DATA_DIR"] = os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-api")
     if args.redis:
         env["ZALOHUB_REDIS_URL"] = "redis://127.0.0.1:6379/4"
     if args.interface == "asgi":
         env["ZALOHUB_DB_CONN_MAX_AGE"] = "0"
-    log(f"recreating {DB_NAME}")
-    _recreate(env)
+    log(f"recreating {args.db}")
+    _recreate(env, args.db)
     os.environ.update(env)
     import django
 

@@ -29,11 +29,15 @@ DOC = (
 Handler = Callable[[], tuple[int, BaseModel]]
 
 
-def _digest(request: HttpRequest) -> str:
+def request_digest(request: HttpRequest) -> str:
     h = hashlib.sha256()
     h.update(f"{request.method} {request.path}\n".encode())
     h.update(request.body)
     return h.hexdigest()
+
+
+def key_valid(idempotency_key: str) -> bool:
+    return len(idempotency_key) <= MAX_KEY and idempotency_key.isprintable()
 
 
 def _run(handler: Handler) -> tuple[int, str, str]:
@@ -47,11 +51,12 @@ def _run(handler: Handler) -> tuple[int, str, str]:
     return status, text, "application/json"
 
 
-def _answer(status: int, text: str, content_type: str) -> HttpResponse:
+def answer(status: int, text: str, content_type: str) -> HttpResponse:
     return HttpResponse(text, status=status, content_type=content_type)
 
 
-def _replay(key: ApiKey, idempotency_key: str, digest: str) -> HttpResponse:
+def replay(key: ApiKey, idempotency_key: str, digest: str) -> HttpResponse:
+    """The first answer kept under this key (committed), or 409."""
     kept = IdempotentRequest.objects.filter(key=key, idempotency_key=idempotency_key).first()
     if kept is None or kept.status_code is None:
         raise ApiProblem(
@@ -65,9 +70,9 @@ def _replay(key: ApiKey, idempotency_key: str, digest: str) -> HttpResponse:
             "idempotency_key_reused",
             _("This Idempotency-Key was used with another request; use a new key."),
         )
-    answer = _answer(kept.status_code, kept.response_body, kept.content_type)
-    answer["Idempotent-Replayed"] = "true"
-    return answer
+    again = answer(kept.status_code, kept.response_body, kept.content_type)
+    again["Idempotent-Replayed"] = "true"
+    return again
 
 
 def idempotent(
@@ -76,14 +81,14 @@ def idempotent(
     """Run ``handler`` (the POST's work) in one transaction, at most once per key."""
     if not idempotency_key:
         with transaction.atomic():
-            return _answer(*_run(handler))
-    if len(idempotency_key) > MAX_KEY or not idempotency_key.isprintable():
+            return answer(*_run(handler))
+    if not key_valid(idempotency_key):
         raise ApiProblem(
             400,
             "invalid_idempotency_key",
             _("An Idempotency-Key is 1 to %(max)d printable characters.") % {"max": MAX_KEY},
         )
-    digest = _digest(request)
+    digest = request_digest(request)
     inserted = False
     try:
         with transaction.atomic():
@@ -98,5 +103,5 @@ def idempotent(
     except IntegrityError:
         if inserted:  # the work's own conflict, not a repeat
             raise
-        return _replay(key, idempotency_key, digest)
-    return _answer(status, text, content_type)
+        return replay(key, idempotency_key, digest)
+    return answer(status, text, content_type)

@@ -1,7 +1,16 @@
-"""API keys: made (shown once), found by their hash, touched on use, revoked."""
+"""API keys: made (shown once), found by their hash, touched on use, revoked.
+
+``key_find_cached`` answers from this process's memory once a key was found: for sends
+(``zalohub.api.accept``), which check the key again in the transaction that stores the
+send (active, this OA in its scope, the capability), so a revoked key or a narrowed
+scope is refused there, in every process, without telling the others. What the memory
+says is only ever a first "yes": a "no" (an OA outside the scope, a capability missing)
+is asked of the database again before it is answered.
+"""
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -16,6 +25,11 @@ KEY_PREFIX = "zh_"
 # last_used_at is written at most this often per key (and when the address changes):
 # a busy key would otherwise rewrite its row on every request.
 TOUCH_EVERY = timedelta(seconds=30)
+# Keys kept in a process's memory (by hash); past it the memory starts again.
+CACHED_KEYS = 1000
+
+_cached: dict[str, ApiKey] = {}
+_cached_lock = threading.Lock()
 
 
 def key_hash(raw: str) -> str:
@@ -66,6 +80,43 @@ def key_find(raw: str) -> ApiKey | None:
     return ApiKey.objects.filter(key_hash=key_hash(raw), revoked_at__isnull=True).first()
 
 
+def key_find_cached(raw: str) -> ApiKey | None:
+    """The key with this text as this process last found it active (or as the database
+    has it now, read once): for callers that check it again where they write."""
+    if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
+        return None
+    digest = key_hash(raw)
+    key = _cached.get(digest)
+    if key is None:
+        key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+        if key is None:
+            return None
+        key_oa_ids(key)
+        with _cached_lock:
+            if len(_cached) >= CACHED_KEYS:
+                _cached.clear()
+            _cached[digest] = key
+    return key
+
+
+def key_fresh(key: ApiKey) -> ApiKey | None:
+    """The key as the database has it now (None once revoked); this process's memory of
+    it is replaced (or dropped)."""
+    fresh = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).first()
+    with _cached_lock:
+        if fresh is None:
+            _cached.pop(key.key_hash, None)
+        elif key.key_hash in _cached:
+            key_oa_ids(fresh)
+            _cached[key.key_hash] = fresh
+    return fresh
+
+
+def key_forget(key_hash: str) -> None:
+    with _cached_lock:
+        _cached.pop(key_hash, None)
+
+
 def key_touch(key: ApiKey, ip: str | None) -> None:
     """Note when and from where the key was last used (at most every TOUCH_EVERY)."""
     now = timezone.now()
@@ -84,6 +135,7 @@ def key_revoke(*, key: ApiKey) -> bool:
         revoked_at=timezone.now()
     )
     key.refresh_from_db(fields=["revoked_at"])
+    key_forget(key.key_hash)  # this process at once; the others when they write (module doc)
     return bool(done)
 
 

@@ -5,17 +5,35 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Header, Path, Router
+from ninja.errors import AuthenticationError
 
 from zalohub.accounts.models import OfficialAccount
-from zalohub.api import present
+from zalohub.api import accept, present
 from zalohub.api import schemas as s
-from zalohub.api.access import need, oa_ids, scoped_oa, the_key
-from zalohub.api.idempotency import DOC, idempotent
+from zalohub.api.access import (
+    KeyAuth,
+    count_request,
+    need,
+    oa_ids,
+    rate_limited,
+    scoped_oa,
+    the_key,
+)
+from zalohub.api.idempotency import (
+    DOC,
+    answer,
+    idempotent,
+    key_valid,
+    replay,
+    request_digest,
+)
+from zalohub.api.keys import key_fresh, key_oa_ids
 from zalohub.api.models import ApiKey, Capability
 from zalohub.api.partners import partner_by_ref
 from zalohub.api.problems import COMMON, POST_ERRORS, ApiProblem, not_found
+from zalohub.core import requestid
 from zalohub.events.models import Message, ZaloEvent
-from zalohub.events.outbound.oa_message import SendRefused, message_send
+from zalohub.events.outbound.oa_message import SendRefused, message_send, send_checks
 from zalohub.partners.models import Partner, ZaloPartnerLink
 from zalohub.zbs.models import Template, TemplateSend
 from zalohub.zbs.sending import TemplateSendRefused, template_send
@@ -64,13 +82,60 @@ def _accepted(message: Message) -> s.Accepted:
     )
 
 
-@router.post("/messages", response={202: s.Accepted, **POST_ERRORS})
+def _batched(
+    request: HttpRequest, key: ApiKey, body: s.MessageSendIn, idempotency_key: str | None
+) -> accept.Send | None:
+    """The send as ``accept`` takes it, or None when it needs the careful path: a
+    recipient given by partner or link, or anything this process's memory of the key
+    refuses, or the send's own checks, all answered there."""
+    if (
+        body.to.user_id is None
+        or not key.can(Capability.SEND_MESSAGES)
+        or body.oa not in key_oa_ids(key)
+        or (idempotency_key and not key_valid(idempotency_key))
+    ):
+        return None
+    attachment = _attachment(body)
+    try:
+        send_checks(user_id=body.to.user_id, text=body.text, kind=body.kind, attachment=attachment)
+    except SendRefused:
+        return None
+    return accept.Send(
+        key=key,
+        oa_id=body.oa,
+        user_id=body.to.user_id,
+        kind=body.kind,
+        text=body.text,
+        attachment=attachment,
+        confirm_unverified=body.confirm_unverified,
+        idempotency_key=idempotency_key or "",
+        digest=request_digest(request) if idempotency_key else "",
+        request_id=requestid.current(),
+    )
+
+
+# The key from this process's memory: accept checks it again where it stores the send.
+@router.post("/messages", response={202: s.Accepted, **POST_ERRORS}, auth=KeyAuth(cached=True))
 def message_create(
     request: HttpRequest, body: s.MessageSendIn, idempotency_key: str | None = IdempotencyKey
 ) -> HttpResponse:
     """Send a text, an image or a file to a partner, a Zalo link or a Zalo user id of
     an OA. 202: queued; the worker sends it (follow it with GET /events/{id})."""
-    key = the_key(request)
+    cached = the_key(request)
+    send = _batched(request, cached, body, idempotency_key)
+    outcome = accept.accept(send) if send is not None else accept.FAILED
+    if isinstance(outcome, accept.Limited):
+        raise rate_limited(cached, outcome.wait)
+    if isinstance(outcome, tuple):
+        return answer(*outcome)
+    if send is not None and outcome == accept.REPLAY:
+        return replay(cached, send.idempotency_key, send.digest)
+    if outcome == accept.FAILED:  # not counted yet
+        count_request(cached)
+    # The careful path, one send alone, with the key as the database has it now.
+    key = key_fresh(cached)
+    if key is None:
+        raise AuthenticationError
     need(key, Capability.SEND_MESSAGES)
     oa = scoped_oa(key, body.oa)
 

@@ -1,21 +1,27 @@
 """Outbound OA messages: queued as rows, sent once by the outbound pipeline.
 
 ``message_send`` stores the message (Zalo State On Queue) and an outbound event, and
-enqueues the send task. This module is the OA message *sender*: how to call Zalo for
-it and how to read a refusal; the claim, the settling, the retries and the sweeper are
-``zalohub.events.outbound``'s. Zalo does not deduplicate OA messages, so a call whose
-outcome is unknown is never made again on its own: Resend makes a new attempt.
+enqueues the send task; ``messages_queue`` does the same for several messages at once
+(the API's sends, batched by ``zalohub.api.accept``). This module is the OA message
+*sender*: how to call Zalo for it and how to read a refusal; the claim, the settling,
+the retries and the sweeper are ``zalohub.events.outbound``'s. Zalo does not deduplicate
+OA messages, so a call whose outcome is unknown is never made again on its own: Resend
+makes a new attempt.
 """
 
 import json
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.tasks import task
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.core.stored_text import zalo_reason
+from zalohub.events import hooks
 from zalohub.events.models import (
     Direction,
     Message,
@@ -36,7 +42,15 @@ from zalohub.partners.models import ZaloPartnerLink
 from zalohub.zalo import ZaloError, bodies, errors, get_client
 
 # Kept importable from here, where callers queue and send OA messages.
-__all__ = ["OA_MESSAGES", "PENDING", "SendRefused", "message_send", "send_outbound"]
+__all__ = [
+    "OA_MESSAGES",
+    "PENDING",
+    "Queued",
+    "SendRefused",
+    "message_send",
+    "messages_queue",
+    "send_outbound",
+]
 MAX_TEXT = 2000  # Zalo's limit for a consultation text
 SENDABLE = (Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.FILE)
 
@@ -111,11 +125,11 @@ def message_send(
     rather than a reply in a conversation. Those go to an unverified shadow contact only
     with ``confirm_unverified``: nobody has confirmed who that customer is yet.
     """
-    _validate(kind, text, attachment)
-    if not user_id:
-        raise SendRefused(_("The recipient has no Zalo user id on this OA."))
+    send_checks(user_id=user_id, text=text, kind=kind, attachment=attachment)
     link = ZaloPartnerLink.objects.filter(oa=oa, zalo_user_id=user_id).first()
-    if business and link is not None and link.is_shadow and not confirm_unverified:
+    if link is not None and shadow_refused(
+        is_shadow=link.is_shadow, business=business, confirm_unverified=confirm_unverified
+    ):
         raise SendRefused(
             _(
                 "%(name)s is an unverified shadow contact: verify who it is on Zalo Partners, "
@@ -138,6 +152,107 @@ def message_send(
         )
         _queue_event(message)
     return message
+
+
+def send_checks(
+    *,
+    user_id: str,
+    text: str = "",
+    kind: str = "text",
+    attachment: dict[str, Any] | None = None,
+) -> None:
+    """What message_send refuses before it reads anything (SendRefused)."""
+    _validate(kind, text, attachment)
+    if not user_id:
+        raise SendRefused(_("The recipient has no Zalo user id on this OA."))
+
+
+def shadow_refused(*, is_shadow: bool, business: bool, confirm_unverified: bool) -> bool:
+    """Whether message_send refuses a send to this link (an unverified shadow contact)."""
+    return business and is_shadow and not confirm_unverified
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One message for ``messages_queue``, checked as message_send checks one
+    (``send_checks``; its link read, and not ``shadow_refused``)."""
+
+    oa_id: int  # the OA's primary key
+    app_id: int
+    oa_zalo_id: str  # the OA's id at Zalo (the conversation key)
+    user_id: str
+    link_id: int | None
+    kind: str
+    text: str
+    attachment: dict[str, Any] | None
+    request_id: str  # the request that queued it (zalohub.core.requestid)
+
+
+def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
+    """Queue several messages as message_send queues one, in the caller's transaction
+    and with one statement per table: each one's (message id, event id), in order.
+
+    The messages reach hooks.on_message_stored as one batch (bulk_create sends no
+    post_save), and their send tasks are enqueued in the transaction, so they are stored
+    with their events (a worker sees neither before the commit): for several messages,
+    one task that enqueues the others (``send_events``), one row written here."""
+    if not items:
+        return []
+    messages = [
+        Message(
+            oa_id=item.oa_id,
+            partner_link_id=item.link_id,
+            direction=Direction.OUTBOUND,
+            zalo_user_id=item.user_id,
+            kind=item.kind,
+            text=item.text,
+            attachments=[item.attachment] if item.attachment else [],
+            zalo_state=ZaloState.ON_QUEUE,
+        )
+        for item in items
+    ]
+    requests = [
+        json.dumps(
+            bodies.oa_message_request(user_id=item.user_id, message=_zalo_message(message)),
+            ensure_ascii=False,
+        )
+        for item, message in zip(items, messages, strict=True)
+    ]
+    Message.objects.bulk_create(messages)
+    hooks.messages_stored(messages)
+    events = ZaloEvent.objects.bulk_create(
+        [
+            ZaloEvent(
+                app_id=item.app_id,
+                oa_id=item.oa_id,
+                direction=Direction.OUTBOUND,
+                event_name=f"oa_send_{item.kind}",
+                dedupe_key=f"out:{message.pk}:{secrets.token_hex(8)}",
+                raw_body=raw_body,
+                zalo_user_id=item.user_id,
+                processing_state=ProcessingState.QUEUED,
+                conversation_key=f"{item.oa_zalo_id}:{item.user_id}",
+                message=message,
+                request_id=item.request_id,
+            )
+            for item, message, raw_body in zip(items, messages, requests, strict=True)
+        ]
+    )
+    if len(events) == 1:
+        send_event.enqueue(events[0].pk)
+    else:
+        send_events.enqueue([event.pk for event in events])
+    return [(message.pk, event.pk) for message, event in zip(messages, events, strict=True)]
+
+
+@task(queue_name="zalo")
+def send_events(event_ids: list[int]) -> int:
+    """The send task of each of these queued events (``messages_queue``'s): enqueued by
+    a worker rather than by the request that stored them. Should this task be lost, the
+    sweeper's requeue_lost_sends gives each event its task."""
+    for pk in event_ids:
+        send_event.enqueue(pk)
+    return len(event_ids)
 
 
 def _call(attempt: Attempt, access_token: str) -> Sent:

@@ -1,0 +1,224 @@
+"""API sends accepted together (zalohub.api.accept): a batch's sends stored in one
+transaction with every guarantee of a send alone; the key found in the process's memory
+is checked again where the send is stored; the rate limit counted per batch stays exact."""
+
+import json
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from tests.api.conftest import SON
+from zalohub.accounts import ratelimit as window_counter
+from zalohub.api import accept
+from zalohub.api.models import ApiKey, Capability, IdempotentRequest
+from zalohub.events.models import Message, ZaloEvent
+from zalohub.partners.models import Partner, ZaloPartnerLink
+
+TEXT = "Đơn DH-31 đã xuất kho"
+
+
+def _send(key: ApiKey, oa, *, user_id: str = SON, idem: str = "", text: str = TEXT, **kw):
+    return accept.Send(
+        key=key,
+        oa_id=oa.pk,
+        user_id=user_id,
+        kind="text",
+        text=text,
+        attachment=None,
+        confirm_unverified=kw.get("confirm", False),
+        idempotency_key=idem,
+        digest=f"digest-of-{text}",
+        request_id="req-1",
+    )
+
+
+@pytest.mark.django_db
+def test_one_batch_stores_each_send_once_and_leaves_the_others_to_their_request(make_key, oa, son):
+    key, _api = make_key()
+    revoked, _ = make_key()
+    ApiKey.objects.filter(pk=revoked.pk).update(revoked_at="2026-01-01T00:00:00Z")
+    shadow = Partner.objects.create(name="Khách chưa xác minh", is_shadow=True)
+    ZaloPartnerLink.objects.create(
+        partner=shadow, oa=oa, app=oa.app, zalo_user_id="7000000000000000001", is_shadow=True
+    )
+    sends = [
+        _send(key, oa, idem="a"),
+        _send(key, oa, idem="a"),  # the same key in the same batch: a repeat
+        _send(key, oa, user_id="7000000000000000002"),  # nobody linked yet: still sent
+        _send(key, oa, user_id="7000000000000000001"),  # a shadow contact, unconfirmed
+        _send(key, oa, user_id="7000000000000000001", confirm=True, text="ok"),
+        _send(revoked, oa, idem="b"),  # revoked since this process found it
+    ]
+    with transaction.atomic():
+        outcomes = accept._accept(sends)
+    first, repeat, unlinked, shadow, confirmed, gone = outcomes
+    assert isinstance(first, tuple) and first[0] == 202
+    assert repeat == accept.REPLAY
+    assert isinstance(unlinked, tuple) and isinstance(confirmed, tuple)
+    assert shadow == accept.ALONE and gone == accept.ALONE
+    events = ZaloEvent.objects.filter(direction="out").select_related("message")
+    assert events.count() == 3
+    for event in events:
+        assert event.processing_state == "queued" and event.request_id == "req-1"
+        assert event.message.zalo_state == "on_queue"
+        assert event.conversation_key == f"{oa.oa_id}:{event.zalo_user_id}"
+    kept = IdempotentRequest.objects.get(key=key, idempotency_key="a")
+    assert (kept.status_code, kept.response_body) == (202, first[1])
+    assert not IdempotentRequest.objects.filter(key=revoked).exists()
+    # The conversations are folded in as for a message sent alone.
+    assert Message.objects.get(zalo_user_id=SON).partner_link_id == son.zalo_links.get().pk
+
+
+@pytest.mark.django_db
+def test_a_key_changed_elsewhere_is_caught_where_the_send_is_stored(make_key, oa, sales, son):
+    key, api = make_key(oas=[oa, sales])
+    body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
+    assert api.post("/messages", body)[0] == 202  # the key is now in this process's memory
+    # Changed by another process: this one's memory of the key is not told.
+    ApiKey.objects.filter(pk=key.pk).update(capabilities=[Capability.READ_CONVERSATIONS])
+    status, problem, _ = api.post("/messages", body)
+    assert (status, problem["code"]) == (403, "missing_capability")
+    ApiKey.objects.filter(pk=key.pk).update(capabilities=[Capability.SEND_MESSAGES])
+    ApiKey.oas.through.objects.filter(apikey_id=key.pk, officialaccount_id=oa.pk).delete()
+    status, problem, _ = api.post("/messages", body)
+    assert (status, problem["code"]) == (404, "not_found")
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at="2026-01-01T00:00:00Z")
+    status, problem, response = api.post("/messages", {**body, "oa": sales.pk})
+    assert (status, problem["code"]) == (401, "unauthenticated")
+    assert response["Content-Type"] == "application/problem+json"
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_oa_added_to_the_key_is_reached_at_once(make_key, oa, sales):
+    key, api = make_key(oas=[sales])
+    body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
+    assert api.post("/messages", {**body, "oa": sales.pk})[0] == 202
+    assert api.post("/messages", body)[0] == 404
+    key.oas.add(oa)  # the memory of the key says no: the database is asked
+    assert api.post("/messages", body)[0] == 202
+
+
+def _sends_limited(make_key, oa) -> None:
+    _key, api = make_key(rate=3)
+    body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
+    assert [api.post("/messages", body)[0] for _ in range(3)] == [202, 202, 202]
+    status, problem, response = api.post("/messages", body)
+    assert (status, problem["code"]) == (429, "rate_limited")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert Message.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_sends_past_the_rate_limit_are_429_in_the_database(make_key, oa, settings):
+    settings.REDIS_URL = ""
+    _sends_limited(make_key, oa)
+
+
+@pytest.mark.django_db
+def test_sends_past_the_rate_limit_are_429_in_redis(make_key, oa):
+    with override_settings(REDIS_URL="redis://127.0.0.1:6379/4"):
+        window_counter._redis.cache_clear()
+        window_counter._redis().flushdb()
+        try:
+            _sends_limited(make_key, oa)
+        finally:
+            window_counter._redis.cache_clear()
+
+
+@pytest.mark.django_db
+def test_take_many_is_as_exact_as_one_at_a_time(make_key, settings):
+    from zalohub.api import ratelimit
+
+    settings.REDIS_URL = ""
+    key, _ = make_key(rate=20)
+    assert ratelimit.take_many(key, 6)[0] == 6
+    assert ratelimit.take_many(key, 10)[0] == 10
+    passed, wait = ratelimit.take_many(key, 10)
+    assert passed == 4 and 0 < wait <= 60
+    assert ratelimit.take_many(key, 1)[0] == 0
+
+
+def _concurrently(n: int, work) -> list:
+    results: list = []
+    start = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        try:
+            start.wait()
+            results.append(work(i))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == n  # none of them failed
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_of_one_process_each_stored_once(make_key, oa, son):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions are PostgreSQL's (SQLite has one writer)")
+    _key, api = make_key()
+    before = accept.committer.sends
+
+    def send(i: int) -> tuple[int, dict]:
+        body = {"oa": oa.pk, "to": {"user_id": SON}, "text": f"{TEXT} {i % 6}"}
+        # 12 requests: 6 bodies, each twice under its own Idempotency-Key.
+        status, answer, _ = api.__class__(api.raw).post(
+            "/messages", body, headers={"Idempotency-Key": f"k-{i % 6}"}
+        )
+        return status, answer
+
+    answers = _concurrently(12, send)
+    assert [status for status, _ in answers] == [202] * 12
+    # Each Idempotency-Key sent once: its repeat got the same event.
+    assert len({a["event_id"] for _, a in answers}) == 6
+    assert Message.objects.count() == IdempotentRequest.objects.count() == 6
+    assert ZaloEvent.objects.filter(direction="out", processing_state="queued").count() == 6
+    assert accept.committer.sends - before == 12  # every one went through the batches
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_count_the_rate_limit_exactly(make_key, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions are PostgreSQL's (SQLite has one writer)")
+    from zalohub.api import ratelimit
+
+    settings.REDIS_URL = ""
+    key, _ = make_key(rate=25)
+    now = timezone.now()
+
+    def batch(i: int) -> int:
+        with transaction.atomic():
+            return ratelimit.take_many(key, 1 + i % 4, now=now)[0]
+
+    # 12 batches of 1 to 4 requests (30 in all) in one minute of a limit of 25.
+    assert sum(_concurrently(12, batch)) == 25
+
+
+@pytest.mark.django_db
+def test_a_batch_writes_one_task_row_and_a_worker_enqueues_each_send(make_key, oa, son):
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.api.conftest import send_due
+    from zalohub.events.outbound.oa_message import send_events
+
+    key, _api = make_key()
+    with transaction.atomic():
+        outcomes = accept._accept([_send(key, oa, text="một"), _send(key, oa, text="hai")])
+    events = sorted(json.loads(outcome[1])["event_id"] for outcome in outcomes)
+    (batch,) = DBTaskResult.objects.all()
+    assert batch.task_path.endswith("send_events") and batch.args_kwargs["args"] == [events]
+    assert send_events.call(events) == 2  # what the worker runs
+    tasks = DBTaskResult.objects.filter(task_path__endswith=".send_event")
+    assert sorted(t.args_kwargs["args"][0] for t in tasks) == events
+    assert len(send_due()) == 2
+    assert set(Message.objects.values_list("zalo_state", flat=True)) == {"sent"}

@@ -1,0 +1,311 @@
+"""API message sends, accepted together: the concurrent sends of one process share one
+transaction, so an accepted send costs a share of a few statements and of one commit.
+
+A send answers 202 once its message, its outbound event, its send task and, with an
+``Idempotency-Key``, its kept answer are committed, as before; what changed is that the
+requests of one process that reach this point together are stored by one of them (the
+*leader*: the first that found nobody storing; the others wait, as the webhooks' group
+commit does, ``zalohub.events.ingestion.store``). In that one transaction the leader:
+
+0. counts the batch's requests against their keys' rate limits (``ratelimit.take_many``:
+   one conditional UPDATE a key, where a request alone made one UPDATE and one commit);
+   the requests past the limit are answered 429;
+1. checks every send's key again: active, the OA in its scope, allowed to send (the
+   request found its key in this process's memory, ``keys.key_find_cached``: a key
+   revoked or narrowed meanwhile, in any process, is caught here);
+2. reads the recipients' Zalo links (one query) and leaves out a send to an unverified
+   shadow contact without ``confirm_unverified``;
+3. inserts the ``Idempotency-Key`` rows (``ON CONFLICT DO NOTHING``, in key order): a
+   key that is already taken, or taken twice in the batch, makes that send a repeat,
+   answered once the batch is committed with the first answer (``idempotency.replay``;
+   a concurrent first is waited for by the unique index, as before);
+4. queues the messages (``oa_message.messages_queue``: one statement per table, the
+   inbox's conversations folded in by the stored-messages hook, the send tasks);
+5. writes each kept answer (one UPDATE) and commits.
+
+Only 202s are decided here. Whatever else a send may be answered (its key revoked, the
+OA not its own, a shadow contact, the whole batch failing) is left to the request
+itself, which then takes the careful path of one send alone (``sends.message_create``),
+with its key read again, in the language of its own request. Inside a transaction
+(tests, management code) a send is stored alone, in a savepoint of it.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from zalohub.api import ratelimit
+from zalohub.api.models import ApiKey, Capability, IdempotentRequest
+from zalohub.core.setwise import update_rows
+from zalohub.events.outbound.oa_message import Queued, messages_queue, shadow_refused
+from zalohub.partners.models import ZaloPartnerLink
+
+logger = logging.getLogger(__name__)
+
+BATCH_CAP = 128  # sends per transaction
+# A new leader waits this long for the requests right behind it (as ingest's linger).
+LINGER_SECONDS = 0.0003
+JSON = "application/json"
+
+
+@dataclass
+class Send:
+    """One request's message send, as the request checked it (``sends.message_create``)."""
+
+    key: ApiKey
+    oa_id: int
+    user_id: str
+    kind: str
+    text: str
+    attachment: dict[str, Any] | None
+    confirm_unverified: bool
+    idempotency_key: str  # "" without one
+    digest: str  # the request's, for a repeat's comparison
+    request_id: str
+
+
+class Limited(NamedTuple):
+    """Past the key's rate limit: 429, Retry-After ``wait`` seconds."""
+
+    wait: float
+
+
+# What became of a send: answered 202 (the kept answer's text), a repeat of a kept
+# answer, past the rate limit, or left to the request: ``ALONE`` (counted already) or
+# ``FAILED`` (the batch failed: nothing of it stored, not counted either).
+REPLAY = "replay"
+ALONE = "alone"
+FAILED = "failed"
+Outcome = str | tuple[int, str, str] | Limited
+
+
+def _count(sends: list[Send], outcomes: list[Outcome]) -> list[int]:
+    """Count every send against its key's rate limit: the ones allowed (the others are
+    answered 429). Keys in order (the rows' locks are taken in one order)."""
+    by_key: dict[int, list[int]] = defaultdict(list)
+    for n, send in enumerate(sends):
+        by_key[send.key.pk].append(n)
+    allowed: list[int] = []
+    for pk in sorted(by_key):
+        mine = by_key[pk]
+        passed, wait = ratelimit.take_many(sends[mine[0]].key, len(mine))
+        allowed += mine[:passed]
+        for n in mine[passed:]:
+            outcomes[n] = Limited(wait)
+    return sorted(allowed)
+
+
+def accept(send: Send) -> Outcome:
+    """Store the send with the others of this moment; what became of it (module doc)."""
+    if connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic():
+            return _accept([send])[0]
+    return committer.run(send)
+
+
+def _scopes(sends: list[Send]) -> dict[tuple[int, int], tuple[list[str], int, int, str]]:
+    """(key pk, OA pk) -> (capabilities, rate limit, app pk, OA's Zalo id) of the active
+    keys and their OAs among the batch's."""
+    through = ApiKey.oas.through
+    rows = through.objects.filter(
+        apikey_id__in={s.key.pk for s in sends},
+        officialaccount_id__in={s.oa_id for s in sends},
+        apikey__revoked_at__isnull=True,
+    ).values_list(
+        "apikey_id",
+        "officialaccount_id",
+        "apikey__capabilities",
+        "apikey__rate_limit_per_minute",
+        "officialaccount__app_id",
+        "officialaccount__oa_id",
+    )
+    return {(k, o): (caps, rate, int(app), str(oa)) for k, o, caps, rate, app, oa in rows}
+
+
+def _links(sends: list[Send]) -> dict[tuple[int, str], tuple[int, bool]]:
+    rows = ZaloPartnerLink.objects.filter(
+        oa_id__in={s.oa_id for s in sends}, zalo_user_id__in={s.user_id for s in sends}
+    ).values_list("oa_id", "zalo_user_id", "pk", "is_shadow")
+    return {(oa, user): (pk, shadow) for oa, user, pk, shadow in rows}
+
+
+def _claim_keys(sends: list[Send]) -> dict[tuple[int, str], int]:
+    """INSERT the Idempotency-Key rows (distinct keys) not taken yet: {(api key pk,
+    Idempotency-Key): row id} of those that were new. In key order, so that two batches
+    never wait on each other's keys in opposite orders."""
+    if not sends:
+        return {}
+    meta = IdempotentRequest._meta
+    qn = connection.ops.quote_name
+    columns = ["key_id", "idempotency_key", "request_hash", "created_at"]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = []
+    for send in sorted(sends, key=lambda s: (s.key.pk, s.idempotency_key)):
+        params += [send.key.pk, send.idempotency_key, send.digest, now]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ", NULL, '', '')"
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} "  # noqa: S608  (names from the model)
+        f"({', '.join(map(qn, [*columns, 'status_code', 'response_body', 'content_type']))}) "
+        f"VALUES {', '.join([row] * len(sends))} "
+        f"ON CONFLICT ({qn('key_id')}, {qn('idempotency_key')}) DO NOTHING "
+        f"RETURNING {qn('id')}, {qn('key_id')}, {qn('idempotency_key')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(key_id, name): pk for pk, key_id, name in cursor.fetchall()}
+
+
+def _accept(sends: list[Send]) -> list[Outcome]:
+    """Steps 1-5 of the module doc, in the caller's transaction."""
+    outcomes: list[Outcome] = [ALONE] * len(sends)
+    counted = _count(sends, outcomes)
+    scopes = _scopes(sends)
+    links = _links(sends)
+    ready: list[int] = []
+    for n in counted:
+        send = sends[n]
+        scope = scopes.get((send.key.pk, send.oa_id))
+        if scope is None or Capability.SEND_MESSAGES not in scope[0]:
+            continue  # revoked, or narrowed: the request reads its key again
+        # What the database says now, for this process's next requests too.
+        send.key.capabilities, send.key.rate_limit_per_minute = scope[0], scope[1]
+        link = links.get((send.oa_id, send.user_id))
+        if link is not None and shadow_refused(
+            is_shadow=link[1], business=True, confirm_unverified=send.confirm_unverified
+        ):
+            continue
+        ready.append(n)
+    # The first send of each Idempotency-Key, if the key was free; the others repeat it.
+    firsts: dict[tuple[int, str], int] = {}
+    for n in ready:
+        if sends[n].idempotency_key:
+            firsts.setdefault((sends[n].key.pk, sends[n].idempotency_key), n)
+    kept = _claim_keys([sends[n] for n in firsts.values()])
+    queued: list[int] = []
+    for n in ready:
+        send = sends[n]
+        name = (send.key.pk, send.idempotency_key)
+        if send.idempotency_key and (firsts[name] != n or name not in kept):
+            outcomes[n] = REPLAY
+        else:
+            queued.append(n)
+    items = []
+    for n in queued:
+        send = sends[n]
+        _caps, _rate, app_id, oa_zalo_id = scopes[(send.key.pk, send.oa_id)]
+        link = links.get((send.oa_id, send.user_id))
+        items.append(
+            Queued(
+                oa_id=send.oa_id,
+                app_id=app_id,
+                oa_zalo_id=oa_zalo_id,
+                user_id=send.user_id,
+                link_id=link[0] if link else None,
+                kind=send.kind,
+                text=send.text,
+                attachment=send.attachment,
+                request_id=send.request_id,
+            )
+        )
+    answers: dict[int, dict[str, Any]] = {}
+    for n, (message_id, event_id) in zip(queued, messages_queue(items), strict=True):
+        # As sends.Accepted renders (the careful path's answer), field for field.
+        text = json.dumps(
+            {
+                "event_id": event_id,
+                "message_id": message_id,
+                "processing_state": "queued",
+                "zalo_state": "on_queue",
+            },
+            ensure_ascii=False,
+        )
+        outcomes[n] = (202, text, JSON)
+        send = sends[n]
+        if send.idempotency_key:
+            pk = kept[(send.key.pk, send.idempotency_key)]
+            answers[pk] = {"status_code": 202, "response_body": text, "content_type": JSON}
+    update_rows(IdempotentRequest, answers)
+    return outcomes
+
+
+class _Slot:
+    __slots__ = ("lead", "outcome", "send", "wake")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.outcome: Outcome = FAILED
+        self.lead = False
+        self.wake: threading.Lock | None = None  # held until a leader is done with it
+
+
+class Committer:
+    """Leader/follower group commit of one process's sends (as ingest's GroupCommitter:
+    a follower sleeps on a lock of its own; the leader wakes its batch and hands the
+    lead to the first send queued meanwhile)."""
+
+    def __init__(self, cap: int = BATCH_CAP, linger: float = LINGER_SECONDS) -> None:
+        self.cap, self.linger = cap, linger
+        self._mutex = threading.Lock()
+        self._queue: list[_Slot] = []
+        self._leading = False
+        self.batches = self.sends = 0
+
+    def run(self, send: Send) -> Outcome:
+        slot = _Slot(send)
+        with self._mutex:
+            if self._leading:
+                slot.wake = threading.Lock()
+                slot.wake.acquire()
+                self._queue.append(slot)
+            else:
+                self._leading = slot.lead = True
+        if slot.wake is not None:
+            slot.wake.acquire()  # released by the leader that stored it, or handed the lead
+        if slot.lead:
+            if slot.wake is None and self.linger:
+                time.sleep(self.linger)
+            with self._mutex:
+                if slot.wake is None:  # led at once: this send, and any queued since
+                    batch = [slot, *self._queue[: self.cap - 1]]
+                    del self._queue[: self.cap - 1]
+                else:  # handed the lead: this send is the first queued
+                    batch = self._queue[: self.cap]
+                    del self._queue[: self.cap]
+            self._lead(batch, slot)
+        return slot.outcome
+
+    def _lead(self, batch: list[_Slot], me: _Slot) -> None:
+        try:
+            with transaction.atomic():
+                outcomes = _accept([slot.send for slot in batch])
+            for slot, outcome in zip(batch, outcomes, strict=True):
+                slot.outcome = outcome
+        except Exception:
+            # Nothing of the batch was committed: each request takes the careful path.
+            logger.warning(
+                "A batch of %d API sends failed; each goes alone", len(batch), exc_info=True
+            )
+        finally:
+            with self._mutex:
+                following = self._queue[0] if self._queue else None
+                if following is None:
+                    self._leading = False
+                else:
+                    following.lead = True
+                self.batches += 1
+                self.sends += len(batch)
+            for slot in batch:
+                if slot is not me and slot.wake is not None:
+                    slot.wake.release()
+            if following is not None and following.wake is not None:
+                following.wake.release()
+
+
+committer = Committer()
