@@ -65,6 +65,10 @@ def test_one_batch_stores_each_send_once_and_leaves_the_others_to_their_request(
         assert event.processing_state == "queued" and event.request_id == "req-1"
         assert event.message.zalo_state == "on_queue"
         assert event.conversation_key == f"{oa.oa_id}:{event.zalo_user_id}"
+        assert json.loads(event.raw_body)["recipient"] == {"user_id": event.zalo_user_id}
+        assert (event.headers, event.attempts, event.error_message) == ({}, 0, "")
+        assert event.event_name == "oa_send_text" and event.message.attachments == []
+        assert event.message.oa_id == oa.pk and event.message.direction == "out"
     kept = IdempotentRequest.objects.get(key=key, idempotency_key="a")
     assert (kept.status_code, kept.response_body) == (202, first[1])
     assert not IdempotentRequest.objects.filter(key=revoked).exists()

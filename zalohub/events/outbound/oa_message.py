@@ -17,9 +17,11 @@ from typing import Any
 
 from django.db import transaction
 from django.tasks import task
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
+from zalohub.core.rowinsert import insert_rows
 from zalohub.core.stored_text import zalo_reason
 from zalohub.events import hooks
 from zalohub.events.models import (
@@ -192,12 +194,14 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
     """Queue several messages as message_send queues one, in the caller's transaction
     and with one statement per table: each one's (message id, event id), in order.
 
-    The messages reach hooks.on_message_stored as one batch (bulk_create sends no
-    post_save), and their send tasks are enqueued in the transaction, so they are stored
-    with their events (a worker sees neither before the commit): for several messages,
-    one task that enqueues the others (``send_events``), one row written here."""
+    The rows are INSERTed as one JSON parameter a table (``core.rowinsert``); the
+    messages reach hooks.on_message_stored as one batch (no post_save is sent), and
+    their send tasks are enqueued in the transaction, so they are stored with their
+    events (a worker sees neither before the commit): for several messages, one task
+    that enqueues the others (``send_events``), one row written here."""
     if not items:
         return []
+    now = timezone.now()
     messages = [
         Message(
             oa_id=item.oa_id,
@@ -208,6 +212,7 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
             text=item.text,
             attachments=[item.attachment] if item.attachment else [],
             zalo_state=ZaloState.ON_QUEUE,
+            created_at=now,
         )
         for item in items
     ]
@@ -218,31 +223,44 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
         )
         for item, message in zip(items, messages, strict=True)
     ]
-    Message.objects.bulk_create(messages)
+    columns: tuple[str, ...] = ("oa_id", "direction", "zalo_user_id", "partner_link_id")
+    columns += ("kind", "text", "attachments", "zalo_state", "created_at")
+    ids = insert_rows(Message, columns, [[getattr(m, c) for c in columns] for m in messages])
+    for message, pk in zip(messages, ids, strict=True):
+        message.pk = pk
+        message._state.adding = False
     hooks.messages_stored(messages)
-    events = ZaloEvent.objects.bulk_create(
+    columns = ("app_id", "oa_id", "direction", "event_name", "dedupe_key", "raw_body")
+    columns += ("headers", "zalo_user_id", "processing_state", "conversation_key")
+    columns += ("message_id", "request_id", "received_at", "next_attempt_at")
+    event_ids = insert_rows(
+        ZaloEvent,
+        columns,
         [
-            ZaloEvent(
-                app_id=item.app_id,
-                oa_id=item.oa_id,
-                direction=Direction.OUTBOUND,
-                event_name=f"oa_send_{item.kind}",
-                dedupe_key=f"out:{message.pk}:{secrets.token_hex(8)}",
-                raw_body=raw_body,
-                zalo_user_id=item.user_id,
-                processing_state=ProcessingState.QUEUED,
-                conversation_key=f"{item.oa_zalo_id}:{item.user_id}",
-                message=message,
-                request_id=item.request_id,
-            )
+            [
+                item.app_id,
+                item.oa_id,
+                Direction.OUTBOUND,
+                f"oa_send_{item.kind}",
+                f"out:{message.pk}:{secrets.token_hex(8)}",
+                raw_body,
+                {},
+                item.user_id,
+                ProcessingState.QUEUED,
+                f"{item.oa_zalo_id}:{item.user_id}",
+                message.pk,
+                item.request_id,
+                now,
+                now,
+            ]
             for item, message, raw_body in zip(items, messages, requests, strict=True)
-        ]
+        ],
     )
-    if len(events) == 1:
-        send_event.enqueue(events[0].pk)
+    if len(event_ids) == 1:
+        send_event.enqueue(event_ids[0])
     else:
-        send_events.enqueue([event.pk for event in events])
-    return [(message.pk, event.pk) for message, event in zip(messages, events, strict=True)]
+        send_events.enqueue(event_ids)
+    return [(message.pk, pk) for message, pk in zip(messages, event_ids, strict=True)]
 
 
 @task(queue_name="zalo")
