@@ -134,20 +134,8 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["oa", "zalo_user_id", "created_at"], name="events_msg_thread"),
-            # The inbox reports' per-conversation lookups (a thread's first customer message,
-            # the first agent reply after it, the customer's last message before a reply):
-            # one direction of a thread in order, read up to its first row, never sorted.
-            models.Index(
-                fields=["oa", "zalo_user_id", "direction", "created_at", "id"],
-                name="events_msg_thread_dir",
-            ),
-            # The reports' agent replies of a period, per OA: only messages an agent wrote
-            # (never a webhook's), so ingestion does not maintain it.
-            models.Index(
-                fields=["oa", "created_at"],
-                name="events_msg_agent_replies",
-                condition=Q(sent_by__isnull=False),
-            ),
+            # The inbox reports read facts the inbox writes with each message (inbox
+            # report_facts), not the messages: no index of theirs here (events/0010).
         ]
 
     def __str__(self) -> str:

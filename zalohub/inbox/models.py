@@ -97,6 +97,19 @@ class Conversation(models.Model):
     labels = models.ManyToManyField(
         "inbox.Label", blank=True, related_name="conversations", verbose_name=_("labels")
     )
+    # The reports' first response (issue 19), stamped when the messages are stored and
+    # derivable again from them (``inbox.report_facts``): the customer's first message,
+    # and the first agent's reply at or after it, with who wrote it.
+    first_inbound_at = models.DateTimeField(_("first customer message at"), null=True, blank=True)
+    first_reply_at = models.DateTimeField(_("first reply at"), null=True, blank=True)
+    first_replier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("first replied by"),
+    )
     # Bumped on every change: live updates compare it with what a page last showed.
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -157,6 +170,7 @@ class SentImage(models.Model):
 
 from zalohub.inbox.team_models import (  # noqa: E402  (the team's rows, kept apart for size)
     Agent,
+    AgentReply,
     AssignmentMode,
     InboxPolicy,
     Label,
@@ -167,6 +181,7 @@ from zalohub.inbox.team_models import (  # noqa: E402  (the team's rows, kept ap
 
 __all__ = [
     "Agent",
+    "AgentReply",
     "AssignmentMode",
     "Conversation",
     "InboxPolicy",

@@ -1,20 +1,25 @@
-"""How fast customers are answered (issue 19), computed from the messages and the
-conversations' timeline each time, never from counters that could drift.
+"""How fast customers are answered (issue 19), aggregated by the database from facts the
+inbox writes when they happen (``inbox.report_facts``), each derivable again from the
+messages and the timeline (``zalohub report_facts`` finds and corrects drift); no
+counters.
 
 - First response: from a new conversation's first customer message to the first reply an
-  agent wrote (a message with ``sent_by``), credited to that agent.
+  agent wrote (a message with ``sent_by``), credited to that agent (else its holder).
 - Resolution: from the conversation's last opening (its creation, or the last entry that
   opened it again) to a Resolved entry, credited to whoever resolved it.
 - Outside the free window: a reply sent more than INBOX_FREE_WINDOW_HOURS after the
   customer's last message before it (or with none): Zalo bills those.
+
+Counts and medians come per day, agent, OA and in total from one query per measure
+(PostgreSQL: GROUPING SETS and ``percentile_cont``; SQLite, which has no percentile:
+window functions pick each group's middle rows); only the results reach Python.
 """
 
-import statistics
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -22,8 +27,9 @@ from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
-    DateTimeField,
     F,
+    FloatField,
+    Func,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -36,7 +42,12 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from zalohub.events.models import Direction, Message
-from zalohub.inbox.models import Conversation, Status, TimelineEntry
+from zalohub.inbox.models import AgentReply, Conversation, Status, TimelineEntry
+
+# A measure's counts and medians: (grouping, key) -> (count, median seconds or None);
+# grouping is DAY, OA, AGENT (key: the day, the OA's or the agent's id) or TOTAL (None).
+DAY, OA, AGENT, TOTAL = "day", "oa", "agent", "total"
+Stats = dict[tuple[str, Any], tuple[int, float | None]]
 
 
 @dataclass(frozen=True)
@@ -57,22 +68,34 @@ class Filters:
 
 @dataclass
 class Bucket:
-    """One day, one agent or one OA."""
+    """One day, one agent or one OA (or all of them)."""
 
     new: int = 0
     resolved: int = 0
     replies: int = 0
     outside_window: int = 0
-    first_responses: list[float] = field(default_factory=list)
-    resolutions: list[float] = field(default_factory=list)
+    first_response_median: float | None = None
+    resolution_median: float | None = None
+    source: tuple[Filters, str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
-    def first_response_median(self) -> float | None:
-        return statistics.median(self.first_responses) if self.first_responses else None
+    def first_responses(self) -> list[float]:
+        """The bucket's first response times, sorted: read when asked (the page shows
+        the median only)."""
+        return self._values(first_response_rows)
 
     @property
-    def resolution_median(self) -> float | None:
-        return statistics.median(self.resolutions) if self.resolutions else None
+    def resolutions(self) -> list[float]:
+        return self._values(resolution_rows)
+
+    def _values(self, rows: Any) -> list[float]:
+        if self.source is None:
+            return []
+        filters, grouping, key = self.source
+        qs = rows(filters).exclude(r_seconds=None)
+        if grouping != TOTAL:
+            qs = qs.filter(**{f"r_{grouping}": key})
+        return [float(v) for v in qs.order_by("r_seconds").values_list("r_seconds", flat=True)]
 
 
 @dataclass
@@ -86,9 +109,8 @@ class Report:
 
 @contextmanager
 def _planned() -> Iterator[None]:
-    """A report's queries run without PostgreSQL's JIT: their correlated subqueries push
-    the planner's estimate past ``jit_above_cost``, and compiling them took longer than
-    the whole query without it (375 ms of a 900 ms query, bench/inbox_queries.py)."""
+    """A report's queries run without PostgreSQL's JIT: compiling them took longer than
+    running them (bench/inbox_queries.py)."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -96,64 +118,54 @@ def _planned() -> Iterator[None]:
         yield
 
 
-def _day(value: datetime, zone: tzinfo) -> date:
-    # The zone looked up once per report: timezone.localtime looks it up again for each
-    # row (a third of a 30-day report's time, bench/inbox_queries.py).
-    return value.astimezone(zone).date()
+class _Seconds(Func):
+    """``later - earlier`` in seconds (NULL when either is)."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        template = "CAST(EXTRACT(EPOCH FROM (%(expressions)s)) AS double precision)"
+        return self.as_sql(
+            compiler, connection, template=template, arg_joiner=" - ", **extra_context
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        template = "((julianday(%(expressions)s)) * 86400.0)"
+        joiner = ") - julianday("
+        return self.as_sql(
+            compiler, connection, template=template, arg_joiner=joiner, **extra_context
+        )
 
 
-def _thread(direction: str) -> QuerySet[Message]:
-    return Message.objects.filter(
-        oa_id=OuterRef("oa_id"), zalo_user_id=OuterRef("zalo_user_id"), direction=direction
-    )
+def _day(field_name: str) -> TruncDate:
+    return TruncDate(field_name, tzinfo=timezone.get_current_timezone())
 
 
-def first_responses(filters: Filters) -> list[tuple[datetime, int, int | None, float | None]]:
-    """(created, OA, replier, seconds) of each conversation created in the period."""
-    first_in = _thread(Direction.INBOUND).order_by("created_at", "id").values("created_at")[:1]
-    reply = (
-        _thread(Direction.OUTBOUND)
-        .filter(sent_by__isnull=False, created_at__gte=OuterRef("first_in"))
-        .order_by("created_at", "id")
-    )
+def first_response_rows(filters: Filters) -> QuerySet[Any]:
+    """One row per conversation created in the period: r_day, r_oa, r_agent (its first
+    replier, else its holder), r_seconds (None: not answered)."""
     rows = (
         Conversation.objects.filter(
             oa_id__in=filters.oa_ids, created_at__gte=filters.since, created_at__lt=filters.until
         )
-        .annotate(first_in=Subquery(first_in))
         .annotate(
-            reply_at=Subquery(reply.values("created_at")[:1]),
-            replier=Subquery(reply.values("sent_by_id")[:1]),
+            r_day=_day("created_at"),
+            r_oa=F("oa_id"),
+            r_agent=Coalesce("first_replier_id", "assigned_to_id"),
+            r_seconds=_Seconds("first_reply_at", "first_inbound_at"),
         )
-        .values_list("created_at", "oa_id", "replier", "first_in", "reply_at", "assigned_to_id")
-        # Unordered: the list's default order made PostgreSQL walk every conversation by
-        # recency instead of reading the period's from inbox_conv_oa_created.
         .order_by()
     )
-    out = []
-    with _planned():
-        fetched = list(rows)
-    for created, oa_id, replier, first_in_at, reply_at, holder in fetched:
-        seconds = (reply_at - first_in_at).total_seconds() if first_in_at and reply_at else None
-        who = replier if replier is not None else holder
-        if filters.agent_id is None or who == filters.agent_id:
-            out.append((created, oa_id, who, seconds))
-    return out
+    if filters.agent_id is not None:
+        rows = rows.filter(r_agent=filters.agent_id)
+    return rows.values("r_day", "r_oa", "r_agent", "r_seconds")
 
 
-def resolutions(filters: Filters) -> list[tuple[datetime, int, int | None, float]]:
-    """(resolved at, OA, resolver, seconds since it was last opened)."""
-    opened = (
-        TimelineEntry.objects.filter(
-            conversation_id=OuterRef("conversation_id"),
-            kind=TimelineEntry.Kind.STATUS,
-            status=Status.OPEN,
-            created_at__lt=OuterRef("created_at"),
-        )
-        .order_by("-created_at", "-id")
-        .values("created_at")[:1]
-    )
-    entries = TimelineEntry.objects.filter(
+def resolution_rows(filters: Filters) -> QuerySet[Any]:
+    """One row per Resolved entry of the period: r_day, r_oa, r_agent (who resolved it),
+    r_seconds (since the conversation was last opened)."""
+    rows = TimelineEntry.objects.filter(
         kind=TimelineEntry.Kind.STATUS,
         status=Status.RESOLVED,
         conversation__oa_id__in=filters.oa_ids,
@@ -161,22 +173,118 @@ def resolutions(filters: Filters) -> list[tuple[datetime, int, int | None, float
         created_at__lt=filters.until,
     )
     if filters.agent_id is not None:
-        entries = entries.filter(actor_id=filters.agent_id)
-    rows = entries.annotate(
-        opened_at=Coalesce(
-            Subquery(opened), F("conversation__created_at"), output_field=DateTimeField()
+        rows = rows.filter(actor_id=filters.agent_id)
+    return (
+        rows.annotate(
+            r_day=_day("created_at"),
+            r_oa=F("conversation__oa_id"),
+            r_agent=F("actor_id"),
+            r_seconds=_Seconds("created_at", "opened_at"),
         )
-    ).values_list("created_at", "conversation__oa_id", "actor_id", "opened_at")
+        .order_by()
+        .values("r_day", "r_oa", "r_agent", "r_seconds")
+    )
+
+
+def _as_day(value: Any) -> Any:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+_GROUPINGS = ((DAY, "r_day"), (OA, "r_oa"), (AGENT, "r_agent"))
+
+
+def _stats(rows: QuerySet[Any]) -> Stats:
+    """Count and median of ``r_seconds`` per day, OA, agent and in total, in SQL."""
+    inner, params = rows.query.sql_with_params()
+    out: Stats = {}
+    with _planned(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT GROUPING(r_day, r_oa, r_agent), r_day, r_oa, r_agent, COUNT(*),"  # noqa: S608
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY r_seconds)"
+                f" FROM ({inner}) AS facts"
+                " GROUP BY GROUPING SETS ((r_day), (r_oa), (r_agent), ())",
+                params,
+            )
+            sets = {3: DAY, 5: OA, 6: AGENT, 7: TOTAL}
+            for bits, day, oa, agent, count, median in cursor.fetchall():
+                grouping = sets[bits]
+                key = {DAY: day, OA: oa, AGENT: agent, TOTAL: None}[grouping]
+                out[(grouping, key)] = (count, None if median is None else float(median))
+            return out
+        # SQLite: counts per (day, OA, agent), summed below; each grouping's median from
+        # its middle row(s), ranked by window functions.
+        cursor.execute(
+            f"SELECT r_day, r_oa, r_agent, COUNT(*) FROM ({inner}) GROUP BY 1, 2, 3",  # noqa: S608
+            params,
+        )
+        counts: dict[tuple[str, Any], int] = defaultdict(int)
+        for day, oa, agent, count in cursor.fetchall():
+            for key in ((DAY, _as_day(day)), (OA, oa), (AGENT, agent), (TOTAL, None)):
+                counts[key] += count
+        ranked = ", ".join(
+            f"ROW_NUMBER() OVER (PARTITION BY {col} ORDER BY r_seconds) AS rn_{name},"
+            f" COUNT(*) OVER (PARTITION BY {col}) AS n_{name}"
+            for name, col in (*_GROUPINGS, (TOTAL, "1"))
+        )
+        medians = " UNION ALL ".join(
+            f"SELECT '{name}', {col}, AVG(r_seconds) FROM ranked"  # noqa: S608
+            f" WHERE rn_{name} IN ((n_{name} + 1) / 2, (n_{name} + 2) / 2) GROUP BY {col}"
+            for name, col in (*_GROUPINGS, (TOTAL, "NULL"))
+        )
+        cursor.execute(
+            f"WITH facts AS ({inner}), ranked AS (SELECT r_day, r_oa, r_agent, r_seconds,"  # noqa: S608
+            f" {ranked} FROM facts WHERE r_seconds IS NOT NULL) {medians}",
+            params,
+        )
+        found = {
+            (grouping, _as_day(key) if grouping == DAY else key): float(median)
+            for grouping, key, median in cursor.fetchall()
+        }
+    for key, count in counts.items():
+        out[key] = (count, found.get(key))
+    return out
+
+
+def first_response_stats(filters: Filters) -> Stats:
+    return _stats(first_response_rows(filters))
+
+
+def resolution_stats(filters: Filters) -> Stats:
+    return _stats(resolution_rows(filters))
+
+
+def reply_counts(filters: Filters) -> list[tuple[date, int, int | None, int, int]]:
+    """(day, OA, agent, replies, of them outside the free window), counted by the
+    database from the AgentReply rows written with the replies."""
+    rows = AgentReply.objects.filter(
+        oa_id__in=filters.oa_ids, created_at__gte=filters.since, created_at__lt=filters.until
+    )
+    if filters.agent_id is not None:
+        rows = rows.filter(agent_id=filters.agent_id)
+    outside = Case(When(outside_window=True, then=Value(1)), default=Value(0))
+    counted = (
+        rows.annotate(day=_day("created_at"))
+        .order_by()
+        .values("day", "oa_id", "agent_id")
+        .annotate(count=Count("pk"), outside=Sum(outside, output_field=IntegerField()))
+        .values_list("day", "oa_id", "agent_id", "count", "outside")
+    )
     with _planned():
-        fetched = list(rows)
-    return [(at, int(oa), actor, (at - since).total_seconds()) for at, oa, actor, since in fetched]
+        return [(day, oa, agent, n, int(out or 0)) for day, oa, agent, n, out in counted]
 
 
-def _agent_replies(filters: Filters) -> QuerySet[Any]:  # Messages, annotated with last_in
-    """The agents' replies of the period, each with the customer's last message before it."""
+def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
+    """(sent at, OA, agent, outside the free window) of each agent's reply, derived from
+    the messages themselves (what the AgentReply rows must say; for checks, not pages)."""
+    free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
     last_in = (
-        _thread(Direction.INBOUND)
-        .filter(created_at__lte=OuterRef("created_at"))
+        Message.objects.filter(
+            oa_id=OuterRef("oa_id"),
+            zalo_user_id=OuterRef("zalo_user_id"),
+            direction=Direction.INBOUND,
+            created_at__lte=OuterRef("created_at"),
+        )
         .order_by("-created_at", "-id")
         .values("created_at")[:1]
     )
@@ -189,73 +297,45 @@ def _agent_replies(filters: Filters) -> QuerySet[Any]:  # Messages, annotated wi
     )
     if filters.agent_id is not None:
         rows = rows.filter(sent_by_id=filters.agent_id)
-    return rows.annotate(last_in=Subquery(last_in))
-
-
-def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
-    """(sent at, OA, agent, outside the free window) of each agent's reply."""
-    free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
-    out: list[tuple[datetime, int, int | None, bool]] = []
-    with _planned():
-        fetched = list(
-            _agent_replies(filters).values_list("created_at", "oa_id", "sent_by_id", "last_in")
-        )
-    for at, oa, agent, last in fetched:
-        out.append((at, oa, agent, last is None or at - last > free))
-    return out
-
-
-def reply_counts(filters: Filters) -> list[tuple[date, int, int | None, int, int]]:
-    """(day, OA, agent, replies, of them outside the free window): what ``replies`` says,
-    counted by the database instead of read row by row (most of a report's rows)."""
-    free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
-    # Inside when the customer wrote within the free window before it; no message at all
-    # (NULL) is outside. One reference to the subquery: each costs an index lookup per row.
-    outside = Case(
-        When(last_in__gte=F("created_at") - free, then=Value(0)),
-        default=Value(1),
-        output_field=IntegerField(),
+    fetched = rows.annotate(last_in=Subquery(last_in)).values_list(
+        "created_at", "oa_id", "sent_by_id", "last_in"
     )
-    rows = (
-        _agent_replies(filters)
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-        .order_by()
-        .values("day", "oa_id", "sent_by_id")
-        .annotate(count=Count("id"), outside=Sum(outside))
-        .values_list("day", "oa_id", "sent_by_id", "count", "outside")
-    )
-    with _planned():
-        return [(day, oa, agent, n, int(out or 0)) for day, oa, agent, n, out in rows]
+    return [(at, oa, agent, last is None or at - last > free) for at, oa, agent, last in fetched]
 
 
 def build(filters: Filters) -> Report:
-    days = {filters.start + timedelta(days=n): Bucket() for n in range(_span(filters))}
-    agents: dict[int | None, Bucket] = defaultdict(Bucket)
-    oas: dict[int, Bucket] = defaultdict(Bucket)
-    total = Bucket()
-    zone = timezone.get_current_timezone()
+    days = {
+        filters.start + timedelta(days=n): Bucket(
+            source=(filters, DAY, filters.start + timedelta(days=n))
+        )
+        for n in range(_span(filters))
+    }
+    agents: dict[int | None, Bucket] = {}
+    oas: dict[int, Bucket] = {}
+    total = Bucket(source=(filters, TOTAL, None))
 
-    def buckets(at: datetime | date, oa: int, agent: int | None) -> list[Bucket]:
-        found = [agents[agent], oas[oa], total]
-        day = at if not isinstance(at, datetime) else _day(at, zone)
-        if day in days:
-            found.append(days[day])
-        return found
+    def bucket(grouping: str, key: Any) -> Bucket | None:
+        if grouping == DAY:
+            return days.get(key)
+        if grouping == TOTAL:
+            return total
+        found = agents if grouping == AGENT else oas
+        if key not in found:
+            found[key] = Bucket(source=(filters, grouping, key))
+        return found[key]
 
-    for at, oa, agent, seconds in first_responses(filters):
-        for bucket in buckets(at, oa, agent):
-            bucket.new += 1
-            if seconds is not None:
-                bucket.first_responses.append(seconds)
-    for at, oa, actor, seconds in resolutions(filters):
-        for bucket in buckets(at, oa, actor):
-            bucket.resolved += 1
-            bucket.resolutions.append(seconds)
+    for (grouping, key), (count, median) in first_response_stats(filters).items():
+        if (b := bucket(grouping, key)) is not None:
+            b.new, b.first_response_median = count, median
+    for (grouping, key), (count, median) in resolution_stats(filters).items():
+        if (b := bucket(grouping, key)) is not None:
+            b.resolved, b.resolution_median = count, median
     for day, oa, agent, count, outside in reply_counts(filters):
-        for bucket in buckets(day, oa, agent):
-            bucket.replies += count
-            bucket.outside_window += outside
-    return Report(filters=filters, days=days, agents=dict(agents), oas=dict(oas), total=total)
+        for b in (bucket(DAY, day), bucket(OA, oa), bucket(AGENT, agent), total):
+            if b is not None:
+                b.replies += count
+                b.outside_window += outside
+    return Report(filters=filters, days=days, agents=agents, oas=oas, total=total)
 
 
 def _span(filters: Filters) -> int:

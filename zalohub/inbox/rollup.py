@@ -19,7 +19,7 @@ from django.utils import timezone
 from zalohub.events import hooks
 from zalohub.events.models import Direction, Message
 from zalohub.events.processing import batch
-from zalohub.inbox import arrivals, live
+from zalohub.inbox import arrivals, live, report_facts
 from zalohub.inbox.models import WAKES_ON_CUSTOMER, Conversation, Status
 from zalohub.partners.models import ZaloPartnerLink
 from zalohub.partners.services import profile_synced
@@ -103,6 +103,7 @@ def messages_stored(messages: Iterable[Message]) -> None:
 
     One INSERT ... ON CONFLICT DO UPDATE for all of them, so a conversation that
     another worker or a reply creates at the same moment is folded into, not doubled."""
+    messages = list(messages)
     rows = _folded(messages)
     if not rows:
         return
@@ -125,9 +126,14 @@ def messages_stored(messages: Iterable[Message]) -> None:
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, _COLUMNS))}) "  # noqa: S608
         f"VALUES {', '.join([values] * len(rows))}"
         + _ON_CONFLICT.format(t=quote(meta.db_table), wakes=_WAKES)
+        # The report facts as they were (the upsert leaves them): which to derive again.
+        + " RETURNING id, oa_id, zalo_user_id, first_inbound_at, first_reply_at"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        stored = cursor.fetchall()
+    report_facts.stamp_first_responses(report_facts.first_response_candidates(messages, stored))
+    report_facts.record_agent_replies(messages)
     if customers:
         arrivals.customer_wrote(before=before, keys=customers)
     for oa_id in sorted({oa_id for oa_id, _user in rows}):

@@ -14,6 +14,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zalohub.inbox import report_facts
 from zalohub.inbox.models import (
     Conversation,
     Label,
@@ -66,6 +67,8 @@ def conversation_set_status(
                 actor=actor,
                 created_at=now,
             )
+            if status == Status.RESOLVED:
+                report_facts.stamp_resolutions([conversation.pk])
             notify_on_commit(conversation.oa_id)
     conversation.status, conversation.snoozed_until = status, snoozed_until
     return bool(done)
@@ -93,6 +96,7 @@ def conversations_resolve(*, conversations: QuerySet[Conversation], actor: Any) 
             )
             for pk, _oa in rows
         )
+        report_facts.stamp_resolutions([pk for pk, _oa in rows])
         for oa_id in sorted({oa for _pk, oa in rows}):
             notify_on_commit(oa_id)
     return len(rows)

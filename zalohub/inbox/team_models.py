@@ -113,6 +113,9 @@ class TimelineEntry(models.Model):
     )
     text = models.TextField(_("text"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # A Resolved entry's: when the conversation was last opened before it (its last Open
+    # entry, else its creation), stamped with the entry (``inbox.report_facts``).
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("timeline entry")
@@ -209,3 +212,42 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AgentReply(models.Model):
+    """A message an agent wrote, as the reports count it (issue 19): written with the
+    message, in its transaction, and derivable again from the thread
+    (``inbox.report_facts``). Outside the free window: sent more than
+    INBOX_FREE_WINDOW_HOURS after the customer's last message before it, or with none."""
+
+    message = models.OneToOneField(
+        "events.Message",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("message"),
+    )
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("official account"),
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("agent"),
+    )
+    created_at = models.DateTimeField(_("sent at"))
+    outside_window = models.BooleanField(_("outside the free window"))
+
+    class Meta:
+        verbose_name = _("agent reply")
+        verbose_name_plural = _("agent replies")
+        indexes = [models.Index(fields=["oa", "created_at"], name="inbox_reply_oa_created")]
+
+    def __str__(self) -> str:
+        return str(self.message_id)
