@@ -18,6 +18,7 @@ from django.utils.translation import gettext_noop
 from zalohub.accounts.signals import announce_fix
 from zalohub.core.metrics import OUTBOUND_SENDS
 from zalohub.core.stored_text import Reason, reason, reason_fields
+from zalohub.events import hooks
 from zalohub.events.models import EventAttempt, Message, ProcessingState, ZaloEvent, ZaloState
 from zalohub.events.outbound import lanes
 from zalohub.events.outbound.registry import Attempt, Sent
@@ -41,6 +42,34 @@ def _release(a: Attempt, **fields: Any) -> int:
 def _count(a: Attempt, outcome: str, category: str = "") -> None:
     OUTBOUND_SENDS.labels(str(a.event.oa_id or ""), outcome, category).inc()
     lanes.count(ZALO_SENDS, outcome)
+
+
+# The states each settled state may replace: Zalo's acceptance also corrects a message
+# given up on meanwhile (the sweeper's "outcome unknown", an admin's Mark Error); a
+# failure only ends a message still waiting.
+_REPLACES: dict[str, tuple[str, ...]] = {
+    ZaloState.SENT: (ZaloState.ON_QUEUE, ZaloState.FAILED),
+    ZaloState.FAILED: (ZaloState.ON_QUEUE,),
+}
+
+
+def _announce(
+    a: Attempt, state: str, *, at: datetime, known: dict[str, Any] | None = None, **fields: Any
+) -> None:
+    """Move the attempt's message to ``state`` (writing ``fields`` with it) from a state it
+    may replace, and tell the subscribers of ``hooks.on_message_state_changed``
+    (message.status_changed, the inbox's live pages) in the settle's transaction.
+    ``known``: what the settle wrote to the row already, for the message in hand."""
+    pk = _message_id(a.event)
+    for previous in _REPLACES[state]:
+        # One UPDATE while the message waits, as it does unless a sweeper or an admin
+        # acted during the call: then a second says what it was.
+        if Message.objects.filter(pk=pk, zalo_state=previous).update(zalo_state=state, **fields):
+            message = a.event.message or Message.objects.get(pk=pk)
+            for name, value in {**(known or {}), **fields, "zalo_state": state}.items():
+                setattr(message, name, value)
+            hooks.state_changed(message, previous=previous, at=at)
+            return
 
 
 def backoff(attempt: int) -> float:
@@ -133,9 +162,8 @@ def succeed(a: Attempt, sent: Sent) -> str:
             failure_code=None,
             **reason_fields("failure_reason", None),
         )
-        Message.objects.filter(
-            pk=_message_id(event), zalo_state__in=[ZaloState.ON_QUEUE, ZaloState.FAILED]
-        ).update(zalo_state=ZaloState.SENT)
+        known = {"zalo_msg_id": sent.msg_id, "sent_at": sent_at, "failure_code": None}
+        _announce(a, ZaloState.SENT, at=sent_at, known=known)
         kept = _release(
             a,
             processing_state=ProcessingState.PROCESSED,
@@ -201,11 +229,8 @@ def fail(a: Attempt, *, category: str, why: Reason, code: int | None = None) -> 
         if kept:
             # Only while the claim is ours: a late failure must not undo another
             # attempt's success, or an admin's decision.
-            Message.objects.filter(pk=_message_id(a.event), zalo_state=ZaloState.ON_QUEUE).update(
-                zalo_state=ZaloState.FAILED,
-                failure_code=code,
-                **reason_fields("failure_reason", why),
-            )
+            failure = {"failure_code": code, **reason_fields("failure_reason", why)}
+            _announce(a, ZaloState.FAILED, at=now, **failure)
         EventAttempt.objects.filter(pk=a.row.pk).update(
             result=EventAttempt.Result.ERROR, finished_at=now, error_code=code, **text
         )
