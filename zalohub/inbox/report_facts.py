@@ -48,19 +48,33 @@ def _thread(message_model: Any, direction: str) -> Any:
     )
 
 
+# Times are read ordered by time alone: a tie-break on id would make the database sort
+# every earlier message of a busy thread (events_msg_thread has no id) for each lookup.
+
+
 def _first_in(message_model: Any) -> Subquery:
-    first = _thread(message_model, Direction.INBOUND).order_by("created_at", "id")
+    first = _thread(message_model, Direction.INBOUND).order_by("created_at")
     return Subquery(first.values("created_at")[:1])
 
 
-def _first_reply(message_model: Any, field: str) -> Subquery:
-    """The first agent's reply at or after the conversation's ``first_inbound_at``."""
+def _first_reply_at(message_model: Any, since: str) -> Subquery:
+    """When the first agent's reply at or after ``since`` (a time column) went."""
     reply = (
         _thread(message_model, Direction.OUTBOUND)
-        .filter(sent_by__isnull=False, created_at__gte=OuterRef("first_inbound_at"))
-        .order_by("created_at", "id")
+        .filter(sent_by__isnull=False, created_at__gte=OuterRef(since))
+        .order_by("created_at")
     )
-    return Subquery(reply.values(field)[:1])
+    return Subquery(reply.values("created_at")[:1])
+
+
+def _replier(message_model: Any, at: str) -> Subquery:
+    """Who wrote the agent's reply sent at ``at`` (the lowest id of a tie)."""
+    reply = (
+        _thread(message_model, Direction.OUTBOUND)
+        .filter(sent_by__isnull=False, created_at=OuterRef(at))
+        .order_by("id")
+    )
+    return Subquery(reply.values("sent_by_id")[:1])
 
 
 def _opened_at(timeline_model: Any, conversation_model: Any) -> Coalesce:
@@ -85,7 +99,7 @@ def _agent_replies(message_model: Any, reply_model: Any, rows: Any) -> list[Any]
     last_in = (
         _thread(message_model, Direction.INBOUND)
         .filter(created_at__lte=OuterRef("created_at"))
-        .order_by("-created_at", "-id")
+        .order_by("-created_at")
         .values("created_at")[:1]
     )
     free = timedelta(hours=settings.INBOX_FREE_WINDOW_HOURS)
@@ -149,17 +163,15 @@ def first_response_candidates(
 
 
 def stamp_first_responses(conversation_ids: Sequence[int], apps: Any = global_apps) -> None:
-    """Derive the conversations' first response again (two UPDATEs: the second reads the
-    first customer message the first wrote)."""
+    """Derive the conversations' first response again (three UPDATEs, each reading the
+    column the one before wrote)."""
     if not conversation_ids:
         return
     message, conversation, _timeline, _reply = _models(apps)
     rows = conversation.objects.filter(pk__in=list(conversation_ids))
     rows.update(first_inbound_at=_first_in(message))
-    rows.update(
-        first_reply_at=_first_reply(message, "created_at"),
-        first_replier_id=_first_reply(message, "sent_by_id"),
-    )
+    rows.update(first_reply_at=_first_reply_at(message, "first_inbound_at"))
+    rows.update(first_replier_id=_replier(message, "first_reply_at"))
 
 
 def stamp_resolutions(conversation_ids: Sequence[int], apps: Any = global_apps) -> None:
@@ -248,29 +260,10 @@ def _rebuild_first_responses(apps: Any, batch: int, fix: bool) -> int:
     changed = 0
     for low, high in _ranges(conversation, batch):
         rows = conversation.objects.filter(pk__gte=low, pk__lt=high)
-        derived = rows.annotate(d_in=_first_in(message)).annotate(
-            d_at=Subquery(
-                message.objects.filter(
-                    oa_id=OuterRef("oa_id"),
-                    zalo_user_id=OuterRef("zalo_user_id"),
-                    direction=Direction.OUTBOUND,
-                    sent_by__isnull=False,
-                    created_at__gte=OuterRef("d_in"),
-                )
-                .order_by("created_at", "id")
-                .values("created_at")[:1]
-            ),
-            d_by=Subquery(
-                message.objects.filter(
-                    oa_id=OuterRef("oa_id"),
-                    zalo_user_id=OuterRef("zalo_user_id"),
-                    direction=Direction.OUTBOUND,
-                    sent_by__isnull=False,
-                    created_at__gte=OuterRef("d_in"),
-                )
-                .order_by("created_at", "id")
-                .values("sent_by_id")[:1]
-            ),
+        derived = (
+            rows.annotate(d_in=_first_in(message))
+            .annotate(d_at=_first_reply_at(message, "d_in"))
+            .annotate(d_by=_replier(message, "d_at"))
         )
         wrong = [
             pk
