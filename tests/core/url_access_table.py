@@ -468,6 +468,12 @@ TABLE: dict[str, list[Case]] = {
         POST("200 403 200 200 403 L", c="conversation_other"),
     ],
     "inbox:away": [POST("200 403 200 200 403 L", away="0")],
+    # The composer's one-step send of an offer once the free window has closed: with no
+    # offer named it is refused (400) for those who may write in the conversation.
+    "inbox:offer_send": [
+        POST("400 403 400 400 403 L", "conversation_own"),
+        POST("400 403 404 400 403 L", "conversation_other"),
+    ],
     "inbox:reports": [C("200 403 200 200 403 L"), C("200 403 200 200 403 L", query="format=csv")],
     # The team's settings: Zalo Admins only.
     "admin:inbox_inboxpolicy_changelist": [C(ADMIN_ONLY)],
