@@ -8,8 +8,10 @@ class ApiConfig(AppConfig):
     verbose_name = _("Integration API")
 
     def ready(self) -> None:
-        from zalohub.api import ratelimit  # noqa: F401  # registers api.retention
-        from zalohub.api import removal  # noqa: F401  (its data-removal remover)
+        from zalohub.api import (
+            ratelimit,  # noqa: F401  # registers api.retention
+            removal,  # noqa: F401  (its data-removal remover)
+        )
         from zalohub.core.roles import ZALO_ADMIN, register_role_grants
 
         # Keys are made and revoked by Zalo Admins only: a key reaches OAs and partners.

@@ -15,8 +15,12 @@ class EventsConfig(AppConfig):
         from zalohub.accounts.models import OfficialAccount, ZaloApp
         from zalohub.accounts.signals import oa_fixed
         from zalohub.core.roles import ALL, ZALO_EVENTS, register_role_grants
-        from zalohub.events import history, hooks, tasks  # noqa: F401  (jobs)
-        from zalohub.events import removal  # noqa: F401  (its data-removal remover)
+        from zalohub.events import (  # noqa: F401  (jobs)
+            history,
+            hooks,
+            removal,
+            tasks,
+        )
         from zalohub.events.ingestion import lookups
         from zalohub.events.models import Message
         from zalohub.events.outbound import register_sender
