@@ -137,6 +137,41 @@ def test_a_resend_and_a_mark_error_change_a_message_s_status(
     )
 
 
+def test_a_send_given_up_by_the_sweeper_changes_its_status(
+    connected_oa, subscribe, receiver, deliver
+):
+    from django.utils import timezone
+
+    from zalohub.events.models import EventAttempt, ProcessingState, ZaloEvent
+    from zalohub.events.outbound import recover_stuck_sends
+    from zalohub.events.outbound.oa_message import message_send
+    from zalohub.sandbox.world import SON_SUPPORT_USER_ID
+
+    customer_writes(connected_oa)
+    subscribe(event_types=["message.status_changed"])
+    message = message_send(oa=connected_oa, user_id=SON_SUPPORT_USER_ID, text="Chào anh")
+    # A worker claims it and dies during the call: whether Zalo has it is unknown.
+    event = ZaloEvent.objects.get(message=message)
+    long_ago = timezone.now() - timezone.timedelta(minutes=5)
+    ZaloEvent.objects.filter(pk=event.pk).update(
+        processing_state=ProcessingState.PROCESSING, claimed_by="dead"
+    )
+    EventAttempt.objects.create(
+        event=event, number=1, claim_token="dead", started_at=long_ago, call_started_at=long_ago
+    )
+    assert recover_stuck_sends(lease=timezone.timedelta(seconds=30)) == 1
+    deliver()
+    # It should tell subscribers the message failed, as a refusal would.
+    assert _types(receiver) == ["message.status_changed"]
+    data = receiver.arrivals[0].payload["data"]
+    assert (data["message_id"], data["previous"], data["state"]) == (
+        message.pk,
+        "on_queue",
+        "failed",
+    )
+    assert Message.objects.get(pk=message.pk).zalo_state == ZaloState.FAILED
+
+
 def _template(oa):  # type: ignore[no-untyped-def]
     from zalohub.zbs.models import Template
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from zalohub.core.stored_text import reason, reason_fields
+from zalohub.events import hooks
 from zalohub.events.models import (
     Direction,
     ErrorCategory,
@@ -90,9 +91,12 @@ def _give_up(row: lanes.Expired, event: ZaloEvent, attempt: EventAttempt, now: d
         ):
             return 0
         message_id = cast(int, event.message_id)  # every outbound event carries its message
-        Message.objects.filter(pk=message_id, zalo_state=ZaloState.ON_QUEUE).update(
+        failed = Message.objects.filter(pk=message_id, zalo_state=ZaloState.ON_QUEUE).update(
             zalo_state=ZaloState.FAILED, **reason_fields("failure_reason", reason(INTERRUPTED))
         )
+        if failed:  # subscribers and the inbox hear it as they hear a refusal
+            message = Message.objects.get(pk=message_id)
+            hooks.state_changed(message, previous=ZaloState.ON_QUEUE, at=now)
         EventAttempt.objects.filter(pk=attempt.pk).update(
             result=EventAttempt.Result.INTERRUPTED,
             finished_at=now,
