@@ -270,17 +270,17 @@ def stop(*procs: subprocess.Popen) -> None:
             proc.wait()
 
 
-def wait_processed(timeout: float = 60) -> None:
+def wait_processed(timeout: float = 120) -> int:
+    """Waits for the workers to finish what was offered; what is still pending after it."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:
         pending = sql(
             "SELECT count(*) FROM events_zaloevent WHERE processing_state IN "
             "('received', 'queued', 'processing')"
         )[0][0]
-        if pending == 0:
-            return
+        if pending == 0 or time.time() > deadline:
+            return pending
         time.sleep(0.1)
-    raise RuntimeError("events still pending")
 
 
 def open_pages(browser, port: int, cookies: list[str], conversations: list[int]):
@@ -341,7 +341,8 @@ def scenario(env, args, cookies, browser, *, visible_only: bool, first: int) -> 
     try:
         if first == 0:  # each customer writes once: their conversation exists
             in_thread(lambda: offer(port, 10**8, len(cookies), 50.0, len(cookies), 1))
-            wait_processed()
+            if wait_processed():
+                raise RuntimeError("the customers' first messages were not processed")
         # (SQL of its own: Playwright's loop runs on this thread, where Django refuses.)
         by_user = dict(sql("SELECT zalo_user_id, id FROM inbox_conversation"))
         conversations = [by_user[user_id(k)] for k in range(len(cookies))]
@@ -350,7 +351,7 @@ def scenario(env, args, cookies, browser, *, visible_only: bool, first: int) -> 
         for rate in args.rate:
             results.append(run_one(port, pages, first, rate, args))
             first += int(rate * args.seconds)
-            wait_processed()
+            results[-1]["pending_after"] = wait_processed()
         for page in pages:
             page.context.close()
         return results
