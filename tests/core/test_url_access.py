@@ -79,9 +79,31 @@ def outcome(response: Any) -> str:
     return str(response.status_code)
 
 
-def answer(client: Client, method: str, path: str, data: dict[str, Any]) -> str:
+ADMIN_CHANGE_LINK = re.compile(r'href="/admin/(\w+)/(\w+)/[^/"]+/change/')
+
+
+def forbidden_links(response: Any, user: Any) -> list[str]:
+    """The links to admin forms on a page that the page's reader may not open."""
+    if response.streaming or response.status_code != 200:
+        return []
+    if "text/html" not in response.get("Content-Type", ""):
+        return []
+    html = response.content.decode(errors="replace")
+    return sorted(
+        {
+            f"{app}.{model}"
+            for app, model in ADMIN_CHANGE_LINK.findall(html)
+            if not user.has_perm(f"{app}.view_{model}")
+        }
+    )
+
+
+def answer(client: Client, method: str, path: str, data: dict[str, Any], dead: list[str]) -> str:
     response = client.get(path, data or None) if method == "GET" else client.post(path, data)
     got = outcome(response)
+    user = getattr(getattr(response, "wsgi_request", None), "user", None)
+    if user is not None and user.is_authenticated:
+        dead += [f"{path} links to {target}" for target in forbidden_links(response, user)]
     if response.streaming:
         # A stream (the inbox's events) is judged by its headers: close it unread, as
         # the test client would after reading it (without closing the test's database).
@@ -109,7 +131,7 @@ def test_each_persona_gets_what_the_table_says(request, world, persona: str) -> 
         "anon": lambda: None,
     }[persona]()
     column = PERSONAS.index(persona)
-    wrong, seen = [], []
+    wrong, seen, dead = [], [], []
     for key, cases in TABLE.items():
         for case in cases:
             client = Client()
@@ -117,7 +139,7 @@ def test_each_persona_gets_what_the_table_says(request, world, persona: str) -> 
                 client.force_login(user)
             path = path_for(key, case, world)
             data = {name: _arg(world, value) for name, value in case.data}
-            got = answer(client, case.method, path, data)
+            got = answer(client, case.method, path, data, dead)
             seen.append((key, case, got))
             if got != case.expect[column]:
                 expected = case.expect[column]
@@ -127,3 +149,5 @@ def test_each_persona_gets_what_the_table_says(request, world, persona: str) -> 
             print(f"SEEN {persona} {key} {case.method} {case.args} -> {got}")
     # It should answer each persona exactly as the table says, URL by URL.
     assert not wrong, "\n".join(wrong)
+    # It should never show a link to an admin form its reader may not open (a 403).
+    assert not dead, "\n".join(sorted(set(dead)))

@@ -22,6 +22,7 @@ from zalohub.accounts.oauth import (
     oauth_start,
 )
 from zalohub.accounts.tokens import TokenUnavailable, oa_sync_profile
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.crypto import SecretUnavailable
 from zalohub.core.stored_text import shown_reason
 from zalohub.zalo import ZaloError
@@ -67,7 +68,7 @@ class ZaloAppForm(forms.ModelForm):
 
 
 @admin.register(ZaloApp)
-class ZaloAppAdmin(admin.ModelAdmin):
+class ZaloAppAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     form = ZaloAppForm
     list_display = ["name", "app_id", "pkce_mode", "oa_count"]
     search_fields = ["name", "app_id"]
@@ -91,7 +92,7 @@ class ZaloAppAdmin(admin.ModelAdmin):
 
 
 @admin.register(OfficialAccount)
-class OfficialAccountAdmin(admin.ModelAdmin):
+class OfficialAccountAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     list_display = ["name", "oa_id", "app", "status_badge", "token_icon", "token_expires_at"]
     list_filter = ["status", "app"]
     search_fields = ["name", "oa_id"]

@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 
 from zalohub.api.keys import key_new_secret, key_revoke
 from zalohub.api.models import ApiKey, Capability
+from zalohub.core.admin_links import ReadonlyLinksMixin
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -37,7 +38,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     form = ApiKeyForm
     list_display = (
         "name",

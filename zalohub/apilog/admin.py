@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.apilog.models import ApiLog
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.stored_text import shown_reason
 from zalohub.zalo.errors import KIND_LABELS, kind_label
 
@@ -82,7 +83,7 @@ class CauseFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiLog)
-class ApiLogAdmin(admin.ModelAdmin):
+class ApiLogAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     """Read-only: a log is evidence, nobody edits it."""
 
     list_display = [

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.apilog.models import ApiLog
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.diagnostics.bundle import bundle_json, bundle_text, escalation_bundle
 from zalohub.diagnostics.categories import label
 from zalohub.diagnostics.checks import CheckResult
@@ -66,7 +67,7 @@ def _selftest_explained() -> str:
 
 
 @admin.register(HealthSnapshot)
-class HealthAdmin(admin.ModelAdmin):
+class HealthAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     """Its list is the health page; nobody adds or edits a snapshot by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -214,7 +215,7 @@ class CheckFilter(admin.SimpleListFilter):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     list_display = [
         "opened_at",
         "oa",

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zalohub.apilog.models import ApiLog
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.stored_text import shown_reason
 from zalohub.events.actions import (
     ActionRefused,
@@ -150,7 +151,7 @@ class CustomerFilter(admin.SimpleListFilter):
             yield {**choice, "title": user_id}
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadonlyLinksMixin, admin.TabularInline):
     model = EventAttempt
     extra = 0
     can_delete = False
@@ -183,7 +184,7 @@ def _badge(kind: str, value: str, label: str) -> str:
 
 
 @admin.register(ZaloEvent)
-class ZaloEventAdmin(admin.ModelAdmin):
+class ZaloEventAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     # The two states first: they are what the list is opened for.
     list_display = [
         "time",
@@ -245,7 +246,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ZaloEvent | None = None) -> list:
-        return [f for fs in self.fieldsets for f in fs[1]["fields"]]
+        return self.as_texts(request, [f for fs in self.fieldsets for f in fs[1]["fields"]])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -519,7 +520,7 @@ REJECTED_COLUMNS = [
 
 
 @admin.register(RejectedRequest)
-class RejectedRequestAdmin(admin.ModelAdmin):
+class RejectedRequestAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     list_display = tuple(REJECTED_COLUMNS)
     list_filter = ["status_code", "app_id"]
     search_fields = ["reason", "app_id", "body"]

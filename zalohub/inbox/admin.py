@@ -8,11 +8,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from zalohub.accounts.scope import OAScopedAdminMixin, is_zalo_admin
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.inbox.models import Conversation, OAMembership
 
 
 @admin.register(OAMembership)
-class OAMembershipAdmin(admin.ModelAdmin):
+class OAMembershipAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     """Who answers which OA: managed by Zalo Admins only, whatever else a role grants
     (a member of one OA who could add a membership could enter every OA)."""
 
@@ -48,7 +49,7 @@ class OAMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(OAScopedAdminMixin, admin.ModelAdmin):
+class ConversationAdmin(ReadonlyLinksMixin, OAScopedAdminMixin, admin.ModelAdmin):
     """Read-only: conversations are kept by the pipeline and answered in the inbox."""
 
     list_display = ["customer", "oa", "last_message_at", "unread_count", "assigned_to"]

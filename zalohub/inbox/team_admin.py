@@ -5,10 +5,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from zalohub.accounts.scope import is_zalo_admin
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.inbox.models import Agent, InboxPolicy, Label, SavedReply
 
 
-class ZaloAdminOnly(admin.ModelAdmin):
+class ZaloAdminOnly(ReadonlyLinksMixin, admin.ModelAdmin):
     """Whatever else a role grants, only Zalo Admins manage the team's settings."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -26,6 +26,7 @@ from zalohub.accounts.scope import (
     may_act_in,
     scope_to_oas,
 )
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.stored_text import shown_reason
 from zalohub.partners.admin_display import evidence_table
 from zalohub.partners.admin_tags import TagAdminMixin, TagFilter
@@ -52,7 +53,7 @@ def _shadow_badge(shadow: bool) -> str:
     return format_html('<span class="badge-verified">{}</span>', _("Verified"))
 
 
-class PartnerPhoneInline(admin.TabularInline):
+class PartnerPhoneInline(ReadonlyLinksMixin, admin.TabularInline):
     model = PartnerPhone
     form = PartnerPhoneForm  # typed any way, stored as 84xxxxxxxxx
     extra = 0
@@ -60,7 +61,7 @@ class PartnerPhoneInline(admin.TabularInline):
     readonly_fields = ["created_at"]
 
 
-class LinkInline(admin.TabularInline):
+class LinkInline(ReadonlyLinksMixin, admin.TabularInline):
     model = ZaloPartnerLink
     extra = 0
     can_delete = False
@@ -87,7 +88,7 @@ class LinkInline(admin.TabularInline):
         return False
 
 
-class DecisionInline(admin.TabularInline):
+class DecisionInline(ReadonlyLinksMixin, admin.TabularInline):
     model = IdentityDecision
     extra = 0
     can_delete = False
@@ -110,7 +111,7 @@ class DecisionInline(admin.TabularInline):
 
 
 @admin.register(Partner)
-class PartnerAdmin(OAScopedAdminMixin, admin.ModelAdmin):
+class PartnerAdmin(ReadonlyLinksMixin, OAScopedAdminMixin, admin.ModelAdmin):
     list_display = ["shown_name", "shadow_badge", "phone_list", "link_count", "created_at"]
     list_filter = ["is_shadow"]
     search_fields = ["name", "email", "phones__number", "zalo_links__display_name"]
@@ -226,7 +227,7 @@ class AttachForm(forms.Form):
 
 
 @admin.register(ZaloPartnerLink)
-class ZaloPartnerLinkAdmin(TagAdminMixin, OAScopedAdminMixin, admin.ModelAdmin):
+class ZaloPartnerLinkAdmin(ReadonlyLinksMixin, TagAdminMixin, OAScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "avatar_img",
         "display_name",

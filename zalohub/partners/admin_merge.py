@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.records import RecordAdminMixin
 from zalohub.partners.admin_display import (
     PARTNER_FIELDS,
@@ -57,7 +58,7 @@ class MergeForm(forms.Form):
 
 
 @admin.register(DuplicateSuggestion)
-class DuplicateSuggestionAdmin(RecordAdminMixin, admin.ModelAdmin):
+class DuplicateSuggestionAdmin(ReadonlyLinksMixin, RecordAdminMixin, admin.ModelAdmin):
     """The duplicate queue an admin works through: merge, or say they are not the same."""
 
     list_display = ["first", "second", "score", "reason_list", "status", "merge_link"]
@@ -159,7 +160,7 @@ class DuplicateSuggestionAdmin(RecordAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MergeJournal)
-class MergeJournalAdmin(RecordAdminMixin, admin.ModelAdmin):
+class MergeJournalAdmin(ReadonlyLinksMixin, RecordAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "merged", "survivor", "actor", "undone_at"]
     readonly_fields = [
         "survivor",

@@ -14,6 +14,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.records import RecordAdminMixin
 from zalohub.core.removal import report_labels
 from zalohub.events.models import Message
@@ -39,7 +40,7 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @admin.register(DataRemovalRequest)
-class DataRemovalRequestAdmin(RecordAdminMixin, admin.ModelAdmin):
+class DataRemovalRequestAdmin(ReadonlyLinksMixin, RecordAdminMixin, admin.ModelAdmin):
     list_display = ["requested_at", "status", "oa", "subject", "decided_at", "decided_by"]
     list_filter = ["status", "oa"]
     readonly_fields = [

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.records import RecordAdminMixin
 from zalohub.webhooks import services
 from zalohub.webhooks.forms import ReplayForm, SubscriptionForm
@@ -27,7 +28,7 @@ def _queued(count: int) -> str:
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
     form = SubscriptionForm
     list_display = ("name", "url", "active", "events_shown", "failure_streak", "disabled_shown")
     list_filter = ("active",)
@@ -138,7 +139,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadonlyLinksMixin, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
@@ -160,7 +161,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(RecordAdminMixin, admin.ModelAdmin):
+class DeliveryAdmin(ReadonlyLinksMixin, RecordAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "event_type",

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from zalohub.accounts.scope import OAScopedAdminMixin, acting_oas
+from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.records import NO_SAVE, RecordAdminMixin
 from zalohub.core.stored_text import shown_reason
 from zalohub.zbs import admin_views
@@ -38,7 +39,7 @@ def _table(heads: list[str], rows: list[list[Any]]) -> str:
     return format_html('<table class="zbs-rows-table"><tr>{}</tr>{}</table>', head, body)
 
 
-class OAScopedAdmin(OAScopedAdminMixin, admin.ModelAdmin):
+class OAScopedAdmin(ReadonlyLinksMixin, OAScopedAdminMixin, admin.ModelAdmin):
     """Rows of the OAs the user acts in only: another OA's id is not found (404), and
     the OA filter and choices name no other OA (issue 13 §2)."""
 
@@ -75,8 +76,10 @@ class TemplateAdmin(OAScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is not None and not obj.editable:
             # Pending and Approved templates are never edited in place (issue 6 §2).
-            return ["oa", *[SHOWN.get(f, f) for f in EDITABLE], *self.readonly_fields]
-        return ["oa", *self.readonly_fields] if obj is not None else list(self.readonly_fields)
+            shown = ["oa", *[SHOWN.get(f, f) for f in EDITABLE], *self.readonly_fields]
+        else:
+            shown = ["oa", *self.readonly_fields] if obj is not None else list(self.readonly_fields)
+        return self.as_texts(request, shown)
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Template) -> str:
