@@ -118,6 +118,19 @@ def _with_buttons(wire) -> Context:
 
 
 DATA = {"order_code": "DH8821"}
+
+
+def _template_send(send: Callable[[ZaloClient], Callable[..., object]], **to: str) -> Case:
+    """A ZNS send of an approved template with ``DATA``, by the route ``send`` picks (by
+    UID or by phone), to the recipient and with the tracking id in ``to``."""
+    return Case(
+        _zns,
+        lambda c, x: send(c)(
+            access_token=x["token"], template_id=x["template_id"], template_data=DATA, **to
+        ),
+    )
+
+
 CASES: dict[str, Case] = {
     "api_oauth_v4_oa_access_token__response.json": Case(
         _code,
@@ -145,15 +158,8 @@ CASES: dict[str, Case] = {
             access_token=x["token"], recipient={"user_id": MAI}, message={"text": "Chào chị"}
         ),
     ),
-    "api_message_template_uid__response.json": Case(
-        _zns,
-        lambda c, x: c.zns.send_by_uid(
-            access_token=x["token"],
-            user_id=SON_SUPPORT_USER_ID,
-            template_id=x["template_id"],
-            template_data=DATA,
-            tracking_id="uid-1",
-        ),
+    "api_message_template_uid__response.json": _template_send(
+        lambda c: c.zns.send_by_uid, user_id=SON_SUPPORT_USER_ID, tracking_id="uid-1"
     ),
     "api_quota_message__oa_assets.json": Case(
         _connected, lambda c, x: c.history.quota_assets(access_token=x["token"])
@@ -184,15 +190,8 @@ CASES: dict[str, Case] = {
         _delivered,
         lambda c, x: c.zns.message_status(access_token=x["token"], message_id=x["msg_id"]),
     ),
-    "api_zns_message_template__response_doc.json": Case(
-        _zns,
-        lambda c, x: c.zns.send_by_phone(
-            access_token=x["token"],
-            phone=PHONE,
-            template_id=x["template_id"],
-            template_data=DATA,
-            tracking_id="phone-1",
-        ),
+    "api_zns_message_template__response_doc.json": _template_send(
+        lambda c: c.zns.send_by_phone, phone=PHONE, tracking_id="phone-1"
     ),
     "api_zns_quality__response.json": Case(
         _connected, lambda c, x: c.zns.quality(access_token=x["token"])
