@@ -7,12 +7,13 @@ requests of one process that reach this point together are stored by one of them
 *leader*: the first that found nobody storing; the others wait, as the webhooks' group
 commit does, ``zalohub.events.ingestion.store``). In that one transaction the leader:
 
-0. counts the batch's requests against their keys' rate limits (``ratelimit.take_many``:
+0. reads every send's key again (the request found it in this process's memory,
+   ``keys.key_find_cached``): a key revoked meanwhile, in any process, is neither
+   counted nor answered here (its request answers 401: authentication comes first);
+1. counts the other requests against their keys' rate limits (``ratelimit.take_many``:
    one conditional UPDATE a key, where a request alone made one UPDATE and one commit);
-   the requests past the limit are answered 429;
-1. checks every send's key again: active, the OA in its scope, allowed to send (the
-   request found its key in this process's memory, ``keys.key_find_cached``: a key
-   revoked or narrowed meanwhile, in any process, is caught here);
+   the requests past the limit are answered 429; the rest must have the OA in their
+   key's scope and be allowed to send (a key narrowed meanwhile is caught here);
 2. reads the recipients' Zalo links (one query) and leaves out a send to an unverified
    shadow contact without ``confirm_unverified``;
 3. inserts the ``Idempotency-Key`` rows (``ON CONFLICT DO NOTHING``, in key order): a
@@ -78,20 +79,23 @@ class Limited(NamedTuple):
 
 
 # What became of a send: answered 202 (the kept answer's text), a repeat of a kept
-# answer, past the rate limit, or left to the request: ``ALONE`` (counted already) or
-# ``FAILED`` (the batch failed: nothing of it stored, not counted either).
+# answer, past the rate limit, or left to the request: ``ALONE`` (counted already,
+# unless its key was revoked: the request answers 401) or ``FAILED`` (the batch failed:
+# nothing of it stored, not counted either).
 REPLAY = "replay"
 ALONE = "alone"
 FAILED = "failed"
 Outcome = str | tuple[int, str, str] | Limited
 
 
-def _count(sends: list[Send], outcomes: list[Outcome]) -> list[int]:
-    """Count every send against its key's rate limit: the ones allowed (the others are
-    answered 429). Keys in order (the rows' locks are taken in one order)."""
+def _count(sends: list[Send], outcomes: list[Outcome], active: set[int]) -> list[int]:
+    """Count the sends of the ``active`` keys against their keys' rate limits: the ones
+    allowed (the others are answered 429). Keys in order (the rows' locks are taken in
+    one order)."""
     by_key: dict[int, list[int]] = defaultdict(list)
     for n, send in enumerate(sends):
-        by_key[send.key.pk].append(n)
+        if send.key.pk in active:
+            by_key[send.key.pk].append(n)
     allowed: list[int] = []
     for pk in sorted(by_key):
         mine = by_key[pk]
@@ -129,6 +133,17 @@ def _scopes(sends: list[Send]) -> dict[tuple[int, int], tuple[list[str], int, in
     return {(k, o): (caps, rate, int(app), str(oa)) for k, o, caps, rate, app, oa in rows}
 
 
+def _active(sends: list[Send], scopes: dict[tuple[int, int], Any]) -> set[int]:
+    """The pks of the batch's keys that are not revoked: those with a scope row, and (a
+    key asked about an OA outside its scope: read only then) the others found active."""
+    active = {key_pk for key_pk, _oa in scopes}
+    others = {s.key.pk for s in sends} - active
+    if others:
+        found = ApiKey.objects.filter(pk__in=others, revoked_at__isnull=True)
+        active.update(found.values_list("pk", flat=True))
+    return active
+
+
 def _links(sends: list[Send]) -> dict[tuple[int, str], tuple[int, bool]]:
     rows = ZaloPartnerLink.objects.filter(
         oa_id__in={s.oa_id for s in sends}, zalo_user_id__in={s.user_id for s in sends}
@@ -163,10 +178,10 @@ def _claim_keys(sends: list[Send]) -> dict[tuple[int, str], int]:
 
 
 def _accept(sends: list[Send]) -> list[Outcome]:
-    """Steps 1-5 of the module doc, in the caller's transaction."""
+    """Steps 0-5 of the module doc, in the caller's transaction."""
     outcomes: list[Outcome] = [ALONE] * len(sends)
-    counted = _count(sends, outcomes)
     scopes = _scopes(sends)
+    counted = _count(sends, outcomes, _active(sends, scopes))
     links = _links(sends)
     ready: list[int] = []
     for n in counted:

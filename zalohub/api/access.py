@@ -8,11 +8,12 @@ from collections.abc import Iterable
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.api import ratelimit
-from zalohub.api.keys import key_find, key_find_cached, key_oa_ids, key_touch
+from zalohub.api.keys import key_find, key_find_cached, key_fresh, key_oa_ids, key_touch
 from zalohub.api.models import ApiKey, Capability
 from zalohub.api.problems import ApiProblem, not_found
 
@@ -32,7 +33,9 @@ class KeyAuth(HttpBearer):
         key = (key_find_cached if self.cached else key_find)(token.strip())
         if key is None:
             return None
-        if not self.cached:
+        if self.cached:
+            setattr(request, _UNCOUNTED, True)
+        else:
             count_request(key)
         key_touch(key, request.META.get("REMOTE_ADDR") or None)
         return key
@@ -54,6 +57,25 @@ def count_request(key: ApiKey) -> None:
     wait = ratelimit.take(key)
     if wait:
         raise rate_limited(key, wait)
+
+
+# Set on a request whose authentication (``KeyAuth(cached=True)``) left the count to
+# the operation.
+_UNCOUNTED = "_zalohub_api_uncounted"
+
+
+def count_refused(request: HttpRequest) -> None:
+    """Count a request refused before its operation ran (a body that fails the schema
+    or is no JSON) whose authentication left the count to the operation: a client
+    hammering with bad bodies is held to the rate limit like any other (429). The key
+    is read again first: revoked meanwhile, the answer is 401 (AuthenticationError)."""
+    if not getattr(request, _UNCOUNTED, False):
+        return
+    setattr(request, _UNCOUNTED, False)
+    key = key_fresh(the_key(request))
+    if key is None:
+        raise AuthenticationError
+    count_request(key)
 
 
 def the_key(request: HttpRequest) -> ApiKey:

@@ -130,12 +130,13 @@ def message_create(
         return answer(*outcome)
     if send is not None and outcome == accept.REPLAY:
         return replay(cached, send.idempotency_key, send.digest)
-    if outcome == accept.FAILED:  # not counted yet
-        count_request(cached)
-    # The careful path, one send alone, with the key as the database has it now.
+    # The careful path, one send alone, with the key as the database has it now: a
+    # revoked key is 401 before it is counted (it spends nothing of the budget).
     key = key_fresh(cached)
     if key is None:
         raise AuthenticationError
+    if outcome == accept.FAILED:  # not counted yet
+        count_request(key)
     need(key, Capability.SEND_MESSAGES)
     oa = scoped_oa(key, body.oa)
 

@@ -3,12 +3,13 @@
 from typing import Any
 
 from django.db import connection
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
 from ninja.openapi.docs import Swagger
 
 from zalohub.api import conversations, oas, partners, problems, sends, webhooks
-from zalohub.api.access import KeyAuth
+from zalohub.api.access import KeyAuth, count_refused
 from zalohub.api.schemas import HealthOut
 from zalohub.webhooks.schemas import openapi_webhooks
 
@@ -29,6 +30,18 @@ read conversations, find and update partners.
 
 
 class HubAPI(NinjaAPI):
+    def on_exception(self, request: HttpRequest, exc: Any) -> HttpResponse:
+        # ninja refuses a body (422, or 400 when it is no JSON) after authentication and
+        # before the operation: such a request still counts against its key's limit.
+        if isinstance(exc, ValidationError) or (
+            isinstance(exc, HttpError) and exc.status_code == 400
+        ):
+            try:
+                count_refused(request)
+            except Exception as refused:  # 401 or 429 instead
+                exc = refused
+        return super().on_exception(request, exc)
+
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> Any:
