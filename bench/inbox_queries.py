@@ -18,8 +18,10 @@ costs. Target (issue 5): p95 under 50 ms for the list and thread queries; (issue
 the same for searches, served by the trigram indexes of ``zalohub.inbox.search``;
 (issue 19) p95 under 200 ms for the reports' queries (``zalohub.inbox.reports``: first
 response, resolution, replies outside the free window; the whole page by day, agent and
-OA over 7, 30 and 92 days, all OAs or one OA and one agent). ``--explain`` prints
-PostgreSQL's plan of each report query once.
+OA over 7, 30 and 92 days, all OAs or one OA and one agent, read from the per-day
+summary ``zalohub.inbox.report_summary``; and, as their baseline in the same run, the
+same pages aggregated from the facts). ``--explain`` prints PostgreSQL's plan of each
+report query over the facts once.
 """
 
 import argparse
@@ -205,7 +207,10 @@ def _load(partners: int, messages: int) -> dict:
 
         started = time.perf_counter()
         rebuild()
-        print(f"  report facts derived in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"  report facts and summary derived in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         for table in (
             "partners_partner",
             "partners_zalopartnerlink",
@@ -216,7 +221,12 @@ def _load(partners: int, messages: int) -> dict:
             sequence = f"pg_get_serial_sequence('{table}', 'id')"
             cursor.execute(f"SELECT setval({sequence}, (SELECT MAX(id) FROM {table}))")
             cursor.execute(f"ANALYZE {table}")
-        for table in ("inbox_conversation", "inbox_timelineentry", "inbox_agentreply"):
+        for table in (
+            "inbox_conversation",
+            "inbox_timelineentry",
+            "inbox_agentreply",
+            "inbox_reportday",
+        ):
             cursor.execute(f"VACUUM ANALYZE {table}")  # the facts' rows, as autovacuum leaves them
     return {"oas": oas, "admin": admin, "agent": agent, "team": team, "messages": message_id}
 
@@ -427,6 +437,11 @@ def main() -> int:
         ("report: page, 30 days", lambda: reports.build(month), R),
         ("report: CSV, 30 days", lambda: reports.csv_rows(reports.build(month)), R),
         ("report: page, 92 days (the longest)", lambda: reports.build(longest), R),
+        # The same pages aggregated from the facts, as before the per-day summary: the
+        # baseline of the lines above, in the same run (no target: not what pages run).
+        ("report: page from the facts, 7 days", lambda: reports.build_from_facts(week), None),
+        ("report: page from the facts, 30 days", lambda: reports.build_from_facts(month), None),
+        ("report: page from the facts, 92 days", lambda: reports.build_from_facts(longest), None),
     ]
     if args.explain:
         _explain(reports, week)

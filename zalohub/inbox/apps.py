@@ -12,9 +12,11 @@ class InboxConfig(AppConfig):
 
         from zalohub.accounts.scope import register_oa_membership
         from zalohub.core.roles import ALL, CS_AGENT, ZALO_ADMIN, register_role_grants
-        from zalohub.inbox import access, removal, rollup, search  # noqa: F401  (removal)
+        from zalohub.inbox import access, removal, report_summary, rollup, search  # noqa: F401
 
         rollup.connect()
+        # The reports' summary follows the admin's edits and deletions too.
+        report_summary.connect()
         # SQLite drops a table's triggers when Django rebuilds it: the search index's
         # are put back after every migrate.
         post_migrate.connect(search.after_migrate, sender=self)

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from zalohub.inbox import report_summary
 from zalohub.inbox.models import (
     Agent,
     AssignmentMode,
@@ -124,6 +125,7 @@ def _give(arrival: Arrival, agent: Agent, now: datetime) -> bool:
     )
     if not won:
         return False
+    report_summary.conversations_reassigned([arrival.pk])
     Agent.objects.filter(pk=agent.pk).update(last_assigned_at=now)
     agent.last_assigned_at = now
     TimelineEntry.objects.create(

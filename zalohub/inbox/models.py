@@ -175,6 +175,7 @@ from zalohub.inbox.team_models import (  # noqa: E402  (the team's rows, kept ap
     InboxPolicy,
     Label,
     Mention,
+    ReportDay,
     SavedReply,
     TimelineEntry,
 )
@@ -188,6 +189,7 @@ __all__ = [
     "Label",
     "Mention",
     "OAMembership",
+    "ReportDay",
     "SavedReply",
     "SentImage",
     "Status",

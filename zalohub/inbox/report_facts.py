@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from zalohub.events.models import Direction, Message
+from zalohub.inbox import report_summary
 from zalohub.inbox.models import Status, TimelineEntry
 
 BATCH = 2000
@@ -162,7 +163,29 @@ def first_response_candidates(
     return wanted
 
 
-def stamp_first_responses(conversation_ids: Sequence[int], apps: Any = global_apps) -> None:
+def messages_stored(
+    messages: Sequence[Message], stored: Iterable[tuple[Any, ...]], *, created_at: datetime
+) -> None:
+    """The facts a batch of stored messages changes, and the summary's days they fall in
+    (``inbox.report_summary``), derived once for the batch. ``stored``: (pk, OA, user,
+    first_inbound_at, first_reply_at, created_at) of the batch's conversations as the
+    upsert left them; those created now (``created_at``) are new in the summary."""
+    rows = list(stored)
+    candidates = first_response_candidates(messages, [row[:5] for row in rows])
+    _stamp_first_responses(candidates)
+    created = [row[0] for row in rows if _as_datetime(row[5]) == created_at]
+    slices = report_summary.conversation_slices({*candidates, *created})
+    slices |= _record_agent_replies(messages)
+    report_summary.refresh(slices)
+
+
+def stamp_first_responses(conversation_ids: Sequence[int]) -> None:
+    """Derive the conversations' first response again, and their days in the summary."""
+    _stamp_first_responses(conversation_ids)
+    report_summary.conversations_changed(conversation_ids)
+
+
+def _stamp_first_responses(conversation_ids: Sequence[int], apps: Any = global_apps) -> None:
     """Derive the conversations' first response again (three UPDATEs, each reading the
     column the one before wrote)."""
     if not conversation_ids:
@@ -179,18 +202,28 @@ def stamp_resolutions(conversation_ids: Sequence[int], apps: Any = global_apps) 
     if not conversation_ids:
         return
     _message, conversation, timeline, _reply = _models(apps)
-    timeline.objects.filter(
+    new = timeline.objects.filter(
         conversation_id__in=list(conversation_ids),
         kind=TimelineEntry.Kind.STATUS,
         status=Status.RESOLVED,
         opened_at__isnull=True,
-    ).update(opened_at=_opened_at(timeline, conversation))
+    )
+    slices = {
+        (report_summary.day_of(at), oa_id)
+        for at, oa_id in new.values_list("created_at", "conversation__oa_id")
+    }
+    new.update(opened_at=_opened_at(timeline, conversation))
+    report_summary.refresh(slices)
 
 
 def record_agent_replies(messages: Sequence[Message]) -> None:
+    report_summary.refresh(_record_agent_replies(messages))
+
+
+def _record_agent_replies(messages: Sequence[Message]) -> set[tuple[Any, int]]:
     """One AgentReply per message an agent wrote among ``messages``; and a customer's
     message stored late (older than agent replies already in its thread, as Zalo's
-    history is) derives those replies' window again."""
+    history is) derives those replies' window again. The summary's days they fall in."""
     ids = [
         m.pk
         for m in messages
@@ -210,14 +243,16 @@ def record_agent_replies(messages: Sequence[Message]) -> None:
             later, direction=Direction.OUTBOUND, sent_by__isnull=False
         ).values_list("pk", flat=True)
     if not ids:
-        return
+        return set()
     message, _conversation, _timeline, reply = _models(global_apps)
+    derived = _agent_replies(message, reply, message.objects.filter(pk__in=ids))
     reply.objects.bulk_create(
-        _agent_replies(message, reply, message.objects.filter(pk__in=ids)),
+        derived,
         update_conflicts=True,
         unique_fields=["message"],
         update_fields=["oa", "agent", "created_at", "outside_window"],
     )
+    return {(report_summary.day_of(r.created_at), r.oa_id) for r in derived}
 
 
 # ---- rebuild: derive every fact again, count and correct what differs ----
@@ -232,6 +267,7 @@ class Drift:
     replies_added: int = 0
     replies_changed: int = 0
     replies_removed: int = 0
+    summary_rows: int = 0  # (day, OA, agent) rows of inbox.report_summary
 
     @property
     def total(self) -> int:
@@ -241,6 +277,7 @@ class Drift:
             + self.replies_added
             + self.replies_changed
             + self.replies_removed
+            + self.summary_rows
         )
 
 
@@ -280,7 +317,7 @@ def _rebuild_first_responses(apps: Any, batch: int, fix: bool) -> int:
         ]
         changed += len(wrong)
         if fix and wrong:
-            stamp_first_responses(wrong, apps)
+            _stamp_first_responses(wrong, apps)
     return changed
 
 
@@ -344,4 +381,6 @@ def rebuild(*, fix: bool = True, batch: int = BATCH, apps: Any = global_apps) ->
     drift.first_responses = _rebuild_first_responses(apps, batch, fix)
     drift.resolutions = _rebuild_resolutions(apps, batch, fix)
     _rebuild_replies(apps, batch, fix, drift)
+    # The summary last: derived from the facts as they now are.
+    drift.summary_rows = report_summary.rebuild(fix=fix, apps=apps)
     return drift

@@ -123,7 +123,7 @@ def _planned() -> Iterator[None]:
         yield
 
 
-class _Seconds(Func):
+class Seconds(Func):
     """``later - earlier`` in seconds (NULL when either is)."""
 
     arity = 2
@@ -187,7 +187,7 @@ def first_response_rows(filters: Filters) -> QuerySet[Any]:
             r_day=_day("created_at", filters),
             r_oa=F("oa_id"),
             r_agent=Coalesce("first_replier_id", "assigned_to_id"),
-            r_seconds=_Seconds("first_reply_at", "first_inbound_at"),
+            r_seconds=Seconds("first_reply_at", "first_inbound_at"),
         )
         .order_by()
     )
@@ -213,7 +213,7 @@ def resolution_rows(filters: Filters) -> QuerySet[Any]:
             r_day=_day("created_at", filters),
             r_oa=F("conversation__oa_id"),
             r_agent=F("actor_id"),
-            r_seconds=_Seconds("created_at", "opened_at"),
+            r_seconds=Seconds("created_at", "opened_at"),
         )
         .order_by()
         .values("r_day", "r_oa", "r_agent", "r_seconds")
@@ -341,6 +341,26 @@ def replies(filters: Filters) -> list[tuple[datetime, int, int | None, bool]]:
 
 
 def build(filters: Filters) -> Report:
+    """The report, from the per-day summary (``inbox.report_days``) when its days are the
+    reader's (the active time zone is TIME_ZONE's), else from the facts."""
+    from zalohub.inbox import report_days
+
+    if report_days.serves(filters):
+        return report_days.build(filters)
+    return build_from_facts(filters)
+
+
+def build_from_facts(filters: Filters) -> Report:
+    """The report aggregated from the facts of the period (what the summary must give)."""
+    return assemble(
+        filters, first_response_stats(filters), resolution_stats(filters), reply_counts(filters)
+    )
+
+
+ReplyCounts = list[tuple[date, int, int | None, int, int]]
+
+
+def assemble(filters: Filters, first: Stats, resolved: Stats, counts: ReplyCounts) -> Report:
     days = {
         filters.start + timedelta(days=n): Bucket(
             source=(filters, DAY, filters.start + timedelta(days=n))
@@ -361,13 +381,13 @@ def build(filters: Filters) -> Report:
             found[key] = Bucket(source=(filters, grouping, key))
         return found[key]
 
-    for (grouping, key), (count, median) in first_response_stats(filters).items():
+    for (grouping, key), (count, median) in first.items():
         if (b := bucket(grouping, key)) is not None:
             b.new, b.first_response_median = count, median
-    for (grouping, key), (count, median) in resolution_stats(filters).items():
+    for (grouping, key), (count, median) in resolved.items():
         if (b := bucket(grouping, key)) is not None:
             b.resolved, b.resolution_median = count, median
-    for day, oa, agent, count, outside in reply_counts(filters):
+    for day, oa, agent, count, outside in counts:
         for b in (bucket(DAY, day), bucket(OA, oa), bucket(AGENT, agent), total):
             if b is not None:
                 b.replies += count

@@ -126,14 +126,14 @@ def messages_stored(messages: Iterable[Message]) -> None:
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, _COLUMNS))}) "  # noqa: S608
         f"VALUES {', '.join([values] * len(rows))}"
         + _ON_CONFLICT.format(t=quote(meta.db_table), wakes=_WAKES)
-        # The report facts as they were (the upsert leaves them): which to derive again.
-        + " RETURNING id, oa_id, zalo_user_id, first_inbound_at, first_reply_at"
+        # The report facts as they were (the upsert leaves them): which to derive again;
+        # created_at is ``now`` for the conversations this statement created.
+        + " RETURNING id, oa_id, zalo_user_id, first_inbound_at, first_reply_at, created_at"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         stored = cursor.fetchall()
-    report_facts.stamp_first_responses(report_facts.first_response_candidates(messages, stored))
-    report_facts.record_agent_replies(messages)
+    report_facts.messages_stored(messages, stored, created_at=now)
     if customers:
         arrivals.customer_wrote(before=before, keys=customers)
     for oa_id in sorted({oa_id for oa_id, _user in rows}):

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from zalohub.events.actions import message_resend
 from zalohub.events.models import Direction, Message, ZaloEvent, ZaloState
 from zalohub.events.outbound.oa_message import SendRefused, message_send
-from zalohub.inbox import access, search
+from zalohub.inbox import access, report_summary, search
 from zalohub.inbox.models import Conversation, SentImage
 from zalohub.inbox.rollup import notify_on_commit
 from zalohub.inbox.uploads import upload_rule, upload_to_zalo
@@ -175,6 +175,7 @@ def conversation_assign(
     done = qs.update(assigned_to=assignee, updated_at=timezone.now())
     conversation.refresh_from_db(fields=["assigned_to", "updated_at"])
     if done:
+        report_summary.conversations_reassigned([conversation.pk])
         notify_on_commit(conversation.oa_id)
     return bool(done)
 
@@ -266,9 +267,10 @@ def conversation_reply(
                 content=upload.read(),
             )
         # Answering an unassigned conversation takes it.
-        Conversation.objects.filter(pk=conversation.pk, assigned_to__isnull=True).update(
+        if Conversation.objects.filter(pk=conversation.pk, assigned_to__isnull=True).update(
             assigned_to=actor
-        )
+        ):
+            report_summary.conversations_reassigned([conversation.pk])
     if rule is not None and rule.kind == "file" and text.strip():
         # Zalo sends a file without a caption: the text follows as its own message.
         message_send(oa=conversation.oa, user_id=conversation.zalo_user_id, text=text, actor=actor)

@@ -258,3 +258,35 @@ class AgentReply(models.Model):
 
     def __str__(self) -> str:
         return str(self.message_id)
+
+
+class ReportDay(models.Model):
+    """The reports' per-day summary (issue 19): one row per day (in TIME_ZONE), OA and
+    agent, derived from the facts (``inbox.report_summary``) in the transaction that
+    writes them, and derivable again (``zalohub report_facts [--check]``). The durations
+    are kept, sorted, so that a period's medians are exact; ``agent_id`` is the agent the
+    facts credit (None: nobody), a plain number so that a removed user's rows are derived
+    again from the facts, not nulled beside them."""
+
+    day = models.DateField(_("day"))
+    oa = models.ForeignKey(
+        OfficialAccount,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("official account"),
+    )
+    agent_id = models.IntegerField(_("agent"), null=True, blank=True)
+    new = models.PositiveIntegerField(_("new conversations"), default=0)
+    resolved = models.PositiveIntegerField(_("resolved"), default=0)
+    replies = models.PositiveIntegerField(_("agent replies"), default=0)
+    outside_window = models.PositiveIntegerField(_("outside the free window"), default=0)
+    first_responses = models.JSONField(_("first response times (s)"), default=list)
+    resolutions = models.JSONField(_("resolution times (s)"), default=list)
+
+    class Meta:
+        verbose_name = _("report day")
+        verbose_name_plural = _("report days")
+        indexes = [models.Index(fields=["oa", "day"], name="inbox_reportday_oa_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.oa_id} {self.agent_id}"

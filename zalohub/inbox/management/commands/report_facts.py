@@ -1,6 +1,7 @@
 """`zalohub report_facts [--check]`: derive the inbox reports' facts (issue 19) again from
-the messages and the timeline, say how many rows differed from what was written live,
-and correct them (with ``--check``: only say; exit 1 when any differ)."""
+the messages and the timeline, and the per-day summary from them; say how many rows
+differed from what was written live, and correct them (with ``--check``: only say;
+exit 1 when any differ)."""
 
 from typing import Any
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         self.stdout.write(
             _(
                 "First responses: %(first)d, resolutions: %(resolved)d, agent replies "
-                "added: %(added)d, changed: %(changed)d, removed: %(removed)d."
+                "added: %(added)d, changed: %(changed)d, removed: %(removed)d; "
+                "per-day summary rows: %(summary)d."
             )
             % {
                 "first": drift.first_responses,
@@ -31,6 +33,7 @@ class Command(BaseCommand):
                 "added": drift.replies_added,
                 "changed": drift.replies_changed,
                 "removed": drift.replies_removed,
+                "summary": drift.summary_rows,
             }
         )
         if options["check"] and drift.total:

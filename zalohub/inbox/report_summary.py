@@ -1,0 +1,314 @@
+"""The reports' per-day summary (issue 19): a ``ReportDay`` row per day, OA and agent
+holding the counts the page shows and the sorted durations its medians are taken from,
+so that a report reads a few thousand rows instead of every fact of its period.
+
+Derived only from the facts (``inbox.report_facts``): whenever facts change, the days
+they fall in (an OA's day, in TIME_ZONE: a *slice*) are derived again from the facts, in
+the same transaction, and replace what the summary held for them. So the summary says
+what the facts say; ``rebuild`` (``zalohub report_facts [--check]``) compares every
+slice with its derivation, counts the rows that differ and repairs them.
+
+Concurrent writers of one slice take a lock on it (PostgreSQL: a transaction-level
+advisory lock, in sorted order) before deriving it: the second derives after the first
+commits, seeing its facts. SQLite runs one writer at a time.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from zalohub.inbox.models import Status, TimelineEntry
+from zalohub.inbox.reports import Seconds
+
+Slice = tuple[date, int]  # (day, OA)
+CellKey = tuple[date, int | None]  # (day, agent) within one OA
+CHUNK_DAYS = 31  # rebuild derives an OA's days this many at a time
+
+
+def zone() -> tzinfo:
+    """The summary's days are TIME_ZONE's (the reports' own when no other is active)."""
+    return timezone.get_default_timezone()
+
+
+def day_of(moment: datetime) -> date:
+    return timezone.localtime(moment, zone()).date()
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min).replace(tzinfo=zone())
+
+
+def _models(apps: Any) -> tuple[Any, Any, Any, Any]:
+    return (
+        apps.get_model("inbox", "Conversation"),
+        apps.get_model("inbox", "TimelineEntry"),
+        apps.get_model("inbox", "AgentReply"),
+        apps.get_model("inbox", "ReportDay"),
+    )
+
+
+@dataclass
+class Cell:
+    new: int = 0
+    resolved: int = 0
+    replies: int = 0
+    outside_window: int = 0
+    first_responses: list[float] = field(default_factory=list)
+    resolutions: list[float] = field(default_factory=list)
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.new,
+            self.resolved,
+            self.replies,
+            self.outside_window,
+            sorted(self.first_responses),
+            sorted(self.resolutions),
+        )
+
+
+def derive(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict[CellKey, Cell]:
+    """The summary of one OA's days ``first`` to ``last`` as the facts give it now: the
+    same rows, credits and durations (the same SQL expressions) as the reports' queries
+    over the facts (``inbox.reports``)."""
+    conversation, timeline, reply, _day = _models(apps)
+    since, until = _start(first), _start(last + timedelta(days=1))
+    cells: dict[CellKey, Cell] = defaultdict(Cell)
+    day = TruncDate("created_at", tzinfo=zone())
+    new = (
+        conversation.objects.filter(oa_id=oa_id, created_at__gte=since, created_at__lt=until)
+        .annotate(
+            d=day,
+            a=Coalesce("first_replier_id", "assigned_to_id"),
+            s=Seconds("first_reply_at", "first_inbound_at"),
+        )
+        .order_by()
+        .values_list("d", "a", "s")
+    )
+    for d, agent, seconds in new:
+        cell = cells[(d, agent)]
+        cell.new += 1
+        if seconds is not None:
+            cell.first_responses.append(float(seconds))
+    resolved = (
+        timeline.objects.filter(
+            kind=TimelineEntry.Kind.STATUS,
+            status=Status.RESOLVED,
+            conversation__oa_id=oa_id,
+            created_at__gte=since,
+            created_at__lt=until,
+        )
+        .annotate(d=day, a=F("actor_id"), s=Seconds("created_at", "opened_at"))
+        .order_by()
+        .values_list("d", "a", "s")
+    )
+    for d, agent, seconds in resolved:
+        cell = cells[(d, agent)]
+        cell.resolved += 1
+        if seconds is not None:
+            cell.resolutions.append(float(seconds))
+    outside = Case(When(outside_window=True, then=Value(1)), default=Value(0))
+    replies = (
+        reply.objects.filter(oa_id=oa_id, created_at__gte=since, created_at__lt=until)
+        .annotate(d=day)
+        .order_by()
+        .values("d", "agent_id")
+        .annotate(n=Count("pk"), out=Sum(outside, output_field=IntegerField()))
+        .values_list("d", "agent_id", "n", "out")
+    )
+    for d, agent, n, out in replies:
+        cell = cells[(d, agent)]
+        cell.replies += n
+        cell.outside_window += int(out or 0)
+    return dict(cells)
+
+
+def stored(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict[CellKey, Cell]:
+    """What the summary holds for those days (rows of one key added together)."""
+    *_facts, report_day = _models(apps)
+    cells: dict[CellKey, Cell] = defaultdict(Cell)
+    rows = report_day.objects.filter(oa_id=oa_id, day__gte=first, day__lte=last)
+    for row in rows.order_by("pk"):
+        cell = cells[(row.day, row.agent_id)]
+        cell.new += row.new
+        cell.resolved += row.resolved
+        cell.replies += row.replies
+        cell.outside_window += row.outside_window
+        cell.first_responses += row.first_responses
+        cell.resolutions += row.resolutions
+    return dict(cells)
+
+
+def _lock(slices: list[Slice]) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for day, oa_id in slices:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"inbox.reportday:{oa_id}:{day}"]
+            )
+
+
+def refresh(slices: Iterable[Slice], apps: Any = global_apps) -> None:
+    """Derive these OAs' days again from the facts and put them in the summary."""
+    wanted = sorted(set(slices))
+    if not wanted:
+        return
+    *_facts, report_day = _models(apps)
+    with transaction.atomic():
+        _lock(wanted)
+        rows = []
+        for day, oa_id in wanted:
+            report_day.objects.filter(oa_id=oa_id, day=day).delete()
+            for (d, agent), cell in derive(oa_id, day, day, apps).items():
+                new, resolved, replies, outside, first, resolutions = cell.values()
+                rows.append(
+                    report_day(
+                        day=d,
+                        oa_id=oa_id,
+                        agent_id=agent,
+                        new=new,
+                        resolved=resolved,
+                        replies=replies,
+                        outside_window=outside,
+                        first_responses=first,
+                        resolutions=resolutions,
+                    )
+                )
+        report_day.objects.bulk_create(rows)
+
+
+def conversation_slices(conversation_ids: Iterable[int], apps: Any = global_apps) -> set[Slice]:
+    conversation, *_rest = _models(apps)
+    rows = conversation.objects.filter(pk__in=list(conversation_ids)).values_list(
+        "created_at", "oa_id"
+    )
+    return {(day_of(at), oa_id) for at, oa_id in rows}
+
+
+def conversations_changed(conversation_ids: Iterable[int]) -> None:
+    """Conversations were created, answered first or changed hands: their days again."""
+    refresh(conversation_slices(conversation_ids))
+
+
+def conversations_reassigned(conversation_ids: Iterable[int]) -> None:
+    """A new holder is credited with a conversation nobody has answered yet (the first
+    replier is credited once there is one): those conversations' days again."""
+    conversation, *_rest = _models(global_apps)
+    unanswered = conversation.objects.filter(
+        pk__in=list(conversation_ids), first_replier__isnull=True
+    ).values_list("pk", flat=True)
+    conversations_changed(list(unanswered))
+
+
+def agent_removed(agent_id: int) -> None:
+    """A user was deleted (the facts' links to them are nulled): their days again."""
+    *_facts, report_day = _models(global_apps)
+    refresh(report_day.objects.filter(agent_id=agent_id).values_list("day", "oa_id"))
+
+
+# ---- rebuild: compare every slice with its derivation, count and repair ----
+
+
+def _span(oa_id: int, apps: Any) -> tuple[date, date] | None:
+    """The first and last day an OA has facts or summary rows on."""
+    conversation, timeline, reply, report_day = _models(apps)
+    bounds: list[Any] = []
+    for qs, column in (
+        (conversation.objects.filter(oa_id=oa_id), "created_at"),
+        (
+            timeline.objects.filter(
+                conversation__oa_id=oa_id, kind=TimelineEntry.Kind.STATUS, status=Status.RESOLVED
+            ),
+            "created_at",
+        ),
+        (reply.objects.filter(oa_id=oa_id), "created_at"),
+        (report_day.objects.filter(oa_id=oa_id), "day"),
+    ):
+        found = qs.aggregate(low=Min(column), high=Max(column))
+        for value in found.values():
+            if isinstance(value, datetime):
+                bounds.append(day_of(value))
+            elif value is not None:
+                bounds.append(value)
+    if not bounds:
+        return None
+    return min(bounds), max(bounds)
+
+
+def rebuild(*, fix: bool = True, apps: Any = global_apps) -> int:
+    """Compare the summary with the facts, OA by OA, a month at a time: the number of
+    (day, OA, agent) rows that differ (missing, extra or other numbers); with ``fix``
+    their days are derived again and replaced."""
+    try:
+        _models(apps)
+    except LookupError:  # a migration older than the summary's table
+        return 0
+    oa_ids = apps.get_model("accounts", "OfficialAccount").objects.values_list("pk", flat=True)
+    differ = 0
+    for oa_id in sorted(oa_ids):
+        span = _span(oa_id, apps)
+        if span is None:
+            continue
+        first, last = span
+        while first <= last:
+            end = min(last, first + timedelta(days=CHUNK_DAYS - 1))
+            derived, held = derive(oa_id, first, end, apps), stored(oa_id, first, end, apps)
+            wrong = {
+                key
+                for key in derived.keys() | held.keys()
+                if (derived[key].values() if key in derived else None)
+                != (held[key].values() if key in held else None)
+            }
+            differ += len(wrong)
+            if fix and wrong:
+                refresh({(day, oa_id) for day, _agent in wrong}, apps)
+            first = end + timedelta(days=1)
+    return differ
+
+
+# ---- changes outside the inbox's own functions (the admin's forms, deletions) ----
+
+
+def _conversation_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    conversations_changed([instance.pk])
+
+
+def _conversation_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Its resolutions go with it (a cascade): note their days while they are there.
+    resolved = TimelineEntry.objects.filter(
+        conversation_id=instance.pk, kind=TimelineEntry.Kind.STATUS, status=Status.RESOLVED
+    ).values_list("created_at", flat=True)
+    instance._report_slices = {(day_of(at), instance.oa_id) for at in resolved} | {
+        (day_of(instance.created_at), instance.oa_id)
+    }
+
+
+def _conversation_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    refresh(getattr(instance, "_report_slices", set()))
+
+
+def _user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    agent_removed(instance.pk)
+
+
+def connect() -> None:
+    from django.conf import settings
+    from django.db.models.signals import post_delete, post_save, pre_delete
+
+    from zalohub.inbox.models import Conversation
+
+    post_save.connect(_conversation_saved, sender=Conversation, dispatch_uid="inbox.report_day")
+    pre_delete.connect(_conversation_deleting, sender=Conversation, dispatch_uid="inbox.report_day")
+    post_delete.connect(_conversation_deleted, sender=Conversation, dispatch_uid="inbox.report_day")
+    post_delete.connect(
+        _user_deleted, sender=settings.AUTH_USER_MODEL, dispatch_uid="inbox.report_day"
+    )
