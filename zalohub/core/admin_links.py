@@ -6,6 +6,11 @@ a Zalo Admin on a merge journal met forms that answer 403 (found by the demo wal
 this mixin first among an admin's bases, a read-only foreign key whose model the reader
 may not view is shown as text: the field's name in every list of fields becomes
 ``<name>_as_text``, a display of the related object's own words.
+
+Those displays are plain attributes of the admin: ``__init__`` gives the admin one
+``<name>_as_text`` method for each foreign key of its model (``text_displays`` says
+which), so Django's admin finds them as it finds any method named in a list of fields.
+An admin that declares its own ``<name>_as_text`` keeps it.
 """
 
 from collections.abc import Callable, Sequence
@@ -31,11 +36,38 @@ def _hidden(model: type[models.Model], name: str, user: Any) -> bool:
     return not user.has_perm(f"{meta.app_label}.view_{meta.model_name}")
 
 
+def _text_display(field: models.Field[Any, Any]) -> Callable[[Any], str]:
+    """An admin display of ``field``'s related object as text, under the field's label."""
+    name = field.name
+
+    @admin.display(description=field.verbose_name)
+    def as_text(obj: Any) -> str:
+        related = getattr(obj, name, None)
+        return str(related) if related is not None else "-"
+
+    return as_text
+
+
+def text_displays(model: type[models.Model]) -> dict[str, Callable[[Any], str]]:
+    """``<name>_as_text`` for each foreign key (or one-to-one) field of ``model``."""
+    return {
+        f"{field.name}{SUFFIX}": _text_display(field)
+        for field in model._meta.get_fields()
+        if isinstance(field, models.ForeignKey | models.OneToOneField)
+    }
+
+
 class ReadonlyLinksMixin:
     """For a ModelAdmin or an inline: see the module's docstring."""
 
     model: type[models.Model]
     has_change_permission: Callable[..., bool]  # the admin's, after this mixin
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, display in text_displays(self.model).items():
+            if not hasattr(self, name):
+                setattr(self, name, display)
 
     def as_texts(self, request: HttpRequest, names: Sequence[Any]) -> list[Any]:
         """``names`` with each foreign key the reader may not view shown as text (for an
@@ -84,19 +116,3 @@ class ReadonlyLinksMixin:
             )
             for title, options in fieldsets
         ]
-
-    def __getattr__(self, name: str) -> Callable[[Any], str]:
-        if not name.endswith(SUFFIX):
-            raise AttributeError(name)
-        field_name = name.removesuffix(SUFFIX)
-        try:
-            field = self.model._meta.get_field(field_name)
-        except FieldDoesNotExist:
-            raise AttributeError(name) from None
-
-        @admin.display(description=getattr(field, "verbose_name", field_name))
-        def as_text(obj: Any) -> str:
-            related = getattr(obj, field_name, None)
-            return str(related) if related is not None else "-"
-
-        return as_text
