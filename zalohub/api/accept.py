@@ -32,9 +32,6 @@ with its key read again, in the language of its own request. Inside a transactio
 """
 
 import json
-import logging
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -44,11 +41,10 @@ from django.utils import timezone
 
 from zalohub.api import ratelimit
 from zalohub.api.models import ApiKey, Capability, IdempotentRequest
+from zalohub.core.groupcommit import Failed, GroupCommit
 from zalohub.core.setwise import update_rows
 from zalohub.events.outbound.oa_message import Queued, messages_queue, shadow_refused
 from zalohub.partners.models import ZaloPartnerLink
-
-logger = logging.getLogger(__name__)
 
 BATCH_CAP = 128  # sends per transaction
 # A new leader waits this long for the requests right behind it (as ingest's linger).
@@ -111,7 +107,7 @@ def accept(send: Send) -> Outcome:
     if connection.in_atomic_block or not connection.get_autocommit():
         with transaction.atomic():
             return _accept([send])[0]
-    return committer.run(send)
+    return committer.send(send)
 
 
 def _scopes(sends: list[Send]) -> dict[tuple[int, int], tuple[list[str], int, int, str]]:
@@ -250,77 +246,35 @@ def _accept(sends: list[Send]) -> list[Outcome]:
     return outcomes
 
 
-class _Slot:
-    __slots__ = ("lead", "outcome", "send", "wake")
+class Committer(GroupCommit[Send, Outcome]):
+    """The sends' group commit (``core.groupcommit``, as ingest's webhook rows): each
+    batch is stored by ``_accept`` in one transaction."""
 
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.outcome: Outcome = FAILED
-        self.lead = False
-        self.wake: threading.Lock | None = None  # held until a leader is done with it
-
-
-class Committer:
-    """Leader/follower group commit of one process's sends (as ingest's GroupCommitter:
-    a follower sleeps on a lock of its own; the leader wakes its batch and hands the
-    lead to the first send queued meanwhile)."""
+    name = "API sends"
 
     def __init__(self, cap: int = BATCH_CAP, linger: float = LINGER_SECONDS) -> None:
-        self.cap, self.linger = cap, linger
-        self._mutex = threading.Lock()
-        self._queue: list[_Slot] = []
-        self._leading = False
-        self.batches = self.sends = 0
+        super().__init__(cap)
+        self.linger_for = linger
 
-    def run(self, send: Send) -> Outcome:
-        slot = _Slot(send)
-        with self._mutex:
-            if self._leading:
-                slot.wake = threading.Lock()
-                slot.wake.acquire()
-                self._queue.append(slot)
-            else:
-                self._leading = slot.lead = True
-        if slot.wake is not None:
-            slot.wake.acquire()  # released by the leader that stored it, or handed the lead
-        if slot.lead:
-            if slot.wake is None and self.linger:
-                time.sleep(self.linger)
-            with self._mutex:
-                if slot.wake is None:  # led at once: this send, and any queued since
-                    batch = [slot, *self._queue[: self.cap - 1]]
-                    del self._queue[: self.cap - 1]
-                else:  # handed the lead: this send is the first queued
-                    batch = self._queue[: self.cap]
-                    del self._queue[: self.cap]
-            self._lead(batch, slot)
-        return slot.outcome
+    def linger_seconds(self) -> float:
+        return self.linger_for
 
-    def _lead(self, batch: list[_Slot], me: _Slot) -> None:
-        try:
-            with transaction.atomic():
-                outcomes = _accept([slot.send for slot in batch])
-            for slot, outcome in zip(batch, outcomes, strict=True):
-                slot.outcome = outcome
-        except Exception:
-            # Nothing of the batch was committed: each request takes the careful path.
-            logger.warning(
-                "A batch of %d API sends failed; each goes alone", len(batch), exc_info=True
-            )
-        finally:
-            with self._mutex:
-                following = self._queue[0] if self._queue else None
-                if following is None:
-                    self._leading = False
-                else:
-                    following.lead = True
-                self.batches += 1
-                self.sends += len(batch)
-            for slot in batch:
-                if slot is not me and slot.wake is not None:
-                    slot.wake.release()
-            if following is not None and following.wake is not None:
-                following.wake.release()
+    def write(self, sends: list[Send]) -> list[Outcome]:
+        with transaction.atomic():
+            return _accept(sends)
+
+    def send(self, send: Send) -> Outcome:
+        outcome = self.run(send)
+        # A failed batch stored nothing: each request takes the careful path.
+        return FAILED if isinstance(outcome, Failed) else outcome
+
+    @property
+    def sends(self) -> int:
+        return self.stats().get("rows", 0)
+
+    @property
+    def batches(self) -> int:
+        return self.stats().get("batches", 0)
 
 
 committer = Committer()

@@ -17,7 +17,8 @@ on). Three things keep that cheap:
   queues its row and waits, and if the leader's batch did not include it, it leads the
   next one. A lone request therefore inserts alone (after the linger below); batches form
   from requests that reach this point while another batch lingers or is committed. Under
-  ASGI, Django runs sync views on one thread per process: every batch is of one.
+  ASGI, Django runs sync views on one thread per process: every batch is of one. The
+  mechanism is ``zalohub.core.groupcommit`` (the API's sends use it too).
 - **A short linger.** A request that finds nobody inserting waits
   ``WEBHOOK_BATCH_LINGER_SECONDS`` (0.3 ms by default; 0 turns it off) before it takes
   the rows queued meanwhile, as PostgreSQL's own ``commit_delay`` does for WAL flushes:
@@ -38,9 +39,6 @@ code) a row is inserted alone in a savepoint, as part of that transaction.
 import functools
 import json
 import logging
-import threading
-import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -50,6 +48,7 @@ from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
+from zalohub.core.groupcommit import Failed, GroupCommit
 from zalohub.events.models import ZaloEvent
 
 if TYPE_CHECKING:
@@ -228,110 +227,39 @@ def insert_alone(row: EventRow) -> int | None:
     return _execute([row]).get((row.app_id, row.dedupe_key))
 
 
-class _Slot:
-    """One request's row in the group committer, and its outcome."""
+class GroupCommitter(GroupCommit[EventRow, int | None]):
+    """The webhook rows' group commit (``core.groupcommit``: see the module doc); on
+    PostgreSQL a batch is written through ``ingest_pg``'s connection."""
 
-    __slots__ = ("event_id", "row", "state", "wake")
-
-    def __init__(self, row: EventRow) -> None:
-        self.row = row
-        self.event_id: int | None = None
-        self.state = _WAITING
-        self.wake: threading.Lock | None = None  # held until a leader is done with the row
-
-
-# A slot's states: waiting; done (event_id is the outcome); failed (the batch's statement
-# failed: insert alone); lead (woken to lead the next batch).
-_WAITING, _DONE, _FAILED, _LEAD = "waiting", "done", "failed", "lead"
-
-
-class GroupCommitter:
-    """Leader/follower group commit for the threads of one process (see module doc).
-
-    A follower sleeps on a lock of its own: the leader wakes exactly the requests of its
-    batch, and hands the lead to the first row queued meanwhile, if any (no thundering
-    herd, no request woken for nothing)."""
+    name = "webhook rows"
 
     def __init__(self, cap: int = BATCH_CAP) -> None:
-        self.cap = cap
-        self._mutex = threading.Lock()
-        self._queue: list[_Slot] = []  # rows queued while a leader is busy
-        self._leading = False
-        self._stats: Counter[str] = Counter()
+        super().__init__(cap)
         self._pg: PgWriter | None = None  # the batches' writer on PostgreSQL
-        # Tests only: called by a leader with its batch before the statement runs.
-        self.before_batch: Callable[[list[EventRow]], None] | None = None
 
     def insert(self, row: EventRow) -> int | None:
         """The row's id once committed, or None if its key was already stored."""
-        slot = _Slot(row)
-        with self._mutex:
-            if self._leading:
-                slot.wake = threading.Lock()
-                slot.wake.acquire()
-                self._queue.append(slot)
-            else:
-                self._leading = True
-                slot.state = _LEAD
-        if slot.wake is not None:
-            slot.wake.acquire()  # released by the leader that took this row, or handed the lead
-        if slot.state is _LEAD:
-            if slot.wake is None and (linger := settings.WEBHOOK_BATCH_LINGER_SECONDS):
-                self.linger(linger)
-            with self._mutex:
-                if slot.wake is None:  # led at once: this row, and any queued since
-                    batch = [slot, *self._queue[: self.cap - 1]]
-                    del self._queue[: self.cap - 1]
-                else:  # handed the lead: this row is the first queued
-                    batch = self._queue[: self.cap]
-                    del self._queue[: self.cap]
-            self._lead(batch, slot)
-        if slot.state is _FAILED:
+        outcome = self.run(row)
+        if isinstance(outcome, Failed):
             # The batch's statement failed and committed nothing: this row on its own,
             # so that only a row that is itself bad fails its request.
             return insert_alone(row)
-        return slot.event_id
+        return outcome
 
-    def linger(self, seconds: float) -> None:
-        """A new leader's wait, for the requests right behind it to join its commit."""
-        time.sleep(seconds)
+    def linger_seconds(self) -> float:
+        return settings.WEBHOOK_BATCH_LINGER_SECONDS
 
-    def _lead(self, batch: list[_Slot], me: _Slot) -> None:
-        ok = False
-        try:
-            if self.before_batch is not None:
-                self.before_batch([slot.row for slot in batch])
-            first: dict[tuple[int, str], _Slot] = {}
-            for slot in batch:
-                first.setdefault((slot.row.app_id, slot.row.dedupe_key), slot)
-            ids = self._write([first[key].row for key in sorted(first)])
-            for slot in batch:
-                key = (slot.row.app_id, slot.row.dedupe_key)
-                # A second request with the same key in this batch is a redelivery.
-                slot.event_id = ids.get(key) if first[key] is slot else None
-            ok = True
-        except Exception:
-            logger.warning(
-                "A batch of %d webhook rows failed; inserting them one by one",
-                len(batch),
-                exc_info=True,
-            )
-        finally:
-            state = _DONE if ok else _FAILED
-            with self._mutex:
-                for slot in batch:
-                    slot.state = state
-                following = self._queue[0] if self._queue else None
-                if following is None:
-                    self._leading = False
-                else:
-                    following.state = _LEAD
-                self._count(len(batch), ok)
-            for slot in batch:
-                if slot is not me and slot.wake is not None:
-                    slot.wake.release()
-            if following is not None and following.wake is not None:
-                following.wake.release()
+    def write(self, rows: list[EventRow]) -> list[int | None]:
+        first: dict[tuple[int, str], EventRow] = {}
+        for row in rows:
+            first.setdefault((row.app_id, row.dedupe_key), row)
+        ids = self._write([first[key] for key in sorted(first)])
+        # A second request with the same key in this batch is a redelivery.
+        return [
+            ids.get(key) if first[key] is row else None
+            for row in rows
+            for key in [(row.app_id, row.dedupe_key)]
+        ]
 
     def _write(self, rows: list[EventRow]) -> dict[tuple[int, str], int]:
         if connection.vendor != "postgresql":
@@ -347,32 +275,6 @@ class GroupCommitter:
         next batch opens it again): before the database it points at goes away."""
         if self._pg is not None:
             self._pg.close()
-
-    def _count(self, rows: int, ok: bool) -> None:
-        stats = self._stats
-        stats["batches"] += 1
-        stats["rows"] += rows
-        if rows > 1:
-            stats["multi_row_batches"] += 1
-        stats["largest_batch"] = max(stats["largest_batch"], rows)
-        if not ok:
-            stats["failed_batches"] += 1
-            stats["fallback_rows"] += rows
-
-    def queued(self) -> int:
-        """Rows waiting for a leader to take them."""
-        with self._mutex:
-            return len(self._queue)
-
-    def stats(self) -> dict[str, int]:
-        """Counters since the process started (or reset_stats): batches, rows,
-        multi_row_batches, largest_batch, failed_batches, fallback_rows."""
-        with self._mutex:
-            return dict(self._stats)
-
-    def reset_stats(self) -> None:
-        with self._mutex:
-            self._stats.clear()
 
 
 committer = GroupCommitter()
