@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -44,13 +43,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import loadgen  # noqa: E402
+from bench.stages import hub  # noqa: E402
+from bench.stages.common import BIN, HOST  # noqa: E402
 from bench.stream import APP_ID, OA_ID, signature, user_id  # noqa: E402
 
-HOST = "127.0.0.1"
-BIN = Path(sys.executable).parent
 DB_NAME = "zalohub_bench_latency"
-ADMIN_DSN = f"postgresql://postgres@{HOST}:5432/postgres"
-DB_URL = f"postgres://postgres@{HOST}:5432/{DB_NAME}"
+DB_URL = hub.db_url(DB_NAME)
 SECRET_KEY = "bench-inbox-latency-django-secret-key-not-for-production-0123456789"
 MARK = "lat#"
 
@@ -106,54 +104,18 @@ def sql(query: str, params: list | None = None) -> list[tuple]:
 
 
 def bench_env() -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    os.environ.setdefault("ZALOHUB_ENCRYPTION_KEYS", Fernet.generate_key().decode())
-    return {
-        **os.environ,
-        "DATABASE_URL": DB_URL,
-        "DJANGO_SETTINGS_MODULE": "zalohub.settings",
-        "ZALOHUB_DATA_DIR": os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-latency"),
-        "ZALOHUB_SECRET_KEY": SECRET_KEY,
-        "ZALOHUB_REDIS_URL": os.environ.get("ZALOHUB_REDIS_URL", f"redis://{HOST}:6379/7"),
-        "ZALOHUB_LOG_LEVEL": "WARNING",
-        "ZALO_MODE": "sandbox",  # never the live hosts
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
+    return hub.hub_env(
+        DB_NAME,
+        secret_key=SECRET_KEY,
+        data_dir="/tmp/zalohub-bench-latency",
+        ZALOHUB_REDIS_URL=os.environ.get("ZALOHUB_REDIS_URL", f"redis://{HOST}:6379/7"),
+    )
 
 
 def prepare(env: dict[str, str], pages: int) -> list[str]:
     """A fresh database, one OA, an agent per page: their session cookies."""
-    import psycopg
-
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run([str(BIN / "zalohub"), "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import Group, User
-    from django.test import Client
-
-    from bench.stages.common import seed_accounts
-    from zalohub.accounts.models import OfficialAccount
-    from zalohub.core.roles import CS_AGENT
-    from zalohub.inbox.models import OAMembership
-
-    seed_accounts()
-    oa = OfficialAccount.objects.get(oa_id=OA_ID)
-    group = Group.objects.get(name=CS_AGENT)
-    cookies = []
-    for i in range(pages):
-        user = User.objects.create_user(f"agent{i}", password=None, is_staff=True)
-        user.groups.add(group)
-        OAMembership.objects.create(user=user, oa=oa)
-        client = Client()
-        client.force_login(user)
-        cookies.append(client.cookies["sessionid"].value)
-    return cookies
+    hub.fresh_hub(DB_NAME, env)
+    return hub.agents(pages)
 
 
 def webhook(i: int, customer: int, text: str, port: int) -> bytes:
@@ -224,50 +186,14 @@ def in_thread(coro_factory):
 
 
 def start(env: dict[str, str], args: argparse.Namespace, *, visible_only: bool):
-    port = loadgen_free_port()
-    server = subprocess.Popen(
-        [str(BIN / "zalohub"), "serve", "--port", str(port), "--workers", str(args.serve_workers)],
-        env=env,
-        cwd=ROOT,
-    )
+    server, port = hub.start_serve(env, "--workers", str(args.serve_workers))
     worker = (
         [str(BIN / "python"), str(ROOT / "bench" / "noop_worker.py"), "--visible"]
         if visible_only
         else [str(BIN / "zalohub"), "worker"]
     )
     workers = [subprocess.Popen(worker, env=env, cwd=ROOT) for _ in range(args.workers)]
-    import http.client
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return port, server, workers
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("zalohub serve did not start")
-
-
-def loadgen_free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def stop(*procs: subprocess.Popen) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return port, server, workers
 
 
 def wait_processed(timeout: float = 120) -> int:
@@ -356,7 +282,7 @@ def scenario(env, args, cookies, browser, *, visible_only: bool, first: int) -> 
             page.context.close()
         return results
     finally:
-        stop(server, *workers)
+        hub.stop(server, *workers, timeout=30)
 
 
 def report(base: list[dict], hub: list[dict], args) -> None:

@@ -36,11 +36,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import loadgen  # noqa: E402
-from bench.stages.common import ADMIN_DSN, BIN, HOST, free_port, log, seed_accounts, sql  # noqa: E402
+from bench.stages import hub  # noqa: E402
+from bench.stages.common import BIN, HOST, free_port, log, sql  # noqa: E402
 from bench.stream import OA_ID, http_requests, make_stream, user_id  # noqa: E402
 
 DB_NAME = "zalohub_bench_serve"
-DB_URL = f"postgres://postgres@{HOST}:5432/{DB_NAME}"
 SECRET_KEY = "bench-serve-streams-django-secret-key-not-for-production-0123456789"
 
 
@@ -147,42 +147,16 @@ async def client_main(port: int, plan: list[tuple[str, str]]) -> dict:
 
 
 def bench_env() -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    os.environ.setdefault("ZALOHUB_ENCRYPTION_KEYS", Fernet.generate_key().decode())
-    return {
-        **os.environ,
-        "DATABASE_URL": DB_URL,
-        "DJANGO_SETTINGS_MODULE": "zalohub.settings",
-        "ZALOHUB_DATA_DIR": os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-serve"),
-        "ZALOHUB_SECRET_KEY": SECRET_KEY,
-        "ZALOHUB_LOG_LEVEL": "WARNING",
-        "ZALO_MODE": "sandbox",  # nothing here calls Zalo; never the live hosts
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
+    return hub.hub_env(DB_NAME, secret_key=SECRET_KEY, data_dir="/tmp/zalohub-bench-serve")
 
 
 def prepare(env: dict[str, str], args: argparse.Namespace) -> list[tuple[str, str]]:
     """A fresh database; the agents' sessions and their pages' queries, one per stream."""
-    import psycopg
-
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run([str(BIN / "zalohub"), "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import Group, User
-    from django.test import Client
-
+    hub.fresh_hub(DB_NAME, env)
     from zalohub.accounts.models import OfficialAccount
-    from zalohub.core.roles import CS_AGENT
     from zalohub.events.models import Direction, Message
-    from zalohub.inbox.models import Conversation, OAMembership
+    from zalohub.inbox.models import Conversation
 
-    seed_accounts()
     oa = OfficialAccount.objects.get(oa_id=OA_ID)
     conversations = []
     for i in range(args.conversations):
@@ -192,15 +166,7 @@ def prepare(env: dict[str, str], args: argparse.Namespace) -> list[tuple[str, st
             Message(oa=oa, zalo_user_id=uid, direction=Direction.INBOUND, text=f"tin {k}")
             for k in range(50)
         )
-    group = Group.objects.get(name=CS_AGENT)
-    cookies = []
-    for i in range(args.agents):
-        user = User.objects.create_user(f"agent{i}", password=None, is_staff=True)
-        user.groups.add(group)
-        OAMembership.objects.create(user=user, oa=oa)
-        client = Client()
-        client.force_login(user)
-        cookies.append(client.cookies["sessionid"].value)
+    cookies = hub.agents(args.agents)
     top = max(args.streams)
     pages = [""] + [f"?c={pk}" for pk in conversations]  # a list page, then threads
     return [
@@ -213,26 +179,15 @@ def prepare(env: dict[str, str], args: argparse.Namespace) -> list[tuple[str, st
 
 
 def start_server(env: dict[str, str], args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    command = [str(BIN / "zalohub"), "serve", "--port", str(port)]
-    command += ["--workers", str(args.workers), "--threads", str(args.threads)]
-    if args.shape == "wsgi":  # uvicorn's WSGI pool is 10 threads a process
-        command = [str(BIN / "python"), "-m", "uvicorn", "zalohub.wsgi:application"]
-        command += ["--interface", "wsgi", "--workers", str(args.workers), "--port", str(port)]
-        command += ["--no-access-log", "--log-level", "warning"]
+    if args.shape == "serve":
+        return hub.start_serve(env, "--workers", str(args.workers), "--threads", str(args.threads))
+    port = free_port()  # uvicorn's WSGI pool is 10 threads a process
+    command = [str(BIN / "python"), "-m", "uvicorn", "zalohub.wsgi:application"]
+    command += ["--interface", "wsgi", "--workers", str(args.workers), "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning"]
     proc = subprocess.Popen(command, env=env, cwd=ROOT)
-    import http.client
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("zalohub serve did not start")
+    hub.wait_healthy(port, proc)
+    return proc, port
 
 
 def open_streams(env, port: int, plan: list[tuple[str, str]], tmp: Path) -> subprocess.Popen:
@@ -262,15 +217,6 @@ def close_streams(proc: subprocess.Popen) -> dict:
     return json.loads(summary.read_text())
 
 
-def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
-
-
 def scenario(n: int, env, args, plan, requests: list[bytes], tmp: Path) -> dict:
     server, port = start_server(env, args)
     clients = None
@@ -285,7 +231,7 @@ def scenario(n: int, env, args, plan, requests: list[bytes], tmp: Path) -> dict:
     finally:
         if clients and clients.poll() is None:
             clients.kill()
-        code = stop(server)
+        [code] = hub.stop(server)
     lat = res.latencies
     return {
         "streams": n,
