@@ -1,6 +1,8 @@
 """Read-only records offer no Save, booleans say what they mean, and the custom admin
 pages use the admin's own breadcrumbs and buttons (issue 14 §9)."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -56,6 +58,22 @@ def test_the_custom_pages_use_the_admins_breadcrumbs_and_buttons(admin, oa):
         assert '<ol class="breadcrumbs">' in page, url
         assert 'id="site-name"' in page, url
         assert button in page, url
+
+
+def test_the_custom_pages_breadcrumbs_read_with_a_space_after_each_separator(admin, oa):
+    client = _client(admin)
+    for url in (
+        f"/admin/accounts/officialaccount/{oa.pk}/clear-oauth-session/",
+        "/admin/diagnostics/healthsnapshot/",
+        f"/admin/diagnostics/healthsnapshot/escalation/oa/{oa.pk}/",
+        f"/admin/partners/zalopartnerlink/audit/{oa.pk}/",
+    ):
+        page = client.get(url).content.decode()
+        [crumbs] = re.findall(r'<ol class="breadcrumbs">.*?</ol>', page, re.S)
+        # It should put white space between the items, as the admin's own pages do: the
+        # admin's separator after an item is followed by a space only when some is there
+        # ("Home &rsaquo;OA health" otherwise, as the demo walk saw).
+        assert re.search(r"</li><li", crumbs) is None, (url, crumbs)
 
 
 def test_the_oauth_error_page_uses_the_admins_breadcrumbs_and_a_button(client, oa):
