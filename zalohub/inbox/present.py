@@ -83,6 +83,11 @@ class Bubble:
     def can_resend(self) -> bool:
         return self.status == "failed"
 
+    @property
+    def state_key(self) -> str:
+        """What the page compares to learn that this bubble changed (live_parts)."""
+        return f"{self.status}.{self.retrying.attempts if self.retrying else ''}"
+
 
 @dataclass
 class Group:
@@ -90,6 +95,8 @@ class Group:
     author: str
     started_at: datetime
     bubbles: list[Bubble] = field(default_factory=list)
+    # Appended live: the page's last message whose group this one goes on (0: none).
+    continues: int = 0
 
     @property
     def outbound(self) -> bool:
@@ -128,8 +135,19 @@ def _author(message: Message, customer: str) -> str:
     return _("OA")
 
 
-def group_messages(messages: list[Message], *, customer: str) -> list[Group]:
-    """Consecutive messages from the same side and author, close in time, share a header."""
+def _same_group(last: Message, message: Message, customer: str) -> bool:
+    return (
+        last.direction == message.direction
+        and _author(last, customer) == _author(message, customer)
+        and message.created_at - last.created_at <= GROUP_GAP
+    )
+
+
+def group_messages(
+    messages: list[Message], *, customer: str, after: Message | None = None
+) -> list[Group]:
+    """Consecutive messages from the same side and author, close in time, share a header.
+    ``after``: the last message the page already shows, whose group the first may join."""
     groups: list[Group] = []
     retries = retries_of_messages(
         [
@@ -159,6 +177,8 @@ def group_messages(messages: list[Message], *, customer: str) -> list[Group]:
             last = Group(direction=message.direction, author=author, started_at=message.created_at)
             groups.append(last)
         last.bubbles.append(bubble(message, retries.get(message.pk), stored=message.pk in stored))
+    if groups and after is not None and _same_group(after, messages[0], customer):
+        groups[0].continues = after.pk
     return groups
 
 

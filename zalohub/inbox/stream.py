@@ -31,9 +31,19 @@ class Scope:
     user_id: int | None = None  # whose page: its stream is their presence (issue 19)
 
 
+def _list_cursor(oa_ids: tuple[int, ...]) -> str:
+    newest = Conversation.objects.filter(oa_id__in=oa_ids).aggregate(m=Max("updated_at"))
+    return newest["m"].isoformat() if newest["m"] else "-"
+
+
 def cursor_now(scope: Scope) -> tuple[str, str]:
-    newest = Conversation.objects.filter(oa_id__in=scope.oa_ids).aggregate(m=Max("updated_at"))
-    list_part = newest["m"].isoformat() if newest["m"] else "-"
+    memo = watch.round_memo()  # one read of the list's cursor per round for the same OAs
+    if memo is None:
+        list_part = _list_cursor(scope.oa_ids)
+    else:
+        found = memo.get(("list", scope.oa_ids))
+        list_part = found if isinstance(found, str) else _list_cursor(scope.oa_ids)
+        memo[("list", scope.oa_ids)] = list_part
     thread_part = (
         services.thread_fingerprint(scope.conversation_id)
         + "."

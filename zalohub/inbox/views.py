@@ -16,7 +16,9 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,9 +26,8 @@ from zalohub.core.roles import ZALO_ADMIN
 from zalohub.events.actions import ActionRefused
 from zalohub.events.models import Direction, Message
 from zalohub.events.outbound.oa_message import SendRefused
-from zalohub.inbox import access, services, stream, team, team_present
+from zalohub.inbox import access, live_parts, services, stream, team, team_present
 from zalohub.inbox.models import Conversation, SentImage
-from zalohub.inbox.present import group_messages
 from zalohub.inbox.uploads import RULES
 from zalohub.inbox.window import offer_extras, window_extras
 
@@ -84,7 +85,11 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _list_context(request: HttpRequest, filters: dict[str, Any]) -> dict[str, Any]:
+def _list_context(
+    request: HttpRequest, filters: dict[str, Any], *, rows: bool = True
+) -> dict[str, Any]:
+    """The list's parts; without ``rows``, all but its rows (a live delta draws its own)."""
+    now = timezone.now()  # the page's cursor: rows changed after it are news to it
     oas = list(access.visible_oas(request.user).order_by("name"))
     unread = dict(
         Conversation.objects.filter(oa__in=oas, unread_count__gt=0)
@@ -92,19 +97,23 @@ def _list_context(request: HttpRequest, filters: dict[str, Any]) -> dict[str, An
         .annotate(n=Sum("unread_count"))
         .values_list("oa_id", "n")
     )
-    conversations = services.conversation_list(
-        user=request.user,
-        oa_id=filters["oa_id"],
-        scope=filters["scope"],
-        query=filters["q"],
-        status=filters["status"],
-    )
-    rows = [(c, services.display_name(c)) for c in conversations]
+    shown: list[tuple[Conversation, str]] = []
+    if rows:
+        conversations = services.conversation_list(
+            user=request.user,
+            oa_id=filters["oa_id"],
+            scope=filters["scope"],
+            query=filters["q"],
+            status=filters["status"],
+        )
+        shown = [(c, services.display_name(c)) for c in conversations]
+        live_parts.stamp_rows(shown)
     return {
         **team_present.list_extras(request, filters),
         "oas": [(oa, unread.get(oa.pk, 0)) for oa in oas],
         "unread_total": sum(unread.values()),
-        "rows": rows,
+        "rows": shown,
+        "list_cursor": live_parts.micros(now),
         "filters": filters,
         "selected_oa": "all" if filters["oa_id"] is None else str(filters["oa_id"]),
         "scopes": [
@@ -130,18 +139,36 @@ def _assignees(conversation: Conversation) -> list[Any]:
 
 def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
     services.conversation_mark_read(conversation=conversation)
-    messages = services.thread_messages(conversation)
     name = services.display_name(conversation)
-    link = conversation.partner_link
+    messages, items = live_parts.full_thread_items(conversation, name)
     return {
         **team_present.thread_extras(request, conversation, name),
         "conversation": conversation,
         "name": name,
-        "groups": team_present.with_timeline(group_messages(messages, customer=name), conversation),
+        "groups": items,
         "latest_id": messages[-1].pk if messages else 0,
-        # The reply window as Zalo's quota says it (else computed here), the Zalo tags.
-        **window_extras(conversation),
+        **live_parts.thread_marks(conversation, items),
+        **_top_context(request, conversation, name),
         "window_days": settings.INBOX_REPLY_WINDOW_DAYS,
+        # The approved templates of this OA (the ZBS app's list; linked by URL name).
+        "template_picker_url": (
+            reverse("admin:zbs_template_changelist")
+            + f"?oa__id__exact={conversation.oa_id}&status__exact=approved"
+            if request.user.has_perm("zbs.send_template")
+            else ""
+        ),
+    }
+
+
+def _top_context(request: HttpRequest, conversation: Conversation, name: str) -> dict[str, Any]:
+    """What the thread's top shows (drawn again live when its key changes)."""
+    link = conversation.partner_link
+    extras = window_extras(conversation)  # the reply window as Zalo's quota says it
+    ends = extras["window"].band_ends_at  # type: ignore[attr-defined]
+    return {
+        **extras,
+        "window_ends_ms": int(ends.timestamp() * 1000) if ends else "",
+        "head_key": live_parts.head_key(conversation, name),
         "partner": link.partner if link else None,
         # "Also writes to:" names only OAs this user acts in: the others are not theirs
         # to know about (issue 13 §3).
@@ -154,13 +181,6 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
         ),
         "assignees": _assignees(conversation),
         "follows": link.is_follower if link else None,
-        # The approved templates of this OA (the ZBS app's list; linked by URL name).
-        "template_picker_url": (
-            reverse("admin:zbs_template_changelist")
-            + f"?oa__id__exact={conversation.oa_id}&status__exact=approved"
-            if request.user.has_perm("zbs.send_template")
-            else ""
-        ),
     }
 
 
@@ -201,17 +221,48 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @inbox_view
 def list_part(request: HttpRequest) -> HttpResponse:
-    context = {**_list_context(request, _filters(request)), "query_string": request.GET.urlencode()}
+    """The list drawn whole, or (with ``since``) as JSON: only what changed since then."""
+    filters = _filters(request)
+    delta = "since" in request.GET
     raw = request.GET.get("c", "")
-    context["current_id"] = int(raw) if raw.isdigit() else 0
+    context = {
+        **_list_context(request, filters, rows=not delta),
+        "query_string": live_parts.page_query(request),
+        "current_id": int(raw) if raw.isdigit() else 0,
+    }
+    if delta:
+        return JsonResponse(live_parts.list_delta(request, filters, context))
     return render(request, "inbox/_list_part.html", context)
 
 
 @require_GET
 @inbox_view
 def thread_part(request: HttpRequest, pk: int) -> HttpResponse:
+    """The thread drawn whole; with ``after``, as JSON, only what changed (live_parts);
+    with ``part=offers``, the composer's offers as the reply window is now."""
     conversation = _conversation(request, pk)
-    context = {**_thread_context(request, conversation), "query_string": request.GET.urlencode()}
+    if request.GET.get("part") == "offers":
+        window = window_extras(conversation)["window"]
+        offers = offer_extras(request, conversation, window)  # type: ignore[arg-type]
+        context = {"conversation": conversation, "window": window, **offers}
+        return render(request, "inbox/_offers_part.html", context)
+    if "after" in request.GET:
+        name = services.display_name(conversation)
+
+        def top() -> str:
+            context = {
+                **team_present.thread_extras(request, conversation, name),
+                **_top_context(request, conversation, name),
+                "conversation": conversation,
+                "name": name,
+            }
+            return render_to_string("inbox/_thread_top.html", context, request)
+
+        return JsonResponse(live_parts.thread_delta(request, conversation, name, top))
+    context = {
+        **_thread_context(request, conversation),
+        "query_string": live_parts.page_query(request),
+    }
     return render(request, "inbox/_thread_part.html", context)
 
 

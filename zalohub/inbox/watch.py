@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -66,9 +67,19 @@ class Watch:
             await asyncio.wait_for(self.changed.wait(), timeout)
 
 
+# What the reads of one round may share (scopes of the same OAs read the same list
+# cursor): a dict while ``read_cursors`` runs on the reader's thread, else None.
+_round = threading.local()
+
+
+def round_memo() -> dict[object, object] | None:
+    return getattr(_round, "memo", None)
+
+
 def read_cursors(read: Read, scopes: Sequence["Scope"]) -> list[tuple[str, str] | None]:
     """Each scope's cursor now (None where the read failed)."""
     out: list[tuple[str, str] | None] = []
+    _round.memo = {}
     try:
         for scope in scopes:
             try:
@@ -78,6 +89,7 @@ def read_cursors(read: Read, scopes: Sequence["Scope"]) -> list[tuple[str, str] 
                 logger.warning("Inbox stream read failed", exc_info=True)
                 out.append(None)
     finally:
+        _round.memo = None
         close_old_connections()  # with the pool, the connection goes back between rounds
     return out
 

@@ -72,8 +72,17 @@ def _ask(conversation: Conversation) -> dict[str, int | None] | Reason:
             "remain": quota.reply_remain,
             "last": int(last.timestamp() * 1000) if last else None,
         }
-    cache.set(key, answer, CACHE_SECONDS)
+    cache.set(key, answer, _keep_for(answer))
     return answer
+
+
+def _keep_for(answer: dict[str, int | None] | Reason) -> float:
+    """A free reply's answer is not kept past the end of the 48 hours it counts from: a
+    page open then asks again and sees the window close (and the offers come)."""
+    if isinstance(answer, dict) and (answer["remain"] or 0) > 0 and answer["last"]:
+        free_until = answer["last"] / 1000 + settings.INBOX_FREE_WINDOW_HOURS * 3600
+        return max(1.0, min(CACHE_SECONDS, free_until - timezone.now().timestamp()))
+    return CACHE_SECONDS
 
 
 def _from_zalo(

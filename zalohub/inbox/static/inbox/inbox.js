@@ -11,6 +11,14 @@
     if (!response.ok) throw new Error("HTTP " + response.status);
     return response.text();
   }
+  async function fetchJson(url, params) {
+    return JSON.parse(await fetchHtml(url + (url.includes("?") ? "&" : "?") + params.toString()));
+  }
+  function parse(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    return template.content;
+  }
 
   // One refresh at a time per part; a change during a refresh triggers one more.
   function serial(job) {
@@ -24,13 +32,73 @@
     };
   }
 
-  const refreshList = serial(async function () {
-    const template = document.createElement("template");
-    template.innerHTML = await fetchHtml(root.dataset.listUrl);
-    template.content.querySelectorAll("[data-part]").forEach(function (part) {
+  // Live updates come in small parts (inbox/live_parts.py): the page says what it shows
+  // and the server answers what changed, or "stale", and then the part is drawn whole.
+  const whole = { list: false, thread: false };  // set: the next update draws it whole
+  const LIST_MAX = 50;  // services.conversation_list's limit
+  const swapped = {};  // the list's small parts as last swapped in
+
+  function swapPart(id, html) {
+    const target = byId(id);
+    if (!target || swapped[id] === html) return;
+    swapped[id] = html;
+    target.innerHTML = html;
+  }
+
+  async function wholeList() {
+    const parts = parse(await fetchHtml(root.dataset.listUrl));
+    parts.querySelectorAll("[data-part]").forEach(function (part) {
       const target = byId(part.dataset.part);
-      if (target) target.innerHTML = part.innerHTML;
+      if (!target) return;
+      target.innerHTML = part.innerHTML;
+      swapped[part.dataset.part] = null;
+      if (part.dataset.cursor) target.dataset.cursor = part.dataset.cursor;
     });
+  }
+
+  function rowsOf(list) { return Array.from(list.querySelectorAll(":scope > li.ib-row")); }
+  function before(a, b) {  // newest message first, then the higher id (the server's order)
+    const at = Number(a.dataset.at) - Number(b.dataset.at);
+    return at > 0 || (at === 0 && Number(a.dataset.conversation) > Number(b.dataset.conversation));
+  }
+
+  // True when it drew the list's changes; false when only a whole list will do.
+  async function listChanges() {
+    const list = byId("conversation-list");
+    if (!list || !list.dataset.cursor) return false;
+    const rows = rowsOf(list);
+    const params = new URLSearchParams({ since: list.dataset.cursor });
+    params.set("v", rows.map((row) => row.dataset.conversation + ":" + row.dataset.v).join(","));
+    if (rows.length >= LIST_MAX) params.set("low", rows[rows.length - 1].dataset.at);
+    const changes = await fetchJson(root.dataset.listUrl, params);
+    if (changes.stale) return false;
+    changes.remove.forEach(function (pk) {
+      const row = list.querySelector(':scope > [data-conversation="' + pk + '"]');
+      if (row) row.remove();
+    });
+    // A row gone from a full list: one from below would take its place.
+    if (changes.remove.length && rows.length >= LIST_MAX) return false;
+    changes.rows.forEach(function (drawn) {
+      const row = parse(drawn.html).querySelector("li.ib-row");
+      if (!row) return;
+      const old = list.querySelector(':scope > [data-conversation="' + drawn.id + '"]');
+      if (old) old.remove();
+      const next = rowsOf(list).find((other) => before(row, other));
+      list.insertBefore(row, next || null);
+    });
+    rowsOf(list).slice(LIST_MAX).forEach((row) => row.remove());
+    const empty = byId("no-conversations");
+    if (rowsOf(list).length && empty) empty.remove();
+    else if (!rowsOf(list).length && !empty) return false;
+    Object.entries(changes.parts).forEach(([id, html]) => swapPart(id, html));
+    list.dataset.cursor = changes.cursor;
+    return true;
+  }
+
+  const refreshList = serial(async function () {
+    const full = whole.list;
+    whole.list = false;
+    if (full || !(await listChanges())) await wholeList();
     document.dispatchEvent(new CustomEvent("inbox:list"));
   });
 
@@ -38,10 +106,12 @@
     const messages = byId("messages");
     if (!messages) return;
     const composer = byId("composer");
-    if (composer) composer.dataset.open = messages.dataset.open;
+    const band = byId("reply-window");
+    if (composer && band) composer.dataset.open = band.dataset.open;
     const seen = byId("reply-seen");
     if (seen) seen.value = messages.dataset.latestId;
     if (stickToBottom) messages.scrollTop = messages.scrollHeight;
+    watchWindow();
   }
 
   // The colleague picked in "Assign to" survives a live refresh of the thread, which
@@ -50,19 +120,96 @@
   document.addEventListener("change", function (event) {
     if (event.target.id === "assign-user") pickedAssignee = event.target.value;
   });
-
-  const refreshThread = serial(async function () {
-    if (!root.dataset.threadUrl) return;
-    const old = byId("messages");
-    const atBottom = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 120;
-    const html = await fetchHtml(root.dataset.threadUrl);
-    byId("thread-part").innerHTML = html;
+  function keepPickedAssignee() {
     const picker = byId("assign-user");
     if (picker && pickedAssignee !== null) {
       const option = Array.from(picker.options).find((o) => o.value === pickedAssignee);
       if (option) picker.value = pickedAssignee;
     }
+  }
+
+  // When the reply window's band ends (the free 48 hours, the 7 days), the thread is
+  // asked again at that moment: its top changes, and the composer's offers come.
+  let windowTimer = null;
+  function watchWindow() {
+    const band = byId("reply-window");
+    const ends = band ? Number(band.dataset.ends) : 0;
+    if (windowTimer) clearTimeout(windowTimer);
+    windowTimer = null;
+    if (ends) windowTimer = setTimeout(() => refreshThread(), Math.max(0, ends - Date.now()) + 1000);
+  }
+  async function syncOffers() {
+    const band = byId("reply-window");
+    const place = byId("offers-part");
+    if (!band || !place || band.dataset.offers !== "1" || byId("window-offers")) return;
+    place.innerHTML = await fetchHtml(root.dataset.threadUrl + "&part=offers");
+    document.dispatchEvent(new CustomEvent("inbox:offers"));
+  }
+
+  function appendItems(messages, html) {
+    const items = parse(html);
+    const empty = byId("no-messages");
+    if (empty && items.children.length) empty.remove();
+    Array.from(items.children).forEach(function (item) {
+      const last = messages.lastElementChild;
+      const joins = item.dataset.continues && last && last.classList.contains("ib-group") &&
+        last.querySelector("#m-" + item.dataset.continues);
+      if (joins) item.querySelectorAll(":scope > .ib-bubble").forEach((b) => last.appendChild(b));
+      else messages.appendChild(item);
+    });
+  }
+
+  // True when it drew the thread's changes; false when only a whole thread will do.
+  async function threadChanges() {
+    const messages = byId("messages");
+    const top = byId("thread-top");
+    if (!messages || !top || !messages.dataset.base) return false;
+    const states = Array.from(messages.querySelectorAll(".ib-bubble[data-state]"))
+      .filter((b) => !b.dataset.state.startsWith("read."))
+      .slice(-100)
+      .map((b) => b.dataset.message + ":" + b.dataset.state);
+    const params = new URLSearchParams({
+      after: messages.dataset.latestId, first: messages.dataset.firstId,
+      entry: messages.dataset.entryId, base: messages.dataset.base,
+      head: top.dataset.head, states: states.join(","),
+    });
+    const band = byId("reply-window");
+    if (band && band.dataset.ends) params.set("ends", band.dataset.ends);
+    const changes = await fetchJson(root.dataset.threadUrl, params);
+    if (changes.stale) return false;
+    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 120;
+    if (changes.append) appendItems(messages, changes.append);
+    Object.entries(changes.bubbles).forEach(function ([pk, html]) {
+      const old = byId("m-" + pk);
+      const drawn = parse(html).firstElementChild;
+      if (old && drawn) old.replaceWith(drawn);
+    });
+    messages.dataset.latestId = changes.marks.latest;
+    messages.dataset.entryId = changes.marks.entry;
+    messages.dataset.base = changes.marks.base;
+    if (changes.top) {
+      top.innerHTML = changes.top;
+      top.dataset.head = changes.head;
+      keepPickedAssignee();
+    }
     applyThreadState(atBottom);
+    return true;
+  }
+
+  async function wholeThread() {
+    const old = byId("messages");
+    const atBottom = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 120;
+    byId("thread-part").innerHTML = await fetchHtml(root.dataset.threadUrl);
+    keepPickedAssignee();
+    applyThreadState(atBottom);
+  }
+
+  const refreshThread = serial(async function () {
+    if (!root.dataset.threadUrl) return;
+    const full = whole.thread;
+    whole.thread = false;
+    if (full || !(await threadChanges())) await wholeThread();
+    await syncOffers();
     document.dispatchEvent(new CustomEvent("inbox:thread"));
   });
 
@@ -72,6 +219,13 @@
 
   if (window.EventSource && root.dataset.eventsUrl) {
     const events = new EventSource(root.dataset.eventsUrl);
+    let opened = false;
+    events.addEventListener("open", function () {
+      // Back after a break (each stream ends after a while): draw both whole once, which
+      // also brings what no cursor tracks (a contact renamed, another OA's name).
+      if (opened) { whole.list = whole.thread = true; refreshList(); refreshThread(); }
+      opened = true;
+    });
     events.addEventListener("list", refreshList);
     events.addEventListener("thread", refreshThread);
   }

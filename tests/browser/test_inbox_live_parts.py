@@ -1,0 +1,197 @@
+"""Live updates in small parts (issue 19's latency), in headless Chromium: a customer's new
+message is appended to the open thread and its row moved in the list while every other
+node stays the one drawn before; a status change shows in the thread's top and timeline;
+a thread that no longer matches the database is drawn whole again; the reply window
+closing while the page is open brings the composer's template offers."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from tests.zbs.conftest import make_template
+from zalohub.core.roles import CS_AGENT
+from zalohub.core.worker import WorkerProcess
+from zalohub.events.models import Message
+from zalohub.inbox import live, team
+from zalohub.inbox.models import Conversation, OAMembership, Status
+from zalohub.partners.models import ZaloPartnerLink
+from zalohub.sandbox import customers, reviewer
+from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
+from zalohub.zbs.models import Template
+from zalohub.zbs.services import template_submit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+LIVE = 10_000  # ms
+MAI = "5830174629118340317"
+
+# Marks nodes as they are now: a node redrawn since has no mark.
+KEEP = "sel => { const n = document.querySelector(sel); n.__kept = true; return !!n; }"
+KEPT = "sel => { const n = document.querySelector(sel); return !!(n && n.__kept && n.isConnected) }"
+
+
+@pytest.fixture
+def worker(sandbox, live_server, connected_oa, settings) -> Iterator[WorkerProcess]:
+    """The sandbox delivers webhooks to this live server; a worker processes and sends."""
+    settings.INBOX_STREAM_SECONDS = 60.0  # no reconnect (which draws all) during a test
+    customers.configure_webhooks(sandbox, hub=live_server.url, receipt_delay=None)
+    process = WorkerProcess(threads=1, poll_seconds=0.1, worker_id="parts-test", scheduler=False)
+    process.start()
+    yield process
+    process.stop(timeout=10)
+
+
+def _wait(found, what: str, seconds: float = 10.0):  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (value := found()) is not None and value is not False:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def _writes(sandbox, text: str, user_id: str = SON_SUPPORT_USER_ID) -> Conversation:
+    customers.customer_send_message(sandbox, oa_id=OA_SUPPORT_ID, user_id=user_id, text=text)
+    return _wait(
+        lambda: Conversation.objects.filter(zalo_user_id=user_id, last_message__text=text).first(),
+        f"the message {text!r} stored",
+    )
+
+
+@pytest.fixture
+def agent_on(browser, live_server, connected_oa):  # type: ignore[no-untyped-def]
+    """``agent_on(conversation)``: an agent's page open on that conversation."""
+    user = User.objects.create_user("lan", password="pw-lan", is_staff=True)
+    user.groups.set(Group.objects.filter(name=CS_AGENT))
+    OAMembership.objects.create(user=user, oa=connected_oa)
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
+
+    def open_page(conversation: Conversation):  # type: ignore[no-untyped-def]
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/admin/login/?next=/inbox/c/{conversation.pk}/")
+        page.fill("#id_username", "lan")
+        page.fill("#id_password", "pw-lan")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#messages")
+        page.wait_for_function("() => window.zalohubInbox !== undefined")
+        return page
+
+    yield open_page
+    context.close()
+
+
+def test_a_new_message_is_appended_and_its_row_moved_keeping_the_rest(
+    agent_on, sandbox, worker, output_dir
+):
+    mai = _writes(sandbox, "Chị Mai hỏi giá", user_id=MAI)
+    son = _writes(sandbox, "Anh Sơn hỏi bảo hành")
+    page = agent_on(son)
+    first = Message.objects.get(text="Anh Sơn hỏi bảo hành")
+    rows = page.locator("#conversation-list .ib-row")
+    expect(rows).to_have_count(2)
+    for selector in (f"#m-{first.pk}", "#thread-head"):
+        assert page.evaluate(KEEP, selector)
+
+    _writes(sandbox, "Mai có giao hàng tận nơi không?", user_id=MAI)
+    # It should move Mai's row to the top with her new message, live...
+    expect(rows.first).to_contain_text("giao hàng tận nơi", timeout=LIVE)
+    mai_row = f'.ib-row[data-conversation="{mai.pk}"]'
+    assert page.evaluate(KEEP, mai_row)
+    _writes(sandbox, "Bảo hành mấy năm vậy?")
+    # ...and append Son's new message to the open thread, in the group of his last one,
+    expect(page.locator("#messages")).to_contain_text("Bảo hành mấy năm vậy?", timeout=LIVE)
+    expect(rows.first).to_contain_text("Bảo hành mấy năm", timeout=LIVE)
+    expect(page.locator("#messages .ib-in .ib-group-head")).to_have_count(1)
+    # ...without drawing again what did not change: the bubble and the thread's top
+    # drawn at load are the same nodes (a row that changed is a new one).
+    assert page.evaluate(KEPT, f"#m-{first.pk}")
+    assert page.evaluate(KEPT, "#thread-head")
+    assert page.evaluate(KEPT, mai_row)  # the row that did not change this time
+    second = Message.objects.get(text="Bảo hành mấy năm vậy?")
+    assert page.evaluate("() => document.querySelector('#reply-seen').value") == str(second.pk)
+    page.screenshot(path=str(output_dir / "inbox-parts-appended.png"), full_page=True)
+
+
+def test_a_status_change_shows_in_the_top_and_the_timeline(agent_on, sandbox, worker, output_dir):
+    son = _writes(sandbox, "Cảm ơn shop, vậy là xong")
+    page = agent_on(son)
+    first = Message.objects.get(text="Cảm ơn shop, vậy là xong")
+    assert page.evaluate(KEEP, f"#m-{first.pk}")
+    expect(page.locator("#conversation-status")).to_have_text("Open")
+    colleague = User.objects.create_user("hoa", is_staff=True)
+
+    # A colleague resolves it from their own page.
+    team.conversation_set_status(conversation=son, status=Status.RESOLVED, actor=colleague)
+    # It should say so in the top and as a timeline entry, live, and count it in the tabs.
+    expect(page.locator("#conversation-status")).to_have_text("Resolved", timeout=LIVE)
+    expect(page.locator("#messages .ib-event").last).to_contain_text(
+        "hoa set the status to Resolved"
+    )
+    expect(page.locator("#status-resolved .ib-tab-count")).to_have_text("1", timeout=LIVE)
+    # Its row leaves the Open list.
+    expect(page.locator(f'.ib-row[data-conversation="{son.pk}"]')).to_have_count(0)
+    # The messages were not drawn again.
+    assert page.evaluate(KEPT, f"#m-{first.pk}")
+    page.screenshot(path=str(output_dir / "inbox-parts-status.png"), full_page=True)
+
+
+def test_a_thread_that_no_longer_matches_is_drawn_whole(
+    agent_on, sandbox, worker, connected_oa, output_dir
+):
+    son = _writes(sandbox, "Số điện thoại của tôi là 0901234567")
+    page = agent_on(son)
+    first = Message.objects.get(text__startswith="Số điện thoại")
+    assert page.evaluate(KEEP, f"#m-{first.pk}")
+    # A message the page shows is emptied (as a data removal does), which no wake-up says.
+    Message.objects.filter(pk=first.pk).update(text="")
+    live.notify(connected_oa.pk)
+    _writes(sandbox, "Anh gọi lại giúp em")
+    expect(page.locator("#messages")).to_contain_text("Anh gọi lại giúp em", timeout=LIVE)
+    # It should draw the thread whole: the emptied text is gone, the bubble a new node.
+    expect(page.locator("#messages")).not_to_contain_text("0901234567")
+    assert not page.evaluate(KEPT, f"#m-{first.pk}")
+    expect(page.locator(f"#m-{first.pk}")).to_have_count(1)
+    page.screenshot(path=str(output_dir / "inbox-parts-stale.png"), full_page=True)
+
+
+def test_the_offers_come_when_the_free_window_closes_while_the_page_is_open(
+    agent_on, sandbox, worker, connected_oa, output_dir
+):
+    son = _writes(sandbox, "Đơn của tôi sao rồi?")
+    template = template_submit(template=make_template(connected_oa))
+    reviewer.review(sandbox, template_id=template.zalo_template_id, decision="approve")
+    _wait(
+        lambda: Template.objects.filter(pk=template.pk, status=Template.Status.APPROVED).exists(),
+        "the template's approval",
+    )
+    # The customer's last interaction was 48 hours ago less 6 seconds, for Zalo and the hub.
+    last = timezone.now() - timedelta(hours=48) + timedelta(seconds=6)
+    with sandbox.lock:
+        sandbox.users[OA_SUPPORT_ID][SON_SUPPORT_USER_ID]["last_interaction"] = last.timestamp()
+    Conversation.objects.filter(pk=son.pk).update(last_inbound_at=last)
+    ZaloPartnerLink.objects.filter(pk=son.partner_link_id).update(last_interaction_at=last)
+
+    page = agent_on(son)
+    # It should say the reply is free, and offer no template yet...
+    expect(page.locator("#reply-window")).to_have_attribute("data-band", "free")
+    expect(page.locator("#window-offers")).to_have_count(0)
+    # ...and when the 48 hours end, with no message and no reload, offer the templates.
+    expect(page.locator("#reply-window")).to_have_attribute("data-band", "billed", timeout=LIVE)
+    offers = page.locator("#window-offers")
+    expect(offers).to_be_visible(timeout=LIVE)
+    expect(page.locator("#offer-choice option")).to_have_text([template.name])
+    expect(page.locator("#offers-title")).to_have_text(
+        "Free reply window over: send an approved template instead"
+    )
+    # The offer is the one-step offer: its preview follows the agent's edits.
+    page.click("#offers-title")
+    form = page.locator("#offer-1")
+    form.locator("[name=param_order_code]").fill("DH77")
+    expect(form.locator(".ib-offer-preview")).to_contain_text("DH77")
+    page.screenshot(path=str(output_dir / "inbox-parts-offers-live.png"), full_page=True)

@@ -1,0 +1,285 @@
+"""An open page brought up to date in small parts (issue 19's latency target).
+
+A live wake-up used to make every page fetch and draw its whole conversation list and
+its whole thread again; with 20 pages and hundreds of customer messages a second that
+was most of the web process's time. Here a page says what it shows and gets only what
+changed, still as server-rendered fragments:
+
+- the thread: the messages and timeline entries after the newest it shows, the
+  bubbles whose Zalo State moved, and its top (header, status, reply window) only when
+  the top's key differs. When what it shows no longer matches the database (a message
+  or note emptied or gone, a message stored out of order, too much new), the answer is
+  ``stale`` and the page draws the whole thread again;
+- the list: the rows whose ``updated_at`` differs from the page's, among those changed
+  since its cursor (less a margin for transactions that commit late), the rows that
+  left its filter, and the small parts beside it (OAs, status tabs, mentions).
+"""
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, QueryDict
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from zalohub.events.models import Message
+from zalohub.inbox import access, services, team
+from zalohub.inbox.models import Conversation, TimelineEntry
+from zalohub.inbox.present import describe_remaining, group_messages
+from zalohub.inbox.team_present import Entry, with_timeline
+
+# More new messages than this, or more changed rows: the page draws everything again.
+THREAD_BATCH = 100
+LIST_BATCH = 100
+# A row written in a transaction that began before the page's cursor and committed after
+# it carries an older ``updated_at``: looking this far back finds it.
+LIST_MARGIN = timedelta(seconds=10)
+
+
+def _int(query: QueryDict, name: str) -> int:
+    raw = query.get(name, "")
+    return int(raw) if raw.isdigit() else 0
+
+
+def micros(value: datetime | None) -> int:
+    return int(value.timestamp() * 1_000_000) if value else 0
+
+
+# --- the thread ------------------------------------------------------------------------------
+
+
+def head_key(conversation: Conversation, name: str) -> str:
+    """Changes when the thread's top would read differently (the reply window as computed
+    here: Zalo's own answer is asked only when the top is drawn)."""
+    window = services.reply_window(conversation)
+    link = conversation.partner_link
+    parts = (
+        conversation.zalo_user_id,
+        conversation.assigned_to_id,
+        conversation.status,
+        micros(conversation.snoozed_until),
+        tuple(sorted(conversation.labels.values_list("pk", flat=True))),
+        name,
+        window.band,
+        describe_remaining(window.remaining),
+        (link.is_follower, link.is_sensitive, tuple(link.tag_names or [])) if link else None,
+    )
+    return hashlib.blake2s(repr(parts).encode(), digest_size=8).hexdigest()
+
+
+def _thread_messages(conversation: Conversation) -> Any:
+    return Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
+
+
+def thread_base(conversation: Conversation, first: int, latest: int, entry: int) -> str:
+    """What the page's messages (ids first..latest) and timeline entries (up to entry)
+    are, in counts that an emptied or removed one changes."""
+    shown = _thread_messages(conversation).filter(pk__gte=first, pk__lte=latest)
+    counts = shown.aggregate(n=Count("pk"), blank=Count("pk", filter=Q(text="")))
+    entries = TimelineEntry.objects.filter(conversation=conversation, pk__lte=entry).aggregate(
+        n=Count("pk"), blank=Count("pk", filter=Q(kind=TimelineEntry.Kind.NOTE, text=""))
+    )
+    return f"{counts['n']}.{counts['blank']}.{entries['n']}.{entries['blank']}"
+
+
+def thread_marks(conversation: Conversation, items: list[Any]) -> dict[str, Any]:
+    """The data-* of a full thread: what it shows, for the next delta."""
+    groups = [item for item in items if not getattr(item, "is_entry", False)]
+    ids = [b.message.pk for group in groups for b in group.bubbles]
+    entries = [item.entry.pk for item in items if getattr(item, "is_entry", False)]
+    first, latest = (min(ids), max(ids)) if ids else (0, 0)
+    entry = max(entries) if entries else 0
+    return {
+        "first_id": first,
+        "entry_id": entry,
+        "thread_base": thread_base(conversation, first, latest, entry),
+    }
+
+
+def _states(raw: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for pair in raw.split(",")[:THREAD_BATCH]:
+        pk, _, key = pair.partition(":")
+        if pk.isdigit():
+            out[int(pk)] = key
+    return out
+
+
+STALE = {"stale": True}
+# The marks a live page adds to its list's or thread's address.
+MARKS = ("since", "v", "low", "after", "first", "entry", "base", "states", "head", "ends", "part")
+
+
+def page_query(request: HttpRequest) -> str:
+    """The page's own query string (the rows' links keep it), without the live marks."""
+    query = request.GET.copy()
+    for mark in MARKS:
+        query.pop(mark, None)
+    return query.urlencode()
+
+
+def thread_delta(
+    request: HttpRequest, conversation: Conversation, name: str, top: Callable[[], str]
+) -> dict[str, Any]:
+    """What changed in the thread since the page's marks, or STALE: draw it all again.
+    ``top`` draws the thread's top, sent when its key is not the page's."""
+    query = request.GET
+    changed = _thread_changes(request, conversation, name)
+    if changed is None:
+        return STALE
+    key = head_key(conversation, name)
+    # The band the top shows ends then (Zalo's band may differ from the one computed here).
+    ends = _int(query, "ends")
+    if key != query.get("head", "") or (ends and ends <= timezone.now().timestamp() * 1000):
+        changed["top"], changed["head"] = top(), key
+    return changed
+
+
+def _thread_changes(
+    request: HttpRequest, conversation: Conversation, name: str
+) -> dict[str, Any] | None:
+    query = request.GET
+    latest, first, entry = _int(query, "after"), _int(query, "first"), _int(query, "entry")
+    if thread_base(conversation, first, latest, entry) != query.get("base", ""):
+        return None
+    messages = _thread_messages(conversation).select_related("sent_by")
+    new = list(messages.filter(pk__gt=latest).order_by("created_at", "id")[: THREAD_BATCH + 1])
+    entries = list(
+        TimelineEntry.objects.filter(conversation=conversation, pk__gt=entry)
+        .select_related("actor", "assignee")
+        .order_by("created_at", "id")[: THREAD_BATCH + 1]
+    )
+    if len(new) > THREAD_BATCH or len(entries) > THREAD_BATCH:
+        return None
+    anchor = messages.filter(pk=latest).first() if latest else None
+    if anchor is not None and new and new[0].created_at < anchor.created_at:
+        return None  # stored late, older than what the page shows: its place is above
+    out: dict[str, Any] = {"stale": False}
+    if new and conversation.unread_count:
+        services.conversation_mark_read(conversation=conversation)
+    if entries:
+        team.mentions_mark_read(user=request.user, conversation=conversation)
+    if new or entries:
+        items: list[Any] = [
+            *group_messages(new, customer=name, after=anchor),
+            *(Entry(e) for e in entries),
+        ]
+        items.sort(key=lambda item: item.started_at)
+        out["append"] = render_to_string(
+            "inbox/_messages.html", {"groups": items, "appending": True}, request
+        )
+    latest = max([latest, *(m.pk for m in new)])
+    entry = max([entry, *(e.pk for e in entries)])
+    out["marks"] = {
+        "latest": latest,
+        "entry": entry,
+        "base": thread_base(conversation, first, latest, entry),
+    }
+    out["bubbles"] = _changed_bubbles(request, conversation, _states(query.get("states", "")))
+    return out
+
+
+def _changed_bubbles(
+    request: HttpRequest, conversation: Conversation, shown: dict[int, str]
+) -> dict[str, str]:
+    if not shown:
+        return {}
+    rows = list(_thread_messages(conversation).filter(pk__in=list(shown)).select_related("sent_by"))
+    # The same bubbles as the full thread's (retry lines, stored images) for these rows.
+    drawn = [b for group in group_messages(rows, customer="") for b in group.bubbles]
+    return {
+        str(b.message.pk): render_to_string("inbox/_bubble.html", {"b": b}, request)
+        for b in drawn
+        if b.state_key != shown.get(b.message.pk)
+    }
+
+
+def full_thread_items(conversation: Conversation, name: str) -> tuple[list[Message], list[Any]]:
+    messages = services.thread_messages(conversation)
+    return messages, with_timeline(group_messages(messages, customer=name), conversation)
+
+
+# --- the list --------------------------------------------------------------------------------
+
+
+def stamp_rows(rows: list[tuple[Conversation, str]]) -> None:
+    """The data-* of each row: its version and its place in the order."""
+    for conversation, _name in rows:
+        conversation.live_version = micros(conversation.updated_at)  # type: ignore[attr-defined]
+        conversation.live_at = micros(conversation.last_message_at)  # type: ignore[attr-defined]
+
+
+def _versions(raw: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for pair in raw.split(",")[:LIST_BATCH]:
+        pk, _, version = pair.partition(":")
+        if pk.isdigit() and version.isdigit():
+            out[int(pk)] = int(version)
+    return out
+
+
+def _matches(conversation: Conversation, filters: dict[str, Any], user: Any) -> bool:
+    if conversation.status != filters["status"]:
+        return False
+    if filters["scope"] == services.Scope.MINE:
+        return conversation.assigned_to_id == user.pk
+    if filters["scope"] == services.Scope.UNASSIGNED:
+        return conversation.assigned_to_id is None
+    return True
+
+
+def list_delta(
+    request: HttpRequest, filters: dict[str, Any], context: dict[str, Any]
+) -> dict[str, Any]:
+    """The list's rows that changed since the page's cursor, or STALE: draw it all again.
+    ``context``: what the rows are drawn with (the list's, without its rows)."""
+    query = request.GET
+    if filters["q"].strip() or not query.get("since", "").isdigit():
+        return STALE  # a search's matches are the database's to say
+    now = timezone.now()
+    since = datetime.fromtimestamp(int(query["since"]) / 1_000_000, tz=UTC)
+    shown = _versions(query.get("v", ""))
+    lowest = _int(query, "low")  # the last row's place when the page's list is full
+    qs = Conversation.objects.filter(updated_at__gt=since - LIST_MARGIN)
+    if filters["oa_id"] is not None:
+        qs = qs.filter(oa_id=filters["oa_id"])
+    if not access.is_inbox_admin(request.user):
+        qs = qs.filter(oa__in=access.visible_oas(request.user))
+    changed = list(
+        qs.select_related("oa", "last_message", "assigned_to", "partner_link__partner")
+        .defer("oa__access_token", "oa__refresh_token", "oa__description")
+        .order_by("-updated_at")[: LIST_BATCH + 1]
+    )
+    if len(changed) > LIST_BATCH:
+        return STALE
+    rows, remove = [], []
+    for conversation in changed:
+        if shown.get(conversation.pk) == micros(conversation.updated_at):
+            continue
+        if not _matches(conversation, filters, request.user):
+            if conversation.pk in shown:
+                remove.append(conversation.pk)
+            continue
+        if lowest and micros(conversation.last_message_at) < lowest:
+            continue  # below the page's last row: the list would not show it
+        rows.append((conversation, services.display_name(conversation)))
+    stamp_rows(rows)
+    drawn = [
+        {
+            "id": c.pk,
+            "at": c.live_at,  # type: ignore[attr-defined]
+            "html": render_to_string(
+                "inbox/_rows.html", {**context, "rows": [(c, name)]}, request
+            ).strip(),
+        }
+        for c, name in rows
+    ]
+    parts = {
+        "oa-nav": render_to_string("inbox/_oas.html", context, request),
+        "status-tabs": render_to_string("inbox/_status_tabs.html", context, request),
+        "mentions": render_to_string("inbox/_mentions.html", context, request),
+    }
+    return {"stale": False, "rows": drawn, "remove": remove, "parts": parts, "cursor": micros(now)}
