@@ -72,7 +72,7 @@ def agents(count: int) -> list[str]:
     return cookies
 
 
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 240) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError):
