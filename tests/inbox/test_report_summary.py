@@ -4,6 +4,7 @@ summary row changed behind the hub's back is found by ``zalohub report_facts --c
 counted, and repaired; the hub's own changes (new holder, removed user, deleted
 conversation) keep it in step without a rebuild."""
 
+import io
 import random
 from datetime import timedelta
 
@@ -159,13 +160,17 @@ def test_it_shows_exactly_what_the_facts_give(facts):
 
 
 def test_a_tampered_summary_is_found_and_repaired(facts):
+    # The facts derived from the messages first (the fixture wrote them by hand), so that
+    # only the summary differs below.
+    call_command("report_facts", stdout=io.StringIO())
+    assert report_facts.rebuild(fix=False).total == 0
     filters = _periods(facts)[0]
-    rows = list(ReportDay.objects.exclude(first_responses=[]).order_by("pk")[:3])
+    rows = list(ReportDay.objects.exclude(resolutions=b"").order_by("pk")[:3])
     # A count raised, a duration moved by a microsecond, a row gone, a row added.
     ReportDay.objects.filter(pk=rows[0].pk).update(new=rows[0].new + 1)
-    moved = [*rows[1].first_responses]
+    moved = list(report_summary.unpack(rows[1].resolutions))
     moved[0] += 1e-6
-    ReportDay.objects.filter(pk=rows[1].pk).update(first_responses=moved)
+    ReportDay.objects.filter(pk=rows[1].pk).update(resolutions=report_summary.pack(moved))
     ReportDay.objects.filter(pk=rows[2].pk).delete()
     ReportDay.objects.create(
         day=timezone.localdate() - timedelta(days=DAYS + 1),
@@ -175,12 +180,15 @@ def test_a_tampered_summary_is_found_and_repaired(facts):
     )
     # It should no longer give the facts' numbers...
     assert _shown(reports.build(filters)) != _shown(reports.build_from_facts(filters))
-    # ...and the check should count the four rows and refuse...
-    assert report_facts.rebuild(fix=False).summary_rows == 4
+    # ...and the check should count the four rows, nothing else, and refuse...
+    drift = report_facts.rebuild(fix=False)
+    assert drift.summary_rows == 4 and drift.total == 4
+    said = io.StringIO()
     with pytest.raises(CommandError):
-        call_command("report_facts", "--check")
+        call_command("report_facts", "--check", stdout=said)
+    assert "per-day summary rows: 4." in said.getvalue()
     # ...and the rebuild repair them.
-    call_command("report_facts")
+    call_command("report_facts", stdout=io.StringIO())
     assert report_facts.rebuild(fix=False).total == 0
     assert _shown(reports.build(filters)) == _shown(reports.build_from_facts(filters))
 

@@ -13,6 +13,8 @@ advisory lock, in sorted order) before deriving it: the second derives after the
 commits, seeing its facts. SQLite runs one writer at a time.
 """
 
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +33,22 @@ from zalohub.inbox.reports import Seconds
 Slice = tuple[date, int]  # (day, OA)
 CellKey = tuple[date, int | None]  # (day, agent) within one OA
 CHUNK_DAYS = 31  # rebuild derives an OA's days this many at a time
+
+
+def pack(values: list[float]) -> bytes:
+    """Sorted seconds as the summary keeps them: little-endian doubles, bit for bit."""
+    packed = array("d", sorted(values))
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack(data: bytes | memoryview | None) -> array:
+    values = array("d")
+    values.frombytes(bytes(data or b""))
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values
 
 
 def zone() -> tzinfo:
@@ -142,8 +160,8 @@ def stored(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict
         cell.resolved += row.resolved
         cell.replies += row.replies
         cell.outside_window += row.outside_window
-        cell.first_responses += row.first_responses
-        cell.resolutions += row.resolutions
+        cell.first_responses += unpack(row.first_responses)
+        cell.resolutions += unpack(row.resolutions)
     return dict(cells)
 
 
@@ -179,8 +197,8 @@ def refresh(slices: Iterable[Slice], apps: Any = global_apps) -> None:
                         resolved=resolved,
                         replies=replies,
                         outside_window=outside,
-                        first_responses=first,
-                        resolutions=resolutions,
+                        first_responses=pack(first),
+                        resolutions=pack(resolutions),
                     )
                 )
         report_day.objects.bulk_create(rows)
