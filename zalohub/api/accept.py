@@ -5,11 +5,14 @@ A send answers 202 once its message, its outbound event, its send task and, with
 ``Idempotency-Key``, its kept answer are committed, as before; what changed is that the
 requests of one process that reach this point together are stored by one of them (the
 *leader*: the first that found nobody storing; the others wait, as the webhooks' group
-commit does, ``zalohub.events.ingestion.store``). In that one transaction the leader:
+commit does: both are ``zalohub.core.groupcommit``). In that one transaction the leader
+(the batch's reads and the rate limit's UPDATE written as SQL: the ORM's statements
+cost more Python to build than the database took to run them):
 
-0. reads every send's key again (the request found it in this process's memory,
-   ``keys.key_find_cached``): a key revoked meanwhile, in any process, is neither
-   counted nor answered here (its request answers 401: authentication comes first);
+0. reads every send's key again with its scope, in one statement (the request found
+   the key in this process's memory, ``keys.key_find_cached``): a key revoked
+   meanwhile, in any process, is neither counted nor answered here (its request
+   answers 401: authentication comes first);
 1. counts the other requests against their keys' rate limits (``ratelimit.take_many``:
    one conditional UPDATE a key, where a request alone made one UPDATE and one commit);
    the requests past the limit are answered 429; the rest must have the OA in their
@@ -39,6 +42,7 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
+from zalohub.accounts.models import OfficialAccount
 from zalohub.api import ratelimit
 from zalohub.api.models import ApiKey, Capability, IdempotentRequest
 from zalohub.core.groupcommit import Failed, GroupCommit
@@ -110,41 +114,55 @@ def accept(send: Send) -> Outcome:
     return committer.send(send)
 
 
-def _scopes(sends: list[Send]) -> dict[tuple[int, int], tuple[list[str], int, int, str]]:
-    """(key pk, OA pk) -> (capabilities, rate limit, app pk, OA's Zalo id) of the active
-    keys and their OAs among the batch's."""
-    through = ApiKey.oas.through
-    rows = through.objects.filter(
-        apikey_id__in={s.key.pk for s in sends},
-        officialaccount_id__in={s.oa_id for s in sends},
-        apikey__revoked_at__isnull=True,
-    ).values_list(
-        "apikey_id",
-        "officialaccount_id",
-        "apikey__capabilities",
-        "apikey__rate_limit_per_minute",
-        "officialaccount__app_id",
-        "officialaccount__oa_id",
+def _in(values: set[Any]) -> tuple[str, list[Any]]:
+    ordered = sorted(values)
+    return ", ".join(["%s"] * len(ordered)), ordered
+
+
+def _scopes(
+    sends: list[Send],
+) -> tuple[set[int], dict[tuple[int, int], tuple[list[str], int, int, str]]]:
+    """The batch's keys that are not revoked, and (key pk, OA pk) -> (capabilities, rate
+    limit, app pk, OA's Zalo id) of their OAs among the batch's: one statement, written
+    as SQL (building the ORM's join cost more than running it)."""
+    qn = connection.ops.quote_name
+    key_meta, oa_meta = ApiKey._meta, OfficialAccount._meta
+    through = ApiKey.oas.through._meta
+    keys, key_params = _in({s.key.pk for s in sends})
+    oas, oa_params = _in({s.oa_id for s in sends})
+    sql = (
+        f"SELECT k.{qn('id')}, k.{qn('capabilities')}, k.{qn('rate_limit_per_minute')}, "  # noqa: S608  (names from the models)
+        f"o.{qn('id')}, o.{qn('app_id')}, o.{qn('oa_id')} "
+        f"FROM {qn(key_meta.db_table)} k "
+        f"LEFT JOIN {qn(through.db_table)} t ON t.{qn('apikey_id')} = k.{qn('id')} "
+        f"AND t.{qn('officialaccount_id')} IN ({oas}) "
+        f"LEFT JOIN {qn(oa_meta.db_table)} o ON o.{qn('id')} = t.{qn('officialaccount_id')} "
+        f"WHERE k.{qn('id')} IN ({keys}) AND k.{qn('revoked_at')} IS NULL"
     )
-    return {(k, o): (caps, rate, int(app), str(oa)) for k, o, caps, rate, app, oa in rows}
-
-
-def _active(sends: list[Send], scopes: dict[tuple[int, int], Any]) -> set[int]:
-    """The pks of the batch's keys that are not revoked: those with a scope row, and (a
-    key asked about an OA outside its scope: read only then) the others found active."""
-    active = {key_pk for key_pk, _oa in scopes}
-    others = {s.key.pk for s in sends} - active
-    if others:
-        found = ApiKey.objects.filter(pk__in=others, revoked_at__isnull=True)
-        active.update(found.values_list("pk", flat=True))
-    return active
+    active: set[int] = set()
+    scopes: dict[tuple[int, int], tuple[list[str], int, int, str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*oa_params, *key_params])
+        for key_pk, caps, rate, oa_pk, app, oa_id in cursor.fetchall():
+            active.add(key_pk)
+            if oa_pk is not None:
+                capabilities = json.loads(caps) if isinstance(caps, str) else caps
+                scopes[(key_pk, oa_pk)] = (capabilities, rate, int(app), str(oa_id))
+    return active, scopes
 
 
 def _links(sends: list[Send]) -> dict[tuple[int, str], tuple[int, bool]]:
-    rows = ZaloPartnerLink.objects.filter(
-        oa_id__in={s.oa_id for s in sends}, zalo_user_id__in={s.user_id for s in sends}
-    ).values_list("oa_id", "zalo_user_id", "pk", "is_shadow")
-    return {(oa, user): (pk, shadow) for oa, user, pk, shadow in rows}
+    qn = connection.ops.quote_name
+    oas, oa_params = _in({s.oa_id for s in sends})
+    users, user_params = _in({s.user_id for s in sends})
+    sql = (
+        f"SELECT {qn('oa_id')}, {qn('zalo_user_id')}, {qn('id')}, {qn('is_shadow')} "  # noqa: S608
+        f"FROM {qn(ZaloPartnerLink._meta.db_table)} "
+        f"WHERE {qn('oa_id')} IN ({oas}) AND {qn('zalo_user_id')} IN ({users})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*oa_params, *user_params])
+        return {(oa, user): (pk, bool(shadow)) for oa, user, pk, shadow in cursor.fetchall()}
 
 
 def _claim_keys(sends: list[Send]) -> dict[tuple[int, str], int]:
@@ -176,8 +194,8 @@ def _claim_keys(sends: list[Send]) -> dict[tuple[int, str], int]:
 def _accept(sends: list[Send]) -> list[Outcome]:
     """Steps 0-5 of the module doc, in the caller's transaction."""
     outcomes: list[Outcome] = [ALONE] * len(sends)
-    scopes = _scopes(sends)
-    counted = _count(sends, outcomes, _active(sends, scopes))
+    active, scopes = _scopes(sends)
+    counted = _count(sends, outcomes, active)
     links = _links(sends)
     ready: list[int] = []
     for n in counted:

@@ -7,6 +7,7 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -52,9 +53,7 @@ def take_many(key: ApiKey, n: int, *, now: datetime | None = None) -> tuple[int,
     for created in (False, True):
         for step in range(SHARDS):
             shard = (first + step) % SHARDS
-            if split[shard] >= n and ApiRateWindow.objects.filter(
-                key_id=key.pk, window_start=start, shard=shard, count__lte=split[shard] - n
-            ).update(count=F("count") + n):
+            if split[shard] >= n and _take_share(key.pk, start, shard, n, split[shard] - n):
                 return n, wait
         if created:
             break
@@ -73,6 +72,21 @@ def take_many(key: ApiKey, n: int, *, now: datetime | None = None) -> tuple[int,
         while allowed < n and window.update(count=F("count") + 1):
             allowed += 1
     return allowed, wait
+
+
+def _take_share(key_pk: int, start: datetime, shard: int, n: int, most: int) -> bool:
+    """Add ``n`` to the share's row if its count is at most ``most``: whether it did.
+    Written as SQL: the ORM's UPDATE cost more to build than to run, once a batch."""
+    qn = connection.ops.quote_name
+    sql = (
+        f"UPDATE {qn(ApiRateWindow._meta.db_table)} SET {qn('count')} = {qn('count')} + %s "  # noqa: S608
+        f"WHERE {qn('key_id')} = %s AND {qn('window_start')} = %s AND {qn('shard')} = %s "
+        f"AND {qn('count')} <= %s"
+    )
+    when = connection.ops.adapt_datetimefield_value(start)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [n, key_pk, when, shard, most])
+        return cursor.rowcount > 0
 
 
 @periodic.register("api.retention", every_seconds=3600)
