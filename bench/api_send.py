@@ -4,8 +4,9 @@ work, in the same run and the same server processes (issue 17).
     .venv/bin/python bench/api_send.py                  # WSGI, 4 uvicorn workers
     .venv/bin/python bench/api_send.py --interface asgi --redis
 
-It drops and recreates the database `zalohub_bench_api` (or --db's) on 127.0.0.1:5432,
-migrates it, seeds a connected OA and an API key, and starts uvicorn (settings
+It drops and recreates the database `zalohub_bench_api` (or --db's) on 127.0.0.1:5432
+(`--db sqlite`: the SQLite file of ZALOHUB_DATA_DIR, removed first), migrates it,
+seeds a connected OA and an API key, and starts uvicorn (settings
 bench.api_settings: the hub's URLs plus the baseline at /bench/floor/accept). No worker
 runs: a send is measured up to its 202, which comes after the commit of its message, its
 outbound event and its task (one task row per batch of sends, zalohub.api.accept).
@@ -38,9 +39,13 @@ def _recreate(env: dict[str, str], db_name: str) -> None:
 
     import psycopg
 
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {db_name}")
+    if db_name == "sqlite":
+        for name in ("zalohub.sqlite3", "zalohub.sqlite3-wal", "zalohub.sqlite3-shm"):
+            (Path(env["ZALOHUB_DATA_DIR"]) / name).unlink(missing_ok=True)
+    else:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {db_name}")
     subprocess.run(
         [str(BIN / "zalohub"), "migrate", "--verbosity", "0"], env=env, cwd=ROOT, check=True
     )
@@ -124,12 +129,18 @@ def main() -> int:
     parser.add_argument("--no-idempotency", action="store_true")
     parser.add_argument("--redis", action="store_true", help="rate limit counted in Redis db 4")
     parser.add_argument("--lease", type=int, default=30)
-    parser.add_argument("--db", default=DB_NAME, help="database dropped and recreated")
+    parser.add_argument(
+        "--db", default=DB_NAME, help="PostgreSQL database dropped and recreated, or sqlite"
+    )
     args = parser.parse_args()
     env = bench_env(args)
     if not args.db.isidentifier():
         parser.error("--db: letters, digits and underscores")
-    env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{args.db}"
+    if args.db == "sqlite":
+        env.pop("DATABASE_URL", None)
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{args.db}"
     env["ZALOHUB_DATA_DIR"] = os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-api")
     if args.redis:
         env["ZALOHUB_REDIS_URL"] = "redis://127.0.0.1:6379/4"
@@ -175,7 +186,8 @@ def main() -> int:
         f"API send, {args.interface}, {args.workers} uvicorn workers, {args.conns} conns, "
         f"{args.users} recipients in turn, "
         f"Idempotency-Key {'per request' if idem else 'none'}, rate limit in "
-        f"{'Redis' if args.redis else 'the database'}"
+        f"{'Redis' if args.redis else 'the database'}, "
+        f"{'SQLite' if args.db == 'sqlite' else 'PostgreSQL'}"
     )
     print("| what | API send | baseline: ninja 202, no work | ratio | target |")
     print("|---|---:|---:|---:|---|")
