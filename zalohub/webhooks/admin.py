@@ -5,7 +5,6 @@ request headers, answer, duration) and Replay of one delivery."""
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from zalohub.core.admin_links import ReadonlyLinksMixin
 from zalohub.core.records import RecordAdminMixin
+from zalohub.events.outbound.replay_admin import ReplayMixin
 from zalohub.webhooks import services
 from zalohub.webhooks.forms import ReplayForm, SubscriptionForm
 from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
@@ -161,7 +161,10 @@ class AttemptInline(ReadonlyLinksMixin, admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadonlyLinksMixin, RecordAdminMixin, admin.ModelAdmin):
+class DeliveryAdmin(ReplayMixin, ReadonlyLinksMixin, RecordAdminMixin, admin.ModelAdmin):
+    """The delivery log; Replay (the action, a delivery's button) is the pipeline's,
+    through the lane that holds deliveries (``ReplayMixin``)."""
+
     list_display = (
         "created_at",
         "event_type",
@@ -195,34 +198,9 @@ class DeliveryAdmin(ReadonlyLinksMixin, RecordAdminMixin, admin.ModelAdmin):
     )
     fields = readonly_fields
     change_form_template = "admin/webhooks/delivery/change_form.html"
-    actions = ["replay_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(
-        description=gettext_lazy("Replay the selected deliveries"), permissions=["change"]
-    )
-    def replay_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        for delivery in queryset:
-            services.delivery_replay(delivery_id=delivery.pk)
-        messages.success(request, _queued(len(queryset)))
-
-    def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/replay/", wrap(self.replay_view), name="webhooks_delivery_replay"),
-            *super().get_urls(),
-        ]
-
-    def replay_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        delivery = get_object_or_404(Delivery, pk=pk)
-        if not self.has_change_permission(request, delivery):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
-        copy = services.delivery_replay(delivery_id=delivery.pk)
-        messages.success(request, _("Replay queued (%(id)s).") % {"id": copy.webhook_id})
-        return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[copy.pk]))
+    def replayed(self, count: int) -> str:
+        return _queued(count)

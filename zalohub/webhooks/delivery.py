@@ -30,7 +30,6 @@ from zalohub.webhooks.urlcheck import check_url
 ANSWER_KEPT = 2000  # characters of the receiver's answer kept in the log
 GONE = gettext_noop("The receiver answered 410 Gone: it wants no more deliveries.")
 FAILING = gettext_noop("%(count)s deliveries failed in a row since %(since)s (last: %(last)s).")
-Pending, Delivering = Delivery.State.PENDING, Delivery.State.DELIVERING
 
 
 @dataclass

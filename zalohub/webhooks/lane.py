@@ -1,7 +1,8 @@
 """Webhook deliveries as a lane of the outbound pipeline (``events.outbound.lanes``):
 ``Delivery`` rows, claimed per subscription within its rate by the pipeline's loop,
 sent by the signed HTTP POST to the subscriber (``delivery.Courier``), settled
-set-wise (``settle.py``), recovered by the pipeline's sweep. Registered from
+set-wise (``settle.py``), recovered by the pipeline's sweep; queued (an event, a test
+event, a Replay) only through the pipeline's ``lanes.enqueue``. Registered from
 ``WebhooksConfig.ready()``."""
 
 from datetime import datetime
@@ -42,6 +43,20 @@ def _worked() -> Worked:
     return Deliverer()
 
 
+def _again(original: Delivery) -> Delivery:
+    """A replay: the same event, body and webhook-id (a receiver that deduplicates by
+    webhook-id applies it once), as a new delivery."""
+    return Delivery(
+        subscription_id=original.subscription_id,
+        webhook_id=original.webhook_id,
+        event_type=original.event_type,
+        oa_id=original.oa_id,
+        body=original.body,
+        is_test=original.is_test,
+        replay_of=original,
+    )
+
+
 def _targets() -> Any:
     return Subscription.objects.filter(active=True)
 
@@ -60,4 +75,5 @@ DELIVERIES = Lane(
     target_field="subscription",
     targets=_targets,
     budget=_budget,
+    again=_again,
 )

@@ -1,7 +1,8 @@
 """What the hub owes subscribers: one Delivery row per event and subscription that wants
 it, written in the transaction that made the event (so exactly the events that commit
-are delivered, and none is lost to a crash after the commit), and sent after the commit
-by the outbound pipeline's loop, which the commit wakes in this process.
+are delivered, and none is lost to a crash after the commit), queued through the
+outbound pipeline's way in (``lanes.enqueue``) and sent after the commit by its loop,
+which the commit wakes in this process.
 
 Who subscribes is read at each call (one small query: a batch stays a fixed number of
 statements however many events it holds, and a subscription made or deleted in another
@@ -18,7 +19,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from zalohub.events.outbound.runner import wake
+from zalohub.events.outbound import lanes
+from zalohub.webhooks.lane import DELIVERIES
 from zalohub.webhooks.models import Delivery, Subscription
 from zalohub.webhooks.signing import new_webhook_id
 
@@ -106,11 +108,10 @@ def emit(items: Sequence[Outgoing]) -> int:
         if not rows:
             return 0
         with transaction.atomic():  # a savepoint: the caller's transaction survives
-            Delivery.objects.bulk_create(rows, batch_size=500)
+            lanes.enqueue(DELIVERIES, rows)  # the pipeline's loop goes once it commits
     except Exception:
         logger.exception("Webhook deliveries of %d events not queued", len(items))
         return 0
-    transaction.on_commit(wake)  # the pipeline's loop goes at once
     return len(rows)
 
 
@@ -122,7 +123,7 @@ def queue_one(
     is_test: bool = False,
     oa_id: int | None = None,
 ) -> Delivery:
-    delivery = Delivery.objects.create(
+    delivery = Delivery(
         subscription=subscription,
         webhook_id=new_webhook_id(),
         event_type=event_type,
@@ -130,5 +131,5 @@ def queue_one(
         body=body_of(event_type, data),
         is_test=is_test,
     )
-    transaction.on_commit(wake)
-    return delivery
+    (queued,) = lanes.enqueue(DELIVERIES, [delivery])
+    return queued

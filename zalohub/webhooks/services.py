@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
-from zalohub.events.outbound.runner import wake
+from zalohub.events.outbound import lanes
 from zalohub.webhooks import conf, outgoing
 from zalohub.webhooks.catalogue import EVENT_TYPES, TEST_EVENT
+from zalohub.webhooks.lane import DELIVERIES
 from zalohub.webhooks.models import Delivery, Subscription
 from zalohub.webhooks.signing import new_secret
 from zalohub.webhooks.urlcheck import check_url
@@ -154,18 +155,11 @@ def subscription_send_test(*, subscription_id: int) -> Delivery:
 
 def delivery_replay(*, delivery_id: int) -> Delivery:
     """Send the delivery's event again, the same body and webhook-id (a receiver that
-    deduplicates by webhook-id applies it once), as a new delivery row."""
+    deduplicates by webhook-id applies it once), as a new delivery row queued through
+    the pipeline's way in (``lanes.replay``)."""
     original = Delivery.objects.get(pk=delivery_id)
-    transaction.on_commit(wake)
-    return Delivery.objects.create(
-        subscription_id=original.subscription_id,
-        webhook_id=original.webhook_id,
-        event_type=original.event_type,
-        oa_id=original.oa_id,
-        body=original.body,
-        is_test=original.is_test,
-        replay_of=original,
-    )
+    (copy,) = lanes.replay(DELIVERIES, [original])
+    return copy
 
 
 def deliveries_replay(
@@ -181,18 +175,4 @@ def deliveries_replay(
     ).order_by("created_at", "id")
     if failed_only:
         originals = originals.filter(state=Delivery.State.FAILED)
-    copies = [
-        Delivery(
-            subscription_id=d.subscription_id,
-            webhook_id=d.webhook_id,
-            event_type=d.event_type,
-            oa_id=d.oa_id,
-            body=d.body,
-            is_test=d.is_test,
-            replay_of=d,
-        )
-        for d in originals.iterator(chunk_size=1000)
-    ]
-    Delivery.objects.bulk_create(copies, batch_size=1000)
-    transaction.on_commit(wake)
-    return len(copies)
+    return len(lanes.replay(DELIVERIES, originals.iterator(chunk_size=1000)))

@@ -11,19 +11,23 @@ names for its claim: ``claimed_by``, ``lease_until``, ``attempts``, ``next_attem
 
 Kinds register their lane from their AppConfig.ready() (``register_lane``); the sweep
 recovers every registered lane and the pipeline's loop (``runner.py``) works every lane
-that is worked in batches.
+that is worked in batches. Work enters a lane one way, ``enqueue`` (new rows, queued in
+the caller's transaction, the lane's workers told after the commit); ``replay`` is a
+row's work again as a new row, through the same way in, for the lane found by the row's
+table (``lane_of``: the admin's Replay).
 """
 
 import random
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django_tasks_db.utils import exclusive_transaction
 
 from zalohub.core.metrics import OUTBOUND_SETTLED
@@ -71,6 +75,11 @@ class Lane:
     target_field: str = ""
     targets: Callable[[], QuerySet[Any]] | None = None
     budget: Callable[[int, int, datetime], Budget | None] | None = None
+    # A new row, not saved, that does a row's work again (Replay); None: no replay.
+    again: Callable[[Any], Any] | None = None
+    # Told the keys of the rows ``enqueue`` queued, once they are committed; None: the
+    # pipeline's loop in this process wakes (a lane worked in batches).
+    notify: Callable[[list[int]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,36 @@ def lane_named(name: str) -> Lane:
 def lane_of(model: type[models.Model]) -> Lane | None:
     """The lane whose rows are ``model``'s (the admin asks this of a row's table)."""
     return next((lane for lane in _lanes.values() if lane.model is model), None)
+
+
+def enqueue(lane: Lane, rows: Sequence[models.Model]) -> list[Any]:
+    """The way in of a lane's work: ``rows`` (new rows of its table) inserted queued, due
+    now unless they say when, in the caller's transaction (one INSERT per 500 rows);
+    after the commit the lane's workers are told."""
+    if not rows:
+        return []
+    now = timezone.now()
+    for row in rows:
+        setattr(row, lane.state_field, lane.queued)
+        if getattr(row, "next_attempt_at", None) is None:
+            row.next_attempt_at = now  # type: ignore[attr-defined]  # every lane's column
+    made = lane.model._default_manager.bulk_create(rows, batch_size=500)
+    if lane.notify is not None:
+        notify, ids = lane.notify, [row.pk for row in made]
+        transaction.on_commit(lambda: notify(ids))
+    else:
+        from zalohub.events.outbound.runner import wake  # the loop's module imports this one
+
+        transaction.on_commit(wake)
+    return made
+
+
+def replay(lane: Lane, rows: Iterable[models.Model]) -> list[Any]:
+    """Each row's work again, as a new row of the lane (``lane.again``), queued by
+    ``enqueue``; the new rows."""
+    if lane.again is None:
+        raise ValueError(f"The rows of the {lane.name} lane are not replayed.")
+    return enqueue(lane, [lane.again(row) for row in rows])
 
 
 def new_token(worker_id: str) -> str:
