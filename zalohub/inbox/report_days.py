@@ -83,7 +83,7 @@ def build(filters: Filters) -> Report:
         }
         for measure in (0, 1)
     ]
-    replies: ReplyCounts = [
+    reply_counts: ReplyCounts = [
         (day, oa, agent, n, out) for (day, oa, agent), (n, out) in cells.items() if n
     ]
-    return assemble(filters, stats[0], stats[1], replies)
+    return assemble(filters, stats[0], stats[1], reply_counts)
