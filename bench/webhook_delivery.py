@@ -1,30 +1,48 @@
 """Outbound webhook delivery (issue 17): deliveries/s with 2 `zalohub worker`s to a
 loopback receiver, against the same receiver driven by bare httpx loops in the same run;
-and event-to-delivery latency at 300 events/s offered.
+event-to-delivery latency at 300 events/s offered; and ingest's figures alone and while
+deliveries run.
 
     .venv/bin/python bench/webhook_delivery.py            # 20,000 deliveries, 20 s at 300/s
     .venv/bin/python bench/webhook_delivery.py --quick    # 5,000 and 10 s
 
 It drops and recreates the database `zalohub_bench_webhooks` (`--db NAME` for another) on
-127.0.0.1:5432, migrates it, and starts the receiver: uvicorn with the raw ASGI 200
-(`bench/bare_asgi.py`, 2 processes), the same for both sides.
+127.0.0.1:5432, migrates it, and starts the receiver, the same for both sides:
+`bench/webhook_receiver.py` under uvicorn (uvloop, httptools, 2 processes, no Django),
+which verifies every signed request (all of the hub's deliveries) with the
+`standardwebhooks` verifier and answers 400 to a bad signature (so "n of n delivered" is
+also "n of n verified"), and answers the bare loop's unsigned POSTs without verifying.
 
 - Capacity: N deliveries of one subscription (rate limit out of the way) are queued in
-  one transaction; then 2 workers start, and the figure is N over the span from the
-  first attempt's start to the last delivery (both read from the delivery rows).
-  Baseline: 2 processes, each a bare loop of httpx.AsyncClient POSTs of the same body,
-  100 in flight (the hub's batch), no database and no signing, N in all.
+  one transaction while the 2 workers run; the figure is N over the span from the first
+  attempt's start to the last delivery (both read from the delivery rows).
+  Baseline: 2 processes, each one httpx.AsyncClient with a keep-alive pool of --inflight
+  connections (the hub's WEBHOOKS_BATCH_SIZE, 100, by default) kept full: each of
+  --inflight tasks POSTs the same body again as soon as its answer comes (no wave
+  waiting for its slowest request); no database and no signing; N in all.
+- CPU per delivery on each side, read from /proc for the same span: the bare loops and
+  the receiver; the workers, their PostgreSQL backends and the receiver. Unlike the
+  rates, these barely move with the box's load; 2 cores over their sum is the rate an
+  idle 2-core box could reach with nothing else running.
 - Latency: a producer queues one event per transaction at 300/s (the hub's own
   outgoing.emit, as a handler does) while the 2 workers run; event-to-delivery is each
   row's delivered_at - created_at (created in the producer's transaction; delivered_at
   is stamped when its batch settles, so it includes the settle). The workers poll every
-  ZALOHUB_WORKER_POLL_SECONDS (0.5 s): a commit in another process does not wake them.
+  ZALOHUB_WEBHOOKS_POLL_SECONDS (0.2 s): a commit in another process does not wake them.
+- Ingest while deliveries run: `zalohub serve --workers 2` takes signed Zalo webhooks at
+  --ingest-rate (300/s) for --ingest-seconds in an open loop (bench/loadgen.fixed_rate,
+  as bench/serve_streams.py), the same 2 workers running; alone (the subscription
+  paused: no delivery made), then while another process queues --rate events/s for the
+  subscription (and ingest's own message.received events are delivered too), --rounds
+  times alternately. Figures: the acked rate and p50/p99 of the acks, and the ratio of
+  each with deliveries to alone.
 """
 
 import argparse
 import asyncio
 import multiprocessing
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -49,6 +67,7 @@ BODY_DATA = {
     "zalo_msg_id": "a8c1f0e2b3",
     "created_at": "2026-12-06",
 }
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _env(db_name: str) -> dict[str, str]:
@@ -76,6 +95,54 @@ def _recreate(env: dict[str, str], db_name: str) -> None:
     subprocess.run(
         [str(BIN / "zalohub"), "migrate", "--verbosity", "0"], env=env, cwd=ROOT, check=True
     )
+
+
+# --- CPU seconds from /proc -------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes)."""
+    found = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                for child in f.read().split():
+                    found += _tree(int(child))
+    except OSError:
+        pass
+    return found
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except OSError:
+            pass
+    return total / TICK
+
+
+def _backends() -> list[int]:
+    """The PostgreSQL backends of the bench database, this process's own left out."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- capacity ---------------------------------------------------------------------------
 
 
 def _queue(n: int) -> None:
@@ -111,32 +178,48 @@ def _wait_all(n: int, timeout: float) -> bool:
     return False
 
 
-def _bare(url: str, n: int, body: bytes) -> None:
+def _bare(url: str, n: int, body: bytes, inflight: int) -> None:
+    """One bare loop: ``inflight`` POSTs always on their way over one keep-alive pool."""
     import httpx
 
+    limits = httpx.Limits(max_connections=inflight, max_keepalive_connections=inflight)
+
     async def run() -> None:
-        async with httpx.AsyncClient(trust_env=False) as client:
-            left = n
-            while left:
-                k = min(100, left)
-                answers = await asyncio.gather(*(client.post(url, content=body) for _ in range(k)))
-                assert all(a.status_code == 200 for a in answers)
-                left -= k
+        left = n
+
+        async def one(client: httpx.AsyncClient) -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                answer = await client.post(url, content=body)
+                assert answer.status_code == 200, answer.status_code
+
+        async with httpx.AsyncClient(trust_env=False, limits=limits) as client:
+            await asyncio.gather(*(one(client) for _ in range(inflight)))
 
     asyncio.run(run())
 
 
-def _baseline(url: str, n: int) -> float:
+def _baseline(url: str, n: int, inflight: int, receiver: int) -> tuple[float, float, float]:
+    """The bare loops' rate, and CPU seconds per POST of the loops and of the receiver."""
     from zalohub.webhooks.outgoing import body_of
 
     body = body_of("message.received", BODY_DATA).encode()
-    procs = [multiprocessing.Process(target=_bare, args=(url, n // 2, body)) for _ in range(2)]
+    procs = [
+        multiprocessing.Process(target=_bare, args=(url, n // 2, body, inflight)) for _ in range(2)
+    ]
+    loops0, receiver0 = _children_cpu(), _cpu(_tree(receiver))
     start = time.perf_counter()
     for p in procs:
         p.start()
     for p in procs:
         p.join()
-    return n / (time.perf_counter() - start)
+    rate = n / (time.perf_counter() - start)
+    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    return rate, (_children_cpu() - loops0) / n, (_cpu(_tree(receiver)) - receiver0) / n
+
+
+# --- latency ----------------------------------------------------------------------------
 
 
 def _produce(rate: int, seconds: float) -> int:
@@ -167,19 +250,123 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
+# --- ingest alone and while deliveries run ----------------------------------------------
+
+
+def _producer(env: dict[str, str], args: argparse.Namespace, seconds: float) -> subprocess.Popen:
+    """Another process queueing ``--rate`` events/s for ``seconds`` once Django is up."""
+    command = [str(BIN / "python"), __file__, "--produce", str(seconds), "--rate", str(args.rate)]
+    proc = subprocess.Popen([*command, "--db", args.db], env=env, cwd=ROOT, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != b"ready":
+        raise RuntimeError("the producer did not start")
+    return proc
+
+
+def _ingest(env: dict[str, str], args: argparse.Namespace, sub_id: int) -> list[dict]:
+    from bench import loadgen
+    from bench.stages import hub
+    from bench.stream import http_requests, make_stream
+    from zalohub.webhooks.models import Delivery, Subscription
+
+    per_run = int(args.ingest_rate * args.ingest_seconds)
+    log(f"ingest: signing {per_run * 2 * args.rounds} Zalo webhooks, starting zalohub serve")
+    stream = make_stream(per_run * 2 * args.rounds, tag="wd", users=5000)
+    server, port = hub.start_serve(env, "--workers", "2")
+    requests = http_requests(stream, host=HOST, port=port)
+    runs = []
+    try:
+        for round_ in range(args.rounds):
+            for with_deliveries in (False, True):
+                Subscription.objects.filter(pk=sub_id).update(active=with_deliveries)
+                chunk, requests = requests[:per_run], requests[per_run:]
+                producer = None
+                if with_deliveries:
+                    producer = _producer(env, args, args.ingest_seconds)
+                delivered0 = Delivery.objects.filter(state="delivered").count()
+                label = "with deliveries" if with_deliveries else "alone"
+                log(f"ingest round {round_ + 1}, {label}: {args.ingest_rate}/s offered")
+                res = loadgen.fixed_rate(HOST, port, chunk, rate=args.ingest_rate, conns=50)
+                delivered = Delivery.objects.filter(state="delivered").count() - delivered0
+                if producer is not None:
+                    producer.wait(60)
+                lat = res.latencies
+                runs.append(
+                    {
+                        "round": round_ + 1,
+                        "deliveries": with_deliveries,
+                        "rate": res.rate,
+                        "ok": res.statuses.get(200, 0),
+                        "sent": len(chunk),
+                        "p50": loadgen.percentile(lat, 50) * 1000,
+                        "p99": loadgen.percentile(lat, 99) * 1000,
+                        "delivered_per_s": delivered / res.window_seconds,
+                        "load": os.getloadavg()[0],
+                    }
+                )
+    finally:
+        hub.stop(server)
+    return runs
+
+
+def _produce_main(args: argparse.Namespace) -> None:
+    os.environ.update(_env(args.db))
+    import django
+
+    django.setup()
+    print("ready", flush=True)
+    _produce(args.rate, args.produce)
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def _capacity(n: int, workers: list[subprocess.Popen], receiver: int) -> dict:
+    pids = [w.pid for w in workers]
+    idle0, idle_start = _cpu(pids), time.perf_counter()
+    time.sleep(3)  # the workers' own loops with nothing due: their idle CPU
+    idle = (_cpu(pids) - idle0) / (time.perf_counter() - idle_start)
+    _queue(n)
+    backends = _backends()  # the workers' pooled connections live as long as they do
+    cpu0 = (_cpu(pids), _cpu(backends), _cpu(_tree(receiver)))
+    ok = _wait_all(n, timeout=600)
+    cpu1 = (_cpu(pids), _cpu(backends), _cpu(_tree(receiver)))
+    done, span = _span()
+    used = [(b - a) / n for a, b in zip(cpu0, cpu1, strict=True)]
+    return {
+        "ok": ok,
+        "done": done,
+        "rate": done / span if span else 0.0,
+        "cpu": used,
+        "idle": idle,
+        "backends": len(backends),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--deliveries", type=int, default=0)
-    parser.add_argument("--rate", type=int, default=300)
+    parser.add_argument("--rate", type=int, default=300, help="events/s queued (latency, ingest)")
+    parser.add_argument("--inflight", type=int, default=0, help="each bare loop's (default: batch)")
+    parser.add_argument("--ingest-rate", type=int, default=300)
+    parser.add_argument("--ingest-seconds", type=float, default=0)
+    parser.add_argument("--rounds", type=int, default=0, help="ingest alone/with pairs")
+    parser.add_argument("--no-ingest", action="store_true")
     parser.add_argument("--db", default=DB_NAME, help="the bench database (dropped first)")
+    parser.add_argument("--produce", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.db.isidentifier():
         parser.error(f"--db: {args.db!r} is not a plain database name")
+    if args.produce:
+        _produce_main(args)
+        return
     n = args.deliveries or (5_000 if args.quick else 20_000)
     seconds = 10.0 if args.quick else 20.0
+    args.ingest_seconds = args.ingest_seconds or (5.0 if args.quick else 10.0)
+    args.rounds = args.rounds or (1 if args.quick else 2)
     env = _env(args.db)
-    log(f"database {args.db}")
+    log(f"database {args.db}; load average {os.getloadavg()[0]:.1f}")
     _recreate(env, args.db)
     os.environ.update(env)
     import django
@@ -187,49 +374,91 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from zalohub.webhooks.models import Delivery, DeliveryAttempt
+    from bench.stages.common import seed_accounts
+    from zalohub.core.crypto import reveal
+    from zalohub.webhooks import conf
+    from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
     from zalohub.webhooks.services import subscription_create
 
-    with Server("bench.bare_asgi:application", env, workers=2) as receiver:
-        url = f"http://{HOST}:{receiver.port}/hooks"
-        subscription_create(name="bench", url=url, rate_per_second=1_000_000)
+    seed_accounts()
+    inflight = args.inflight or conf.get("WEBHOOKS_BATCH_SIZE")
+    receiver_server = Server("bench.webhook_receiver:application", env, workers=2)
+    url = f"http://{HOST}:{receiver_server.port}/hooks"
+    sub = subscription_create(name="bench", url=url, rate_per_second=1_000_000)
+    receiver_server.env["BENCH_WEBHOOK_SECRET"] = reveal(Subscription.objects.get(pk=sub.pk).secret)
+    loads = [os.getloadavg()[0]]
+    with receiver_server as server:
+        assert server.proc is not None
+        receiver = server.proc.pid
         connection.close()
-        log(f"baseline: bare httpx loops, {n} POSTs")
-        base_rate = _baseline(url, n)
+        log(f"baseline: 2 bare httpx loops, {inflight} in flight each, {n} POSTs")
+        base_rate, base_loops_cpu, base_receiver_cpu = _baseline(url, n, inflight, receiver)
+        loads.append(os.getloadavg()[0])
 
-        log(f"capacity: {n} deliveries, 2 workers")
-        _queue(n)
         workers = [
             subprocess.Popen([str(BIN / "zalohub"), "worker"], env=env, cwd=ROOT) for _ in range(2)
         ]
         try:
-            ok = _wait_all(n, timeout=600)
-            done, span = _span()
-            hub_rate = done / span if span else 0.0
+            time.sleep(5)  # the workers' Django set-up, before anything is due
+            log(f"capacity: {n} deliveries, 2 workers")
+            cap = _capacity(n, workers, receiver)
+            loads.append(os.getloadavg()[0])
             Delivery.objects.all().delete()
             DeliveryAttempt.objects.all().delete()
             log(f"latency: {args.rate} events/s for {seconds:.0f} s")
             produced = _produce(args.rate, seconds)
             _wait_all(produced, timeout=120)
             lat = _latencies()
+            loads.append(os.getloadavg()[0])
+            ingest = [] if args.no_ingest else _ingest(env, args, sub.pk)
+            loads.append(os.getloadavg()[0])
         finally:
             for w in workers:
                 stop(w)
+    ours_cpu = sum(cap["cpu"])
+    base_cpu = base_loops_cpu + base_receiver_cpu
+    hub_rate = cap["rate"]
     print()
     print("| what | zalohub | baseline (same run) | ratio | target |")
     print("|---|---:|---:|---:|---|")
     print(
-        f"| deliveries/s, 2 workers (baseline: 2 bare httpx loops, 100 in flight) "
-        f"| {hub_rate:,.0f}/s | {base_rate:,.0f}/s | {hub_rate / base_rate:.2f} | ≥ 1,000/s |"
+        f"| deliveries/s, 2 workers (baseline: 2 bare httpx loops, {inflight} in flight each, "
+        f"keep-alive) | {hub_rate:,.0f}/s | {base_rate:,.0f}/s | {hub_rate / base_rate:.2f} "
+        "| ≥ 1,000/s |"
+    )
+    workers_cpu, pg_cpu, receiver_cpu = (x * 1000 for x in cap["cpu"])
+    print(
+        f"| CPU ms per delivery (ours: workers {workers_cpu:.2f} + PostgreSQL {pg_cpu:.2f} + "
+        f"receiver {receiver_cpu:.2f}; baseline: loops {base_loops_cpu * 1000:.2f} + receiver "
+        f"{base_receiver_cpu * 1000:.2f}) | {ours_cpu * 1000:.2f} | {base_cpu * 1000:.2f} "
+        f"| {base_cpu / ours_cpu:.2f} | — |"
+    )
+    print(
+        f"| 2 cores / CPU per delivery (an idle box's ceiling) | {2 / ours_cpu:,.0f}/s "
+        f"| {2 / base_cpu:,.0f}/s | {base_cpu / ours_cpu:.2f} | ≥ 1,000/s |"
     )
     if lat:
         print(
             f"| event-to-delivery at {args.rate}/s: p50 / p99 | {_pct(lat, 0.5):.0f} / "
             f"{_pct(lat, 0.99):.0f} ms | — | — | p99 ≤ 1 s |"
         )
+    for with_run in (r for r in ingest if r["deliveries"]):
+        alone = next(r for r in ingest if r["round"] == with_run["round"] and not r["deliveries"])
+        print(
+            f"| ingest at {args.ingest_rate}/s offered, round {with_run['round']}: acked/s, "
+            f"p50 / p99 (with {with_run['delivered_per_s']:,.0f} deliveries/s; baseline: alone) "
+            f"| {with_run['rate']:,.0f}/s, {with_run['p50']:.1f} / {with_run['p99']:.1f} ms "
+            f"| {alone['rate']:,.0f}/s, {alone['p50']:.1f} / {alone['p99']:.1f} ms "
+            f"| {with_run['rate'] / alone['rate']:.2f}, {with_run['p50'] / alone['p50']:.2f} / "
+            f"{with_run['p99'] / alone['p99']:.2f} | unchanged |"
+        )
+    acked = ", ".join(f"{r['ok']}/{r['sent']}" for r in ingest)
     print(
-        f"\nchecks: capacity {done}/{n} delivered{'' if ok else ' (TIMED OUT)'}; "
-        f"latency {len(lat)}/{produced} delivered"
+        f"\nchecks: capacity {cap['done']}/{n} delivered and verified"
+        f"{'' if cap['ok'] else ' (TIMED OUT)'}; latency {len(lat)}/{produced} delivered; "
+        f"ingest acked {acked or '-'}; the 2 workers' idle CPU {cap['idle']:.2f} s/s; "
+        f"{cap['backends']} PostgreSQL backends counted; load average at each stage "
+        + " ".join(f"{x:.1f}" for x in loads)
     )
 
 
