@@ -1,6 +1,7 @@
 """Partners in the admin: contacts, their Zalo links (the OA's **Zalo Partners** list),
 shadow review, and Sync Profile."""
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -400,6 +401,9 @@ class ZaloPartnerLinkAdmin(ReadonlyLinksMixin, TagAdminMixin, OAScopedAdminMixin
             raise PermissionDenied
         oa = get_object_or_404(acting_oas(request.user), pk=oa_id)
         checks = oa_partner_audit(oa_id=oa.pk)
+        if not request.user.has_perm("partners.view_duplicatesuggestion"):
+            # A reader who may not open the duplicates list reads the count, unlinked.
+            checks = [replace(c, url="") if c.key == "duplicates" else c for c in checks]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

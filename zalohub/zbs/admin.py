@@ -70,7 +70,10 @@ class TemplateAdmin(OAScopedAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         head = ["oa"] if obj is None else ["oa", "status_badge"]
-        editable = EDITABLE if obj is None or obj.editable else [SHOWN.get(f, f) for f in EDITABLE]
+        # A template nobody may edit now (Pending, Approved) or this reader may only view
+        # (a CS agent): its parameters and buttons as tables, not as raw JSON.
+        may_edit = obj is None or (obj.editable and self.has_change_permission(request, obj))
+        editable = EDITABLE if may_edit else [SHOWN.get(f, f) for f in EDITABLE]
         return [*head, *editable, *[f for f in self.readonly_fields if f != "status_badge"]]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -135,6 +138,12 @@ class TemplateAdmin(OAScopedAdmin):
         if oa is not None:
             extra["zbs_oa"] = oa_settings(oa)
             extra["zbs_oa_pk"] = oa.pk
+            # Buttons and links only where the reader may follow them (a CS agent views
+            # templates: Sync and the route policy's form answered 403).
+            extra["can_sync"] = request.user.has_perm("zbs.change_template")
+            if request.user.has_perm("zbs.view_zbssettings"):
+                url = reverse("admin:zbs_zbssettings_change", args=[extra["zbs_oa"].pk])
+                extra["zbs_settings_url"] = url
         return super().changelist_view(request, extra)
 
     def change_view(
