@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python bench/inbox_queries.py [--messages 1000000] [--partners 100000]
       [--quick] [--repeat 300] [--reuse] [--database zalohub_bench_inbox] [--explain]
+      [--only "report:"]
 
 It creates the database ``zalohub_bench_inbox`` (or ``--database``) on 127.0.0.1:5432
 (dropped first), migrates it, and loads with COPY: 4 OAs, N partners with one Zalo link each, one
@@ -340,6 +341,9 @@ def main() -> int:
     )
     parser.add_argument("--database", default=DB, help=f"the database to (re)create, {DB}")
     parser.add_argument("--explain", action="store_true", help="print the reports' plans")
+    parser.add_argument(
+        "--only", default="", help="time only the cases whose name starts so (and the baseline)"
+    )
     args = parser.parse_args()
     _use_database(args.database)
     messages, partners = (100_000, 10_000) if args.quick else (args.messages, args.partners)
@@ -450,6 +454,8 @@ def main() -> int:
     base = None
     failed = []
     for label, fn, target in cases:
+        if args.only and base is not None and not label.startswith(args.only):
+            continue
         repeat = args.repeat if target or base is None else max(20, args.repeat // 10)
         if target == REPORT_TARGET_MS:
             repeat = max(20, args.repeat // 5)  # a report is asked for far less often
