@@ -354,6 +354,9 @@ EVENTS_RETRY_CAP_SECONDS = envfloat("ZALOHUB_EVENTS_RETRY_CAP_SECONDS", 900.0, m
 OA_SEND_HOLD_SECONDS = envint("ZALOHUB_OA_SEND_HOLD_SECONDS", 900, minimum=1)
 # Calls per app per minute, shared by all workers (Zalo allows about 4,000).
 ZALO_RATE_LIMIT_PER_MINUTE = envint("ZALO_RATE_LIMIT_PER_MINUTE", 3600, minimum=1)
+# Sends per OA per minute (the zalo lane's own rate per target), so that one OA's burst
+# leaves the rest of its app's budget to the app's other OAs.
+ZALO_SENDS_PER_OA_PER_MINUTE = envint("ZALOHUB_ZALO_SENDS_PER_OA_PER_MINUTE", 1200, minimum=1)
 # Redis for shared rate limits (and live inbox updates) in production; optional.
 REDIS_URL = envstr("ZALOHUB_REDIS_URL")
 

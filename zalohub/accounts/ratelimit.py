@@ -1,11 +1,14 @@
-"""Per-minute budgets shared by every process, and the per-app budget of calls to Zalo.
+"""Budgets per window of time shared by every process, and the per-app budget of calls
+to Zalo.
 
-``WindowCounter`` counts uses of a budget per key and minute: in the database (counter
-rows per key and minute, one conditional UPDATE a use, the minute optionally split over
-shards so that concurrent users mostly take different rows), or in Redis (INCR with
-expiry) when ZALOHUB_REDIS_URL is set. Never in process memory: N processes would allow
-N times the limit. Zalo's call budget below and the API keys' request limit
-(``zalohub.api.ratelimit``) are two counters of this one kind.
+``WindowCounter`` counts uses of a budget per key and window (a minute unless it says
+otherwise): in the database (counter rows per key and window, one conditional UPDATE a
+use, the window optionally split over shards so that concurrent users mostly take
+different rows), or in Redis (INCR with expiry) when ZALOHUB_REDIS_URL is set. Never in
+process memory: N processes would allow N times the limit. Zalo's call budget below,
+the API keys' request limit (``zalohub.api.ratelimit``) and the outbound lanes' rate per
+target (``zalohub.events.outbound.lanes.Rate``: per OA, per subscription) are counters
+of this one kind.
 
 Zalo allows about 4,000 calls a minute per app and answers -32 past it; we stop before it
 has to. The budget sits beside the client (and below every app that calls Zalo): sends,
@@ -43,16 +46,33 @@ def _redis() -> "redis.Redis":
 
 @dataclass(frozen=True)
 class WindowCounter:
-    """Uses of a budget per key and minute. ``model`` has ``window_start`` and ``count``,
+    """Uses of a budget per key and window. ``model`` has ``window_start`` and ``count``,
     the field ``key_field``, a ``shard`` when ``shards`` > 1 and an ``exhausted`` flag
     when the window can be ``stop``\\ ped early; ``redis_prefix`` names its Redis keys."""
 
     model: type[models.Model]
     key_field: str
     redis_prefix: str
-    # Rows a key's minute is split over: concurrent uses mostly take different rows.
+    # Rows a key's window is split over: concurrent uses mostly take different rows.
     shards: int = 1
     stoppable: bool = False
+    # The window's length (a divisor of a day): 60, a minute; 1, a second.
+    seconds: int = 60
+
+    def window(self, now: datetime) -> datetime:
+        """The start of the window ``now`` is in."""
+        if self.seconds == 60:
+            return _window(now)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        into = int((now - day).total_seconds()) // self.seconds * self.seconds
+        return day + timedelta(seconds=into)
+
+    def _wait(self, start: datetime, now: datetime) -> float:
+        return (start + timedelta(seconds=self.seconds) - now).total_seconds()
+
+    @property
+    def _expiry(self) -> int:
+        return max(120, 2 * self.seconds)
 
     def shares(self, limit: int) -> list[int]:
         """The limit split over the shards (exactly: they add up to it)."""
@@ -86,13 +106,13 @@ class WindowCounter:
         """Count one use of ``key``'s budget: 0 when allowed, else the seconds until the
         next window opens."""
         now = now or timezone.now()
-        start = _window(now)
-        wait = (start + timedelta(minutes=1) - now).total_seconds()
+        start = self.window(now)
+        wait = self._wait(start, now)
         if settings.REDIS_URL:
             name = self._redis_key(key, start)
             pipe = _redis().pipeline()
             pipe.incr(name)
-            pipe.expire(name, 120)
+            pipe.expire(name, self._expiry)
             if self.stoppable:
                 pipe.exists(f"{name}:exhausted")
             count, _, *stopped = pipe.execute()
@@ -115,15 +135,15 @@ class WindowCounter:
         room for all n takes them in one conditional UPDATE; near the limit, the uses are
         counted one by one."""
         now = now or timezone.now()
-        start = _window(now)
-        wait = (start + timedelta(minutes=1) - now).total_seconds()
+        start = self.window(now)
+        wait = self._wait(start, now)
         if n <= 0:
             return 0, wait
         if settings.REDIS_URL:
             name = self._redis_key(key, start)
             pipe = _redis().pipeline()
             pipe.incrby(name, n)
-            pipe.expire(name, 120)
+            pipe.expire(name, self._expiry)
             if self.stoppable:
                 pipe.exists(f"{name}:exhausted")
             count, _, *stopped = pipe.execute()
@@ -149,9 +169,9 @@ class WindowCounter:
     def stop(self, key: object, *, now: datetime | None = None) -> None:
         """Nothing more for ``key`` this window, whatever the count says."""
         assert self.stoppable, "this counter's windows cannot be stopped"
-        start = _window(now or timezone.now())
+        start = self.window(now or timezone.now())
         if settings.REDIS_URL:
-            _redis().set(f"{self._redis_key(key, start)}:exhausted", 1, ex=120)
+            _redis().set(f"{self._redis_key(key, start)}:exhausted", 1, ex=self._expiry)
             return
         rows = [self.model(**self._row(key, start, s)) for s in range(self.shards)]
         self.model._default_manager.bulk_create(rows, ignore_conflicts=True)

@@ -350,3 +350,21 @@ class RejectedTally(models.Model):
 
     def __str__(self) -> str:
         return self.bucket
+
+
+class LaneRateWindow(models.Model):
+    """One target's count of an outbound lane's rows in one window of its rate
+    (``zalohub.events.outbound.lanes.Rate``: an OA's sends, a subscription's deliveries);
+    Redis holds it instead when ZALOHUB_REDIS_URL is set."""
+
+    key = models.CharField(max_length=80)  # "<lane>:<target pk>"
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="events_lane_rate_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.window_start:%H:%M:%S} {self.count}"

@@ -11,7 +11,7 @@ from zalohub.core import periodic
 from zalohub.core.worker import register_loop
 from zalohub.events import retention  # noqa: F401  (registers events.retention)
 from zalohub.events.ingestion import rejected
-from zalohub.events.outbound import requeue_lost_sends, runner  # noqa: F401  (its loop)
+from zalohub.events.outbound import lanes, requeue_lost_sends, runner  # noqa: F401  (its loop)
 from zalohub.events.processing.queue import dispatch_once, sweep_expired_leases
 
 logger = logging.getLogger(__name__)
@@ -44,4 +44,5 @@ def prune_rejected() -> int:
     # Aged out here; bounded as each one is stored (zalohub.events.ingestion.rejected).
     deleted = rejected.prune()
     ratelimit.prune()
+    lanes.prune_rates()
     return deleted

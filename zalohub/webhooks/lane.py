@@ -8,27 +8,14 @@ event, a Replay) only through the pipeline's ``lanes.enqueue``. Registered from
 from datetime import datetime
 from typing import Any
 
-from zalohub.events.outbound.lanes import Budget, Lane, Worked
+from zalohub.events.outbound.lanes import Lane, Worked, rate
 from zalohub.webhooks import conf
 from zalohub.webhooks.models import Delivery, Subscription
 
 
-def _budget(sub_id: int, wanted: int, now: datetime) -> Budget | None:
-    """The subscription's per-second rate: what it may still take this second (its row
-    locked until the claim commits). A failing receiver gets one try at a time."""
-    sub = Subscription.objects.select_for_update().filter(pk=sub_id, active=True).first()
-    if sub is None:
-        return None
-    second = int(now.timestamp())
-    used = sub.window_used if sub.window_second == second else 0
-    allowed = min(wanted, sub.rate_per_second - used)
-    if sub.failure_streak:
-        allowed = min(allowed, 1)
-
-    def spend(n: int) -> None:
-        Subscription.objects.filter(pk=sub_id).update(window_second=second, window_used=used + n)
-
-    return Budget(allowed=allowed, target=sub, spend=spend)
+def _one_at_a_time_when_failing(sub: Subscription) -> int | None:
+    # A failing receiver gets one try at a time, whatever its rate.
+    return 1 if sub.failure_streak else None
 
 
 def _recover(now: datetime) -> int:
@@ -74,6 +61,9 @@ DELIVERIES = Lane(
     poll_seconds=lambda: conf.get("WEBHOOKS_POLL_SECONDS"),
     target_field="subscription",
     targets=_targets,
-    budget=_budget,
+    # Its own rate per subscription, counted per second (the pipeline's Rate).
+    rate=rate(
+        limit=lambda sub: sub.rate_per_second, seconds=1, per_claim=_one_at_a_time_when_failing
+    ),
     again=_again,
 )

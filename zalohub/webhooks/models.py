@@ -44,9 +44,6 @@ class Subscription(models.Model):
         _("consecutive failures"), default=0, editable=False
     )
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
-    # The per-second budget of deliveries: the second it counts and what it spent.
-    window_second = models.BigIntegerField(default=0, editable=False)
-    window_used = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

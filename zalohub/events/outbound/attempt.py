@@ -1,14 +1,15 @@
 """One attempt at an outbound event, whatever its kind.
 
-The attempt claims the row with a token, checks it still needs sending, takes a call
-from the app's per-minute budget, notes on the attempt that the call starts (from then
+The attempt claims the row with a token, checks it still needs sending, takes one send
+from the OA's rate (the zalo lane's rate per target) and a call from the app's
+per-minute budget, notes on the attempt that the call starts (from then
 on the message may have left), calls Zalo once through the kind's sender, and settles.
 """
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from zalohub.accounts import holds, ratelimit
 from zalohub.accounts.tokens import TokenUnavailable, call_with_token
@@ -35,6 +36,7 @@ HELD = gettext_lazy(
     "Waiting: Zalo answered %(code)s for this OA, so its sends are held; this one is sent "
     "when the hold ends."
 )
+OA_RATE = gettext_noop("Waiting for the OA's per-minute send rate.")
 NOT_THE_OA = gettext_lazy(
     "%(error)s Other messages of this OA were sent since this one first met it: the "
     "answer is about this customer, not the OA."
@@ -56,6 +58,8 @@ def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> 
         return settle.fail(attempt, category=ErrorCategory.SEND, why=as_reason(why))
     if held := _held(attempt):
         return held
+    if not _within_oa_rate(attempt):
+        return "rate limited"
     spends = sender.spends_call_budget(attempt)
     if spends and (wait := ratelimit.acquire(str(attempt.event.app_id))):
         return settle.release_for_rate(attempt, wait)
@@ -81,6 +85,19 @@ def send_outbound(*, event_id: int, worker_id: str, kind: str | None = None) -> 
     if event.oa is not None and holds.is_held(event.oa):
         holds.oa_release_sends(oa_id=event.oa.pk)  # Zalo accepts the OA's sends again
     return result
+
+
+def _within_oa_rate(a: Attempt) -> bool:
+    """The lane's own rate per OA, before the app's budget: an OA past it waits for its
+    next window (no attempt counted) and spends none of the budget its app's other OAs
+    share."""
+    oa = a.event.oa
+    assert oa is not None  # a send is always an OA's
+    allowed, wait = lanes.take(ZALO_SENDS, oa, now=timezone.now())
+    if allowed:
+        return True
+    settle.release_for_rate(a, wait, why=reason(OA_RATE))
+    return False
 
 
 def _held(a: Attempt) -> str | None:

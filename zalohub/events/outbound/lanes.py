@@ -6,8 +6,10 @@ Each kind of outbound work keeps it on a row of its own (a send to Zalo: an outb
 every lane: a claim with a token and a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
 one exclusive transaction on SQLite) that numbers the attempt, a settle that only
 happens while the claim is still ours, backoff with jitter, the recovery of rows whose
-lease ran out, a rate per target, and the metrics. Every lane has the same column
-names for its claim: ``claimed_by``, ``lease_until``, ``attempts``, ``next_attempt_at``.
+lease ran out, a rate per target (``Rate``: an OA's sends, a subscription's deliveries,
+each counted on its own so a busy target never holds up another), and the metrics.
+Every lane has the same column names for its claim: ``claimed_by``, ``lease_until``,
+``attempts``, ``next_attempt_at``.
 
 Kinds register their lane from their AppConfig.ready() (``register_lane``); the sweep
 recovers every registered lane and the pipeline's loop (``runner.py``) works every lane
@@ -20,7 +22,6 @@ table (``lane_of``: the admin's Replay).
 import random
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -30,7 +31,9 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_tasks_db.utils import exclusive_transaction
 
+from zalohub.accounts.ratelimit import WindowCounter
 from zalohub.core.metrics import OUTBOUND_SETTLED
+from zalohub.events.models import LaneRateWindow
 
 
 class Worked(Protocol):
@@ -43,14 +46,31 @@ class Worked(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Budget:
-    """What a target may take now, from its rate (the target's row is locked meanwhile);
-    ``spend(n)`` notes what the claim took."""
+def _no_cap(target: Any) -> int | None:
+    return None
 
-    allowed: int
-    target: Any
-    spend: Callable[[int], None]
+
+@dataclass(frozen=True)
+class Rate:
+    """A lane's rate per target: at most ``limit(target)`` of its rows a window of
+    ``counter`` (shared by every worker: ``accounts.ratelimit.WindowCounter``, keyed by
+    lane and target), so one target's burst waits on its own count, never another's.
+    ``per_claim(target)``: at most this many in one claim (None: no cap)."""
+
+    counter: WindowCounter
+    limit: Callable[[Any], int]
+    per_claim: Callable[[Any], int | None] = _no_cap
+
+
+def rate(
+    *,
+    limit: Callable[[Any], int],
+    seconds: int = 60,
+    per_claim: Callable[[Any], int | None] = _no_cap,
+) -> Rate:
+    """A rate per target counted in windows of ``seconds`` (the lanes' one table)."""
+    counter = WindowCounter(LaneRateWindow, "key", "zalohub:lane", seconds=seconds)
+    return Rate(counter=counter, limit=limit, per_claim=per_claim)
 
 
 @dataclass(frozen=True)
@@ -70,11 +90,11 @@ class Lane:
     # how long an idle loop waits before it looks again (``runner.wake`` cuts it short).
     worked: Callable[[], Worked] | None = None
     poll_seconds: Callable[[], float] = lambda: 1.0
-    # A rate per target (a subscription): the foreign key of the rows, the targets that
-    # may be worked now, and what each may take.
+    # A rate per target (an OA, a subscription): the foreign key of the rows, the
+    # targets that may be worked now, and the rate each has (``take``).
     target_field: str = ""
     targets: Callable[[], QuerySet[Any]] | None = None
-    budget: Callable[[int, int, datetime], Budget | None] | None = None
+    rate: Rate | None = None
     # A new row, not saved, that does a row's work again (Replay); None: no replay.
     again: Callable[[Any], Any] | None = None
     # Told the keys of the rows ``enqueue`` queued, once they are committed; None: the
@@ -141,6 +161,12 @@ def replay(lane: Lane, rows: Iterable[models.Model]) -> list[Any]:
     return enqueue(lane, [lane.again(row) for row in rows])
 
 
+def prune_rates(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """The lanes' rate windows of the database store that are over."""
+    cutoff = timezone.now() - older_than
+    return LaneRateWindow.objects.filter(window_start__lt=cutoff).delete()[0]
+
+
 def new_token(worker_id: str) -> str:
     return f"{worker_id[:40]}:{secrets.token_hex(8)}"
 
@@ -173,29 +199,23 @@ def claim_named(lane: Lane, rows: QuerySet[Any], *, token: str, now: datetime) -
     return due(lane, now, rows).update(**_claimed(lane, token, now))
 
 
-def claim_due(
-    lane: Lane, rows: QuerySet[Any] | None, *, token: str, now: datetime, limit: int
-) -> list[int]:
-    """Claim up to ``limit`` due rows among ``rows``, oldest due first, skipping rows
-    another worker is claiming; their keys. Inside the caller's transaction if any."""
-    picked = due(lane, now, rows).order_by("next_attempt_at", "pk")
-    postgres = connection.vendor == "postgresql"
-    # Inside a caller's transaction (claim_per_target's) no savepoint: two statements less.
-    with nullcontext() if connection.in_atomic_block else exclusive_transaction():
-        if postgres:
-            picked = picked.select_for_update(skip_locked=True)
-        ids = list(picked.values_list("pk", flat=True)[:limit])
-        if ids:
-            claimed = rows_of(lane).filter(pk__in=ids)
-            claimed.update(**_claimed(lane, token, now))
-    return ids
+def _owing(lane: Lane, now: datetime) -> QuerySet[Any]:
+    assert lane.targets is not None
+    owed = due(lane, now).filter(**{lane.target_field: OuterRef("pk")})
+    return lane.targets().filter(Exists(owed)).order_by("pk")
 
 
 def due_targets(lane: Lane, now: datetime) -> list[int]:
     """The targets that have due rows, in one query (one index probe per target)."""
-    assert lane.targets is not None
-    owed = due(lane, now).filter(**{lane.target_field: OuterRef("pk")})
-    return list(lane.targets().filter(Exists(owed)).order_by("pk").values_list("pk", flat=True))
+    return list(_owing(lane, now).values_list("pk", flat=True))
+
+
+def take(lane: Lane, target: Any, n: int = 1, *, now: datetime) -> tuple[int, float]:
+    """Count ``n`` rows of ``target``'s (a model instance) against the lane's rate: how
+    many may go now (the first ones), and the seconds until its next window opens."""
+    assert lane.rate is not None
+    key = f"{lane.name}:{target.pk}"
+    return lane.rate.counter.take_many(key, n, lane.rate.limit(target), now=now)
 
 
 @dataclass(frozen=True)
@@ -206,21 +226,28 @@ class Claim:
 
 
 def claim_per_target(lane: Lane, *, worker_id: str, now: datetime, limit: int) -> list[Claim]:
-    """Claim what is due, target by target, each within its rate."""
-    assert lane.budget is not None
+    """Claim what is due, target by target (one query asks which owe rows), each within
+    its rate: the rows picked are counted (``take``) and only those the rate allows are
+    claimed, so the count is what was claimed."""
+    assert lane.rate is not None
     claims = []
-    for target_id in due_targets(lane, now):
+    for target in _owing(lane, now):
+        cap = lane.rate.per_claim(target)
+        wanted = limit if cap is None else min(limit, cap)
+        rows = rows_of(lane).filter(**{lane.target_field: target.pk})
+        picked = due(lane, now, rows).order_by("next_attempt_at", "pk")
         token = new_token(worker_id)
         with exclusive_transaction():
-            budget = lane.budget(target_id, limit, now)
-            if budget is None or budget.allowed <= 0:
-                continue
-            rows = rows_of(lane).filter(**{lane.target_field: target_id})
-            ids = claim_due(lane, rows, token=token, now=now, limit=budget.allowed)
+            if connection.vendor == "postgresql":
+                picked = picked.select_for_update(skip_locked=True)
+            ids = list(picked.values_list("pk", flat=True)[:wanted])
             if ids:
-                budget.spend(len(ids))
+                allowed, _wait = take(lane, target, len(ids), now=now)
+                ids = ids[:allowed]
+            if ids:
+                rows_of(lane).filter(pk__in=ids).update(**_claimed(lane, token, now))
         if ids:
-            claims.append(Claim(budget.target, token, ids))
+            claims.append(Claim(target, token, ids))
     return claims
 
 

@@ -97,20 +97,19 @@ def already_settled(a: Attempt) -> str:
     return "already sent"
 
 
-def release_for_rate(a: Attempt, wait: float) -> str:
-    """No budget left this minute: give the claim back without counting an attempt (the
-    message never left), and come back when the next window opens."""
+def release_for_rate(a: Attempt, wait: float, *, why: Reason | None = None) -> str:
+    """No budget left this minute (the app's calls, or ``why``: the OA's rate): give
+    the claim back without counting an attempt (the message never left), and come back
+    when the next window opens."""
     run_after = timezone.now() + timedelta(seconds=wait)
+    why = why or reason(gettext_noop("Waiting for the app's per-minute call budget."))
     with transaction.atomic():
         _release(
             a,
             processing_state=ProcessingState.QUEUED,
             next_attempt_at=run_after,
             attempts=F("attempts") - 1,
-            **reason_fields(
-                "error_message",
-                reason(gettext_noop("Waiting for the app's per-minute call budget.")),
-            ),
+            **reason_fields("error_message", why),
         )
         EventAttempt.objects.filter(pk=a.row.pk).delete()
         pk = a.event.pk
