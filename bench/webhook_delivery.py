@@ -224,14 +224,16 @@ def _baseline(url: str, n: int, inflight: int, receiver: int) -> tuple[float, fl
 # --- latency ----------------------------------------------------------------------------
 
 
-def _produce(rate: int, seconds: float) -> int:
+def _produce(rate: int, seconds: float, *, cut: bool = False) -> int:
+    """``rate`` events/s for ``seconds``; with ``cut``, stop when the time is up even if
+    a loaded box let fewer through (the ingest window must not be outlived)."""
     from django.db import transaction
 
     from zalohub.webhooks.outgoing import Outgoing, emit
 
     sent, start = 0, time.perf_counter()
     total = int(rate * seconds)
-    while sent < total:
+    while sent < total and not (cut and time.perf_counter() - start > seconds):
         due = start + sent / rate
         if (wait := due - time.perf_counter()) > 0:
             time.sleep(wait)
@@ -291,7 +293,7 @@ def _ingest(env: dict[str, str], args: argparse.Namespace, sub_id: int) -> list[
                 res = loadgen.fixed_rate(HOST, port, chunk, rate=args.ingest_rate, conns=50)
                 delivered = Delivery.objects.filter(state="delivered").count() - delivered0
                 if producer is not None:
-                    producer.wait(60)
+                    producer.wait()  # it stops when its time is up
                 lat = res.latencies
                 runs.append(
                     {
@@ -317,7 +319,7 @@ def _produce_main(args: argparse.Namespace) -> None:
 
     django.setup()
     print("ready", flush=True)
-    _produce(args.rate, args.produce)
+    _produce(args.rate, args.produce, cut=True)
 
 
 # --- the run ----------------------------------------------------------------------------
