@@ -2,7 +2,9 @@
 says exactly what the facts give (``reports.build_from_facts``), on randomized facts; a
 summary row changed behind the hub's back is found by ``zalohub report_facts --check``,
 counted, and repaired; the hub's own changes (new holder, removed user, deleted
-conversation) keep it in step without a rebuild."""
+conversation) keep it in step without a rebuild: the changes' transactions only mark
+their days, the background task derives them (without deriving, and without a lock), a
+mark made while the task derives is not lost, and a page is exact before the task runs."""
 
 import io
 import random
@@ -11,6 +13,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from zalohub.accounts.models import OfficialAccount, ZaloApp
@@ -193,6 +197,11 @@ def test_a_tampered_summary_is_found_and_repaired(facts):
     assert _shown(reports.build(filters)) == _shown(reports.build_from_facts(filters))
 
 
+def _settled() -> None:
+    """What the worker does after the changes' commit: run the summary's task."""
+    report_summary.settle_report_days.call()
+
+
 def test_it_keeps_in_step_with_the_hubs_changes(customer_writes, member, agent, connected_oa):
     lan = User.objects.create_user("lan", password="x", is_staff=True)
     today = timezone.localdate()
@@ -200,23 +209,133 @@ def test_it_keeps_in_step_with_the_hubs_changes(customer_writes, member, agent, 
     # It should count a new conversation at once, for nobody while nobody holds it...
     customer_writes("Cho hỏi giá")
     son = conversation_of()
+    _settled()
     assert report_facts.rebuild(fix=False).total == 0
     assert reports.build(filters).agents[None].new == 1
     # ...for its new holder while nobody has answered it...
     services.conversation_assign(conversation=son, assignee=lan, actor=agent)
+    _settled()
     assert report_facts.rebuild(fix=False).total == 0
     assert reports.build(filters).agents[lan.pk].new == 1
     # ...for nobody again when the holder's account is removed...
     lan.delete()
+    _settled()
     assert report_facts.rebuild(fix=False).total == 0
     assert reports.build(filters).agents[None].new == 1
     # ...for whoever the admin's form gives it to...
     son.assigned_to = agent
     son.save()
+    _settled()
     assert report_facts.rebuild(fix=False).total == 0
     assert reports.build(filters).agents[agent.pk].new == 1
     # ...and no more once it is deleted.
     son.delete()
+    _settled()
     assert report_facts.rebuild(fix=False).total == 0
     assert reports.build(filters).total.new == 0
     assert _shown(reports.build(filters)) == _shown(reports.build_from_facts(filters))
+
+
+def _same(oa_id, day) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the summary holds the day as the facts now give it."""
+    held, derived = (
+        {key: cell.values() for key, cell in cells(oa_id, day, day).items()}
+        for cells in (report_summary.stored, report_summary.derive)
+    )
+    return held == derived
+
+
+def _marks():  # type: ignore[no-untyped-def]
+    from zalohub.inbox.models import ReportDayDirty
+
+    return ReportDayDirty.objects
+
+
+def test_a_stored_batch_only_marks_its_day(customer_writes, connected_oa):
+    # It should neither lock the day nor derive it while storing the batch that creates
+    # a conversation: no advisory lock, no statement on the summary's table...
+    with CaptureQueriesContext(connection) as stored:
+        customer_writes("Cho hỏi giá")
+    statements = [q["sql"] for q in stored.captured_queries]
+    assert not [sql for sql in statements if "pg_advisory" in sql]
+    assert not [sql for sql in statements if '"inbox_reportday"' in sql]
+    # ...only mark it (one INSERT), the task deriving it later.
+    marking = [sql for sql in statements if '"inbox_reportdaydirty"' in sql]
+    assert len(marking) == 1 and marking[0].startswith("INSERT")
+    today = (timezone.localdate(), connected_oa.pk)
+    assert set(_marks().values_list("day", "oa_id")) == {today}
+    assert not ReportDay.objects.exists()
+    _settled()
+    assert not _marks().exists()
+    assert ReportDay.objects.get().new == 1
+    assert report_facts.rebuild(fix=False).total == 0
+
+
+def test_a_marked_day_is_exact_on_the_page_before_the_task_runs(
+    facts, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    filters = _periods(facts)[0]
+    oa, agent = facts["oas"][0], facts["agents"][1]
+    before = _shown(reports.build(filters))
+    # A new conversation, answered by an agent, and an older one handed to her.
+    with django_capture_on_commit_callbacks(execute=True):
+        Conversation.objects.create(
+            oa=oa,
+            zalo_user_id="late",
+            assigned_to=agent,
+            first_inbound_at=timezone.now() - timedelta(minutes=5),
+            first_reply_at=timezone.now(),
+            first_replier=agent,
+        )
+        old = Conversation.objects.filter(
+            oa=oa, first_replier__isnull=True, created_at__lt=timezone.now() - timedelta(days=2)
+        ).earliest("created_at")
+        old.assigned_to = agent
+        old.save()
+    day = timezone.localdate()
+    marked = set(_marks().values_list("day", "oa_id"))
+    assert (day, oa.pk) in marked and len(marked) == 2
+    # The summary still holds those days as they were...
+    for d, oa_id in marked:
+        assert not _same(oa_id, d)
+    # ...the page already says what the facts say, and differs from before.
+    assert report_days.serves(filters)
+    for period in _periods(facts):
+        assert _shown(reports.build(period)) == _shown(reports.build_from_facts(period)), period
+    assert _shown(reports.build(filters)) != before
+    # The task was enqueued after the commit (once), and its run clears the marks.
+    waiting = DBTaskResult.objects.filter(task_path__endswith="settle_report_days")
+    assert waiting.count() == 1
+    _settled()
+    assert not _marks().exists()
+    for d, oa_id in marked:
+        assert _same(oa_id, d)
+    # (the fixture's facts are hand-written: only the summary is compared)
+    assert report_summary.rebuild(fix=False) == 0
+
+
+def test_a_mark_made_while_the_task_derives_is_not_lost(facts, monkeypatch):
+    oa = facts["oas"][1]
+    day = timezone.localdate()
+    report_summary.mark([(day, oa.pk)])
+    derive, calls = report_summary.derive, []
+
+    def derive_meanwhile(oa_id, first, last, apps=None):  # type: ignore[no-untyped-def]
+        found = derive(oa_id, first, last)
+        calls.append((oa_id, first))
+        if len(calls) == 1:
+            # A conversation stored after the task read the facts: it marks the day.
+            Conversation.objects.create(oa=oa, zalo_user_id="meanwhile")
+        return found
+
+    monkeypatch.setattr(report_summary, "derive", derive_meanwhile)
+    report_summary.settle()
+    # It should derive the day again for the mark made meanwhile, so the summary has it.
+    assert calls == [(oa.pk, day), (oa.pk, day)]
+    assert not _marks().exists()
+    monkeypatch.undo()
+    assert _same(oa.pk, day)
+    # (the fixture's facts are hand-written: only the summary is compared)
+    assert report_summary.rebuild(fix=False) == 0

@@ -176,6 +176,7 @@ from zalohub.inbox.team_models import (  # noqa: E402  (the team's rows, kept ap
     Label,
     Mention,
     ReportDay,
+    ReportDayDirty,
     SavedReply,
     TimelineEntry,
 )
@@ -190,6 +191,7 @@ __all__ = [
     "Mention",
     "OAMembership",
     "ReportDay",
+    "ReportDayDirty",
     "SavedReply",
     "SentImage",
     "Status",

@@ -9,6 +9,10 @@ faster than PostgreSQL's ``percentile_cont`` over GROUPING SETS, which sorts eve
 once per grouping and again within each group (bench/inbox_queries.py). The middle value,
 or the two middle ones interpolated as the facts' query does: PostgreSQL's
 ``percentile_cont`` (lo + (hi - lo) * 0.5), SQLite's AVG ((lo + hi) / 2).
+
+A day whose facts changed since it was derived (marked, ``ReportDayDirty``, until the
+background task derives it) is derived here from the facts instead: only those days, so
+the page is exact before the task has run.
 """
 
 from array import array
@@ -18,8 +22,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from zalohub.inbox.models import ReportDay
-from zalohub.inbox.report_summary import unpack
+from zalohub.inbox.models import ReportDay, ReportDayDirty
+from zalohub.inbox.report_summary import derive, unpack
 from zalohub.inbox.reports import (
     AGENT,
     DAY,
@@ -51,24 +55,56 @@ def _median(values: array) -> float | None:
     return (low + high) / 2
 
 
-def build(filters: Filters) -> Report:
-    rows = ReportDay.objects.filter(
-        oa_id__in=filters.oa_ids, day__gte=filters.start, day__lte=filters.end
-    )
+Row = tuple[Any, int, int | None, int, int, int, int, array, array]
+
+
+def _rows(filters: Filters) -> list[Row]:
+    """The period's summary rows, a marked day's derived from the facts now."""
+    period = {"oa_id__in": filters.oa_ids, "day__gte": filters.start, "day__lte": filters.end}
+    # The marks first: a day marked after this read was derived before that mark's facts,
+    # the summary then holds it as it was.
+    marked = set(ReportDayDirty.objects.filter(**period).values_list("day", "oa_id"))
+    rows = ReportDay.objects.filter(**period)
     if filters.agent_id is not None:
         rows = rows.filter(agent_id=filters.agent_id)
+    fields = ("day", "oa_id", "agent_id", "new", "resolved", "replies", "outside_window")
+    found: list[Row] = [
+        (day, oa, agent, new, resolved, replies, outside, unpack(first), unpack(resolutions))
+        for day, oa, agent, new, resolved, replies, outside, first, resolutions in rows.order_by(
+            "day", "oa_id", "agent_id", "pk"
+        ).values_list(*fields, "first_responses", "resolutions")
+        if (day, oa) not in marked
+    ]
+    for day, oa in sorted(marked):
+        for (d, agent), cell in sorted(derive(oa, day, day).items(), key=lambda i: str(i[0])):
+            if filters.agent_id is not None and agent != filters.agent_id:
+                continue
+            new, resolved, replies, outside, first, resolutions = cell.values()
+            found.append(
+                (
+                    d,
+                    oa,
+                    agent,
+                    new,
+                    resolved,
+                    replies,
+                    outside,
+                    array("d", first),
+                    array("d", resolutions),
+                )
+            )
+    return found
+
+
+def build(filters: Filters) -> Report:
     counts: dict[tuple[str, Any], list[int]] = defaultdict(lambda: [0, 0])
     values: dict[tuple[int, tuple[str, Any]], array] = defaultdict(lambda: array("d"))
     cells: dict[tuple[Any, int, int | None], list[int]] = defaultdict(lambda: [0, 0])
-    fields = ("day", "oa_id", "agent_id", "new", "resolved", "replies", "outside_window")
-    found = rows.order_by("day", "oa_id", "agent_id", "pk").values_list(
-        *fields, "first_responses", "resolutions"
-    )
-    for day, oa, agent, new, resolved, replies, outside, first, resolutions in found:
+    for day, oa, agent, new, resolved, replies, outside, first, resolutions in _rows(filters):
         cell = cells[(day, oa, agent)]
         cell[0] += replies
         cell[1] += outside
-        durations = (unpack(first), unpack(resolutions))
+        durations = (first, resolutions)
         for key in ((DAY, day), (OA, oa), (AGENT, agent), (TOTAL, None)):
             counts[key][0] += new
             counts[key][1] += resolved

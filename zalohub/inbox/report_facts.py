@@ -167,7 +167,7 @@ def messages_stored(
     messages: Sequence[Message], stored: Iterable[tuple[Any, ...]], *, created_at: datetime
 ) -> None:
     """The facts a batch of stored messages changes, and the summary's days they fall in
-    (``inbox.report_summary``), derived once for the batch. ``stored``: (pk, OA, user,
+    (``inbox.report_summary``), marked once for the batch. ``stored``: (pk, OA, user,
     first_inbound_at, first_reply_at, created_at) of the batch's conversations as the
     upsert left them; those created now (``created_at``) are new in the summary."""
     rows = list(stored)
@@ -176,7 +176,7 @@ def messages_stored(
     created = [row[0] for row in rows if _as_datetime(row[5]) == created_at]
     slices = report_summary.conversation_slices({*candidates, *created})
     slices |= _record_agent_replies(messages)
-    report_summary.refresh(slices)
+    report_summary.mark(slices)
 
 
 def stamp_first_responses(conversation_ids: Sequence[int]) -> None:
@@ -213,11 +213,11 @@ def stamp_resolutions(conversation_ids: Sequence[int], apps: Any = global_apps) 
         for at, oa_id in new.values_list("created_at", "conversation__oa_id")
     }
     new.update(opened_at=_opened_at(timeline, conversation))
-    report_summary.refresh(slices)
+    report_summary.mark(slices)
 
 
 def record_agent_replies(messages: Sequence[Message]) -> None:
-    report_summary.refresh(_record_agent_replies(messages))
+    report_summary.mark(_record_agent_replies(messages))
 
 
 def _record_agent_replies(messages: Sequence[Message]) -> set[tuple[Any, int]]:

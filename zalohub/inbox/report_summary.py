@@ -2,15 +2,20 @@
 holding the counts the page shows and the sorted durations its medians are taken from,
 so that a report reads a few thousand rows instead of every fact of its period.
 
-Derived only from the facts (``inbox.report_facts``): whenever facts change, the days
-they fall in (an OA's day, in TIME_ZONE: a *slice*) are derived again from the facts, in
-the same transaction, and replace what the summary held for them. So the summary says
-what the facts say; ``rebuild`` (``zalohub report_facts [--check]``) compares every
-slice with its derivation, counts the rows that differ and repairs them.
+Derived only from the facts (``inbox.report_facts``): whenever facts change, the
+transaction that changes them marks the days they fall in (an OA's day, in TIME_ZONE: a
+*slice*) with a ``ReportDayDirty`` row, one INSERT, no lock; after its commit the
+``settle_report_days`` task derives each marked slice again from the facts, replaces what
+the summary held for it and removes the marks it read, one slice per transaction (a mark
+added while it derives is not among them: the slice stays marked and is derived again).
+A report derives the marked slices of its period from the facts as it reads
+(``inbox.report_days``), so the page says what the facts say at any moment;
+``rebuild`` (``zalohub report_facts [--check]``) compares every unmarked slice with its
+derivation, counts the rows that differ and repairs them (first deriving the marked ones).
 
-Concurrent writers of one slice take a lock on it (PostgreSQL: a transaction-level
-advisory lock, in sorted order) before deriving it: the second derives after the first
-commits, seeing its facts. SQLite runs one writer at a time.
+Two derivations of one slice (the task in two workers, a rebuild) take a lock on it
+(PostgreSQL: a transaction-level advisory lock, one slice per transaction): the second
+derives after the first commits. SQLite runs one writer at a time.
 """
 
 import sys
@@ -25,9 +30,11 @@ from django.apps import apps as global_apps
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, Max, Min, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
+from django.tasks import task
 from django.utils import timezone
 
-from zalohub.inbox.models import Status, TimelineEntry
+from zalohub.core import periodic
+from zalohub.inbox.models import ReportDayDirty, Status, TimelineEntry
 from zalohub.inbox.reports import Seconds
 
 Slice = tuple[date, int]  # (day, OA)
@@ -175,7 +182,59 @@ def _lock(slices: list[Slice]) -> None:
             )
 
 
-def refresh(slices: Iterable[Slice], apps: Any = global_apps) -> None:
+def mark(slices: Iterable[Slice]) -> None:
+    """The facts of these OAs' days change in the current transaction: mark them to be
+    derived again (one INSERT), and have the task do it after the commit."""
+    wanted = sorted(set(slices))
+    if not wanted:
+        return
+    ReportDayDirty.objects.bulk_create(ReportDayDirty(day=d, oa_id=oa) for d, oa in wanted)
+    transaction.on_commit(_wake, robust=True)
+
+
+def _wake() -> None:
+    """Enqueue the task unless one is waiting to start (it will see this commit's marks;
+    two enqueued at once derive the slices once, the second finding none left)."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.ready().filter(task_path=settle_report_days.module_path)
+    if not waiting.exists():
+        settle_report_days.enqueue()
+
+
+def settle(limit: int = 1000) -> int:
+    """Derive the marked slices again, one per transaction, until none is left: the number
+    derived. A slice's marks are read first and only those are removed with its new rows,
+    so a mark committed during its derivation stays (and the slice is derived again)."""
+    done = 0
+    while True:
+        marks: dict[Slice, list[int]] = defaultdict(list)
+        for pk, day, oa_id in ReportDayDirty.objects.order_by("pk").values_list(
+            "pk", "day", "oa_id"
+        )[:limit]:
+            marks[(day, oa_id)].append(pk)
+        if not marks:
+            return done
+        for key in sorted(marks):
+            with transaction.atomic():
+                replace([key])
+                ReportDayDirty.objects.filter(pk__in=marks[key]).delete()
+            done += 1
+
+
+@task()
+def settle_report_days() -> int:
+    return settle()
+
+
+@periodic.register("inbox.report_days", every_seconds=60)
+def settle_left_marks() -> None:
+    """Marks whose task was not enqueued (a process ended between commit and enqueue)."""
+    if ReportDayDirty.objects.exists():
+        settle()
+
+
+def replace(slices: Iterable[Slice], apps: Any = global_apps) -> None:
     """Derive these OAs' days again from the facts and put them in the summary."""
     wanted = sorted(set(slices))
     if not wanted:
@@ -214,7 +273,7 @@ def conversation_slices(conversation_ids: Iterable[int], apps: Any = global_apps
 
 def conversations_changed(conversation_ids: Iterable[int]) -> None:
     """Conversations were created, answered first or changed hands: their days again."""
-    refresh(conversation_slices(conversation_ids))
+    mark(conversation_slices(conversation_ids))
 
 
 def conversations_reassigned(conversation_ids: Iterable[int]) -> None:
@@ -230,7 +289,7 @@ def conversations_reassigned(conversation_ids: Iterable[int]) -> None:
 def agent_removed(agent_id: int) -> None:
     """A user was deleted (the facts' links to them are nulled): their days again."""
     *_facts, report_day = _models(global_apps)
-    refresh(report_day.objects.filter(agent_id=agent_id).values_list("day", "oa_id"))
+    mark(report_day.objects.filter(agent_id=agent_id).values_list("day", "oa_id"))
 
 
 # ---- rebuild: compare every slice with its derivation, count and repair ----
@@ -265,11 +324,19 @@ def _span(oa_id: int, apps: Any) -> tuple[date, date] | None:
 def rebuild(*, fix: bool = True, apps: Any = global_apps) -> int:
     """Compare the summary with the facts, OA by OA, a month at a time: the number of
     (day, OA, agent) rows that differ (missing, extra or other numbers); with ``fix``
-    their days are derived again and replaced."""
+    their days are derived again and replaced. Marked days (``ReportDayDirty``) are not
+    compared: their facts changed since they were derived, and a report derives them as it
+    reads; with ``fix`` the marked days are derived first (``settle``)."""
     try:
         _models(apps)
     except LookupError:  # a migration older than the summary's table
         return 0
+    try:
+        marks = apps.get_model("inbox", "ReportDayDirty")
+    except LookupError:  # a migration older than the marks' table
+        marks = None
+    if fix and marks is not None and apps is global_apps:
+        settle()
     oa_ids = apps.get_model("accounts", "OfficialAccount").objects.values_list("pk", flat=True)
     differ = 0
     for oa_id in sorted(oa_ids):
@@ -279,16 +346,28 @@ def rebuild(*, fix: bool = True, apps: Any = global_apps) -> int:
         first, last = span
         while first <= last:
             end = min(last, first + timedelta(days=CHUNK_DAYS - 1))
+            # Read before the summary and the facts: a day marked after is compared as it
+            # was derived before its new facts (it differs, and is repaired, only if wrong).
+            marked = (
+                set()
+                if marks is None
+                else set(
+                    marks.objects.filter(oa_id=oa_id, day__gte=first, day__lte=end).values_list(
+                        "day", flat=True
+                    )
+                )
+            )
             derived, held = derive(oa_id, first, end, apps), stored(oa_id, first, end, apps)
             wrong = {
                 key
                 for key in derived.keys() | held.keys()
-                if (derived[key].values() if key in derived else None)
+                if key[0] not in marked
+                and (derived[key].values() if key in derived else None)
                 != (held[key].values() if key in held else None)
             }
             differ += len(wrong)
             if fix and wrong:
-                refresh({(day, oa_id) for day, _agent in wrong}, apps)
+                replace({(day, oa_id) for day, _agent in wrong}, apps)
             first = end + timedelta(days=1)
     return differ
 
@@ -311,7 +390,7 @@ def _conversation_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def _conversation_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    refresh(getattr(instance, "_report_slices", set()))
+    mark(getattr(instance, "_report_slices", set()))
 
 
 def _user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -262,11 +262,12 @@ class AgentReply(models.Model):
 
 class ReportDay(models.Model):
     """The reports' per-day summary (issue 19): one row per day (in TIME_ZONE), OA and
-    agent, derived from the facts (``inbox.report_summary``) in the transaction that
-    writes them, and derivable again (``zalohub report_facts [--check]``). The durations
-    are kept, sorted, so that a period's medians are exact; ``agent_id`` is the agent the
-    facts credit (None: nobody), a plain number so that a removed user's rows are derived
-    again from the facts, not nulled beside them."""
+    agent, derived from the facts (``inbox.report_summary``) by a background task after
+    the transaction that writes them marks the day (``ReportDayDirty``), and derivable
+    again (``zalohub report_facts [--check]``). The durations are kept, sorted, so that a
+    period's medians are exact; ``agent_id`` is the agent the facts credit (None:
+    nobody), a plain number so that a removed user's rows are derived again from the
+    facts, not nulled beside them."""
 
     day = models.DateField(_("day"))
     oa = models.ForeignKey(
@@ -292,3 +293,25 @@ class ReportDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.oa_id} {self.agent_id}"
+
+
+class ReportDayDirty(models.Model):
+    """An OA's day (in TIME_ZONE) whose facts changed since its ``ReportDay`` rows were
+    derived (``inbox.report_summary``): the facts' transaction only adds one of these, the
+    background task derives the day again and removes the marks it saw, and a report
+    derives a marked day from the facts while it reads. Only inserted and deleted, never
+    updated: writers of one day take no lock on each other (a row lock held to the
+    commit, taken in two days' order by two transactions, would deadlock them)."""
+
+    day = models.DateField(_("day"))
+    # A plain number: a mark made while its OA is deleted (the cascade's conversations)
+    # must not stop the deletion; the task derives nothing for it and removes it.
+    oa_id = models.BigIntegerField(_("official account"))
+
+    class Meta:
+        verbose_name = _("report day to derive again")
+        verbose_name_plural = _("report days to derive again")
+        indexes = [models.Index(fields=["oa_id", "day"], name="inbox_reportdaydirty_oa_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.oa_id}"
