@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from tests.browser.hub import hub_worker, wait_for
 from tests.zbs.conftest import make_template
 from zalohub.core.roles import CS_AGENT
 from zalohub.core.worker import WorkerProcess
@@ -37,27 +38,13 @@ KEPT = "sel => { const n = document.querySelector(sel); return !!(n && n.__kept 
 def worker(sandbox, live_server, connected_oa, settings) -> Iterator[WorkerProcess]:
     """The sandbox delivers webhooks to this live server; a worker processes and sends."""
     settings.INBOX_STREAM_SECONDS = 60.0  # no reconnect (which draws all) during a test
-    customers.configure_webhooks(sandbox, hub=live_server.url, receipt_delay=None)
-    process = WorkerProcess(threads=1, poll_seconds=0.1, worker_id="parts-test", scheduler=False)
-    process.start()
-    yield process
-    process.stop(timeout=10)
-
-
-def _wait(found, what: str, seconds: float = 10.0):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if (value := found()) is not None and value is not False:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"waited {seconds} s for {what}")
+    with hub_worker(sandbox, live_server, "parts-test") as process:
+        yield process
 
 
 def _writes(sandbox, text: str, user_id: str = SON_SUPPORT_USER_ID) -> Conversation:
     customers.customer_send_message(sandbox, oa_id=OA_SUPPORT_ID, user_id=user_id, text=text)
-    return _wait(
+    return wait_for(
         lambda: Conversation.objects.filter(zalo_user_id=user_id, last_message__text=text).first(),
         f"the message {text!r} stored",
     )
@@ -166,7 +153,7 @@ def test_the_offers_come_when_the_free_window_closes_while_the_page_is_open(
     son = _writes(sandbox, "Đơn của tôi sao rồi?")
     template = template_submit(template=make_template(connected_oa))
     reviewer.review(sandbox, template_id=template.zalo_template_id, decision="approve")
-    _wait(
+    wait_for(
         lambda: Template.objects.filter(pk=template.pk, status=Template.Status.APPROVED).exists(),
         "the template's approval",
     )

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from tests.browser.hub import hub_worker, wait_for
 from tests.zbs.conftest import make_template
 from zalohub.core.roles import CS_AGENT
 from zalohub.core.worker import WorkerProcess
@@ -51,22 +52,8 @@ WORDS = {
 def worker(sandbox, live_server, connected_oa, settings) -> Iterator[WorkerProcess]:
     """The sandbox delivers webhooks to this live server; a worker processes and sends."""
     settings.INBOX_STREAM_SECONDS = 8.0
-    customers.configure_webhooks(sandbox, hub=live_server.url, receipt_delay=None)
-    process = WorkerProcess(threads=1, poll_seconds=0.1, worker_id="offers-test", scheduler=False)
-    process.start()
-    yield process
-    process.stop(timeout=10)
-
-
-def _wait(found, what: str, seconds: float = 10.0):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if (value := found()) is not None and value is not False:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"waited {seconds} s for {what}")
+    with hub_worker(sandbox, live_server, "offers-test") as process:
+        yield process
 
 
 def _approved_template(sandbox, oa) -> Template:
@@ -79,7 +66,7 @@ def _approved_template(sandbox, oa) -> Template:
         template.refresh_from_db()
         return template.status == Template.Status.APPROVED
 
-    _wait(approved, "the template's approval")
+    wait_for(approved, "the template's approval")
     return template
 
 
@@ -112,7 +99,7 @@ def test_a_closed_window_offers_filled_templates_and_one_click_sends(
     customers.customer_send_message(
         sandbox, oa_id=OA_SUPPORT_ID, user_id=SON_SUPPORT_USER_ID, text="Đơn của tôi sao rồi?"
     )
-    conversation = _wait(
+    conversation = wait_for(
         lambda: Conversation.objects.filter(zalo_user_id=SON_SUPPORT_USER_ID).first(),
         "the customer's conversation",
     )
@@ -181,7 +168,7 @@ def test_a_closed_window_offers_filled_templates_and_one_click_sends(
     ZbsSettings.objects.filter(pk=settings_row.pk).update(remaining_quota=None)
     send.click()
     expect(error).to_have_text("")
-    [zalo_send] = _wait(lambda: _zns_sends(sandbox) or None, "the sandbox's ZNS send")
+    [zalo_send] = wait_for(lambda: _zns_sends(sandbox) or None, "the sandbox's ZNS send")
     assert (zalo_send.channel, zalo_send.recipient) == ("uid", SON_SUPPORT_USER_ID)
     assert zalo_send.template_id == template.zalo_template_id
     assert zalo_send.template_data == {"order_code": "DH8821", "customer_name": "Anh Sơn"}
