@@ -9,6 +9,7 @@ the answer)."""
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +37,9 @@ class Receiver:
     tries: dict[str, int] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)
     held: threading.Event = field(default_factory=threading.Event)  # a request is held
+    pause: float = 0.0  # seconds each answer waits (requests overlap meanwhile)
+    in_flight: int = 0  # requests being answered now
+    most_in_flight: int = 0  # the most answered at once
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
@@ -47,7 +51,16 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                status = receiver.take(self)
+                with receiver.lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                try:
+                    status = receiver.take(self)
+                    if receiver.pause:
+                        time.sleep(receiver.pause)
+                finally:
+                    with receiver.lock:
+                        receiver.in_flight -= 1
                 if status is None:
                     return
                 body = b'{"ok":true}'

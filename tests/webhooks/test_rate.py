@@ -48,3 +48,22 @@ def test_a_failing_receiver_gets_one_try_at_a_time(subscribe, receiver, settings
     now = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
     assert [len(b.deliveries) for b in claim("w", now=now)] == [1]
     assert [len(b.deliveries) for b in claim("w", now=now)] == [1]
+
+
+def test_a_delivery_thread_keeps_at_most_its_in_flight_cap(subscribe, receiver, settings):
+    """WEBHOOKS_IN_FLIGHT bounds the requests one delivery thread has open at once, over
+    a batch larger than it; every delivery still goes."""
+    from tests.webhooks.receiver import run_deliveries
+
+    settings.REDIS_URL = ""
+    settings.WEBHOOKS_IN_FLIGHT = 3
+    sub = subscribe(name="wide", rate_per_second=100)
+    for _ in range(12):
+        subscription_send_test(subscription_id=sub.pk)
+    receiver.pause = 0.2  # answers overlap: without the cap all 12 would be open at once
+    deliveries = run_deliveries()
+    deliver = next(deliveries)
+    assert deliver() == 12
+    deliveries.close()
+    assert len(receiver.arrivals) == 12
+    assert receiver.most_in_flight == 3

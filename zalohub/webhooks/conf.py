@@ -33,6 +33,10 @@ _DEFAULTS: dict[str, Any] = {
     "WEBHOOKS_POLL_SECONDS": envfloat("ZALOHUB_WEBHOOKS_POLL_SECONDS", 0.2, minimum=0.01),
     # Deliveries one claim takes (per subscription) and sends concurrently.
     "WEBHOOKS_BATCH_SIZE": envint("ZALOHUB_WEBHOOKS_BATCH_SIZE", 100, minimum=1),
+    # Requests one delivery thread keeps in flight at most, over all its batches: httpx's
+    # pool walks its connections at each request's start and end, so its CPU per request
+    # grows with the connections held (bench/README, "Outbound webhook delivery").
+    "WEBHOOKS_IN_FLIGHT": envint("ZALOHUB_WEBHOOKS_IN_FLIGHT", 100, minimum=1),
     "WEBHOOKS_LEASE_SECONDS": envint("ZALOHUB_WEBHOOKS_LEASE_SECONDS", 60, minimum=1),
     # Deliveries and their log are kept this many days.
     "WEBHOOKS_RETENTION_DAYS": envint("ZALOHUB_WEBHOOKS_RETENTION_DAYS", 30, minimum=1),

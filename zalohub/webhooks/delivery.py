@@ -88,6 +88,7 @@ class Courier:
             trust_env=False,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         )
+        self.in_flight = asyncio.Semaphore(conf.get("WEBHOOKS_IN_FLIGHT"))
 
     def send(self, batches: list[Batch]) -> list[list[Outcome]]:
         return self.loop.run_until_complete(self._send_all(batches))
@@ -110,6 +111,10 @@ class Courier:
         )
 
     async def _post(self, url: str, signing: list, d: Claimed) -> Outcome:
+        async with self.in_flight:
+            return await self._post_now(url, signing, d)
+
+    async def _post_now(self, url: str, signing: list, d: Claimed) -> Outcome:
         at = datetime.now(UTC)
         headers = sign_headers(signing, webhook_id=d.webhook_id, body=d.body, at=at)
         start = time.perf_counter()
