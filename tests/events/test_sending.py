@@ -99,8 +99,10 @@ def test_it_queues_a_message_and_a_task_to_send_it(
     event = _event(message)
     assert event.processing_state == ProcessingState.QUEUED
     assert json.loads(event.raw_body)["recipient"] == {"user_id": SON}
-    task = DBTaskResult.objects.get()
-    assert task.task_path.endswith("send_event") and task.args_kwargs["args"] == [event.pk]
+    # Besides it, only the reports' task deriving the day its reply marked (inbox.report_summary).
+    tasks = {t.task_path.rsplit(".", 1)[-1]: t for t in DBTaskResult.objects.all()}
+    assert sorted(tasks) == ["send_event", "settle_report_days"]
+    assert tasks["send_event"].args_kwargs["args"] == [event.pk]
     # It should not have called Zalo yet.
     assert sandbox.call_count(ROUTE) == 0
 
