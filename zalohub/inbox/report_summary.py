@@ -118,11 +118,6 @@ def derive(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict
         .order_by()
         .values_list("d", "a", "s")
     )
-    for d, agent, seconds in new:
-        cell = cells[(d, agent)]
-        cell.new += 1
-        if seconds is not None:
-            cell.first_responses.append(float(seconds))
     resolved = (
         timeline.objects.filter(
             kind=TimelineEntry.Kind.STATUS,
@@ -135,11 +130,17 @@ def derive(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict
         .order_by()
         .values_list("d", "a", "s")
     )
-    for d, agent, seconds in resolved:
-        cell = cells[(d, agent)]
-        cell.resolved += 1
-        if seconds is not None:
-            cell.resolutions.append(float(seconds))
+    # A conversation counts on the day it was created, a resolution on its own; each
+    # with its duration when it has one.
+    for rows, count, durations in (
+        (new, "new", "first_responses"),
+        (resolved, "resolved", "resolutions"),
+    ):
+        for d, agent, seconds in rows:
+            cell = cells[(d, agent)]
+            setattr(cell, count, getattr(cell, count) + 1)
+            if seconds is not None:
+                getattr(cell, durations).append(float(seconds))
     outside = Case(When(outside_window=True, then=Value(1)), default=Value(0))
     replies = (
         reply.objects.filter(oa_id=oa_id, created_at__gte=since, created_at__lt=until)
