@@ -34,15 +34,6 @@ from zalohub.inbox.models import Status, TimelineEntry
 BATCH = 2000
 
 
-def _models(apps: Any) -> tuple[Any, Any, Any, Any]:
-    return (
-        apps.get_model("events", "Message"),
-        apps.get_model("inbox", "Conversation"),
-        apps.get_model("inbox", "TimelineEntry"),
-        apps.get_model("inbox", "AgentReply"),
-    )
-
-
 def _thread(message_model: Any, direction: str) -> Any:
     return message_model.objects.filter(
         oa_id=OuterRef("oa_id"), zalo_user_id=OuterRef("zalo_user_id"), direction=direction
@@ -190,7 +181,7 @@ def _stamp_first_responses(conversation_ids: Sequence[int], apps: Any = global_a
     column the one before wrote)."""
     if not conversation_ids:
         return
-    message, conversation, _timeline, _reply = _models(apps)
+    message, conversation = report_summary.models(apps, "Message", "Conversation")
     rows = conversation.objects.filter(pk__in=list(conversation_ids))
     rows.update(first_inbound_at=_first_in(message))
     rows.update(first_reply_at=_first_reply_at(message, "first_inbound_at"))
@@ -201,7 +192,7 @@ def stamp_resolutions(conversation_ids: Sequence[int], apps: Any = global_apps) 
     """The Resolved entries just written for these conversations get their ``opened_at``."""
     if not conversation_ids:
         return
-    _message, conversation, timeline, _reply = _models(apps)
+    conversation, timeline = report_summary.models(apps, "Conversation", "TimelineEntry")
     new = timeline.objects.filter(
         conversation_id__in=list(conversation_ids),
         kind=TimelineEntry.Kind.STATUS,
@@ -244,7 +235,7 @@ def _record_agent_replies(messages: Sequence[Message]) -> set[tuple[Any, int]]:
         ).values_list("pk", flat=True)
     if not ids:
         return set()
-    message, _conversation, _timeline, reply = _models(global_apps)
+    message, reply = report_summary.models(global_apps, "Message", "AgentReply")
     derived = _agent_replies(message, reply, message.objects.filter(pk__in=ids))
     reply.objects.bulk_create(
         derived,
@@ -293,7 +284,7 @@ def _ranges(model: Any, batch: int, rows: Any = None) -> Iterable[tuple[int, int
 
 
 def _rebuild_first_responses(apps: Any, batch: int, fix: bool) -> int:
-    message, conversation, _timeline, _reply = _models(apps)
+    message, conversation = report_summary.models(apps, "Message", "Conversation")
     changed = 0
     for low, high in _ranges(conversation, batch):
         rows = conversation.objects.filter(pk__gte=low, pk__lt=high)
@@ -322,7 +313,7 @@ def _rebuild_first_responses(apps: Any, batch: int, fix: bool) -> int:
 
 
 def _rebuild_resolutions(apps: Any, batch: int, fix: bool) -> int:
-    _message, conversation, timeline, _reply = _models(apps)
+    conversation, timeline = report_summary.models(apps, "Conversation", "TimelineEntry")
     resolved = timeline.objects.filter(kind=TimelineEntry.Kind.STATUS, status=Status.RESOLVED)
     changed = 0
     for low, high in _ranges(timeline, batch, resolved):
@@ -343,7 +334,7 @@ def _rebuild_resolutions(apps: Any, batch: int, fix: bool) -> int:
 
 
 def _rebuild_replies(apps: Any, batch: int, fix: bool, drift: Drift) -> None:
-    message, _conversation, _timeline, reply = _models(apps)
+    message, reply = report_summary.models(apps, "Message", "AgentReply")
     fields = ("oa_id", "agent_id", "created_at", "outside_window")
     agents = message.objects.filter(direction=Direction.OUTBOUND, sent_by__isnull=False)
     top = max(

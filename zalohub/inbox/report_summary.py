@@ -71,13 +71,10 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time.min).replace(tzinfo=zone())
 
 
-def _models(apps: Any) -> tuple[Any, Any, Any, Any]:
-    return (
-        apps.get_model("inbox", "Conversation"),
-        apps.get_model("inbox", "TimelineEntry"),
-        apps.get_model("inbox", "AgentReply"),
-        apps.get_model("inbox", "ReportDay"),
-    )
+def models(apps: Any, *names: str) -> list[Any]:
+    """The reports' models named (the facts' and the summary's), as ``apps`` has them: the
+    project's, or a migration's, which may predate the summary (LookupError)."""
+    return [apps.get_model("events" if name == "Message" else "inbox", name) for name in names]
 
 
 @dataclass
@@ -104,7 +101,7 @@ def derive(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict
     """The summary of one OA's days ``first`` to ``last`` as the facts give it now: the
     same rows, credits and durations (the same SQL expressions) as the reports' queries
     over the facts (``inbox.reports``)."""
-    conversation, timeline, reply, _day = _models(apps)
+    conversation, timeline, reply = models(apps, "Conversation", "TimelineEntry", "AgentReply")
     since, until = _start(first), _start(last + timedelta(days=1))
     cells: dict[CellKey, Cell] = defaultdict(Cell)
     day = TruncDate("created_at", tzinfo=zone())
@@ -159,7 +156,7 @@ def derive(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict
 
 def stored(oa_id: int, first: date, last: date, apps: Any = global_apps) -> dict[CellKey, Cell]:
     """What the summary holds for those days (rows of one key added together)."""
-    *_facts, report_day = _models(apps)
+    (report_day,) = models(apps, "ReportDay")
     cells: dict[CellKey, Cell] = defaultdict(Cell)
     rows = report_day.objects.filter(oa_id=oa_id, day__gte=first, day__lte=last)
     for row in rows.order_by("pk"):
@@ -240,7 +237,7 @@ def replace(slices: Iterable[Slice], apps: Any = global_apps) -> None:
     wanted = sorted(set(slices))
     if not wanted:
         return
-    *_facts, report_day = _models(apps)
+    (report_day,) = models(apps, "ReportDay")
     with transaction.atomic():
         _lock(wanted)
         rows = []
@@ -265,7 +262,7 @@ def replace(slices: Iterable[Slice], apps: Any = global_apps) -> None:
 
 
 def conversation_slices(conversation_ids: Iterable[int], apps: Any = global_apps) -> set[Slice]:
-    conversation, *_rest = _models(apps)
+    (conversation,) = models(apps, "Conversation")
     rows = conversation.objects.filter(pk__in=list(conversation_ids)).values_list(
         "created_at", "oa_id"
     )
@@ -280,7 +277,7 @@ def conversations_changed(conversation_ids: Iterable[int]) -> None:
 def conversations_reassigned(conversation_ids: Iterable[int]) -> None:
     """A new holder is credited with a conversation nobody has answered yet (the first
     replier is credited once there is one): those conversations' days again."""
-    conversation, *_rest = _models(global_apps)
+    (conversation,) = models(global_apps, "Conversation")
     unanswered = conversation.objects.filter(
         pk__in=list(conversation_ids), first_replier__isnull=True
     ).values_list("pk", flat=True)
@@ -289,7 +286,7 @@ def conversations_reassigned(conversation_ids: Iterable[int]) -> None:
 
 def agent_removed(agent_id: int) -> None:
     """A user was deleted (the facts' links to them are nulled): their days again."""
-    *_facts, report_day = _models(global_apps)
+    (report_day,) = models(global_apps, "ReportDay")
     mark(report_day.objects.filter(agent_id=agent_id).values_list("day", "oa_id"))
 
 
@@ -298,7 +295,9 @@ def agent_removed(agent_id: int) -> None:
 
 def _span(oa_id: int, apps: Any) -> tuple[date, date] | None:
     """The first and last day an OA has facts or summary rows on."""
-    conversation, timeline, reply, report_day = _models(apps)
+    conversation, timeline, reply, report_day = models(
+        apps, "Conversation", "TimelineEntry", "AgentReply", "ReportDay"
+    )
     bounds: list[Any] = []
     for qs, column in (
         (conversation.objects.filter(oa_id=oa_id), "created_at"),
@@ -329,7 +328,7 @@ def rebuild(*, fix: bool = True, apps: Any = global_apps) -> int:
     compared: their facts changed since they were derived, and a report derives them as it
     reads; with ``fix`` the marked days are derived first (``settle``)."""
     try:
-        _models(apps)
+        models(apps, "ReportDay")
     except LookupError:  # a migration older than the summary's table
         return 0
     try:
