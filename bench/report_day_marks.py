@@ -8,7 +8,7 @@ Run:  DATABASE_URL=postgres://postgres@127.0.0.1:5432/<a copy of bench/inbox_que
 
 It picks the OA-day with the most agent replies, then times, alternately in the same run, a
 transaction that marks it (``report_summary.mark``, with the task's enqueue after the
-commit: a look for a waiting task, which after the first finds one) and one that derives
+commit: this process's wake, which after the first needs no query) and one that derives
 it (each committed), beside a transaction that only updates one row to itself as the
 baseline (a batch's own write and commit), and the mark's INSERT alone (no enqueue); it
 prints p50/max of each, what each adds to the baseline's p50, and their ratio. The marks

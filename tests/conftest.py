@@ -43,6 +43,16 @@ def _site_language() -> Iterator[None]:
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _report_task_forgotten() -> None:
+    """The reports' settle task a process believes waiting (``inbox.report_summary.wake``)
+    went with the last test's database: each test's first commit that marks a day enqueues
+    one, as a process's first does."""
+    from zalohub.inbox import report_summary
+
+    report_summary.wake.forget()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator["SandboxServer"]:
     from zalohub.sandbox.server import SandboxServer

@@ -339,3 +339,35 @@ def test_a_mark_made_while_the_task_derives_is_not_lost(facts, monkeypatch):
     assert _same(oa.pk, day)
     # (the fixture's facts are hand-written: only the summary is compared)
     assert report_summary.rebuild(fix=False) == 0
+
+
+def test_commits_close_together_enqueue_one_task_due_after_them_without_asking_the_queue(
+    connected_oa, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    tasks = DBTaskResult.objects.filter(task_path__endswith="settle_report_days")
+    today = (timezone.localdate(), connected_oa.pk)
+    # It should enqueue the task after the first commit that marks a day, due after it...
+    committed = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        report_summary.mark([today])
+    (first,) = tasks.all()
+    assert first.run_after > committed
+    # ...and after the next ones while that task waits, neither look at the queue nor
+    # enqueue another (the task, not started, will read their marks).
+    with CaptureQueriesContext(connection) as marking:
+        for _ in range(3):
+            with django_capture_on_commit_callbacks(execute=True):
+                report_summary.mark([today])
+    queue = DBTaskResult._meta.db_table
+    assert [q["sql"] for q in marking.captured_queries if queue in q["sql"]] == []
+    assert tasks.count() == 1
+    # Once that task is due (it may have read the marks already), a commit enqueues the
+    # next, due after it.
+    later = first.run_after
+    monkeypatch.setattr(report_summary.wake, "clock", lambda: later)
+    with django_capture_on_commit_callbacks(execute=True):
+        report_summary.mark([today])
+    assert tasks.count() == 2
+    assert tasks.exclude(pk=first.pk).get().run_after > later

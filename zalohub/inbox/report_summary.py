@@ -19,6 +19,7 @@ derives after the first commits. SQLite runs one writer at a time.
 """
 
 import sys
+import threading
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
@@ -187,17 +188,44 @@ def mark(slices: Iterable[Slice]) -> None:
     if not wanted:
         return
     ReportDayDirty.objects.bulk_create(ReportDayDirty(day=d, oa_id=oa) for d, oa in wanted)
-    transaction.on_commit(_wake, robust=True)
+    transaction.on_commit(wake, robust=True)
 
 
-def _wake() -> None:
-    """Enqueue the task unless one is waiting to start (it will see this commit's marks;
-    two enqueued at once derive the slices once, the second finding none left)."""
-    from django_tasks_db.models import DBTaskResult
+class Waker:
+    """Has a ``settle_report_days`` task start after each commit that marked days, with
+    at most one enqueued per process and ``gather`` (the marks of that span settle
+    together), and no query to know: the first commit enqueues a task due ``gather``
+    later, and until then this process's commits need none (the task, not started yet,
+    will read their marks); the first commit after it enqueues the next. Workers run a task
+    no earlier than its due time on the same clock; a task lost all the same (deleted from
+    the queue, the process gone before its enqueue) leaves its marks to the periodic sweep
+    (``settle_left_marks``) within a minute, while pages derive marked days as they read."""
 
-    waiting = DBTaskResult.objects.ready().filter(task_path=settle_report_days.module_path)
-    if not waiting.exists():
-        settle_report_days.enqueue()
+    def __init__(self, gather: timedelta) -> None:
+        self.gather = gather
+        self.clock = timezone.now
+        self._lock = threading.Lock()
+        self._due: datetime | None = None
+
+    def __call__(self) -> None:
+        now = self.clock()
+        with self._lock:
+            if self._due is not None and now < self._due:
+                return
+            self._due = due = now + self.gather
+        try:
+            settle_report_days.using(run_after=due).enqueue()
+        except BaseException:
+            self.forget()  # the next commit tries again
+            raise
+
+    def forget(self) -> None:
+        """Believe no task of this process is waiting (a test's database rolled back)."""
+        with self._lock:
+            self._due = None
+
+
+wake = Waker(gather=timedelta(seconds=1))
 
 
 def settle(limit: int = 1000) -> int:
