@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from tests.diagnostics.conftest import refresh
 from zalohub.accounts.models import OfficialAccount
@@ -132,3 +133,13 @@ def test_it_carries_the_event_and_its_api_log_into_the_bundle(
     assert bundle["error"]["category"] == "Recipient not identified"
     assert "84xxxxxxxxx" in bundle["error"]["next_step"]
     assert refresh(connected_oa).check("recipients").level == "amber"
+
+
+def test_it_names_the_health_level_in_the_readers_language(connected_oa, customer_writes):
+    customer_writes()
+    bundle = escalation_bundle(oa=connected_oa)
+    assert bundle["health"] == "green"
+    # It should say the level's label in the summary, not its code (the JSON keeps it).
+    assert "\nHealth: Healthy\n" in bundle_text(bundle)
+    with translation.override("vi"):
+        assert "\nSức khỏe: Bình thường\n" in bundle_text(bundle)

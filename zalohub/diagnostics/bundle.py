@@ -21,6 +21,7 @@ from zalohub.core.stored_text import shown_reason
 from zalohub.diagnostics.categories import category_for_code, category_for_event, label, next_step
 from zalohub.diagnostics.checks.run import oa_health
 from zalohub.diagnostics.checks.templates import bad_templates
+from zalohub.diagnostics.models import Level
 from zalohub.events.models import ZaloEvent
 
 MIN_SECRET = 6
@@ -292,7 +293,8 @@ def bundle_text(bundle: dict[str, Any]) -> str:
             % template
         )
     if bundle.get("checks"):
-        lines += ["", _("Health: %s") % bundle["health"]]
+        # The level's label, in the reader's language ("amber" is the code, for JSON).
+        lines += ["", _("Health: %s") % Level(bundle["health"]).label]
         for check in bundle["checks"]:
             lines.append(f"  [{check['level'].upper()}] {check['title']}: {check['summary']}")
             if check["next_step"]:
