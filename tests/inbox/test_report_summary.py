@@ -371,3 +371,40 @@ def test_commits_close_together_enqueue_one_task_due_after_them_without_asking_t
         report_summary.mark([today])
     assert tasks.count() == 2
     assert tasks.exclude(pk=first.pk).get().run_after > later
+
+
+def test_a_run_under_constant_ingest_stops_at_its_cap_and_its_follow_up_settles_the_rest(
+    facts, monkeypatch
+):
+    from django_tasks_db.models import DBTaskResult
+
+    oa = facts["oas"][1]
+    day = timezone.localdate()
+    report_summary.mark([(day, oa.pk)])
+    derive, calls, clock = report_summary.derive, [], [0.0]
+    ceiling = 3 * report_summary.SETTLE_SECONDS  # where an uncapped run would go on
+
+    def derive_under_ingest(oa_id, first, last, apps=None):  # type: ignore[no-untyped-def]
+        found = derive(oa_id, first, last)
+        calls.append((oa_id, first))
+        clock[0] += 1.0  # each derivation takes a second of the run
+        if len(calls) < ceiling:
+            # A conversation stored meanwhile: the day is marked again, every time.
+            Conversation.objects.create(oa=oa, zalo_user_id=f"busy-{len(calls)}")
+        return found
+
+    monkeypatch.setattr(report_summary, "derive", derive_under_ingest)
+    monkeypatch.setattr(report_summary, "monotonic", lambda: clock[0])
+    report_summary.settle_report_days.call()
+    # It should stop once it has worked its seconds, the day still marked...
+    assert calls == [(oa.pk, day)] * report_summary.SETTLE_SECONDS
+    assert _marks().filter(day=day, oa_id=oa.pk).exists()
+    # ...having enqueued the task that goes on.
+    (follow_up,) = DBTaskResult.objects.filter(task_path__endswith="settle_report_days")
+    monkeypatch.undo()
+    follow_up.task.call()  # as a worker runs it
+    # The follow-up should settle what was left: no mark, the day as the facts give it.
+    assert not _marks().exists()
+    assert _same(oa.pk, day)
+    # (the fixture's facts are hand-written: only the summary is compared)
+    assert report_summary.rebuild(fix=False) == 0

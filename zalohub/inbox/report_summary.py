@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from time import monotonic
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -41,6 +42,7 @@ from zalohub.inbox.reports import Seconds
 Slice = tuple[date, int]  # (day, OA)
 CellKey = tuple[date, int | None]  # (day, agent) within one OA
 CHUNK_DAYS = 31  # rebuild derives an OA's days this many at a time
+SETTLE_SECONDS = 10  # of derivation in one run of the task; a follow-up does the rest
 
 
 def pack(values: list[float]) -> bytes:
@@ -229,10 +231,12 @@ wake = Waker(gather=timedelta(seconds=1))
 
 
 def settle(limit: int = 1000) -> int:
-    """Derive the marked slices again, one per transaction, until none is left: the number
-    derived. A slice's marks are read first and only those are removed with its new rows,
-    so a mark committed during its derivation stays (and the slice is derived again)."""
-    done = 0
+    """Derive the marked slices again, one per transaction, until none is left or the run
+    has worked SETTLE_SECONDS (a busy day's constant ingest marks it again and again): the
+    number derived; what is left, the task woken then settles. A slice's marks are read
+    first and only those are removed with its new rows, so a mark committed during its
+    derivation stays (and the slice is derived again)."""
+    done, started = 0, monotonic()
     while True:
         marks: dict[Slice, list[int]] = defaultdict(list)
         for pk, day, oa_id in ReportDayDirty.objects.order_by("pk").values_list(
@@ -242,6 +246,9 @@ def settle(limit: int = 1000) -> int:
         if not marks:
             return done
         for key in sorted(marks):
+            if monotonic() - started >= SETTLE_SECONDS:
+                wake()
+                return done
             with transaction.atomic():
                 replace([key])
                 ReportDayDirty.objects.filter(pk__in=marks[key]).delete()
@@ -354,7 +361,8 @@ def rebuild(*, fix: bool = True, apps: Any = global_apps) -> int:
     (day, OA, agent) rows that differ (missing, extra or other numbers); with ``fix``
     their days are derived again and replaced. Marked days (``ReportDayDirty``) are not
     compared: their facts changed since they were derived, and a report derives them as it
-    reads; with ``fix`` the marked days are derived first (``settle``)."""
+    reads; with ``fix`` the marked days are derived first (``settle``: a run's share, the
+    task it wakes the rest)."""
     try:
         models(apps, "ReportDay")
     except LookupError:  # a migration older than the summary's table
