@@ -208,21 +208,83 @@ def test_concurrent_batches_count_the_rate_limit_exactly(make_key, settings):
     assert sum(_concurrently(12, batch)) == 25
 
 
+def _queued_batch(key: ApiKey, oa, texts: list[str]) -> list[int]:
+    """One batch of sends stored as the group commit stores it: their event ids."""
+    with transaction.atomic():
+        outcomes = accept._accept([_send(key, oa, text=text) for text in texts])
+    return sorted(json.loads(outcome[1])["event_id"] for outcome in outcomes)
+
+
 @pytest.mark.django_db
-def test_a_batch_writes_one_task_row_and_a_worker_enqueues_each_send(make_key, oa, son):
+def test_a_batch_writes_one_task_row_and_its_task_sends_each_send(make_key, oa, son, sandbox):
     from django_tasks_db.models import DBTaskResult
 
-    from tests.api.conftest import send_due
     from zalohub.events.outbound.oa_message import send_events
 
     key, _api = make_key()
-    with transaction.atomic():
-        outcomes = accept._accept([_send(key, oa, text="một"), _send(key, oa, text="hai")])
-    events = sorted(json.loads(outcome[1])["event_id"] for outcome in outcomes)
+    events = _queued_batch(key, oa, ["một", "hai", "ba"])
+    # It should write one task row for the batch, naming every event of it.
     (batch,) = DBTaskResult.objects.all()
     assert batch.task_path.endswith("send_events") and batch.args_kwargs["args"] == [events]
-    assert send_events.call(events) == 2  # what the worker runs
-    tasks = DBTaskResult.objects.filter(task_path__endswith=".send_event")
-    assert sorted(t.args_kwargs["args"][0] for t in tasks) == events
-    assert len(send_due()) == 2
-    assert set(Message.objects.values_list("zalo_state", flat=True)) == {"sent"}
+    # It should send each message from that one task (what the worker runs), with no
+    # task row a message.
+    assert send_events.call(events) == 3
+    assert DBTaskResult.objects.count() == 1
+    assert list(Message.objects.values_list("zalo_state", flat=True)) == ["sent"] * 3
+    for event in ZaloEvent.objects.filter(pk__in=events):
+        assert event.processing_state == "processed" and event.attempts == 1
+        assert list(event.attempt_log.values_list("result", flat=True)) == ["ok"]
+    with sandbox.lock:
+        sent = sandbox.mailbox.sent_messages(oa_id=oa.oa_id)
+    assert sorted(m.message["text"] for m in sent) == sorted(["một", "hai", "ba"])
+
+
+@pytest.mark.django_db
+def test_a_send_zalo_refuses_keeps_its_own_retry_and_its_batch_mates_are_sent(
+    make_key, oa, son, sandbox, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from zalohub.events.outbound.oa_message import send_events
+
+    key, _api = make_key()
+    events = _queued_batch(key, oa, ["một", "hai", "ba"])
+    sandbox.add_fault("oa.message.cs", "http_500", times=1)  # the batch's first call
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_events.call(events) == 3
+    first, *mates = ZaloEvent.objects.filter(pk__in=events).order_by("pk")
+    # It should leave the refused one waiting for its own retry, with its own log.
+    assert first.processing_state == "queued" and first.next_attempt_at > timezone.now()
+    assert list(first.attempt_log.values_list("result", flat=True)) == ["retry"]
+    assert first.message.zalo_state == "on_queue"
+    (retry,) = DBTaskResult.objects.filter(task_path__endswith=".send_event")
+    assert retry.args_kwargs["args"] == [first.pk]
+    # It should send the others all the same.
+    for event in mates:
+        assert event.processing_state == "processed" and event.message.zalo_state == "sent"
+
+
+@pytest.mark.django_db
+def test_a_send_that_raises_is_left_to_the_sweeper_and_its_batch_mates_are_sent(
+    make_key, oa, son, sandbox, monkeypatch, caplog
+):
+    from zalohub.events.outbound import oa_message
+
+    key, _api = make_key()
+    events = _queued_batch(key, oa, ["một", "hai", "ba"])
+    real = oa_message.send_outbound
+
+    def send_outbound(*, event_id: int, worker_id: str) -> str:
+        if event_id == events[1]:
+            raise RuntimeError("the attempt broke")
+        return real(event_id=event_id, worker_id=worker_id)
+
+    monkeypatch.setattr(oa_message, "send_outbound", send_outbound)
+    assert oa_message.send_events.call(events) == 3
+    rows = {e.pk: e for e in ZaloEvent.objects.filter(pk__in=events).select_related("message")}
+    # It should send the ones before and after it.
+    assert rows[events[0]].message.zalo_state == rows[events[2]].message.zalo_state == "sent"
+    # It should leave the broken one queued for the sweeper (requeue_lost_sends), and say so.
+    assert rows[events[1]].processing_state == "queued"
+    assert rows[events[1]].message.zalo_state == "on_queue"
+    assert f"Sending outbound event {events[1]} failed" in caplog.text

@@ -10,12 +10,13 @@ makes a new attempt.
 """
 
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,6 +54,7 @@ __all__ = [
     "messages_queue",
     "send_outbound",
 ]
+logger = logging.getLogger(__name__)
 MAX_TEXT = 2000  # Zalo's limit for a consultation text
 SENDABLE = (Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.FILE)
 
@@ -196,9 +198,9 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
 
     The rows are INSERTed as one JSON parameter a table (``core.rowinsert``); the
     messages reach hooks.on_message_stored as one batch (no post_save is sent), and
-    their send tasks are enqueued in the transaction, so they are stored with their
-    events (a worker sees neither before the commit): for several messages, one task
-    that enqueues the others (``send_events``), one row written here."""
+    their send task is enqueued in the transaction, so it is stored with their events
+    (a worker sees neither before the commit): for several messages, one task that
+    sends each of them (``send_events``), one task row for the batch."""
     if not items:
         return []
     now = timezone.now()
@@ -265,11 +267,19 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
 
 @task(queue_name="zalo")
 def send_events(event_ids: list[int]) -> int:
-    """The send task of each of these queued events (``messages_queue``'s): enqueued by
-    a worker rather than by the request that stored them. Should this task be lost, the
-    sweeper's requeue_lost_sends gives each event its task."""
+    """Send each of these queued events (``messages_queue``'s batch), in order, each as
+    its own task would (``send_outbound``: its own claim, attempt row, settle and retry
+    task), with no task row of its own. An event whose attempt raised is logged and left
+    as it stands for the sweeper (its lease runs out: ``recover_stuck_sends``; never
+    claimed: ``requeue_lost_sends``), and the others are still sent. Should this task be
+    lost, requeue_lost_sends gives each event a task. The events tried."""
     for pk in event_ids:
-        send_event.enqueue(pk)
+        try:
+            send_outbound(event_id=pk, worker_id="task")
+        except Exception:
+            logger.exception("Sending outbound event %s failed; the sweeper takes it up", pk)
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()  # a broken connection: a new one
     return len(event_ids)
 
 
