@@ -53,6 +53,7 @@ SKIP = re.compile(
 )
 PO = ROOT / "zalohub/locale/vi/LC_MESSAGES/django.po"
 SEEDS = Path("/work/shared/seeds")
+ID = re.compile(r"/(?:\d+|[0-9a-f]{8}-[0-9a-f-]{27})/")  # a pk or a UUID in a path
 USERS = {"admin", "agent", "agent2"}  # the demo's logins, shown as they are
 
 
@@ -615,7 +616,7 @@ class Walker:
                     continue
                 if parts.path.startswith(("/admin/login", "/admin/logout")):
                     continue
-                pattern = re.sub(r"\d+", "N", parts.path) + ("?" if parts.query else "")
+                pattern = ID.sub("/N/", parts.path) + ("?" if parts.query else "")
                 if per_pattern[pattern] >= self.args.per_pattern:
                     continue
                 per_pattern[pattern] += 1
@@ -660,7 +661,7 @@ def main() -> int:
     parser.add_argument("out", type=Path, help="where the screenshots go")
     parser.add_argument("--users", default="admin,agent,agent2")
     parser.add_argument("--languages", default="en,vi")
-    parser.add_argument("--max-pages", type=int, default=120, help="per user and language")
+    parser.add_argument("--max-pages", type=int, default=200, help="per user and language")
     parser.add_argument("--per-pattern", type=int, default=2, help="URLs per path shape")
     parser.add_argument("--no-flows", action="store_true")
     args = parser.parse_args()
