@@ -98,3 +98,17 @@ def test_migrate_takes_back_a_grant_the_agent_role_no_longer_has() -> None:
     assert "add_oamembership" not in codenames
     assert "change_conversation" not in codenames
     assert "view_conversation" in codenames
+
+
+def test_a_zalo_admin_is_asked_of_the_database_once_per_user_object(
+    admin, agent, django_assert_num_queries
+) -> None:
+    from zalohub.accounts.scope import is_zalo_admin
+
+    admin = type(admin).objects.get(pk=admin.pk)  # fresh objects: as each request loads
+    agent = type(agent).objects.get(pk=agent.pk)
+    # It should ask once per user object, as a request's checks repeat it (an inbox
+    # list delta asked it 8 times), and answer the same each time.
+    with django_assert_num_queries(2):
+        assert [is_zalo_admin(admin) for _ in range(3)] == [True] * 3
+        assert [is_zalo_admin(agent) for _ in range(3)] == [False] * 3

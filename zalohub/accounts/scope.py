@@ -31,9 +31,22 @@ def register_oa_membership(source: MembershipSource) -> None:
 
 
 def is_zalo_admin(user: Any) -> bool:
+    """Remembered on the user object for its life (a request's), as Django's own
+    ``has_perm`` remembers permissions: one page asks it many times (an inbox list
+    delta asked it 8 times, each a query)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return bool(user.is_superuser or user.groups.filter(name=ZALO_ADMIN).exists())
+    if user.is_superuser:
+        return True
+    known = getattr(user, _ADMIN_CACHE, None)
+    if known is None:
+        known = user.groups.filter(name=ZALO_ADMIN).exists()
+        setattr(user, _ADMIN_CACHE, known)
+    return bool(known)
+
+
+# The attribute ``is_zalo_admin`` keeps its answer in.
+_ADMIN_CACHE = "_zalohub_is_zalo_admin"
 
 
 def acting_oas(user: Any) -> QuerySet[OfficialAccount]:
