@@ -383,6 +383,10 @@ HISTORY_ON_CONNECT = envbool("ZALOHUB_HISTORY_ON_CONNECT", True)
 # long so that the browser reconnects (and proxies never see an endless request).
 INBOX_STREAM_TICK_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_TICK_SECONDS", 1.0, minimum=0.05)
 INBOX_STREAM_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_SECONDS", 25.0, minimum=1.0)
+# Two rounds of a web process's live reads are at least this far apart (``zalohub serve``):
+# a round tells every page whose part changed to fetch it, so this bounds how often a page
+# fetches under a flood of messages; a change after a quiet spell is read at once.
+INBOX_STREAM_GAP_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_GAP_SECONDS", 0.25, minimum=0.0)
 # The Redis pub/sub channel live updates travel on when ZALOHUB_REDIS_URL is set.
 INBOX_REDIS_CHANNEL = envstr("ZALOHUB_INBOX_REDIS_CHANNEL", "zalohub:inbox")
 

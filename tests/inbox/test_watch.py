@@ -96,6 +96,31 @@ def test_a_wake_up_for_its_oa_reads_before_the_tick(settings):
     assert reads.calls[scope] == 2
 
 
+def test_wake_ups_within_the_gap_make_one_read(settings):
+    settings.INBOX_STREAM_TICK_SECONDS = 60  # no tick during the test
+    settings.INBOX_STREAM_GAP_SECONDS = 5.0
+    reads = Reads()
+    scope = Scope(oa_ids=(7,), conversation_id=None)
+
+    async def run() -> str:
+        stream = watch.events(scope, ("a", "-"), reads)
+        await _next(stream)
+        await _next(stream)  # the first read, at once for a new page
+        reads.cursor = ("b", "-")
+        for _ in range(10):  # a customer writing ten times in half a second
+            live.notify(7)
+            await asyncio.sleep(0.05)
+        changed = await _next(stream, timeout=30)
+        await stream.aclose()
+        return changed
+
+    changed = _in_a_thread(run())
+    # It should tell the page once, after the gap, rather than read ten times: a
+    # page's fetches follow the gap, not the flow of messages.
+    assert changed.startswith("event: list\nid: b~-\n")
+    assert reads.calls[scope] == 2
+
+
 def test_draining_ends_every_stream_with_a_retry_hint():
     reads = Reads()
     scope = Scope(oa_ids=(3,), conversation_id=None)

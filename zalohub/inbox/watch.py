@@ -147,6 +147,7 @@ class Watcher:
 
     async def _run(self) -> None:
         tick = settings.INBOX_STREAM_TICK_SECONDS
+        gap = settings.INBOX_STREAM_GAP_SECONDS
         next_tick = time.monotonic() + tick
         try:
             while self.watches:
@@ -164,8 +165,12 @@ class Watcher:
                         watch.publish(cursor)
                     # At most half of the reader's time goes to reads: under a load of
                     # scopes the rounds space out (pages learn of a change later)
-                    # rather than take the GIL from the webhooks' threads.
-                    rest = time.monotonic() - began
+                    # rather than take the GIL from the webhooks' threads. And rounds
+                    # are at least INBOX_STREAM_GAP_SECONDS apart: each one makes every
+                    # page it names fetch its changes, so under a stream of messages a
+                    # page fetches a few times a second, however many arrive.
+                    took = time.monotonic() - began
+                    rest = max(took, gap - took)
                     next_tick = max(next_tick, time.monotonic() + rest)
                 self.wake.clear()
                 if rest:
