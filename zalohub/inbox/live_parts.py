@@ -143,7 +143,8 @@ def _thread_changes(
 ) -> dict[str, Any] | None:
     query = request.GET
     latest, first, entry = _int(query, "after"), _int(query, "first"), _int(query, "entry")
-    if thread_base(conversation, first, latest, entry) != query.get("base", ""):
+    base = thread_base(conversation, first, latest, entry)
+    if base != query.get("base", ""):
         return None
     messages = _thread_messages(conversation).select_related("sent_by")
     new = list(messages.filter(pk__gt=latest).order_by("created_at", "id")[: THREAD_BATCH + 1])
@@ -171,13 +172,11 @@ def _thread_changes(
         out["append"] = render_to_string(
             "inbox/_messages.html", {"groups": items, "appending": True}, request
         )
-    latest = max([latest, *(m.pk for m in new)])
-    entry = max([entry, *(e.pk for e in entries)])
-    out["marks"] = {
-        "latest": latest,
-        "entry": entry,
-        "base": thread_base(conversation, first, latest, entry),
-    }
+    if new or entries:  # else the page's marks stand, and so does their base
+        latest = max([latest, *(m.pk for m in new)])
+        entry = max([entry, *(e.pk for e in entries)])
+        base = thread_base(conversation, first, latest, entry)
+    out["marks"] = {"latest": latest, "entry": entry, "base": base}
     out["bubbles"] = _changed_bubbles(request, conversation, _states(query.get("states", "")))
     return out
 
