@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 from bench import loadgen  # noqa: E402
 from bench.stages import hub  # noqa: E402
 from bench.stages.common import BIN, HOST  # noqa: E402
+from bench.stages.procs import cpu_seconds, named, process_tree  # noqa: E402
 from bench.stream import APP_ID, OA_ID, signature, user_id  # noqa: E402
 
 DB_NAME = "zalohub_bench_latency"
@@ -228,8 +229,28 @@ def open_pages(browser, port: int, cookies: list[str], conversations: list[int])
     raise RuntimeError("the pages' live streams did not open")
 
 
-def run_one(port, pages, first: int, rate: float, args) -> dict:
+SIDES = ("workers", "serve", "browser", "postgres")
+
+
+def cpu_by_side(server, workers) -> dict[str, float]:
+    """CPU seconds so far of each side of the path: the workers, `zalohub serve` (the
+    webhooks, streams and the pages' fetches), headless Chromium (with Playwright's
+    driver) and PostgreSQL (every backend: run it on a quiet box)."""
+    serve = process_tree(server.pid)
+    worker_pids = [p for w in workers for p in process_tree(w.pid)]
+    mine = set(serve) | set(worker_pids) | {os.getpid()}
+    browser = [p for p in process_tree(os.getpid()) if p not in mine]
+    return {
+        "workers": cpu_seconds(worker_pids),
+        "serve": cpu_seconds(serve),
+        "browser": cpu_seconds(browser),
+        "postgres": cpu_seconds(named("postgres")),
+    }
+
+
+def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
     count = int(rate * args.seconds)
+    began, cpu_before = time.time(), cpu() if cpu else {}
     due, statuses = in_thread(lambda: offer(port, first, count, rate, len(pages), args.conns))
     wanted = {first + i for i in range(count)}
     deadline = time.time() + args.settle
@@ -249,7 +270,11 @@ def run_one(port, pages, first: int, rate: float, args) -> dict:
             break
         time.sleep(0.5)
     lat = [seen[n] - due[n - first] for n in sorted(seen)]
+    cpu_after, span = cpu() if cpu else {}, time.time() - began
     return {
+        # CPU per message offered, each side, over the offer and the wait for markers.
+        "cpu_ms": {k: (cpu_after[k] - cpu_before[k]) * 1000 / count for k in cpu_after},
+        "cores": {k: (cpu_after[k] - cpu_before[k]) / span for k in cpu_after},
         "rate": rate,
         "offered": count,
         "acked": statuses.get(200, 0),
@@ -275,7 +300,8 @@ def scenario(env, args, cookies, browser, *, visible_only: bool, first: int) -> 
         pages = open_pages(browser, port, cookies, conversations)
         results = []
         for rate in args.rate:
-            results.append(run_one(port, pages, first, rate, args))
+            sides = lambda: cpu_by_side(server, workers)  # noqa: E731
+            results.append(run_one(port, pages, first, rate, args, sides))
             first += int(rate * args.seconds)
             results[-1]["pending_after"] = wait_processed()
         for page in pages:
@@ -304,6 +330,15 @@ def report(base: list[dict], hub: list[dict], args) -> None:
                 f"{r['max_ms']:>8.0f} {r['seen']:>5}/{r['offered']:<5} {ratio:>9.2f}"
             )
     print("target: hub p99 <= 1,000 ms at 300 msgs/s")
+    print()
+    print("CPU ms per message offered (cores busy on average) over each rate's run:")
+    print(f"{'msgs/s':>7} {'what':<10} " + " ".join(f"{s:>17}" for s in SIDES))
+    for b, h in zip(base, hub, strict=True):
+        for name, r in (("baseline", b), ("hub", h)):
+            cells = " ".join(
+                f"{r['cpu_ms'].get(s, 0):>9.2f} ({r['cores'].get(s, 0):>4.2f})" for s in SIDES
+            )
+            print(f"{r['rate']:>7.0f} {name:<10} {cells}")
     for r in base + hub:
         if r["missing"] or r["acked"] != r["offered"]:
             print(
