@@ -24,7 +24,8 @@ cost more Python to build than the database took to run them):
    answered once the batch is committed with the first answer (``idempotency.replay``;
    a concurrent first is waited for by the unique index, as before);
 4. queues the messages (``oa_message.messages_queue``: one statement per table, the
-   inbox's conversations folded in by the stored-messages hook, the send tasks);
+   inbox's conversations folded in by the stored-messages hook, and one task for the
+   batch that sends each message, ``send_events``);
 5. writes each kept answer (one UPDATE) and commits.
 
 Only 202s are decided here. Whatever else a send may be answered (its key revoked, the
