@@ -187,3 +187,26 @@ def test_it_hides_the_list_from_staff_not_granted(browser, page, live_server, za
             assert response.status == 403, (username, url, response.status)
         other.screenshot(path=str(output_dir / f"zalo-events-refused-{username}.png"))
         context.close()
+
+
+def test_the_errors_list_fits_1400_px_with_unlinked_customers(admin_page, zalo_app):
+    # Customers of an OA that is not authorized write: their events wait in Error, each
+    # shown with the customer's bare Zalo user id (no partner link yet).
+    for name in (
+        "user_submit_info__current",
+        "user_send_location__basic",
+        "user_send_text__official",
+    ):
+        raw = fixture(name).replace(OA_SUPPORT_ID, UNAUTHORIZED_OA_ID)
+        assert post_webhook(Client(), zalo_app.app_id, raw, key=zalo_app.oa_secret_key).status_code
+    drain()
+    assert ZaloEvent.objects.filter(processing_state=ProcessingState.ERROR).count() == 3
+    page = admin_page("en")
+    page.goto(page.url.split("/admin/")[0] + "/admin/events/zaloevent/?quick=errors")
+    page.wait_for_selector("#result_list tbody tr")
+    # It should show every column, the Error one included, without a horizontal scroll.
+    width, scrolled = page.evaluate(
+        "() => { const r = document.querySelector('#changelist-form .results');"
+        " return [r.clientWidth, r.scrollWidth]; }"
+    )
+    assert scrolled <= width
