@@ -4,6 +4,7 @@ is checked again where the send is stored; the rate limit counted per batch stay
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections, transaction
@@ -268,7 +269,7 @@ def test_a_send_zalo_refuses_keeps_its_own_retry_and_its_batch_mates_are_sent(
 def test_a_send_that_raises_is_left_to_the_sweeper_and_its_batch_mates_are_sent(
     make_key, oa, son, sandbox, monkeypatch, caplog
 ):
-    from zalohub.events.outbound import oa_message
+    from zalohub.events.outbound import oa_message, requeue_lost_sends, send_event
 
     key, _api = make_key()
     events = _queued_batch(key, oa, ["một", "hai", "ba"])
@@ -288,3 +289,7 @@ def test_a_send_that_raises_is_left_to_the_sweeper_and_its_batch_mates_are_sent(
     assert rows[events[1]].processing_state == "queued"
     assert rows[events[1]].message.zalo_state == "on_queue"
     assert f"Sending outbound event {events[1]} failed" in caplog.text
+    # It should be sent by the task the sweeper gives it, once the attempt works again.
+    monkeypatch.setattr(oa_message, "send_outbound", real)
+    assert requeue_lost_sends(older_than=timedelta(0)) == 1
+    assert send_event.call(events[1]) == "sent"
