@@ -5,7 +5,7 @@ webhook-id's effect once, however often it arrives.
 A test scripts its answers per delivery: ``answers`` is a list of statuses to give, in
 order, to each new webhook-id's tries (the last one repeats); ``hold`` makes the handler
 apply the effect and then wait before answering (a worker killed meanwhile never reads
-the answer)."""
+the answer); the webhook-ids in ``slow`` are answered only once ``release`` is set."""
 
 import json
 import threading
@@ -38,6 +38,8 @@ class Receiver:
     applied: set[str] = field(default_factory=set)
     held: threading.Event = field(default_factory=threading.Event)  # a request is held
     pause: float = 0.0  # seconds each answer waits (requests overlap meanwhile)
+    slow: set[str] = field(default_factory=set)  # webhook-ids answered once ``release`` is set
+    release: threading.Event = field(default_factory=threading.Event)
     in_flight: int = 0  # requests being answered now
     most_in_flight: int = 0  # the most answered at once
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,6 +58,8 @@ class Receiver:
                     receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
                 try:
                     status = receiver.take(self)
+                    if self.headers.get("webhook-id") in receiver.slow:
+                        receiver.release.wait(60)
                     if receiver.pause:
                         time.sleep(receiver.pause)
                 finally:
@@ -111,6 +115,7 @@ class Receiver:
         return [a for a in self.arrivals if a.payload and a.payload.get("type") == event_type]
 
     def stop(self) -> None:
+        self.release.set()
         if self.hold is not None:
             self.hold.set()
         if self._server is not None:
@@ -124,36 +129,36 @@ def body_of(arrival: Arrival) -> dict[str, Any]:
 
 def run_deliveries(*, own_thread: bool = False):  # type: ignore[no-untyped-def]
     """A generator for a fixture: yields ``deliver(n=50)``, which does what a
-    worker's delivery loop does until nothing is due and returns how many it tried.
+    worker's delivery loop does (``Deliverer.once``) until it has nothing in hand and
+    nothing is due (at most 10 x ``n`` rounds), and returns how many deliveries it
+    settled.
     ``own_thread``: in a thread of its own, as the worker does (a browser test's thread
     runs Playwright's event loop)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from zalohub.webhooks.delivery import Courier
-    from zalohub.webhooks.tasks import deliver_once
+    from zalohub.webhooks.tasks import Deliverer
 
     pool = ThreadPoolExecutor(max_workers=1) if own_thread else None
-    courier = pool.submit(Courier).result() if pool else Courier()
+    deliverer = pool.submit(Deliverer).result() if pool else Deliverer()
 
     def rounds(n: int) -> int:
-        tried = 0
-        for _ in range(n):
-            step = deliver_once(courier, "test-worker")
-            if not step:
+        before = deliverer.settled
+        for _ in range(10 * n):
+            if not deliverer.once("test-worker"):
                 break
-            tried += step
-        return tried
+        deliverer.drain("test-worker", timeout=30)
+        return deliverer.settled - before
 
     def deliver(n: int = 50) -> int:
         return pool.submit(rounds, n).result() if pool else rounds(n)
 
     yield deliver
     if pool:
-        pool.submit(courier.close).result()
+        pool.submit(deliverer.close).result()
         pool.submit(_close_connection).result()
         pool.shutdown()
     else:
-        courier.close()
+        deliverer.close()
 
 
 def _close_connection() -> None:

@@ -126,3 +126,35 @@ def test_the_pipeline_counts_settled_deliveries_by_lane(subscribe, receiver, del
     # It should count one retry and one delivery under the webhooks lane.
     assert _settled("webhooks", "retry") - before["retry"] == 1
     assert _settled("webhooks", "delivered") - before["delivered"] == 1
+
+
+def test_a_slow_answer_never_holds_up_the_rest_of_its_batch(subscribe, receiver, settings):
+    """The delivery loop settles answers as they come: one request of a batch still
+    waiting for its answer leaves the batch's others delivered meanwhile."""
+    from zalohub.webhooks.tasks import Deliverer
+
+    settings.REDIS_URL = ""
+    sub = subscribe(rate_per_second=100)
+    slow, *quick = [subscription_send_test(subscription_id=sub.pk) for _ in range(3)]
+    receiver.slow = {slow.webhook_id}
+    deliverer = Deliverer()
+    try:
+        for _ in range(20):
+            deliverer.once("test-worker")
+            if Delivery.objects.filter(state=Delivery.State.DELIVERED).count() == 2:
+                break
+        # It should have delivered the quick ones while the slow one is still on its way.
+        states = dict(Delivery.objects.values_list("pk", "state"))
+        assert states == {
+            slow.pk: Delivery.State.DELIVERING,
+            **{d.pk: Delivery.State.DELIVERED for d in quick},
+        }
+        assert not receiver.release.is_set()
+        # Once answered, the slow one is settled too, in its own claim.
+        receiver.release.set()
+        deliverer.drain("test-worker", timeout=30)
+        slow.refresh_from_db()
+        assert slow.state == Delivery.State.DELIVERED and slow.attempts == 1
+    finally:
+        receiver.release.set()
+        deliverer.close()

@@ -1,4 +1,5 @@
-"""Settling a sent batch in one transaction: the log rows, the delivered rows in one
+"""Settling answered deliveries (of one batch or several, all of each or the part answered
+so far) in one transaction: the log rows in one INSERT, each batch's delivered rows in one
 UPDATE, each failure's next try (or its end), and the subscription's failure count,
 which may disable it (410 Gone at once; N failures running, for long enough, otherwise).
 
@@ -30,69 +31,86 @@ def _error_of(o: Outcome) -> str:
     return f"HTTP {o.status}" if o.status is not None else ""
 
 
-def _log(batch: Batch, outcomes: list[Outcome], results: dict[int, str], worker: str) -> None:
-    DeliveryAttempt.objects.bulk_create(
-        [
-            DeliveryAttempt(
-                delivery_id=o.delivery.id,
-                number=o.delivery.attempts,
-                started_at=o.started_at,
-                duration_ms=o.duration_ms,
-                request_headers=o.headers,
-                status=o.status,
-                response_body=o.answer,
-                error=o.error,
-                result=results[o.delivery.id],
-                worker=worker[:100],
-            )
-            for o in outcomes
-        ]
-    )
+def _attempts(
+    batch: Batch, outcomes: list[Outcome], results: dict[int, str], worker: str
+) -> list[DeliveryAttempt]:
+    return [
+        DeliveryAttempt(
+            delivery_id=o.delivery.id,
+            number=o.delivery.attempts,
+            started_at=o.started_at,
+            duration_ms=o.duration_ms,
+            request_headers=o.headers,
+            status=o.status,
+            response_body=o.answer,
+            error=o.error,
+            result=results[o.delivery.id],
+            worker=worker[:100],
+        )
+        for o in outcomes
+    ]
 
 
 def settle(batch: Batch, outcomes: list[Outcome], *, worker_id: str = "") -> dict[str, int]:
+    return settle_many([(batch, outcomes)], worker_id=worker_id)
+
+
+def settle_many(parts: list[tuple[Batch, list[Outcome]]], *, worker_id: str = "") -> dict[str, int]:
+    """Settle the answered deliveries of one or more batches (any part of each) in one
+    transaction, their log rows in one INSERT."""
     now = timezone.now()
     results: dict[int, str] = {}
-    delivered: dict[int, list[int]] = defaultdict(list)
-    gone = False
-    failures = 0
+    done = failures = 0
     with transaction.atomic():
-        for o in outcomes:
-            if o.ok:
-                assert o.status is not None
-                delivered[o.status].append(o.delivery.id)
-                results[o.delivery.id] = Result.OK
-                continue
-            failures += 1
-            gone = gone or o.status == 410
-            delay = None if o.status == 410 else retry_delay(o.delivery.attempts)
-            results[o.delivery.id] = Result.FAILED if delay is None else Result.RETRY
-            fields: dict[str, Any] = {"last_status": o.status, "last_error": _error_of(o)}
-            if delay is None:
-                fields.update(state=Delivery.State.FAILED)
-            else:
-                fields.update(
-                    state=Delivery.State.PENDING,
-                    next_attempt_at=now + timedelta(seconds=delay),
-                )
-            lanes.release(DELIVERIES, batch.token, [o.delivery.id], **fields)
-        for status, ids in delivered.items():
-            lanes.release(
-                DELIVERIES,
-                batch.token,
-                ids,
-                state=Delivery.State.DELIVERED,
-                delivered_at=now,
-                last_status=status,
-                last_error="",
-            )
-        _log(batch, outcomes, results, worker_id)
-        _count(batch, outcomes, failures, gone, now)
-    done = sum(map(len, delivered.values()))
+        log = []
+        for batch, outcomes in parts:
+            ok, failed = _release(batch, outcomes, results, now)
+            log += _attempts(batch, outcomes, results, worker_id)
+            _count(batch, outcomes, failed, any(o.status == 410 for o in outcomes), now)
+            done, failures = done + ok, failures + failed
+        DeliveryAttempt.objects.bulk_create(log)
     lanes.count(DELIVERIES, "delivered", done)
     lanes.count(DELIVERIES, "retry", sum(r == Result.RETRY for r in results.values()))
     lanes.count(DELIVERIES, "failed", sum(r == Result.FAILED for r in results.values()))
     return {"delivered": done, "failed": failures}
+
+
+def _release(
+    batch: Batch, outcomes: list[Outcome], results: dict[int, str], now: datetime
+) -> tuple[int, int]:
+    """The batch's answered rows settled (only while the claim is ours), each one's
+    result in ``results``; how many were delivered and how many failed."""
+    delivered: dict[int, list[int]] = defaultdict(list)
+    failures = 0
+    for o in outcomes:
+        if o.ok:
+            assert o.status is not None
+            delivered[o.status].append(o.delivery.id)
+            results[o.delivery.id] = Result.OK
+            continue
+        failures += 1
+        delay = None if o.status == 410 else retry_delay(o.delivery.attempts)
+        results[o.delivery.id] = Result.FAILED if delay is None else Result.RETRY
+        fields: dict[str, Any] = {"last_status": o.status, "last_error": _error_of(o)}
+        if delay is None:
+            fields.update(state=Delivery.State.FAILED)
+        else:
+            fields.update(
+                state=Delivery.State.PENDING,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+        lanes.release(DELIVERIES, batch.token, [o.delivery.id], **fields)
+    for status, ids in delivered.items():
+        lanes.release(
+            DELIVERIES,
+            batch.token,
+            ids,
+            state=Delivery.State.DELIVERED,
+            delivered_at=now,
+            last_status=status,
+            last_error="",
+        )
+    return sum(map(len, delivered.values())), failures
 
 
 def _count(batch: Batch, outcomes: list[Outcome], failures: int, gone: bool, now: datetime) -> None:
@@ -101,9 +119,12 @@ def _count(batch: Batch, outcomes: list[Outcome], failures: int, gone: bool, now
     if failures < len(outcomes):  # the receiver took something: it works
         if batch.subscription.failure_streak or failures:
             subs.update(failure_streak=failures, failing_since=now if failures else None)
+            # The batch's later parts (settled as their answers come) see it.
+            batch.subscription.failure_streak = failures
     else:
         subs.filter(failing_since__isnull=True).update(failing_since=now)
         subs.update(failure_streak=F("failure_streak") + failures)
+        batch.subscription.failure_streak += failures
     if gone:
         disable(subscription_id=sub_id, why=reason(GONE), now=now)
         return

@@ -3,6 +3,7 @@ worker), the recovery of deliveries whose worker died (run by the pipeline's swe
 the retention of old deliveries."""
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -10,36 +11,81 @@ from django.utils import timezone
 from zalohub.core import periodic
 from zalohub.events.outbound import lanes
 from zalohub.webhooks import conf
-from zalohub.webhooks.delivery import Courier, claim
+from zalohub.webhooks.delivery import Batch, Courier, Finished, Outcome, claim
 from zalohub.webhooks.lane import DELIVERIES
 from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
-from zalohub.webhooks.settle import settle
+from zalohub.webhooks.settle import settle_many
 
 logger = logging.getLogger(__name__)
 
-
-def deliver_once(courier: Courier, worker_id: str) -> int:
-    """Claim what is due, send it, settle it; the number of deliveries tried."""
-    batches = claim(worker_id)
-    if not batches:
-        return 0
-    for batch, outcomes in zip(batches, courier.send(batches), strict=True):
-        settle(batch, outcomes, worker_id=worker_id)
-    return sum(len(b.deliveries) for b in batches)
+# How long one round waits for a first answer before it gives the pipeline's loop a turn,
+# then how much longer it lets more answers come before it settles what it has.
+WAIT_SECONDS = 1.0
+LINGER_SECONDS = 0.05
 
 
 class Deliverer:
-    """The pipeline loop's work on this lane, one per loop thread: its courier (event
-    loop and keep-alive client) lives as long as the loop."""
+    """The pipeline loop's work on this lane, one per loop thread, kept full: it claims
+    the next batch once no more than WEBHOOKS_IN_FLIGHT deliveries are still open (so
+    requests keep going while it claims) and settles answers as they come, in one
+    transaction for up to half a batch, never waiting for a batch's slowest request.
+    Its courier (event loop and keep-alive client) lives as long as the loop."""
 
     def __init__(self) -> None:
         self.courier = Courier()
+        self.open = 0  # claimed, not settled yet
+        self.settled = 0  # since it started
+        self._look_after = 0.0  # while some are open: when to ask again after nothing was due
+        self._worker_id = ""
 
     def once(self, worker_id: str) -> int:
-        return deliver_once(self.courier, worker_id)
+        self._worker_id = worker_id
+        started = self._claim(worker_id)
+        if not self.open:
+            return started
+        want = min(self.open, max(1, conf.get("WEBHOOKS_BATCH_SIZE") // 2))
+        answered = self.courier.collect(timeout=WAIT_SECONDS, want=want, linger=LINGER_SECONDS)
+        settled = self._settle(answered, worker_id)
+        return started + settled or 1  # requests still on their way: work in hand
+
+    def _claim(self, worker_id: str) -> int:
+        if self.open > conf.get("WEBHOOKS_IN_FLIGHT"):
+            return 0  # enough queued to keep every request slot busy
+        if self.open and time.monotonic() < self._look_after:
+            return 0
+        batches = claim(worker_id)
+        if not batches:
+            self._look_after = time.monotonic() + conf.get("WEBHOOKS_POLL_SECONDS")
+            return 0
+        for batch in batches:
+            self.courier.start(batch)
+        started = sum(len(b.deliveries) for b in batches)
+        self.open += started
+        return started
+
+    def _settle(self, finished: list[Finished], worker_id: str) -> int:
+        self.open -= len(finished)  # settled or not (an error), they are no longer ours
+        parts: dict[int, tuple[Batch, list[Outcome]]] = {}
+        for batch, outcome in finished:
+            parts.setdefault(id(batch), (batch, []))[1].append(outcome)
+        if parts:
+            settle_many(list(parts.values()), worker_id=worker_id)
+        self.settled += len(finished)
+        return len(finished)
+
+    def drain(self, worker_id: str, timeout: float) -> None:
+        """Settle what is still on its way (up to ``timeout`` seconds with no answer)."""
+        while self.open:
+            finished = self.courier.collect(timeout=timeout, want=self.open, linger=timeout)
+            if not finished:
+                return  # left in Delivering: the sweeper gives them back after the lease
+            self._settle(finished, worker_id)
 
     def close(self) -> None:
-        self.courier.close()
+        try:
+            self.drain(self._worker_id, timeout=conf.get("WEBHOOKS_TIMEOUT_SECONDS") + 1)
+        finally:
+            self.courier.close()
 
 
 def recover_interrupted(*, now: datetime | None = None) -> int:

@@ -22,7 +22,7 @@ table (``lane_of``: the admin's Replay).
 import random
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -40,7 +40,9 @@ class Worked(Protocol):
     """A lane's work in batches, one per loop thread (it may keep a client open)."""
 
     def once(self, worker_id: str) -> int:
-        """Claim what is due, call, settle; the number of rows tried."""
+        """Claim what is due, call, settle what is answered; non-zero while it has work
+        in hand (rows started or settled, or calls still on their way): the loop waits
+        for new work only at 0."""
         ...
 
     def close(self) -> None: ...
@@ -223,12 +225,18 @@ class Claim:
     target: Any
     token: str
     ids: list[int]
+    # The ``fields`` asked for, one tuple per row in the order of ``ids``, as read when
+    # the rows were picked (``attempts`` before this claim counted it).
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def claim_per_target(lane: Lane, *, worker_id: str, now: datetime, limit: int) -> list[Claim]:
+def claim_per_target(
+    lane: Lane, *, worker_id: str, now: datetime, limit: int, fields: Sequence[str] = ()
+) -> list[Claim]:
     """Claim what is due, target by target (one query asks which owe rows), each within
     its rate: the rows picked are counted (``take``) and only those the rate allows are
-    claimed, so the count is what was claimed."""
+    claimed, so the count is what was claimed. ``fields``: columns read by the same
+    query that picks (and locks) the rows, so a caller needs no second read."""
     assert lane.rate is not None
     claims = []
     for target in _owing(lane, now):
@@ -240,14 +248,15 @@ def claim_per_target(lane: Lane, *, worker_id: str, now: datetime, limit: int) -
         with exclusive_transaction():
             if connection.vendor == "postgresql":
                 picked = picked.select_for_update(skip_locked=True)
-            ids = list(picked.values_list("pk", flat=True)[:wanted])
-            if ids:
-                allowed, _wait = take(lane, target, len(ids), now=now)
-                ids = ids[:allowed]
+            found = list(picked.values_list("pk", *fields)[:wanted])
+            if found:
+                allowed, _wait = take(lane, target, len(found), now=now)
+                found = found[:allowed]
+            ids = [row[0] for row in found]
             if ids:
                 rows_of(lane).filter(pk__in=ids).update(**_claimed(lane, token, now))
         if ids:
-            claims.append(Claim(target, token, ids))
+            claims.append(Claim(target, token, ids, [row[1:] for row in found]))
     return claims
 
 
