@@ -220,6 +220,11 @@ def test_the_inbox_shows_the_name_with_the_id_on_hover(
     # It should name the customer in the conversations' admin list as well.
     listing = client.get("/admin/inbox/conversation/").content.decode()
     assert f'<span title="Zalo user ID {MAI}">Trần Thị Mai</span>' in listing
+    # And in the title of its own admin page, not by Zalo's user id.
+    conversation = Conversation.objects.get()
+    detail = client.get(f"/admin/inbox/conversation/{conversation.pk}/change/").content.decode()
+    title = detail.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "Trần Thị Mai @ " in title and MAI not in title
 
 
 def test_sync_profile_past_the_budget_is_left_to_the_worker(

@@ -73,8 +73,7 @@ class ConversationAdmin(ReadonlyLinksMixin, OAScopedAdminMixin, admin.ModelAdmin
     @admin.display(description=gettext_lazy("Customer"), ordering="partner_link__partner__name")
     def customer(self, obj: Conversation) -> str:
         # The name staff know, the Zalo user id on hover (the id alone until linked).
-        link = obj.partner_link
-        name = link.partner.shown_name if link is not None else obj.zalo_user_id
+        name = obj.customer_name() or obj.zalo_user_id
         title = _("Zalo user ID %(id)s") % {"id": obj.zalo_user_id}
         return format_html('<span title="{}">{}</span>', title, name)
 

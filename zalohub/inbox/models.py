@@ -140,7 +140,15 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.zalo_user_id} @ {self.oa}"
+        # The admin's titles and breadcrumbs: the name staff know, not Zalo's user id.
+        return f"{self.customer_name() or self.zalo_user_id} @ {self.oa}"
+
+    def customer_name(self) -> str:
+        """The customer's name as staff know it ("" while no partner link names them)."""
+        link = self.partner_link
+        if link is None:
+            return ""
+        return link.partner.shown_name if link.partner_id else link.display_name
 
 
 class SentImage(models.Model):

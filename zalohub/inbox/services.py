@@ -81,9 +81,8 @@ def reply_window(conversation: Conversation, now: datetime | None = None) -> Rep
 
 
 def display_name(conversation: Conversation) -> str:
-    link = conversation.partner_link
-    if link is not None:
-        return link.partner.shown_name if link.partner_id else link.display_name
+    if conversation.partner_link is not None:
+        return conversation.customer_name()
     return _("Zalo user %(id)s") % {"id": conversation.zalo_user_id[-6:]}
 
 
