@@ -297,10 +297,11 @@ def replace(slices: Iterable[Slice], apps: Any = global_apps) -> None:
 
 
 def conversation_slices(conversation_ids: Iterable[int], apps: Any = global_apps) -> set[Slice]:
+    ids = list(conversation_ids)
+    if not ids:  # most stored batches create no conversation: no query to build
+        return set()
     (conversation,) = models(apps, "Conversation")
-    rows = conversation.objects.filter(pk__in=list(conversation_ids)).values_list(
-        "created_at", "oa_id"
-    )
+    rows = conversation.objects.filter(pk__in=ids).values_list("created_at", "oa_id")
     return {(day_of(at), oa_id) for at, oa_id in rows}
 
 
