@@ -1,0 +1,146 @@
+"""CPU a live inbox page costs the web process per update (issue 19's latency target).
+
+    .venv/bin/python bench/inbox_latency.py --rate 50 --pages 20 --seconds 5   # leaves its database
+    .venv/bin/python bench/inbox_fetch_cost.py                                 # then this, ~1 min
+
+`bench/inbox_latency.py` measures webhook to visible end to end; this one splits the
+web process's share of it. A page on a conversation is told by its stream that its list,
+its thread or both changed, and fetches what changed (``inbox/live_parts.py``); the
+stream's read of the page's cursor (``inbox/stream.py``) is made once a round for it.
+Each is timed here in one process (Django's test client, the database
+`zalohub_bench_latency` that inbox_latency leaves: 20 conversations of an OA, an agent a
+page), as CPU seconds (``time.process_time``) and queries a request, beside the floor of
+the same process: `GET /api/v1/health` (Django's request cycle, no session, no work).
+
+The figures size what a round of live updates costs: a page whose list and thread changed
+costs one read and two fetches; 20 such pages, a round of each web process.
+"""
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.stages import hub  # noqa: E402
+
+DB_NAME = "zalohub_bench_latency"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--repeat", type=int, default=50, help="requests a case")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median kept)")
+    return p
+
+
+def setup() -> None:
+    os.environ.update(
+        hub.hub_env(DB_NAME, secret_key="bench-inbox-fetch-cost-" + "x" * 40, data_dir="/tmp/zd_fc")
+    )
+    import django
+
+    django.setup()
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's templates and context
+
+
+def cases() -> dict:
+    """Each case: a function making one request (or read) as the bench's first agent."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from zalohub.inbox import stream
+    from zalohub.inbox.models import Conversation
+
+    user = User.objects.get(username="agent0")
+    client = Client()
+    client.force_login(user)
+    conversation = Conversation.objects.order_by("pk").first()
+    if conversation is None:
+        raise SystemExit("no conversation: run bench/inbox_latency.py first (see the docstring)")
+    page = client.get(f"/inbox/c/{conversation.pk}/").content.decode()
+
+    def attr(name: str) -> str:
+        found = re.search(name + r'="([^"]*)"', page)
+        return found.group(1).replace("&amp;", "&") if found else ""
+
+    rows = re.findall(r'data-conversation="(\d+)"[^>]*data-v="(\d+)"', page)
+    list_url, thread_url = attr("data-list-url"), attr("data-thread-url")
+    join = lambda url, **q: url + ("&" if "?" in url else "?") + urlencode(q)  # noqa: E731
+    shown = ",".join(f"{pk}:{v}" for pk, v in rows)
+    all_changed = ",".join(f"{pk}:1" for pk, _v in rows)
+    an_hour_ago = str(int((time.time() - 3600) * 1e6))
+    marks = {
+        "after": attr("data-latest-id"),
+        "first": attr("data-first-id"),
+        "entry": attr("data-entry-id"),
+        "base": attr("data-base"),
+        "head": attr("data-head"),
+        "states": "",
+    }
+    scope = stream.Scope((conversation.oa_id,), conversation.pk, user.pk)
+    return {
+        "floor: GET /api/v1/health": lambda: client.get("/api/v1/health"),
+        "stream read of a page (presence, cursor)": lambda: stream._read(scope),
+        "list delta, nothing new": lambda: client.get(
+            join(list_url, since=attr("data-cursor"), v=shown)
+        ),
+        f"list delta, {len(rows)} rows changed": lambda: client.get(
+            join(list_url, since=an_hour_ago, v=all_changed)
+        ),
+        "thread delta, nothing new": lambda: client.get(join(thread_url, **marks)),
+        "list drawn whole": lambda: client.get(list_url),
+        "thread drawn whole": lambda: client.get(thread_url),
+    }
+
+
+def measure(fn, repeat: int) -> float:
+    fn()
+    began = time.process_time()
+    for _ in range(repeat):
+        fn()
+    return (time.process_time() - began) / repeat * 1000
+
+
+def queries(fn) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as seen:
+        fn()
+    return len(seen.captured_queries)
+
+
+def main() -> int:
+    args = parser().parse_args()
+    setup()
+    found = cases()
+    runs: dict[str, list[float]] = {name: [] for name in found}
+    for _ in range(args.rounds):
+        for name, fn in found.items():
+            runs[name].append(measure(fn, args.repeat))
+    floor = sorted(runs[next(iter(runs))])[args.rounds // 2]
+    print(
+        f"CPU a request in one process, median of {args.rounds} interleaved rounds of "
+        f"{args.repeat}; {os.cpu_count()} CPUs, load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
+    head = f"{'case':<42} {'CPU ms':>8} {'/ floor':>8} {'queries':>8}"
+    print(head)
+    print("-" * len(head))
+    for name, fn in found.items():
+        cpu = sorted(runs[name])[args.rounds // 2]
+        print(f"{name:<42} {cpu:>8.2f} {cpu / floor:>8.1f} {queries(fn):>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
