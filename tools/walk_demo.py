@@ -7,8 +7,10 @@ OAs through the sandbox's consent page as ``admin``, lets the sandbox's customer
 by links as admin, agent and agent2, in English and in Vietnamese, 1400 px wide, with a
 full-page screenshot of each. It prints what it found: answers of 400 or more, Django
 error pages, browser console and page errors, and English labels left on Vietnamese
-pages (the .po's translated msgids, and the Title Case labels of /work/shared/seeds,
-appearing as a whole text on the page). Exit status 1 when anything was found.
+pages (the .po's translated msgids, Django admin strings with no Vietnamese, and the
+Title Case labels of /work/shared/seeds, appearing as a whole text on the page, a
+leading count aside). Text in <pre> and messages is not checked: look at the shots.
+Exit status 1 when anything was found.
 
     .venv/bin/python tools/walk_demo.py test-output/walk            # everything
     .venv/bin/python tools/walk_demo.py out --users agent --max-pages 30
@@ -52,6 +54,7 @@ SKIP = re.compile(
     r"logout|/delete/|/i18n/|\.csv|/csv|export|download|_popup=|/image/|/events/$|/r/\d+/"
 )
 PO = ROOT / "zalohub/locale/vi/LC_MESSAGES/django.po"
+LOCALE_DJANGO = ROOT / "zalohub/locale_django/vi/LC_MESSAGES/django.po"
 SEEDS = Path("/work/shared/seeds")
 ID = re.compile(r"/(?:\d+|[0-9a-f]{8}-[0-9a-f-]{27})/")  # a pk or a UUID in a path
 USERS = {"admin", "agent", "agent2"}  # the demo's logins, shown as they are
@@ -165,6 +168,12 @@ def _po_entries(path: Path) -> Iterator[tuple[str, str, bool]]:
             entry[key] = json.loads(rest)
 
 
+def django_file() -> str:
+    import django
+
+    return str(django.__file__)
+
+
 def english_labels() -> dict[str, str]:
     """Label text -> where it comes from, for strings that must not show on a vi page."""
     labels: dict[str, str] = {}
@@ -177,6 +186,20 @@ def english_labels() -> dict[str, str]:
             continue
         if 3 <= len(msgid) <= 80:
             labels[msgid] = "po (fuzzy)" if fuzzy else "po"
+    # Django's own admin strings its Vietnamese catalogue lacks, unless zalohub supplies them.
+    admin_locale = Path(django_file()).parent / "contrib/admin/locale"
+    known = {
+        m
+        for po in (admin_locale / "vi/LC_MESSAGES/django.po", LOCALE_DJANGO)
+        if po.exists()
+        for m, t, _ in _po_entries(po)
+        if t
+    }
+    english = admin_locale / "en/LC_MESSAGES/django.po"
+    for msgid, _msgstr, _fuzzy in _po_entries(english) if english.exists() else []:
+        plain = not re.search(r"%|\{|<|\n", msgid) and re.search(r"[a-z]{3}", msgid)
+        if plain and msgid not in known:
+            labels.setdefault(msgid, "django admin (no vi)")
     title = re.compile(r"\b(?:[A-Z][a-zA-Z]+ ){1,4}[A-Z][a-zA-Z]+\b")
     for seed in sorted(SEEDS.glob("*.txt")) if SEEDS.is_dir() else []:
         for phrase in title.findall(seed.read_text(encoding="utf-8")):
@@ -605,8 +628,10 @@ class Walker:
                 self.found.tracebacks.append((url, f"{where}: {title}", path))
             if language == "vi":
                 for text in set(page.evaluate(TEXTS_JS)):
-                    if text in self.labels and text not in USERS:
-                        self.found.untranslated[text].add(f"{url} [{path}]")
+                    # "1 entry": a count before the words is not part of the label.
+                    words = re.sub(r"^\d+\s+", "", text)
+                    if words in self.labels and words not in USERS:
+                        self.found.untranslated[words].add(f"{url} [{path}]")
             for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)"):
                 target = urljoin(page.url, href).split("#")[0]
                 parts = urlsplit(target)
