@@ -21,14 +21,15 @@ logger = logging.getLogger(__name__)
 # How long one round waits for a first answer before it gives the pipeline's loop a turn,
 # then how much longer it lets more answers come before it settles what it has.
 WAIT_SECONDS = 1.0
-LINGER_SECONDS = 0.05
+LINGER_SECONDS = 0.2
 
 
 class Deliverer:
     """The pipeline loop's work on this lane, one per loop thread, kept full: it claims
     the next batch once no more than WEBHOOKS_IN_FLIGHT deliveries are still open (so
     requests keep going while it claims) and settles answers as they come, in one
-    transaction for up to half a batch, never waiting for a batch's slowest request.
+    transaction for up to a batch (lingering up to LINGER_SECONDS for them), never
+    waiting for a batch's slowest request.
     Its courier (event loop and keep-alive client) lives as long as the loop."""
 
     def __init__(self) -> None:
@@ -43,7 +44,11 @@ class Deliverer:
         started = self._claim(worker_id)
         if not self.open:
             return started
-        want = min(self.open, max(1, conf.get("WEBHOOKS_BATCH_SIZE") // 2))
+        # Settled in sets of up to a batch (a settle's statements cost as much for one
+        # row as for a hundred), leaving WEBHOOKS_IN_FLIGHT open so that the next claim
+        # is made while those are still on their way.
+        cap, batch = conf.get("WEBHOOKS_IN_FLIGHT"), conf.get("WEBHOOKS_BATCH_SIZE")
+        want = max(1, min(batch, self.open - cap))
         answered = self.courier.collect(timeout=WAIT_SECONDS, want=want, linger=LINGER_SECONDS)
         settled = self._settle(answered, worker_id)
         return started + settled or 1  # requests still on their way: work in hand
