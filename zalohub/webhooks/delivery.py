@@ -127,6 +127,11 @@ class Courier:
             self._tasks.add(task)  # the loop keeps only weak references
             task.add_done_callback(self._tasks.discard)
 
+    @property
+    def busy(self) -> bool:
+        """Requests on their way or answers not collected yet."""
+        return bool(self._tasks or self.finished)
+
     def collect(self, *, timeout: float, want: int = 1, linger: float = 0.0) -> list[Finished]:
         """The answers so far: runs the loop up to ``timeout`` seconds for the first, then
         up to ``linger`` more until there are ``want``."""

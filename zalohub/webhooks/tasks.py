@@ -45,11 +45,14 @@ class Deliverer:
         if not self.open:
             return started
         # Settled in sets of up to a batch (a settle's statements cost as much for one
-        # row as for a hundred), leaving WEBHOOKS_IN_FLIGHT open so that the next claim
-        # is made while those are still on their way.
+        # row as for a hundred): with more open than WEBHOOKS_IN_FLIGHT, leaving that
+        # many open so that the next claim is made while those are on their way;
+        # otherwise all of them, or what came within LINGER_SECONDS (a slow one waits).
         cap, batch = conf.get("WEBHOOKS_IN_FLIGHT"), conf.get("WEBHOOKS_BATCH_SIZE")
-        want = max(1, min(batch, self.open - cap))
+        want = min(batch, self.open - cap) if self.open > cap else self.open
         answered = self.courier.collect(timeout=WAIT_SECONDS, want=want, linger=LINGER_SECONDS)
+        if not answered and not self.courier.busy:
+            self.open = 0  # none can come (lost to an error): the sweeper has them back
         settled = self._settle(answered, worker_id)
         return started + settled or 1  # requests still on their way: work in hand
 
