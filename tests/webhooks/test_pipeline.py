@@ -158,3 +158,26 @@ def test_a_slow_answer_never_holds_up_the_rest_of_its_batch(subscribe, receiver,
     finally:
         receiver.release.set()
         deliverer.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_subscription_deleted_mid_delivery_holds_up_no_other_s_settle(subscribe, receiver):
+    """Answers of several batches settle in one transaction; a delivery whose
+    subscription was deleted meanwhile must not undo the others' settle."""
+    from zalohub.webhooks.delivery import Outcome
+    from zalohub.webhooks.models import Subscription
+    from zalohub.webhooks.settle import settle_many
+
+    gone, kept = subscribe(name="gone"), subscribe(name="kept")
+    subscription_send_test(subscription_id=gone.pk)
+    kept_delivery = subscription_send_test(subscription_id=kept.pk)
+    batches = claim("test-worker")
+    assert len(batches) == 2
+    Subscription.objects.filter(pk=gone.pk).delete()
+    at = timezone.now()
+    parts = [(b, [Outcome(d, at, 1, {}, status=200) for d in b.deliveries]) for b in batches]
+    # It should still settle the kept subscription's delivery.
+    assert settle_many(parts, worker_id="test-worker") == {"delivered": 1, "failed": 0}
+    kept_delivery.refresh_from_db()
+    assert kept_delivery.state == Delivery.State.DELIVERED
+    assert list(kept_delivery.attempt_log.values_list("result", flat=True)) == ["ok"]

@@ -7,11 +7,12 @@ Only the holder of the claim settles a row: after a lease ran out and the sweepe
 the row to another worker, a late answer is still logged but changes nothing else."""
 
 import functools
+import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from zalohub.webhooks.lane import DELIVERIES
 from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
 
 Result = DeliveryAttempt.Result
+logger = logging.getLogger(__name__)
 
 
 def _error_of(o: Outcome) -> str:
@@ -58,6 +60,25 @@ def settle(batch: Batch, outcomes: list[Outcome], *, worker_id: str = "") -> dic
 def settle_many(parts: list[tuple[Batch, list[Outcome]]], *, worker_id: str = "") -> dict[str, int]:
     """Settle the answered deliveries of one or more batches (any part of each) in one
     transaction, their log rows in one INSERT."""
+    try:
+        return _settle_together(parts, worker_id)
+    except IntegrityError:
+        if len(parts) == 1:
+            raise
+    # A delivery deleted meanwhile (its subscription removed) fails the log's INSERT at
+    # the commit: then batch by batch, so that one's failure holds up no other batch.
+    totals = {"delivered": 0, "failed": 0}
+    for part in parts:
+        try:
+            settled = _settle_together([part], worker_id)
+        except IntegrityError:
+            logger.warning("Deliveries of subscription %s not settled", part[0].subscription.pk)
+            continue
+        totals = {key: totals[key] + settled[key] for key in totals}
+    return totals
+
+
+def _settle_together(parts: list[tuple[Batch, list[Outcome]]], worker_id: str) -> dict[str, int]:
     now = timezone.now()
     results: dict[int, str] = {}
     done = failures = 0
