@@ -495,6 +495,9 @@ LOGGING = {
         "django.request": {"filters": ["client_errors"]},
         "zalohub.request": {"level": _PER_REQUEST_LEVEL},
         "zalohub.job": {"level": _PER_REQUEST_LEVEL},
+        # httpx writes a line per request at INFO: one per webhook delivery and per call
+        # to Zalo, which the API logs and the delivery log already keep (redacted).
+        "httpx": {"level": "WARNING"},
     },
 }
 

@@ -86,3 +86,14 @@ def test_under_debug_each_line_is_written_once(tmp_path):
     # It should write the line once, through the hub's handler, without the traceback.
     [line] = done.stderr.splitlines()
     assert line.endswith("ERROR django.security.DisallowedHost: Invalid HTTP_HOST header")
+
+
+def test_a_call_to_zalo_writes_no_httpx_line(sandbox_server, caplog):
+    import httpx
+
+    with caplog.at_level(logging.INFO):
+        answer = httpx.get(f"{sandbox_server.base_url}/oauth/")
+    assert answer.status_code < 600
+    # It should not write httpx's line per request at INFO (a line per webhook delivery
+    # and per Zalo call): the API logs and delivery logs keep them, redacted.
+    assert [r.getMessage() for r in caplog.records if r.name == "httpx"] == []
