@@ -53,6 +53,14 @@ def test_send_test_event_and_replay(admin_page, live_server, receiver, deliver, 
 
     # Replay of a time range (the last hour, by default): both deliveries again.
     page.goto(f"{live_server.url}/admin/webhooks/subscription/{sub.pk}/change/")
+    # Its box sits under the subscription's form at 1400 px, as wide as the form, not
+    # squeezed beside it past the window's edge.
+    page_width, box_width, form_width = page.evaluate(
+        "() => [document.documentElement.scrollWidth, "
+        "document.querySelector('#replay-range').getBoundingClientRect().width, "
+        "document.querySelector('#content-main').getBoundingClientRect().width]"
+    )
+    assert page_width <= 1400 and box_width >= form_width * 0.9
     page.click("#btn-replay-range")
     page.wait_for_selector(".messagelist .success")
     assert "1 delivery queued again" in page.locator(".messagelist").inner_text()
