@@ -55,7 +55,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.stages.common import ADMIN_DSN, BIN, HOST, log  # noqa: E402
-from bench.stages.procs import Server, stop  # noqa: E402
+from bench.stages.procs import Server, cpu_seconds, process_tree, stop  # noqa: E402
 
 DB_NAME = "zalohub_bench_webhooks"
 BODY_DATA = {
@@ -69,7 +69,6 @@ BODY_DATA = {
     "zalo_msg_id": "a8c1f0e2b3",
     "created_at": "2026-12-06",
 }
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _env(db_name: str) -> dict[str, str]:
@@ -99,32 +98,7 @@ def _recreate(env: dict[str, str], db_name: str) -> None:
     )
 
 
-# --- CPU seconds from /proc -------------------------------------------------------------
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (uvicorn's worker processes)."""
-    found = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                for child in f.read().split():
-                    found += _tree(int(child))
-    except OSError:
-        pass
-    return found
-
-
-def _cpu(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except OSError:
-            pass
-    return total / TICK
+# --- CPU seconds from /proc (bench/stages/procs) ------------------------------------
 
 
 def _backends() -> list[int]:
@@ -210,7 +184,7 @@ def _baseline(url: str, n: int, inflight: int, receiver: int) -> tuple[float, fl
     procs = [
         multiprocessing.Process(target=_bare, args=(url, n // 2, body, inflight)) for _ in range(2)
     ]
-    loops0, receiver0 = _children_cpu(), _cpu(_tree(receiver))
+    loops0, receiver0 = _children_cpu(), cpu_seconds(process_tree(receiver))
     start = time.perf_counter()
     for p in procs:
         p.start()
@@ -218,7 +192,8 @@ def _baseline(url: str, n: int, inflight: int, receiver: int) -> tuple[float, fl
         p.join()
     rate = n / (time.perf_counter() - start)
     assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
-    return rate, (_children_cpu() - loops0) / n, (_cpu(_tree(receiver)) - receiver0) / n
+    receiver_cpu = cpu_seconds(process_tree(receiver)) - receiver0
+    return rate, (_children_cpu() - loops0) / n, receiver_cpu / n
 
 
 # --- latency ----------------------------------------------------------------------------
@@ -327,14 +302,14 @@ def _produce_main(args: argparse.Namespace) -> None:
 
 def _capacity(n: int, workers: list[subprocess.Popen], receiver: int) -> dict:
     pids = [w.pid for w in workers]
-    idle0, idle_start = _cpu(pids), time.perf_counter()
+    idle0, idle_start = cpu_seconds(pids), time.perf_counter()
     time.sleep(3)  # the workers' own loops with nothing due: their idle CPU
-    idle = (_cpu(pids) - idle0) / (time.perf_counter() - idle_start)
+    idle = (cpu_seconds(pids) - idle0) / (time.perf_counter() - idle_start)
     _queue(n)
     backends = _backends()  # the workers' pooled connections live as long as they do
-    cpu0 = (_cpu(pids), _cpu(backends), _cpu(_tree(receiver)))
+    cpu0 = (cpu_seconds(pids), cpu_seconds(backends), cpu_seconds(process_tree(receiver)))
     ok = _wait_all(n, timeout=600)
-    cpu1 = (_cpu(pids), _cpu(backends), _cpu(_tree(receiver)))
+    cpu1 = (cpu_seconds(pids), cpu_seconds(backends), cpu_seconds(process_tree(receiver)))
     done, span = _span()
     used = [(b - a) / n for a, b in zip(cpu0, cpu1, strict=True)]
     return {

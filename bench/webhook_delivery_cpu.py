@@ -15,7 +15,6 @@ cumulative time). The database is dropped and recreated first.
 """
 
 import argparse
-import asyncio
 import cProfile
 import io
 import os
@@ -29,29 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.stages.common import HOST, log  # noqa: E402
-from bench.stages.procs import Server  # noqa: E402
-from bench.webhook_delivery import BODY_DATA, _cpu, _env, _queue, _recreate  # noqa: E402
-
-
-def _bare(url: str, n: int, body: bytes, inflight: int) -> None:
-    import httpx
-
-    limits = httpx.Limits(max_connections=inflight, max_keepalive_connections=inflight)
-
-    async def run() -> None:
-        left = n
-
-        async def one(client: httpx.AsyncClient) -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                answer = await client.post(url, content=body)
-                assert answer.status_code == 200, answer.status_code
-
-        async with httpx.AsyncClient(trust_env=False, limits=limits) as client:
-            await asyncio.gather(*(one(client) for _ in range(inflight)))
-
-    asyncio.run(run())
+from bench.stages.procs import Server, cpu_seconds  # noqa: E402
+from bench.webhook_delivery import BODY_DATA, _bare, _env, _queue, _recreate  # noqa: E402
 
 
 def _backends() -> list[int]:
@@ -102,7 +80,7 @@ def _ours(n: int, profile: cProfile.Profile | None) -> tuple[float, float, float
     _queue(n)
     deliverer = Deliverer()
     backends = _backends()
-    cpu0, pg0, start = time.process_time(), _cpu(backends), time.perf_counter()
+    cpu0, pg0, start = time.process_time(), cpu_seconds(backends), time.perf_counter()
     tried = 0
     if profile:
         profile.enable()
@@ -120,7 +98,7 @@ def _ours(n: int, profile: cProfile.Profile | None) -> tuple[float, float, float
         deliverer.close()
     wall = time.perf_counter() - start
     assert Delivery.objects.filter(state="delivered").count() == n
-    cpu, pg = time.process_time() - cpu0, _cpu(backends + _backends()) - pg0
+    cpu, pg = time.process_time() - cpu0, cpu_seconds(backends + _backends()) - pg0
     connection.close()
     return wall, cpu, pg
 
