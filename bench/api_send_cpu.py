@@ -102,6 +102,18 @@ def _reseed() -> tuple[int, str]:
     return oa.pk, raw
 
 
+def one_process_env(db: str) -> dict[str, str]:
+    """The environment of a one-process CPU bench: PostgreSQL database ``db``, or SQLite."""
+    env = bench_env(argparse.Namespace(lease=30))
+    if db == "sqlite":
+        env.pop("DATABASE_URL", None)
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{db}"
+    env["ZALOHUB_DATA_DIR"] = os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-api-cpu")
+    return env
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default=DB_NAME, help="PostgreSQL database recreated, or sqlite")
@@ -114,13 +126,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.db.isidentifier():
         parser.error("--db: letters, digits and underscores")
-    env = bench_env(argparse.Namespace(lease=30))
-    if args.db == "sqlite":
-        env.pop("DATABASE_URL", None)
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{args.db}"
-    env["ZALOHUB_DATA_DIR"] = os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-api-cpu")
+    env = one_process_env(args.db)
     env["ZALOHUB_ALLOWED_HOSTS"] = "testserver"
     env["DJANGO_SETTINGS_MODULE"] = "bench.api_settings"
     Path(env["ZALOHUB_DATA_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.api_send import _recreate  # noqa: E402
-from bench.stages.common import HOST, bench_env, log  # noqa: E402
+from bench.api_send_cpu import one_process_env  # noqa: E402
+from bench.stages.common import HOST, log  # noqa: E402
 
 DB_NAME = "zalohub_bench_api_worker"
 
@@ -116,13 +117,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.db.isidentifier():
         parser.error("--db: letters, digits and underscores")
-    env = bench_env(argparse.Namespace(lease=30))
-    if args.db == "sqlite":
-        env.pop("DATABASE_URL", None)
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        env["DATABASE_URL"] = f"postgres://postgres@{HOST}:5432/{args.db}"
-    env["ZALOHUB_DATA_DIR"] = os.environ.get("ZALOHUB_DATA_DIR", "/tmp/zalohub-bench-api-cpu")
+    env = one_process_env(args.db)
     env["ZALO_MODE"] = "sandbox"
     env["ZALO_RATE_LIMIT_PER_MINUTE"] = env["ZALOHUB_ZALO_SENDS_PER_OA_PER_MINUTE"] = "1000000"
     Path(env["ZALOHUB_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
