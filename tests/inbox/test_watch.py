@@ -46,6 +46,19 @@ async def _next(stream, timeout: float = 5.0) -> str:
     return await asyncio.wait_for(anext(stream), timeout)
 
 
+async def _changed_after(scope: Scope, reads: Reads, wake, timeout: float) -> str:  # type: ignore[no-untyped-def]
+    """A page's stream opened and read once; then the cursor moves to ("b", "-"),
+    ``wake()`` runs, and what the stream says next."""
+    stream = watch.events(scope, ("a", "-"), reads)
+    await _next(stream)
+    await _next(stream)  # the first read, at once for a new page
+    reads.cursor = ("b", "-")
+    await wake()
+    changed = await _next(stream, timeout=timeout)
+    await stream.aclose()
+    return changed
+
+
 def test_streams_of_one_scope_share_one_read():
     reads = Reads()
     scope = Scope(oa_ids=(1,), conversation_id=None)
@@ -79,18 +92,11 @@ def test_a_wake_up_for_its_oa_reads_before_the_tick(settings):
     reads = Reads()
     scope = Scope(oa_ids=(7,), conversation_id=None)
 
-    async def run() -> str:
-        stream = watch.events(scope, ("a", "-"), reads)
-        await _next(stream)
-        await _next(stream)  # the first read, at once for a new page
-        reads.cursor = ("b", "-")
+    async def wake() -> None:
         live.notify(8)  # another OA: nothing to read
         live.notify(7)
-        changed = await _next(stream, timeout=5)
-        await stream.aclose()
-        return changed
 
-    changed = _in_a_thread(run())
+    changed = _in_a_thread(_changed_after(scope, reads, wake, timeout=5))
     # It should read again on the wake-up, long before the 30 s tick, and say so.
     assert changed.startswith("event: list\nid: b~-\n")
     assert reads.calls[scope] == 2
@@ -102,19 +108,12 @@ def test_wake_ups_within_the_gap_make_one_read(settings):
     reads = Reads()
     scope = Scope(oa_ids=(7,), conversation_id=None)
 
-    async def run() -> str:
-        stream = watch.events(scope, ("a", "-"), reads)
-        await _next(stream)
-        await _next(stream)  # the first read, at once for a new page
-        reads.cursor = ("b", "-")
+    async def wake() -> None:
         for _ in range(10):  # a customer writing ten times in half a second
             live.notify(7)
             await asyncio.sleep(0.05)
-        changed = await _next(stream, timeout=30)
-        await stream.aclose()
-        return changed
 
-    changed = _in_a_thread(run())
+    changed = _in_a_thread(_changed_after(scope, reads, wake, timeout=30))
     # It should tell the page once, after the gap, rather than read ten times: a
     # page's fetches follow the gap, not the flow of messages.
     assert changed.startswith("event: list\nid: b~-\n")
