@@ -346,35 +346,34 @@ class Walker:
         if self.step("Zalo Events: Errors filter (Sales OA not yet authorized)", page, errors):
             self.step("Zalo Events: Retry Processing", page, retry)
 
+    def _filtered_rows(self, page: Any, quick: str, done: Callable[[int], bool]) -> int:
+        """The Zalo Events list under a quick filter, read every 3 s until ``done`` holds
+        for its row count or 60 s passed: the last count."""
+        deadline = time.monotonic() + 60
+        while True:
+            page.goto(f"{self.hub}/admin/events/zaloevent/")
+            page.click(quick)
+            page.wait_for_load_state("load")
+            rows = page.locator("#result_list tbody tr").count()
+            if done(rows) or time.monotonic() > deadline:
+                return rows
+            time.sleep(3)
+
     def events_recovered(self, page: Any) -> None:
         def run() -> str:
-            deadline = time.monotonic() + 60
-            while True:
-                page.goto(f"{self.hub}/admin/events/zaloevent/")
-                page.click("#quick-errors")
-                page.wait_for_load_state("load")
-                rows = page.locator("#result_list tbody tr").count()
-                if rows == 0:
-                    return "no event left in Error once Sales OA is authorized"
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{rows} event(s) still in Error after 60 s")
-                time.sleep(3)
+            rows = self._filtered_rows(page, "#quick-errors", lambda n: n == 0)
+            if rows:
+                raise AssertionError(f"{rows} event(s) still in Error after 60 s")
+            return "no event left in Error once Sales OA is authorized"
 
         self.step("Zalo Events: waiting events processed after authorizing", page, run)
 
     def events_failed(self, page: Any) -> None:
         def failed() -> str:
-            deadline = time.monotonic() + 60
-            while True:
-                page.goto(f"{self.hub}/admin/events/zaloevent/")
-                page.click("#quick-failed")
-                page.wait_for_load_state("load")
-                rows = page.locator("#result_list tbody tr").count()
-                if rows:
-                    return f"{rows} failed deliver(y/ies)"
-                if time.monotonic() > deadline:
-                    raise AssertionError("the Failed Deliveries filter lists nothing")
-                time.sleep(3)
+            rows = self._filtered_rows(page, "#quick-failed", lambda n: n > 0)
+            if not rows:
+                raise AssertionError("the Failed Deliveries filter lists nothing")
+            return f"{rows} failed deliver(y/ies)"
 
         def resend() -> str:
             page.locator("#result_list tbody tr th a, #result_list tbody tr td a").first.click()
