@@ -194,8 +194,10 @@ def vietnamese_words() -> set[str]:
     return words
 
 
-# A chunk of text that is a code, not words: identifiers, URLs, paths, keys, numbers.
-_CODE = re.compile(r"[_/@=\\{}\[\]<>#]|\w\.\w|://|\d")
+# A chunk of text that is a code, not words: identifiers, URLs, paths, keys, numbers,
+# and masked secrets (the user page shows a password hash's salt as "oR*****": its
+# visible letters are random and now and then spell an English word).
+_CODE = re.compile(r"[_/@=\\{}\[\]<>#]|\w\.\w|://|\d|\*\*")
 # A line of JSON (a task's return value, headers): data, shown as stored.
 _JSON = re.compile(r'^\s*(?:[{\[]|"[^"]*"\s*[:,]?\s*$|"[^"]*":)')
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
@@ -491,6 +493,10 @@ def test_the_checker_finds_english_and_passes_vietnamese():
     assert [f.split()[0] for f in found] == ["Retry", "processing"]
     text = "Thử xử lý lại Zalo OA user_send_text https://x.example/y 84912345678"
     assert english_in(text, english=english, vietnamese=vietnamese) == []
+    # A masked secret is data: a salt whose shown letters happen to spell "or".
+    masked = "thuật toán: pbkdf2_sha256 muối: oR******************** băm: ab12**********"
+    assert english_in(masked, english=english, vietnamese=vietnamese) == []
+    assert english_in("oR retry", english=english, vietnamese=vietnamese) != []
 
 
 def test_a_stored_failure_reason_reads_in_the_readers_language():
