@@ -22,8 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
-from django.db.models import F
+from django.db import connection, models
 from django.utils import timezone
 
 from zalohub.accounts.models import RateWindow
@@ -88,52 +87,65 @@ class WindowCounter:
             row["shard"] = shard
         return row
 
-    def _open(self, key: object, start: datetime, shard: int) -> models.QuerySet[Any]:
-        """The shard's row, unless its window was stopped."""
-        window = self.model._default_manager.filter(**self._row(key, start, shard))
-        return window.filter(exhausted=False) if self.stoppable else window
+    def _add(
+        self, key: object, start: datetime, shard: int, n: int, *, most: int, wait: bool
+    ) -> bool:
+        """Add ``n`` to the shard's row if its count is at most ``most`` (and its window
+        was not stopped): whether it did. Written as SQL: the ORM's UPDATE cost more to
+        build than to run.
 
-    def _bump(self, key: object, start: datetime, shard: int, share: int) -> bool:
-        window = self._open(key, start, shard).filter(count__lt=share)
-        if window.update(count=F("count") + 1):
-            return True
-        # The share's first use this minute (or the share is used up, or stopped).
-        row = self.model(**self._row(key, start, shard))
-        self.model._default_manager.bulk_create([row], ignore_conflicts=True)
-        return bool(window.update(count=F("count") + 1))
+        Without ``wait`` a row another transaction holds is passed over (PostgreSQL's
+        SKIP LOCKED), not waited for. A conditional UPDATE that waits on a row and then
+        finds it full keeps that row locked until its commit: two transactions trying
+        the shards in different orders would each hold one the other waits on (a
+        deadlock). So only the passes that go in shard order wait."""
+        meta = self.model._meta
+        key_field = meta.get_field(self.key_field)
+        assert meta.pk is not None and isinstance(key_field, models.Field)
+        assert meta.db_table and meta.pk.column and key_field.column
+        qn = connection.ops.quote_name
+        table, pk = qn(meta.db_table), qn(meta.pk.column)
+        where = [f"{qn(key_field.column)} = %s", "window_start = %s"]
+        params: list[Any] = [key, connection.ops.adapt_datetimefield_value(start)]
+        if self.shards > 1:
+            where.append("shard = %s")
+            params.append(shard)
+        if self.stoppable:
+            where.append("NOT exhausted")
+        where.append(f"{qn('count')} <= %s")
+        params.append(most)
+        found = " AND ".join(where)
+        # Names from the model's own metadata; every value is a parameter.
+        bump = f"UPDATE {table} SET {qn('count')} = {qn('count')} + %s WHERE "  # noqa: S608
+        if wait or not connection.features.has_select_for_update_skip_locked:
+            sql = bump + found  # SQLite: one writer at a time, nothing to pass over
+        else:
+            held = f"(SELECT {pk} FROM {table} WHERE {found} FOR UPDATE SKIP LOCKED)"  # noqa: S608
+            sql = bump + f"{pk} = {held}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [n, *params])
+            return cursor.rowcount > 0
 
     def take(self, key: object, limit: int, *, now: datetime | None = None) -> float:
         """Count one use of ``key``'s budget: 0 when allowed, else the seconds until the
         next window opens."""
-        now = now or timezone.now()
-        start = self.window(now)
-        wait = self._wait(start, now)
-        if settings.REDIS_URL:
-            name = self._redis_key(key, start)
-            pipe = _redis().pipeline()
-            pipe.incr(name)
-            pipe.expire(name, self._expiry)
-            if self.stoppable:
-                pipe.exists(f"{name}:exhausted")
-            count, _, *stopped = pipe.execute()
-            return 0.0 if count <= limit and not any(stopped) else wait
-        # A random share first, the others when it is used up: the key is refused only
-        # when every share is, so exactly ``limit`` uses pass a minute.
-        split = self.shares(limit)
-        first = random.randrange(self.shards)
-        for n in range(self.shards):
-            shard = (first + n) % self.shards
-            if split[shard] and self._bump(key, start, shard, split[shard]):
-                return 0.0
-        return wait
+        allowed, wait = self.take_many(key, 1, limit, now=now)
+        return 0.0 if allowed else wait
 
     def take_many(
         self, key: object, n: int, limit: int, *, now: datetime | None = None
     ) -> tuple[int, float]:
         """Count ``n`` uses at once: how many of them are allowed (the first ones), and the
-        seconds until the next window opens. As exact as ``take`` n times: a shard with
-        room for all n takes them in one conditional UPDATE; near the limit, the uses are
-        counted one by one."""
+        seconds until the next window opens. Exact: ``limit`` uses pass a window, however
+        many processes count at once.
+
+        In the database, a random shard with room for all ``n`` and held by no other
+        transaction takes them in one conditional UPDATE (the usual case: one statement).
+        Else (the window's first use, a limit nearly used up, every shard held), the
+        window's rows are made if missing and the uses are counted one by one, shard
+        after shard in their order, waiting on a held row: refused only when every
+        share is used up. Made inside the caller's transaction, it holds the rows it
+        counted on until the commit."""
         now = now or timezone.now()
         start = self.window(now)
         wait = self._wait(start, now)
@@ -150,20 +162,22 @@ class WindowCounter:
             return (0 if any(stopped) else max(0, min(n, limit - (count - n)))), wait
         split = self.shares(limit)
         first = random.randrange(self.shards)
-        for rows_made in (False, True):
-            for step in range(self.shards):
-                shard = (first + step) % self.shards
-                room = self._open(key, start, shard).filter(count__lte=split[shard] - n)
-                if split[shard] >= n and room.update(count=F("count") + n):
-                    return n, wait
-            if rows_made:
-                break
-            # The minute's first uses: its rows, then again.
-            rows = [self.model(**self._row(key, start, s)) for s in range(self.shards)]
-            self.model._default_manager.bulk_create(rows, ignore_conflicts=True)
+        for step in range(self.shards):
+            shard = (first + step) % self.shards
+            if split[shard] >= n and self._add(
+                key, start, shard, n, most=split[shard] - n, wait=False
+            ):
+                return n, wait
+        rows = [self.model(**self._row(key, start, s)) for s in range(self.shards)]
+        self.model._default_manager.bulk_create(rows, ignore_conflicts=True)
         allowed = 0
-        while allowed < n and not self.take(key, limit, now=now):
-            allowed += 1
+        for shard in range(self.shards):
+            while (
+                allowed < n
+                and split[shard]
+                and self._add(key, start, shard, 1, most=split[shard] - 1, wait=True)
+            ):
+                allowed += 1
         return allowed, wait
 
     def stop(self, key: object, *, now: datetime | None = None) -> None:
