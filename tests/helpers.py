@@ -1,9 +1,14 @@
-"""Driving Zalo's (sandbox) consent page over HTTP, as a browser would, without one."""
+"""Driving Zalo's (sandbox) consent page over HTTP, as a browser would, without one; and
+other small pieces the tests share."""
 
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
+from django.db import connection, transaction
 
 
 class _FormParser(HTMLParser):
@@ -93,3 +98,28 @@ def post_webhook(
     return client.post(
         f"/zalo/webhook/{app_id}/", data=raw, content_type="application/json", **extra
     )
+
+
+@contextlib.contextmanager
+def held_elsewhere(work: Callable[[], object]) -> Iterator[None]:
+    """Run ``work`` in a transaction of another thread (its own connection) and keep that
+    transaction open, with the row locks it took, while the block runs; commit it after."""
+    holding, release = threading.Event(), threading.Event()
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                work()
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert holding.wait(30), "the other transaction did not get its locks"
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(30)

@@ -8,6 +8,7 @@ import pytest
 import redis
 from django.test import override_settings
 
+from tests.helpers import held_elsewhere
 from zalohub.accounts import ratelimit
 from zalohub.accounts.models import RateWindow
 
@@ -110,9 +111,7 @@ def test_a_share_another_transaction_holds_is_passed_over_not_waited_on(monkeypa
     """Waiting on a held share and finding it full keeps it locked until the commit: two
     batches trying the shares in different orders each held one the other waited on (a
     deadlock that PostgreSQL broke by failing one of them, seen in CI)."""
-    import threading
-
-    from django.db import connection, connections, transaction
+    from django.db import connection, transaction
 
     from zalohub.api.keys import key_create
     from zalohub.api.models import ApiRateWindow
@@ -123,31 +122,15 @@ def test_a_share_another_transaction_holds_is_passed_over_not_waited_on(monkeypa
     settings.REDIS_URL = ""
     key, _raw = key_create(name="ERP", oas=[], capabilities=[], rate_limit_per_minute=16)
     REQUESTS.take_many(key.pk, 1, 16, now=MINUTE)  # the minute's rows exist
-    holding, done = threading.Event(), threading.Event()
     # Both batches try share 3 first (the draw is random; here it is the same for both).
     monkeypatch.setattr(ratelimit.random, "randrange", lambda n: 3)
-
-    def hold() -> None:  # a batch that counted on share 3 and has not committed yet
-        try:
-            with transaction.atomic():
-                REQUESTS.take_many(key.pk, 1, 16, now=MINUTE)
-                holding.set()
-                done.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(30)
-    try:
-        with transaction.atomic():
-            # A wait would now fail the statement instead of hanging the test.
-            connection.cursor().execute("SET LOCAL lock_timeout = '5s'")
-            # It should start on the held share, pass over it and count on the next one.
-            assert REQUESTS.take_many(key.pk, 2, 16, now=MINUTE) == (2, 50.0)
-    finally:
-        done.set()
-        holder.join(30)
+    # A batch that counted on share 3 and has not committed yet.
+    holder = held_elsewhere(lambda: REQUESTS.take_many(key.pk, 1, 16, now=MINUTE))
+    with holder, transaction.atomic():
+        # A wait would now fail the statement instead of hanging the test.
+        connection.cursor().execute("SET LOCAL lock_timeout = '5s'")
+        # It should start on the held share, pass over it and count on the next one.
+        assert REQUESTS.take_many(key.pk, 2, 16, now=MINUTE) == (2, 50.0)
     counts = dict(ApiRateWindow.objects.filter(key_id=key.pk).values_list("shard", "count"))
     # The minute's first use on share 0, the holder's on 3, this batch's two on 4.
     assert counts == {0: 1, 1: 0, 2: 0, 3: 1, 4: 2, 5: 0, 6: 0, 7: 0}

@@ -4,10 +4,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from tests.helpers import fixture, post_webhook
+from tests.helpers import fixture, held_elsewhere, post_webhook
 from zalohub.events.actions import ActionRefused, event_mark_error, event_retry_processing
 from zalohub.events.models import (
     Direction,
@@ -204,24 +204,9 @@ def test_a_slow_but_living_batch_is_not_swept_on_postgresql(client, zalo_app, co
     _post(client, zalo_app, "user_send_text__official")
     batch = claim_batch(worker_id="slow")
     ZaloEvent.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
-    holding, release = threading.Event(), threading.Event()
-
-    def slow_worker() -> None:
-        try:
-            with transaction.atomic():
-                _lock(batch)
-                holding.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=slow_worker)
-    worker.start()
-    assert holding.wait(30)
-    # It should leave the batch to the worker still holding it, lease or no lease...
-    assert sweep_expired_leases() == 0
-    release.set()
-    worker.join()
+    with held_elsewhere(lambda: _lock(batch)):  # the slow worker, still at it
+        # It should leave the batch to the worker still holding it, lease or no lease...
+        assert sweep_expired_leases() == 0
     # ...and hand it on once nobody holds it (the worker died).
     assert sweep_expired_leases() == 1
     assert drain() == 1
