@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inbox_latency.py --rate 50 --pages 20 --seconds 5   # leaves its database
     .venv/bin/python bench/inbox_fetch_cost.py                                 # then this, ~1 min
+    .venv/bin/python bench/inbox_fetch_cost.py --profile "rows changed"        # where one goes
 
 `bench/inbox_latency.py` measures webhook to visible end to end; this one splits the
 web process's share of it. A page on a conversation is told by its stream that its list,
@@ -37,6 +38,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeat", type=int, default=50, help="requests a case")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median kept)")
+    p.add_argument(
+        "--profile",
+        metavar="WORDS",
+        help="instead: profile the case whose name contains WORDS (cProfile, top 30 by own time)",
+    )
     return p
 
 
@@ -119,10 +125,26 @@ def queries(fn) -> int:
     return len(seen.captured_queries)
 
 
+def profile(fn, repeat: int) -> None:
+    import cProfile
+    import pstats
+
+    fn()
+    with cProfile.Profile() as prof:
+        for _ in range(repeat):
+            fn()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+
+
 def main() -> int:
     args = parser().parse_args()
     setup()
     found = cases()
+    if args.profile:
+        (name,) = [name for name in found if args.profile in name]
+        print(f"{name}: {args.repeat} requests")
+        profile(found[name], args.repeat)
+        return 0
     runs: dict[str, list[float]] = {name: [] for name in found}
     for _ in range(args.rounds):
         for name, fn in found.items():
