@@ -225,6 +225,9 @@ def test_the_inbox_shows_the_name_with_the_id_on_hover(
     detail = client.get(f"/admin/inbox/conversation/{conversation.pk}/change/").content.decode()
     title = detail.split("<title>", 1)[1].split("</title>", 1)[0]
     assert "Trần Thị Mai @ " in title and MAI not in title
+    # Its last message is what the customer said, not the message's kind and user id.
+    last = detail.split("field-last_message_shown", 1)[1].split("field-last_message_at", 1)[0]
+    assert "Xin chào" in last and MAI not in last
 
 
 def test_sync_profile_past_the_budget_is_left_to_the_worker(

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -61,7 +62,7 @@ class ConversationAdmin(ReadonlyLinksMixin, OAScopedAdminMixin, admin.ModelAdmin
         "oa",
         "zalo_user_id",
         "partner_link",
-        "last_message",
+        "last_message_shown",
         "last_message_at",
         "last_inbound_at",
         "unread_count",
@@ -76,6 +77,15 @@ class ConversationAdmin(ReadonlyLinksMixin, OAScopedAdminMixin, admin.ModelAdmin
         name = obj.customer_name() or obj.zalo_user_id
         title = _("Zalo user ID %(id)s") % {"id": obj.zalo_user_id}
         return format_html('<span title="{}">{}</span>', title, name)
+
+    @admin.display(description=Conversation._meta.get_field("last_message").verbose_name)
+    def last_message_shown(self, obj: Conversation) -> str:
+        # What was said, and by whom (a message's own name is its kind and the user id).
+        message = obj.last_message
+        if message is None:
+            return "-"
+        said = message.text or f"[{message.get_kind_display()}]"
+        return f"{message.get_direction_display()}: {Truncator(said).chars(160)}"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
