@@ -208,6 +208,47 @@ def test_it_filters_by_oa_and_by_customer(sandbox, zalo_app, connected_oa, audit
     assert _rows(client.get(LIST, both)) == []
 
 
+def test_one_customer_is_one_choice_and_one_filter_across_oas(zalo_app, connected_oa, auditor):
+    from django.utils import timezone
+
+    from zalohub.partners.models import LinkMethod, Partner, ZaloPartnerLink
+
+    sales = OfficialAccount.objects.create(app=zalo_app, name="Sales", oa_id="4310500000000000077")
+    mai = Partner.objects.create(name="Trần Thị Mai", is_shadow=False)
+    # Each OA gives Mai another Zalo user id; a stranger wrote to the Support OA too.
+    ids = {connected_oa: "7800000000000000301", sales: "7800000000000000302"}
+    for oa, user_id in ids.items():
+        ZaloPartnerLink.objects.create(
+            partner=mai, oa=oa, app=zalo_app, zalo_user_id=user_id, link_method=LinkMethod.MANUAL
+        )
+    events = {}
+    for n, (oa, user_id) in enumerate([*ids.items(), (connected_oa, "7800000000000000399")]):
+        events[user_id] = ZaloEvent.objects.create(
+            app=zalo_app,
+            oa=oa,
+            direction=Direction.INBOUND,
+            event_name="user_send_text",
+            dedupe_key=f"across-{n}",
+            raw_body="{}",
+            received_at=timezone.now(),
+            zalo_user_id=user_id,
+            processing_state="processed",
+        )
+    client = _login(auditor)
+    page = client.get(LIST).content.decode()
+    choices = page.split('id="customer-filter"', 1)[1].split("</ul>", 1)[0]
+    # It should offer Mai once, with both of her ids on hover, and the stranger apart.
+    assert choices.count("Trần Thị Mai") == 1
+    assert "Zalo user ID 7800000000000000302, 7800000000000000301" in choices
+    assert ">7800000000000000399<" in choices
+    # It should find all of Mai's events from either of her ids, and nobody else's.
+    mine = sorted(events[i].pk for i in ids.values())
+    for user_id in ids.values():
+        assert sorted(_rows(client.get(LIST, {"customer": user_id}))) == mine
+    stranger = _rows(client.get(LIST, {"customer": "7800000000000000399"}))
+    assert stranger == [events["7800000000000000399"].pk]
+
+
 # --- the form --------------------------------------------------------------------------
 
 

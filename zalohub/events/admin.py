@@ -86,8 +86,8 @@ def _customer_name() -> Subquery:
     return Subquery(links.values("partner__name")[:1])
 
 
-def _names(pairs: list[tuple[int | None, str]]) -> dict[str, str]:
-    """Zalo user id -> the partner's name, for these (OA, user id) pairs."""
+def _partners(pairs: list[tuple[int | None, str]]) -> dict[str, tuple[int, str]]:
+    """Zalo user id -> (partner, its name), for these (OA, user id) pairs."""
     by_oa: dict[int, list[str]] = {}
     for oa_id, user_id in pairs:
         if oa_id is not None:
@@ -99,9 +99,18 @@ def _names(pairs: list[tuple[int | None, str]]) -> dict[str, str]:
         query |= Q(oa_id=oa_id, zalo_user_id__in=user_ids)
     links = ZaloPartnerLink.objects.filter(query)
     return {
-        user_id: shown_name(name)
-        for user_id, name in links.values_list("zalo_user_id", "partner__name")
+        user_id: (partner_id, shown_name(name))
+        for user_id, partner_id, name in links.values_list(
+            "zalo_user_id", "partner_id", "partner__name"
+        )
     }
+
+
+def same_customer(user_id: str) -> QuerySet:
+    """The Zalo user ids of the customer that ``user_id`` is, on every OA and app (each
+    gives them another): the ids of its partner's links, or ``user_id`` alone."""
+    partner = ZaloPartnerLink.objects.filter(zalo_user_id=user_id).values("partner_id")
+    return ZaloPartnerLink.objects.filter(partner_id__in=partner).values("zalo_user_id")
 
 
 class CustomerFilter(admin.SimpleListFilter):
@@ -112,6 +121,7 @@ class CustomerFilter(admin.SimpleListFilter):
     parameter_name = "customer"
     template = "admin/events/zaloevent/customer_filter.html"
     hidden: list[tuple[str, str]]
+    all_ids: dict[str, str]  # a choice's user id -> every id of that customer (for its hover)
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
         # The latest events only: a DISTINCT over the whole table would not stay cheap.
@@ -126,16 +136,27 @@ class CustomerFilter(admin.SimpleListFilter):
         if value and value not in {user_id for _oa, user_id in pairs}:
             chosen = ZaloEvent.objects.filter(zalo_user_id=value).values_list("oa_id")[:1]
             pairs.insert(0, (next((oa for (oa,) in chosen), None), value))
-        names = _names(pairs)
-        shown = dict.fromkeys(user_id for _oa, user_id in pairs)
-        return [(user_id, names.get(user_id) or user_id) for user_id in shown]
+        partners = _partners(pairs)
+        # One real customer once, under the first of their ids (all of them on hover):
+        # each OA gives them another, and the filter finds the events of every one.
+        ids: dict[object, list[str]] = {}
+        for _oa, user_id in pairs:
+            partner = partners.get(user_id)
+            same = ids.setdefault(partner[0] if partner else user_id, [])
+            if user_id not in same:
+                same.append(user_id)
+        self.all_ids = {found[0]: ", ".join(found) for found in ids.values()}
+        return [
+            (found[0], partners[found[0]][1] if found[0] in partners else found[0])
+            for found in ids.values()
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = (self.value() or "").strip()
         if not value:
             return queryset
         if value.isdigit():
-            return queryset.filter(zalo_user_id=value)
+            return queryset.filter(Q(zalo_user_id=value) | Q(zalo_user_id__in=same_customer(value)))
         # A name: the users whose partner or Zalo name contains it.
         named = ZaloPartnerLink.objects.filter(
             Q(partner__name__icontains=value) | Q(display_name__icontains=value)
@@ -146,9 +167,9 @@ class CustomerFilter(admin.SimpleListFilter):
         self.hidden = [(k, v) for k, v in changelist.params.items() if k != self.parameter_name]
         choices = super().choices(changelist)
         yield next(choices)  # "All"
-        # The user id on hover: names repeat, ids do not.
+        # The user ids on hover: names repeat, ids do not.
         for (user_id, _name), choice in zip(self.lookup_choices, choices, strict=True):
-            yield {**choice, "title": user_id}
+            yield {**choice, "title": self.all_ids.get(user_id, user_id)}
 
 
 class AttemptInline(ReadonlyLinksMixin, admin.TabularInline):
