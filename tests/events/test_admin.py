@@ -200,9 +200,13 @@ def test_it_filters_by_oa_and_by_customer(sandbox, zalo_app, connected_oa, audit
     assert _rows(client.get(LIST, {"customer": SON_SUPPORT_USER_ID})) == [sent.pk]
     page = client.get(LIST).content.decode()
     assert 'id="customer-filter-input"' in page
-    # It should narrow the list to one OA.
+    # It should narrow the list to one OA, or to the events of no OA it knows (in words).
     oa_rows = _rows(client.get(LIST, {"oa__id__exact": connected_oa.pk}))
     assert set(oa_rows) == {mine.pk, other.pk, sent.pk}
+    ZaloEvent.objects.filter(pk=other.pk).update(oa=None)
+    assert _rows(client.get(LIST, {"oa__isnull": "True"})) == [other.pk]
+    oa_filter = page.split("By official account", 1)[1].split("</ul>", 1)[0]
+    assert '<a href="?oa__isnull=True">No known OA</a>' in oa_filter
     # It should combine the filters.
     both = {"oa__id__exact": connected_oa.pk, "customer": CUSTOMER, "quick": "errors"}
     assert _rows(client.get(LIST, both)) == []

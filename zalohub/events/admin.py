@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.http import urlencode
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
@@ -111,6 +111,15 @@ def same_customer(user_id: str) -> QuerySet:
     gives them another): the ids of its partner's links, or ``user_id`` alone."""
     partner = ZaloPartnerLink.objects.filter(zalo_user_id=user_id).values("partner_id")
     return ZaloPartnerLink.objects.filter(partner_id__in=partner).values("zalo_user_id")
+
+
+class OAFilter(admin.RelatedFieldListFilter):
+    """By OA; the events of no OA zalohub knows (an OA not connected yet, or deleted)
+    under words, where Django shows a dash."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = escape(_("No known OA"))
 
 
 class CustomerFilter(admin.SimpleListFilter):
@@ -220,7 +229,7 @@ class ZaloEventAdmin(ReadonlyLinksMixin, admin.ModelAdmin):
         QuickFilter,
         "processing_state",
         ZaloStateFilter,
-        "oa",
+        ("oa", OAFilter),
         CustomerFilter,
         "direction",
         "error_category",
