@@ -134,3 +134,20 @@ def test_a_share_another_transaction_holds_is_passed_over_not_waited_on(monkeypa
     counts = dict(ApiRateWindow.objects.filter(key_id=key.pk).values_list("shard", "count"))
     # The minute's first use on share 0, the holder's on 3, this batch's two on 4.
     assert counts == {0: 1, 1: 0, 2: 0, 3: 1, 4: 2, 5: 0, 6: 0, 7: 0}
+
+
+def test_a_window_s_first_batch_is_counted_in_one_statement_not_one_by_one(db, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.REDIS_URL = ""
+    calls = ratelimit.ZALO_CALLS
+    # The window's row does not exist yet: the quick try finds nothing, the row is made.
+    with CaptureQueriesContext(connection) as seen:
+        assert calls.take_many("7", 40, 100, now=MINUTE) == (40, 50.0)
+    updates = [q["sql"] for q in seen.captured_queries if q["sql"].startswith("UPDATE")]
+    # It should then take all 40 in one UPDATE (the quick try's and that one), and count
+    # one by one only what a share has too little room for.
+    assert len(updates) == 2
+    assert calls.take_many("7", 80, 100, now=MINUTE) == (60, 50.0)
+    assert RateWindow.objects.get(app_id="7").count == 100

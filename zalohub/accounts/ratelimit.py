@@ -141,11 +141,11 @@ class WindowCounter:
 
         In the database, a random shard with room for all ``n`` and held by no other
         transaction takes them in one conditional UPDATE (the usual case: one statement).
-        Else (the window's first use, a limit nearly used up, every shard held), the
-        window's rows are made if missing and the uses are counted one by one, shard
-        after shard in their order, waiting on a held row: refused only when every
-        share is used up. Made inside the caller's transaction, it holds the rows it
-        counted on until the commit."""
+        Else (the window's first use, every shard held, a limit nearly used up), the
+        window's rows are made if missing and the shards are tried in their order,
+        waiting on a held row: each takes all that is left if it has room, else as many
+        as it has, one by one. Refused only when every share is used up. Made inside the
+        caller's transaction, it holds the rows it counted on until the commit."""
         now = now or timezone.now()
         start = self.window(now)
         wait = self._wait(start, now)
@@ -172,10 +172,15 @@ class WindowCounter:
         self.model._default_manager.bulk_create(rows, ignore_conflicts=True)
         allowed = 0
         for shard in range(self.shards):
+            left, share = n - allowed, split[shard]
+            if not left:
+                break
+            # All that is left at once where the share has room (a held row waited for),
+            # else one by one while it has.
+            if share >= left and self._add(key, start, shard, left, most=share - left, wait=True):
+                return n, wait
             while (
-                allowed < n
-                and split[shard]
-                and self._add(key, start, shard, 1, most=split[shard] - 1, wait=True)
+                allowed < n and share and self._add(key, start, shard, 1, most=share - 1, wait=True)
             ):
                 allowed += 1
         return allowed, wait
