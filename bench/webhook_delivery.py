@@ -16,8 +16,9 @@ unsigned POSTs without verifying. --verify-every 1 verifies every delivery: the
 verifier costs the receiver about 5x what signing costs the hub, on our side only.
 
 - Capacity: N deliveries of one subscription (rate limit out of the way) are queued in
-  one transaction while the 2 workers run; the figure is N over the span from the first
-  attempt's start to the last delivery (both read from the delivery rows).
+  one transaction while the workers run (--workers, 2); the figure is N over the span
+  from the first attempt's start to the last delivery of those N (both read from their
+  rows; the seeding's own deliveries, made earlier, are not counted).
   Baseline: 2 processes, each one httpx.AsyncClient with a keep-alive pool of --inflight
   connections (the hub's WEBHOOKS_BATCH_SIZE, 100, by default) kept full: each of
   --inflight tasks POSTs the same body again as soon as its answer comes (no wave
