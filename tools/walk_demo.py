@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from zalohub.core import roles
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("ZALOHUB_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
@@ -58,6 +60,9 @@ LOCALE_DJANGO = ROOT / "zalohub/locale_django/vi/LC_MESSAGES/django.po"
 SEEDS = Path("/work/shared/seeds")
 ID = re.compile(r"/(?:\d+|[0-9a-f]{8}-[0-9a-f-]{27})/")  # a pk or a UUID in a path
 USERS = {"admin", "agent", "agent2"}  # the demo's logins, shown as they are
+# The roles' group names are rows, shown as they are where groups are listed or picked;
+# elsewhere "Zalo Events" is a label to translate.
+GROUP_PAGES = re.compile(r"/admin/auth/(?:group|user)/")
 
 
 @dataclass
@@ -627,7 +632,9 @@ class Walker:
                 for text in set(page.evaluate(TEXTS_JS)):
                     # "1 entry": a count before the words is not part of the label.
                     words = re.sub(r"^\d+\s+", "", text)
-                    if words in self.labels and words not in USERS:
+                    if words in USERS or (words in roles.ROLES and GROUP_PAGES.search(url)):
+                        continue
+                    if words in self.labels:
                         self.found.untranslated[words].add(f"{url} [{path}]")
             for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)"):
                 target = urljoin(page.url, href).split("#")[0]
