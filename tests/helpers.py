@@ -4,11 +4,13 @@ other small pieces the tests share."""
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 from django.db import connection, transaction
+from django.utils import timezone
 
 
 class _FormParser(HTMLParser):
@@ -123,3 +125,12 @@ def held_elsewhere(work: Callable[[], object]) -> Iterator[None]:
     finally:
         release.set()
         thread.join(30)
+
+
+def on_one_day(span: timedelta) -> datetime:
+    """Now, or, less than ``span`` after the site's midnight, the minute before it: a test
+    that puts rows up to ``span`` before "now" and counts them by local day (reports,
+    charts) keeps them on one day whenever it runs."""
+    now = timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now if now - midnight >= span else midnight - timedelta(minutes=1)

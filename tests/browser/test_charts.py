@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.helpers import on_one_day
 from zalohub.events.models import Direction, ErrorCategory, Message, ZaloEvent, ZaloState
 from zalohub.sandbox.world import SON_SUPPORT_USER_ID
 from zalohub.zbs.models import Template, TemplateSend
@@ -40,8 +41,9 @@ def _event(oa, n: int, *, when, error: bool = False) -> ZaloEvent:
 def test_it_draws_the_health_trend_in_every_language(
     admin_page, connected_oa, language, output_dir
 ):
-    # Events on three of the last seven days (5, 2, 7), failures on two of them.
-    now = timezone.now()
+    # Events on three of the last seven days (5, 2, 7), failures on two of them; each
+    # day's minutes on that one local day.
+    now = on_one_day(timedelta(minutes=10))
     n = 0
     for days_ago, events, failures in ((0, 5, 1), (2, 2, 0), (4, 7, 3)):
         for i in range(events):

@@ -10,10 +10,11 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
+from tests.helpers import on_one_day
 from zalohub.core.roles import CS_AGENT
 from zalohub.events.models import Direction, Message
 from zalohub.inbox import report_facts, reports, services, team
-from zalohub.inbox.models import Conversation, OAMembership
+from zalohub.inbox.models import Conversation, OAMembership, TimelineEntry
 
 from .conftest import conversation_of
 
@@ -29,14 +30,15 @@ def _shift(qs, **delta) -> None:
 @pytest.fixture
 def history(customer_writes, member, agent, connected_oa):
     """Son: wrote 10 minutes ago, agent answered 4 minutes later, resolved 20 minutes after
-    the conversation began. Mai: last wrote 3 days ago; lan answers now (billed)."""
+    the conversation began. Mai: last wrote 3 days ago; lan answers now (billed). "Now"
+    is ``on_one_day``'s (the report's days are local days); ``day`` is its date."""
     lan = User.objects.create_user("lan", password="x", is_staff=True)
     lan.groups.set(Group.objects.filter(name=CS_AGENT))
     OAMembership.objects.create(user=lan, oa=connected_oa)
     customer_writes("Cho hỏi giá")
     son = conversation_of()
     services.conversation_reply(conversation=son, actor=agent, text="Dạ 5 triệu ạ")
-    now = timezone.now()
+    now = on_one_day(timedelta(minutes=30))
     Conversation.objects.filter(pk=son.pk).update(created_at=now - timedelta(minutes=20))
     Message.objects.filter(direction=Direction.INBOUND).update(
         created_at=now - timedelta(minutes=10)
@@ -45,6 +47,7 @@ def history(customer_writes, member, agent, connected_oa):
         created_at=now - timedelta(minutes=6)
     )
     team.conversation_set_status(conversation=son, status="resolved", actor=agent)
+    TimelineEntry.objects.filter(conversation=son).update(created_at=now)
 
     customer_writes("Bảo hành thế nào?", user_id=MAI)
     mai = conversation_of(MAI)
@@ -52,14 +55,16 @@ def history(customer_writes, member, agent, connected_oa):
     Conversation.objects.filter(pk=mai.pk).update(created_at=now - timedelta(days=3))
     Conversation.objects.filter(pk=mai.pk).update(last_inbound_at=now - timedelta(days=3))
     services.conversation_reply(conversation=conversation_of(MAI), actor=lan, text="Dạ 12 tháng")
+    Message.objects.filter(zalo_user_id=MAI, direction=Direction.OUTBOUND).update(created_at=now)
+    TimelineEntry.objects.filter(conversation=mai).update(created_at=now)
     # The times above were moved by hand, behind the live writes: derive the report's
     # facts again, as ``zalohub report_facts`` repairs drift.
     report_facts.rebuild()
-    return {"agent": agent, "lan": lan, "oa": connected_oa}
+    return {"agent": agent, "lan": lan, "oa": connected_oa, "day": timezone.localdate(now)}
 
 
 def _filters(history, *, agent=None, days: int = 7) -> reports.Filters:
-    today = timezone.localdate()
+    today = history["day"]
     return reports.Filters(
         oa_ids=(history["oa"].pk,),
         agent_id=agent.pk if agent else None,
@@ -86,7 +91,7 @@ def test_it_computes_times_from_the_timeline(history):
     assert report.agents[agent.pk].resolved == 1 and report.agents[agent.pk].outside_window == 0
     assert report.agents[lan.pk].outside_window == 1
     # By day: Mai's conversation began 3 days ago, Son's today.
-    today = timezone.localdate()
+    today = history["day"]
     assert report.days[today].new == 1 and report.days[today - timedelta(days=3)].new == 1
     assert report.agents[lan.pk].first_responses == [pytest.approx(three_days, abs=5)]
 
@@ -111,7 +116,7 @@ def test_the_page_and_its_csv(history, agent):
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0][0] == "day" and len(rows) == 8
-    today = next(r for r in rows if r[0] == timezone.localdate().isoformat())
+    today = next(r for r in rows if r[0] == history["day"].isoformat())
     assert today[1:3] == ["1", "1"] and abs(int(today[3]) - 240) <= 2
     assert today[5:] == ["2", "1"]  # both replies today, Mai's outside the window
     # A bad date is ignored, not an error.
