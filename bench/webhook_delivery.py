@@ -205,6 +205,22 @@ def _baseline(url: str, n: int, inflight: int, receiver: int) -> tuple[float, fl
     return rate, (_children_cpu() - loops0) / n, receiver_cpu / n
 
 
+def subscribed_receiver(env: dict[str, str], verify_every: int) -> tuple[Server, str, int]:
+    """The loopback receiver (not started yet), its URL and a subscription to it (rate
+    limit out of the way), the receiver knowing its secret: the server, URL and
+    subscription pk. Django must be set up."""
+    from zalohub.core.crypto import reveal
+    from zalohub.webhooks.models import Subscription
+    from zalohub.webhooks.services import subscription_create
+
+    server = Server("bench.webhook_receiver:application", env, workers=2)
+    url = f"http://{HOST}:{server.port}/hooks"
+    sub = subscription_create(name="bench", url=url, rate_per_second=1_000_000)
+    server.env["BENCH_WEBHOOK_SECRET"] = reveal(Subscription.objects.get(pk=sub.pk).secret)
+    server.env["BENCH_VERIFY_EVERY"] = str(verify_every)
+    return server, url, sub.pk
+
+
 # --- latency ----------------------------------------------------------------------------
 
 
@@ -370,18 +386,12 @@ def main() -> None:
     from django.db import connection
 
     from bench.stages.common import seed_accounts
-    from zalohub.core.crypto import reveal
     from zalohub.webhooks import conf
-    from zalohub.webhooks.models import Delivery, DeliveryAttempt, Subscription
-    from zalohub.webhooks.services import subscription_create
+    from zalohub.webhooks.models import Delivery, DeliveryAttempt
 
     seed_accounts()
     inflight = args.inflight or conf.get("WEBHOOKS_BATCH_SIZE")
-    receiver_server = Server("bench.webhook_receiver:application", env, workers=2)
-    url = f"http://{HOST}:{receiver_server.port}/hooks"
-    sub = subscription_create(name="bench", url=url, rate_per_second=1_000_000)
-    receiver_server.env["BENCH_WEBHOOK_SECRET"] = reveal(Subscription.objects.get(pk=sub.pk).secret)
-    receiver_server.env["BENCH_VERIFY_EVERY"] = str(args.verify_every)
+    receiver_server, url, sub_pk = subscribed_receiver(env, args.verify_every)
     loads = [os.getloadavg()[0]]
     with receiver_server as server:
         assert server.proc is not None
@@ -407,7 +417,7 @@ def main() -> None:
             _wait_all(produced, timeout=120)
             lat = _latencies()
             loads.append(os.getloadavg()[0])
-            ingest = [] if args.no_ingest else _ingest(env, args, sub.pk)
+            ingest = [] if args.no_ingest else _ingest(env, args, sub_pk)
             loads.append(os.getloadavg()[0])
         finally:
             for w in workers:

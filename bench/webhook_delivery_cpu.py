@@ -27,9 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.stages.common import HOST, log  # noqa: E402
-from bench.stages.procs import Server, cpu_seconds  # noqa: E402
-from bench.webhook_delivery import BODY_DATA, _bare, _env, _queue, _recreate  # noqa: E402
+from bench.stages.common import log  # noqa: E402
+from bench.stages.procs import cpu_seconds  # noqa: E402
+from bench.webhook_delivery import (  # noqa: E402
+    BODY_DATA,
+    _bare,
+    _env,
+    _queue,
+    _recreate,
+    subscribed_receiver,
+)
 
 
 def _backends() -> list[int]:
@@ -121,21 +128,14 @@ def main() -> None:
 
     django.setup()
     from bench.stages.common import seed_accounts
-    from zalohub.core.crypto import reveal
     from zalohub.webhooks import conf
-    from zalohub.webhooks.models import Subscription
     from zalohub.webhooks.outgoing import body_of
-    from zalohub.webhooks.services import subscription_create
 
     seed_accounts()
     if args.split:
         _split()
     inflight = args.inflight or conf.get("WEBHOOKS_IN_FLIGHT")
-    receiver = Server("bench.webhook_receiver:application", env, workers=2)
-    url = f"http://{HOST}:{receiver.port}/hooks"
-    sub = subscription_create(name="bench", url=url, rate_per_second=1_000_000)
-    receiver.env["BENCH_WEBHOOK_SECRET"] = reveal(Subscription.objects.get(pk=sub.pk).secret)
-    receiver.env["BENCH_VERIFY_EVERY"] = "10"
+    receiver, url, _sub = subscribed_receiver(env, verify_every=10)
     body = body_of("message.received", BODY_DATA).encode()
     n = args.deliveries
     rows = []
