@@ -387,6 +387,9 @@ INBOX_STREAM_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_SECONDS", 25.0, minimum=1.
 # a round tells every page whose part changed to fetch it, so this bounds how often a page
 # fetches under a flood of messages; a change after a quiet spell is read at once.
 INBOX_STREAM_GAP_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_GAP_SECONDS", 0.25, minimum=0.0)
+# A page whose stream pushes it new rows and messages (inbox.push) fetches the rest of
+# its changes (counts, receipts, notes, its own sends) at most this often.
+INBOX_LIVE_FETCH_SECONDS = envfloat("ZALOHUB_INBOX_LIVE_FETCH_SECONDS", 2.0, minimum=0.0)
 # The Redis pub/sub channel live updates travel on when ZALOHUB_REDIS_URL is set.
 INBOX_REDIS_CHANNEL = envstr("ZALOHUB_INBOX_REDIS_CHANNEL", "zalohub:inbox")
 

@@ -143,20 +143,27 @@ class StreamReader:
             self.sock.close()
 
 
-def text_event(n: int) -> str:
-    """A customer's text (msg_id ``m-<n>``), one customer per event."""
+TEXT = "Xin chào, tôi cần báo giá"
+
+
+def text_event(n: int, *, user: int | None = None, text: str = TEXT) -> str:
+    """A customer's text (msg_id ``m-<n>``), one customer per event unless ``user``
+    says whose (the customer of event ``user``)."""
     return (
         fixture("user_send_text__official")
-        .replace(USER, f"78000000000{n:07d}")
+        .replace(USER, f"78000000000{n if user is None else user:07d}")
         .replace(MSG_ID, f"m-{n}")
+        .replace(TEXT, text)
     )
 
 
-def send_webhook(port: int, app, n: int, timeout: float = 30.0) -> int | str:
+def send_webhook(
+    port: int, app, n: int, timeout: float = 30.0, *, user: int | None = None, text: str = TEXT
+) -> int | str:
     """POST event n as Zalo does, on a new connection: the answer's status, "refused"
     when the connection was refused, else "unanswered: <error>" (reset, closed, timeout
     after the request went out)."""
-    body = text_event(n)
+    body = text_event(n, user=user, text=text)
     timestamp = str(json.loads(body).get("timestamp", ""))
     signature = zalo_signature(
         first=app.app_id, raw=body, timestamp=timestamp, key=app.oa_secret_key

@@ -70,14 +70,15 @@ def head_key(conversation: Conversation, name: str) -> str:
     return hashlib.blake2s(repr(parts).encode(), digest_size=8).hexdigest()
 
 
-def _thread_messages(conversation: Conversation) -> Any:
+def thread_queryset(conversation: Conversation) -> Any:
+    """Every message of the conversation's thread (unordered, unsliced)."""
     return Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
 
 
 def thread_base(conversation: Conversation, first: int, latest: int, entry: int) -> str:
     """What the page's messages (ids first..latest) and timeline entries (up to entry)
     are, in counts that an emptied or removed one changes."""
-    shown = _thread_messages(conversation).filter(pk__gte=first, pk__lte=latest)
+    shown = thread_queryset(conversation).filter(pk__gte=first, pk__lte=latest)
     counts = shown.aggregate(n=Count("pk"), blank=Count("pk", filter=Q(text="")))
     entries = TimelineEntry.objects.filter(conversation=conversation, pk__lte=entry).aggregate(
         n=Count("pk"), blank=Count("pk", filter=Q(kind=TimelineEntry.Kind.NOTE, text=""))
@@ -146,7 +147,7 @@ def _thread_changes(
     base = thread_base(conversation, first, latest, entry)
     if base != query.get("base", ""):
         return None
-    messages = _thread_messages(conversation).select_related("sent_by")
+    messages = thread_queryset(conversation).select_related("sent_by")
     new = list(messages.filter(pk__gt=latest).order_by("created_at", "id")[: THREAD_BATCH + 1])
     entries = list(
         TimelineEntry.objects.filter(conversation=conversation, pk__gt=entry)
@@ -186,7 +187,7 @@ def _changed_bubbles(
 ) -> dict[str, str]:
     if not shown:
         return {}
-    rows = list(_thread_messages(conversation).filter(pk__in=list(shown)).select_related("sent_by"))
+    rows = list(thread_queryset(conversation).filter(pk__in=list(shown)).select_related("sent_by"))
     # The same bubbles as the full thread's (retry lines, stored images) for these rows.
     drawn = [b for group in group_messages(rows, customer="") for b in group.bubbles]
     return {

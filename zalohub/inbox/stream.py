@@ -29,6 +29,7 @@ class Scope:
     oa_ids: tuple[int, ...]
     conversation_id: int | None
     user_id: int | None = None  # whose page: its stream is their presence (issue 19)
+    language: str = ""  # what its pushes are drawn in (inbox.push); none: no pushes
 
 
 def _list_cursor(oa_ids: tuple[int, ...]) -> str:

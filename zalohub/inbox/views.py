@@ -18,7 +18,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -199,6 +199,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
         "cursor": stream.encode(stream.cursor_now(scope)),
         "query_string": request.GET.urlencode(),
         "upload_rules": RULES,
+        "live_fetch_ms": int(settings.INBOX_LIVE_FETCH_SECONDS * 1000),
     }
     if conversation is not None:
         context.update(_thread_context(request, conversation))
@@ -387,6 +388,7 @@ def events(request: HttpRequest) -> StreamingHttpResponse:
         oa_ids=_stream_oas(request, filters["oa_id"], conversation),
         conversation_id=conversation.pk if conversation else None,
         user_id=request.user.pk,
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )
     cursor = stream.decode(request.headers.get("Last-Event-ID") or request.GET.get("cursor", ""))
     response = StreamingHttpResponse(

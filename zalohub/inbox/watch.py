@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from zalohub.core import shutdown
+from zalohub.inbox import push
 from zalohub.inbox.live import get_notifier
 
 if TYPE_CHECKING:
@@ -47,14 +48,16 @@ class Watch:
         self.scope = scope
         self.read = read
         self.cursor: tuple[str, str] | None = None
+        self.pushed = ""  # what the last read drew for the scope's pages (inbox.push)
         self.version = 0  # reads so far
         self.subscribers = 0
         self.due = True  # read it in the next round
         self.changed = asyncio.Event()  # replaced after each read: a broadcast
 
-    def publish(self, cursor: tuple[str, str] | None) -> None:
+    def publish(self, cursor: tuple[str, str] | None, pushed: str = "") -> None:
         if cursor is not None:
             self.cursor = cursor
+        self.pushed = pushed
         self.version += 1
         self.changed.set()
         self.changed = asyncio.Event()
@@ -94,12 +97,28 @@ def read_cursors(read: Read, scopes: Sequence["Scope"]) -> list[tuple[str, str] 
     return out
 
 
+def advance_feeds(feeds: Sequence[push.Feed]) -> list[str]:
+    """What each feed draws now ('' where it failed: the pages' fetches bring it)."""
+    out: list[str] = []
+    try:
+        for feed in feeds:
+            try:
+                out.append(feed.advance())
+            except Exception:
+                logger.warning("Inbox push failed", exc_info=True)
+                out.append("")
+    finally:
+        close_old_connections()
+    return out
+
+
 class Watcher:
     """The scopes open on one event loop and the task that reads them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.watches: dict[Scope, Watch] = {}
+        self.feeds: dict[object, push.Feed] = {}  # what the scopes' pages are sent (push)
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -145,6 +164,37 @@ class Watcher:
             found.update(zip(map(id, batch), cursors, strict=True))
         return [found[id(w)] for w in due]
 
+    async def _pushes(self, due: list[Watch], cursors: list[tuple[str, str] | None]) -> list[str]:
+        """What each due scope's pages are sent beside its cursor: the feeds of the parts
+        whose cursor moved, each drawn once however many scopes share it. A new feed
+        only starts in this round (its pages fetch what they missed before it)."""
+        wanted: dict[object, push.Feed] = {}
+        keys_of: list[list[object]] = []
+        for watch, cursor in zip(due, cursors, strict=True):
+            scope = watch.scope
+            keys = push.feed_keys(scope.oa_ids, scope.conversation_id, scope.language)
+            keys_of.append(keys)
+            for index, key in enumerate(keys):
+                feed = self.feeds.get(key)
+                if feed is None:
+                    wanted[key] = self.feeds[key] = push.new_feed(key)
+                elif watch.cursor and cursor and cursor[index] != watch.cursor[index]:
+                    wanted[key] = feed  # its part moved (list: 0, thread: 1)
+        if not wanted:
+            return [""] * len(due)
+        drawn = await self.loop.run_in_executor(_reader, advance_feeds, list(wanted.values()))
+        events = dict(zip(wanted, drawn, strict=True))
+        return ["".join(events.get(key, "") for key in keys) for keys in keys_of]
+
+    def _prune_feeds(self) -> None:
+        used = {
+            key
+            for w in self.watches.values()
+            for key in push.feed_keys(w.scope.oa_ids, w.scope.conversation_id, w.scope.language)
+        }
+        for key in set(self.feeds) - used:
+            del self.feeds[key]
+
     async def _run(self) -> None:
         tick = settings.INBOX_STREAM_TICK_SECONDS
         gap = settings.INBOX_STREAM_GAP_SECONDS
@@ -161,8 +211,11 @@ class Watcher:
                 rest = 0.0
                 if due:
                     began = time.monotonic()
-                    for watch, cursor in zip(due, await self._read(due), strict=True):
-                        watch.publish(cursor)
+                    cursors = await self._read(due)
+                    pushes = await self._pushes(due, cursors)
+                    for watch, cursor, pushed in zip(due, cursors, pushes, strict=True):
+                        watch.publish(cursor, pushed)
+                    self._prune_feeds()
                     # At most half of the reader's time goes to reads: under a load of
                     # scopes the rounds space out (pages learn of a change later)
                     # rather than take the GIL from the webhooks' threads. And rounds
@@ -219,8 +272,10 @@ async def events(scope: "Scope", cursor: tuple[str, str], read: Read) -> AsyncIt
                 yield shutdown.retry_hint()
                 return
             if watch.version > seen and watch.cursor is not None:
+                # A stream that missed a read misses its pushes: its page's fetch brings them.
+                pushed = watch.pushed if watch.version == seen + 1 else ""
                 seen = watch.version
-                yield stream._events(cursor, watch.cursor)
+                yield pushed + stream._events(cursor, watch.cursor)
                 cursor = watch.cursor
             else:
                 yield ": tick\n\n"

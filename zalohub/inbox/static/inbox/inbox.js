@@ -213,6 +213,91 @@
     document.dispatchEvent(new CustomEvent("inbox:thread"));
   });
 
+  // --- pushes (inbox/push.py) ---------------------------------------------------------
+  // The stream may carry the changed rows and the customer's new messages themselves,
+  // drawn once for every page. A page keeps what its filters and marks let through and
+  // fetches the rest of its changes (counts, receipts, notes, its own sends) at most
+  // every data-fetch-every ms; a push it cannot use is dropped, the fetch brings it.
+  const filter = root.dataset;
+  const me = Number(filter.user);
+  function fits(row) {
+    if (row.status !== filter.filterStatus) return false;
+    if (filter.filterOa && filter.filterOa !== "all" && String(row.oa) !== filter.filterOa) return false;
+    if (filter.filterScope === "mine") return row.assignee === me;
+    if (filter.filterScope === "unassigned") return row.assignee === null;
+    return true;
+  }
+  function fitRow(row) {  // drawn for any page: this page's link, mark and OA name
+    if (row.dataset.conversation === filter.current) row.classList.add("current");
+    const link = row.querySelector("a");
+    if (link) link.setAttribute("href", link.getAttribute("href").split("?")[0] + "?" + (filter.query || ""));
+    if (filter.filterOa !== "all") row.querySelectorAll(".ib-row-oa").forEach((oa) => oa.remove());
+    return row;
+  }
+  function pushedRows(event) {
+    const list = byId("conversation-list");
+    if (!list || !list.dataset.cursor || filter.filterQ) return;
+    let refetch = false;
+    const mine = byId("mine");
+    const mineIds = new Set(((mine && mine.dataset.ids) || "").split(",").filter(Boolean));
+    JSON.parse(event.data).forEach(function (pushed) {
+      const old = list.querySelector(':scope > [data-conversation="' + pushed.id + '"]');
+      if (old && Number(old.dataset.v) >= pushed.v) return;
+      // Newly mine: the fetch says so at once (team.js notifies the agent).
+      if (pushed.assignee === me && !mineIds.has(String(pushed.id))) refetch = true;
+      const rows = rowsOf(list);
+      const full = rows.length >= LIST_MAX;
+      if (!fits(pushed)) {
+        if (old) { old.remove(); if (full) refetch = true; }  // one from below takes its place
+        return;
+      }
+      if (!old && full && pushed.at < Number(rows[rows.length - 1].dataset.at)) return;
+      const row = parse(pushed.html).querySelector("li.ib-row");
+      if (!row) return;
+      fitRow(row);
+      if (old) old.remove();
+      const next = rowsOf(list).find((other) => before(row, other));
+      list.insertBefore(row, next || null);
+    });
+    rowsOf(list).slice(LIST_MAX).forEach((row) => row.remove());
+    const empty = byId("no-conversations");
+    if (rowsOf(list).length && empty) empty.remove();
+    document.dispatchEvent(new CustomEvent("inbox:rows"));
+    if (refetch) refreshList();
+    else listSoon();
+  }
+  function pushedAppend(event) {
+    const pushed = JSON.parse(event.data);
+    const messages = byId("messages");
+    if (!messages || String(pushed.conversation) !== filter.current || !messages.dataset.base) return;
+    if (messages.dataset.latestId !== String(pushed.after) || messages.dataset.entryId !== String(pushed.entry)) {
+      threadSoon();
+      return;
+    }
+    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 120;
+    appendItems(messages, pushed.html);
+    const base = messages.dataset.base.split(".").map(Number);
+    base[0] += pushed.count;
+    base[1] += pushed.blank;
+    messages.dataset.base = base.join(".");
+    messages.dataset.latestId = pushed.latest;
+    applyThreadState(atBottom);
+    threadSoon();  // marks it read, with the receipts and the top
+  }
+  // At once when the last fetch is older than the interval, else once at its end.
+  function spaced(run) {
+    let last = 0, timer = null;
+    return function () {
+      if (timer) return;
+      const wait = last + Number(filter.fetchEvery || 0) - Date.now();
+      const go = function () { timer = null; last = Date.now(); run(); };
+      if (wait <= 0) go();
+      else timer = setTimeout(go, wait);
+    };
+  }
+  const listSoon = spaced(refreshList);
+  const threadSoon = spaced(refreshThread);
+
   applyThreadState(true);
   // The team's script (team.js) refreshes and posts through the same functions.
   window.zalohubInbox = { refreshList: refreshList, refreshThread: refreshThread, post: post, showError: showError };
@@ -220,14 +305,17 @@
   if (window.EventSource && root.dataset.eventsUrl) {
     const events = new EventSource(root.dataset.eventsUrl);
     let opened = false;
+    let pushes = false;  // this stream pushes (zalohub serve): fetches are spaced
     events.addEventListener("open", function () {
       // Back after a break (each stream ends after a while): draw both whole once, which
       // also brings what no cursor tracks (a contact renamed, another OA's name).
       if (opened) { whole.list = whole.thread = true; refreshList(); refreshThread(); }
       opened = true;
     });
-    events.addEventListener("list", refreshList);
-    events.addEventListener("thread", refreshThread);
+    events.addEventListener("rows", function (event) { pushes = true; pushedRows(event); });
+    events.addEventListener("append", function (event) { pushes = true; pushedAppend(event); });
+    events.addEventListener("list", () => (pushes ? listSoon() : refreshList()));
+    events.addEventListener("thread", () => (pushes ? threadSoon() : refreshThread()));
   }
 
   async function post(form) {

@@ -74,6 +74,7 @@
     return { ids: ids, mentions: mentions };
   }
   let known = currentSets();
+  document.addEventListener("inbox:rows", showPicks);  // rows pushed in (inbox.js)
   document.addEventListener("inbox:list", function () {
     showPicks();
     const now = currentSets();
