@@ -93,9 +93,39 @@ def cases() -> dict:
         "states": "",
     }
     scope = stream.Scope((conversation.oa_id,), conversation.pk, user.pk)
+    # What `zalohub serve`'s reader draws once a round for every page (inbox.push).
+    from datetime import timedelta
+
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from zalohub.inbox import live_parts, push
+    from zalohub.inbox.models import TimelineEntry
+
+    def list_feed() -> str:
+        feed = push.ListFeed((conversation.oa_id,), "en")
+        feed.since = timezone.now() - timedelta(hours=1)
+        return feed.advance()
+
+    thread_ids = list(
+        live_parts.thread_queryset(conversation)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)[:2]
+    )
+
+    def thread_feed() -> str:
+        feed = push.ThreadFeed(conversation.pk, "en")
+        feed.latest = thread_ids[-1]
+        entries = TimelineEntry.objects.filter(conversation=conversation)
+        feed.entry = entries.aggregate(m=Max("pk"))["m"] or 0
+        return feed.advance()
+
     return {
         "floor: GET /api/v1/health": lambda: client.get("/api/v1/health"),
         "stream read of a page (presence, cursor)": lambda: stream._read(scope),
+        "stream read of a page, served": lambda: stream._served_read(scope),
+        f"push: list feed, {len(rows)} rows changed": list_feed,
+        "push: thread feed, one new message": thread_feed,
         "list delta, nothing new": lambda: client.get(
             join(list_url, since=attr("data-cursor"), v=shown)
         ),

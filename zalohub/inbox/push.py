@@ -128,11 +128,14 @@ class ThreadFeed:
         if after is None:
             self.latest = messages.aggregate(m=Max("pk"))["m"] or 0
             return ""
-        new = list(
-            messages.filter(pk__gt=after)
+        # The pages' last message comes along: the first new one may join its group.
+        rows = list(
+            messages.filter(pk__gte=after)
             .select_related("sent_by")
-            .order_by("created_at", "id")[: THREAD_BATCH + 1]
+            .order_by("created_at", "id")[: THREAD_BATCH + 2]
         )
+        anchor = next((m for m in rows if m.pk == after), None)
+        new = [m for m in rows if m.pk != after]
         if not new:
             return ""
         self.latest = max(m.pk for m in new)
@@ -141,7 +144,6 @@ class ThreadFeed:
             return ""
         if self.entry != entry_before or any(m.direction != Direction.INBOUND for m in new):
             return ""
-        anchor = messages.filter(pk=after).first() if after else None
         if anchor is not None and new[0].created_at < anchor.created_at:
             return ""  # stored late, older than what the pages show: its place is above
         with translation.override(self.language):

@@ -128,12 +128,9 @@ def thread_messages(conversation: Conversation, limit: int = 200) -> list[Messag
     return list(reversed(recent))
 
 
-def thread_fingerprint(conversation_id: int, limit: int = 100) -> str:
+def thread_fingerprint(conversation: Conversation, limit: int = 100) -> str:
     """Changes whenever a message is added to the thread or changes its Zalo State, and
     when the conversation changes hands (the thread's header says who holds it)."""
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    if conversation is None:
-        return "gone"
     rows = list(
         Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
         .order_by("-created_at", "-id")

@@ -45,19 +45,45 @@ def cursor_now(scope: Scope) -> tuple[str, str]:
         found = memo.get(("list", scope.oa_ids))
         list_part = found if isinstance(found, str) else _list_cursor(scope.oa_ids)
         memo[("list", scope.oa_ids)] = list_part
-    thread_part = (
-        services.thread_fingerprint(scope.conversation_id)
-        + "."
-        + team.timeline_mark(scope.conversation_id)
-        if scope.conversation_id
-        else "-"
-    )
+    if not scope.conversation_id:
+        return list_part, "-"
+    found = memo.get(("thread", scope.conversation_id)) if memo is not None else None
+    thread_part = found if isinstance(found, str) else _thread_cursor(scope.conversation_id)
+    if memo is not None:  # pages of one conversation (colleagues on it) share its read
+        memo[("thread", scope.conversation_id)] = thread_part
     return list_part, thread_part
+
+
+def _thread_cursor(conversation_id: int) -> str:
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id)
+        .only("oa_id", "zalo_user_id", "assigned_to_id", "status")
+        .first()
+    )
+    if conversation is None:
+        return "gone"
+    return services.thread_fingerprint(conversation) + "." + team.timeline_mark(conversation)
 
 
 def _read(scope: Scope) -> tuple[str, str]:
     if scope.user_id is not None:
         assignment.seen(scope.user_id)
+    return cursor_now(scope)
+
+
+# When the served path last noted each user's presence, by this process's clock.
+_noted: dict[int, float] = {}
+
+
+def _served_read(scope: Scope) -> tuple[str, str]:
+    """``_read`` for `zalohub serve`'s one reader, which reads each page every round: the
+    presence is written at most every SEEN_EVERY_SECONDS from here (it is kept for
+    PRESENCE_SECONDS), not asked of the database each round."""
+    if scope.user_id is not None:
+        now = time.monotonic()
+        if now - _noted.get(scope.user_id, -1e9) >= assignment.SEEN_EVERY_SECONDS:
+            assignment.seen(scope.user_id)
+            _noted[scope.user_id] = now
     return cursor_now(scope)
 
 
@@ -103,5 +129,5 @@ def events_for(
 ) -> Iterator[str] | AsyncIterator[str]:
     if isinstance(request, ASGIRequest):
         # `zalohub serve`: one reader per process for every open stream (inbox.watch).
-        return watch.events(scope, cursor, _read)
+        return watch.events(scope, cursor, _served_read)
     return blocking_events(scope, cursor)

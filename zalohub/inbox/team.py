@@ -192,16 +192,13 @@ def status_counts(qs: QuerySet[Conversation]) -> dict[str, int]:
     return counts
 
 
-def timeline_mark(conversation_id: int) -> str:
+def timeline_mark(conversation: Conversation) -> str:
     """Changes when the thread's timeline or the conversation's status does (the live
     thread compares it, beside the messages' fingerprint)."""
     last = (
-        TimelineEntry.objects.filter(conversation_id=conversation_id)
+        TimelineEntry.objects.filter(conversation_id=conversation.pk)
         .order_by("-id")
         .values_list("id", flat=True)
         .first()
     )
-    status = (
-        Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True).first()
-    )
-    return f"{last or 0}{(status or '-')[:1]}"
+    return f"{last or 0}{conversation.status[:1]}"
