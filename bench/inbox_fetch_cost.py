@@ -107,25 +107,34 @@ def cases() -> dict:
         feed.since = timezone.now() - timedelta(hours=1)
         return feed.advance()
 
-    thread_ids = list(
-        live_parts.thread_queryset(conversation)
-        .order_by("-created_at", "-id")
-        .values_list("pk", flat=True)[:2]
-    )
+    # Each conversation's thread as if its newest message had just come: a feed on each.
+    starts = []
+    for c in Conversation.objects.order_by("pk"):
+        newest = list(
+            live_parts.thread_queryset(c)
+            .order_by("-created_at", "-id")
+            .values_list("pk", flat=True)[:2]
+        )
+        entry = TimelineEntry.objects.filter(conversation=c).aggregate(m=Max("pk"))["m"] or 0
+        if len(newest) == 2:
+            starts.append((c.pk, newest[-1], entry))
 
-    def thread_feed() -> str:
-        feed = push.ThreadFeed(conversation.pk, "en")
-        feed.latest = thread_ids[-1]
-        entries = TimelineEntry.objects.filter(conversation=conversation)
-        feed.entry = entries.aggregate(m=Max("pk"))["m"] or 0
-        return feed.advance()
+    def thread_feeds() -> list[str]:
+        feeds = []
+        for pk, latest, entry in starts:
+            feed = push.ThreadFeed(pk, "en")
+            feed.latest, feed.entry = latest, entry
+            feeds.append(feed)
+        drawn = push.advance_threads(feeds)
+        assert all(drawn), "every feed should draw its thread's newest message"
+        return drawn
 
     return {
         "floor: GET /api/v1/health": lambda: client.get("/api/v1/health"),
         "stream read of a page (presence, cursor)": lambda: stream._read(scope),
         "stream read of a page, served": lambda: stream._served_read(scope),
         f"push: list feed, {len(rows)} rows changed": list_feed,
-        "push: thread feed, one new message": thread_feed,
+        f"push: {len(starts)} thread feeds, 1 new message each": thread_feeds,
         "list delta, nothing new": lambda: client.get(
             join(list_url, since=attr("data-cursor"), v=shown)
         ),

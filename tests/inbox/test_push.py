@@ -123,3 +123,25 @@ def test_a_thread_feed_leaves_sends_and_notes_to_the_pages(
     sent = _payload(feed.advance(), "append")
     assert sent["latest"] == later.pk and sent["count"] == 1
     assert sent["entry"] == TimelineEntry.objects.get(kind=TimelineEntry.Kind.NOTE).pk
+
+
+def test_thread_feeds_advance_together(member, agent, customer_writes, monkeypatch):
+    customer_writes("Một")
+    customer_writes("Hai", user_id=OTHER)
+    one, two = conversation_of(), conversation_of(OTHER)
+    feeds = [push.ThreadFeed(one.pk, "en"), push.ThreadFeed(two.pk, "vi")]
+    assert push.advance_threads(feeds) == ["", ""]
+    later = customer_writes("Ba"), customer_writes("Bốn", user_id=OTHER)
+    sent = [_payload(event, "append") for event in push.advance_threads(feeds)]
+    # Each thread gets its own customer's message alone.
+    assert [(s["conversation"], s["latest"]) for s in sent] == [
+        (one.pk, later[0].pk),
+        (two.pk, later[1].pk),
+    ]
+    assert "Ba" in sent[0]["html"] and "Bốn" not in sent[0]["html"]
+    # A flood (more than the feeds could draw): no push, and each feed starts over
+    # from its thread's newest message, which the pages fetch.
+    monkeypatch.setattr(push, "THREAD_BATCH", 1)
+    flood = [customer_writes(f"Tin {n}") for n in range(3)]
+    assert push.advance_threads(feeds) == ["", ""]
+    assert feeds[0].latest == flood[-1].pk and feeds[1].latest == later[1].pk

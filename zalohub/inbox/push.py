@@ -20,16 +20,18 @@ INBOX_LIVE_FETCH_SECONDS. A push a page cannot use is dropped: the fetch brings 
 """
 
 import json
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from zalohub.events.models import Direction
+from zalohub.events.models import Direction, Message
 from zalohub.inbox import services
-from zalohub.inbox.live_parts import LIST_BATCH, THREAD_BATCH, micros, stamp_rows, thread_queryset
+from zalohub.inbox.live_parts import LIST_BATCH, THREAD_BATCH, micros, stamp_rows
 from zalohub.inbox.models import Conversation, TimelineEntry
 from zalohub.inbox.present import group_messages
 
@@ -112,36 +114,22 @@ class ThreadFeed:
         self.entry = 0  # the newest timeline entry id seen
 
     def advance(self) -> str:
-        """The ``append`` event for the customer's messages since the last call ('' when
-        there are none, or when the pages must fetch: an agent's send, a timeline entry,
-        a message stored out of order, too many)."""
-        conversation = (
-            Conversation.objects.select_related("partner_link__partner")
-            .filter(pk=self.conversation_id)
-            .first()
-        )
-        if conversation is None:
-            return ""
-        messages = thread_queryset(conversation)
-        entry = TimelineEntry.objects.filter(conversation=conversation).aggregate(m=Max("pk"))["m"]
-        after, entry_before, self.entry = self.latest, self.entry, entry or 0
+        return advance_threads([self])[0]
+
+    def take(self, conversation: Conversation, entry: int, rows: list[Message]) -> str:
+        """The ``append`` event for the customer's messages in ``rows`` (the thread's
+        messages from the last one seen on, oldest first), or '' when there are none or
+        the pages must fetch: an agent's send, a timeline entry, a message stored out of
+        order, too many."""
+        after, entry_before, self.entry = self.latest, self.entry, entry
         if after is None:
-            self.latest = messages.aggregate(m=Max("pk"))["m"] or 0
-            return ""
+            return ""  # its start
         # The pages' last message comes along: the first new one may join its group.
-        rows = list(
-            messages.filter(pk__gte=after)
-            .select_related("sent_by")
-            .order_by("created_at", "id")[: THREAD_BATCH + 2]
-        )
         anchor = next((m for m in rows if m.pk == after), None)
         new = [m for m in rows if m.pk != after]
         if not new:
             return ""
         self.latest = max(m.pk for m in new)
-        if len(new) > THREAD_BATCH:
-            self.latest = messages.aggregate(m=Max("pk"))["m"] or self.latest
-            return ""
         if self.entry != entry_before or any(m.direction != Direction.INBOUND for m in new):
             return ""
         if anchor is not None and new[0].created_at < anchor.created_at:
@@ -167,7 +155,79 @@ class ThreadFeed:
         )
 
 
+def advance_threads(feeds: Sequence[ThreadFeed]) -> list[str]:
+    """Each feed's ``append`` event, in three queries for all of them: their
+    conversations, their newest timeline entries, and their messages since the last
+    one each has seen (a feed's first round reads where it starts)."""
+    ids = {f.conversation_id for f in feeds}
+    conversations = Conversation.objects.select_related("partner_link__partner").in_bulk(ids)
+    entries = dict(
+        TimelineEntry.objects.filter(conversation_id__in=ids)
+        .values("conversation_id")
+        .annotate(m=Max("pk"))
+        .values_list("conversation_id", "m")
+    )
+    live = [f for f in feeds if f.conversation_id in conversations]
+    if not live:
+        return [""] * len(feeds)
+    threads = Q()
+    for feed in live:
+        c = conversations[feed.conversation_id]
+        threads |= Q(oa_id=c.oa_id, zalo_user_id=c.zalo_user_id, pk__gte=feed.latest or 0)
+    starting = [f for f in live if f.latest is None]
+    by_thread: dict[tuple[int, str], list[Message]] = defaultdict(list)
+    latest: dict[tuple[int, str], int] = {}
+    if starting:  # where the new feeds start: their threads' newest message
+        firsts = Q()
+        for feed in starting:
+            c = conversations[feed.conversation_id]
+            firsts |= Q(oa_id=c.oa_id, zalo_user_id=c.zalo_user_id)
+        newest = (
+            Message.objects.filter(firsts).values("oa_id", "zalo_user_id").annotate(m=Max("pk"))
+        )
+        latest.update({(r["oa_id"], r["zalo_user_id"]): r["m"] for r in newest})
+    if len(starting) < len(live):
+        cap = THREAD_BATCH * len(live)
+        rows = list(
+            Message.objects.filter(threads)
+            .select_related("sent_by")
+            .order_by("created_at", "id")[: cap + 1]
+        )
+        if len(rows) > cap:  # a flood (a history import): the pages fetch theirs
+            for feed in live:
+                feed.latest = None
+            return advance_threads(feeds)
+        for message in rows:
+            by_thread[(message.oa_id, message.zalo_user_id)].append(message)
+    out = []
+    for feed in feeds:
+        conversation = conversations.get(feed.conversation_id)
+        if conversation is None:
+            out.append("")
+            continue
+        thread = (conversation.oa_id, conversation.zalo_user_id)
+        entry = entries.get(conversation.pk) or 0
+        if feed.latest is None:
+            feed.latest, feed.entry = latest.get(thread) or 0, entry
+            out.append("")
+            continue
+        mine = [m for m in by_thread[thread] if m.pk >= feed.latest]
+        if len(mine) > THREAD_BATCH + 1:
+            feed.latest = max(m.pk for m in mine)
+            out.append("")
+            continue
+        out.append(feed.take(conversation, entry, mine))
+    return out
+
+
 Feed = ListFeed | ThreadFeed
+
+
+def advance(feeds: Sequence[Feed]) -> list[str]:
+    """What each feed draws now: the lists one by one, the threads together."""
+    threads = [f for f in feeds if isinstance(f, ThreadFeed)]
+    drawn = dict(zip(map(id, threads), advance_threads(threads), strict=True)) if threads else {}
+    return [drawn[id(f)] if isinstance(f, ThreadFeed) else f.advance() for f in feeds]
 
 
 def feed_keys(oa_ids: tuple[int, ...], conversation_id: int | None, language: str) -> list[Any]:

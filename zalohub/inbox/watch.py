@@ -99,17 +99,13 @@ def read_cursors(read: Read, scopes: Sequence["Scope"]) -> list[tuple[str, str] 
 
 def advance_feeds(feeds: Sequence[push.Feed]) -> list[str]:
     """What each feed draws now ('' where it failed: the pages' fetches bring it)."""
-    out: list[str] = []
     try:
-        for feed in feeds:
-            try:
-                out.append(feed.advance())
-            except Exception:
-                logger.warning("Inbox push failed", exc_info=True)
-                out.append("")
+        return push.advance(feeds)
+    except Exception:
+        logger.warning("Inbox push failed", exc_info=True)
+        return [""] * len(feeds)
     finally:
         close_old_connections()
-    return out
 
 
 class Watcher:
