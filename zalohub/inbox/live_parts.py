@@ -248,17 +248,24 @@ def list_delta(
         qs = qs.filter(oa_id=filters["oa_id"])
     if not access.is_inbox_admin(request.user):
         qs = qs.filter(oa__in=access.visible_oas(request.user))
-    changed = list(
-        qs.select_related("oa", "last_message", "assigned_to", "partner_link__partner")
-        .defer("oa__access_token", "oa__refresh_token", "oa__description")
-        .order_by("-updated_at")[: LIST_BATCH + 1]
-    )
-    if len(changed) > LIST_BATCH:
+    recent = list(qs.order_by("-updated_at").values_list("pk", "updated_at")[: LIST_BATCH + 1])
+    if len(recent) > LIST_BATCH:
         return STALE
+    # Only the rows the page does not show as they are now are read whole (with pushes,
+    # most of them are: the stream drew them already).
+    news = [pk for pk, at in recent if shown.get(pk) != micros(at)]
+    changed = (
+        list(
+            Conversation.objects.filter(pk__in=news)
+            .select_related("oa", "last_message", "assigned_to", "partner_link__partner")
+            .defer("oa__access_token", "oa__refresh_token", "oa__description")
+            .order_by("-updated_at")
+        )
+        if news
+        else []
+    )
     rows, remove = [], []
     for conversation in changed:
-        if shown.get(conversation.pk) == micros(conversation.updated_at):
-            continue
         if not _matches(conversation, filters, request.user):
             if conversation.pk in shown:
                 remove.append(conversation.pk)
