@@ -152,9 +152,24 @@ def test_an_event_for_an_unconnected_oa_is_an_error_that_can_be_retried(client, 
     assert event.processing_state == ProcessingState.PROCESSED and event.message.text
 
 
+def _texts(client, app, n: int, user: str = USER) -> list[ZaloEvent]:
+    """n texts of one customer, in a row."""
+    return [
+        _post(
+            client,
+            app,
+            "user_send_text__official",
+            **{USER: user, "96d3cdf3af150460909": f"row-{user[-3:]}-{i}"},
+        )
+        for i in range(n)
+    ]
+
+
 @pytest.mark.django_db
 def test_one_conversation_is_processed_in_order(client, zalo_app, connected_oa):
     first = _post(client, zalo_app, "user_send_text__official")
+    claimed = claim_batch(worker_id="w1")
+    assert [e.pk for e in claimed] == [first.pk]
     second = _post(client, zalo_app, "user_send_text__quote_reply")
     other = _post(
         client,
@@ -162,12 +177,82 @@ def test_one_conversation_is_processed_in_order(client, zalo_app, connected_oa):
         "user_send_text__official",
         **{USER: "7800000000000000202", "96d3cdf3af150460909": "other-1"},
     )
-    claimed = claim_batch(worker_id="w1")
     # It should hold the second message of a conversation until the first is done.
-    assert [e.pk for e in claimed] == [first.pk, other.pk]
+    assert [e.pk for e in claim_batch(worker_id="w2")] == [other.pk]
     assert claim_batch(worker_id="w2") == []
     process_batch(claimed, worker_id="w1")
     assert [e.pk for e in claim_batch(worker_id="w2")] == [second.pk]
+
+
+@pytest.mark.django_db
+def test_a_customers_messages_in_a_row_come_in_one_batch_in_order(client, zalo_app, connected_oa):
+    mine = _texts(client, zalo_app, 4)
+    theirs = _texts(client, zalo_app, 2, user="7800000000000000202")
+    # It should give one worker the whole run of each conversation, in arrival order
+    # (not one message per claim), and nothing of them to another worker meanwhile.
+    claimed = claim_batch(worker_id="w1")
+    assert [e.pk for e in claimed] == sorted(e.pk for e in [*mine, *theirs])
+    assert claim_batch(worker_id="w2") == []
+    assert process_batch(claimed, worker_id="w1") == 6
+    texts = list(Message.objects.order_by("id").values_list("zalo_msg_id", flat=True))
+    assert texts == [f"row-101-{i}" for i in range(4)] + [f"row-202-{i}" for i in range(2)]
+    # A batch's limit cuts a run in arrival order: what is left comes next, behind it.
+    later = _texts(client, zalo_app, 3, user="7800000000000000303")
+    assert [e.pk for e in claim_batch(worker_id="w1", limit=2)] == [later[0].pk, later[1].pk]
+    assert claim_batch(worker_id="w2") == []
+
+
+@pytest.mark.django_db
+def test_a_run_stops_at_a_message_not_due_yet(client, zalo_app, connected_oa):
+    one, two, _third = _texts(client, zalo_app, 3)
+    ZaloEvent.objects.filter(pk=two.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    # The second waits for its retry: the third waits behind it, not past it.
+    assert [e.pk for e in claim_batch(worker_id="w1")] == [one.pk]
+
+
+@pytest.mark.django_db
+def test_a_failed_message_keeps_the_rest_of_its_conversation_behind_it(
+    client, zalo_app, connected_oa, monkeypatch
+):
+    from zalohub.events.processing import queue
+    from zalohub.events.processing.handlers import HandlerError
+
+    one, two, three = _texts(client, zalo_app, 3)
+    other = _texts(client, zalo_app, 1, user="7800000000000000202")[0]
+    real = queue.dispatch
+
+    def flaky(event):  # type: ignore[no-untyped-def]
+        if event.pk == two.pk:
+            raise HandlerError("Zalo was away", retry=True)
+        return real(event)
+
+    monkeypatch.setattr(queue, "dispatch", flaky)
+    claimed = claim_batch(worker_id="w1")
+    assert len(claimed) == 4
+    assert process_batch(claimed, worker_id="w1") == 2
+    states = {e.pk: e.processing_state for e in ZaloEvent.objects.all()}
+    # The first and the other customer's are done; the second waits for its retry and
+    # the third waits behind it, unprocessed (attempts untouched).
+    assert states[one.pk] == states[other.pk] == ProcessingState.PROCESSED
+    assert states[two.pk] == states[three.pk] == ProcessingState.QUEUED
+    three.refresh_from_db()
+    assert three.attempts == 0 and three.claimed_by == ""
+    assert claim_batch(worker_id="w2") == []  # the second's backoff holds both
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_stops_at_a_message_held_elsewhere_on_postgresql(client, zalo_app, connected_oa):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time anyway")
+    one, two, _third = _texts(client, zalo_app, 3)
+
+    def hold() -> None:  # an admin's action on the second, in its own transaction
+        list(ZaloEvent.objects.select_for_update().filter(pk=two.pk).values_list("pk"))
+
+    with held_elsewhere(hold):
+        assert [e.pk for e in claim_batch(worker_id="w1")] == [one.pk]
+    # The third is not claimable past the second.
+    assert claim_batch(worker_id="w2") == []
 
 
 @pytest.mark.django_db

@@ -3,12 +3,14 @@
 Workers claim batches of inbound events: on PostgreSQL with FOR UPDATE SKIP LOCKED so
 any number of workers share the queue, on SQLite inside one exclusive transaction. An
 event is only claimable when no earlier event of its conversation still waits or runs,
-so one conversation's events are handled in arrival order. Each claim carries a lease;
+so one conversation's events are handled in arrival order; the events due behind a
+claimed one come in the same batch, after it (a customer writing several messages in a
+row is not served one message per claim). Each claim carries a lease;
 the sweeper returns events whose worker died to the queue.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -34,7 +36,7 @@ from zalohub.events.processing.handlers import HandlerError, dispatch
 logger = logging.getLogger(__name__)
 
 _CLAIM_SQL = """
-SELECT e.id FROM events_zaloevent e
+SELECT e.id, e.conversation_key FROM events_zaloevent e
 WHERE e.processing_state IN ('received', 'queued') AND e.direction = 'in'
   AND e.next_attempt_at <= %s
   AND NOT EXISTS (
@@ -60,15 +62,71 @@ def claim_batch(*, worker_id: str, limit: int | None = None) -> list[ZaloEvent]:
     with transaction.atomic() if postgres else exclusive_transaction():
         with connection.cursor() as cursor:
             cursor.execute(sql, [now, limit])
-            ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
+            heads = cursor.fetchall()
+        if not heads:
             return []
+        ids = [pk for pk, _key in heads]
+        ids += _waiting_behind(heads, now, limit - len(ids), postgres=postgres)
         ZaloEvent.objects.filter(id__in=ids).update(
             processing_state=ProcessingState.PROCESSING, claimed_by=worker_id, lease_until=lease
         )
     events = list(ZaloEvent.objects.filter(id__in=ids).order_by("id"))
     _attach_accounts(events)
     return events
+
+
+def _waiting_behind(
+    heads: list[tuple[int, str]], now: datetime, room: int, *, postgres: bool
+) -> list[int]:
+    """The events due behind the claimed heads of their conversations, in arrival order,
+    up to ``room``: a customer writing several messages in a row has them handled in one
+    batch, in order, instead of one per claim. A conversation's run stops at its first
+    event not due yet (a retry's backoff) or held elsewhere (an admin's action on it)."""
+    keys = sorted({key for _pk, key in heads if key})
+    if room <= 0 or not keys:
+        return []
+    # The head's claim holds these from every other worker: their claims see the head
+    # still waiting.
+    waiting = (
+        ZaloEvent.objects.filter(
+            conversation_key__in=keys,
+            direction=Direction.INBOUND,
+            processing_state__in=[ProcessingState.RECEIVED, ProcessingState.QUEUED],
+        )
+        .exclude(pk__in=[pk for pk, _key in heads])
+        .order_by("id")
+        .values_list("id", "conversation_key", "next_attempt_at")
+    )
+    stopped: set[str] = set()
+    run: list[tuple[int, str]] = []
+    for pk, key, due in waiting:
+        if key in stopped:
+            continue
+        if due > now:
+            stopped.add(key)
+            continue
+        run.append((pk, key))
+    run = run[:room]  # arrival order: what is left out comes after what is taken
+    if postgres and run:
+        # Locked, and still waiting once locked; a run ends at its first row that is not.
+        held = set(
+            ZaloEvent.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk__in=[pk for pk, _key in run],
+                processing_state__in=[ProcessingState.RECEIVED, ProcessingState.QUEUED],
+            )
+            .values_list("pk", flat=True)
+        )
+        kept = []
+        for pk, key in run:
+            if key in stopped:
+                continue
+            if pk not in held:
+                stopped.add(key)
+                continue
+            kept.append((pk, key))
+        run = kept
+    return [pk for pk, _key in run]
 
 
 def _attach_accounts(events: list[ZaloEvent]) -> None:
@@ -113,12 +171,25 @@ def process_batch(events: list[ZaloEvent], *, worker_id: str) -> int:
     except Exception:
         logger.info("Batch of %d events failed on the fast path; going one by one", len(events))
     done = 0
+    failed: set[str] = set()  # conversations whose event failed: the rest wait behind it
     with transaction.atomic():
         _lock(events)
         for event in events:
-            if _process_one(event, worker_id=worker_id):
+            if event.conversation_key and event.conversation_key in failed:
+                _put_back(event, worker_id=worker_id)
+            elif _process_one(event, worker_id=worker_id):
                 done += 1
+            elif event.conversation_key:
+                failed.add(event.conversation_key)
     return done
+
+
+def _put_back(event: ZaloEvent, *, worker_id: str) -> None:
+    """Back to the queue untouched, behind its conversation's event that failed (which
+    waits for its retry, or is in Error: then this one goes on without it)."""
+    ZaloEvent.objects.filter(pk=event.pk, claimed_by=worker_id).update(
+        processing_state=ProcessingState.QUEUED, claimed_by="", lease_until=None
+    )
 
 
 def _lock(events: list[ZaloEvent]) -> None:
