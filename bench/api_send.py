@@ -8,8 +8,8 @@ It drops and recreates the database `zalohub_bench_api` (or --db's) on 127.0.0.1
 (`--db sqlite`: the SQLite file of ZALOHUB_DATA_DIR, removed first), migrates it,
 seeds a connected OA and an API key, and starts uvicorn (settings
 bench.api_settings: the hub's URLs plus the baseline at /bench/floor/accept). No worker
-runs: a send is measured up to its 202, which comes after the commit of its message, its
-outbound event and its task (one task row per batch of sends, zalohub.api.accept).
+runs: a send is measured up to its 202, which comes after the commit of its message and
+its outbound event (no task row: the workers' sends loop finds it, zalohub.api.accept).
 Closed loop for the capacity (requests/s answered 202), each request with its own
 Idempotency-Key (or none, --no-idempotency); then an open loop at 300
 requests/s for the latency percentiles. Prints one table: figure, baseline, ratio.

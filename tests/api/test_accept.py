@@ -217,24 +217,92 @@ def _queued_batch(key: ApiKey, oa, texts: list[str]) -> list[int]:
 
 
 @pytest.mark.django_db
-def test_a_batch_writes_one_task_row_and_its_task_sends_each_send(make_key, oa, son, sandbox):
+def test_a_batch_writes_no_task_row_and_the_sends_loop_sends_each_send(
+    make_key, oa, son, sandbox, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from zalohub.events.outbound import queued
+
+    key, _api = make_key()
+    queued.WAKE.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        events = _queued_batch(key, oa, ["một", "hai", "ba"])
+    # It should write no task row: the committed events are the queue.
+    sends = DBTaskResult.objects.filter(task_path__startswith="zalohub.events.")
+    assert not sends.exists()
+    # It should wake the sends loop of this process once the batch is committed.
+    assert queued.WAKE.is_set()
+    queued.WAKE.clear()
+    # It should find every event of the batch due, oldest first.
+    assert queued.due_sends() == events
+    # It should send each message from the loop (what the workers run), once.
+    assert queued.send_due("loop-test") == 3
+    assert queued.due_sends() == [] and queued.send_due("loop-test") == 0
+    assert not sends.exists()
+    assert list(Message.objects.values_list("zalo_state", flat=True)) == ["sent"] * 3
+    for event in ZaloEvent.objects.filter(pk__in=events):
+        assert event.processing_state == "processed" and event.attempts == 1
+        assert list(event.attempt_log.values_list("result", flat=True)) == ["ok"]
+    with sandbox.lock:
+        sent = sandbox.mailbox.sent_messages(oa_id=oa.oa_id)
+    assert sorted(m.message["text"] for m in sent) == sorted(["một", "hai", "ba"])
+
+
+def _sends_loop(stop: threading.Event) -> None:
+    from zalohub.events.outbound import queued
+
+    try:
+        queued.work_sends("loop-test", stop)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_accepted_send_reaches_zalo_through_the_workers_sends_loop(make_key, oa, son, sandbox):
+    from zalohub.events.outbound import queued
+
+    _key, api = make_key()
+    stop = threading.Event()
+    thread = threading.Thread(target=_sends_loop, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
+        status, answer, _ = api.post("/messages", body, headers={"Idempotency-Key": "loop-1"})
+        assert status == 202
+        message = Message.objects.get(pk=answer["message_id"])
+        for _ in range(600):
+            message.refresh_from_db()
+            if message.zalo_state != "on_queue":
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        queued.wake()
+        thread.join(30)
+    # It should be sent once, by the loop, with no task of its own.
+    assert message.zalo_state == "sent" and message.zalo_msg_id
+    event = ZaloEvent.objects.get(pk=answer["event_id"])
+    assert event.processing_state == "processed" and event.attempts == 1
+    with sandbox.lock:
+        sent = sandbox.mailbox.sent_messages(oa_id=oa.oa_id)
+    assert [m.message["text"] for m in sent] == [TEXT]
+    assert not thread.is_alive()
+
+
+@pytest.mark.django_db
+def test_a_batch_task_row_left_from_before_still_sends_each_send(make_key, oa, son, sandbox):
     from django_tasks_db.models import DBTaskResult
 
     from zalohub.events.outbound.oa_message import send_events
 
     key, _api = make_key()
     events = _queued_batch(key, oa, ["một", "hai", "ba"])
-    # It should write one task row for the batch, naming every event of it.
-    (batch,) = DBTaskResult.objects.all()
-    assert batch.task_path.endswith("send_events") and batch.args_kwargs["args"] == [events]
-    # It should send each message from that one task (what the worker runs), with no
-    # task row a message.
+    # It should send each message from that one task (a row written before the sends
+    # loop), with no task row a message.
     assert send_events.call(events) == 3
-    assert DBTaskResult.objects.count() == 1
+    assert not DBTaskResult.objects.filter(task_path__startswith="zalohub.events.").exists()
     assert list(Message.objects.values_list("zalo_state", flat=True)) == ["sent"] * 3
-    for event in ZaloEvent.objects.filter(pk__in=events):
-        assert event.processing_state == "processed" and event.attempts == 1
-        assert list(event.attempt_log.values_list("result", flat=True)) == ["ok"]
     with sandbox.lock:
         sent = sandbox.mailbox.sent_messages(oa_id=oa.oa_id)
     assert sorted(m.message["text"] for m in sent) == sorted(["một", "hai", "ba"])
@@ -246,13 +314,13 @@ def test_a_send_zalo_refuses_keeps_its_own_retry_and_its_batch_mates_are_sent(
 ):
     from django_tasks_db.models import DBTaskResult
 
-    from zalohub.events.outbound.oa_message import send_events
+    from zalohub.events.outbound import queued
 
     key, _api = make_key()
     events = _queued_batch(key, oa, ["một", "hai", "ba"])
     sandbox.add_fault("oa.message.cs", "http_500", times=1)  # the batch's first call
     with django_capture_on_commit_callbacks(execute=True):
-        assert send_events.call(events) == 3
+        assert queued.send_due("loop-test") == 3
     first, *mates = ZaloEvent.objects.filter(pk__in=events).order_by("pk")
     # It should leave the refused one waiting for its own retry, with its own log.
     assert first.processing_state == "queued" and first.next_attempt_at > timezone.now()
@@ -269,19 +337,22 @@ def test_a_send_zalo_refuses_keeps_its_own_retry_and_its_batch_mates_are_sent(
 def test_a_send_that_raises_is_left_to_the_sweeper_and_its_batch_mates_are_sent(
     make_key, oa, son, sandbox, monkeypatch, caplog
 ):
-    from zalohub.events.outbound import oa_message, requeue_lost_sends, send_event
+    from zalohub.events.outbound import queued, requeue_lost_sends, send_event
 
     key, _api = make_key()
     events = _queued_batch(key, oa, ["một", "hai", "ba"])
-    real = oa_message.send_outbound
+    real = queued.send_outbound
 
     def send_outbound(*, event_id: int, worker_id: str) -> str:
         if event_id == events[1]:
             raise RuntimeError("the attempt broke")
         return real(event_id=event_id, worker_id=worker_id)
 
-    monkeypatch.setattr(oa_message, "send_outbound", send_outbound)
-    assert oa_message.send_events.call(events) == 3
+    monkeypatch.setattr(queued, "send_outbound", send_outbound)
+    assert queued.send_due("loop-test") == 2
+    # It should count only what it tried without raising: the loop waits before it looks
+    # again rather than spin on a send that raises each time.
+    assert queued.send_due("loop-test") == 0
     rows = {e.pk: e for e in ZaloEvent.objects.filter(pk__in=events).select_related("message")}
     # It should send the ones before and after it.
     assert rows[events[0]].message.zalo_state == rows[events[2]].message.zalo_state == "sent"
@@ -290,6 +361,6 @@ def test_a_send_that_raises_is_left_to_the_sweeper_and_its_batch_mates_are_sent(
     assert rows[events[1]].message.zalo_state == "on_queue"
     assert f"Sending outbound event {events[1]} failed" in caplog.text
     # It should be sent by the task the sweeper gives it, once the attempt works again.
-    monkeypatch.setattr(oa_message, "send_outbound", real)
+    monkeypatch.setattr(queued, "send_outbound", real)
     assert requeue_lost_sends(older_than=timedelta(0)) == 1
     assert send_event.call(events[1]) == "sent"

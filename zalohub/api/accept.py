@@ -1,13 +1,13 @@
 """API message sends, accepted together: the concurrent sends of one process share one
 transaction, so an accepted send costs a share of a few statements and of one commit.
 
-A send answers 202 once its message, its outbound event, its send task and, with an
-``Idempotency-Key``, its kept answer are committed, as before; what changed is that the
-requests of one process that reach this point together are stored by one of them (the
-*leader*: the first that found nobody storing; the others wait, as the webhooks' group
-commit does: both are ``zalohub.core.groupcommit``). In that one transaction the leader
-(the batch's reads and the rate limit's UPDATE written as SQL: the ORM's statements
-cost more Python to build than the database took to run them):
+A send answers 202 once its message, its outbound event (what the workers send it by)
+and, with an ``Idempotency-Key``, its kept answer are committed, as before; what changed
+is that the requests of one process that reach this point together are stored by one of
+them (the *leader*: the first that found nobody storing; the others wait, as the
+webhooks' group commit does: both are ``zalohub.core.groupcommit``). In that one
+transaction the leader (the batch's reads and the rate limit's UPDATE written as SQL:
+the ORM's statements cost more Python to build than the database took to run them):
 
 0. reads every send's key again with its scope, in one statement (the request found
    the key in this process's memory, ``keys.key_find_cached``): a key revoked
@@ -24,8 +24,8 @@ cost more Python to build than the database took to run them):
    answered once the batch is committed with the first answer (``idempotency.replay``;
    a concurrent first is waited for by the unique index, as before);
 4. queues the messages (``oa_message.messages_queue``: one statement per table, the
-   inbox's conversations folded in by the stored-messages hook, and one task for the
-   batch that sends each message, ``send_events``);
+   inbox's conversations folded in by the stored-messages hook; no task row: the
+   workers' sends loop finds the committed events, ``events.outbound.queued``);
 5. writes each kept answer (one UPDATE) and commits.
 
 Only 202s are decided here. Whatever else a send may be answered (its key revoked, the

@@ -32,6 +32,26 @@ def register_loop(name: str) -> Callable[[Loop], Loop]:
     return decorator
 
 
+def work_until_stopped(
+    stop: threading.Event, once: Callable[[], int], *, idle: Callable[[], object], failed: str
+) -> None:
+    """A worker loop's body: ``once()`` again and again until ``stop``, and ``idle()``
+    (a wait) after a turn that found nothing to do (0). A turn that raises (the database
+    unreachable for a moment) is logged as ``failed`` and tried again a second later,
+    on a fresh connection."""
+    while not stop.is_set():
+        try:
+            # Inside the try: dropping a broken connection can fail as well.
+            close_old_connections()
+            done = once()
+        except Exception:
+            logger.exception(failed)
+            done = 0
+            stop.wait(1.0)
+        if not done:
+            idle()
+
+
 class WorkerProcess:
     def __init__(
         self,

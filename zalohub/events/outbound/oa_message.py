@@ -1,12 +1,12 @@
 """Outbound OA messages: queued as rows, sent once by the outbound pipeline.
 
 ``message_send`` stores the message (Zalo State On Queue) and an outbound event, and
-enqueues the send task; ``messages_queue`` does the same for several messages at once
-(the API's sends, batched by ``zalohub.api.accept``). This module is the OA message
-*sender*: how to call Zalo for it and how to read a refusal; the claim, the settling,
-the retries and the sweeper are ``zalohub.events.outbound``'s. Zalo does not deduplicate
-OA messages, so a call whose outcome is unknown is never made again on its own: Resend
-makes a new attempt.
+enqueues the send task; ``messages_queue`` stores several at once (the API's sends,
+batched by ``zalohub.api.accept``) with no task: the workers' sends loop finds them
+(``outbound.queued``). This module is the OA message *sender*: how to call Zalo for it
+and how to read a refusal; the claim, the settling, the retries and the sweeper are
+``zalohub.events.outbound``'s. Zalo does not deduplicate OA messages, so a call whose
+outcome is unknown is never made again on its own: Resend makes a new attempt.
 """
 
 import json
@@ -38,6 +38,7 @@ from zalohub.events.outbound import (
     Failure,
     Sender,
     Sent,
+    queued,
     send_event,
     send_outbound,
 )
@@ -197,10 +198,9 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
     and with one statement per table: each one's (message id, event id), in order.
 
     The rows are INSERTed as one JSON parameter a table (``core.rowinsert``); the
-    messages reach hooks.on_message_stored as one batch (no post_save is sent), and
-    their send task is enqueued in the transaction, so it is stored with their events
-    (a worker sees neither before the commit): for several messages, one task that
-    sends each of them (``send_events``), one task row for the batch."""
+    messages reach hooks.on_message_stored as one batch (no post_save is sent). No task
+    is enqueued: the committed events are what the workers' sends loop looks for
+    (``outbound.queued``), so the batch writes no task row."""
     if not items:
         return []
     now = timezone.now()
@@ -258,16 +258,15 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
             for item, message, raw_body in zip(items, messages, requests, strict=True)
         ],
     )
-    if len(event_ids) == 1:
-        send_event.enqueue(event_ids[0])
-    else:
-        send_events.enqueue(event_ids)
+    # No task row: the sends loop of the workers finds the committed rows (``queued``).
+    transaction.on_commit(queued.wake)
     return [(message.pk, pk) for message, pk in zip(messages, event_ids, strict=True)]
 
 
 @task(queue_name="zalo")
 def send_events(event_ids: list[int]) -> int:
-    """Send each of these queued events (``messages_queue``'s batch), in order, each as
+    """Send each of these queued events (a batch of ``messages_queue``'s, from before
+    its sends went without a task row: kept for such rows still queued), in order, each as
     its own task would (``send_outbound``: its own claim, attempt row, settle and retry
     task), with no task row of its own. An event whose attempt raised is logged and left
     as it stands for the sweeper (its lease runs out: ``recover_stuck_sends``; never

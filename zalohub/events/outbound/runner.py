@@ -3,15 +3,10 @@
 queued work in this process wakes it at once (``wake``); work queued by another process
 is seen at the next look."""
 
-import logging
 import threading
 
-from django.db import close_old_connections
-
-from zalohub.core.worker import register_loop
+from zalohub.core.worker import register_loop, work_until_stopped
 from zalohub.events.outbound.lanes import Worked, lanes
-
-logger = logging.getLogger(__name__)
 
 WAKE = threading.Event()
 
@@ -32,17 +27,17 @@ def work_lanes(worker_id: str, stop: threading.Event) -> None:
         for lane in batched:
             assert lane.worked is not None
             worked.append(lane.worked())
-        while not stop.is_set():
-            try:
-                close_old_connections()
-                tried = sum(w.once(worker_id) for w in worked)
-            except Exception:
-                logger.exception("Outbound work failed; retrying")
-                tried = 0
-                stop.wait(1.0)
-            if not tried:
-                WAKE.wait(poll)
-                WAKE.clear()
+
+        def idle() -> None:
+            WAKE.wait(poll)
+            WAKE.clear()
+
+        work_until_stopped(
+            stop,
+            lambda: sum(w.once(worker_id) for w in worked),
+            idle=idle,
+            failed="Outbound work failed; retrying",
+        )
     finally:
         for w in worked:
             w.close()

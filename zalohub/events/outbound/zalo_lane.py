@@ -1,6 +1,6 @@
 """The lane of sends to Zalo: outbound ``ZaloEvent`` rows (each with its ``Message``),
-one django.tasks task per row (a batch of API sends: one task that sends each of its
-rows, ``oa_message.send_events``), of every kind a sender registers (``registry.py``). Its
+one django.tasks task per row (a batch of API sends: none, the workers' sends loop finds
+its rows, ``queued.py``), of every kind a sender registers (``registry.py``). Its
 rate per target is per OA (ZALO_SENDS_PER_OA_PER_MINUTE, taken by the attempt before
 the app's call budget): one OA's burst waits on its own count and leaves the app's
 budget to its other OAs."""
