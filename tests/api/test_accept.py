@@ -209,6 +209,76 @@ def test_concurrent_batches_count_the_rate_limit_exactly(make_key, settings):
     assert sum(_concurrently(12, batch)) == 25
 
 
+@pytest.mark.django_db
+def test_a_batch_reads_in_one_statement_and_keeps_its_answers_in_the_rows_it_inserts(
+    make_key, oa, son
+):
+    from django.test.utils import CaptureQueriesContext
+
+    key, _api = make_key()
+    sends = [_send(key, oa, idem="a"), _send(key, oa, idem="b", text="hai")]
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        outcomes = accept._accept(sends)
+    statements = [q["sql"] for q in queries.captured_queries]
+    # It should read the keys, their scopes and the recipients' links in one statement.
+    (reads,) = [sql for sql in statements if "partners_zalopartnerlink" in sql]
+    assert "api_apikey" in reads
+    # It should write each kept answer with its row: one INSERT, no UPDATE after it.
+    (kept,) = [sql for sql in statements if "api_idempotentrequest" in sql]
+    assert kept.startswith("INSERT")
+    for send, (status, text, _type) in zip(sends, outcomes, strict=True):
+        row = IdempotentRequest.objects.get(key=key, idempotency_key=send.idempotency_key)
+        assert (row.status_code, row.response_body, row.request_hash) == (
+            status,
+            text,
+            send.digest,
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rolled_back", [True, False], ids=["database", "redis"])
+def test_a_key_a_committed_first_took_is_a_repeat_and_its_batch_mates_are_stored_once(
+    make_key, oa, son, monkeypatch, settings, rolled_back
+):
+    from zalohub.api import ratelimit
+
+    settings.REDIS_URL = ""
+    key, _api = make_key(rate=3)
+    IdempotentRequest.objects.create(
+        key=key,
+        idempotency_key="a",
+        request_hash="digest-of-first",
+        status_code=202,
+        response_body='{"event_id": 1}',
+        content_type="application/json",
+    )
+    counts: list[int] = []
+    take_many = ratelimit.take_many
+
+    def counting(key: ApiKey, n: int, **kw):
+        counts.append(n)
+        return take_many(key, n, **kw)
+
+    monkeypatch.setattr(ratelimit, "take_many", counting)
+    monkeypatch.setattr(ratelimit, "counts_roll_back", lambda: rolled_back)
+    with transaction.atomic():
+        outcomes = accept._store([_send(key, oa, idem="a"), _send(key, oa, idem="b", text="b")])
+    # It should answer the taken key as a repeat and store its batch mate once.
+    repeat, mate = outcomes
+    assert repeat == accept.REPLAY and isinstance(mate, tuple) and mate[0] == 202
+    assert list(Message.objects.values_list("text", flat=True)) == ["b"]
+    assert IdempotentRequest.objects.get(idempotency_key="a").response_body == '{"event_id": 1}'
+    assert IdempotentRequest.objects.get(idempotency_key="b").response_body == mate[1]
+    if rolled_back:
+        # It should count the batch again in its second try (the first one's was undone):
+        # two of the key's three this minute, as if it had been tried once.
+        assert counts == [2, 2]
+        assert take_many(key, 3)[0] == 1
+    else:
+        # It should not count again what a rollback did not undo (Redis's counts).
+        assert counts == [2]
+
+
 def _queued_batch(key: ApiKey, oa, texts: list[str]) -> list[int]:
     """One batch of sends stored as the group commit stores it: their event ids."""
     with transaction.atomic():

@@ -9,24 +9,26 @@ webhooks' group commit does: both are ``zalohub.core.groupcommit``). In that one
 transaction the leader (the batch's reads and the rate limit's UPDATE written as SQL:
 the ORM's statements cost more Python to build than the database took to run them):
 
-0. reads every send's key again with its scope, in one statement (the request found
-   the key in this process's memory, ``keys.key_find_cached``): a key revoked
-   meanwhile, in any process, is neither counted nor answered here (its request
-   answers 401: authentication comes first);
+0. reads every send's key again with its scope, and the recipients' Zalo links, in
+   one statement (the request found the key in this process's memory,
+   ``keys.key_find_cached``): a key revoked meanwhile, in any process, is neither
+   counted nor answered here (its request answers 401: authentication comes first);
 1. counts the other requests against their keys' rate limits (``ratelimit.take_many``:
    one conditional UPDATE a key, where a request alone made one UPDATE and one commit);
    the requests past the limit are answered 429; the rest must have the OA in their
    key's scope and be allowed to send (a key narrowed meanwhile is caught here);
-2. reads the recipients' Zalo links (one query) and leaves out a send to an unverified
-   shadow contact without ``confirm_unverified``;
-3. inserts the ``Idempotency-Key`` rows (``ON CONFLICT DO NOTHING``, in key order): a
-   key that is already taken, or taken twice in the batch, makes that send a repeat,
-   answered once the batch is committed with the first answer (``idempotency.replay``;
-   a concurrent first is waited for by the unique index, as before);
-4. queues the messages (``oa_message.messages_queue``: one statement per table, the
+2. leaves out a send to an unverified shadow contact (its link read in step 0) without
+   ``confirm_unverified``;
+3. queues the messages (``oa_message.messages_queue``: one statement per table, the
    inbox's conversations folded in by the stored-messages hook; no task row: the
-   workers' sends loop finds the committed events, ``events.outbound.queued``);
-5. writes each kept answer (one UPDATE) and commits.
+   workers' sends loop finds the committed events, ``events.outbound.queued``); an
+   ``Idempotency-Key`` used twice in the batch makes its later sends repeats;
+4. inserts the ``Idempotency-Key`` rows with their answers (``ON CONFLICT DO
+   NOTHING``, in key order; a concurrent first is waited for by the unique index, as
+   before) and commits. A key found taken by a committed first (rare: a client's
+   retry) rolls the batch back, and it is stored again with that send a repeat (the
+   count of a rollback that keeps it, Redis's, is not made again). A repeat is
+   answered once the batch is committed with the first answer (``idempotency.replay``).
 
 Only 202s are decided here. Whatever else a send may be answered (its key revoked, the
 OA not its own, a shadow contact, the whole batch failing) is left to the request
@@ -47,7 +49,6 @@ from zalohub.accounts.models import OfficialAccount
 from zalohub.api import ratelimit
 from zalohub.api.models import ApiKey, Capability, IdempotentRequest
 from zalohub.core.groupcommit import Failed, GroupCommit
-from zalohub.core.setwise import update_rows
 from zalohub.events.outbound.oa_message import Queued, messages_queue, shadow_refused
 from zalohub.partners.models import ZaloPartnerLink
 
@@ -89,29 +90,62 @@ FAILED = "failed"
 Outcome = str | tuple[int, str, str] | Limited
 
 
-def _count(sends: list[Send], outcomes: list[Outcome], active: set[int]) -> list[int]:
-    """Count the sends of the ``active`` keys against their keys' rate limits: the ones
-    allowed (the others are answered 429). Keys in order (the rows' locks are taken in
-    one order)."""
+class Counted(NamedTuple):
+    """The batch's count against the keys' rate limits: the sends allowed, and the
+    answer of each send past its key's limit."""
+
+    allowed: list[int]
+    limited: dict[int, Limited]
+
+
+def _count(sends: list[Send], active: set[int]) -> Counted:
+    """Count the sends of the ``active`` keys against their keys' rate limits. Keys in
+    order (the rows' locks are taken in one order)."""
     by_key: dict[int, list[int]] = defaultdict(list)
     for n, send in enumerate(sends):
         if send.key.pk in active:
             by_key[send.key.pk].append(n)
-    allowed: list[int] = []
+    counted = Counted([], {})
     for pk in sorted(by_key):
         mine = by_key[pk]
         passed, wait = ratelimit.take_many(sends[mine[0]].key, len(mine))
-        allowed += mine[:passed]
-        for n in mine[passed:]:
-            outcomes[n] = Limited(wait)
-    return sorted(allowed)
+        counted.allowed.extend(mine[:passed])
+        counted.limited.update((n, Limited(wait)) for n in mine[passed:])
+    counted.allowed.sort()
+    return counted
+
+
+class _Taken(Exception):
+    """Idempotency-Keys of the batch that another request took first (its row committed
+    before this batch wrote its own): the batch is rolled back and stored again, with
+    these sends answered as repeats."""
+
+    def __init__(self, names: set[tuple[int, str]], counted: Counted) -> None:
+        super().__init__(f"{len(names)} Idempotency-Keys taken")
+        self.names = names
+        self.counted = counted
+
+
+def _store(sends: list[Send]) -> list[Outcome]:
+    """``_accept`` in a transaction (a savepoint inside the caller's), again without the
+    sends whose Idempotency-Key was found taken: a repeat of a committed first is rare,
+    and costs its batch one more try; each try takes one more key as taken, so it ends.
+    Counts that a rollback does not undo (Redis's) are not made again."""
+    taken: set[tuple[int, str]] = set()
+    counted: Counted | None = None
+    while True:
+        try:
+            with transaction.atomic():
+                return _accept(sends, taken=taken, counted=counted)
+        except _Taken as exc:
+            taken |= exc.names
+            counted = None if ratelimit.counts_roll_back() else exc.counted
 
 
 def accept(send: Send) -> Outcome:
     """Store the send with the others of this moment; what became of it (module doc)."""
     if connection.in_atomic_block or not connection.get_autocommit():
-        with transaction.atomic():
-            return _accept([send])[0]
+        return _store([send])[0]
     return committer.send(send)
 
 
@@ -120,86 +154,98 @@ def _in(values: set[Any]) -> tuple[str, list[Any]]:
     return ", ".join(["%s"] * len(ordered)), ordered
 
 
-def _scopes(
-    sends: list[Send],
-) -> tuple[set[int], dict[tuple[int, int], tuple[list[str], int, int, str]]]:
-    """The batch's keys that are not revoked, and (key pk, OA pk) -> (capabilities, rate
-    limit, app pk, OA's Zalo id) of their OAs among the batch's: one statement, written
-    as SQL (building the ORM's join cost more than running it)."""
+Scopes = dict[tuple[int, int], tuple[list[str], int, int, str]]
+Links = dict[tuple[int, str], tuple[int, bool]]
+
+
+def _reads(sends: list[Send]) -> tuple[set[int], Scopes, Links]:
+    """What the batch reads, in one statement written as SQL (building the ORM's joins
+    cost more than running them, and each statement is a round trip):
+
+    - the batch's keys that are not revoked, and (key pk, OA pk) -> (capabilities, rate
+      limit, app pk, OA's Zalo id) of their OAs among the batch's;
+    - (OA pk, Zalo user id) -> (link pk, is shadow) of the recipients' Zalo links.
+
+    The two parts are told apart by their first column; the columns of one type in both
+    (text for the capabilities' JSON and the user id)."""
     qn = connection.ops.quote_name
     key_meta, oa_meta = ApiKey._meta, OfficialAccount._meta
     through = ApiKey.oas.through._meta
     keys, key_params = _in({s.key.pk for s in sends})
     oas, oa_params = _in({s.oa_id for s in sends})
+    users, user_params = _in({s.user_id for s in sends})
     sql = (
-        f"SELECT k.{qn('id')}, k.{qn('capabilities')}, k.{qn('rate_limit_per_minute')}, "  # noqa: S608  (names from the models)
-        f"o.{qn('id')}, o.{qn('app_id')}, o.{qn('oa_id')} "
+        f"SELECT 0, k.{qn('id')}, CAST(k.{qn('capabilities')} AS TEXT), "  # noqa: S608  (names from the models)
+        f"k.{qn('rate_limit_per_minute')}, o.{qn('id')}, o.{qn('app_id')}, o.{qn('oa_id')} "
         f"FROM {qn(key_meta.db_table)} k "
         f"LEFT JOIN {qn(through.db_table)} t ON t.{qn('apikey_id')} = k.{qn('id')} "
         f"AND t.{qn('officialaccount_id')} IN ({oas}) "
         f"LEFT JOIN {qn(oa_meta.db_table)} o ON o.{qn('id')} = t.{qn('officialaccount_id')} "
-        f"WHERE k.{qn('id')} IN ({keys}) AND k.{qn('revoked_at')} IS NULL"
-    )
-    active: set[int] = set()
-    scopes: dict[tuple[int, int], tuple[list[str], int, int, str]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*oa_params, *key_params])
-        for key_pk, caps, rate, oa_pk, app, oa_id in cursor.fetchall():
-            active.add(key_pk)
-            if oa_pk is not None:
-                capabilities = json.loads(caps) if isinstance(caps, str) else caps
-                scopes[(key_pk, oa_pk)] = (capabilities, rate, int(app), str(oa_id))
-    return active, scopes
-
-
-def _links(sends: list[Send]) -> dict[tuple[int, str], tuple[int, bool]]:
-    qn = connection.ops.quote_name
-    oas, oa_params = _in({s.oa_id for s in sends})
-    users, user_params = _in({s.user_id for s in sends})
-    sql = (
-        f"SELECT {qn('oa_id')}, {qn('zalo_user_id')}, {qn('id')}, {qn('is_shadow')} "  # noqa: S608
+        f"WHERE k.{qn('id')} IN ({keys}) AND k.{qn('revoked_at')} IS NULL "
+        f"UNION ALL SELECT 1, {qn('oa_id')}, {qn('zalo_user_id')}, {qn('id')}, "
+        f"CASE WHEN {qn('is_shadow')} THEN 1 ELSE 0 END, NULL, NULL "
         f"FROM {qn(ZaloPartnerLink._meta.db_table)} "
         f"WHERE {qn('oa_id')} IN ({oas}) AND {qn('zalo_user_id')} IN ({users})"
     )
+    active: set[int] = set()
+    scopes: Scopes = {}
+    links: Links = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*oa_params, *user_params])
-        return {(oa, user): (pk, bool(shadow)) for oa, user, pk, shadow in cursor.fetchall()}
+        cursor.execute(sql, [*oa_params, *key_params, *oa_params, *user_params])
+        for part, a, b, c, d, app, oa_id in cursor.fetchall():
+            if part:  # a link: OA pk, Zalo user id, link pk, is shadow
+                links[(a, b)] = (c, bool(d))
+                continue
+            active.add(a)  # a key: key pk, capabilities, rate limit, OA pk (or NULL)
+            if d is not None:
+                scopes[(a, d)] = (json.loads(b), c, int(app), str(oa_id))
+    return active, scopes, links
 
 
-def _claim_keys(sends: list[Send]) -> dict[tuple[int, str], int]:
-    """INSERT the Idempotency-Key rows (distinct keys) not taken yet: {(api key pk,
-    Idempotency-Key): row id} of those that were new. In key order, so that two batches
-    never wait on each other's keys in opposite orders."""
-    if not sends:
-        return {}
+def _keep_answers(kept: list[tuple[Send, str]]) -> set[tuple[int, str]]:
+    """INSERT each first send's Idempotency-Key row with its answer (the 202's text), in
+    key order, so that two batches never wait on each other's keys in opposite orders:
+    the (api key pk, Idempotency-Key) that another request took first (``ON CONFLICT DO
+    NOTHING``; a concurrent first is waited for by the unique index until it commits)."""
+    if not kept:
+        return set()
     meta = IdempotentRequest._meta
     qn = connection.ops.quote_name
     columns = ["key_id", "idempotency_key", "request_hash", "created_at"]
+    columns += ["status_code", "response_body", "content_type"]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params: list[Any] = []
-    for send in sorted(sends, key=lambda s: (s.key.pk, s.idempotency_key)):
-        params += [send.key.pk, send.idempotency_key, send.digest, now]
-    row = "(" + ", ".join(["%s"] * len(columns)) + ", NULL, '', '')"
+    for send, text in sorted(kept, key=lambda k: (k[0].key.pk, k[0].idempotency_key)):
+        params += [send.key.pk, send.idempotency_key, send.digest, now, 202, text, JSON]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = (
-        f"INSERT INTO {qn(meta.db_table)} "  # noqa: S608  (names from the model)
-        f"({', '.join(map(qn, [*columns, 'status_code', 'response_body', 'content_type']))}) "
-        f"VALUES {', '.join([row] * len(sends))} "
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(map(qn, columns))}) "  # noqa: S608  (names from the model)
+        f"VALUES {', '.join([row] * len(kept))} "
         f"ON CONFLICT ({qn('key_id')}, {qn('idempotency_key')}) DO NOTHING "
-        f"RETURNING {qn('id')}, {qn('key_id')}, {qn('idempotency_key')}"
+        f"RETURNING {qn('key_id')}, {qn('idempotency_key')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {(key_id, name): pk for pk, key_id, name in cursor.fetchall()}
+        written = set(cursor.fetchall())
+    return {(s.key.pk, s.idempotency_key) for s, _text in kept} - written
 
 
-def _accept(sends: list[Send]) -> list[Outcome]:
-    """Steps 0-5 of the module doc, in the caller's transaction."""
+def _accept(
+    sends: list[Send],
+    *,
+    taken: set[tuple[int, str]] | frozenset[tuple[int, str]] = frozenset(),
+    counted: Counted | None = None,
+) -> list[Outcome]:
+    """Steps 0-4 of the module doc, in the caller's transaction. ``taken``: keys found
+    taken by a try before; ``counted``: that try's count, when a rollback kept it."""
     outcomes: list[Outcome] = [ALONE] * len(sends)
-    active, scopes = _scopes(sends)
-    counted = _count(sends, outcomes, active)
-    links = _links(sends)
+    active, scopes, links = _reads(sends)
+    if counted is None:
+        counted = _count(sends, active)
+    for n, limited in counted.limited.items():
+        outcomes[n] = limited
     ready: list[int] = []
-    for n in counted:
+    for n in counted.allowed:
         send = sends[n]
         scope = scopes.get((send.key.pk, send.oa_id))
         if scope is None or Capability.SEND_MESSAGES not in scope[0]:
@@ -212,17 +258,13 @@ def _accept(sends: list[Send]) -> list[Outcome]:
         ):
             continue
         ready.append(n)
-    # The first send of each Idempotency-Key, if the key was free; the others repeat it.
+    # The first send of each Idempotency-Key not taken yet; the others repeat it.
     firsts: dict[tuple[int, str], int] = {}
-    for n in ready:
-        if sends[n].idempotency_key:
-            firsts.setdefault((sends[n].key.pk, sends[n].idempotency_key), n)
-    kept = _claim_keys([sends[n] for n in firsts.values()])
     queued: list[int] = []
     for n in ready:
         send = sends[n]
         name = (send.key.pk, send.idempotency_key)
-        if send.idempotency_key and (firsts[name] != n or name not in kept):
+        if send.idempotency_key and (name in taken or firsts.setdefault(name, n) != n):
             outcomes[n] = REPLAY
         else:
             queued.append(n)
@@ -244,7 +286,7 @@ def _accept(sends: list[Send]) -> list[Outcome]:
                 request_id=send.request_id,
             )
         )
-    answers: dict[int, dict[str, Any]] = {}
+    kept: list[tuple[Send, str]] = []
     for n, (message_id, event_id) in zip(queued, messages_queue(items), strict=True):
         # As sends.Accepted renders (the careful path's answer), field for field.
         text = json.dumps(
@@ -257,11 +299,10 @@ def _accept(sends: list[Send]) -> list[Outcome]:
             ensure_ascii=False,
         )
         outcomes[n] = (202, text, JSON)
-        send = sends[n]
-        if send.idempotency_key:
-            pk = kept[(send.key.pk, send.idempotency_key)]
-            answers[pk] = {"status_code": 202, "response_body": text, "content_type": JSON}
-    update_rows(IdempotentRequest, answers)
+        if sends[n].idempotency_key:
+            kept.append((sends[n], text))
+    if lost := _keep_answers(kept):
+        raise _Taken(lost, counted)
     return outcomes
 
 
@@ -279,8 +320,7 @@ class Committer(GroupCommit[Send, Outcome]):
         return self.linger_for
 
     def write(self, sends: list[Send]) -> list[Outcome]:
-        with transaction.atomic():
-            return _accept(sends)
+        return _store(sends)
 
     def send(self, send: Send) -> Outcome:
         outcome = self.run(send)

@@ -5,6 +5,7 @@ windows and kept idempotent answers."""
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from zalohub.accounts.ratelimit import WindowCounter
@@ -31,6 +32,12 @@ def take_many(key: ApiKey, n: int, *, now: datetime | None = None) -> tuple[int,
     exact as ``take`` n times; made inside the caller's transaction, it holds the rows it
     counted on until the commit (``WindowCounter.take_many``)."""
     return REQUESTS.take_many(key.pk, n, key.rate_limit_per_minute, now=now)
+
+
+def counts_roll_back() -> bool:
+    """Whether a count made in a transaction that rolls back is undone with it (the
+    database's rows are; Redis's counts are not)."""
+    return not settings.REDIS_URL
 
 
 @periodic.register("api.retention", every_seconds=3600)
