@@ -139,3 +139,42 @@ def test_draining_ends_every_stream_with_a_retry_hint():
         assert 1000 <= int(rest[0].split()[1]) <= 5000
     # And forget the scope: no reader is left running for pages that are gone.
     assert watch._watchers == {}
+
+
+def test_a_planned_end_brings_the_page_back_at_once(settings):
+    settings.INBOX_STREAM_SECONDS = 1.0
+    settings.INBOX_STREAM_TICK_SECONDS = 0.2
+    reads = Reads()
+    scope = Scope(oa_ids=(4,), conversation_id=None)
+
+    async def run() -> list[str]:
+        return [part async for part in watch.events(scope, ("a", "-"), reads)]
+
+    parts = _in_a_thread(run())
+    # It should open with the 1 s retry (errors) and end with a short one: EventSource
+    # waits the last retry it was told before it reconnects.
+    assert parts[0] == "retry: 1000\n\n"
+    assert parts[-1] == f"retry: {watch.RECONNECT_MS}\n\n" and watch.RECONNECT_MS <= 100
+
+
+def test_a_stream_reads_behind_still_sends_each_push(settings):
+    settings.INBOX_STREAM_TICK_SECONDS = 60  # no tick during the test
+    reads = Reads()
+    scope = Scope(oa_ids=(5,), conversation_id=None)
+
+    async def run() -> str:
+        stream = watch.events(scope, ("a", "-"), reads)
+        await _next(stream)
+        await _next(stream)  # the first read
+        shared = watch.watcher().watches[scope]
+        reads.cursor = ("c", "-")  # what any read of the watcher's own says meanwhile
+        # Two reads publish before the stream runs again (a busy event loop).
+        shared.publish(("b", "-"), "event: rows\ndata: [1]\n\n")
+        shared.publish(("c", "-"), "event: rows\ndata: [2]\n\n")
+        sent = await _next(stream)
+        await stream.aclose()
+        return sent
+
+    sent = _in_a_thread(run())
+    assert sent.startswith("event: rows\ndata: [1]\n\nevent: rows\ndata: [2]\n\n")
+    assert "event: list\nid: c~-\n" in sent

@@ -17,6 +17,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# How soon a page reconnects after its stream's planned end.
+RECONNECT_MS = 50
+
 # The reads of every scope, one after the other: the database sees at most one of them
 # at a time from this process, and the process's other threads keep the rest of the CPU.
 _reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zalohub-inbox-watch")
@@ -48,7 +52,9 @@ class Watch:
         self.scope = scope
         self.read = read
         self.cursor: tuple[str, str] | None = None
-        self.pushed = ""  # what the last read drew for the scope's pages (inbox.push)
+        # What the last reads drew for the scope's pages (inbox.push), by read: a stream
+        # a read or two behind still sends each.
+        self.pushed: deque[tuple[int, str]] = deque(maxlen=8)
         self.version = 0  # reads so far
         self.subscribers = 0
         self.due = True  # read it in the next round
@@ -57,7 +63,8 @@ class Watch:
     def publish(self, cursor: tuple[str, str] | None, pushed: str = "") -> None:
         if cursor is not None:
             self.cursor = cursor
-        self.pushed = pushed
+        if pushed:
+            self.pushed.append((self.version + 1, pushed))
         self.version += 1
         self.changed.set()
         self.changed = asyncio.Event()
@@ -268,14 +275,17 @@ async def events(scope: "Scope", cursor: tuple[str, str], read: Read) -> AsyncIt
                 yield shutdown.retry_hint()
                 return
             if watch.version > seen and watch.cursor is not None:
-                # A stream that missed a read misses its pushes: its page's fetch brings them.
-                pushed = watch.pushed if watch.version == seen + 1 else ""
-                seen = watch.version
-                yield pushed + stream._events(cursor, watch.cursor)
-                cursor = watch.cursor
+                # Beyond the last few reads, its page's fetch brings what it missed.
+                pushed = "".join(drawn for version, drawn in watch.pushed if version > seen)
+                seen, old, cursor = watch.version, cursor, watch.cursor
+                # (Taken before the yield: a read while it waits is news for the next.)
+                yield pushed + stream._events(old, cursor)
             else:
                 yield ": tick\n\n"
             if time.monotonic() >= deadline:
+                # Its end is planned: the page comes back at once (EventSource waits the
+                # last retry: 1 s would leave each page without a stream a second in 20).
+                yield f"retry: {RECONNECT_MS}\n\n"
                 return
     finally:
         shared.leave(watch)
