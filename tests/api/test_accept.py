@@ -329,35 +329,43 @@ def _sends_loop(stop: threading.Event) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_accepted_send_reaches_zalo_through_the_workers_sends_loop(make_key, oa, son, sandbox):
+def test_accepted_sends_reach_zalo_through_the_workers_sends_loop_once_each(
+    make_key, oa, son, sandbox, settings
+):
     from zalohub.events.outbound import queued
 
+    settings.WORKER_THREADS = 3  # three senders share the due sends
     _key, api = make_key()
     stop = threading.Event()
     thread = threading.Thread(target=_sends_loop, args=(stop,), daemon=True)
     thread.start()
+    texts = [f"{TEXT} {n}" for n in range(6)]
     try:
-        body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
-        status, answer, _ = api.post("/messages", body, headers={"Idempotency-Key": "loop-1"})
-        assert status == 202
-        message = Message.objects.get(pk=answer["message_id"])
+        answers = []
+        for n, text in enumerate(texts):
+            body = {"oa": oa.pk, "to": {"user_id": SON}, "text": text}
+            status, answer, _ = api.post("/messages", body, headers={"Idempotency-Key": f"l{n}"})
+            assert status == 202
+            answers.append(answer)
+        waiting = Message.objects.filter(pk__in=[a["message_id"] for a in answers])
         for _ in range(600):
-            message.refresh_from_db()
-            if message.zalo_state != "on_queue":
+            if not waiting.filter(zalo_state="on_queue").exists():
                 break
             stop.wait(0.1)
     finally:
         stop.set()
         queued.wake()
         thread.join(30)
-    # It should be sent once, by the loop, with no task of its own.
-    assert message.zalo_state == "sent" and message.zalo_msg_id
-    event = ZaloEvent.objects.get(pk=answer["event_id"])
-    assert event.processing_state == "processed" and event.attempts == 1
+    # It should send each once, from the loop, with no task of its own.
+    assert set(waiting.values_list("zalo_state", flat=True)) == {"sent"}
+    for event in ZaloEvent.objects.filter(pk__in=[a["event_id"] for a in answers]):
+        assert event.processing_state == "processed" and event.attempts == 1
     with sandbox.lock:
         sent = sandbox.mailbox.sent_messages(oa_id=oa.oa_id)
-    assert [m.message["text"] for m in sent] == [TEXT]
+    assert sorted(m.message["text"] for m in sent) == sorted(texts)
+    # It should stop with every sender.
     assert not thread.is_alive()
+    assert not [t for t in threading.enumerate() if t.name.startswith("zalohub-outbound.sends")]
 
 
 @pytest.mark.django_db

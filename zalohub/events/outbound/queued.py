@@ -68,11 +68,37 @@ def _idle() -> None:
     WAKE.clear()
 
 
+def _sender(worker_id: str, stop: threading.Event) -> None:
+    try:
+        work_until_stopped(
+            stop,
+            lambda: send_due(worker_id),
+            idle=_idle,
+            failed="Looking for queued sends failed; retrying",
+        )
+    finally:
+        connection.close()
+
+
 @register_loop("outbound.sends")
 def work_sends(worker_id: str, stop: threading.Event) -> None:
-    work_until_stopped(
-        stop,
-        lambda: send_due(worker_id),
-        idle=_idle,
-        failed="Looking for queued sends failed; retrying",
-    )
+    """As many senders as the worker has task threads (ZALOHUB_WORKER_THREADS), this
+    one the first: a send waits on Zalo's answer, and the senders share the due sends
+    by their claims (one that finds a send taken goes on to the next), as the task
+    threads share the tasks."""
+    others = [
+        threading.Thread(
+            target=_sender,
+            args=(f"{worker_id}/{n}", stop),
+            name=f"zalohub-outbound.sends-{n}",
+            daemon=True,
+        )
+        for n in range(1, settings.WORKER_THREADS)
+    ]
+    for thread in others:
+        thread.start()
+    try:
+        _sender(worker_id, stop)
+    finally:
+        for thread in others:
+            thread.join()
