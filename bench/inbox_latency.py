@@ -32,10 +32,12 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +93,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pages", type=int, default=20, help="open agent pages (one agent each)")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--serve-workers", type=int, default=2, help="zalohub serve --workers")
-    p.add_argument("--conns", type=int, default=8, help="webhook sender connections")
+    p.add_argument(
+        "--conns",
+        type=int,
+        default=32,
+        help="webhook sender connections (Zalo sends each webhook on its own request: with "
+        "few, the sender waits on acks and falls behind its schedule; 'late' says by how much)",
+    )
     p.add_argument("--settle", type=float, default=15.0, help="seconds to wait for late markers")
     p.add_argument("--json", type=Path, help="write the raw results here")
     return p
@@ -146,6 +154,7 @@ async def offer(port: int, first: int, count: int, rate: float, pages: int, conn
     """Open loop: message first+i due at start + i/rate. Returns (due times, statuses)."""
     start = time.time() + 0.5
     due = [start + i / rate for i in range(count)]
+    sent, acked = [0.0] * count, [0.0] * count
     statuses: dict[int, int] = {}
 
     async def connection(k: int) -> None:
@@ -157,15 +166,17 @@ async def offer(port: int, first: int, count: int, rate: float, pages: int, conn
                     await asyncio.sleep(wait)
                 n = first + i
                 text = f"Khach hoi gia {MARK}{n}# nhe"
+                sent[i] = time.time()
                 status, _ = await loadgen._exchange(
                     reader, writer, webhook(n, n % pages, text, port)
                 )
+                acked[i] = time.time()
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
             writer.close()
 
     await asyncio.gather(*(connection(k) for k in range(conns)))
-    return due, statuses
+    return due, statuses, sent, acked
 
 
 def in_thread(coro_factory):
@@ -251,7 +262,9 @@ def cpu_by_side(server, workers) -> dict[str, float]:
 def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
     count = int(rate * args.seconds)
     began, cpu_before = time.time(), cpu() if cpu else {}
-    due, statuses = in_thread(lambda: offer(port, first, count, rate, len(pages), args.conns))
+    due, statuses, sent, acked = in_thread(
+        lambda: offer(port, first, count, rate, len(pages), args.conns)
+    )
     wanted = {first + i for i in range(count)}
     deadline = time.time() + args.settle
     seen: dict[int, float] = {}
@@ -271,6 +284,27 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
         time.sleep(0.5)
     lat = [seen[n] - due[n - first] for n in sorted(seen)]
     cpu_after, span = cpu() if cpu else {}, time.time() - began
+    # Where the time went, message by message: the sender late on its schedule (its
+    # connections wait for acks), the ack, the queue and the handler (the event's
+    # received_at to its processed_at: the workers' clock is this machine's), the rest.
+    processed = {
+        int(found.group(1)): at.timestamp()
+        for text, at in sql(
+            "SELECT m.text, e.processed_at FROM events_zaloevent e "
+            "JOIN events_message m ON m.id = e.message_id "
+            "WHERE e.direction = 'in' AND e.processed_at IS NOT NULL AND e.received_at >= %s",
+            [datetime.fromtimestamp(began, UTC)],
+        )
+        if (found := re.search(re.escape(MARK) + r"(\d+)#", text or ""))
+    }
+    stages: dict[str, list[float]] = {"late": [], "ack": [], "queue+handle": [], "to page": []}
+    for n in sorted(seen):
+        i = n - first
+        stages["late"].append(sent[i] - due[i])
+        stages["ack"].append(acked[i] - sent[i])
+        if n in processed:
+            stages["queue+handle"].append(processed[n] - sent[i])
+            stages["to page"].append(seen[n] - processed[n])
     return {
         # CPU per message offered, each side, over the offer and the wait for markers.
         "cpu_ms": {k: (cpu_after[k] - cpu_before[k]) * 1000 / count for k in cpu_after},
@@ -284,6 +318,11 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
         "p50_ms": loadgen.percentile(lat, 50) * 1000,
         "p99_ms": loadgen.percentile(lat, 99) * 1000,
         "max_ms": max(lat) * 1000 if lat else float("nan"),
+        "stages": {
+            k: (loadgen.percentile(v, 50) * 1000, loadgen.percentile(v, 99) * 1000)
+            for k, v in stages.items()
+            if v
+        },
     }
 
 
@@ -337,6 +376,18 @@ def report(base: list[dict], hub: list[dict], args) -> None:
         for name, r in (("baseline", b), ("hub", h)):
             cells = " ".join(
                 f"{r['cpu_ms'].get(s, 0):>9.2f} ({r['cores'].get(s, 0):>4.2f})" for s in SIDES
+            )
+            print(f"{r['rate']:>7.0f} {name:<10} {cells}")
+    print()
+    print("Where the time went, p50 / p99 ms: late = the sender behind its schedule (its")
+    print("connections wait for acks); queue+handle = sent to processed_at; to page = the rest.")
+    stage_names = ("late", "ack", "queue+handle", "to page")
+    print(f"{'msgs/s':>7} {'what':<10} " + " ".join(f"{s:>15}" for s in stage_names))
+    for b, h in zip(base, hub, strict=True):
+        for name, r in (("baseline", b), ("hub", h)):
+            cells = " ".join(
+                "{:>6.0f} / {:>6.0f}".format(*r["stages"].get(s, (float("nan"),) * 2))
+                for s in stage_names
             )
             print(f"{r['rate']:>7.0f} {name:<10} {cells}")
     for r in base + hub:
