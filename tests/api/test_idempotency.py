@@ -108,3 +108,57 @@ def test_concurrent_upserts_of_one_new_reference_make_one_partner(make_key):
     assert sorted(statuses) == [200] * 5 + [201]
     (partner,) = Partner.objects.all()
     assert partner.phones.count() == 6
+
+
+def _deadlock():
+    """What Django raises when PostgreSQL ends a transaction caught in a deadlock."""
+    import psycopg.errors
+    from django.db import OperationalError
+
+    try:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+    except psycopg.errors.DeadlockDetected as exc:
+        raise OperationalError("deadlock detected") from exc
+
+
+@pytest.mark.django_db
+def test_a_first_that_postgresql_ended_in_a_deadlock_is_tried_once_more(make_key):
+    from django.db import OperationalError
+    from django.test import RequestFactory
+    from pydantic import BaseModel
+
+    from zalohub.api.idempotency import idempotent
+
+    class Done(BaseModel):
+        n: int
+
+    key, _api = make_key()
+    request = RequestFactory().post("/api/v1/messages", {"a": 1}, content_type="application/json")
+    calls: list[int] = []
+
+    def work(fail: int):
+        def handler():
+            calls.append(1)
+            if len(calls) <= fail:
+                _deadlock()  # after the key's row was written: all of it rolls back
+            return 202, Done(n=len(calls))
+
+        return handler
+
+    # It should try once more after a deadlock (a batch of sends writes its keys' rows
+    # after its messages' conversations: api.accept), and keep that answer.
+    response = idempotent(request, key=key, idempotency_key="dl-1", handler=work(1))
+    assert (response.status_code, response.content) == (202, b'{"n": 2}')
+    kept = IdempotentRequest.objects.get(key=key, idempotency_key="dl-1")
+    assert (kept.status_code, kept.response_body) == (202, '{"n": 2}')
+    # It should try no more than twice, and leave any other database error alone.
+    calls.clear()
+    with pytest.raises(OperationalError):
+        idempotent(request, key=key, idempotency_key="dl-2", handler=work(2))
+    assert len(calls) == 2 and not IdempotentRequest.objects.filter(idempotency_key="dl-2")
+
+    def broken():
+        raise OperationalError("server closed the connection")
+
+    with pytest.raises(OperationalError):
+        idempotent(request, key=key, idempotency_key="dl-3", handler=broken)

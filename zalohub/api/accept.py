@@ -29,6 +29,9 @@ the ORM's statements cost more Python to build than the database took to run the
    retry) rolls the batch back, and it is stored again with that send a repeat (the
    count of a rollback that keeps it, Redis's, is not made again). A repeat is
    answered once the batch is committed with the first answer (``idempotency.replay``).
+   A first sent alone meanwhile (its key's row written first, then its conversation's)
+   may deadlock with the batch: PostgreSQL ends one, and either way the request tries
+   again (the batch's requests on the careful path; ``idempotency.DEADLOCK``).
 
 Only 202s are decided here. Whatever else a send may be answered (its key revoked, the
 OA not its own, a shadow contact, the whole batch failing) is left to the request

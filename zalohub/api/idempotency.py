@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from pydantic import BaseModel
@@ -27,6 +27,13 @@ DOC = (
     "key and body gets the first answer again; another body under the same key is 409."
 )
 Handler = Callable[[], tuple[int, BaseModel]]
+# PostgreSQL's deadlock_detected. A batch of API sends (``accept``) writes its
+# Idempotency-Key rows after its messages, so a first sent alone here (its key's row
+# held, then the conversation's) and its repeat in a batch (the conversation's row
+# held, then the key's) can deadlock: PostgreSQL ends one of them. The batch's requests
+# then come here one by one; a request here tries again.
+DEADLOCK = "40P01"
+DEADLOCK_TRIES = 2
 
 
 def request_digest(request: HttpRequest) -> str:
@@ -89,6 +96,19 @@ def idempotent(
             _("An Idempotency-Key is 1 to %(max)d printable characters.") % {"max": MAX_KEY},
         )
     digest = request_digest(request)
+    tries = 1
+    while True:
+        try:
+            return _first_or_replay(key, idempotency_key, digest, handler)
+        except OperationalError as exc:
+            if tries >= DEADLOCK_TRIES or getattr(exc.__cause__, "sqlstate", None) != DEADLOCK:
+                raise
+            tries += 1  # all of it rolled back: once more, as the client's retry would
+
+
+def _first_or_replay(
+    key: ApiKey, idempotency_key: str, digest: str, handler: Handler
+) -> HttpResponse:
     inserted = False
     try:
         with transaction.atomic():
