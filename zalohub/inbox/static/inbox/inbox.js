@@ -62,6 +62,20 @@
     return at > 0 || (at === 0 && Number(a.dataset.conversation) > Number(b.dataset.conversation));
   }
 
+  // A drawn row in its place (the server's order), instead of the one it replaces.
+  function placeRow(list, row, old) {
+    if (old) old.remove();
+    const next = rowsOf(list).find((other) => before(row, other));
+    list.insertBefore(row, next || null);
+  }
+  // The list cut to its length; false when it is left empty without its "none" line.
+  function settleList(list) {
+    rowsOf(list).slice(LIST_MAX).forEach((row) => row.remove());
+    const empty = byId("no-conversations");
+    if (rowsOf(list).length && empty) empty.remove();
+    return rowsOf(list).length > 0 || Boolean(empty);
+  }
+
   // True when it drew the list's changes; false when only a whole list will do.
   async function listChanges() {
     const list = byId("conversation-list");
@@ -80,16 +94,9 @@
     if (changes.remove.length && rows.length >= LIST_MAX) return false;
     changes.rows.forEach(function (drawn) {
       const row = parse(drawn.html).querySelector("li.ib-row");
-      if (!row) return;
-      const old = list.querySelector(':scope > [data-conversation="' + drawn.id + '"]');
-      if (old) old.remove();
-      const next = rowsOf(list).find((other) => before(row, other));
-      list.insertBefore(row, next || null);
+      if (row) placeRow(list, row, list.querySelector(':scope > [data-conversation="' + drawn.id + '"]'));
     });
-    rowsOf(list).slice(LIST_MAX).forEach((row) => row.remove());
-    const empty = byId("no-conversations");
-    if (rowsOf(list).length && empty) empty.remove();
-    else if (!rowsOf(list).length && !empty) return false;
+    if (!settleList(list)) return false;
     Object.entries(changes.parts).forEach(([id, html]) => swapPart(id, html));
     list.dataset.cursor = changes.cursor;
     return true;
@@ -254,14 +261,9 @@
       if (!old && full && pushed.at < Number(rows[rows.length - 1].dataset.at)) return;
       const row = parse(pushed.html).querySelector("li.ib-row");
       if (!row) return;
-      fitRow(row);
-      if (old) old.remove();
-      const next = rowsOf(list).find((other) => before(row, other));
-      list.insertBefore(row, next || null);
+      placeRow(list, fitRow(row), old);
     });
-    rowsOf(list).slice(LIST_MAX).forEach((row) => row.remove());
-    const empty = byId("no-conversations");
-    if (rowsOf(list).length && empty) empty.remove();
+    if (!settleList(list)) refetch = true;
     document.dispatchEvent(new CustomEvent("inbox:rows"));
     if (refetch) refreshList();
     else listSoon();
