@@ -3,6 +3,7 @@ other small pieces the tests share."""
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -134,3 +135,14 @@ def on_one_day(span: timedelta) -> datetime:
     now = timezone.now()
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     return now if now - midnight >= span else midnight - timedelta(minutes=1)
+
+
+def clear_of_the_minutes_end(seconds: float = 10.0) -> None:
+    """Wait, when the rate limit's minute ends within ``seconds``, until the next one
+    begins: a test that makes a few requests counted by the minute (the API keys' limit)
+    keeps them in one window whenever it runs."""
+    from zalohub.accounts.ratelimit import seconds_to_next_window
+
+    left = seconds_to_next_window()
+    if left < seconds:
+        time.sleep(left + 0.05)

@@ -5,7 +5,6 @@ any key's budget, also on the sends' path that finds the key in the process's me
 counts it in a batch (``zalohub.api.accept``). A request refused for its body (422, or 400
 when it is no JSON) is counted like any other: past the limit it is 429 with Retry-After."""
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from django.db.models import Sum
 from django.test import override_settings
 
 from tests.api.conftest import SON
+from tests.helpers import clear_of_the_minutes_end
 from zalohub.accounts import ratelimit as window_counter
 from zalohub.api import accept, ratelimit
 from zalohub.api.models import ApiKey, ApiRateWindow
@@ -50,14 +50,6 @@ def _spent(key: ApiKey, store: str) -> int:
     return total or 0
 
 
-def _same_minute() -> None:
-    """Start where the minute has room for the test's requests (a limit counts per
-    minute: a new minute in the middle would open it again)."""
-    left = window_counter.seconds_to_next_window()
-    if left < 10:
-        time.sleep(left + 0.05)
-
-
 def _revoked_elsewhere(key: ApiKey) -> None:
     # Another process revokes it: this one's memory of the key is not told.
     ApiKey.objects.filter(pk=key.pk).update(revoked_at="2026-01-01T00:00:00Z")
@@ -72,7 +64,7 @@ def _is_401(answer) -> None:
 
 
 def test_a_revoked_key_past_its_limit_is_401_not_429(make_key, oa, store):
-    _same_minute()
+    clear_of_the_minutes_end()
     key, api = make_key(rate=2)
     body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
     assert [api.post("/messages", body)[0] for _ in range(2)] == [202, 202]
@@ -88,7 +80,7 @@ def test_a_revoked_key_past_its_limit_is_401_not_429(make_key, oa, store):
 
 
 def test_a_revoked_key_within_its_limit_spends_nothing(make_key, oa, store):
-    _same_minute()
+    clear_of_the_minutes_end()
     key, api = make_key(rate=5)
     body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
     assert api.post("/messages", body)[0] == 202
@@ -137,7 +129,7 @@ def test_a_batch_counts_no_send_of_a_revoked_key(make_key, oa, son, settings):
 
 @pytest.mark.parametrize("path", ["/messages", "/partners/upsert"])
 def test_bad_bodies_count_against_the_limit(make_key, oa, store, path):
-    _same_minute()
+    clear_of_the_minutes_end()
     key, api = make_key(rate=3)
     bad = {"oa": oa.pk} if path == "/messages" else {"name": "no reference"}
     assert [api.post(path, bad)[0] for _ in range(2)] == [422, 422]
