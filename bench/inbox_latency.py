@@ -59,6 +59,7 @@ MARK = "lat#"
 OBSERVER = """
 window.__seen = {};
 window.__streams = 0;
+window.__pushes = { rows: 0, append: 0, list: 0 };
 (() => {
   const re = /lat#(\\d+)#/g;
   const note = (text, t) => {
@@ -78,6 +79,9 @@ window.__streams = 0;
     window.EventSource = function (url, init) {
       const source = new Original(url, init);
       source.addEventListener("open", () => { window.__streams += 1; });
+      source.addEventListener("rows", () => { window.__pushes.rows += 1; });
+      source.addEventListener("append", () => { window.__pushes.append += 1; });
+      source.addEventListener("list", () => { window.__pushes.list += 1; });
       return source;
     };
     window.EventSource.prototype = Original.prototype;
@@ -283,6 +287,11 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
             break
         time.sleep(0.5)
     lat = [seen[n] - due[n - first] for n in sorted(seen)]
+    # What the streams carried to the pages (inbox.push), summed over the pages so far.
+    pushes: dict[str, int] = {}
+    for page in pages:
+        for kind, n in page.evaluate("window.__pushes").items():
+            pushes[kind] = pushes.get(kind, 0) + n
     cpu_after, span = cpu() if cpu else {}, time.time() - began
     # Where the time went, message by message: the sender late on its schedule (its
     # connections wait for acks), the ack, the queue and the handler (the event's
@@ -318,6 +327,7 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
         "p50_ms": loadgen.percentile(lat, 50) * 1000,
         "p99_ms": loadgen.percentile(lat, 99) * 1000,
         "max_ms": max(lat) * 1000 if lat else float("nan"),
+        "pushes": pushes,
         "stages": {
             k: (loadgen.percentile(v, 50) * 1000, loadgen.percentile(v, 99) * 1000)
             for k, v in stages.items()
@@ -390,6 +400,9 @@ def report(base: list[dict], hub: list[dict], args) -> None:
                 for s in stage_names
             )
             print(f"{r['rate']:>7.0f} {name:<10} {cells}")
+    print("SSE events the pages got, summed over the pages since they opened:")
+    for r in base + hub:
+        print(f"  {r['rate']:>5.0f}/s: {r['pushes']}")
     for r in base + hub:
         if r["missing"] or r["acked"] != r["offered"]:
             print(
