@@ -97,3 +97,24 @@ def test_it_finds_and_repairs_drift(day):
     call_command("report_facts")
     assert report_facts.rebuild(fix=False).total == 0
     assert AgentReply.objects.get(message__text="Dạ").outside_window is False
+
+
+def test_a_customers_first_message_marks_the_day_its_conversation_was_opened(
+    agent, connected_oa, customer_writes
+):
+    from zalohub.inbox import report_summary
+    from zalohub.inbox.models import ReportDayDirty
+
+    # The agent wrote first, three days ago; the facts and the summary hold that day.
+    message_send(oa=connected_oa, user_id=MAI, text="Chào chị", actor=agent)
+    three_days_ago = timezone.now() - timedelta(days=3)
+    Message.objects.filter(zalo_user_id=MAI).update(created_at=three_days_ago)
+    Conversation.objects.filter(zalo_user_id=MAI).update(created_at=three_days_ago)
+    report_facts.rebuild()
+    assert not ReportDayDirty.objects.exists()
+    # It should mark the conversation's day (its first response changed), not today's.
+    customer_writes("Chào shop", user_id=MAI)
+    marked = set(ReportDayDirty.objects.values_list("day", "oa_id"))
+    assert marked == {(report_summary.day_of(three_days_ago), connected_oa.pk)}
+    report_summary.settle()
+    assert report_facts.rebuild(fix=False).total == 0

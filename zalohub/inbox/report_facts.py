@@ -162,10 +162,15 @@ def messages_stored(
     first_inbound_at, first_reply_at, created_at) of the batch's conversations as the
     upsert left them; those created now (``created_at``) are new in the summary."""
     rows = list(stored)
-    candidates = first_response_candidates(messages, [row[:5] for row in rows])
-    _stamp_first_responses(candidates)
-    created = [row[0] for row in rows if _as_datetime(row[5]) == created_at]
-    slices = report_summary.conversation_slices({*candidates, *created})
+    candidates = set(first_response_candidates(messages, [row[:5] for row in rows]))
+    _stamp_first_responses(sorted(candidates))
+    # The upsert returned each conversation's day and OA (stamping changes neither): the
+    # days of those stamped or created now, without reading the rows again.
+    slices: set[report_summary.Slice] = set()
+    for pk, oa_id, *_rest, at in rows:
+        when = _as_datetime(at)
+        if when is not None and (pk in candidates or when == created_at):
+            slices.add((report_summary.day_of(when), oa_id))
     slices |= _record_agent_replies(messages)
     report_summary.mark(slices)
 
