@@ -10,7 +10,7 @@ default, such as a time, must be given). Other databases: ``bulk_create``.
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from django.db import connection, models
@@ -57,8 +57,8 @@ def _statement(model: type[models.Model], columns: tuple[str, ...]) -> str:
 
 
 def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()  # aware (USE_TZ): PostgreSQL reads the offset
+    if isinstance(value, date):  # and datetime: aware (USE_TZ), PostgreSQL reads the offset
+        return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -66,7 +66,7 @@ def insert_rows(
     model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> list[int]:
     """INSERT ``rows`` (values in ``columns``' order: plain values, JSON fields as Python
-    lists and dicts, aware datetimes) and return their primary keys, in order."""
+    lists and dicts, dates, aware datetimes) and return their primary keys, in order."""
     if not rows:
         return []
     names = tuple(columns)

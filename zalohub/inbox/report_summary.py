@@ -35,7 +35,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.tasks import task
 from django.utils import timezone
 
-from zalohub.core import periodic
+from zalohub.core import periodic, rowinsert
 from zalohub.inbox.models import ReportDayDirty, Status, TimelineEntry
 from zalohub.inbox.reports import Seconds
 
@@ -189,7 +189,9 @@ def mark(slices: Iterable[Slice]) -> None:
     wanted = sorted(set(slices))
     if not wanted:
         return
-    ReportDayDirty.objects.bulk_create(ReportDayDirty(day=d, oa_id=oa) for d, oa in wanted)
+    # As SQL on PostgreSQL: the ORM's bulk_create was about a quarter of the inbox hook's
+    # CPU in a send through the API (issue 17).
+    rowinsert.insert_rows(ReportDayDirty, ("day", "oa_id"), wanted)
     transaction.on_commit(wake, robust=True)
 
 
