@@ -111,10 +111,8 @@ def messages_stored(messages: Iterable[Message]) -> None:
     customers = sorted(key for key, row in rows.items() if row["inbound_at"] is not None)
     before = arrivals.conversations_before(customers)
     meta = Conversation._meta
-    stamp = meta.get_field("last_message_at")
-
-    def prep(value: datetime | None) -> Any:
-        return stamp.get_db_prep_value(value, connection)
+    # The times are aware (USE_TZ): adapted as the field would, without its checks.
+    prep = connection.ops.adapt_datetimefield_value
 
     params: list[Any] = []
     for (oa_id, user_id), row in sorted(rows.items()):  # one lock order for every writer
