@@ -1,6 +1,7 @@
 """Pages on a real `zalohub serve` get the customer's new message pushed down their
 stream (inbox.push), drawn in their language, and keep only the rows their filters let
-through: with every fetch of the list and the thread refused, it still shows."""
+through: with every fetch of the list and the thread refused, it still shows, with the
+list's counts, and the conversation open on a page is read."""
 
 import re
 
@@ -89,8 +90,19 @@ def test_new_messages_are_pushed_to_the_pages_that_show_them(
         assert "Chưa phân công" in vietnamese.locator(row).inner_text()
         # The Resolved tab keeps out an open conversation's row.
         assert resolved.locator(row).count() == 0
-        # The page's own fetches were refused all along (and it tried: its counts).
-        assert refused
+        # The conversation open on a page is read, though its fetches never got through.
+        assert wait_until(lambda: Conversation.objects.get(pk=conversation.pk).unread_count == 0)
+        # A third customer: the tabs' counts and the OA's unread messages come pushed.
+        assert send_webhook(server.port, zalo_app, 4, user=3, text="Third") == 200
+        _stored(4)
+        opened = Conversation.objects.filter(oa=connected_oa, status="open").count()
+        unread = sum(Conversation.objects.values_list("unread_count", flat=True))
+        assert opened == 3 and unread == 2  # the second's and the third's first message
+        for page in pages:
+            page.locator("#status-open .ib-tab-count", has_text=str(opened)).wait_for()
+            badge = page.locator(f"#oa-{connected_oa.pk} .ib-count")
+            badge.filter(has_text=str(unread)).wait_for()
+        vietnamese.locator("#conversation-list li.ib-row").nth(2).wait_for()
         for page in pages:
             page.screenshot(path=str(tmp_path / f"push-{pages.index(page)}.png"))
     finally:

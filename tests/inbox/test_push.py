@@ -7,7 +7,8 @@ import re
 from django.test import Client
 from django.utils import timezone
 
-from zalohub.inbox import live_parts, push
+from zalohub.events.models import Message, ZaloState
+from zalohub.inbox import live_parts, push, stream, team, watch
 from zalohub.inbox.models import Conversation, Status, TimelineEntry
 
 from .conftest import conversation_of, send_due
@@ -26,7 +27,7 @@ def test_a_list_feed_sends_each_changed_row_once(member, agent, customer_writes,
     # Its first round only sets where it starts: what came before, the page drew itself.
     assert feed.advance() == ""
     customer_writes("Chào shop", user_id=OTHER)
-    rows = _payload(feed.advance(), "rows")
+    rows = _payload(feed.advance(), "rows")["rows"]
     other = conversation_of(OTHER)
     assert [r["id"] for r in rows] == [other.pk]
     row = rows[0]
@@ -43,7 +44,7 @@ def test_a_list_feed_sends_each_changed_row_once(member, agent, customer_writes,
     Conversation.objects.filter(pk=other.pk).update(
         status=Status.RESOLVED, updated_at=timezone.now()
     )
-    again = _payload(feed.advance(), "rows")
+    again = _payload(feed.advance(), "rows")["rows"]
     assert [(r["id"], r["status"]) for r in again] == [(other.pk, Status.RESOLVED)]
 
 
@@ -51,7 +52,7 @@ def test_a_list_feed_draws_in_its_language(member, agent, customer_writes, conne
     feed = push.ListFeed((connected_oa.pk,), "vi")
     feed.advance()
     customer_writes("Xin chào")
-    html = _payload(feed.advance(), "rows")[0]["html"]
+    html = _payload(feed.advance(), "rows")["rows"][0]["html"]
     assert "Chưa phân công" in html and "Unassigned" not in html
 
 
@@ -64,6 +65,7 @@ def test_a_list_feed_leaves_too_many_changes_to_the_pages(
     customer_writes("Một")
     customer_writes("Hai", user_id=OTHER)
     assert feed.advance() == ""  # each page fetches its own list
+    assert not feed.covered  # so the stream tells them to
 
 
 def test_a_list_feed_sends_only_its_oas(member, agent, customer_writes, other_oa):
@@ -97,6 +99,8 @@ def test_a_thread_feed_sends_the_customers_new_messages(member, agent, customer_
     assert base
     counts = [int(n) for n in base.group(1).split(".")]
     assert counts[:2] == [3, 1]
+    # Its top as the thread draws it now: a page whose top reads otherwise fetches it.
+    assert f'data-head="{sent["head"]}"' in html
     assert live_parts.thread_base(conversation, first.pk, first.pk, 0) == "1.0.0.0"
 
 
@@ -145,3 +149,106 @@ def test_thread_feeds_advance_together(member, agent, customer_writes, monkeypat
     flood = [customer_writes(f"Tin {n}") for n in range(3)]
     assert push.advance_threads(feeds) == ["", ""]
     assert feeds[0].latest == flood[-1].pk and feeds[1].latest == later[1].pk
+
+
+def test_a_list_feed_sends_what_the_lists_parts_count(
+    member, agent, customer_writes, connected_oa, other_oa
+):
+    feed = push.ListFeed((connected_oa.pk, other_oa.pk), "en")
+    feed.advance()
+    assert not feed.covered  # its start: the pages drew themselves
+    customer_writes("Một")
+    customer_writes("Hai", user_id=OTHER)
+    customer_writes("Ba", user_id=OTHER)
+    counts = _payload(feed.advance(), "rows")["counts"]
+    assert feed.covered
+    oa = connected_oa.pk
+    assert counts["tabs"] == [[oa, Status.OPEN, None, 2]]
+    assert counts["unread"] == {str(oa): 3, str(other_oa.pk): 0}
+    assert counts["mentioned"] == []
+    # Each page sums its own tabs from them: by OA, status and assignee.
+    mine = conversation_of()
+    Conversation.objects.filter(pk=mine.pk).update(
+        assigned_to=agent, status=Status.PENDING, updated_at=timezone.now()
+    )
+    counts = _payload(feed.advance(), "rows")["counts"]
+    assert counts["tabs"] == [[oa, Status.OPEN, None, 1], [oa, Status.PENDING, agent.pk, 1]]
+    # A colleague named in a note is told once (their page fetches its mentions).
+    colleague = _colleague(connected_oa)
+    team.note_add(conversation=mine, actor=agent, text=f"@{colleague.username} xem giúp")
+    counts = _payload(feed.advance(), "rows")["counts"]
+    assert counts["mentioned"] == [colleague.pk]
+    assert feed.advance() == "" and feed.covered  # nothing new: nothing sent
+
+
+def _colleague(oa):  # type: ignore[no-untyped-def]
+    from tests.conftest import _person
+    from zalohub.core.roles import CS_AGENT
+    from zalohub.inbox.models import OAMembership
+
+    colleague = _person("colleague", [CS_AGENT])
+    OAMembership.objects.create(user=colleague, oa=oa)
+    return colleague
+
+
+def _round(feed: push.ThreadFeed, between=None):  # type: ignore[no-untyped-def]
+    """One round of the served reader for a page on the feed's thread: its cursor read
+    (what it saw of the thread), ``between()``, then the feed: (event, covered)."""
+    scope = stream.Scope(oa_ids=(), conversation_id=feed.conversation_id)
+    with watch.one_round() as seen:
+        stream.cursor_now(scope)
+    if between:
+        between()
+    event = push.advance([feed], seen)[0]
+    return event, feed.covered
+
+
+def test_a_thread_feed_covers_only_what_it_pushed(
+    member, agent, customer_writes, sandbox, connected_oa
+):
+    customer_writes("Xin chào")
+    conversation = conversation_of()
+    feed = push.ThreadFeed(conversation.pk, "en")
+    assert _round(feed) == ("", False)  # its start
+    customer_writes("Tin mới")
+    event, covered = _round(feed)
+    assert "Tin mới" in _payload(event, "append")["html"] and covered
+    assert _round(feed) == ("", True)  # nothing new
+    # A message stored between the round's cursor read and its feed: pushed, covered,
+    # and the next round's read (which sees it) is covered too.
+    event, covered = _round(feed, between=lambda: customer_writes("Giữa chừng"))
+    assert "Giữa chừng" in _payload(event, "append")["html"] and covered
+    assert _round(feed) == ("", True)
+    # An agent's send is not pushed: the pages fetch it.
+    client = Client()
+    client.force_login(agent)
+    response = client.post(f"/inbox/c/{conversation.pk}/reply/", {"text": "Dạ"})
+    assert response.json()["ok"] is True, response.content
+    send_due()
+    assert _round(feed) == ("", False)
+    assert _round(feed) == ("", True)
+    # Nor a receipt (its Zalo State moves), a note, a new assignee.
+    sent = Message.objects.get(text="Dạ")
+    Message.objects.filter(pk=sent.pk).update(zalo_state=ZaloState.READ)
+    assert _round(feed) == ("", False)
+    team.note_add(conversation=conversation, actor=agent, text="ghi chú")
+    assert _round(feed) == ("", False)
+    held = conversation_of().assigned_to_id  # the agent's reply may have taken it
+    Conversation.objects.filter(pk=conversation.pk).update(assigned_to=None if held else agent)
+    assert _round(feed) == ("", False)
+    later = customer_writes("Cảm ơn")
+    event, covered = _round(feed)
+    assert _payload(event, "append")["latest"] == later.pk and covered
+
+
+def test_a_thread_open_on_a_page_is_read(member, agent, customer_writes):
+    customer_writes("Một")
+    conversation = conversation_of()
+    feed = push.ThreadFeed(conversation.pk, "en")
+    _round(feed)
+    customer_writes("Hai")
+    customer_writes("Ba", user_id=OTHER)
+    assert conversation_of().unread_count > 0
+    _round(feed)
+    assert conversation_of().unread_count == 0
+    assert conversation_of(OTHER).unread_count == 1  # no page shows it

@@ -178,3 +178,38 @@ def test_a_stream_reads_behind_still_sends_each_push(settings):
     sent = _in_a_thread(run())
     assert sent.startswith("event: rows\ndata: [1]\n\nevent: rows\ndata: [2]\n\n")
     assert "event: list\nid: c~-\n" in sent
+
+
+def test_a_stream_leaves_out_what_the_pushes_covered(settings):
+    settings.INBOX_STREAM_TICK_SECONDS = 60  # no tick during the test
+    reads = Reads()
+    scope = Scope(oa_ids=(5,), conversation_id=7)
+    rows = "event: rows\ndata: {}\n\n"
+
+    async def run() -> list[str]:
+        stream = watch.events(scope, ("a", "t1"), reads)
+        await _next(stream)
+        await _next(stream)  # the first read
+        shared = watch.watcher().watches[scope]
+        sent = []
+        # Both parts moved, the list's change covered by its push: no "list" event, the
+        # new cursor still rides on the "thread" one.
+        shared.publish(("b", "t2"), rows, (True, False))
+        sent.append(await _next(stream))
+        # Both covered: only the push, and the cursor for a reconnect.
+        shared.publish(("c", "t3"), rows, (True, True))
+        sent.append(await _next(stream))
+        # Two reads before the stream runs again: the page may have missed what lay
+        # between them, so it is told of every part that moved.
+        shared.publish(("d", "t4"), rows, (True, True))
+        shared.publish(("e", "t5"), rows, (True, True))
+        sent.append(await _next(stream))
+        await stream.aclose()
+        return sent
+
+    covered_list, covered_both, behind = _in_a_thread(run())
+    assert covered_list == rows + "event: thread\nid: b~t2\ndata: b~t2\n\n"
+    assert covered_both == rows + "id: c~t3\n\n"
+    assert behind == rows * 2 + (
+        "event: list\nid: e~t5\ndata: e~t5\n\nevent: thread\nid: e~t5\ndata: e~t5\n\n"
+    )

@@ -61,7 +61,7 @@ def head_key(conversation: Conversation, name: str) -> str:
         conversation.assigned_to_id,
         conversation.status,
         micros(conversation.snoozed_until),
-        tuple(sorted(conversation.labels.values_list("pk", flat=True))),
+        tuple(sorted(label.pk for label in conversation.labels.all())),  # (prefetched: push)
         name,
         window.band,
         describe_remaining(window.remaining),

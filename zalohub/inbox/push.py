@@ -9,31 +9,38 @@ page that shows it, and sends it down the streams:
 - ``rows``: the list's rows of a set of OAs that changed since the last round, drawn
   once per language whatever a page's filters; each row says its status, assignee and
   OA, and a page keeps the rows its own filters let through (during a search, none: the
-  search's matches are the database's to say);
+  search's matches are the database's to say). Beside them, what the list's other parts
+  count: conversations by OA, status and assignee (each page sums its tabs' counts), the
+  unread messages by OA, and who has a new mention;
 - ``append``: a thread's new customer messages, drawn once per language, with the marks
-  they follow; a page whose thread shows exactly those marks appends them.
+  they follow; a page whose thread shows exactly those marks appends them. A thread
+  open on a page is read: the round marks it so.
 
-Everything else (rows when too many changed at once, an agent's own sends with their
-Resend form, notes and other timeline entries, receipts, the tab counts, mentions) still
-comes from the page's own fetch, which a page that receives pushes makes at most every
-INBOX_LIVE_FETCH_SECONDS. A push a page cannot use is dropped: the fetch brings it.
+Each feed says whether its push *covers* the round's change of its part (``covered``):
+then the stream leaves out the ``list`` or ``thread`` event that would make every page
+fetch (``watch``). Everything a push does not carry (rows when too many changed at once,
+an agent's own sends with their Resend form, notes and other timeline entries, receipts,
+a message stored out of order) leaves its part uncovered, and the pages fetch it, at
+most every INBOX_LIVE_FETCH_SECONDS. A push a page cannot use is dropped: it fetches.
 """
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from zalohub.events.models import Direction, Message
 from zalohub.inbox import services
-from zalohub.inbox.live_parts import LIST_BATCH, THREAD_BATCH, micros, stamp_rows
+from zalohub.inbox.live_parts import LIST_BATCH, THREAD_BATCH, head_key, micros, stamp_rows
 from zalohub.inbox.models import Conversation, TimelineEntry
 from zalohub.inbox.present import group_messages
+from zalohub.inbox.team_models import Mention
 
 # A row written in a transaction that began before a round and committed after it carries
 # an older ``updated_at``: a round looks this far back (a later commit: the page's fetch).
@@ -44,6 +51,44 @@ def sse(event: str, payload: object) -> str:
     return f"event: {event}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What a round's read of a thread's cursor was drawn from (``stream``): the newest
+    messages' (id, Zalo State), and the rest (assignee, waiting attempts, timeline mark)."""
+
+    rows: frozenset[tuple[int, str]]
+    rest: tuple[Any, ...]
+
+
+def counts(oa_ids: tuple[int, ...], since: datetime) -> dict[str, Any]:
+    """What the list's parts count, for every page of these OAs whatever its filters:
+    conversations by (OA, status, assignee), unread messages by OA, and the unread
+    mentions (id, user) in notes written since ``since``."""
+    of_oas = Conversation.objects.filter(oa_id__in=oa_ids).order_by()
+    tabs = (
+        of_oas.values("oa_id", "status", "assigned_to_id")
+        .annotate(n=Count("id"))
+        .values_list("oa_id", "status", "assigned_to_id", "n")
+    )
+    unread = dict.fromkeys(oa_ids, 0)
+    unread.update(
+        of_oas.filter(unread_count__gt=0)
+        .values("oa_id")
+        .annotate(n=Sum("unread_count"))
+        .values_list("oa_id", "n")
+    )
+    mentioned = Mention.objects.filter(
+        read_at__isnull=True,
+        entry__conversation__oa_id__in=oa_ids,
+        entry__created_at__gt=since - MARGIN,
+    ).values_list("pk", "user_id")
+    return {
+        "tabs": sorted(list(t) for t in tabs),
+        "unread": {str(oa): n for oa, n in sorted(unread.items())},
+        "mentioned": sorted(mentioned),
+    }
+
+
 class ListFeed:
     """The rows of some OAs' conversations, as they change."""
 
@@ -52,17 +97,24 @@ class ListFeed:
         self.language = language
         self.since: datetime | None = None
         self.pushed: dict[int, int] = {}  # the rows sent lately: their version
+        self.counted: dict[str, Any] | None = None  # the counts sent last
+        self.mentions: set[int] = set()  # the mentions lately told of
+        self.covered = False  # the last call's push brought the pages all that changed
 
     def advance(self) -> str:
         """The ``rows`` event for what changed since the last call ('' for nothing; the
         first call only sets the start)."""
         now = timezone.now()
         since, self.since = self.since, now
+        self.covered = False
         recent = Conversation.objects.filter(
             oa_id__in=self.oa_ids, updated_at__gt=(since or now) - MARGIN
         )
         if since is None:  # what came before, the pages drew themselves
             self.pushed = {pk: micros(at) for pk, at in recent.values_list("pk", "updated_at")}
+            self.counted = counts(self.oa_ids, now)
+            self.mentions = {pk for pk, _ in self.counted["mentioned"]}
+            self.counted["mentioned"] = []
             return ""
         changed = list(
             recent.select_related("oa", "last_message", "assigned_to", "partner_link__partner")
@@ -74,8 +126,17 @@ class ListFeed:
             self.pushed[conversation.pk] = micros(conversation.updated_at)
         oldest = micros(now - MARGIN)  # older versions are not looked at again
         self.pushed = {pk: v for pk, v in self.pushed.items() if v > oldest}
-        if not rows or len(changed) > LIST_BATCH:
+        if len(changed) > LIST_BATCH:
             return ""  # too many at once: each page fetches its own
+        counted = counts(self.oa_ids, since)
+        # Who has a mention not told of before (the page of each fetches its mentions).
+        told, self.mentions = self.mentions, {pk for pk, _ in counted["mentioned"]}
+        counted["mentioned"] = sorted({user for pk, user in counted["mentioned"] if pk not in told})
+        self.covered = True
+        told_counts = {**counted, "mentioned": []}
+        if not rows and not counted["mentioned"] and told_counts == self.counted:
+            return ""
+        self.counted = told_counts
         with translation.override(self.language):
             shown = [(c, services.display_name(c)) for c in rows]
             stamp_rows(shown)
@@ -101,7 +162,7 @@ class ListFeed:
                 }
                 for c, name in shown
             ]
-        return sse("rows", drawn)
+        return sse("rows", {"rows": drawn, "counts": counted})
 
 
 class ThreadFeed:
@@ -112,9 +173,32 @@ class ThreadFeed:
         self.language = language
         self.latest: int | None = None  # the newest message id seen
         self.entry = 0  # the newest timeline entry id seen
+        # What its pages know of the thread: the (id, Zalo State) of the messages they
+        # were told of, by the cursor's reads and by its pushes, and the rest (Seen).
+        self.known: frozenset[tuple[int, str]] = frozenset()
+        self.rest: tuple[Any, ...] | None = None
+        self.drawn: list[Message] | None = None  # the last push's messages (None: none)
+        self.covered = False  # the last round's push brought the pages all that changed
 
-    def advance(self) -> str:
-        return advance_threads([self])[0]
+    def advance(self, seen: Seen | None = None) -> str:
+        return advance_threads([self], {self.conversation_id: seen} if seen else None)[0]
+
+    def settle(self, seen: Seen | None, read: Sequence[Message]) -> None:
+        """Whether this round's push covers the change the round's cursor read saw:
+        nothing but the customer's messages it pushed, and what the pages knew."""
+        drawn = self.drawn
+        pushed = {(m.pk, m.zalo_state) for m in drawn or ()}
+        self.covered = bool(
+            seen is not None
+            and self.rest is not None
+            and drawn is not None
+            and seen.rest == self.rest
+            and seen.rows <= (self.known | pushed)
+        )
+        if seen is not None:
+            # Pages left uncovered fetch everything there is: what was read is known.
+            self.known = seen.rows | {(m.pk, m.zalo_state) for m in read}
+            self.rest = seen.rest
 
     def take(self, conversation: Conversation, entry: int, rows: list[Message]) -> str:
         """The ``append`` event for the customer's messages in ``rows`` (the thread's
@@ -122,20 +206,24 @@ class ThreadFeed:
         the pages must fetch: an agent's send, a timeline entry, a message stored out of
         order, too many."""
         after, entry_before, self.entry = self.latest, self.entry, entry
+        self.drawn = None
         if after is None:
             return ""  # its start
         # The pages' last message comes along: the first new one may join its group.
         anchor = next((m for m in rows if m.pk == after), None)
         new = [m for m in rows if m.pk != after]
         if not new:
+            self.drawn = [] if self.entry == entry_before else None
             return ""
         self.latest = max(m.pk for m in new)
         if self.entry != entry_before or any(m.direction != Direction.INBOUND for m in new):
             return ""
         if anchor is not None and new[0].created_at < anchor.created_at:
             return ""  # stored late, older than what the pages show: its place is above
+        self.drawn = new
         with translation.override(self.language):
             name = services.display_name(conversation)
+            head = head_key(conversation, name)
             html = render_to_string(
                 "inbox/_messages.html",
                 {"groups": group_messages(new, customer=name, after=anchor), "appending": True},
@@ -150,17 +238,29 @@ class ThreadFeed:
                 # What the page's thread_base gains (live_parts.thread_base's counts).
                 "count": len(new),
                 "blank": sum(1 for m in new if m.text == ""),
+                # The thread's top as it would read now (the reply window reopened):
+                # a page whose top reads otherwise fetches it.
+                "head": head,
                 "html": html,
             },
         )
 
 
-def advance_threads(feeds: Sequence[ThreadFeed]) -> list[str]:
+def advance_threads(
+    feeds: Sequence[ThreadFeed], seen: Mapping[int, Seen] | None = None
+) -> list[str]:
     """Each feed's ``append`` event, in three queries for all of them: their
     conversations, their newest timeline entries, and their messages since the last
-    one each has seen (a feed's first round reads where it starts)."""
+    one each has seen (a feed's first round reads where it starts). ``seen``: what the
+    round's cursor reads saw of each thread, by conversation (each feed's ``covered``).
+    The threads are open on their pages: those with unread messages are marked read."""
+    seen = seen or {}
     ids = {f.conversation_id for f in feeds}
-    conversations = Conversation.objects.select_related("partner_link__partner").in_bulk(ids)
+    conversations = (
+        Conversation.objects.select_related("partner_link__partner")
+        .prefetch_related("labels")
+        .in_bulk(ids)
+    )
     entries = dict(
         TimelineEntry.objects.filter(conversation_id__in=ids)
         .values("conversation_id")
@@ -196,37 +296,42 @@ def advance_threads(feeds: Sequence[ThreadFeed]) -> list[str]:
         if len(rows) > cap:  # a flood (a history import): the pages fetch theirs
             for feed in live:
                 feed.latest = None
-            return advance_threads(feeds)
+            return advance_threads(feeds, seen)
         for message in rows:
             by_thread[(message.oa_id, message.zalo_user_id)].append(message)
     out = []
     for feed in feeds:
         conversation = conversations.get(feed.conversation_id)
+        feed.drawn, mine = None, []
         if conversation is None:
             out.append("")
-            continue
-        thread = (conversation.oa_id, conversation.zalo_user_id)
-        entry = entries.get(conversation.pk) or 0
-        if feed.latest is None:
-            feed.latest, feed.entry = latest.get(thread) or 0, entry
+        elif feed.latest is None:
+            thread = (conversation.oa_id, conversation.zalo_user_id)
+            feed.latest, feed.entry = latest.get(thread) or 0, entries.get(conversation.pk) or 0
             out.append("")
-            continue
-        mine = [m for m in by_thread[thread] if m.pk >= feed.latest]
-        if len(mine) > THREAD_BATCH + 1:
-            feed.latest = max(m.pk for m in mine)
-            out.append("")
-            continue
-        out.append(feed.take(conversation, entry, mine))
+        else:
+            thread = (conversation.oa_id, conversation.zalo_user_id)
+            mine = [m for m in by_thread[thread] if m.pk >= feed.latest]
+            if len(mine) > THREAD_BATCH + 1:
+                feed.latest = max(m.pk for m in mine)
+                out.append("")
+            else:
+                out.append(feed.take(conversation, entries.get(conversation.pk) or 0, mine))
+        feed.settle(seen.get(feed.conversation_id), mine)
+    services.conversations_mark_read(conversations[f.conversation_id] for f in live)
     return out
 
 
 Feed = ListFeed | ThreadFeed
 
 
-def advance(feeds: Sequence[Feed]) -> list[str]:
-    """What each feed draws now: the lists one by one, the threads together."""
+def advance(feeds: Sequence[Feed], seen: Mapping[int, Seen] | None = None) -> list[str]:
+    """What each feed draws now: the threads together (``seen``: what the round's cursor
+    reads saw of them), then the lists one by one (they show the threads marked read)."""
     threads = [f for f in feeds if isinstance(f, ThreadFeed)]
-    drawn = dict(zip(map(id, threads), advance_threads(threads), strict=True)) if threads else {}
+    drawn = (
+        dict(zip(map(id, threads), advance_threads(threads, seen), strict=True)) if threads else {}
+    )
     return [drawn[id(f)] if isinstance(f, ThreadFeed) else f.advance() for f in feeds]
 
 

@@ -1,6 +1,7 @@
 """The inbox's business logic: plain functions views, tasks and the CLI all call."""
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -128,26 +129,55 @@ def thread_messages(conversation: Conversation, limit: int = 200) -> list[Messag
     return list(reversed(recent))
 
 
-def thread_fingerprint(conversation: Conversation, limit: int = 100) -> str:
-    """Changes whenever a message is added to the thread or changes its Zalo State, and
-    when the conversation changes hands (the thread's header says who holds it)."""
-    rows = list(
+def thread_state(
+    conversation: Conversation, limit: int = 100
+) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[int, int, str], ...]]:
+    """What the thread's fingerprint is drawn from: the newest messages' (id, Zalo State),
+    and the attempts of those a failed send left On Queue (their retry line changes)."""
+    rows = tuple(
         Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
         .order_by("-created_at", "-id")
         .values_list("id", "zalo_state")[:limit]
     )
-    # A send that Zalo failed waits On Queue: its attempts say when the retry line changes.
     waiting = [pk for pk, state in rows if state == ZaloState.ON_QUEUE]
     attempts = (
-        list(
+        tuple(
             ZaloEvent.objects.filter(message_id__in=waiting)
             .order_by("id")
             .values_list("id", "attempts", "processing_state")
         )
         if waiting
-        else []
+        else ()
     )
-    return str(hash((conversation.assigned_to_id, tuple(rows), tuple(attempts))) & 0xFFFFFFFF)
+    return rows, attempts
+
+
+def fingerprint_of(
+    conversation: Conversation,
+    rows: tuple[tuple[int, str], ...],
+    attempts: tuple[tuple[int, int, str], ...],
+) -> str:
+    return str(hash((conversation.assigned_to_id, rows, attempts)) & 0xFFFFFFFF)
+
+
+def thread_fingerprint(conversation: Conversation, limit: int = 100) -> str:
+    """Changes whenever a message is added to the thread or changes its Zalo State, and
+    when the conversation changes hands (the thread's header says who holds it)."""
+    return fingerprint_of(conversation, *thread_state(conversation, limit))
+
+
+def conversations_mark_read(conversations: Iterable[Conversation]) -> int:
+    """Mark read those of these conversations (as just read) with unread messages, each
+    shown by an agent's open page, and wake their OAs' pages: how many were."""
+    unread = [c for c in conversations if c.unread_count]
+    if not unread:
+        return 0
+    done = Conversation.objects.filter(pk__in=[c.pk for c in unread], unread_count__gt=0).update(
+        unread_count=0, updated_at=timezone.now()
+    )
+    for oa_id in {c.oa_id for c in unread}:
+        notify_on_commit(oa_id)
+    return done
 
 
 def conversation_mark_read(*, conversation: Conversation) -> bool:

@@ -19,7 +19,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.db.models import Max
 
-from zalohub.inbox import assignment, services, team, watch
+from zalohub.inbox import assignment, push, services, team, watch
 from zalohub.inbox.live import get_notifier
 from zalohub.inbox.models import Conversation
 
@@ -62,7 +62,14 @@ def _thread_cursor(conversation_id: int) -> str:
     )
     if conversation is None:
         return "gone"
-    return services.thread_fingerprint(conversation) + "." + team.timeline_mark(conversation)
+    rows, attempts = services.thread_state(conversation)
+    mark = team.timeline_mark(conversation)
+    memo = watch.round_memo()
+    if memo is not None:  # what the round's thread feed tells its pages apart (push.Seen)
+        memo[("seen", conversation_id)] = push.Seen(
+            frozenset(rows), (conversation.assigned_to_id, attempts, mark)
+        )
+    return services.fingerprint_of(conversation, rows, attempts) + "." + mark
 
 
 def _read(scope: Scope) -> tuple[str, str]:
@@ -96,13 +103,19 @@ def decode(raw: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ("", "")
 
 
-def _events(old: tuple[str, str], new: tuple[str, str]) -> str:
+def _events(
+    old: tuple[str, str], new: tuple[str, str], skip: tuple[bool, bool] = (False, False)
+) -> str:
+    """The events for the parts that moved, but those ``skip`` names (the stream's pushes
+    brought their change: ``inbox.push``); the new cursor rides on the last of them."""
     token = encode(new)
     out = ""
-    if old[0] != new[0]:
+    if old[0] != new[0] and not skip[0]:
         out += f"event: list\nid: {token}\ndata: {token}\n\n"
-    if old[1] != new[1]:
+    if old[1] != new[1] and not skip[1]:
         out += f"event: thread\nid: {token}\ndata: {token}\n\n"
+    if not out and old != new:
+        out = f"id: {token}\n\n"  # the page comes back from here after a break
     return out or ": tick\n\n"  # a comment: finds a closed connection within a tick
 
 

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -56,11 +56,21 @@ class Watch:
         # a read or two behind still sends each.
         self.pushed: deque[tuple[int, str]] = deque(maxlen=8)
         self.version = 0  # reads so far
+        # The cursor before the last read, and which of its parts (list, thread) that
+        # read's pushes covered: a stream that was at it leaves those parts' events out.
+        self.previous: tuple[str, str] | None = None
+        self.covered = (False, False)
         self.subscribers = 0
         self.due = True  # read it in the next round
         self.changed = asyncio.Event()  # replaced after each read: a broadcast
 
-    def publish(self, cursor: tuple[str, str] | None, pushed: str = "") -> None:
+    def publish(
+        self,
+        cursor: tuple[str, str] | None,
+        pushed: str = "",
+        covered: tuple[bool, bool] = (False, False),
+    ) -> None:
+        self.previous, self.covered = self.cursor, covered
         if cursor is not None:
             self.cursor = cursor
         if pushed:
@@ -86,30 +96,50 @@ def round_memo() -> dict[object, object] | None:
     return getattr(_round, "memo", None)
 
 
-def read_cursors(read: Read, scopes: Sequence["Scope"]) -> list[tuple[str, str] | None]:
-    """Each scope's cursor now (None where the read failed)."""
-    out: list[tuple[str, str] | None] = []
-    _round.memo = {}
+@contextlib.contextmanager
+def one_round() -> Iterator[dict[int, push.Seen]]:
+    """The reads within share a memo; on leaving, what they saw of each thread (by
+    conversation: its feed tells from it what its push covers) is in the dict given."""
+    memo: dict[object, object] = {}
+    seen: dict[int, push.Seen] = {}
+    _round.memo = memo
     try:
-        for scope in scopes:
-            try:
-                out.append(read(scope))
-            except Exception:
-                # The database away for a moment: the streams keep their last cursor.
-                logger.warning("Inbox stream read failed", exc_info=True)
-                out.append(None)
+        yield seen
     finally:
         _round.memo = None
+        for key, value in memo.items():
+            if isinstance(key, tuple) and key[0] == "seen" and isinstance(value, push.Seen):
+                seen[key[1]] = value
+
+
+def read_cursors(
+    read: Read, scopes: Sequence["Scope"]
+) -> tuple[list[tuple[str, str] | None], dict[int, push.Seen]]:
+    """Each scope's cursor now (None where the read failed), and what the reads saw of
+    each thread (``one_round``)."""
+    out: list[tuple[str, str] | None] = []
+    try:
+        with one_round() as seen:
+            for scope in scopes:
+                try:
+                    out.append(read(scope))
+                except Exception:
+                    # The database away for a moment: the streams keep their last cursor.
+                    logger.warning("Inbox stream read failed", exc_info=True)
+                    out.append(None)
+    finally:
         close_old_connections()  # with the pool, the connection goes back between rounds
-    return out
+    return out, seen
 
 
-def advance_feeds(feeds: Sequence[push.Feed]) -> list[str]:
+def advance_feeds(feeds: Sequence[push.Feed], seen: dict[int, push.Seen]) -> list[str]:
     """What each feed draws now ('' where it failed: the pages' fetches bring it)."""
     try:
-        return push.advance(feeds)
+        return push.advance(feeds, seen)
     except Exception:
         logger.warning("Inbox push failed", exc_info=True)
+        for feed in feeds:
+            feed.covered = False
         return [""] * len(feeds)
     finally:
         close_old_connections()
@@ -122,6 +152,7 @@ class Watcher:
         self.loop = loop
         self.watches: dict[Scope, Watch] = {}
         self.feeds: dict[object, push.Feed] = {}  # what the scopes' pages are sent (push)
+        self.started: set[object] = set()  # the feeds past their first round
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -157,20 +188,30 @@ class Watcher:
             del self.watches[watch.scope]
         self.wake.set()
 
-    async def _read(self, due: list[Watch]) -> list[tuple[str, str] | None]:
+    async def _read(
+        self, due: list[Watch]
+    ) -> tuple[list[tuple[str, str] | None], dict[int, push.Seen]]:
         found: dict[int, tuple[str, str] | None] = {}
+        seen: dict[int, push.Seen] = {}
         for read in {w.read for w in due}:  # one read function in practice
             batch = [w for w in due if w.read is read]
-            cursors = await self.loop.run_in_executor(
+            cursors, saw = await self.loop.run_in_executor(
                 _reader, read_cursors, read, [w.scope for w in batch]
             )
             found.update(zip(map(id, batch), cursors, strict=True))
-        return [found[id(w)] for w in due]
+            seen.update(saw)
+        return [found[id(w)] for w in due], seen
 
-    async def _pushes(self, due: list[Watch], cursors: list[tuple[str, str] | None]) -> list[str]:
-        """What each due scope's pages are sent beside its cursor: the feeds of the parts
-        whose cursor moved, each drawn once however many scopes share it. A new feed
-        only starts in this round (its pages fetch what they missed before it)."""
+    async def _pushes(
+        self,
+        due: list[Watch],
+        cursors: list[tuple[str, str] | None],
+        seen: dict[int, push.Seen],
+    ) -> list[tuple[str, tuple[bool, bool]]]:
+        """What each due scope's pages are sent beside its cursor, and which of its parts
+        that covers: the feeds of the parts whose cursor moved, each drawn once however
+        many scopes share it. A new feed only starts in this round (its pages fetch
+        what they missed before it) and covers nothing."""
         wanted: dict[object, push.Feed] = {}
         keys_of: list[list[object]] = []
         for watch, cursor in zip(due, cursors, strict=True):
@@ -184,10 +225,18 @@ class Watcher:
                 elif watch.cursor and cursor and cursor[index] != watch.cursor[index]:
                     wanted[key] = feed  # its part moved (list: 0, thread: 1)
         if not wanted:
-            return [""] * len(due)
-        drawn = await self.loop.run_in_executor(_reader, advance_feeds, list(wanted.values()))
+            return [("", (False, False))] * len(due)
+        fresh = {key for key in wanted if key not in self.started}
+        self.started.update(wanted)
+        drawn = await self.loop.run_in_executor(_reader, advance_feeds, list(wanted.values()), seen)
         events = dict(zip(wanted, drawn, strict=True))
-        return ["".join(events.get(key, "") for key in keys) for keys in keys_of]
+        out = []
+        for keys in keys_of:
+            covered = [False, False]
+            for index, key in enumerate(keys):
+                covered[index] = key in wanted and key not in fresh and wanted[key].covered
+            out.append(("".join(events.get(key, "") for key in keys), (covered[0], covered[1])))
+        return out
 
     def _prune_feeds(self) -> None:
         used = {
@@ -197,6 +246,7 @@ class Watcher:
         }
         for key in set(self.feeds) - used:
             del self.feeds[key]
+        self.started &= set(self.feeds)
 
     async def _run(self) -> None:
         tick = settings.INBOX_STREAM_TICK_SECONDS
@@ -214,10 +264,10 @@ class Watcher:
                 rest = 0.0
                 if due:
                     began = time.monotonic()
-                    cursors = await self._read(due)
-                    pushes = await self._pushes(due, cursors)
-                    for watch, cursor, pushed in zip(due, cursors, pushes, strict=True):
-                        watch.publish(cursor, pushed)
+                    cursors, seen = await self._read(due)
+                    pushes = await self._pushes(due, cursors, seen)
+                    for watch, cursor, (pushed, covered) in zip(due, cursors, pushes, strict=True):
+                        watch.publish(cursor, pushed, covered)
                     self._prune_feeds()
                     # At most half of the reader's time goes to reads: under a load of
                     # scopes the rounds space out (pages learn of a change later)
@@ -277,9 +327,12 @@ async def events(scope: "Scope", cursor: tuple[str, str], read: Read) -> AsyncIt
             if watch.version > seen and watch.cursor is not None:
                 # Beyond the last few reads, its page's fetch brings what it missed.
                 pushed = "".join(drawn for version, drawn in watch.pushed if version > seen)
+                # At the last read's start, its page has what that read's pushes cover.
+                at = watch.version == seen + 1 and cursor == watch.previous
+                skip = watch.covered if at else (False, False)
                 seen, old, cursor = watch.version, cursor, watch.cursor
                 # (Taken before the yield: a read while it waits is news for the next.)
-                yield pushed + stream._events(old, cursor)
+                yield pushed + stream._events(old, cursor, skip)
             else:
                 yield ": tick\n\n"
             if time.monotonic() >= deadline:

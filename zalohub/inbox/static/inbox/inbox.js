@@ -221,10 +221,11 @@
   });
 
   // --- pushes (inbox/push.py) ---------------------------------------------------------
-  // The stream may carry the changed rows and the customer's new messages themselves,
-  // drawn once for every page. A page keeps what its filters and marks let through and
-  // fetches the rest of its changes (counts, receipts, notes, its own sends) at most
-  // every data-fetch-every ms; a push it cannot use is dropped, the fetch brings it.
+  // The stream may carry the changed rows, with what the list's parts count, and the
+  // customer's new messages themselves, drawn once for every page. A page keeps what its
+  // filters and marks let through; the stream says "list" or "thread" only for what its
+  // pushes did not bring, and the page fetches that at most every data-fetch-every ms.
+  // A push a page cannot use is dropped, and it fetches.
   const filter = root.dataset;
   const me = Number(filter.user);
   function fits(row) {
@@ -241,13 +242,55 @@
     if (filter.filterOa !== "all") row.querySelectorAll(".ib-row-oa").forEach((oa) => oa.remove());
     return row;
   }
+  // A count beside an OA's name or a tab, as the server draws it (none when 0 for an OA).
+  function setBadge(link, n) {
+    if (!link) return 0;
+    let badge = link.querySelector(".ib-count");
+    const old = badge ? Number(badge.textContent) : 0;
+    if (n > 0 && !badge) {
+      badge = document.createElement("span");
+      badge.className = "ib-count";
+      link.append(" ", badge);
+    }
+    if (n > 0) badge.textContent = String(n);
+    else if (badge) badge.remove();
+    return old;
+  }
+  // The list's other parts from the pushed counts: the tabs within this page's OA and
+  // scope, the unread messages by OA (and for all OAs, by the difference).
+  function pushedCounts(counts) {
+    const tabs = {};
+    counts.tabs.forEach(function ([oa, status, assignee, n]) {
+      if (filter.filterOa && filter.filterOa !== "all" && String(oa) !== filter.filterOa) return;
+      if (filter.filterScope === "mine" && assignee !== me) return;
+      if (filter.filterScope === "unassigned" && assignee !== null) return;
+      tabs[status] = (tabs[status] || 0) + n;
+    });
+    document.querySelectorAll("#status-tabs .ib-tab-count").forEach(function (count) {
+      const n = tabs[count.parentElement.id.replace("status-", "")] || 0;
+      if (count.dataset.count !== String(n)) { count.dataset.count = String(n); count.textContent = String(n); }
+    });
+    let change = 0;
+    Object.entries(counts.unread).forEach(function ([oa, n]) {
+      const link = byId("oa-" + oa);
+      if (link) change += n - setBadge(link, n);
+    });
+    const all = byId("oa-all");
+    if (all && change) {
+      const badge = all.querySelector(".ib-count");
+      setBadge(all, (badge ? Number(badge.textContent) : 0) + change);
+    }
+    // Drawn here, not as last swapped in: the next fetch's parts are swapped in whole.
+    swapped["oa-nav"] = swapped["status-tabs"] = null;
+  }
   function pushedRows(event) {
     const list = byId("conversation-list");
-    if (!list || !list.dataset.cursor || filter.filterQ) return;
-    let refetch = false;
+    const pushed = JSON.parse(event.data);
+    if (!list || !list.dataset.cursor || filter.filterQ) { listSoon(); return; }
+    let refetch = pushed.counts.mentioned.includes(me);  // a colleague named me in a note
     const mine = byId("mine");
     const mineIds = new Set(((mine && mine.dataset.ids) || "").split(",").filter(Boolean));
-    JSON.parse(event.data).forEach(function (pushed) {
+    pushed.rows.forEach(function (pushed) {
       const old = list.querySelector(':scope > [data-conversation="' + pushed.id + '"]');
       if (old && Number(old.dataset.v) >= pushed.v) return;
       // Newly mine: the fetch says so at once (team.js notifies the agent).
@@ -264,16 +307,16 @@
       placeRow(list, fitRow(row), old);
     });
     if (!settleList(list)) refetch = true;
+    pushedCounts(pushed.counts);
     document.dispatchEvent(new CustomEvent("inbox:rows"));
     if (refetch) refreshList();
-    else listSoon();
   }
   function pushedAppend(event) {
     const pushed = JSON.parse(event.data);
     const messages = byId("messages");
     if (!messages || String(pushed.conversation) !== filter.current || !messages.dataset.base) return;
     if (messages.dataset.latestId !== String(pushed.after) || messages.dataset.entryId !== String(pushed.entry)) {
-      threadSoon();
+      if (!byId("m-" + pushed.latest)) threadSoon();  // else a fetch brought it already
       return;
     }
     const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 120;
@@ -284,7 +327,8 @@
     messages.dataset.base = base.join(".");
     messages.dataset.latestId = pushed.latest;
     applyThreadState(atBottom);
-    threadSoon();  // marks it read, with the receipts and the top
+    const top = byId("thread-top");
+    if (top && top.dataset.head !== pushed.head) threadSoon();  // its top reads otherwise now
   }
   // At once when the last fetch is older than the interval, else once at its end.
   function spaced(run) {
