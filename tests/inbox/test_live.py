@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 import pytest
 import redis
+from django.db import connection
 from django.test import Client
 
 from zalohub.events.models import Message, ZaloState
@@ -174,3 +175,34 @@ def test_it_refuses_the_stream_of_a_foreign_conversation(agent, admin, customer_
     client.force_login(agent)  # not a member
     # It should not stream another OA's conversation (404: nothing is confirmed).
     assert client.get(f"/inbox/events/?c={conversation_of().pk}").status_code == 404
+
+
+def test_a_rounds_thread_reads_are_read_together(
+    member, agent, customer_writes, sandbox, django_assert_max_num_queries
+):
+    """The served reader reads every open thread of a round in a few statements, and
+    each cursor is the one a page's own read gives (a failed send's attempts too)."""
+    from zalohub.inbox import watch
+
+    users = [SON, "5830174629118340401", "5830174629118340402"]
+    for user in users:
+        customer_writes("Chào shop", user_id=user)
+    conversations = [conversation_of(user) for user in users]
+    # A send Zalo failed waits On Queue: its attempts are part of its thread's cursor.
+    failed = message_send(oa=conversations[1].oa, user_id=users[1], text="Dạ")
+    Message.objects.filter(pk=failed.pk).update(zalo_state=ZaloState.ON_QUEUE)
+    scopes = [
+        stream.Scope(oa_ids=(c.oa_id,), conversation_id=c.pk, user_id=agent.pk)
+        for c in conversations
+    ]
+    alone = [stream.cursor_now(scope) for scope in scopes]
+    # One list cursor, the conversations (with their labels, for the feeds), their
+    # newest messages, their attempts and their timeline marks: on PostgreSQL one
+    # statement each; on SQLite (no round trips) a thread's messages one by one.
+    statements = 6 if connection.vendor == "postgresql" else 8
+    with django_assert_max_num_queries(statements), watch.one_round() as seen:
+        stream.warm(scopes)
+        together = [stream.cursor_now(scope) for scope in scopes]
+    assert together == alone
+    assert sorted(seen) == sorted(c.pk for c in conversations)
+    assert any(seen[conversations[1].pk].rest[1])  # the failed send's attempts

@@ -3,6 +3,7 @@ once, in the page's language, with what a page needs to tell whether it fits."""
 
 import json
 import re
+from datetime import timedelta
 
 from django.test import Client
 from django.utils import timezone
@@ -252,3 +253,20 @@ def test_a_thread_open_on_a_page_is_read(member, agent, customer_writes):
     _round(feed)
     assert conversation_of().unread_count == 0
     assert conversation_of(OTHER).unread_count == 1  # no page shows it
+
+
+def test_a_list_feed_covers_pages_whose_cursor_lies_within_what_it_read(
+    member, agent, customer_writes, connected_oa
+):
+    customer_writes("Một")
+    oas = (connected_oa.pk,)
+    at = stream._list_cursor(oas)  # what a page was last told
+    feed = push.ListFeed(oas, "en")
+    feed.advance()
+    assert not feed.covers(at)  # its start
+    customer_writes("Hai", user_id=OTHER)
+    assert feed.advance() and feed.covers(at)
+    # A page told of a time before the feed's read began may lack a row stored since
+    # then with an older time (a late commit): it fetches.
+    assert not feed.covers((timezone.now() - timedelta(minutes=5)).isoformat())
+    assert not feed.covers("-")  # nothing then: it cannot tell

@@ -58,35 +58,38 @@ class Seen:
 
     rows: frozenset[tuple[int, str]]
     rest: tuple[Any, ...]
+    # As read then, with its partner and labels (the feed draws from it, not reads it).
+    conversation: Conversation | None = None
 
 
-def counts(oa_ids: tuple[int, ...], since: datetime) -> dict[str, Any]:
+def counts(oa_ids: tuple[int, ...], after_mention: int) -> dict[str, Any]:
     """What the list's parts count, for every page of these OAs whatever its filters:
-    conversations by (OA, status, assignee), unread messages by OA, and the unread
-    mentions (id, user) in notes written since ``since``."""
-    of_oas = Conversation.objects.filter(oa_id__in=oa_ids).order_by()
-    tabs = (
-        of_oas.values("oa_id", "status", "assigned_to_id")
-        .annotate(n=Count("id"))
-        .values_list("oa_id", "status", "assigned_to_id", "n")
+    conversations by (OA, status, assignee) and unread messages by OA, in one statement;
+    the unread mentions (id, user) after the mention ``after_mention``."""
+    groups = (
+        Conversation.objects.filter(oa_id__in=oa_ids)
+        .order_by()
+        .values("oa_id", "status", "assigned_to_id")
+        .annotate(n=Count("id"), unread=Sum("unread_count"))
+        .values_list("oa_id", "status", "assigned_to_id", "n", "unread")
     )
-    unread = dict.fromkeys(oa_ids, 0)
-    unread.update(
-        of_oas.filter(unread_count__gt=0)
-        .values("oa_id")
-        .annotate(n=Sum("unread_count"))
-        .values_list("oa_id", "n")
-    )
+    tabs, unread = [], dict.fromkeys(oa_ids, 0)
+    for oa, status, assignee, n, messages in groups:
+        tabs.append([oa, status, assignee, n])
+        unread[oa] += messages or 0
     mentioned = Mention.objects.filter(
-        read_at__isnull=True,
-        entry__conversation__oa_id__in=oa_ids,
-        entry__created_at__gt=since - MARGIN,
+        pk__gt=after_mention, read_at__isnull=True, entry__conversation__oa_id__in=oa_ids
     ).values_list("pk", "user_id")
     return {
-        "tabs": sorted(list(t) for t in tabs),
+        "tabs": sorted(tabs),
         "unread": {str(oa): n for oa, n in sorted(unread.items())},
         "mentioned": sorted(mentioned),
     }
+
+
+# Mentions are looked for from this many ids below the newest one told of (a note whose
+# transaction committed after a later one's is still told of).
+MENTION_WINDOW = 100
 
 
 class ListFeed:
@@ -97,9 +100,10 @@ class ListFeed:
         self.language = language
         self.since: datetime | None = None
         self.pushed: dict[int, int] = {}  # the rows sent lately: their version
-        self.counted: dict[str, Any] | None = None  # the counts sent last
         self.mentions: set[int] = set()  # the mentions lately told of
+        self.floor = 0  # the newest mention when it started: older ones are old news
         self.covered = False  # the last call's push brought the pages all that changed
+        self.window: datetime | None = None  # ... that changed after this (its read's start)
 
     def advance(self) -> str:
         """The ``rows`` event for what changed since the last call ('' for nothing; the
@@ -112,9 +116,7 @@ class ListFeed:
         )
         if since is None:  # what came before, the pages drew themselves
             self.pushed = {pk: micros(at) for pk, at in recent.values_list("pk", "updated_at")}
-            self.counted = counts(self.oa_ids, now)
-            self.mentions = {pk for pk, _ in self.counted["mentioned"]}
-            self.counted["mentioned"] = []
+            self.floor = Mention.objects.aggregate(m=Max("pk"))["m"] or 0  # old news
             return ""
         changed = list(
             recent.select_related("oa", "last_message", "assigned_to", "partner_link__partner")
@@ -128,15 +130,16 @@ class ListFeed:
         self.pushed = {pk: v for pk, v in self.pushed.items() if v > oldest}
         if len(changed) > LIST_BATCH:
             return ""  # too many at once: each page fetches its own
-        counted = counts(self.oa_ids, since)
-        # Who has a mention not told of before (the page of each fetches its mentions).
-        told, self.mentions = self.mentions, {pk for pk, _ in counted["mentioned"]}
-        counted["mentioned"] = sorted({user for pk, user in counted["mentioned"] if pk not in told})
-        self.covered = True
-        told_counts = {**counted, "mentioned": []}
-        if not rows and not counted["mentioned"] and told_counts == self.counted:
+        self.covered, self.window = True, since - MARGIN
+        if not rows:  # (whatever the parts count changes a row: its updated_at)
             return ""
-        self.counted = told_counts
+        told = self.mentions
+        counted = counts(self.oa_ids, max(self.floor, max(told, default=0) - MENTION_WINDOW))
+        # Who has a mention not told of before (the page of each fetches its mentions).
+        new = [(pk, user) for pk, user in counted["mentioned"] if pk not in told]
+        told = told | {pk for pk, _ in new}
+        self.mentions = {pk for pk in told if pk > max(told, default=0) - MENTION_WINDOW}
+        counted["mentioned"] = sorted({user for _, user in new})
         with translation.override(self.language):
             shown = [(c, services.display_name(c)) for c in rows]
             stamp_rows(shown)
@@ -164,6 +167,18 @@ class ListFeed:
             ]
         return sse("rows", {"rows": drawn, "counts": counted})
 
+    def covers(self, cursor: str) -> bool:
+        """Whether the last call's push brought pages at list cursor ``cursor`` (the newest
+        ``updated_at`` they were told of) every row that moved it: those rows changed
+        after it, so within what the call read (a row stored later than that, with an
+        older time, would not move the cursor either)."""
+        if not self.covered or self.window is None or cursor in ("", "-"):
+            return False
+        try:
+            return datetime.fromisoformat(cursor) >= self.window
+        except ValueError:
+            return False
+
 
 class ThreadFeed:
     """A conversation's new customer messages, as they arrive."""
@@ -182,6 +197,11 @@ class ThreadFeed:
 
     def advance(self, seen: Seen | None = None) -> str:
         return advance_threads([self], {self.conversation_id: seen} if seen else None)[0]
+
+    def covers(self, cursor: str) -> bool:
+        """Whether the last round's push brought its pages all that moved their thread's
+        cursor (whatever they were at: what they know is the feed's to say)."""
+        return self.covered
 
     def settle(self, seen: Seen | None, read: Sequence[Message]) -> None:
         """Whether this round's push covers the change the round's cursor read saw:
@@ -256,11 +276,17 @@ def advance_threads(
     The threads are open on their pages: those with unread messages are marked read."""
     seen = seen or {}
     ids = {f.conversation_id for f in feeds}
-    conversations = (
-        Conversation.objects.select_related("partner_link__partner")
-        .prefetch_related("labels")
-        .in_bulk(ids)
-    )
+    conversations = {
+        cid: found.conversation
+        for cid in ids
+        if (found := seen.get(cid)) is not None and found.conversation is not None
+    }
+    if ids - set(conversations):
+        conversations.update(
+            Conversation.objects.select_related("partner_link__partner")
+            .prefetch_related("labels")
+            .in_bulk(ids - set(conversations))
+        )
     entries = dict(
         TimelineEntry.objects.filter(conversation_id__in=ids)
         .values("conversation_id")

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -150,6 +150,47 @@ def thread_state(
         else ()
     )
     return rows, attempts
+
+
+def threads_state(
+    conversations: Iterable[Conversation], limit: int = 100
+) -> dict[int, tuple[tuple[tuple[int, str], ...], tuple[tuple[int, int, str], ...]]]:
+    """``thread_state`` of each conversation, by its id, in two statements for them all on
+    PostgreSQL (each thread's newest messages through a LATERAL join on its index)."""
+    conversations = list(conversations)
+    if connection.vendor != "postgresql" or len(conversations) < 2:
+        return {c.pk: thread_state(c, limit) for c in conversations}
+    table = connection.ops.quote_name(Message._meta.db_table)
+    values = ", ".join(["(%s, %s, %s)"] * len(conversations))
+    params: list[Any] = [v for c in conversations for v in (c.pk, c.oa_id, c.zalo_user_id)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.cid, m.id, m.zalo_state FROM (VALUES {values}) AS t(cid, oa, zuser) "  # noqa: S608  (the model's table; placeholders)
+            f"CROSS JOIN LATERAL (SELECT id, zalo_state, created_at FROM {table} "
+            "WHERE oa_id = t.oa AND zalo_user_id = t.zuser "
+            "ORDER BY created_at DESC, id DESC LIMIT %s) m "
+            "ORDER BY t.cid, m.created_at DESC, m.id DESC",
+            [*params, limit],
+        )
+        found = cursor.fetchall()
+    rows: dict[int, list[tuple[int, str]]] = {c.pk: [] for c in conversations}
+    for cid, pk, state in found:
+        rows[cid].append((pk, state))
+    waiting = {
+        pk: cid
+        for cid, thread in rows.items()
+        for pk, state in thread
+        if state == ZaloState.ON_QUEUE
+    }
+    attempts: dict[int, list[tuple[int, int, str]]] = {cid: [] for cid in rows}
+    if waiting:
+        for pk, message, tries, state in (
+            ZaloEvent.objects.filter(message_id__in=list(waiting))
+            .order_by("id")
+            .values_list("id", "message_id", "attempts", "processing_state")
+        ):
+            attempts[waiting[message]].append((pk, tries, state))
+    return {cid: (tuple(thread), tuple(attempts[cid])) for cid, thread in rows.items()}
 
 
 def fingerprint_of(

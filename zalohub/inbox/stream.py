@@ -11,7 +11,7 @@ a plain generator that holds its thread for the stream's length.
 """
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -55,21 +55,46 @@ def cursor_now(scope: Scope) -> tuple[str, str]:
 
 
 def _thread_cursor(conversation_id: int) -> str:
-    conversation = (
-        Conversation.objects.filter(pk=conversation_id)
-        .only("oa_id", "zalo_user_id", "assigned_to_id", "status")
-        .first()
-    )
-    if conversation is None:
-        return "gone"
-    rows, attempts = services.thread_state(conversation)
-    mark = team.timeline_mark(conversation)
+    return _thread_cursors([conversation_id])[conversation_id]
+
+
+def _thread_cursors(conversation_ids: list[int]) -> dict[int, str]:
+    """Each thread's cursor ("gone" for a conversation that is not), in a few statements
+    for them all; within a round, what each read saw too (for its feed: ``push.Seen``)."""
     memo = watch.round_memo()
-    if memo is not None:  # what the round's thread feed tells its pages apart (push.Seen)
-        memo[("seen", conversation_id)] = push.Seen(
-            frozenset(rows), (conversation.assigned_to_id, attempts, mark)
-        )
-    return services.fingerprint_of(conversation, rows, attempts) + "." + mark
+    read = Conversation.objects.filter(pk__in=conversation_ids)
+    conversations = list(
+        # In a round, whole: the threads' feeds draw from it.
+        read.select_related("partner_link__partner").prefetch_related("labels")
+        if memo is not None
+        else read.only("oa_id", "zalo_user_id", "assigned_to_id", "status")
+    )
+    states = services.threads_state(conversations)
+    marks = team.timeline_marks(conversations)
+    out = dict.fromkeys(conversation_ids, "gone")
+    for conversation in conversations:
+        (rows, attempts), mark = states[conversation.pk], marks[conversation.pk]
+        if memo is not None:
+            memo[("seen", conversation.pk)] = push.Seen(
+                frozenset(rows), (conversation.assigned_to_id, attempts, mark), conversation
+            )
+        out[conversation.pk] = services.fingerprint_of(conversation, rows, attempts) + "." + mark
+    return out
+
+
+def warm(scopes: Sequence[Scope]) -> None:
+    """Read the threads of a round's scopes together, before each scope's own read (which
+    then finds its thread's cursor in the round's memo)."""
+    memo = watch.round_memo()
+    if memo is None:
+        return
+    wanted = sorted(
+        {s.conversation_id for s in scopes if s.conversation_id}
+        - {key[1] for key in memo if isinstance(key, tuple) and key[0] == "thread"}
+    )
+    if wanted:
+        for conversation_id, part in _thread_cursors(wanted).items():
+            memo[("thread", conversation_id)] = part
 
 
 def _read(scope: Scope) -> tuple[str, str]:
@@ -142,5 +167,5 @@ def events_for(
 ) -> Iterator[str] | AsyncIterator[str]:
     if isinstance(request, ASGIRequest):
         # `zalohub serve`: one reader per process for every open stream (inbox.watch).
-        return watch.events(scope, cursor, _served_read)
+        return watch.events(scope, cursor, _served_read, warm)
     return blocking_events(scope, cursor)

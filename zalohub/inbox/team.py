@@ -4,13 +4,13 @@ timeline entry (who, when) shown in the thread; none of them ever reaches Zalo.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -202,3 +202,15 @@ def timeline_mark(conversation: Conversation) -> str:
         .first()
     )
     return f"{last or 0}{conversation.status[:1]}"
+
+
+def timeline_marks(conversations: Iterable[Conversation]) -> dict[int, str]:
+    """``timeline_mark`` of each conversation, by its id, in one statement."""
+    conversations = list(conversations)
+    last = dict(
+        TimelineEntry.objects.filter(conversation_id__in=[c.pk for c in conversations])
+        .values("conversation_id")
+        .annotate(m=Max("pk"))
+        .values_list("conversation_id", "m")
+    )
+    return {c.pk: f"{last.get(c.pk) or 0}{c.status[:1]}" for c in conversations}

@@ -43,14 +43,17 @@ RECONNECT_MS = 50
 _reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zalohub-inbox-watch")
 # A scope's read: its cursor now (``stream`` gives its own, which may note presence too).
 Read = Callable[["Scope"], tuple[str, str]]
+# Before a round's reads, what reads the scopes' shared parts together (``stream.warm``).
+Warm = Callable[[Sequence["Scope"]], None]
 
 
 class Watch:
     """What the streams of one scope share: its cursor as last read, and a wake-up."""
 
-    def __init__(self, scope: "Scope", read: Read) -> None:
+    def __init__(self, scope: "Scope", read: Read, warm: Warm | None = None) -> None:
         self.scope = scope
         self.read = read
+        self.warm = warm
         self.cursor: tuple[str, str] | None = None
         # What the last reads drew for the scope's pages (inbox.push), by read: a stream
         # a read or two behind still sends each.
@@ -113,13 +116,18 @@ def one_round() -> Iterator[dict[int, push.Seen]]:
 
 
 def read_cursors(
-    read: Read, scopes: Sequence["Scope"]
+    read: Read, scopes: Sequence["Scope"], warm: Warm | None = None
 ) -> tuple[list[tuple[str, str] | None], dict[int, push.Seen]]:
     """Each scope's cursor now (None where the read failed), and what the reads saw of
-    each thread (``one_round``)."""
+    each thread (``one_round``). ``warm`` first reads what they share, together."""
     out: list[tuple[str, str] | None] = []
     try:
         with one_round() as seen:
+            if warm is not None:
+                try:
+                    warm(scopes)
+                except Exception:
+                    logger.warning("Inbox stream reads failed", exc_info=True)
             for scope in scopes:
                 try:
                     out.append(read(scope))
@@ -169,10 +177,10 @@ class Watcher:
         for watch in self.watches.values():
             watch.publish(None)  # every stream looks up and sees the drain
 
-    def join(self, scope: "Scope", read: Read) -> Watch:
+    def join(self, scope: "Scope", read: Read, warm: Warm | None = None) -> Watch:
         watch = self.watches.get(scope)
         if watch is None:
-            watch = self.watches[scope] = Watch(scope, read)
+            watch = self.watches[scope] = Watch(scope, read, warm)
         watch.subscribers += 1
         watch.due = True  # a new page gets a fresh read, not one up to a tick old
         self.wake.set()
@@ -196,7 +204,7 @@ class Watcher:
         for read in {w.read for w in due}:  # one read function in practice
             batch = [w for w in due if w.read is read]
             cursors, saw = await self.loop.run_in_executor(
-                _reader, read_cursors, read, [w.scope for w in batch]
+                _reader, read_cursors, read, [w.scope for w in batch], batch[0].warm
             )
             found.update(zip(map(id, batch), cursors, strict=True))
             seen.update(saw)
@@ -231,10 +239,15 @@ class Watcher:
         drawn = await self.loop.run_in_executor(_reader, advance_feeds, list(wanted.values()), seen)
         events = dict(zip(wanted, drawn, strict=True))
         out = []
-        for keys in keys_of:
+        for watch, keys in zip(due, keys_of, strict=True):
             covered = [False, False]
             for index, key in enumerate(keys):
-                covered[index] = key in wanted and key not in fresh and wanted[key].covered
+                covered[index] = bool(
+                    key in wanted
+                    and key not in fresh
+                    and watch.cursor
+                    and wanted[key].covers(watch.cursor[index])
+                )
             out.append(("".join(events.get(key, "") for key in keys), (covered[0], covered[1])))
         return out
 
@@ -302,7 +315,9 @@ def watcher() -> Watcher:
     return found
 
 
-async def events(scope: "Scope", cursor: tuple[str, str], read: Read) -> AsyncIterator[str]:
+async def events(
+    scope: "Scope", cursor: tuple[str, str], read: Read, warm: Warm | None = None
+) -> AsyncIterator[str]:
     """A stream under ASGI (`zalohub serve`): what ``stream.blocking_events`` says, but it
     waits on the process's reader instead of reading, holds no thread meanwhile, and ends
     with a retry hint when the server drains."""
@@ -312,7 +327,7 @@ async def events(scope: "Scope", cursor: tuple[str, str], read: Read) -> AsyncIt
     # give it back now rather than hold it (a pooled one, on PostgreSQL) for the stream.
     await sync_to_async(_release_connection)()
     shared = watcher()
-    watch = shared.join(scope, read)
+    watch = shared.join(scope, read, warm)
     # Streams opened together would end, and their pages reconnect, together: spread them.
     length = settings.INBOX_STREAM_SECONDS * random.uniform(0.8, 1.0)
     deadline = time.monotonic() + length
