@@ -5,11 +5,14 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from tests.helpers import held_elsewhere
 from zalohub.events.models import Message, ZaloState
-from zalohub.inbox import live_parts, push, stream, team, watch
+from zalohub.inbox import live_parts, push, services, stream, team, watch
 from zalohub.inbox.models import Conversation, Status, TimelineEntry
 
 from .conftest import conversation_of, send_due
@@ -270,3 +273,22 @@ def test_a_list_feed_covers_pages_whose_cursor_lies_within_what_it_read(
     # then with an older time (a late commit): it fetches.
     assert not feed.covers((timezone.now() - timedelta(minutes=5)).isoformat())
     assert not feed.covers("-")  # nothing then: it cannot tell
+
+
+@pytest.mark.django_db(transaction=True)
+def test_marking_threads_read_passes_over_a_row_held_elsewhere(member, agent, customer_writes):
+    """The reader's mark never waits on a conversation a worker's transaction holds (two
+    such waits, each holding what the other wants, were PostgreSQL deadlocks)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time anyway")
+    customer_writes("Một")
+    customer_writes("Hai", user_id=OTHER)
+    held, free = conversation_of(), conversation_of(OTHER)
+
+    def hold() -> None:  # a worker storing the first customer's next message
+        list(Conversation.objects.select_for_update().filter(pk=held.pk).values_list("pk"))
+
+    with held_elsewhere(hold):
+        assert services.conversations_mark_read([held, free]) == 1
+    assert conversation_of().unread_count == 1 and conversation_of(OTHER).unread_count == 0
+    assert services.conversations_mark_read([conversation_of()]) == 1  # the next round

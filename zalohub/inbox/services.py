@@ -209,15 +209,26 @@ def thread_fingerprint(conversation: Conversation, limit: int = 100) -> str:
 
 def conversations_mark_read(conversations: Iterable[Conversation]) -> int:
     """Mark read those of these conversations (as just read) with unread messages, each
-    shown by an agent's open page, and wake their OAs' pages: how many were."""
-    unread = [c for c in conversations if c.unread_count]
+    shown by an agent's open page, and wake their OAs' pages: how many were. A row another
+    transaction holds (a worker storing its customer's message) is passed over, never
+    waited on: the next round marks it, and a wait there could close a deadlock."""
+    unread = {c.pk: c.oa_id for c in conversations if c.unread_count}
     if not unread:
         return 0
-    done = Conversation.objects.filter(pk__in=[c.pk for c in unread], unread_count__gt=0).update(
-        unread_count=0, updated_at=timezone.now()
-    )
-    for oa_id in {c.oa_id for c in unread}:
-        notify_on_commit(oa_id)
+    with transaction.atomic():
+        free = list(
+            Conversation.objects.filter(pk__in=list(unread), unread_count__gt=0)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not free:
+            return 0
+        done = Conversation.objects.filter(pk__in=free).update(
+            unread_count=0, updated_at=timezone.now()
+        )
+        for oa_id in {unread[pk] for pk in free}:
+            notify_on_commit(oa_id)
     return done
 
 
