@@ -25,7 +25,9 @@ state updates; a customer text is stored as a message and rolled up into its
 conversation, and nothing else runs: no partner links, identity, attribution,
 assignment, diagnostics or hooks). Its p99 against the real one's is the ratio.
 Checks: every webhook acked 200, every marker seen in its page (a missing one is
-counted, and its latency is never guessed).
+counted, and its latency is never guessed). Beside the latencies: each side's CPU from
+/proc, where each message's time went (stages), the SSE events the pages got, and the
+web processes' reader rounds (their /metrics: ``zalohub_inbox_round_seconds``).
 """
 
 import argparse
@@ -35,8 +37,10 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -202,6 +206,9 @@ def in_thread(coro_factory):
 
 
 def start(env: dict[str, str], args: argparse.Namespace, *, visible_only: bool):
+    # Every process's metrics in one directory, fresh for this server: its /metrics adds
+    # up both web processes' reader rounds (zalohub_inbox_round_seconds).
+    env = {**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="zalohub-bench-metrics-")}
     server, port = hub.start_serve(env, "--workers", str(args.serve_workers))
     worker = (
         [str(BIN / "python"), str(ROOT / "bench" / "noop_worker.py"), "--visible"]
@@ -244,6 +251,43 @@ def open_pages(browser, port: int, cookies: list[str], conversations: list[int])
     raise RuntimeError("the pages' live streams did not open")
 
 
+def rounds(port: int) -> dict[str, dict[str, float]]:
+    """The web processes' reader rounds so far, by phase: count, sum (s) and the
+    cumulative bucket counts by upper bound (s), from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    out: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "zalohub_inbox_round_seconds":
+            continue
+        for sample in family.samples:
+            phase = out.setdefault(sample.labels["phase"], {})
+            if sample.name.endswith("_bucket"):
+                phase[sample.labels["le"]] = phase.get(sample.labels["le"], 0) + sample.value
+            elif sample.name.endswith(("_count", "_sum")):
+                key = sample.name.rsplit("_", 1)[1]
+                phase[key] = phase.get(key, 0) + sample.value
+    return out
+
+
+def round_figures(before: dict, after: dict) -> dict[str, tuple[int, float, str]]:
+    """Each phase's rounds over a run: how many, their mean (ms), and the bucket its
+    median falls in."""
+    figures = {}
+    for phase, now in after.items():
+        then = before.get(phase, {})
+        count = int(now.get("count", 0) - then.get("count", 0))
+        if not count:
+            continue
+        mean = (now.get("sum", 0) - then.get("sum", 0)) * 1000 / count
+        bounds = sorted((float(le), le) for le in now if le not in ("count", "sum"))
+        median = next((le for _, le in bounds if now[le] - then.get(le, 0) >= count / 2), "+Inf")
+        figures[phase] = (count, mean, median)
+    return figures
+
+
 SIDES = ("workers", "serve", "browser", "postgres")
 
 
@@ -266,6 +310,7 @@ def cpu_by_side(server, workers) -> dict[str, float]:
 def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
     count = int(rate * args.seconds)
     began, cpu_before = time.time(), cpu() if cpu else {}
+    rounds_before = rounds(port)
     due, statuses, sent, acked = in_thread(
         lambda: offer(port, first, count, rate, len(pages), args.conns)
     )
@@ -293,6 +338,7 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
         for kind, n in page.evaluate("window.__pushes").items():
             pushes[kind] = pushes.get(kind, 0) + n
     cpu_after, span = cpu() if cpu else {}, time.time() - began
+    rounds_after = rounds(port)
     # Where the time went, message by message: the sender late on its schedule (its
     # connections wait for acks), the ack, the queue and the handler (the event's
     # received_at to its processed_at: the workers' clock is this machine's), the rest.
@@ -328,6 +374,7 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
         "p99_ms": loadgen.percentile(lat, 99) * 1000,
         "max_ms": max(lat) * 1000 if lat else float("nan"),
         "pushes": pushes,
+        "rounds": round_figures(rounds_before, rounds_after),
         "stages": {
             k: (loadgen.percentile(v, 50) * 1000, loadgen.percentile(v, 99) * 1000)
             for k, v in stages.items()
@@ -403,6 +450,15 @@ def report(base: list[dict], hub: list[dict], args) -> None:
     print("SSE events the pages got, summed over the pages since they opened:")
     for r in base + hub:
         print(f"  {r['rate']:>5.0f}/s: {r['pushes']}")
+    print("The web processes' reader rounds over each run (zalohub_inbox_round_seconds):")
+    print("rounds, mean ms, and the bucket (s) holding the median, by phase:")
+    for name, runs in (("baseline", base), ("hub", hub)):
+        for r in runs:
+            cells = "; ".join(
+                f"{phase} {n} rounds, mean {mean:.0f} ms, median <= {median}"
+                for phase, (n, mean, median) in sorted(r["rounds"].items())
+            )
+            print(f"  {r['rate']:>5.0f}/s {name:<8} {cells}")
     for r in base + hub:
         if r["missing"] or r["acked"] != r["offered"]:
             print(

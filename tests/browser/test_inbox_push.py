@@ -4,6 +4,7 @@ through: with every fetch of the list and the thread refused, it still shows, wi
 list's counts, and the conversation open on a page is read."""
 
 import re
+import urllib.request
 
 import pytest
 from django.conf import settings
@@ -103,6 +104,13 @@ def test_new_messages_are_pushed_to_the_pages_that_show_them(
             badge = page.locator(f"#oa-{connected_oa.pk} .ib-count")
             badge.filter(has_text=str(unread)).wait_for()
         vietnamese.locator("#conversation-list li.ib-row").nth(2).wait_for()
+        # The reader's rounds are timed for the operator, by phase (read, push).
+        scraped = urllib.request.urlopen(f"{server.url}/metrics", timeout=10).read().decode()
+        for phase in ("read", "push"):
+            count = re.search(
+                rf'zalohub_inbox_round_seconds_count{{phase="{phase}"}} (\S+)', scraped
+            )
+            assert count and float(count.group(1)) > 0, phase
         for page in pages:
             page.screenshot(path=str(tmp_path / f"push-{pages.index(page)}.png"))
     finally:

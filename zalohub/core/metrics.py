@@ -58,6 +58,17 @@ ZALO_CALLS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
 )
 
+INBOX_ROUNDS = Histogram(
+    "zalohub_inbox_round_seconds",
+    "Wall time of a round of a web process's inbox reader (inbox.watch), by phase: read "
+    "(the open pages' cursors) and push (what changed, drawn for them). A page learns of "
+    "a change about one round plus the rest after it (as long again) late.",
+    ["phase"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+INBOX_ROUND_READ = INBOX_ROUNDS.labels("read")
+INBOX_ROUND_PUSH = INBOX_ROUNDS.labels("push")
+
 # The webhook's hot path increments a child bound once here (no label lookup per request).
 WEBHOOK_ACCEPTED = WEBHOOKS.labels("accepted", "")
 WEBHOOK_DUPLICATE = WEBHOOKS.labels("duplicate", "")

@@ -26,7 +26,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from zalohub.core import shutdown
+from zalohub.core import metrics, shutdown
 from zalohub.inbox import push
 from zalohub.inbox.live import get_notifier
 
@@ -278,7 +278,10 @@ class Watcher:
                 if due:
                     began = time.monotonic()
                     cursors, seen = await self._read(due)
+                    read = time.monotonic()
+                    metrics.INBOX_ROUND_READ.observe(read - began)
                     pushes = await self._pushes(due, cursors, seen)
+                    metrics.INBOX_ROUND_PUSH.observe(time.monotonic() - read)
                     for watch, cursor, (pushed, covered) in zip(due, cursors, pushes, strict=True):
                         watch.publish(cursor, pushed, covered)
                     self._prune_feeds()
