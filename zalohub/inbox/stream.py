@@ -11,7 +11,7 @@ a plain generator that holds its thread for the stream's length.
 """
 
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -37,21 +37,26 @@ def _list_cursor(oa_ids: tuple[int, ...]) -> str:
     return newest["m"].isoformat() if newest["m"] else "-"
 
 
-def cursor_now(scope: Scope) -> tuple[str, str]:
-    memo = watch.round_memo()  # one read of the list's cursor per round for the same OAs
+def _memoized(key: tuple[str, object], read: Callable[[], str]) -> str:
+    """``read()``, once a round for every scope that asks for ``key`` (scopes of the same
+    OAs share the list's cursor; colleagues on one conversation its thread's)."""
+    memo = watch.round_memo()
     if memo is None:
-        list_part = _list_cursor(scope.oa_ids)
-    else:
-        found = memo.get(("list", scope.oa_ids))
-        list_part = found if isinstance(found, str) else _list_cursor(scope.oa_ids)
-        memo[("list", scope.oa_ids)] = list_part
+        return read()
+    found = memo.get(key)
+    if not isinstance(found, str):
+        found = memo[key] = read()
+    return found
+
+
+def cursor_now(scope: Scope) -> tuple[str, str]:
+    list_part = _memoized(("list", scope.oa_ids), lambda: _list_cursor(scope.oa_ids))
     if not scope.conversation_id:
         return list_part, "-"
-    found = memo.get(("thread", scope.conversation_id)) if memo is not None else None
-    thread_part = found if isinstance(found, str) else _thread_cursor(scope.conversation_id)
-    if memo is not None:  # pages of one conversation (colleagues on it) share its read
-        memo[("thread", scope.conversation_id)] = thread_part
-    return list_part, thread_part
+    conversation_id = scope.conversation_id
+    return list_part, _memoized(
+        ("thread", conversation_id), lambda: _thread_cursor(conversation_id)
+    )
 
 
 def _thread_cursor(conversation_id: int) -> str:
