@@ -63,7 +63,23 @@ MARK = "lat#"
 OBSERVER = """
 window.__seen = {};
 window.__streams = 0;
-window.__pushes = { rows: 0, append: 0, list: 0 };
+window.__pushes = { rows: 0, append: 0, list: 0, thread: 0 };
+// The pages' own fetches of their parts: a delta (what changed since the page's marks)
+// or the part drawn whole (a stale delta, a reconnect).
+window.__fetches = { "list delta": 0, "list whole": 0, "thread delta": 0, "thread whole": 0 };
+(() => {
+  const original = window.fetch;
+  window.fetch = function (input, init) {
+    const url = String(input && input.url ? input.url : input);
+    const list = url.includes("/inbox/list/"), thread = url.includes("/thread/");
+    const delta = url.includes(list ? "since=" : "after=");
+    if (list) window.__fetches[delta ? "list delta" : "list whole"] += 1;
+    if (thread && !url.includes("part=offers")) {
+      window.__fetches[delta ? "thread delta" : "thread whole"] += 1;
+    }
+    return original.apply(this, arguments);
+  };
+})();
 (() => {
   const re = /lat#(\\d+)#/g;
   const note = (text, t) => {
@@ -86,6 +102,7 @@ window.__pushes = { rows: 0, append: 0, list: 0 };
       source.addEventListener("rows", () => { window.__pushes.rows += 1; });
       source.addEventListener("append", () => { window.__pushes.append += 1; });
       source.addEventListener("list", () => { window.__pushes.list += 1; });
+      source.addEventListener("thread", () => { window.__pushes.thread += 1; });
       return source;
     };
     window.EventSource.prototype = Original.prototype;
@@ -334,9 +351,12 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
     lat = [seen[n] - due[n - first] for n in sorted(seen)]
     # What the streams carried to the pages (inbox.push), summed over the pages so far.
     pushes: dict[str, int] = {}
+    fetches: dict[str, int] = {}
     for page in pages:
         for kind, n in page.evaluate("window.__pushes").items():
             pushes[kind] = pushes.get(kind, 0) + n
+        for kind, n in page.evaluate("window.__fetches").items():
+            fetches[kind] = fetches.get(kind, 0) + n
     cpu_after, span = cpu() if cpu else {}, time.time() - began
     rounds_after = rounds(port)
     # Where the time went, message by message: the sender late on its schedule (its
@@ -374,6 +394,7 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
         "p99_ms": loadgen.percentile(lat, 99) * 1000,
         "max_ms": max(lat) * 1000 if lat else float("nan"),
         "pushes": pushes,
+        "fetches": fetches,
         "rounds": round_figures(rounds_before, rounds_after),
         "stages": {
             k: (loadgen.percentile(v, 50) * 1000, loadgen.percentile(v, 99) * 1000)
@@ -447,9 +468,10 @@ def report(base: list[dict], hub: list[dict], args) -> None:
                 for s in stage_names
             )
             print(f"{r['rate']:>7.0f} {name:<10} {cells}")
-    print("SSE events the pages got, summed over the pages since they opened:")
+    print("SSE events the pages got, and the fetches they made, summed over the pages")
+    print("since they opened (baseline first):")
     for r in base + hub:
-        print(f"  {r['rate']:>5.0f}/s: {r['pushes']}")
+        print(f"  {r['rate']:>5.0f}/s: {r['pushes']}; fetches {r['fetches']}")
     print("The web processes' reader rounds over each run (zalohub_inbox_round_seconds):")
     print("rounds, mean ms, and the bucket (s) holding the median, by phase:")
     for name, runs in (("baseline", base), ("hub", hub)):
