@@ -36,9 +36,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from zalohub.events.models import Direction, Message
-from zalohub.inbox import services
+from zalohub.inbox import services, team
 from zalohub.inbox.live_parts import LIST_BATCH, THREAD_BATCH, head_key, micros, stamp_rows
-from zalohub.inbox.models import Conversation, TimelineEntry
+from zalohub.inbox.models import Conversation
 from zalohub.inbox.present import group_messages
 from zalohub.inbox.team_models import Mention
 
@@ -287,12 +287,7 @@ def advance_threads(
             .prefetch_related("labels")
             .in_bulk(ids - set(conversations))
         )
-    entries = dict(
-        TimelineEntry.objects.filter(conversation_id__in=ids)
-        .values("conversation_id")
-        .annotate(m=Max("pk"))
-        .values_list("conversation_id", "m")
-    )
+    entries = team.last_entries(ids)
     live = [f for f in feeds if f.conversation_id in conversations]
     if not live:
         return [""] * len(feeds)

@@ -129,53 +129,43 @@ def thread_messages(conversation: Conversation, limit: int = 200) -> list[Messag
     return list(reversed(recent))
 
 
-def thread_state(
-    conversation: Conversation, limit: int = 100
-) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[int, int, str], ...]]:
+State = tuple[tuple[tuple[int, str], ...], tuple[tuple[int, int, str], ...]]
+
+
+def thread_state(conversation: Conversation, limit: int = 100) -> State:
     """What the thread's fingerprint is drawn from: the newest messages' (id, Zalo State),
     and the attempts of those a failed send left On Queue (their retry line changes)."""
-    rows = tuple(
-        Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
-        .order_by("-created_at", "-id")
-        .values_list("id", "zalo_state")[:limit]
-    )
-    waiting = [pk for pk, state in rows if state == ZaloState.ON_QUEUE]
-    attempts = (
-        tuple(
-            ZaloEvent.objects.filter(message_id__in=waiting)
-            .order_by("id")
-            .values_list("id", "attempts", "processing_state")
-        )
-        if waiting
-        else ()
-    )
-    return rows, attempts
+    return threads_state([conversation], limit)[conversation.pk]
 
 
-def threads_state(
-    conversations: Iterable[Conversation], limit: int = 100
-) -> dict[int, tuple[tuple[tuple[int, str], ...], tuple[tuple[int, int, str], ...]]]:
-    """``thread_state`` of each conversation, by its id, in two statements for them all on
-    PostgreSQL (each thread's newest messages through a LATERAL join on its index)."""
+def threads_state(conversations: Iterable[Conversation], limit: int = 100) -> dict[int, State]:
+    """``thread_state`` of each conversation, by its id: the newest messages of all of them
+    in one statement on PostgreSQL (a LATERAL join on each thread's index; one a thread
+    elsewhere), their waiting attempts in one more."""
     conversations = list(conversations)
-    if connection.vendor != "postgresql" or len(conversations) < 2:
-        return {c.pk: thread_state(c, limit) for c in conversations}
-    table = connection.ops.quote_name(Message._meta.db_table)
-    values = ", ".join(["(%s, %s, %s)"] * len(conversations))
-    params: list[Any] = [v for c in conversations for v in (c.pk, c.oa_id, c.zalo_user_id)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t.cid, m.id, m.zalo_state FROM (VALUES {values}) AS t(cid, oa, zuser) "  # noqa: S608  (the model's table; placeholders)
-            f"CROSS JOIN LATERAL (SELECT id, zalo_state, created_at FROM {table} "
-            "WHERE oa_id = t.oa AND zalo_user_id = t.zuser "
-            "ORDER BY created_at DESC, id DESC LIMIT %s) m "
-            "ORDER BY t.cid, m.created_at DESC, m.id DESC",
-            [*params, limit],
-        )
-        found = cursor.fetchall()
     rows: dict[int, list[tuple[int, str]]] = {c.pk: [] for c in conversations}
-    for cid, pk, state in found:
-        rows[cid].append((pk, state))
+    if connection.vendor == "postgresql" and len(conversations) > 1:
+        table = connection.ops.quote_name(Message._meta.db_table)
+        values = ", ".join(["(%s, %s, %s)"] * len(conversations))
+        params: list[Any] = [v for c in conversations for v in (c.pk, c.oa_id, c.zalo_user_id)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT t.cid, m.id, m.zalo_state FROM (VALUES {values}) AS t(cid, oa, zuser) "  # noqa: S608  (the model's table; placeholders)
+                f"CROSS JOIN LATERAL (SELECT id, zalo_state, created_at FROM {table} "
+                "WHERE oa_id = t.oa AND zalo_user_id = t.zuser "
+                "ORDER BY created_at DESC, id DESC LIMIT %s) m "
+                "ORDER BY t.cid, m.created_at DESC, m.id DESC",
+                [*params, limit],
+            )
+            for cid, pk, state in cursor.fetchall():
+                rows[cid].append((pk, state))
+    else:
+        for c in conversations:
+            rows[c.pk] = list(
+                Message.objects.filter(oa_id=c.oa_id, zalo_user_id=c.zalo_user_id)
+                .order_by("-created_at", "-id")
+                .values_list("id", "zalo_state")[:limit]
+            )
     waiting = {
         pk: cid
         for cid, thread in rows.items()
@@ -198,6 +188,7 @@ def fingerprint_of(
     rows: tuple[tuple[int, str], ...],
     attempts: tuple[tuple[int, int, str], ...],
 ) -> str:
+    """The thread's fingerprint from its state (``thread_state``) and its assignee."""
     return str(hash((conversation.assigned_to_id, rows, attempts)) & 0xFFFFFFFF)
 
 

@@ -195,22 +195,21 @@ def status_counts(qs: QuerySet[Conversation]) -> dict[str, int]:
 def timeline_mark(conversation: Conversation) -> str:
     """Changes when the thread's timeline or the conversation's status does (the live
     thread compares it, beside the messages' fingerprint)."""
-    last = (
-        TimelineEntry.objects.filter(conversation_id=conversation.pk)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
+    return timeline_marks([conversation])[conversation.pk]
+
+
+def last_entries(conversation_ids: Iterable[int]) -> dict[int, int]:
+    """The newest timeline entry's id of each of these conversations that has one."""
+    return dict(
+        TimelineEntry.objects.filter(conversation_id__in=list(conversation_ids))
+        .values("conversation_id")
+        .annotate(m=Max("pk"))
+        .values_list("conversation_id", "m")
     )
-    return f"{last or 0}{conversation.status[:1]}"
 
 
 def timeline_marks(conversations: Iterable[Conversation]) -> dict[int, str]:
     """``timeline_mark`` of each conversation, by its id, in one statement."""
     conversations = list(conversations)
-    last = dict(
-        TimelineEntry.objects.filter(conversation_id__in=[c.pk for c in conversations])
-        .values("conversation_id")
-        .annotate(m=Max("pk"))
-        .values_list("conversation_id", "m")
-    )
+    last = last_entries(c.pk for c in conversations)
     return {c.pk: f"{last.get(c.pk) or 0}{c.status[:1]}" for c in conversations}
