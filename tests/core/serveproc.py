@@ -29,6 +29,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `zalohub serve` against the test's database and settings."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "zalohub.settings",
+        "DATABASE_URL": database_url(),
+        "ZALOHUB_DATA_DIR": str(settings.DATA_DIR),
+        "ZALOHUB_ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
+        "ZALOHUB_SECRET_KEY": settings.SECRET_KEY,  # the test's sessions log in there
+        "ZALOHUB_INBOX_STREAM_SECONDS": "120",  # longer than any wait below
+        "ZALOHUB_INBOX_STREAM_TICK_SECONDS": "0.2",
+        "ZALO_OAUTH_BASE_URL": settings.ZALO_OAUTH_BASE_URL,
+        "ZALO_OPENAPI_BASE_URL": settings.ZALO_OPENAPI_BASE_URL,
+        "ZALO_BUSINESS_BASE_URL": settings.ZALO_BUSINESS_BASE_URL,
+        **(extra or {}),
+    }
+
+
 class ServeProc:
     """`zalohub serve` in its own process; its output goes to a log file for the test."""
 
@@ -40,28 +58,18 @@ class ServeProc:
         workers: int = 1,
         extra_env: dict[str, str] | None = None,
         extra_args: tuple[str, ...] = (),
+        wait_ready: bool = True,
     ) -> None:
         self.port = free_port()
         self.log = log_dir / f"serve-{self.port}.log"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "zalohub.settings",
-            "DATABASE_URL": database_url(),
-            "ZALOHUB_DATA_DIR": str(settings.DATA_DIR),
-            "ZALOHUB_ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
-            "ZALOHUB_SECRET_KEY": settings.SECRET_KEY,  # the test's sessions log in there
-            "ZALOHUB_INBOX_STREAM_SECONDS": "120",  # longer than any wait below
-            "ZALOHUB_INBOX_STREAM_TICK_SECONDS": "0.2",
-            "ZALO_OAUTH_BASE_URL": settings.ZALO_OAUTH_BASE_URL,
-            "ZALO_OPENAPI_BASE_URL": settings.ZALO_OPENAPI_BASE_URL,
-            "ZALO_BUSINESS_BASE_URL": settings.ZALO_BUSINESS_BASE_URL,
-            **(extra_env or {}),
-        }
         args = [str(ZALOHUB), "serve", "--port", str(self.port), "--threads", str(threads)]
         args += ["--workers", str(workers), "--graceful-seconds", "20", *extra_args]
         self._out = self.log.open("wb")
-        self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        self.proc = subprocess.Popen(
+            args, env=server_env(extra_env), stdout=self._out, stderr=subprocess.STDOUT
+        )
+        if wait_ready:
+            self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -149,3 +149,22 @@ def test_a_worker_finishes_the_batch_in_hand_on_sigterm(client, zalo_app, connec
     states = set(ZaloEvent.objects.filter(pk__in=held).values_list("processing_state", flat=True))
     assert states == {ProcessingState.PROCESSED}, worker.output()
     assert not ZaloEvent.objects.filter(processing_state=ProcessingState.PROCESSING).exists()
+
+
+def test_sigterm_while_the_server_processes_start_stops_them_cleanly(tmp_path):
+    """A stop signal passed on while the server processes are still starting (importing,
+    Django's setup) waits for their handler: each drains and ends with 0, none is ended
+    by the signal's default action (a loaded machine makes that window seconds long)."""
+    server = ServeProc(
+        tmp_path, threads=2, workers=2, extra_env={"ZALOHUB_LOG_LEVEL": "INFO"}, wait_ready=False
+    )
+    try:
+        # The supervisor logs this line once it has started both server processes: they
+        # are then only beginning Python's own start.
+        assert wait_until(lambda: "2 processes on" in server.output(), timeout=60, every=0.001)
+        server.terminate()
+        code = server.wait()
+    finally:
+        server.stop_quietly()
+    assert code == 0, server.output()
+    assert "ended with" not in server.output()

@@ -53,6 +53,8 @@ START_SECONDS = 10.0
 # How often the main thread looks for a stop signal or a server that ended.
 POLL_SECONDS = 0.05
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 _stop_signal: int | None = None  # set by the signal handler, read by the main thread
 
 
@@ -116,11 +118,16 @@ def serve(argv: list[str]) -> int:
         os.environ["ZALOHUB_WEB_THREADS"] = str(args.threads)
     os.environ.setdefault("ZALOHUB_WEB_PROCESSES", str(args.workers))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")
+    # Before the slow part of starting (Django's setup, the app's imports): a stop
+    # signal meanwhile is kept for the drain rather than ending the process at once.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stopped)
+    # A server process is started with the stop signals blocked (``Supervisor._spawn``),
+    # so that one sent while it was still starting waits, pending, for this handler.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     import django
 
     django.setup()  # a missing or malformed setting stops here, named in one line
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stopped)
     if args.fd is not None:  # one of the supervisor's server processes
         return Process(args, socket.socket(fileno=args.fd)).run()
     try:
@@ -191,7 +198,14 @@ class Supervisor:
     def _spawn(self) -> subprocess.Popen[bytes]:
         fd = self.listener.fileno()
         command = [sys.executable, "-m", "zalohub.cli", "serve", *self.argv, "--fd", str(fd)]
-        return subprocess.Popen(command, pass_fds=(fd,))  # noqa: S603 (our own command line)
+        # The child inherits the blocked stop signals through exec and unblocks them once
+        # its handler is in place (``serve``): a SIGTERM passed on while it is starting
+        # would otherwise end it by the default action, unclean, with nothing logged.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            return subprocess.Popen(command, pass_fds=(fd,))  # noqa: S603 (our own command line)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _stop(self) -> None:
         if self.stopping:
@@ -234,6 +248,9 @@ class Supervisor:
             try:
                 codes.append(child.wait(max(0.1, deadline - time.monotonic())))
             except subprocess.TimeoutExpired:
+                logger.error("zalohub serve: process %d did not stop in time; killed", child.pid)
                 child.kill()
                 codes.append(child.wait())
+            if codes[-1] != 0:
+                logger.error("zalohub serve: process %d ended with %s", child.pid, codes[-1])
         return 0 if all(code == 0 for code in codes) else 1
