@@ -62,6 +62,7 @@ MARK = "lat#"
 # Added to every page before its own scripts run: when a marker first enters the DOM.
 OBSERVER = """
 window.__seen = {};
+window.__where = {};  // where each marker first showed: the list or the thread
 window.__streams = 0;
 window.__pushes = { rows: 0, append: 0, list: 0, thread: 0 };
 // The pages' own fetches of their parts: a delta (what changed since the page's marks)
@@ -82,16 +83,27 @@ window.__fetches = { "list delta": 0, "list whole": 0, "thread delta": 0, "threa
 })();
 (() => {
   const re = /lat#(\\d+)#/g;
-  const note = (text, t) => {
+  const place = (node) => {
+    const element = node && node.nodeType === 1 ? node : node && node.parentElement;
+    if (!element || !element.closest) return "other";
+    return element.closest("#conversation-list") ? "list"
+      : element.closest("#thread") ? "thread" : "other";
+  };
+  const note = (text, t, node) => {
     re.lastIndex = 0;
     let m;
-    while ((m = re.exec(text)) !== null) if (!(m[1] in window.__seen)) window.__seen[m[1]] = t;
+    while ((m = re.exec(text)) !== null) {
+      if (!(m[1] in window.__seen)) {
+        window.__seen[m[1]] = t;
+        window.__where[m[1]] = place(node);
+      }
+    }
   };
   new MutationObserver((records) => {
     const t = Date.now();
     for (const r of records) {
-      if (r.type === "characterData") note(r.target.data || "", t);
-      for (const n of r.addedNodes) note(n.textContent || "", t);
+      if (r.type === "characterData") note(r.target.data || "", t, r.target);
+      for (const n of r.addedNodes) note(n.textContent || "", t, r.target);
     }
   }).observe(document, { subtree: true, childList: true, characterData: true });
   const Original = window.EventSource;
@@ -127,6 +139,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--settle", type=float, default=15.0, help="seconds to wait for late markers")
     p.add_argument("--json", type=Path, help="write the raw results here")
+    p.add_argument(
+        "--dump",
+        type=Path,
+        help="write each message's times here (JSON lines: due, sent, acked, processed, "
+        "seen, and where it first showed: list or thread)",
+    )
     return p
 
 
@@ -334,10 +352,19 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
     wanted = {first + i for i in range(count)}
     deadline = time.time() + args.settle
     seen: dict[int, float] = {}
+    where: dict[int, str] = {}
     while time.time() < deadline:
         seen = {}
         for k, page in enumerate(pages):
             marks = page.evaluate("window.__seen")
+            if args.dump:
+                where.update(
+                    {
+                        int(n): w
+                        for n, w in page.evaluate("window.__where").items()
+                        if int(n) % len(pages) == k
+                    }
+                )
             seen.update(
                 {
                     int(n): t / 1000
@@ -380,6 +407,13 @@ def run_one(port, pages, first: int, rate: float, args, cpu=None) -> dict:
         if n in processed:
             stages["queue+handle"].append(processed[n] - sent[i])
             stages["to page"].append(seen[n] - processed[n])
+    if args.dump:
+        with args.dump.open("a") as out:
+            for n in sorted(seen):
+                i = n - first
+                row = {"rate": rate, "n": n, "page": n % len(pages), "due": due[i]}
+                row |= {"sent": sent[i], "acked": acked[i], "processed": processed.get(n)}
+                out.write(json.dumps(row | {"seen": seen[n], "where": where.get(n)}) + "\n")
     return {
         # CPU per message offered, each side, over the offer and the wait for markers.
         "cpu_ms": {k: (cpu_after[k] - cpu_before[k]) * 1000 / count for k in cpu_after},

@@ -182,3 +182,103 @@ def test_the_offers_come_when_the_free_window_closes_while_the_page_is_open(
     form.locator("[name=param_order_code]").fill("DH77")
     expect(form.locator(".ib-offer-preview")).to_contain_text("DH77")
     page.screenshot(path=str(output_dir / "inbox-parts-offers-live.png"), full_page=True)
+
+
+AT_BOTTOM = "() => { const m = document.querySelector('#messages');"
+AT_BOTTOM += " return m.scrollHeight - m.scrollTop - m.clientHeight < 2 && m.scrollTop > 0; }"
+
+
+def test_the_thread_follows_new_messages_unless_the_agent_scrolled_up(
+    agent_on, sandbox, worker, output_dir
+):
+    # A message long enough that the thread scrolls in a short window.
+    son = _writes(sandbox, "Em cần tư vấn bảo hành máy lạnh. " * 40)
+    page = agent_on(son)
+    page.set_viewport_size({"width": 1400, "height": 420})
+    page.evaluate("() => window.dispatchEvent(new Event('resize'))")
+    _writes(sandbox, "Tin thứ hai")
+    # At the bottom, it should follow what arrives...
+    expect(page.locator("#messages")).to_contain_text("Tin thứ hai", timeout=LIVE)
+    page.wait_for_function(AT_BOTTOM)
+    # ...and once the agent scrolls up to read, stay where the agent is,
+    page.evaluate("() => { document.querySelector('#messages').scrollTop = 0; }")
+    page.wait_for_timeout(200)  # the scroll event
+    _writes(sandbox, "Tin thứ ba")
+    expect(page.locator("#messages")).to_contain_text("Tin thứ ba", timeout=LIVE)
+    page.wait_for_timeout(200)  # a frame or more: where a stick to the bottom would run
+    assert page.evaluate("() => document.querySelector('#messages').scrollTop") == 0
+    # ...until the agent is back at the bottom.
+    page.evaluate(
+        "() => { const m = document.querySelector('#messages'); m.scrollTop = m.scrollHeight; }"
+    )
+    page.wait_for_timeout(200)
+    _writes(sandbox, "Tin thứ tư")
+    expect(page.locator("#messages")).to_contain_text("Tin thứ tư", timeout=LIVE)
+    page.wait_for_function(AT_BOTTOM)
+    page.screenshot(path=str(output_dir / "inbox-parts-follow.png"))
+
+
+CAPTURE_STREAM = (
+    "const O = window.EventSource; window.EventSource = function (u, i) {"
+    " const s = new O(u, i); window.__source = s; return s; };"
+    " window.EventSource.prototype = O.prototype;"
+)
+
+
+def test_a_push_after_a_fetch_that_brought_part_of_it_adds_the_rest(
+    agent_on, sandbox, worker, output_dir
+):
+    """A page's fetch between two of the reader's rounds brings it messages the next push
+    also carries (from the message the feed last saw): the page adds only the rest, and
+    its marks stay what the server counts, so its next fetch is a delta, not the whole."""
+    import json
+    import re
+
+    from zalohub.inbox import live_parts, push
+
+    son = _writes(sandbox, "Tin một")
+    feed = push.ThreadFeed(son.pk, "en")
+    assert feed.advance() == ""  # where the feed starts: "Tin một"
+    _writes(sandbox, "Tin hai")
+    page = agent_on(son)  # the page shows both: "Tin hai" is its latest
+    page.context.add_init_script(CAPTURE_STREAM)
+    page.reload()
+    page.wait_for_function("() => window.__source && window.zalohubInbox")
+    expect(page.locator("#messages")).to_contain_text("Tin hai")
+    first = Message.objects.get(text="Tin một")
+    assert page.evaluate(KEEP, f"#m-{first.pk}")
+    # The page fetches nothing more by itself: what it shows next is the push.
+    page.route(re.compile(r"/inbox/c/\d+/thread/"), lambda route: route.abort())
+    # An image: a message without text, which the page's counts count apart.
+    customers.customer_send_message(
+        sandbox, oa_id=OA_SUPPORT_ID, user_id=SON_SUPPORT_USER_ID, kind="image"
+    )
+    image = wait_for(lambda: Message.objects.filter(kind="image").first(), "the image stored")
+    assert image.text == ""
+    _writes(sandbox, "Tin ba")
+    third = Message.objects.get(text="Tin ba")
+    event = feed.advance()
+    sent = json.loads(event.split("data: ", 1)[1])
+    assert sent["after"] == first.pk and len(sent["messages"]) == 3  # hai, the blank, ba
+    page.evaluate(
+        "data => window.__source.dispatchEvent(new MessageEvent('append', {data}))",
+        json.dumps(sent),
+    )
+    # It should add what it lacked, once, in the customer's group...
+    expect(page.locator("#messages")).to_contain_text("Tin ba")
+    expect(page.locator("#messages .ib-bubble", has_text="Tin hai")).to_have_count(1)
+    expect(page.locator("#messages .ib-in .ib-group-head")).to_have_count(1)
+    marks = page.evaluate(
+        "() => { const m = document.querySelector('#messages');"
+        " return [m.dataset.latestId, m.dataset.firstId, m.dataset.entryId, m.dataset.base]; }"
+    )
+    # ...with the marks the server gives a thread of those messages...
+    son.refresh_from_db()
+    assert marks[0] == str(third.pk)
+    assert marks[3] == live_parts.thread_base(son, int(marks[1]), third.pk, int(marks[2]))
+    # ...so that its next fetch draws only what changed.
+    page.unroute(re.compile(r"/inbox/c/\d+/thread/"))
+    page.evaluate("() => window.zalohubInbox.refreshThread()")
+    page.wait_for_timeout(500)
+    assert page.evaluate(KEPT, f"#m-{first.pk}")
+    page.screenshot(path=str(output_dir / "inbox-parts-partway.png"))

@@ -89,7 +89,7 @@ def test_a_thread_feed_sends_the_customers_new_messages(member, agent, customer_
     sent = _payload(feed.advance(), "append")
     assert sent["conversation"] == conversation.pk
     assert (sent["after"], sent["latest"], sent["entry"]) == (first.pk, third.pk, 0)
-    assert (sent["count"], sent["blank"]) == (2, 1)
+    assert sent["messages"] == [[second.pk, 0], [third.pk, 1]]
     assert "Tin thứ hai" in sent["html"] and "Tin thứ nhất" not in sent["html"]
     assert f'data-continues="{first.pk}"' in sent["html"]
     assert second.pk < third.pk
@@ -129,7 +129,7 @@ def test_a_thread_feed_leaves_sends_and_notes_to_the_pages(
     assert feed.advance() == ""
     later = customer_writes("Cảm ơn")
     sent = _payload(feed.advance(), "append")
-    assert sent["latest"] == later.pk and sent["count"] == 1
+    assert sent["latest"] == later.pk and sent["messages"] == [[later.pk, 0]]
     assert sent["entry"] == TimelineEntry.objects.get(kind=TimelineEntry.Kind.NOTE).pk
 
 

@@ -255,9 +255,10 @@ class ThreadFeed:
                 "after": after,
                 "entry": self.entry,
                 "latest": self.latest,
-                # What the page's thread_base gains (live_parts.thread_base's counts).
-                "count": len(new),
-                "blank": sum(1 for m in new if m.text == ""),
+                # Each message, and whether it is blank: what the page's thread_base
+                # gains (live_parts.thread_base's counts) for those it adds (a page whose
+                # fetch brought it part of the way adds only the rest).
+                "messages": [[m.pk, int(m.text == "")] for m in new],
                 # The thread's top as it would read now (the reply window reopened):
                 # a page whose top reads otherwise fetches it.
                 "head": head,

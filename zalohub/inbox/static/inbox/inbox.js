@@ -109,7 +109,29 @@
     document.dispatchEvent(new CustomEvent("inbox:list"));
   });
 
-  function applyThreadState(stickToBottom) {
+  // Whether the thread follows its newest message: it does unless the agent scrolled up.
+  // Kept from the agent's own scrolls rather than read before each change: a read of the
+  // thread's scroll metrics after the list's rows changed makes the browser lay the page
+  // out then and there, once more per change than the frame's own layout.
+  let following = true, ownTop = -1, stickFrame = 0;
+  document.addEventListener("scroll", function (event) {
+    const m = event.target;
+    if (m.id !== "messages" || Math.abs(m.scrollTop - ownTop) < 2) return;  // stickToBottom's
+    following = m.scrollHeight - m.scrollTop - m.clientHeight < 120;
+  }, { capture: true, passive: true });
+  // At the next frame, after every change the frame brings: one layout for all of them.
+  function stickToBottom() {
+    if (stickFrame) return;
+    stickFrame = requestAnimationFrame(function () {
+      stickFrame = 0;
+      const messages = byId("messages");
+      if (!messages || !following) return;
+      ownTop = messages.scrollHeight - messages.clientHeight;
+      messages.scrollTop = ownTop;
+    });
+  }
+
+  function applyThreadState() {
     const messages = byId("messages");
     if (!messages) return;
     const composer = byId("composer");
@@ -117,7 +139,7 @@
     if (composer && band) composer.dataset.open = band.dataset.open;
     const seen = byId("reply-seen");
     if (seen) seen.value = messages.dataset.latestId;
-    if (stickToBottom) messages.scrollTop = messages.scrollHeight;
+    stickToBottom();
     watchWindow();
   }
 
@@ -154,7 +176,7 @@
   }
 
   function appendItems(messages, html) {
-    const items = parse(html);
+    const items = typeof html === "string" ? parse(html) : html;
     const empty = byId("no-messages");
     if (empty && items.children.length) empty.remove();
     Array.from(items.children).forEach(function (item) {
@@ -184,7 +206,6 @@
     if (band && band.dataset.ends) params.set("ends", band.dataset.ends);
     const changes = await fetchJson(root.dataset.threadUrl, params);
     if (changes.stale) return false;
-    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 120;
     if (changes.append) appendItems(messages, changes.append);
     Object.entries(changes.bubbles).forEach(function ([pk, html]) {
       const old = byId("m-" + pk);
@@ -199,16 +220,15 @@
       top.dataset.head = changes.head;
       keepPickedAssignee();
     }
-    applyThreadState(atBottom);
+    applyThreadState();
     return true;
   }
 
   async function wholeThread() {
-    const old = byId("messages");
-    const atBottom = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 120;
+    // Drawn anew, the thread starts at its top: it goes to the bottom if it followed.
     byId("thread-part").innerHTML = await fetchHtml(root.dataset.threadUrl);
     keepPickedAssignee();
-    applyThreadState(atBottom);
+    applyThreadState();
   }
 
   const refreshThread = serial(async function () {
@@ -290,6 +310,10 @@
     let refetch = pushed.counts.mentioned.includes(me);  // a colleague named me in a note
     const mine = byId("mine");
     const mineIds = new Set(((mine && mine.dataset.ids) || "").split(",").filter(Boolean));
+    // Every row parsed at once: one parser for the round, not one per row.
+    const drawn = {};
+    parse(pushed.rows.map((row) => row.html).join("")).querySelectorAll("li.ib-row")
+      .forEach((row) => { drawn[row.dataset.conversation] = row; });
     pushed.rows.forEach(function (pushed) {
       const old = list.querySelector(':scope > [data-conversation="' + pushed.id + '"]');
       if (old && Number(old.dataset.v) >= pushed.v) return;
@@ -302,7 +326,7 @@
         return;
       }
       if (!old && full && pushed.at < Number(rows[rows.length - 1].dataset.at)) return;
-      const row = parse(pushed.html).querySelector("li.ib-row");
+      const row = drawn[String(pushed.id)];
       if (!row) return;
       placeRow(list, fitRow(row), old);
     });
@@ -315,18 +339,34 @@
     const pushed = JSON.parse(event.data);
     const messages = byId("messages");
     if (!messages || String(pushed.conversation) !== filter.current || !messages.dataset.base) return;
-    if (messages.dataset.latestId !== String(pushed.after) || messages.dataset.entryId !== String(pushed.entry)) {
+    // The page takes the push where it starts; or, when a fetch between two rounds
+    // brought it part of the way (it shows every pushed message up to its own latest),
+    // the rest. Otherwise it fetches.
+    const mine = Number(messages.dataset.latestId);
+    const from = mine === pushed.after ? null : mine;
+    const partway = mine > pushed.after && mine < pushed.latest &&
+      pushed.messages.every(([pk]) => pk > mine || byId("m-" + pk));
+    if (messages.dataset.entryId !== String(pushed.entry) || !(from === null || partway)) {
       if (!byId("m-" + pushed.latest)) threadSoon();  // else a fetch brought it already
       return;
     }
-    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 120;
-    appendItems(messages, pushed.html);
+    const items = parse(pushed.html);
+    if (from !== null) {
+      items.querySelectorAll(".ib-bubble[data-message]").forEach(function (bubble) {
+        if (Number(bubble.dataset.message) <= from) bubble.remove();
+      });
+      items.querySelectorAll(".ib-group").forEach(function (group) {
+        if (!group.querySelector(".ib-bubble")) group.remove();
+      });
+    }
+    appendItems(messages, items);
+    const added = pushed.messages.filter(([pk]) => from === null || pk > from);
     const base = messages.dataset.base.split(".").map(Number);
-    base[0] += pushed.count;
-    base[1] += pushed.blank;
+    base[0] += added.length;
+    base[1] += added.filter(([, blank]) => blank).length;
     messages.dataset.base = base.join(".");
     messages.dataset.latestId = pushed.latest;
-    applyThreadState(atBottom);
+    applyThreadState();
     const top = byId("thread-top");
     if (top && top.dataset.head !== pushed.head) threadSoon();  // its top reads otherwise now
   }
@@ -344,7 +384,7 @@
   const listSoon = spaced(refreshList);
   const threadSoon = spaced(refreshThread);
 
-  applyThreadState(true);
+  applyThreadState();
   // The team's script (team.js) refreshes and posts through the same functions.
   window.zalohubInbox = { refreshList: refreshList, refreshThread: refreshThread, post: post, showError: showError };
 
