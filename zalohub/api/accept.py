@@ -37,7 +37,8 @@ Only 202s are decided here. Whatever else a send may be answered (its key revoke
 OA not its own, a shadow contact, the whole batch failing) is left to the request
 itself, which then takes the careful path of one send alone (``sends.message_create``),
 with its key read again, in the language of its own request. Inside a transaction
-(tests, management code) a send is stored alone, in a savepoint of it.
+(tests, management code) a send is stored alone, in a savepoint of it. A request that
+joins another's batch takes no database connection at all.
 """
 
 import json
@@ -51,7 +52,7 @@ from django.utils import timezone
 from zalohub.accounts.models import OfficialAccount
 from zalohub.api import ratelimit
 from zalohub.api.models import ApiKey, Capability, IdempotentRequest
-from zalohub.core.groupcommit import Failed, GroupCommit
+from zalohub.core.groupcommit import Failed, GroupCommit, in_transaction
 from zalohub.events.outbound.oa_message import Queued, messages_queue, shadow_refused
 from zalohub.partners.models import ZaloPartnerLink
 
@@ -147,7 +148,7 @@ def _store(sends: list[Send]) -> list[Outcome]:
 
 def accept(send: Send) -> Outcome:
     """Store the send with the others of this moment; what became of it (module doc)."""
-    if connection.in_atomic_block or not connection.get_autocommit():
+    if in_transaction():
         return _store([send])[0]
     return committer.send(send)
 

@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Final
 
+from django.db import connection
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,6 +34,19 @@ class Failed:
 
 
 FAILED: Final = Failed()  # the outcome of every item of a batch whose write raised
+
+
+def in_transaction() -> bool:
+    """Whether this thread is inside a transaction (an atomic block, or autocommit off),
+    where its write belongs to that transaction rather than to a batch. Told without
+    opening the thread's connection: a request that joins another's batch never needs a
+    connection of its own (taking one from the pool and giving it back costs more Python
+    than the request's share of the batch)."""
+    if connection.in_atomic_block:
+        return True
+    if connection.connection is None:
+        return not connection.settings_dict["AUTOCOMMIT"]
+    return not connection.get_autocommit()
 
 
 class _Slot[Item, Result]:
