@@ -392,6 +392,8 @@ INBOX_STREAM_GAP_SECONDS = envfloat("ZALOHUB_INBOX_STREAM_GAP_SECONDS", 0.25, mi
 INBOX_LIVE_FETCH_SECONDS = envfloat("ZALOHUB_INBOX_LIVE_FETCH_SECONDS", 2.0, minimum=0.0)
 # The Redis pub/sub channel live updates travel on when ZALOHUB_REDIS_URL is set.
 INBOX_REDIS_CHANNEL = envstr("ZALOHUB_INBOX_REDIS_CHANNEL", "zalohub:inbox")
+# ... and the one that wakes the workers when new events are committed (events.wake).
+EVENTS_REDIS_CHANNEL = envstr("ZALOHUB_EVENTS_REDIS_CHANNEL", "zalohub:events")
 
 # --- ZBS templates ------------------------------------------------------------------------
 # How often the worker reads every connected OA's templates and daily quota from Zalo

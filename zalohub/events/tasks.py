@@ -7,7 +7,7 @@ from django.conf import settings
 from zalohub.accounts import ratelimit
 from zalohub.core import periodic
 from zalohub.core.worker import register_loop, work_until_stopped
-from zalohub.events import retention  # noqa: F401  (registers events.retention)
+from zalohub.events import retention, wake  # noqa: F401  (registers events.retention)
 from zalohub.events.ingestion import rejected
 from zalohub.events.outbound import (  # noqa: F401  (runner, queued: their loops)
     lanes,
@@ -20,12 +20,20 @@ from zalohub.events.processing.queue import dispatch_once, sweep_expired_leases
 
 @register_loop("events.dispatcher")
 def dispatcher(worker_id: str, stop: threading.Event) -> None:
-    work_until_stopped(
-        stop,
-        lambda: dispatch_once(worker_id=worker_id),
-        idle=lambda: stop.wait(settings.WORKER_POLL_SECONDS),
-        failed="Event dispatch failed; retrying",
-    )
+    news = wake.queue_news()
+    since = 0
+
+    def once() -> int:
+        nonlocal since
+        since = news.generation  # events committed after this end the idle wait below
+        return dispatch_once(worker_id=worker_id)
+
+    def idle() -> None:
+        # Till new events are committed (ingest says so), or the poll (for what nothing
+        # announces: retries coming due, another process's ingest without Redis).
+        news.wait(since, None, settings.WORKER_POLL_SECONDS)
+
+    work_until_stopped(stop, once, idle=idle, failed="Event dispatch failed; retrying")
 
 
 @periodic.register("events.sweep", every_seconds=10)

@@ -49,6 +49,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from zalohub.core.groupcommit import Failed, GroupCommit
+from zalohub.events import wake
 from zalohub.events.models import ZaloEvent
 
 if TYPE_CHECKING:
@@ -243,7 +244,10 @@ class GroupCommitter(GroupCommit[EventRow, int | None]):
         if isinstance(outcome, Failed):
             # The batch's statement failed and committed nothing: this row on its own,
             # so that only a row that is itself bad fails its request.
-            return insert_alone(row)
+            pk = insert_alone(row)
+            if pk is not None:
+                wake.work_committed()
+            return pk
         return outcome
 
     def linger_seconds(self) -> float:
@@ -254,6 +258,8 @@ class GroupCommitter(GroupCommit[EventRow, int | None]):
         for row in rows:
             first.setdefault((row.app_id, row.dedupe_key), row)
         ids = self._write([first[key] for key in sorted(first)])
+        if ids:  # committed: a waiting worker claims them now
+            wake.work_committed()
         # A second request with the same key in this batch is a redelivery.
         return [
             ids.get(key) if first[key] is row else None
@@ -286,7 +292,10 @@ def store(row: EventRow) -> int | None:
     In autocommit the row joins the process's group commit; inside a transaction it is
     inserted alone as part of it."""
     if connection.in_atomic_block or not _autocommit():
-        return insert_alone(row)
+        pk = insert_alone(row)
+        if pk is not None:
+            transaction.on_commit(wake.work_committed)
+        return pk
     return committer.insert(row)
 
 
