@@ -236,6 +236,44 @@ def test_a_batch_reads_in_one_statement_and_keeps_its_answers_in_the_rows_it_ins
 
 
 @pytest.mark.django_db
+def test_a_batch_counts_its_sends_in_its_read_and_stores_each_message_with_its_event_at_once(
+    make_key, oa, son, settings
+):
+    from django.db.models import Sum
+    from django.test.utils import CaptureQueriesContext
+
+    from zalohub.api.models import ApiRateWindow
+
+    if connection.vendor != "postgresql":
+        pytest.skip("an UPDATE inside a WITH is PostgreSQL's")
+    settings.REDIS_URL = ""
+    key, _api = make_key()
+    revoked, _ = make_key()
+    ApiKey.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
+    sends = [_send(key, oa, idem="a"), _send(revoked, oa), _send(key, oa, text="hai")]
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        outcomes = accept._accept(sends)
+    statements = [q["sql"] for q in queries.captured_queries]
+    # It should try to count the sends in the statement that reads the keys and links...
+    (reads, *_rest) = [sql for sql in statements if "api_apiratewindow" in sql]
+    assert "partners_zalopartnerlink" in reads
+    # ...and count exactly the active key's two, not the revoked key's.
+    spent = ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"]
+    assert (spent, ApiRateWindow.objects.filter(key=revoked).count()) == (2, 0)
+    assert outcomes[1] == accept.ALONE
+    # It should store the messages and their events in one statement, each event
+    # pointing at its message and keyed by it.
+    (stored,) = [sql for sql in statements if '"events_zaloevent"' in sql]
+    assert '"events_message"' in stored
+    for n in (0, 2):
+        answer = json.loads(outcomes[n][1])
+        event = ZaloEvent.objects.get(pk=answer["event_id"])
+        assert event.message_id == answer["message_id"]
+        assert event.dedupe_key.startswith(f"out:{answer['message_id']}:")
+        assert event.message.text == sends[n].text
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("rolled_back", [True, False], ids=["database", "redis"])
 def test_a_key_a_committed_first_took_is_a_repeat_and_its_batch_mates_are_stored_once(
     make_key, oa, son, monkeypatch, settings, rolled_back

@@ -87,18 +87,10 @@ class WindowCounter:
             row["shard"] = shard
         return row
 
-    def _add(
+    def _bump(
         self, key: object, start: datetime, shard: int, n: int, *, most: int, wait: bool
-    ) -> bool:
-        """Add ``n`` to the shard's row if its count is at most ``most`` (and its window
-        was not stopped): whether it did. Written as SQL: the ORM's UPDATE cost more to
-        build than to run.
-
-        Without ``wait`` a row another transaction holds is passed over (PostgreSQL's
-        SKIP LOCKED), not waited for. A conditional UPDATE that waits on a row and then
-        finds it full keeps that row locked until its commit: two transactions trying
-        the shards in different orders would each hold one the other waits on (a
-        deadlock). So only the passes that go in shard order wait."""
+    ) -> tuple[str, list[Any]]:
+        """``_add``'s UPDATE and its parameters."""
         meta = self.model._meta
         key_field = meta.get_field(self.key_field)
         assert meta.pk is not None and isinstance(key_field, models.Field)
@@ -122,9 +114,54 @@ class WindowCounter:
         else:
             held = f"(SELECT {pk} FROM {table} WHERE {found} FOR UPDATE SKIP LOCKED)"  # noqa: S608
             sql = bump + f"{pk} = {held}"
+        return sql, [n, *params]
+
+    def _add(
+        self, key: object, start: datetime, shard: int, n: int, *, most: int, wait: bool
+    ) -> bool:
+        """Add ``n`` to the shard's row if its count is at most ``most`` (and its window
+        was not stopped): whether it did. Written as SQL: the ORM's UPDATE cost more to
+        build than to run.
+
+        Without ``wait`` a row another transaction holds is passed over (PostgreSQL's
+        SKIP LOCKED), not waited for. A conditional UPDATE that waits on a row and then
+        finds it full keeps that row locked until its commit: two transactions trying
+        the shards in different orders would each hold one the other waits on (a
+        deadlock). So only the passes that go in shard order wait."""
+        sql, params = self._bump(key, start, shard, n, most=most, wait=wait)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [n, *params])
+            cursor.execute(sql, params)
             return cursor.rowcount > 0
+
+    def first_try(
+        self,
+        key: object,
+        n: int,
+        limit: int,
+        *,
+        only_if: tuple[str, list[Any]] = ("", []),
+        now: datetime | None = None,
+    ) -> tuple[str, list[Any]] | None:
+        """``take_many``'s usual case as an UPDATE for the caller to run inside a
+        statement of its own (a WITH on PostgreSQL, sparing a round trip): ``n`` uses
+        counted on a share drawn at random with room for all of them, unless another
+        transaction holds it; it RETURNs the key when it counted them. Else the caller
+        counts them with ``take_many``. None where it cannot be run so (Redis counts,
+        a database without UPDATEs in a WITH)."""
+        if settings.REDIS_URL or connection.vendor != "postgresql" or n <= 0:
+            return None
+        roomy = [s for s, share in enumerate(self.shares(limit)) if share >= n]
+        if not roomy:
+            return None
+        shard = random.choice(roomy)
+        most = self.shares(limit)[shard] - n
+        start = self.window(now or timezone.now())
+        sql, params = self._bump(key, start, shard, n, most=most, wait=False)
+        if only_if[0]:
+            sql, params = f"{sql} AND ({only_if[0]})", [*params, *only_if[1]]
+        key_field = self.model._meta.get_field(self.key_field)
+        assert isinstance(key_field, models.Field) and key_field.column
+        return f"{sql} RETURNING {connection.ops.quote_name(key_field.column)}", params
 
     def take(self, key: object, limit: int, *, now: datetime | None = None) -> float:
         """Count one use of ``key``'s budget: 0 when allowed, else the seconds until the

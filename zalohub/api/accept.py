@@ -13,14 +13,17 @@ the ORM's statements cost more Python to build than the database took to run the
    one statement (the request found the key in this process's memory,
    ``keys.key_find_cached``): a key revoked meanwhile, in any process, is neither
    counted nor answered here (its request answers 401: authentication comes first);
-1. counts the other requests against their keys' rate limits (``ratelimit.take_many``:
-   one conditional UPDATE a key, where a request alone made one UPDATE and one commit);
-   the requests past the limit are answered 429; the rest must have the OA in their
-   key's scope and be allowed to send (a key narrowed meanwhile is caught here);
+1. counts the other requests against their keys' rate limits: on PostgreSQL each
+   active key's first try (``ratelimit.first_try``, a conditional UPDATE of one share)
+   runs inside step 0's statement, and ``ratelimit.take_many`` counts only what it did
+   not (one conditional UPDATE a key, where a request alone made one UPDATE and one
+   commit); the requests past the limit are answered 429; the rest must have the OA in
+   their key's scope and be allowed to send (a key narrowed meanwhile is caught here);
 2. leaves out a send to an unverified shadow contact (its link read in step 0) without
    ``confirm_unverified``;
-3. queues the messages (``oa_message.messages_queue``: one statement per table, the
-   inbox's conversations folded in by the stored-messages hook; no task row: the
+3. queues the messages (``oa_message.messages_queue``: the messages and their events
+   in one statement on PostgreSQL, the inbox's conversations folded in by the
+   stored-messages hook; no task row: the
    workers' sends loop finds the committed events, ``events.outbound.queued``); an
    ``Idempotency-Key`` used twice in the batch makes its later sends repeats;
 4. inserts the ``Idempotency-Key`` rows with their answers (``ON CONFLICT DO
@@ -102,16 +105,24 @@ class Counted(NamedTuple):
     limited: dict[int, Limited]
 
 
-def _count(sends: list[Send], active: set[int]) -> Counted:
-    """Count the sends of the ``active`` keys against their keys' rate limits. Keys in
-    order (the rows' locks are taken in one order)."""
+def _by_key(sends: list[Send]) -> dict[int, list[int]]:
     by_key: dict[int, list[int]] = defaultdict(list)
     for n, send in enumerate(sends):
-        if send.key.pk in active:
-            by_key[send.key.pk].append(n)
+        by_key[send.key.pk].append(n)
+    return by_key
+
+
+def _count(sends: list[Send], active: set[int], counted_first: set[int]) -> Counted:
+    """Count the sends of the ``active`` keys against their keys' rate limits, but for
+    those of the keys ``counted_first`` (their first try, run in the batch's read, took
+    them all). Keys in order (the rows' locks are taken in one order)."""
+    by_key = _by_key(sends)
     counted = Counted([], {})
-    for pk in sorted(by_key):
+    for pk in sorted(by_key.keys() & active):
         mine = by_key[pk]
+        if pk in counted_first:
+            counted.allowed.extend(mine)
+            continue
         passed, wait = ratelimit.take_many(sends[mine[0]].key, len(mine))
         counted.allowed.extend(mine[:passed])
         counted.limited.update((n, Limited(wait)) for n in mine[passed:])
@@ -162,15 +173,43 @@ Scopes = dict[tuple[int, int], tuple[list[str], int, int, str]]
 Links = dict[tuple[int, str], tuple[int, bool]]
 
 
-def _reads(sends: list[Send]) -> tuple[set[int], Scopes, Links]:
+def _first_tries(sends: list[Send]) -> tuple[str, list[Any], str]:
+    """The WITH of ``_reads`` that counts each active key's sends by its first try
+    (``ratelimit.first_try``), its parameters, and the part of the result that names the
+    keys it counted; empty where the database cannot."""
+    qn = connection.ops.quote_name
+    active_key = (
+        f"EXISTS (SELECT 1 FROM {qn(ApiKey._meta.db_table)} "  # noqa: S608  (names from the model)
+        f"WHERE {qn('id')} = %s AND {qn('revoked_at')} IS NULL)"
+    )
+    tries: list[str] = []
+    params: list[Any] = []
+    for pk, mine in sorted(_by_key(sends).items()):
+        first = ratelimit.first_try(sends[mine[0]].key, len(mine), only_if=(active_key, [pk]))
+        if first is not None:
+            tries.append(f"c{len(tries)} AS ({first[0]})")
+            params += first[1]
+    if not tries:
+        return "", [], ""
+    counted = "".join(
+        f" UNION ALL SELECT 2, {qn('key_id')}, NULL, NULL, NULL, NULL, NULL FROM c{n}"  # noqa: S608
+        for n in range(len(tries))
+    )
+    return f"WITH {', '.join(tries)} ", params, counted
+
+
+def _reads(sends: list[Send], *, count: bool) -> tuple[set[int], Scopes, Links, set[int]]:
     """What the batch reads, in one statement written as SQL (building the ORM's joins
     cost more than running them, and each statement is a round trip):
 
     - the batch's keys that are not revoked, and (key pk, OA pk) -> (capabilities, rate
       limit, app pk, OA's Zalo id) of their OAs among the batch's;
-    - (OA pk, Zalo user id) -> (link pk, is shadow) of the recipients' Zalo links.
+    - (OA pk, Zalo user id) -> (link pk, is shadow) of the recipients' Zalo links;
+    - with ``count``, where the database can (``ratelimit.first_try``): the keys whose
+      sends were counted against their rate limit by the first try of each key, an
+      UPDATE in the statement's WITH, made only for a key not revoked.
 
-    The two parts are told apart by their first column; the columns of one type in both
+    The parts are told apart by their first column; the columns of one type in all
     (text for the capabilities' JSON and the user id)."""
     qn = connection.ops.quote_name
     key_meta, oa_meta = ApiKey._meta, OfficialAccount._meta
@@ -178,8 +217,9 @@ def _reads(sends: list[Send]) -> tuple[set[int], Scopes, Links]:
     keys, key_params = _in({s.key.pk for s in sends})
     oas, oa_params = _in({s.oa_id for s in sends})
     users, user_params = _in({s.user_id for s in sends})
+    tries, try_params, counted_rows = _first_tries(sends) if count else ("", [], "")
     sql = (
-        f"SELECT 0, k.{qn('id')}, CAST(k.{qn('capabilities')} AS TEXT), "  # noqa: S608  (names from the models)
+        tries + f"SELECT 0, k.{qn('id')}, CAST(k.{qn('capabilities')} AS TEXT), "  # noqa: S608  (names from the models)
         f"k.{qn('rate_limit_per_minute')}, o.{qn('id')}, o.{qn('app_id')}, o.{qn('oa_id')} "
         f"FROM {qn(key_meta.db_table)} k "
         f"LEFT JOIN {qn(through.db_table)} t ON t.{qn('apikey_id')} = k.{qn('id')} "
@@ -189,21 +229,25 @@ def _reads(sends: list[Send]) -> tuple[set[int], Scopes, Links]:
         f"UNION ALL SELECT 1, {qn('oa_id')}, {qn('zalo_user_id')}, {qn('id')}, "
         f"CASE WHEN {qn('is_shadow')} THEN 1 ELSE 0 END, NULL, NULL "
         f"FROM {qn(ZaloPartnerLink._meta.db_table)} "
-        f"WHERE {qn('oa_id')} IN ({oas}) AND {qn('zalo_user_id')} IN ({users})"
+        f"WHERE {qn('oa_id')} IN ({oas}) AND {qn('zalo_user_id')} IN ({users})" + counted_rows
     )
     active: set[int] = set()
     scopes: Scopes = {}
     links: Links = {}
+    counted: set[int] = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*oa_params, *key_params, *oa_params, *user_params])
+        cursor.execute(sql, [*try_params, *oa_params, *key_params, *oa_params, *user_params])
         for part, a, b, c, d, app, oa_id in cursor.fetchall():
+            if part == 2:  # a key whose sends its first try counted
+                counted.add(a)
+                continue
             if part:  # a link: OA pk, Zalo user id, link pk, is shadow
                 links[(a, b)] = (c, bool(d))
                 continue
             active.add(a)  # a key: key pk, capabilities, rate limit, OA pk (or NULL)
             if d is not None:
                 scopes[(a, d)] = (json.loads(b), c, int(app), str(oa_id))
-    return active, scopes, links
+    return active, scopes, links, counted
 
 
 def _keep_answers(kept: list[tuple[Send, str]]) -> set[tuple[int, str]]:
@@ -243,9 +287,9 @@ def _accept(
     """Steps 0-4 of the module doc, in the caller's transaction. ``taken``: keys found
     taken by a try before; ``counted``: that try's count, when a rollback kept it."""
     outcomes: list[Outcome] = [ALONE] * len(sends)
-    active, scopes, links = _reads(sends)
+    active, scopes, links, counted_first = _reads(sends, count=counted is None)
     if counted is None:
-        counted = _count(sends, active)
+        counted = _count(sends, active, counted_first)
     for n, limited in counted.limited.items():
         outcomes[n] = limited
     ready: list[int] = []

@@ -4,6 +4,7 @@ rows), or Redis when ZALOHUB_REDIS_URL is set; and the retention of this app's r
 windows and kept idempotent answers."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -32,6 +33,14 @@ def take_many(key: ApiKey, n: int, *, now: datetime | None = None) -> tuple[int,
     exact as ``take`` n times; made inside the caller's transaction, it holds the rows it
     counted on until the commit (``WindowCounter.take_many``)."""
     return REQUESTS.take_many(key.pk, n, key.rate_limit_per_minute, now=now)
+
+
+def first_try(
+    key: ApiKey, n: int, *, only_if: tuple[str, list[Any]] = ("", [])
+) -> tuple[str, list[Any]] | None:
+    """``take_many``'s usual case as an UPDATE ... RETURNING the key's pk, for a batch to
+    run inside its read (``WindowCounter.first_try``), or None."""
+    return REQUESTS.first_try(key.pk, n, key.rate_limit_per_minute, only_if=only_if)
 
 
 def counts_roll_back() -> bool:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zalohub.accounts.models import OfficialAccount
-from zalohub.core.rowinsert import insert_rows
+from zalohub.core.rowinsert import insert_linked
 from zalohub.core.stored_text import zalo_reason
 from zalohub.events import hooks
 from zalohub.events.models import (
@@ -197,8 +197,9 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
     """Queue several messages as message_send queues one, in the caller's transaction
     and with one statement per table: each one's (message id, event id), in order.
 
-    The rows are INSERTed as one JSON parameter a table (``core.rowinsert``); the
-    messages reach hooks.on_message_stored as one batch (no post_save is sent). No task
+    The rows are INSERTed as one JSON parameter a table, the messages and their events
+    in one statement on PostgreSQL (``core.rowinsert.insert_linked``); then the messages
+    reach hooks.on_message_stored as one batch (no post_save is sent). No task
     is enqueued: the committed events are what the workers' sends loop looks for
     (``outbound.queued``), so the batch writes no task row."""
     if not items:
@@ -218,49 +219,49 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
         )
         for item in items
     ]
-    requests = [
-        json.dumps(
-            bodies.oa_message_request(user_id=item.user_id, message=_zalo_message(message)),
-            ensure_ascii=False,
-        )
-        for item, message in zip(items, messages, strict=True)
-    ]
     columns: tuple[str, ...] = ("oa_id", "direction", "zalo_user_id", "partner_link_id")
     columns += ("kind", "text", "attachments", "zalo_state", "created_at")
-    ids = insert_rows(Message, columns, [[getattr(m, c) for c in columns] for m in messages])
-    for message, pk in zip(messages, ids, strict=True):
-        message.pk = pk
-        message._state.adding = False
-    hooks.messages_stored(messages)
-    columns = ("app_id", "oa_id", "direction", "event_name", "dedupe_key", "raw_body")
-    columns += ("headers", "zalo_user_id", "processing_state", "conversation_key")
-    columns += ("message_id", "request_id", "received_at", "next_attempt_at")
-    event_ids = insert_rows(
-        ZaloEvent,
+    event_columns: tuple[str, ...] = ("app_id", "oa_id", "direction", "event_name")
+    event_columns += ("dedupe_key", "raw_body")
+    event_columns += ("headers", "zalo_user_id", "processing_state", "conversation_key")
+    event_columns += ("request_id", "received_at", "next_attempt_at")
+    pairs = insert_linked(
+        Message,
         columns,
+        [[getattr(m, c) for c in columns] for m in messages],
+        ZaloEvent,
+        event_columns,
         [
             [
                 item.app_id,
                 item.oa_id,
                 Direction.OUTBOUND,
                 f"oa_send_{item.kind}",
-                f"out:{message.pk}:{secrets.token_hex(8)}",
-                raw_body,
+                f"out:{{id}}:{secrets.token_hex(8)}",  # {id}: the message's
+                json.dumps(
+                    bodies.oa_message_request(user_id=item.user_id, message=_zalo_message(message)),
+                    ensure_ascii=False,
+                ),
                 {},
                 item.user_id,
                 ProcessingState.QUEUED,
                 f"{item.oa_zalo_id}:{item.user_id}",
-                message.pk,
                 item.request_id,
                 now,
                 now,
             ]
-            for item, message, raw_body in zip(items, messages, requests, strict=True)
+            for item, message in zip(items, messages, strict=True)
         ],
+        link="message_id",
+        fill=("dedupe_key",),
     )
+    for message, (pk, _event_pk) in zip(messages, pairs, strict=True):
+        message.pk = pk
+        message._state.adding = False
+    hooks.messages_stored(messages)
     # No task row: the sends loop of the workers finds the committed rows (``queued``).
     transaction.on_commit(queued.wake)
-    return [(message.pk, pk) for message, pk in zip(messages, event_ids, strict=True)]
+    return pairs
 
 
 @task(queue_name="zalo")
