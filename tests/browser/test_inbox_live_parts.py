@@ -282,3 +282,49 @@ def test_a_push_after_a_fetch_that_brought_part_of_it_adds_the_rest(
     page.wait_for_timeout(500)
     assert page.evaluate(KEPT, f"#m-{first.pk}")
     page.screenshot(path=str(output_dir / "inbox-parts-partway.png"))
+
+
+def test_a_push_that_comes_during_a_fetch_is_taken_once_the_fetch_is_drawn(
+    agent_on, sandbox, worker, output_dir
+):
+    """A push that reaches the page while its thread's fetch is on the way waits for the
+    fetch: the page then adds what it still lacks, never a message twice."""
+    import json
+    import re
+
+    from zalohub.inbox import push
+
+    son = _writes(sandbox, "Tin một")
+    feed = push.ThreadFeed(son.pk, "en")
+    assert feed.advance() == ""  # where the feed starts: "Tin một"
+    page = agent_on(son)
+    page.context.add_init_script(CAPTURE_STREAM)
+    page.reload()
+    page.wait_for_function("() => window.__source && window.zalohubInbox")
+    held: list = []
+    page.route(re.compile(r"/inbox/c/\d+/thread/"), lambda route: held.append(route))
+    _writes(sandbox, "Tin hai")
+    _writes(sandbox, "Tin ba")
+    # The page's fetch of its thread is on the way (held here)...
+    page.evaluate("() => { window.zalohubInbox.refreshThread(); }")
+    wait_for(lambda: held, "the thread's fetch sent")
+    # ...when the push of the same two messages comes down the stream.
+    sent = feed.advance()
+    page.evaluate(
+        "data => window.__source.dispatchEvent(new MessageEvent('append', {data}))",
+        sent.split("data: ", 1)[1].strip(),
+    )
+    page.wait_for_timeout(300)
+    for route in held:
+        route.continue_()
+    page.unroute(re.compile(r"/inbox/c/\d+/thread/"))
+    expect(page.locator("#messages")).to_contain_text("Tin ba")
+    # It should show each message once, and its marks should be the fetch's.
+    page.wait_for_timeout(300)
+    expect(page.locator("#messages .ib-bubble", has_text="Tin hai")).to_have_count(1)
+    expect(page.locator("#messages .ib-bubble", has_text="Tin ba")).to_have_count(1)
+    latest = Message.objects.get(text="Tin ba").pk
+    assert page.evaluate("() => document.querySelector('#messages').dataset.latestId") == str(
+        latest
+    )
+    assert json.loads(sent.split("data: ", 1)[1])["latest"] == latest

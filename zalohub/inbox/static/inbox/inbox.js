@@ -231,11 +231,25 @@
     applyThreadState();
   }
 
+  // The pushed messages that came while the thread was being fetched: the fetch may
+  // bring them or not (the push left the server before or after the fetch's read), so
+  // each is looked at again once it is drawn, and the page takes what it still lacks.
+  // Dropped, each would find the page behind the feed, and the page would fetch again
+  // (spaced), to land behind the next push as likely: for seconds, under a flood.
+  let fetchingThread = false, held = [];
   const refreshThread = serial(async function () {
     if (!root.dataset.threadUrl) return;
     const full = whole.thread;
     whole.thread = false;
-    if (full || !(await threadChanges())) await wholeThread();
+    fetchingThread = true;
+    try {
+      if (full || !(await threadChanges())) await wholeThread();
+    } finally {
+      fetchingThread = false;
+      const pushes = held;
+      held = [];
+      pushes.forEach(takeAppend);
+    }
     await syncOffers();
     document.dispatchEvent(new CustomEvent("inbox:thread"));
   });
@@ -337,6 +351,10 @@
   }
   function pushedAppend(event) {
     const pushed = JSON.parse(event.data);
+    if (fetchingThread) held.push(pushed);
+    else takeAppend(pushed);
+  }
+  function takeAppend(pushed) {
     const messages = byId("messages");
     if (!messages || String(pushed.conversation) !== filter.current || !messages.dataset.base) return;
     // The page takes the push where it starts; or, when a fetch between two rounds
