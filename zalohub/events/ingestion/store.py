@@ -48,7 +48,7 @@ from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from zalohub.core.groupcommit import Failed, GroupCommit
+from zalohub.core.groupcommit import Failed, GroupCommit, in_transaction
 from zalohub.events import wake
 from zalohub.events.models import ZaloEvent
 
@@ -291,17 +291,9 @@ def store(row: EventRow) -> int | None:
 
     In autocommit the row joins the process's group commit; inside a transaction it is
     inserted alone as part of it."""
-    if connection.in_atomic_block or not _autocommit():
+    if in_transaction():
         pk = insert_alone(row)
         if pk is not None:
             transaction.on_commit(wake.work_committed)
         return pk
     return committer.insert(row)
-
-
-def _autocommit() -> bool:
-    """Whether this thread's connection is in autocommit, without opening it: a request
-    that joins another's batch never needs a connection of its own."""
-    if connection.connection is None:
-        return connection.settings_dict["AUTOCOMMIT"]
-    return connection.get_autocommit()
