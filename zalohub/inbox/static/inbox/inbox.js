@@ -177,6 +177,10 @@
 
   function appendItems(messages, html) {
     const items = typeof html === "string" ? parse(html) : html;
+    // A message the page shows already is not drawn twice: a push and a fetch on the way
+    // at the same time may both bring it.
+    items.querySelectorAll(".ib-bubble[id]").forEach((b) => { if (byId(b.id)) b.remove(); });
+    items.querySelectorAll(".ib-group").forEach((g) => { if (!g.querySelector(".ib-bubble")) g.remove(); });
     const empty = byId("no-messages");
     if (empty && items.children.length) empty.remove();
     Array.from(items.children).forEach(function (item) {
@@ -231,11 +235,13 @@
     applyThreadState();
   }
 
-  // The pushed messages that came while the thread was being fetched: the fetch may
-  // bring them or not (the push left the server before or after the fetch's read), so
-  // each is looked at again once it is drawn, and the page takes what it still lacks.
-  // Dropped, each would find the page behind the feed, and the page would fetch again
-  // (spaced), to land behind the next push as likely: for seconds, under a flood.
+  // The pushes that came while the thread was being fetched. Each is taken at once if it
+  // can be, and looked at again once the fetch is drawn: the fetch may bring its messages
+  // or not (the push left the server before or after the fetch's read), and the page then
+  // takes what it still lacks. Dropped, a push that found the page behind would leave it
+  // to fetch again (spaced), to land behind the next push as likely: for seconds, under a
+  // flood; and held until the fetch is drawn, every push would wait for the slowest fetch
+  // (a whole thread, under a flood, takes seconds).
   let fetchingThread = false, held = [];
   const refreshThread = serial(async function () {
     if (!root.dataset.threadUrl) return;
@@ -248,7 +254,7 @@
       fetchingThread = false;
       const pushes = held;
       held = [];
-      pushes.forEach(takeAppend);
+      pushes.forEach((pushed) => takeAppend(pushed, false));
     }
     await syncOffers();
     document.dispatchEvent(new CustomEvent("inbox:thread"));
@@ -352,9 +358,9 @@
   function pushedAppend(event) {
     const pushed = JSON.parse(event.data);
     if (fetchingThread) held.push(pushed);
-    else takeAppend(pushed);
+    takeAppend(pushed, fetchingThread);
   }
-  function takeAppend(pushed) {
+  function takeAppend(pushed, fetching) {
     const messages = byId("messages");
     if (!messages || String(pushed.conversation) !== filter.current || !messages.dataset.base) return;
     // The page takes the push where it starts; or, when a fetch between two rounds
@@ -365,7 +371,8 @@
     const partway = mine > pushed.after && mine < pushed.latest &&
       pushed.messages.every(([pk]) => pk > mine || byId("m-" + pk));
     if (messages.dataset.entryId !== String(pushed.entry) || !(from === null || partway)) {
-      if (!byId("m-" + pushed.latest)) threadSoon();  // else a fetch brought it already
+      // (Unless a fetch is on the way: the push is looked at again once it is drawn.)
+      if (!fetching && !byId("m-" + pushed.latest)) threadSoon();  // else a fetch brought it
       return;
     }
     const items = parse(pushed.html);
