@@ -7,7 +7,10 @@ from django.conf import settings
 from zalohub.accounts import ratelimit
 from zalohub.core import periodic
 from zalohub.core.worker import register_loop, work_until_stopped
-from zalohub.events import retention, wake  # noqa: F401  (registers events.retention)
+from zalohub.events import (
+    retention,  # noqa: F401  (registers events.retention)
+    wake,
+)
 from zalohub.events.ingestion import rejected
 from zalohub.events.outbound import (  # noqa: F401  (runner, queued: their loops)
     lanes,

@@ -176,7 +176,7 @@
   }
 
   function appendItems(messages, html) {
-    const items = typeof html === "string" ? parse(html) : html;
+    const items = parse(html);
     // A message the page shows already is not drawn twice: a push and a fetch on the way
     // at the same time may both bring it.
     items.querySelectorAll(".ib-bubble[id]").forEach((b) => { if (byId(b.id)) b.remove(); });
@@ -375,16 +375,7 @@
       if (!fetching && !byId("m-" + pushed.latest)) threadSoon();  // else a fetch brought it
       return;
     }
-    const items = parse(pushed.html);
-    if (from !== null) {
-      items.querySelectorAll(".ib-bubble[data-message]").forEach(function (bubble) {
-        if (Number(bubble.dataset.message) <= from) bubble.remove();
-      });
-      items.querySelectorAll(".ib-group").forEach(function (group) {
-        if (!group.querySelector(".ib-bubble")) group.remove();
-      });
-    }
-    appendItems(messages, items);
+    appendItems(messages, pushed.html);  // (partway, it leaves out those the page shows)
     const added = pushed.messages.filter(([pk]) => from === null || pk > from);
     const base = messages.dataset.base.split(".").map(Number);
     base[0] += added.length;
