@@ -4,9 +4,11 @@ kind named, never "unknown"."""
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.helpers import post_webhook
 from tests.zbs.conftest import Relay
@@ -29,8 +31,11 @@ def test_a_rating_is_shown_in_the_rated_messages_conversation(sandbox, connected
     customer_send_message(sandbox, oa_id=OA_SUPPORT_ID, user_id=SON_SUPPORT_USER_ID, text="A")
     relay()
     conversation = Conversation.objects.get(oa=connected_oa, zalo_user_id=SON_SUPPORT_USER_ID)
-    # The OA sent Son a rating template (its msg_id is what the feedback names).
+    # The OA sent Son a rating template (its msg_id is what the feedback names) a minute
+    # before he rated it. Zalo stamps the rating in whole milliseconds: a template stored
+    # "now" could be later than a rating sent within the same millisecond (CI saw it).
     Message.objects.create(
+        created_at=timezone.now() - timedelta(minutes=1),
         oa=connected_oa,
         direction=Direction.OUTBOUND,
         zalo_user_id=SON_SUPPORT_USER_ID,
