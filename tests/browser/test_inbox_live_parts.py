@@ -218,6 +218,51 @@ def test_the_thread_follows_new_messages_unless_the_agent_scrolled_up(
     page.screenshot(path=str(output_dir / "inbox-parts-follow.png"))
 
 
+def test_a_message_delivered_late_shows_in_its_place_keeping_the_thread_before_it(
+    agent_on, sandbox, worker, zalo_app, live_server, output_dir
+):
+    """Zalo may deliver a customer's message after a later one (a retry): the page puts
+    it in its place, as a page opened now draws the thread, without drawing all of it."""
+    import time
+
+    from django.test import Client
+
+    from tests.helpers import post_webhook
+    from tests.inbox.conftest import user_payload
+
+    now = int(time.time() * 1000)
+
+    def delivered(text: str, stamp: int) -> Message:
+        raw = user_payload(text, user_id=SON_SUPPORT_USER_ID, stamp=stamp)
+        response = post_webhook(Client(), zalo_app.app_id, raw, key=zalo_app.oa_secret_key)
+        assert response.status_code == 200, response.content
+        return wait_for(lambda: Message.objects.filter(text=text).first(), f"{text!r} stored")
+
+    first = delivered("Tin một", now - 3000)
+    son = Conversation.objects.get(zalo_user_id=SON_SUPPORT_USER_ID)
+    page = agent_on(son)
+    for selector in (f"#m-{first.pk}", "#thread-head"):
+        assert page.evaluate(KEEP, selector)
+    third = delivered("Tin ba", now - 1000)
+    expect(page.locator(f"#m-{third.pk}")).to_have_count(1, timeout=LIVE)
+    second = delivered("Tin hai", now - 2000)  # sent before the third, delivered after
+    expect(page.locator(f"#m-{second.pk}")).to_have_count(1, timeout=LIVE)
+    order = "() => Array.from(document.querySelectorAll('#messages .ib-bubble'), b => b.id)"
+    heads = "() => document.querySelectorAll('#messages .ib-group-head').length"
+    # It should show it between the two, in their one group...
+    assert page.evaluate(order) == [f"m-{first.pk}", f"m-{second.pk}", f"m-{third.pk}"]
+    assert page.evaluate(heads) == 1
+    # ...as a page opened now draws the thread...
+    fresh = page.context.new_page()  # (the agent is logged in)
+    fresh.goto(f"{live_server.url}/inbox/c/{son.pk}/")
+    assert fresh.evaluate(order) == page.evaluate(order)
+    assert fresh.evaluate(heads) == 1
+    # ...keeping what comes before its place: the first message and the top are the
+    # nodes drawn at load.
+    assert page.evaluate(KEPT, f"#m-{first.pk}") and page.evaluate(KEPT, "#thread-head")
+    page.screenshot(path=str(output_dir / "inbox-parts-late.png"), full_page=True)
+
+
 CAPTURE_STREAM = (
     "const O = window.EventSource; window.EventSource = function (u, i) {"
     " const s = new O(u, i); window.__source = s; return s; };"

@@ -34,9 +34,14 @@ def other_oa(zalo_app) -> OfficialAccount:
 
 
 def user_payload(
-    text: str = "Xin chào", *, kind: str = "text", user_id: str = SON, attachment=None
+    text: str = "Xin chào",
+    *,
+    kind: str = "text",
+    user_id: str = SON,
+    attachment=None,
+    stamp: int | None = None,  # when Zalo says it was sent (ms); else now
 ) -> str:
-    stamp = str(int(time.time() * 1000))
+    stamp = str(stamp if stamp is not None else int(time.time() * 1000))
     payload = payloads.user_send(
         app_id=APP_SUPPORT_ID,
         oa_id=OA_SUPPORT_ID,
@@ -64,6 +69,16 @@ def customer_writes(zalo_app, connected_oa) -> Callable[..., Message]:
         return Message.objects.get(zalo_msg_id=msg_id)
 
     return write
+
+
+def out_of_order(customer_writes, between: Callable[[], object]) -> tuple[Message, Message]:
+    """Son writes "Tin một", "Tin ba", then (after ``between``) "Tin hai", sent a second
+    before the third but delivered after it (Zalo's retry, say): (first, second)."""
+    now = int(time.time() * 1000)
+    first = customer_writes("Tin một", stamp=now - 3000)
+    customer_writes("Tin ba", stamp=now - 1000)
+    between()
+    return first, customer_writes("Tin hai", stamp=now - 2000)
 
 
 def send_due() -> list[str]:

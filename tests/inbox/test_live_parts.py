@@ -3,14 +3,15 @@ what the page shows, or "stale" when only drawing it whole will do."""
 
 import re
 import time
+from datetime import timedelta
 
 from django.test import Client
 
 from zalohub.events.models import Message, ZaloState
 from zalohub.inbox import team
-from zalohub.inbox.models import Status
+from zalohub.inbox.models import Status, TimelineEntry
 
-from .conftest import conversation_of
+from .conftest import conversation_of, out_of_order
 
 OTHER = "5830174629118340317"
 
@@ -93,6 +94,72 @@ def test_the_thread_is_stale_when_what_it_shows_changed(member, agent, customer_
     marks = _marks(client.get(url).content.decode())
     assert client.get(url, marks).json()["stale"] is False
     assert client.get(url, {**marks, "base": "9.9.9.9"}).json() == {"stale": True}
+
+
+def _order(html: str, *texts: str) -> list[str]:
+    """The texts in the order the html shows them (each must be there)."""
+    return sorted(texts, key=html.index)
+
+
+def test_a_message_stored_late_comes_with_the_thread_after_its_place(
+    member, agent, customer_writes
+):
+    client = _client(agent)
+    shown = {}
+
+    def page_opens() -> None:
+        shown["url"] = f"/inbox/c/{conversation_of().pk}/thread/"
+        shown["marks"] = _marks(client.get(shown["url"]).content.decode())
+
+    first, second = out_of_order(customer_writes, page_opens)
+    url, marks = shown["url"], shown["marks"]
+    changed = client.get(url, marks).json()
+    # It should not ask for the whole thread, but draw it again after the first message:
+    # the second, then the third, in the first one's group...
+    assert changed["stale"] is False and "append" not in changed
+    html = changed["tail"]["html"]
+    assert changed["tail"]["after"] == first.pk and "Tin một" not in html
+    assert _order(html, "Tin ba", "Tin hai") == ["Tin hai", "Tin ba"]
+    assert f'data-continues="{first.pk}"' in html and html.count("ib-group-head") == 1
+    # ...with the marks the whole thread has now.
+    whole = _marks(client.get(url).content.decode())
+    assert changed["marks"]["latest"] == second.pk
+    assert changed["marks"]["base"] == whole["base"]
+
+
+def test_a_message_stored_late_brings_the_entries_drawn_after_its_group(
+    member, agent, customer_writes
+):
+    now = int(time.time() * 1000)
+    first = customer_writes("Tin một", stamp=now - 60_000)
+    conversation = conversation_of()
+    note = team.note_add(conversation=conversation, actor=agent, text="Khách quen")
+    TimelineEntry.objects.filter(pk=note.pk).update(
+        created_at=first.created_at + timedelta(seconds=30)
+    )
+    customer_writes("Tin ba", stamp=now - 10_000)
+    client = _client(agent)
+    url = f"/inbox/c/{conversation.pk}/thread/"
+    marks = _marks(client.get(url).content.decode())
+    # The whole thread: one group (a minute apart), then the note (after its start).
+    assert _order(client.get(url).content.decode(), "Tin ba", "Khách quen")[0] == "Tin ba"
+    customer_writes("Tin hai", stamp=now - 40_000)  # older than the note, stored later
+    changed = client.get(url, marks).json()
+    html = changed["tail"]["html"]
+    # It should draw the note again after the group, as the whole thread does.
+    assert _order(html, "Tin hai", "Tin ba", "Khách quen") == ["Tin hai", "Tin ba", "Khách quen"]
+    assert f'data-continues="{first.pk}"' in html
+
+
+def test_a_message_older_than_the_whole_thread_draws_it_whole(member, agent, customer_writes):
+    now = int(time.time() * 1000)
+    customer_writes("Tin hai", stamp=now - 1000)
+    conversation = conversation_of()
+    client = _client(agent)
+    url = f"/inbox/c/{conversation.pk}/thread/"
+    marks = _marks(client.get(url).content.decode())
+    customer_writes("Tin một", stamp=now - 2000)
+    assert client.get(url, marks).json() == {"stale": True}
 
 
 def _rows(html: str) -> dict[str, str]:

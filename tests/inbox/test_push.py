@@ -3,6 +3,7 @@ once, in the page's language, with what a page needs to tell whether it fits."""
 
 import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from zalohub.events.models import Message, ZaloState
 from zalohub.inbox import live_parts, push, services, stream, team, watch
 from zalohub.inbox.models import Conversation, Status, TimelineEntry
 
-from .conftest import conversation_of, send_due
+from .conftest import conversation_of, out_of_order, send_due
 
 OTHER = "5830174629118340317"
 
@@ -153,6 +154,48 @@ def test_thread_feeds_advance_together(member, agent, customer_writes, monkeypat
     flood = [customer_writes(f"Tin {n}") for n in range(3)]
     assert push.advance_threads(feeds) == ["", ""]
     assert feeds[0].latest == flood[-1].pk and feeds[1].latest == later[1].pk
+
+
+def test_a_message_stored_late_is_pushed_with_the_thread_after_its_place(
+    member, agent, customer_writes
+):
+    feeds = []
+
+    def page_opens() -> None:
+        feeds.append(push.ThreadFeed(conversation_of().pk, "en"))
+        feeds[0].advance()  # its start
+
+    first, second = out_of_order(customer_writes, page_opens)
+    feed = feeds[0]
+    sent = _payload(feed.advance(), "append")
+    # It should push the thread after the first message, the second before the third,
+    # in the first one's group; the page adds the second alone to what it counts.
+    assert sent["tail"] == first.pk and sent["messages"] == [[second.pk, 0]]
+    html = sent["html"]
+    assert "Tin một" not in html and html.index("Tin hai") < html.index("Tin ba")
+    assert f'data-continues="{first.pk}"' in html
+    assert feed.latest == second.pk
+    # An ordinary push says so (the pages append).
+    later = customer_writes("Tin bốn")
+    assert _payload(feed.advance(), "append")["tail"] is None and feed.latest == later.pk
+
+
+def test_a_message_stored_late_before_an_agents_reply_is_left_to_the_pages(
+    member, agent, customer_writes
+):
+    now = int(time.time() * 1000)
+    customer_writes("Tin một", stamp=now - 3000)
+    conversation = conversation_of()
+    client = Client()
+    client.force_login(agent)
+    response = client.post(f"/inbox/c/{conversation.pk}/reply/", {"text": "Dạ shop nghe"})
+    assert response.json()["ok"] is True, response.content
+    send_due()
+    feed = push.ThreadFeed(conversation.pk, "en")
+    feed.advance()
+    # Drawn after its place, the agent's reply would need the page's own Resend form.
+    late = customer_writes("Tin hai", stamp=now - 2000)
+    assert feed.advance() == "" and feed.latest == late.pk
 
 
 def test_a_list_feed_sends_what_the_lists_parts_count(

@@ -7,9 +7,10 @@ changed, still as server-rendered fragments:
 
 - the thread: the messages and timeline entries after the newest it shows, the
   bubbles whose Zalo State moved, and its top (header, status, reply window) only when
-  the top's key differs. When what it shows no longer matches the database (a message
-  or note emptied or gone, a message stored out of order, too much new), the answer is
-  ``stale`` and the page draws the whole thread again;
+  the top's key differs. A message stored out of order (older than messages the page
+  shows) comes with the thread from its place on, which the page draws again there.
+  When what it shows no longer matches the database (a message or note emptied or
+  gone, too much new), the answer is ``stale`` and the page draws the whole thread again;
 - the list: the rows whose ``updated_at`` differs from the page's, among those changed
   since its cursor (less a margin for transactions that commit late), the rows that
   left its filter, and the small parts beside it (OAs, status tabs, mentions).
@@ -17,6 +18,7 @@ changed, still as server-rendered fragments:
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,8 +30,8 @@ from django.utils import timezone
 from zalohub.events.models import Message
 from zalohub.inbox import access, services, team
 from zalohub.inbox.models import Conversation, TimelineEntry
-from zalohub.inbox.present import describe_remaining, group_messages
-from zalohub.inbox.team_present import Entry, with_timeline
+from zalohub.inbox.present import describe_remaining, group_messages, same_group
+from zalohub.inbox.team_present import thread_items, with_timeline
 
 # More new messages than this, or more changed rows: the page draws everything again.
 THREAD_BATCH = 100
@@ -84,6 +86,63 @@ def thread_base(conversation: Conversation, first: int, latest: int, entry: int)
         n=Count("pk"), blank=Count("pk", filter=Q(kind=TimelineEntry.Kind.NOTE, text=""))
     )
     return f"{counts['n']}.{counts['blank']}.{entries['n']}.{entries['blank']}"
+
+
+# How far back a page's thread is looked at for the group a message stored late joins.
+TAIL_WALK = 1000
+
+
+@dataclass
+class Tail:
+    """The thread from a message stored late (older than messages a page shows) on: the
+    page keeps its thread up to the message before it (``after``) and draws ``items``
+    after that, the first group joining the one ``after`` ends when it continues it."""
+
+    after: Message
+    started_at: datetime  # when the group ``after`` is in starts
+    messages: list[Message]  # the late one and all after it, oldest first
+    entries: list[TimelineEntry]  # every entry drawn after the group ``after`` is in
+
+    def items(self, customer: str) -> list[Any]:
+        groups = group_messages(self.messages, customer=customer, after=self.after)
+        if groups and groups[0].continues:
+            # Joined to the group before: it is in the thread's order where that one is.
+            groups[0].started_at = self.started_at
+        return thread_items(groups, self.entries)
+
+
+def thread_tail(conversation: Conversation, late: Message, customer: str) -> Tail | None:
+    """Where a message stored late takes its place, as the whole thread would draw it; or
+    None when the page draws the whole thread: the message is older than all of it, or
+    the group before it starts too far back, or too much comes after it.
+
+    A thread's groups are drawn one message at a time, each joining the group of the one
+    before or starting one: cut after any message, the rest drawn from there is drawn as
+    the whole thread draws it. A timeline entry is drawn after the group it follows the
+    start of, so those from the start of the group before the cut on are drawn again."""
+    messages = thread_queryset(conversation).select_related("sent_by")
+    earlier = Q(created_at__lt=late.created_at) | Q(created_at=late.created_at, pk__lt=late.pk)
+    before = list(
+        messages.filter(earlier)
+        .only("created_at", "direction", "sent_by")
+        .order_by("-created_at", "-id")[: TAIL_WALK + 1]
+    )
+    start = 0
+    while start + 1 < len(before) and same_group(before[start + 1], before[start], customer):
+        start += 1
+    if not before or start == TAIL_WALK:
+        return None
+    since = Q(created_at__gt=late.created_at) | Q(created_at=late.created_at, pk__gte=late.pk)
+    tail = list(messages.filter(since).order_by("created_at", "id")[: 2 * THREAD_BATCH + 1])
+    started_at = before[start].created_at
+    entries = list(
+        TimelineEntry.objects.filter(conversation=conversation, created_at__gte=started_at)
+        .select_related("actor", "assignee")
+        .order_by("created_at", "id")[: THREAD_BATCH + 1]
+    )
+    if len(tail) > 2 * THREAD_BATCH or len(entries) > THREAD_BATCH:
+        return None
+    return Tail(after=before[0], started_at=started_at, messages=tail, entries=entries)
 
 
 def thread_marks(conversation: Conversation, items: list[Any]) -> dict[str, Any]:
@@ -157,22 +216,31 @@ def _thread_changes(
     if len(new) > THREAD_BATCH or len(entries) > THREAD_BATCH:
         return None
     anchor = messages.filter(pk=latest).first() if latest else None
-    if anchor is not None and new and new[0].created_at < anchor.created_at:
-        return None  # stored late, older than what the page shows: its place is above
     out: dict[str, Any] = {"stale": False}
+    if anchor is not None and new and new[0].created_at < anchor.created_at:
+        # Stored late, older than what the page shows: the page redraws from its place.
+        tail = thread_tail(conversation, new[0], name)
+        if tail is None or any(e.created_at < tail.started_at for e in entries):
+            return None
+        out["tail"] = {
+            "after": tail.after.pk,
+            "html": render_to_string(
+                "inbox/_messages.html", {"groups": tail.items(name), "appending": True}, request
+            ),
+        }
+    elif new or entries:
+        out["append"] = render_to_string(
+            "inbox/_messages.html",
+            {
+                "groups": thread_items(group_messages(new, customer=name, after=anchor), entries),
+                "appending": True,
+            },
+            request,
+        )
     if new and conversation.unread_count:
         services.conversation_mark_read(conversation=conversation)
     if entries:
         team.mentions_mark_read(user=request.user, conversation=conversation)
-    if new or entries:
-        items: list[Any] = [
-            *group_messages(new, customer=name, after=anchor),
-            *(Entry(e) for e in entries),
-        ]
-        items.sort(key=lambda item: item.started_at)
-        out["append"] = render_to_string(
-            "inbox/_messages.html", {"groups": items, "appending": True}, request
-        )
     if new or entries:  # else the page's marks stand, and so does their base
         latest = max([latest, *(m.pk for m in new)])
         entry = max([entry, *(e.pk for e in entries)])

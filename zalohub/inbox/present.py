@@ -135,7 +135,7 @@ def _author(message: Message, customer: str) -> str:
     return _("OA")
 
 
-def _same_group(last: Message, message: Message, customer: str) -> bool:
+def same_group(last: Message, message: Message, customer: str) -> bool:
     return (
         last.direction == message.direction
         and _author(last, customer) == _author(message, customer)
@@ -177,7 +177,7 @@ def group_messages(
             last = Group(direction=message.direction, author=author, started_at=message.created_at)
             groups.append(last)
         last.bubbles.append(bubble(message, retries.get(message.pk), stored=message.pk in stored))
-    if groups and after is not None and _same_group(after, messages[0], customer):
+    if groups and after is not None and same_group(after, messages[0], customer):
         groups[0].continues = after.pk
     return groups
 

@@ -20,8 +20,10 @@ Each feed says whether its push *covers* the round's change of its part (``cover
 then the stream leaves out the ``list`` or ``thread`` event that would make every page
 fetch (``watch``). Everything a push does not carry (rows when too many changed at once,
 an agent's own sends with their Resend form, notes and other timeline entries, receipts,
-a message stored out of order) leaves its part uncovered, and the pages fetch it, at
-most every INBOX_LIVE_FETCH_SECONDS. A push a page cannot use is dropped: it fetches.
+a message stored out of order before those) leaves its part uncovered, and the pages
+fetch it, at most every INBOX_LIVE_FETCH_SECONDS. A push a page cannot use is dropped: it
+fetches. A message stored out of order among the customer's own comes with the thread
+from its place on, which the pages draw again there.
 """
 
 import json
@@ -37,7 +39,14 @@ from django.utils import timezone, translation
 
 from zalohub.events.models import Direction, Message
 from zalohub.inbox import services, team
-from zalohub.inbox.live_parts import LIST_BATCH, THREAD_BATCH, head_key, micros, stamp_rows
+from zalohub.inbox.live_parts import (
+    LIST_BATCH,
+    THREAD_BATCH,
+    head_key,
+    micros,
+    stamp_rows,
+    thread_tail,
+)
 from zalohub.inbox.models import Conversation
 from zalohub.inbox.present import group_messages
 from zalohub.inbox.team_models import Mention
@@ -224,7 +233,7 @@ class ThreadFeed:
         """The ``append`` event for the customer's messages in ``rows`` (the thread's
         messages from the last one seen on, oldest first), or '' when there are none or
         the pages must fetch: an agent's send, a timeline entry, a message stored out of
-        order, too many."""
+        order before either, too many."""
         after, entry_before, self.entry = self.latest, self.entry, entry
         self.drawn = None
         if after is None:
@@ -238,21 +247,34 @@ class ThreadFeed:
         self.latest = max(m.pk for m in new)
         if self.entry != entry_before or any(m.direction != Direction.INBOUND for m in new):
             return ""
-        if anchor is not None and new[0].created_at < anchor.created_at:
-            return ""  # stored late, older than what the pages show: its place is above
-        self.drawn = new
         with translation.override(self.language):
             name = services.display_name(conversation)
             head = head_key(conversation, name)
-            html = render_to_string(
-                "inbox/_messages.html",
-                {"groups": group_messages(new, customer=name, after=anchor), "appending": True},
-            )
+            if anchor is not None and new[0].created_at < anchor.created_at:
+                # Stored late, older than what the pages show: they redraw from its place,
+                # when what is redrawn is the customer's alone (an agent's send carries
+                # its page's Resend form, an entry its page's forms: those pages fetch).
+                found = thread_tail(conversation, new[0], name)
+                if (
+                    found is None
+                    or found.entries
+                    or any(m.direction != Direction.INBOUND for m in found.messages)
+                ):
+                    return ""
+                tail: int | None = found.after.pk
+                groups = found.items(name)
+            else:
+                tail, groups = None, group_messages(new, customer=name, after=anchor)
+            html = render_to_string("inbox/_messages.html", {"groups": groups, "appending": True})
+        self.drawn = new
         return sse(
             "append",
             {
                 "conversation": conversation.pk,
                 "after": after,
+                # Set: the pages keep their thread up to this message and draw ``html``
+                # after it (the first pushed is older than messages they show).
+                "tail": tail,
                 "entry": self.entry,
                 "latest": self.latest,
                 # Each message, and whether it is blank: what the page's thread_base

@@ -83,7 +83,12 @@ def with_timeline(groups: list[Group], conversation: Conversation) -> list[Any]:
         .select_related("actor", "assignee")
         .order_by("-created_at", "-id")[:200]
     )
-    items: list[Any] = [*groups, *(Entry(e) for e in reversed(entries))]
+    return thread_items(groups, list(reversed(entries)))
+
+
+def thread_items(groups: list[Group], entries: list[TimelineEntry]) -> list[Any]:
+    """Message groups and timeline entries (oldest first) in the thread's order."""
+    items: list[Any] = [*groups, *(Entry(e) for e in entries)]
     items.sort(key=lambda item: item.started_at)
     return items
 

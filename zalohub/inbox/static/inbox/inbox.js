@@ -176,7 +176,7 @@
   }
 
   function appendItems(messages, html) {
-    const items = parse(html);
+    const items = typeof html === "string" ? parse(html) : html;
     // A message the page shows already is not drawn twice: a push and a fetch on the way
     // at the same time may both bring it.
     items.querySelectorAll(".ib-bubble[id]").forEach((b) => { if (byId(b.id)) b.remove(); });
@@ -190,6 +190,27 @@
       if (joins) item.querySelectorAll(":scope > .ib-bubble").forEach((b) => last.appendChild(b));
       else messages.appendChild(item);
     });
+  }
+
+  // The thread drawn again after a message (one stored late has its place there): the
+  // messages after it in its group, and all after that group, give way to the drawn ones,
+  // whose first group joins that one when it continues it. False when the page does not
+  // show that message, or would lose one it shows (one whose commit the drawing's read
+  // did not see yet): only a whole thread will do then.
+  function replaceTail(messages, pk, html) {
+    const cut = byId("m-" + pk);
+    const group = cut && cut.parentElement;
+    if (!group || !group.classList.contains("ib-group")) return false;
+    const items = parse(html);
+    const drawn = new Set(Array.from(items.querySelectorAll(".ib-bubble[id]"), (b) => b.id));
+    const gone = [];
+    for (let node = cut.nextElementSibling; node; node = node.nextElementSibling) gone.push(node);
+    for (let node = group.nextElementSibling; node; node = node.nextElementSibling) gone.push(node);
+    const shown = (node) => (node.matches(".ib-bubble[id]") ? [node] : Array.from(node.querySelectorAll(".ib-bubble[id]")));
+    if (gone.some((node) => shown(node).some((b) => !drawn.has(b.id)))) return false;
+    gone.forEach((node) => node.remove());
+    appendItems(messages, items);
+    return true;
   }
 
   // True when it drew the thread's changes; false when only a whole thread will do.
@@ -210,6 +231,7 @@
     if (band && band.dataset.ends) params.set("ends", band.dataset.ends);
     const changes = await fetchJson(root.dataset.threadUrl, params);
     if (changes.stale) return false;
+    if (changes.tail && !replaceTail(messages, changes.tail.after, changes.tail.html)) return false;
     if (changes.append) appendItems(messages, changes.append);
     Object.entries(changes.bubbles).forEach(function ([pk, html]) {
       const old = byId("m-" + pk);
@@ -360,6 +382,14 @@
     if (fetchingThread) held.push(pushed);
     takeAppend(pushed, fetchingThread);
   }
+  // A push draws the thread again after a message (one stored late has its place there),
+  // which the page may be unable to do; or it appends (partway, leaving out the messages
+  // the page shows).
+  function drawPush(messages, pushed) {
+    if (pushed.tail) return replaceTail(messages, pushed.tail, pushed.html);
+    appendItems(messages, pushed.html);
+    return true;
+  }
   function takeAppend(pushed, fetching) {
     const messages = byId("messages");
     if (!messages || String(pushed.conversation) !== filter.current || !messages.dataset.base) return;
@@ -367,16 +397,15 @@
     // brought it part of the way (it shows every pushed message up to its own latest),
     // the rest. Otherwise it fetches.
     const mine = Number(messages.dataset.latestId);
-    const from = mine === pushed.after ? null : mine;
     const partway = mine > pushed.after && mine < pushed.latest &&
       pushed.messages.every(([pk]) => pk > mine || byId("m-" + pk));
-    if (messages.dataset.entryId !== String(pushed.entry) || !(from === null || partway)) {
+    const usable = messages.dataset.entryId === String(pushed.entry) && (mine === pushed.after || partway);
+    const added = pushed.messages.filter(([pk]) => !byId("m-" + pk));
+    if (!usable || !drawPush(messages, pushed)) {
       // (Unless a fetch is on the way: the push is looked at again once it is drawn.)
       if (!fetching && !byId("m-" + pushed.latest)) threadSoon();  // else a fetch brought it
       return;
     }
-    appendItems(messages, pushed.html);  // (partway, it leaves out those the page shows)
-    const added = pushed.messages.filter(([pk]) => from === null || pk > from);
     const base = messages.dataset.base.split(".").map(Number);
     base[0] += added.length;
     base[1] += added.filter(([, blank]) => blank).length;
