@@ -127,6 +127,26 @@ def test_a_message_stored_late_comes_with_the_thread_after_its_place(
     assert changed["marks"]["base"] == whole["base"]
 
 
+def test_a_message_older_than_the_last_shown_is_late_whatever_the_newest_id(
+    member, agent, customer_writes
+):
+    client = _client(agent)
+    _, second = out_of_order(customer_writes, lambda: None)
+    url = f"/inbox/c/{conversation_of().pk}/thread/"
+    # The page shows one, two, three: its newest id (two's) is not its last message.
+    marks = _marks(client.get(url).content.decode())
+    assert marks["after"] == str(second.pk)
+    # Nothing new: nothing to draw (not "stale", which draws the whole thread again).
+    assert client.get(url, marks).json()["stale"] is False
+    fourth = customer_writes("Tin hai rưỡi", stamp=int(second.created_at.timestamp() * 1000) + 500)
+    changed = client.get(url, marks).json()
+    # It should go before the third, after the second: not at the end.
+    assert "append" not in changed and changed["tail"]["after"] == second.pk
+    html = changed["tail"]["html"]
+    assert html.index("Tin hai rưỡi") < html.index("Tin ba")
+    assert changed["marks"]["latest"] == fourth.pk
+
+
 def test_a_message_stored_late_brings_the_entries_drawn_after_its_group(
     member, agent, customer_writes
 ):

@@ -175,9 +175,17 @@ def test_a_message_stored_late_is_pushed_with_the_thread_after_its_place(
     assert "Tin một" not in html and html.index("Tin hai") < html.index("Tin ba")
     assert f'data-continues="{first.pk}"' in html
     assert feed.latest == second.pk
-    # An ordinary push says so (the pages append).
+    # One older than the pages' last message is late, though newer than their newest id
+    # (the second's): it goes after the second, before the third.
+    between = customer_writes("Tin hai rưỡi", stamp=int(second.created_at.timestamp() * 1000) + 500)
+    sent = _payload(feed.advance(), "append")
+    assert sent["tail"] == second.pk and sent["messages"] == [[between.pk, 0]]
+    assert sent["html"].index("Tin hai rưỡi") < sent["html"].index("Tin ba")
+    # An ordinary push says so (the pages append), after the pages' last message.
     later = customer_writes("Tin bốn")
-    assert _payload(feed.advance(), "append")["tail"] is None and feed.latest == later.pk
+    sent = _payload(feed.advance(), "append")
+    assert sent["tail"] is None and feed.latest == later.pk
+    assert f'data-continues="{Message.objects.get(text="Tin ba").pk}"' in sent["html"]
 
 
 def test_a_message_stored_late_before_an_agents_reply_is_left_to_the_pages(

@@ -77,6 +77,18 @@ def thread_queryset(conversation: Conversation) -> Any:
     return Message.objects.filter(oa_id=conversation.oa_id, zalo_user_id=conversation.zalo_user_id)
 
 
+def thread_order(message: Message) -> tuple[datetime, int]:
+    """Where a message is in its thread (as the thread's queries order it)."""
+    return (message.created_at, message.pk)
+
+
+def last_shown(conversation: Conversation, latest: int, first: int = 0) -> Message | None:
+    """The last message in time among those up to ``latest`` (by id), which a page shows
+    last: a message stored late has a higher id than messages after it."""
+    shown = thread_queryset(conversation).filter(pk__gte=first, pk__lte=latest)
+    return shown.select_related("sent_by").order_by("-created_at", "-id").first()
+
+
 def thread_base(conversation: Conversation, first: int, latest: int, entry: int) -> str:
     """What the page's messages (ids first..latest) and timeline entries (up to entry)
     are, in counts that an emptied or removed one changes."""
@@ -215,7 +227,7 @@ def _thread_changes(
     )
     if len(new) > THREAD_BATCH or len(entries) > THREAD_BATCH:
         return None
-    anchor = messages.filter(pk=latest).first() if latest else None
+    anchor = last_shown(conversation, latest, first) if latest else None
     out: dict[str, Any] = {"stale": False}
     if anchor is not None and new and new[0].created_at < anchor.created_at:
         # Stored late, older than what the page shows: the page redraws from its place.

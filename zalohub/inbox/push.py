@@ -43,8 +43,10 @@ from zalohub.inbox.live_parts import (
     LIST_BATCH,
     THREAD_BATCH,
     head_key,
+    last_shown,
     micros,
     stamp_rows,
+    thread_order,
     thread_tail,
 )
 from zalohub.inbox.models import Conversation
@@ -196,6 +198,9 @@ class ThreadFeed:
         self.conversation_id = conversation_id
         self.language = language
         self.latest: int | None = None  # the newest message id seen
+        # The thread's last message as its pages show it (by time: a message stored late
+        # has a higher id than messages after it); None: to be read.
+        self.last: Message | None = None
         self.entry = 0  # the newest timeline entry id seen
         # What its pages know of the thread: the (id, Zalo State) of the messages they
         # were told of, by the cursor's reads and by its pushes, and the rest (Seen).
@@ -238,13 +243,14 @@ class ThreadFeed:
         self.drawn = None
         if after is None:
             return ""  # its start
-        # The pages' last message comes along: the first new one may join its group.
-        anchor = next((m for m in rows if m.pk == after), None)
         new = [m for m in rows if m.pk != after]
         if not new:
             self.drawn = [] if self.entry == entry_before else None
             return ""
+        # The pages' last message: the first new one may join its group, or be older.
+        anchor = self.last if self.last is not None else last_shown(conversation, after)
         self.latest = max(m.pk for m in new)
+        self.last = max([*new, *([anchor] if anchor else [])], key=thread_order)
         if self.entry != entry_before or any(m.direction != Direction.INBOUND for m in new):
             return ""
         with translation.override(self.language):
@@ -339,7 +345,7 @@ def advance_threads(
         )
         if len(rows) > cap:  # a flood (a history import): the pages fetch theirs
             for feed in live:
-                feed.latest = None
+                feed.latest, feed.last = None, None
             return advance_threads(feeds, seen)
         for message in rows:
             by_thread[(message.oa_id, message.zalo_user_id)].append(message)
@@ -357,7 +363,7 @@ def advance_threads(
             thread = (conversation.oa_id, conversation.zalo_user_id)
             mine = [m for m in by_thread[thread] if m.pk >= feed.latest]
             if len(mine) > THREAD_BATCH + 1:
-                feed.latest = max(m.pk for m in mine)
+                feed.latest, feed.last = max(m.pk for m in mine), None
                 out.append("")
             else:
                 out.append(feed.take(conversation, entries.get(conversation.pk) or 0, mine))

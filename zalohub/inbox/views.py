@@ -146,7 +146,9 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
         "conversation": conversation,
         "name": name,
         "groups": items,
-        "latest_id": messages[-1].pk if messages else 0,
+        # The newest id shown (what the next delta starts after), not the last message's:
+        # a message stored late has a higher id than messages after it.
+        "latest_id": max((m.pk for m in messages), default=0),
         **live_parts.thread_marks(conversation, items),
         **_top_context(request, conversation, name),
         "window_days": settings.INBOX_REPLY_WINDOW_DAYS,
