@@ -44,6 +44,7 @@ with its key read again, in the language of its own request. Inside a transactio
 joins another's batch takes no database connection at all.
 """
 
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from django.utils import timezone
 from zalohub.accounts.models import OfficialAccount
 from zalohub.api import ratelimit
 from zalohub.api.models import ApiKey, Capability, IdempotentRequest
+from zalohub.core import rowinsert
 from zalohub.core.groupcommit import Failed, GroupCommit, in_transaction
 from zalohub.events.outbound.oa_message import Queued, messages_queue, shadow_refused
 from zalohub.partners.models import ZaloPartnerLink
@@ -165,8 +167,12 @@ def accept(send: Send) -> Outcome:
 
 
 def _in(values: set[Any]) -> tuple[str, list[Any]]:
+    """A column's test of membership in ``values``, and its parameters: on PostgreSQL
+    ``= ANY`` of one array (one SQL text for any batch), elsewhere an ``IN`` list."""
     ordered = sorted(values)
-    return ", ".join(["%s"] * len(ordered)), ordered
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [ordered]
+    return f"IN ({', '.join(['%s'] * len(ordered))})", ordered
 
 
 Scopes = dict[tuple[int, int], tuple[list[str], int, int, str]]
@@ -223,13 +229,13 @@ def _reads(sends: list[Send], *, count: bool) -> tuple[set[int], Scopes, Links, 
         f"k.{qn('rate_limit_per_minute')}, o.{qn('id')}, o.{qn('app_id')}, o.{qn('oa_id')} "
         f"FROM {qn(key_meta.db_table)} k "
         f"LEFT JOIN {qn(through.db_table)} t ON t.{qn('apikey_id')} = k.{qn('id')} "
-        f"AND t.{qn('officialaccount_id')} IN ({oas}) "
+        f"AND t.{qn('officialaccount_id')} {oas} "
         f"LEFT JOIN {qn(oa_meta.db_table)} o ON o.{qn('id')} = t.{qn('officialaccount_id')} "
-        f"WHERE k.{qn('id')} IN ({keys}) AND k.{qn('revoked_at')} IS NULL "
+        f"WHERE k.{qn('id')} {keys} AND k.{qn('revoked_at')} IS NULL "
         f"UNION ALL SELECT 1, {qn('oa_id')}, {qn('zalo_user_id')}, {qn('id')}, "
         f"CASE WHEN {qn('is_shadow')} THEN 1 ELSE 0 END, NULL, NULL "
         f"FROM {qn(ZaloPartnerLink._meta.db_table)} "
-        f"WHERE {qn('oa_id')} IN ({oas}) AND {qn('zalo_user_id')} IN ({users})" + counted_rows
+        f"WHERE {qn('oa_id')} {oas} AND {qn('zalo_user_id')} {users}" + counted_rows
     )
     active: set[int] = set()
     scopes: Scopes = {}
@@ -250,28 +256,36 @@ def _reads(sends: list[Send], *, count: bool) -> tuple[set[int], Scopes, Links, 
     return active, scopes, links, counted
 
 
+_KEPT: tuple[str, ...] = ("key_id", "idempotency_key", "request_hash", "created_at")
+_KEPT += ("status_code", "response_body", "content_type")
+
+
+@functools.lru_cache(maxsize=64)
+def _kept_sql(rows_select: str) -> str:
+    qn = connection.ops.quote_name
+    return (
+        f"INSERT INTO {qn(IdempotentRequest._meta.db_table)} ({', '.join(map(qn, _KEPT))}) "
+        f"{rows_select} ON CONFLICT ({qn('key_id')}, {qn('idempotency_key')}) DO NOTHING "
+        f"RETURNING {qn('key_id')}, {qn('idempotency_key')}"
+    )
+
+
 def _keep_answers(kept: list[tuple[Send, str]]) -> set[tuple[int, str]]:
     """INSERT each first send's Idempotency-Key row with its answer (the 202's text), in
     key order, so that two batches never wait on each other's keys in opposite orders:
     the (api key pk, Idempotency-Key) that another request took first (``ON CONFLICT DO
-    NOTHING``; a concurrent first is waited for by the unique index until it commits)."""
+    NOTHING``; a concurrent first is waited for by the unique index until it commits).
+    The rows as ``core.rowinsert.rows_select`` gives them: on PostgreSQL one JSON
+    parameter, one SQL text for any batch."""
     if not kept:
         return set()
-    meta = IdempotentRequest._meta
-    qn = connection.ops.quote_name
-    columns = ["key_id", "idempotency_key", "request_hash", "created_at"]
-    columns += ["status_code", "response_body", "content_type"]
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params: list[Any] = []
-    for send, text in sorted(kept, key=lambda k: (k[0].key.pk, k[0].idempotency_key)):
-        params += [send.key.pk, send.idempotency_key, send.digest, now, 202, text, JSON]
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(map(qn, columns))}) "  # noqa: S608  (names from the model)
-        f"VALUES {', '.join([row] * len(kept))} "
-        f"ON CONFLICT ({qn('key_id')}, {qn('idempotency_key')}) DO NOTHING "
-        f"RETURNING {qn('key_id')}, {qn('idempotency_key')}"
-    )
+    now = timezone.now()
+    rows = [
+        [send.key.pk, send.idempotency_key, send.digest, now, 202, text, JSON]
+        for send, text in sorted(kept, key=lambda k: (k[0].key.pk, k[0].idempotency_key))
+    ]
+    sql = _kept_sql(rowinsert.rows_select(IdempotentRequest, _KEPT, len(rows)))
+    params = rowinsert.rows_params(_KEPT, rows)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         written = set(cursor.fetchall())

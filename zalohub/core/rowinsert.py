@@ -6,11 +6,14 @@ ingest's writer does, ``zalohub.events.ingestion.pg_writer``), so a batch of row
 twenty columns costs one string to quote. The caller gives the same columns for every
 row; every other column gets its model default, written into the SQL (a callable
 default, such as a time, must be given). Other databases: ``bulk_create``.
+``rows_select`` and ``rows_params`` give the same rows' part to an INSERT of the
+caller's (an upsert, an ``ON CONFLICT DO NOTHING``): one SQL text for any number of rows.
 """
 
+import functools
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connection, models
@@ -45,14 +48,59 @@ def _source(
     for field in rest:
         if field.has_default() and callable(field.default):
             raise RuntimeError(f"{field}: give this column (its default is computed)")
-    definition = ", ".join(f"{qn(c)} {fields[c].db_type(connection)}" for c in columns)
-    aliases = ", ".join(qn(c) for c in (*columns, "ordinal"))
     selected = [f"r.{qn(c)}" for c in columns] + [_literal(f) for f in rest]
     inserted = [qn(c) for c in (*columns, *(str(f.column) for f in rest))]
-    source = (
+    return inserted, selected, _recordset(model, columns)
+
+
+def _recordset(model: type[models.Model], columns: Sequence[str]) -> str:
+    """On PostgreSQL, the rows of ``model``'s ``columns`` read from one JSON parameter
+    (``_json``), typed as the columns are: ``r``, numbered in ``ordinal``."""
+    qn = connection.ops.quote_name
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    definition = ", ".join(f"{qn(c)} {fields[c].db_type(connection)}" for c in columns)
+    aliases = ", ".join(qn(c) for c in (*columns, "ordinal"))
+    return (
         f"ROWS FROM (json_to_recordset(%s::json) AS ({definition})) WITH ORDINALITY AS r({aliases})"
     )
-    return inserted, selected, source
+
+
+@functools.lru_cache(maxsize=256)
+def _rows_select(
+    vendor: str, model: type[models.Model], columns: tuple[str, ...], rows: int
+) -> str:
+    qn = connection.ops.quote_name
+    if vendor == "postgresql":
+        selected = ", ".join(f"r.{qn(c)}" for c in columns)
+        source = _recordset(model, columns)
+        return f"SELECT {selected} FROM {source} ORDER BY r.{qn('ordinal')}"  # noqa: S608
+    return "VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * rows)
+
+
+def rows_select(model: type[models.Model], columns: Sequence[str], rows: int) -> str:
+    """What an INSERT of ``rows`` rows of ``model``'s ``columns`` takes them from, for a
+    statement of the caller's (``INSERT INTO t (columns) <this> ON CONFLICT ...``) run
+    with ``rows_params``: on PostgreSQL one JSON parameter (``_recordset``: the same SQL
+    text for any number of rows, one value to quote), elsewhere a VALUES row each."""
+    postgresql = connection.vendor == "postgresql"
+    return _rows_select(connection.vendor, model, tuple(columns), 0 if postgresql else rows)
+
+
+def rows_params(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """The parameters of ``rows_select``'s ``rows`` (values in ``columns``' order: plain
+    values, JSON fields as Python lists and dicts (PostgreSQL), dates, aware datetimes)."""
+    if connection.vendor == "postgresql":
+        return [_json(columns, rows)]
+    ops = connection.ops
+    return [
+        ops.adapt_datetimefield_value(v)
+        if isinstance(v, datetime)
+        else ops.adapt_datefield_value(v)
+        if isinstance(v, date)
+        else v
+        for row in rows
+        for v in row
+    ]
 
 
 def _statement(model: type[models.Model], columns: tuple[str, ...]) -> str:
@@ -106,7 +154,7 @@ def _iso(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _json(names: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> str:
+def _json(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return json.dumps(
         [dict(zip(names, row, strict=True)) for row in rows],
         ensure_ascii=False,
