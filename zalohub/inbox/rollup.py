@@ -8,6 +8,7 @@ sends settled, Mark Error, Resend), and the OA's live pages are woken once per
 transaction (they read the states from the rows).
 """
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from zalohub.core import rowinsert
 from zalohub.events import hooks
 from zalohub.events.models import Direction, Message
 from zalohub.events.processing import batch
@@ -98,6 +100,21 @@ ON CONFLICT (oa_id, zalo_user_id) DO UPDATE SET
 _WAKES = ", ".join(f"'{status}'" for status in WAKES_ON_CUSTOMER)
 
 
+@functools.lru_cache(maxsize=64)
+def _upsert(rows_select: str) -> str:
+    """The conversations' upsert, its rows taken from ``rows_select`` (``rowinsert``'s:
+    on PostgreSQL one JSON parameter, one SQL text for any batch)."""
+    quote = connection.ops.quote_name
+    table = quote(Conversation._meta.db_table)
+    return (
+        f"INSERT INTO {table} ({', '.join(map(quote, _COLUMNS))}) {rows_select}"
+        + _ON_CONFLICT.format(t=table, wakes=_WAKES)
+        # The report facts as they were (the upsert leaves them): which to derive again;
+        # created_at is ``now`` for the conversations this statement created.
+        + " RETURNING id, oa_id, zalo_user_id, first_inbound_at, first_reply_at, created_at"
+    )
+
+
 def messages_stored(messages: Iterable[Message]) -> None:
     """Fold new messages into their conversations: last message, unread, window.
 
@@ -110,24 +127,12 @@ def messages_stored(messages: Iterable[Message]) -> None:
     now = timezone.now()
     customers = sorted(key for key, row in rows.items() if row["inbound_at"] is not None)
     before = arrivals.conversations_before(customers)
-    meta = Conversation._meta
-    # The times are aware (USE_TZ): adapted as the field would, without its checks.
-    prep = connection.ops.adapt_datetimefield_value
-
-    params: list[Any] = []
+    values: list[list[Any]] = []  # in _COLUMNS' order
     for (oa_id, user_id), row in sorted(rows.items()):  # one lock order for every writer
-        params += [oa_id, user_id, row["link"], row["last"], prep(row["at"])]
-        params += [prep(row["inbound_at"]), row["unread"], prep(now), prep(now), Status.OPEN]
-    quote = connection.ops.quote_name
-    values = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, _COLUMNS))}) "  # noqa: S608
-        f"VALUES {', '.join([values] * len(rows))}"
-        + _ON_CONFLICT.format(t=quote(meta.db_table), wakes=_WAKES)
-        # The report facts as they were (the upsert leaves them): which to derive again;
-        # created_at is ``now`` for the conversations this statement created.
-        + " RETURNING id, oa_id, zalo_user_id, first_inbound_at, first_reply_at, created_at"
-    )
+        values.append([oa_id, user_id, row["link"], row["last"], row["at"], row["inbound_at"]])
+        values[-1] += [row["unread"], now, now, Status.OPEN]
+    sql = _upsert(rowinsert.rows_select(Conversation, _COLUMNS, len(values)))
+    params = rowinsert.rows_params(_COLUMNS, values)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         stored = cursor.fetchall()
