@@ -64,7 +64,7 @@ OBSERVER = """
 window.__seen = {};
 window.__where = {};  // where each marker first showed: the list or the thread
 window.__streams = 0;
-window.__pushes = { rows: 0, append: 0, list: 0, thread: 0 };
+window.__pushes = { rows: 0, append: 0, tail: 0, list: 0, thread: 0 };
 // The pages' own fetches of their parts: a delta (what changed since the page's marks)
 // or the part drawn whole (a stale delta, a reconnect).
 window.__fetches = { "list delta": 0, "list whole": 0, "thread delta": 0, "thread whole": 0 };
@@ -112,7 +112,11 @@ window.__fetches = { "list delta": 0, "list whole": 0, "thread delta": 0, "threa
       const source = new Original(url, init);
       source.addEventListener("open", () => { window.__streams += 1; });
       source.addEventListener("rows", () => { window.__pushes.rows += 1; });
-      source.addEventListener("append", () => { window.__pushes.append += 1; });
+      source.addEventListener("append", (e) => {
+        window.__pushes.append += 1;
+        // (a late message's part: "tail" names the message it follows)
+        if (/"tail":[0-9]/.test(e.data)) window.__pushes.tail += 1;
+      });
       source.addEventListener("list", () => { window.__pushes.list += 1; });
       source.addEventListener("thread", () => { window.__pushes.thread += 1; });
       return source;
