@@ -263,6 +263,41 @@ def test_a_message_delivered_late_shows_in_its_place_keeping_the_thread_before_i
     page.screenshot(path=str(output_dir / "inbox-parts-late.png"), full_page=True)
 
 
+COUNT_OPENS = (
+    "const E = window.EventSource; window.__opens = 0; window.EventSource = function (u, i) {"
+    " const s = new E(u, i); s.addEventListener('open', () => { window.__opens += 1; });"
+    " return s; }; window.EventSource.prototype = E.prototype;"
+)
+
+
+def test_a_streams_planned_end_fetches_what_changed_not_everything(
+    agent_on, sandbox, worker, settings, output_dir
+):
+    """Each stream ends after a while and the page comes back on a new one: it fetches
+    what changed meanwhile instead of drawing its list and thread whole (a flood's
+    threads took seconds to draw, every 20-25 s on every page)."""
+    mai = _writes(sandbox, "Chị Mai hỏi giá", user_id=MAI)
+    son = _writes(sandbox, "Tin trước khi mở")
+    settings.INBOX_STREAM_SECONDS = 2.0  # (the live server reads it at each stream's start)
+    page = agent_on(son)
+    page.add_init_script(COUNT_OPENS)
+    page.reload()
+    page.wait_for_selector("#messages")
+    first = Message.objects.get(text="Tin trước khi mở")
+    mai_row = f'.ib-row[data-conversation="{mai.pk}"]'
+    for selector in (f"#m-{first.pk}", "#thread-head", mai_row):
+        assert page.evaluate(KEEP, selector)
+    page.wait_for_function("() => window.__opens >= 3", timeout=LIVE)  # two planned ends
+    _writes(sandbox, "Tin sau khi nối lại")
+    expect(page.locator("#messages")).to_contain_text("Tin sau khi nối lại", timeout=LIVE)
+    page.wait_for_function("() => window.__opens >= 4", timeout=LIVE)
+    # It should have kept what did not change: the thread's message, its top, and the
+    # row of the conversation nobody wrote to.
+    assert page.evaluate(KEPT, f"#m-{first.pk}") and page.evaluate(KEPT, "#thread-head")
+    assert page.evaluate(KEPT, mai_row)
+    page.screenshot(path=str(output_dir / "inbox-parts-reconnected.png"), full_page=True)
+
+
 CAPTURE_STREAM = (
     "const O = window.EventSource; window.EventSource = function (u, i) {"
     " const s = new O(u, i); window.__source = s; return s; };"

@@ -97,7 +97,7 @@ def test_it_streams_list_and_thread_changes(member, agent, customer_writes, sett
     url = f"/inbox/events/?oa={conversation.oa_id}&c={conversation.pk}&cursor={cursor}"
     # It should stay quiet while nothing changed (only comments, so a gone client is noticed).
     quiet = _read_events(client.get(url))
-    assert "event:" not in quiet and ": tick" in quiet
+    assert "event: list" not in quiet and "event: thread" not in quiet and ": tick" in quiet
     # It should announce a thread change when a receipt moves a message (a queryset update)...
     message = Message.objects.get()
     Message.objects.filter(pk=message.pk).update(zalo_state=ZaloState.READ)
@@ -165,8 +165,10 @@ def test_it_resumes_from_the_last_event_id(member, agent, customer_writes, setti
         HTTP_LAST_EVENT_ID=current,
     )
     body = "".join(c.decode() if isinstance(c, bytes) else c for c in response.streaming_content)
-    # It should prefer the browser's Last-Event-ID over the page's cursor, and end.
-    assert "event:" not in body and body.startswith("retry:")
+    # It should prefer the browser's Last-Event-ID over the page's cursor (nothing moved
+    # since), and end saying its end was planned.
+    assert "event: list" not in body and "event: thread" not in body
+    assert body.startswith("retry:") and body.endswith(stream.PLANNED_END)
 
 
 def test_it_refuses_the_stream_of_a_foreign_conversation(agent, admin, customer_writes):

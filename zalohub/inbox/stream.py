@@ -149,6 +149,12 @@ def _events(
     return out or ": tick\n\n"  # a comment: finds a closed connection within a tick
 
 
+# Said before a stream's planned end: the page, back on the next stream (which resumes
+# from its last id and says what moved meanwhile), fetches what changed rather than
+# drawing its list and thread whole, as it does after a break.
+PLANNED_END = "event: end\ndata: planned\n\n"
+
+
 def blocking_events(scope: Scope, cursor: tuple[str, str]) -> Iterator[str]:
     notifier = get_notifier()
     since = notifier.generation
@@ -160,6 +166,7 @@ def blocking_events(scope: Scope, cursor: tuple[str, str]) -> Iterator[str]:
             yield _events(cursor, new)
             cursor = new
             if time.monotonic() >= deadline:
+                yield PLANNED_END
                 return
             since = notifier.wait(since, scope.oa_ids, settings.INBOX_STREAM_TICK_SECONDS)
     finally:

@@ -356,7 +356,7 @@ async def events(
             if time.monotonic() >= deadline:
                 # Its end is planned: the page comes back at once (EventSource waits the
                 # last retry: 1 s would leave each page without a stream a second in 20).
-                yield f"retry: {RECONNECT_MS}\n\n"
+                yield stream.PLANNED_END + f"retry: {RECONNECT_MS}\n\n"
                 return
     finally:
         shared.leave(watch)

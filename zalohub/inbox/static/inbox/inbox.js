@@ -437,11 +437,26 @@
     const events = new EventSource(root.dataset.eventsUrl);
     let opened = false;
     let pushes = false;  // this stream pushes (zalohub serve): fetches are spaced
+    // Each stream ends after a while, saying so ("end"); the next resumes from its last id
+    // and says what moved meanwhile, and the page fetches what changed. Back after a
+    // break, or once in WHOLE_EVERY, it draws both whole, which also brings what no cursor
+    // tracks (a contact renamed, another OA's name). Whole at every planned end (each
+    // page every 20-25 s), a flood's threads took seconds to draw, and their pages
+    // showed nothing new meanwhile.
+    const WHOLE_EVERY = 5 * 60 * 1000;
+    let planned = false, drawnWhole = Date.now();
+    events.addEventListener("end", () => { planned = true; });
     events.addEventListener("open", function () {
-      // Back after a break (each stream ends after a while): draw both whole once, which
-      // also brings what no cursor tracks (a contact renamed, another OA's name).
-      if (opened) { whole.list = whole.thread = true; refreshList(); refreshThread(); }
+      if (opened) {
+        if (!planned || Date.now() - drawnWhole > WHOLE_EVERY) {
+          whole.list = whole.thread = true;
+          drawnWhole = Date.now();
+        }
+        refreshList();
+        refreshThread();
+      }
       opened = true;
+      planned = false;
     });
     events.addEventListener("rows", function (event) { pushes = true; pushedRows(event); });
     events.addEventListener("append", function (event) { pushes = true; pushedAppend(event); });
