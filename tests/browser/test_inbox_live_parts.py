@@ -263,10 +263,12 @@ def test_a_message_delivered_late_shows_in_its_place_keeping_the_thread_before_i
     page.screenshot(path=str(output_dir / "inbox-parts-late.png"), full_page=True)
 
 
-COUNT_OPENS = (
-    "const E = window.EventSource; window.__opens = 0; window.EventSource = function (u, i) {"
-    " const s = new E(u, i); s.addEventListener('open', () => { window.__opens += 1; });"
-    " return s; }; window.EventSource.prototype = E.prototype;"
+# The page's stream, as window.__source, and how many times it opened (window.__opens).
+CAPTURE_STREAM = (
+    "const O = window.EventSource; window.__opens = 0; window.EventSource = function (u, i) {"
+    " const s = new O(u, i); window.__source = s;"
+    " s.addEventListener('open', () => { window.__opens += 1; }); return s; };"
+    " window.EventSource.prototype = O.prototype;"
 )
 
 
@@ -280,7 +282,7 @@ def test_a_streams_planned_end_fetches_what_changed_not_everything(
     son = _writes(sandbox, "Tin trước khi mở")
     settings.INBOX_STREAM_SECONDS = 2.0  # (the live server reads it at each stream's start)
     page = agent_on(son)
-    page.add_init_script(COUNT_OPENS)
+    page.add_init_script(CAPTURE_STREAM)
     page.reload()
     page.wait_for_selector("#messages")
     first = Message.objects.get(text="Tin trước khi mở")
@@ -296,13 +298,6 @@ def test_a_streams_planned_end_fetches_what_changed_not_everything(
     assert page.evaluate(KEPT, f"#m-{first.pk}") and page.evaluate(KEPT, "#thread-head")
     assert page.evaluate(KEPT, mai_row)
     page.screenshot(path=str(output_dir / "inbox-parts-reconnected.png"), full_page=True)
-
-
-CAPTURE_STREAM = (
-    "const O = window.EventSource; window.EventSource = function (u, i) {"
-    " const s = new O(u, i); window.__source = s; return s; };"
-    " window.EventSource.prototype = O.prototype;"
-)
 
 
 def test_a_push_after_a_fetch_that_brought_part_of_it_adds_the_rest(
