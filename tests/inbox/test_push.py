@@ -309,6 +309,23 @@ def test_a_thread_open_on_a_page_is_read(member, agent, customer_writes):
     assert conversation_of(OTHER).unread_count == 1  # no page shows it
 
 
+def test_a_message_stored_after_the_rounds_read_of_its_thread_is_read_too(
+    member, agent, customer_writes
+):
+    """The round read the conversation with nothing unread; a customer's message stored
+    just after is pushed to the page, so the thread is read (it stayed unread until some
+    later message, with the pages no longer drawing their threads whole)."""
+    customer_writes("Một")
+    conversation = conversation_of()
+    feed = push.ThreadFeed(conversation.pk, "en")
+    _round(feed)
+    _round(feed)
+    assert conversation_of().unread_count == 0
+    event, _ = _round(feed, between=lambda: customer_writes("Hai"))
+    assert "Hai" in _payload(event, "append")["html"]
+    assert conversation_of().unread_count == 0
+
+
 def test_a_list_feed_covers_pages_whose_cursor_lies_within_what_it_read(
     member, agent, customer_writes, connected_oa
 ):

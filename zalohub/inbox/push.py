@@ -350,6 +350,9 @@ def advance_threads(
         for message in rows:
             by_thread[(message.oa_id, message.zalo_user_id)].append(message)
     out = []
+    # Threads to mark read: those unread when the round read them, and those whose feed
+    # brings messages now (a customer's, stored after the round read its row).
+    unread = {cid for cid, c in conversations.items() if c.unread_count}
     for feed in feeds:
         conversation = conversations.get(feed.conversation_id)
         feed.drawn, mine = None, []
@@ -362,13 +365,17 @@ def advance_threads(
         else:
             thread = (conversation.oa_id, conversation.zalo_user_id)
             mine = [m for m in by_thread[thread] if m.pk >= feed.latest]
+            if any(m.pk > feed.latest for m in mine):
+                unread.add(conversation.pk)
             if len(mine) > THREAD_BATCH + 1:
                 feed.latest, feed.last = max(m.pk for m in mine), None
                 out.append("")
             else:
                 out.append(feed.take(conversation, entries.get(conversation.pk) or 0, mine))
         feed.settle(seen.get(feed.conversation_id), mine)
-    services.conversations_mark_read(conversations[f.conversation_id] for f in live)
+    services.conversations_mark_read(
+        conversations[f.conversation_id] for f in live if f.conversation_id in unread
+    )
     return out
 
 

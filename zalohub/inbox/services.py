@@ -199,11 +199,12 @@ def thread_fingerprint(conversation: Conversation, limit: int = 100) -> str:
 
 
 def conversations_mark_read(conversations: Iterable[Conversation]) -> int:
-    """Mark read those of these conversations (as just read) with unread messages, each
-    shown by an agent's open page, and wake their OAs' pages: how many were. A row another
-    transaction holds (a worker storing its customer's message) is passed over, never
-    waited on: the next round marks it, and a wait there could close a deadlock."""
-    unread = {c.pk: c.oa_id for c in conversations if c.unread_count}
+    """Mark read those of these conversations with unread messages (as the database has
+    them now), each shown by an agent's open page, and wake their OAs' pages: how many
+    were. A row another transaction holds (a worker storing its customer's message) is
+    passed over, never waited on: the next round marks it, and a wait there could close
+    a deadlock."""
+    unread = {c.pk: c.oa_id for c in conversations}
     if not unread:
         return 0
     with transaction.atomic():
