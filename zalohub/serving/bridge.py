@@ -140,10 +140,10 @@ class _Responder:
 class WsgiBridge:
     """An ASGI application that runs ``app`` (WSGI) on at most ``threads`` threads."""
 
-    def __init__(self, app: WsgiApp, *, threads: int) -> None:
+    def __init__(self, app: WsgiApp, *, threads: int, name: str = "zalohub-web") -> None:
         self.app = app
         self.threads = threads
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="zalohub-web")
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

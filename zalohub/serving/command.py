@@ -72,7 +72,13 @@ def parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="threads per process for webhooks and pages (default 10; streams use none)",
+        help="threads per process for pages and the API (default 10; streams use none)",
+    )
+    p.add_argument(
+        "--webhook-threads",
+        type=int,
+        default=None,
+        help="threads per process for Zalo's webhooks, never taken by pages (default 10)",
     )
     p.add_argument(
         "--graceful-seconds",
@@ -116,6 +122,8 @@ def serve(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.threads:
         os.environ["ZALOHUB_WEB_THREADS"] = str(args.threads)
+    if args.webhook_threads:
+        os.environ["ZALOHUB_WEBHOOK_THREADS"] = str(args.webhook_threads)
     os.environ.setdefault("ZALOHUB_WEB_PROCESSES", str(args.workers))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalohub.settings")
     # Before the slow part of starting (Django's setup, the app's imports): a stop

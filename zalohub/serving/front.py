@@ -9,9 +9,13 @@ one uvicorn process serves this ASGI application, which sends
 - the stream URL (``inbox:events``, read from the URLconf) to Django's ASGI handler:
   the view runs on a thread of its own for a moment, then the stream waits on the
   process's shared reader (``inbox.watch``) holding no thread and no connection;
-- everything else (webhooks, pages, probes, static files) to Django's WSGI handler on a
-  bounded pool of threads (``serving.bridge``): the webhook path stays the WSGI path
-  that bench/README.md measured, and streams can never take one of its threads.
+- Zalo's webhooks to Django's WSGI handler on a bounded pool of threads of their own
+  (``serving.bridge``): the webhook path stays the WSGI path that bench/README.md
+  measured, and no page, stream or export ever takes one of its threads. With one pool
+  for both, a webhook waited in the pool's queue behind the open pages' fetches (each
+  tens to hundreds of ms under a flood), and Zalo's sender behind the webhook;
+- everything else (pages, probes, static files) to the same handler on a bounded pool
+  of threads of its own.
 
 On SIGTERM `zalohub serve` (``serving.command``) stops taking new connections and calls
 ``drain()``: the streams end at once with an SSE ``retry:`` hint (``core.shutdown``)
@@ -46,6 +50,15 @@ def stream_paths() -> frozenset[str]:
     return frozenset({reverse("inbox:events")})
 
 
+def webhook_prefix() -> str:
+    """What the paths of Zalo's webhooks start with (one URL per Zalo app)."""
+    sample = reverse("events:webhook", args=["0"])
+    prefix = sample[: sample.rindex("/0/") + 1]
+    # Nothing else may start so, or it would take the webhooks' threads.
+    assert reverse("events:webhook", args=["x"]).startswith(prefix), prefix
+    return prefix
+
+
 # Streams being opened at once in one process: opening one runs Django's middleware and
 # the view on a thread, with a pooled connection. Pages reconnect together (after a
 # restart, or when streams opened together end together): unbounded, hundreds of
@@ -54,10 +67,13 @@ STREAM_OPENINGS = 4
 
 
 class Front:
-    def __init__(self, *, threads: int) -> None:
+    def __init__(self, *, threads: int, webhook_threads: int) -> None:
         self.asgi = ASGIHandler()
-        self.wsgi = WsgiBridge(WSGIHandler(), threads=threads)
+        wsgi = WSGIHandler()
+        self.wsgi = WsgiBridge(wsgi, threads=threads)
+        self.webhooks = WsgiBridge(wsgi, threads=webhook_threads, name="zalohub-webhook")
         self.streams = stream_paths()
+        self.webhook_prefix = webhook_prefix()
         self.openings = asyncio.Semaphore(STREAM_OPENINGS)
         # Requests between their start and their response's last byte (changed on the
         # server's event loop only; ``idle`` is read from the thread that drains).
@@ -77,8 +93,11 @@ class Front:
             self.in_flight += 1
             self.idle.clear()
             try:
-                if scope["path"] in self.streams:
+                path = scope["path"]
+                if path in self.streams:
                     await self._stream(scope, receive, _closing_when_draining(send))
+                elif path.startswith(self.webhook_prefix):
+                    await self.webhooks(scope, receive, _closing_when_draining(send))
                 else:
                     await self.wsgi(scope, receive, _closing_when_draining(send))
             finally:
@@ -117,6 +136,7 @@ class Front:
             elif message["type"] == "lifespan.shutdown":
                 # Every response has finished by now (the server waited for them).
                 self.wsgi.close()
+                self.webhooks.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -135,6 +155,10 @@ def _closing_when_draining(send: Send) -> Send:
     return sending
 
 
-# Threads for webhooks and pages (`zalohub serve --threads`; the streams take none). 10 is
-# uvicorn's own WSGI pool, the one bench/README.md's webhook figures were measured on.
-application = Front(threads=envint("ZALOHUB_WEB_THREADS", 10, minimum=1))
+# Threads for pages (`zalohub serve --threads`) and for Zalo's webhooks (`--webhook-threads`);
+# the streams take none. 10 is uvicorn's own WSGI pool, the one bench/README.md's webhook
+# figures were measured on.
+application = Front(
+    threads=envint("ZALOHUB_WEB_THREADS", 10, minimum=1),
+    webhook_threads=envint("ZALOHUB_WEBHOOK_THREADS", 10, minimum=1),
+)
