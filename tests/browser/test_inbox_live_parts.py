@@ -272,24 +272,39 @@ CAPTURE_STREAM = (
 )
 
 
+# Counts the page's fetches of its list and its thread.
+COUNT_FETCHES = (
+    "window.__parts = 0; const F = window.fetch; window.fetch = function (input, init) {"
+    " const url = String(input && input.url ? input.url : input);"
+    " if (url.includes('/inbox/list/') || url.includes('/thread/')) window.__parts += 1;"
+    " return F.call(this, input, init); };"
+)
+
+
 def test_a_streams_planned_end_fetches_what_changed_not_everything(
     agent_on, sandbox, worker, settings, output_dir
 ):
     """Each stream ends after a while and the page comes back on a new one: it fetches
-    what changed meanwhile instead of drawing its list and thread whole (a flood's
-    threads took seconds to draw, every 20-25 s on every page)."""
+    what changed meanwhile, and nothing when nothing did, instead of drawing its list
+    and thread whole (a flood's threads took seconds to draw, every 20-25 s on every
+    page) or fetching both (two fetches a page every 20-25 s)."""
     mai = _writes(sandbox, "Chị Mai hỏi giá", user_id=MAI)
     son = _writes(sandbox, "Tin trước khi mở")
     settings.INBOX_STREAM_SECONDS = 2.0  # (the live server reads it at each stream's start)
     page = agent_on(son)
     page.add_init_script(CAPTURE_STREAM)
+    page.add_init_script(COUNT_FETCHES)
     page.reload()
     page.wait_for_selector("#messages")
     first = Message.objects.get(text="Tin trước khi mở")
     mai_row = f'.ib-row[data-conversation="{mai.pk}"]'
     for selector in (f"#m-{first.pk}", "#thread-head", mai_row):
         assert page.evaluate(KEEP, selector)
+    page.wait_for_function("() => window.__opens >= 1", timeout=LIVE)
+    fetched = page.evaluate("window.__parts")
     page.wait_for_function("() => window.__opens >= 3", timeout=LIVE)  # two planned ends
+    # Nothing changed meanwhile: it should have fetched nothing.
+    assert page.evaluate("window.__parts") == fetched
     _writes(sandbox, "Tin sau khi nối lại")
     expect(page.locator("#messages")).to_contain_text("Tin sau khi nối lại", timeout=LIVE)
     page.wait_for_function("() => window.__opens >= 4", timeout=LIVE)

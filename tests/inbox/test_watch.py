@@ -200,17 +200,96 @@ def test_a_stream_leaves_out_what_the_pushes_covered(settings):
         # Both covered: only the push, and the cursor for a reconnect.
         shared.publish(("c", "t3"), rows, (True, True))
         sent.append(await _next(stream))
-        # Two reads before the stream runs again: the page may have missed what lay
-        # between them, so it is told of every part that moved.
+        # Two reads before the stream runs again: it sends both pushes, in their order,
+        # and leaves out what both covered; a part one of them left uncovered is told.
         shared.publish(("d", "t4"), rows, (True, True))
         shared.publish(("e", "t5"), rows, (True, True))
+        sent.append(await _next(stream))
+        shared.publish(("f", "t6"), rows, (True, False))
+        shared.publish(("g", "t7"), rows, (True, True))
+        sent.append(await _next(stream))
+        # More reads than the watch keeps: the page may have missed the first ones'
+        # pushes, so it is told of every part that moved.
+        for n in range(9):
+            shared.publish((f"h{n}", f"t{8 + n}"), rows, (True, True))
         sent.append(await _next(stream))
         await stream.aclose()
         return sent
 
-    covered_list, covered_both, behind = _in_a_thread(run())
+    covered_list, covered_both, behind, uncovered, far_behind = _in_a_thread(run())
     assert covered_list == rows + "event: thread\nid: b~t2\ndata: b~t2\n\n"
     assert covered_both == rows + "id: c~t3\n\n"
-    assert behind == rows * 2 + (
-        "event: list\nid: e~t5\ndata: e~t5\n\nevent: thread\nid: e~t5\ndata: e~t5\n\n"
+    assert behind == rows * 2 + "id: e~t5\n\n"
+    assert uncovered == rows * 2 + "event: thread\nid: g~t7\ndata: g~t7\n\n"
+    assert far_behind == rows * 8 + (
+        "event: list\nid: h8~t16\ndata: h8~t16\n\nevent: thread\nid: h8~t16\ndata: h8~t16\n\n"
     )
+
+
+def test_a_page_back_on_a_new_stream_is_sent_what_it_missed(settings):
+    """A stream ends (its planned end) and the page comes back on a new one with its
+    last id: the scope's reads meanwhile are kept, so the new stream sends their pushes
+    and leaves out what they covered, instead of telling the page to fetch."""
+    settings.INBOX_STREAM_TICK_SECONDS = 60  # no tick during the test
+    reads = Reads()
+    scope = Scope(oa_ids=(6,), conversation_id=8)
+    rows = "event: rows\ndata: {}\n\n"
+
+    async def run() -> list[str]:
+        sent = []
+        reads.cursor = ("a", "t1")
+        first = watch.events(scope, ("a", "t1"), reads)
+        await _next(first)
+        await _next(first)  # the first read
+        shared = watch.watcher().watches[scope]
+        await first.aclose()  # its end: the page is on its way back
+        # A read while no stream is open: its pushes cover both parts.
+        reads.cursor = ("b", "t2")  # (what the watcher's own reads say from now on)
+        shared.publish(("b", "t2"), rows, (True, True))
+        again = watch.events(scope, ("a", "t1"), reads)  # Last-Event-ID: a~t1
+        await _next(again)  # retry
+        sent.append(await _next(again))
+        assert watch.watcher().watches[scope] is shared
+        await again.aclose()
+        # A page whose id no kept read started from is told what moved.
+        lost = watch.events(scope, ("zz", "t0"), reads)
+        await _next(lost)
+        sent.append(await _next(lost))
+        await lost.aclose()
+        # A page standing where the scope is: nothing to send until the next read.
+        here = watch.events(scope, ("b", "t2"), reads)
+        await _next(here)
+        reads.cursor = ("c", "t3")
+        shared.publish(("c", "t3"), rows, (False, True))
+        sent.append(await _next(here))
+        await here.aclose()
+        return sent
+
+    missed, lost, here = _in_a_thread(run())
+    assert missed == rows + "id: b~t2\n\n"
+    assert lost.startswith("event: list\nid: b~t2\n") and "event: thread" in lost
+    assert here == rows + "event: list\nid: c~t3\ndata: c~t3\n\n"
+
+
+def test_a_scope_without_streams_is_forgotten_after_a_while(settings, monkeypatch):
+    settings.INBOX_STREAM_TICK_SECONDS = 0.1
+    monkeypatch.setattr(watch, "LINGER_SECONDS", 0.3)
+    reads = Reads()
+    scope = Scope(oa_ids=(9,), conversation_id=None)
+
+    async def run() -> tuple[bool, bool]:
+        stream = watch.events(scope, ("a", "-"), reads)
+        await _next(stream)
+        await _next(stream)
+        shared = watch.watcher()
+        await stream.aclose()
+        kept = scope in shared.watches
+        for _ in range(100):  # each 0.1 s tick looks; give it ten seconds at most
+            if scope not in shared.watches:
+                break
+            await asyncio.sleep(0.1)
+        return kept, scope in shared.watches
+
+    kept, still = _in_a_thread(run())
+    assert kept and not still
+    assert watch._watchers == {}

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
@@ -37,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 # How soon a page reconnects after its stream's planned end.
 RECONNECT_MS = 50
+# How long a scope is still read after its last stream ended: a page back from its
+# stream's planned end (or from a short break) is sent the reads it missed, with their
+# pushes, and fetches only what those did not bring. Forgotten at once, every page came
+# back to a scope read afresh, told to fetch every part that had moved: under a stream
+# of messages, each page fetched its list and its thread at every planned end.
+LINGER_SECONDS = 5.0
 
 # The reads of every scope, one after the other: the database sees at most one of them
 # at a time from this process, and the process's other threads keep the rest of the CPU.
@@ -47,6 +54,18 @@ Read = Callable[["Scope"], tuple[str, str]]
 Warm = Callable[[Sequence["Scope"]], None]
 
 
+@dataclass(frozen=True)
+class Past:
+    """One read of a scope: the cursor before and after it, what it pushed to the scope's
+    pages, and which parts (list, thread) those pushes covered (``Watcher._pushes``)."""
+
+    version: int
+    before: tuple[str, str] | None
+    after: tuple[str, str] | None
+    pushed: str
+    covered: tuple[bool, bool]
+
+
 class Watch:
     """What the streams of one scope share: its cursor as last read, and a wake-up."""
 
@@ -55,15 +74,12 @@ class Watch:
         self.read = read
         self.warm = warm
         self.cursor: tuple[str, str] | None = None
-        # What the last reads drew for the scope's pages (inbox.push), by read: a stream
-        # a read or two behind still sends each.
-        self.pushed: deque[tuple[int, str]] = deque(maxlen=8)
+        # The last reads: a stream a read or two behind, or a page back on a new stream,
+        # is still sent each one's pushes, and leaves out what they covered.
+        self.history: deque[Past] = deque(maxlen=8)
         self.version = 0  # reads so far
-        # The cursor before the last read, and which of its parts (list, thread) that
-        # read's pushes covered: a stream that was at it leaves those parts' events out.
-        self.previous: tuple[str, str] | None = None
-        self.covered = (False, False)
         self.subscribers = 0
+        self.left: float | None = None  # when its last stream ended (it lingers)
         self.due = True  # read it in the next round
         self.changed = asyncio.Event()  # replaced after each read: a broadcast
 
@@ -73,14 +89,43 @@ class Watch:
         pushed: str = "",
         covered: tuple[bool, bool] = (False, False),
     ) -> None:
-        self.previous, self.covered = self.cursor, covered
+        before = self.cursor
         if cursor is not None:
             self.cursor = cursor
-        if pushed:
-            self.pushed.append((self.version + 1, pushed))
         self.version += 1
+        self.history.append(Past(self.version, before, self.cursor, pushed, covered))
         self.changed.set()
         self.changed = asyncio.Event()
+
+    def resume(self, cursor: tuple[str, str]) -> int:
+        """The last read a page at ``cursor`` has had: the latest when the page stands
+        there; else the one before the latest read that started there (its stream is
+        sent the reads since); else the latest (the page is told what moved)."""
+        if cursor == self.cursor:
+            return self.version
+        for past in reversed(self.history):
+            if past.before == cursor:
+                return past.version - 1
+        return self.version
+
+    def since(self, seen: int, cursor: tuple[str, str]) -> tuple[str, tuple[bool, bool]]:
+        """For a stream that has had the reads up to ``seen`` and whose page stands at
+        ``cursor``: the later reads' pushes, and which parts the page then has (every
+        move of the part pushed, from where the page stands, no read missing)."""
+        later = [past for past in self.history if past.version > seen]
+        pushed = "".join(past.pushed for past in later)
+        whole = bool(later) and later[0].version == seen + 1 and later[0].before == cursor
+        skip = [whole, whole]
+        for past in later:
+            for part in (0, 1):
+                moved = (
+                    past.before is None
+                    or past.after is None
+                    or past.before[part] != past.after[part]
+                )
+                if moved and not past.covered[part]:
+                    skip[part] = False
+        return pushed, (skip[0], skip[1])
 
     async def next_read(self, after: int, timeout: float) -> None:
         """Wait until a read newer than ``after`` (or the timeout, or a drain)."""
@@ -182,6 +227,7 @@ class Watcher:
         if watch is None:
             watch = self.watches[scope] = Watch(scope, read, warm)
         watch.subscribers += 1
+        watch.left = None
         watch.due = True  # a new page gets a fresh read, not one up to a tick old
         self.wake.set()
         if self.task is None or self.task.done():
@@ -192,9 +238,20 @@ class Watcher:
 
     def leave(self, watch: Watch) -> None:
         watch.subscribers -= 1
-        if watch.subscribers <= 0 and self.watches.get(watch.scope) is watch:
-            del self.watches[watch.scope]
+        if watch.subscribers <= 0:
+            watch.left = time.monotonic()
+            if shutdown.draining() and self.watches.get(watch.scope) is watch:
+                del self.watches[watch.scope]  # nobody comes back to this process
         self.wake.set()
+
+    def _forget_left(self) -> None:
+        """Forget the scopes whose last stream ended more than LINGER_SECONDS ago."""
+        now = time.monotonic()
+        for scope, watch in list(self.watches.items()):
+            if watch.subscribers <= 0 and (
+                shutdown.draining() or now - (watch.left or now) >= LINGER_SECONDS
+            ):
+                del self.watches[scope]
 
     async def _read(
         self, due: list[Watch]
@@ -267,6 +324,9 @@ class Watcher:
         next_tick = time.monotonic() + tick
         try:
             while self.watches:
+                self._forget_left()
+                if not self.watches:
+                    break
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + tick
                     for watch in self.watches.values():
@@ -334,7 +394,8 @@ async def events(
     # Streams opened together would end, and their pages reconnect, together: spread them.
     length = settings.INBOX_STREAM_SECONDS * random.uniform(0.8, 1.0)
     deadline = time.monotonic() + length
-    seen = watch.version
+    # A page back on a new stream: the reads since its last id, if the scope kept them.
+    seen = watch.resume(cursor)
     try:
         yield "retry: 1000\n\n"
         while True:
@@ -344,10 +405,7 @@ async def events(
                 return
             if watch.version > seen and watch.cursor is not None:
                 # Beyond the last few reads, its page's fetch brings what it missed.
-                pushed = "".join(drawn for version, drawn in watch.pushed if version > seen)
-                # At the last read's start, its page has what that read's pushes cover.
-                at = watch.version == seen + 1 and cursor == watch.previous
-                skip = watch.covered if at else (False, False)
+                pushed, skip = watch.since(seen, cursor)
                 seen, old, cursor = watch.version, cursor, watch.cursor
                 # (Taken before the yield: a read while it waits is news for the next.)
                 yield pushed + stream._events(old, cursor, skip)

@@ -437,21 +437,20 @@
     const events = new EventSource(root.dataset.eventsUrl);
     let opened = false;
     let pushes = false;  // this stream pushes (zalohub serve): fetches are spaced
-    // Each stream ends after a while, saying so ("end"); the next resumes from its last id
-    // and says what moved meanwhile, and the page fetches what changed. Back after a
-    // break, or once in WHOLE_EVERY, it draws both whole, which also brings what no cursor
-    // tracks (a contact renamed, another OA's name). Whole at every planned end (each
-    // page every 20-25 s), a flood's threads took seconds to draw, and their pages
-    // showed nothing new meanwhile.
+    // Each stream ends after a while, saying so ("end"); the next resumes from its last id:
+    // it sends the pushes the page missed meanwhile and says what moved beyond them, and
+    // the page fetches only that. Back after a break, or once in WHOLE_EVERY, it draws
+    // both whole, which also brings what no cursor tracks (a contact renamed, another
+    // OA's name). Whole at every planned end (each page every 20-25 s), a flood's threads
+    // took seconds to draw; fetching both at every planned end, a page cost the server
+    // two fetches every 20-25 s, as much as all the pushes under a flood.
     const WHOLE_EVERY = 5 * 60 * 1000;
     let planned = false, drawnWhole = Date.now();
     events.addEventListener("end", () => { planned = true; });
     events.addEventListener("open", function () {
-      if (opened) {
-        if (!planned || Date.now() - drawnWhole > WHOLE_EVERY) {
-          whole.list = whole.thread = true;
-          drawnWhole = Date.now();
-        }
+      if (opened && (!planned || Date.now() - drawnWhole > WHOLE_EVERY)) {
+        whole.list = whole.thread = true;
+        drawnWhole = Date.now();
         refreshList();
         refreshThread();
       }
