@@ -144,10 +144,10 @@ def test_it_shows_every_kind_the_pipeline_stores(member, agent, sandbox, custome
     assert f"ib-kind-{kind}" in page
     shown = {
         "image": "<img",
-        "file": "📄",
+        "file": 'data-icon="file"',  # drawn, not an emoji (a box without emoji fonts)
         "sticker": "<img",
-        "link": "🔗",
-        "location": "📍",
+        "link": 'data-icon="link"',
+        "location": 'data-icon="location"',
         "audio": "<audio",
     }
     assert shown[kind] in page
