@@ -1,10 +1,12 @@
 """Driving Zalo's (sandbox) consent page over HTTP, as a browser would, without one; and
 other small pieces the tests share."""
 
+import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -146,3 +148,10 @@ def clear_of_the_minutes_end(seconds: float = 10.0) -> None:
     left = seconds_to_next_window()
     if left < seconds:
         time.sleep(left + 0.05)
+
+
+def run_on_its_own_loop[T](coroutine: Coroutine[object, object, T]) -> T:
+    """asyncio.run in a thread of its own: a browser test earlier in the run leaves
+    Playwright's event loop running in this one (as a server runs streams off it)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -1,8 +1,9 @@
 """The web tier's front (``serving.front``) sends Zalo's webhooks to threads of their own:
 pages that hold every page thread never make a webhook wait.
 
-Driven in-process as uvicorn drives it (ASGI calls), with Django's real handlers, the
-real ingest and the test database; the page threads are held by a task on their pool."""
+Driven in-process as uvicorn drives it (ASGI calls, on an event loop of its own), with
+Django's real handlers, the real ingest and the test database; the page threads are held
+by a task on their pool."""
 
 import asyncio
 import json
@@ -13,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from tests.core.serveproc import text_event
-from tests.helpers import zalo_signature
+from tests.helpers import run_on_its_own_loop, zalo_signature
 from zalohub.events.models import ZaloEvent
 from zalohub.serving.front import Front, webhook_prefix
 
@@ -96,7 +97,7 @@ def test_webhooks_are_answered_while_pages_hold_every_page_thread(zalo_app, conn
         assert (await asyncio.wait_for(page, 30))[0] == 200
 
     try:
-        asyncio.run(scenario())
+        run_on_its_own_loop(scenario())
     finally:
         held.set()
         front.wsgi.close()

@@ -6,20 +6,13 @@ tests/core/test_serve.py run the same path against the database in a real server
 
 import asyncio
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.helpers import run_on_its_own_loop
 from zalohub.core import shutdown
 from zalohub.inbox import live, stream, watch
 from zalohub.inbox.stream import Scope
-
-
-def _in_a_thread(coroutine):  # type: ignore[no-untyped-def]
-    """asyncio.run in a thread of its own: a browser test earlier in the run leaves
-    Playwright's event loop running in this one (as a server runs streams off it)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 class Reads:
@@ -77,7 +70,7 @@ def test_streams_of_one_scope_share_one_read():
             await s.aclose()
         return seconds, during
 
-    seconds, during = _in_a_thread(run())
+    seconds, during = run_on_its_own_loop(run())
     # It should tell each page what changed against its own cursor...
     assert seconds[:20] == [": tick\n\n"] * 20
     assert seconds[20].startswith("event: list\nid: a~-\n")
@@ -96,7 +89,7 @@ def test_a_wake_up_for_its_oa_reads_before_the_tick(settings):
         live.notify(8)  # another OA: nothing to read
         live.notify(7)
 
-    changed = _in_a_thread(_changed_after(scope, reads, wake, timeout=5))
+    changed = run_on_its_own_loop(_changed_after(scope, reads, wake, timeout=5))
     # It should read again on the wake-up, long before the 30 s tick, and say so.
     assert changed.startswith("event: list\nid: b~-\n")
     assert reads.calls[scope] == 2
@@ -113,7 +106,7 @@ def test_wake_ups_within_the_gap_make_one_read(settings):
             live.notify(7)
             await asyncio.sleep(0.05)
 
-    changed = _in_a_thread(_changed_after(scope, reads, wake, timeout=30))
+    changed = run_on_its_own_loop(_changed_after(scope, reads, wake, timeout=30))
     # It should tell the page once, after the gap, rather than read ten times: a
     # page's fetches follow the gap, not the flow of messages.
     assert changed.startswith("event: list\nid: b~-\n")
@@ -132,7 +125,7 @@ def test_draining_ends_every_stream_with_a_retry_hint():
         shutdown.begin()
         return [[part async for part in s] for s in streams]
 
-    rests = _in_a_thread(run())
+    rests = run_on_its_own_loop(run())
     # It should end each stream at once (not after its 60 s) with one retry hint, 1-5 s.
     for rest in rests:
         assert len(rest) == 1 and rest[0].startswith("retry: ")
@@ -150,7 +143,7 @@ def test_a_planned_end_brings_the_page_back_at_once(settings):
     async def run() -> list[str]:
         return [part async for part in watch.events(scope, ("a", "-"), reads)]
 
-    parts = _in_a_thread(run())
+    parts = run_on_its_own_loop(run())
     # It should open with the 1 s retry (errors) and end with a short one: EventSource
     # waits the last retry it was told before it reconnects.
     assert parts[0] == "retry: 1000\n\n"
@@ -176,7 +169,7 @@ def test_a_stream_reads_behind_still_sends_each_push(settings):
         await stream.aclose()
         return sent
 
-    sent = _in_a_thread(run())
+    sent = run_on_its_own_loop(run())
     assert sent.startswith("event: rows\ndata: [1]\n\nevent: rows\ndata: [2]\n\n")
     assert "event: list\nid: c~-\n" in sent
 
@@ -216,7 +209,7 @@ def test_a_stream_leaves_out_what_the_pushes_covered(settings):
         await stream.aclose()
         return sent
 
-    covered_list, covered_both, behind, uncovered, far_behind = _in_a_thread(run())
+    covered_list, covered_both, behind, uncovered, far_behind = run_on_its_own_loop(run())
     assert covered_list == rows + "event: thread\nid: b~t2\ndata: b~t2\n\n"
     assert covered_both == rows + "id: c~t3\n\n"
     assert behind == rows * 2 + "id: e~t5\n\n"
@@ -265,7 +258,7 @@ def test_a_page_back_on_a_new_stream_is_sent_what_it_missed(settings):
         await here.aclose()
         return sent
 
-    missed, lost, here = _in_a_thread(run())
+    missed, lost, here = run_on_its_own_loop(run())
     assert missed == rows + "id: b~t2\n\n"
     assert lost.startswith("event: list\nid: b~t2\n") and "event: thread" in lost
     assert here == rows + "event: list\nid: c~t3\ndata: c~t3\n\n"
@@ -290,6 +283,6 @@ def test_a_scope_without_streams_is_forgotten_after_a_while(settings, monkeypatc
             await asyncio.sleep(0.1)
         return kept, scope in shared.watches
 
-    kept, still = _in_a_thread(run())
+    kept, still = run_on_its_own_loop(run())
     assert kept and not still
     assert watch._watchers == {}
