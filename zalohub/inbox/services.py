@@ -204,12 +204,12 @@ def conversations_mark_read(conversations: Iterable[Conversation]) -> int:
     were. A row another transaction holds (a worker storing its customer's message) is
     passed over, never waited on: the next round marks it, and a wait there could close
     a deadlock."""
-    unread = {c.pk: c.oa_id for c in conversations}
-    if not unread:
+    oa_of = {c.pk: c.oa_id for c in conversations}
+    if not oa_of:
         return 0
     with transaction.atomic():
         free = list(
-            Conversation.objects.filter(pk__in=list(unread), unread_count__gt=0)
+            Conversation.objects.filter(pk__in=list(oa_of), unread_count__gt=0)
             .select_for_update(skip_locked=True)
             .order_by("pk")
             .values_list("pk", flat=True)
@@ -219,7 +219,7 @@ def conversations_mark_read(conversations: Iterable[Conversation]) -> int:
         done = Conversation.objects.filter(pk__in=free).update(
             unread_count=0, updated_at=timezone.now()
         )
-        for oa_id in {unread[pk] for pk in free}:
+        for oa_id in {oa_of[pk] for pk in free}:
             notify_on_commit(oa_id)
     return done
 

@@ -239,13 +239,12 @@ class Watcher:
     def leave(self, watch: Watch) -> None:
         watch.subscribers -= 1
         if watch.subscribers <= 0:
-            watch.left = time.monotonic()
-            if shutdown.draining() and self.watches.get(watch.scope) is watch:
-                del self.watches[watch.scope]  # nobody comes back to this process
+            watch.left = time.monotonic()  # forgotten by the next round (``_forget_left``)
         self.wake.set()
 
     def _forget_left(self) -> None:
-        """Forget the scopes whose last stream ended more than LINGER_SECONDS ago."""
+        """Forget the scopes whose last stream ended more than LINGER_SECONDS ago, and
+        when the process drains, at once (nobody comes back to this process)."""
         now = time.monotonic()
         for scope, watch in list(self.watches.items()):
             if watch.subscribers <= 0 and (
