@@ -3,6 +3,7 @@ work, in the same run and the same server processes (issue 17).
 
     .venv/bin/python bench/api_send.py                  # WSGI, 4 uvicorn workers
     .venv/bin/python bench/api_send.py --interface asgi --redis
+    .venv/bin/python bench/api_send.py --ceiling        # also a send stored as one row
 
 It drops and recreates the database `zalohub_bench_api` (or --db's) on 127.0.0.1:5432
 (`--db sqlite`: the SQLite file of ZALOHUB_DATA_DIR, removed first), migrates it,
@@ -13,6 +14,8 @@ its outbound event (no task row: the workers' sends loop finds it, zalohub.api.a
 Closed loop for the capacity (requests/s answered 202), each request with its own
 Idempotency-Key (or none, --no-idempotency); then an open loop at 300
 requests/s for the latency percentiles. Prints one table: figure, baseline, ratio.
+With --ceiling, the same two loops against bench/api_floor_urls.py's one-row send (a
+send accepted as ingest accepts a webhook: the design's ceiling, not the hub's send).
 """
 
 import argparse
@@ -88,7 +91,9 @@ def _requests(kind: str, oa: int, key: str, idempotency: bool, tag: str, users: 
         headers = {"Authorization": f"Bearer {key}"}
         if idempotency:
             headers["Idempotency-Key"] = f"{tag}-{n}"
-        yield _request("/api/v1/messages", body, headers)
+        yield _request(
+            "/bench/floor/one_row" if kind == "ceiling" else "/api/v1/messages", body, headers
+        )
 
 
 def _saturate(server: Server, requests, args: argparse.Namespace) -> loadgen.LoadResult:
@@ -129,6 +134,11 @@ def main() -> int:
     parser.add_argument("--no-idempotency", action="store_true")
     parser.add_argument("--redis", action="store_true", help="rate limit counted in Redis db 4")
     parser.add_argument("--lease", type=int, default=30)
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also a send accepted as one row, as ingest accepts a webhook (api_floor_urls)",
+    )
     parser.add_argument(
         "--db", default=DB_NAME, help="PostgreSQL database dropped and recreated, or sqlite"
     )
@@ -175,6 +185,12 @@ def main() -> int:
         log(f"open loop at {args.rate:.0f}/s: baseline, then API send")
         floor_fixed = _fixed(server, _requests("floor", oa, key, idem, "ff", args.users), args)
         sends_fixed = _fixed(server, _requests("api", oa, key, idem, "sf", args.users), args)
+        if args.ceiling:
+            log("the ceiling: closed loop, then open loop")
+            ceiling = _saturate(server, _requests("ceiling", oa, key, idem, "c", args.users), args)
+            ceiling_fixed = _fixed(
+                server, _requests("ceiling", oa, key, idem, "cf", args.users), args
+            )
     from zalohub.events.models import Message, ZaloEvent
 
     stored = Message.objects.count()
@@ -209,6 +225,23 @@ def main() -> int:
             "p99 ≤ 20 ms",
         )
     )
+    if args.ceiling:
+        print(
+            _row(
+                f"ceiling, one row a send: accepted/s; p50 / p99 at {args.rate:.0f}/s",
+                f"{ceiling.rate:,.0f}/s; {_ms(ceiling_fixed, 50):.1f} / "
+                f"{_ms(ceiling_fixed, 99):.1f} ms",
+                f"{floor.rate:,.0f}/s",
+                f"{ceiling.rate / floor.rate:.2f}" if floor.rate else "-",
+                "(what such a send could reach)",
+            )
+        )
+        rows = ZaloEvent.objects.filter(event_name="oa_send_text", direction="in").count()
+        print(
+            f"ceiling checks: statuses closed {dict(ceiling.statuses)} open "
+            f"{dict(ceiling_fixed.statuses)}; rows stored {rows} (its 202s measured "
+            f"{ceiling.statuses[202] + ceiling_fixed.statuses[202]})"
+        )
     print()
     print(
         f"checks: statuses closed {dict(sends.statuses)} open {dict(sends_fixed.statuses)}; "
