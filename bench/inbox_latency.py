@@ -144,6 +144,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--settle", type=float, default=15.0, help="seconds to wait for late markers")
     p.add_argument("--json", type=Path, help="write the raw results here")
     p.add_argument(
+        "--floor-pages",
+        action="store_true",
+        help="pages that draw nothing: the app's scripts blocked, each stream's markers "
+        "written into a tiny box (the hub's path with its pages' cost taken out)",
+    )
+    p.add_argument(
         "--dump",
         type=Path,
         help="write each message's times here (JSON lines: due, sent, acked, processed, "
@@ -271,7 +277,31 @@ def wait_processed(timeout: float = 120) -> int:
         time.sleep(0.1)
 
 
-def open_pages(browser, port: int, cookies: list[str], conversations: list[int]):
+# --floor-pages: the page as the server drew it, its own scripts blocked, with a stream
+# of its own (the same URL, so the same server work) whose events only have their
+# markers written into a tiny box: what the hub's path costs with pages that draw
+# nothing. (Writing each event's whole text instead made Chromium's text shaping the
+# cost: slower than the real page.)
+FLOOR_PAGE = """
+const sink = document.createElement("div");
+sink.style.cssText = "position:fixed;left:0;top:0;width:10px;height:10px;" +
+  "overflow:hidden;contain:strict";
+document.body.appendChild(sink);
+const events = new EventSource(document.getElementById("inbox").dataset.eventsUrl);
+const note = (event) => {
+  const marks = event.data.match(/lat#\\d+#/g);
+  if (!marks) return;
+  sink.appendChild(document.createTextNode(marks.join(" ")));
+  if (sink.childNodes.length > 50) sink.firstChild.remove();
+};
+events.addEventListener("rows", note);
+events.addEventListener("append", note);
+"""
+
+
+def open_pages(
+    browser, port: int, cookies: list[str], conversations: list[int], *, floor: bool = False
+):
     pages = []
     for cookie, pk in zip(cookies, conversations, strict=True):
         context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -279,8 +309,15 @@ def open_pages(browser, port: int, cookies: list[str], conversations: list[int])
             [{"name": "sessionid", "value": cookie, "url": f"http://{HOST}:{port}"}]
         )
         context.add_init_script(OBSERVER)
+        if floor:
+            context.route(
+                "**/static/inbox/*.js",
+                lambda route: route.fulfill(body="", content_type="text/javascript"),
+            )
         page = context.new_page()
         page.goto(f"http://{HOST}:{port}/inbox/c/{pk}/")
+        if floor:
+            page.evaluate(FLOOR_PAGE)
         pages.append(page)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -452,7 +489,7 @@ def scenario(env, args, cookies, browser, *, visible_only: bool, first: int) -> 
         # (SQL of its own: Playwright's loop runs on this thread, where Django refuses.)
         by_user = dict(sql("SELECT zalo_user_id, id FROM inbox_conversation"))
         conversations = [by_user[user_id(k)] for k in range(len(cookies))]
-        pages = open_pages(browser, port, cookies, conversations)
+        pages = open_pages(browser, port, cookies, conversations, floor=args.floor_pages)
         results = []
         for rate in args.rate:
             sides = lambda: cpu_by_side(server, workers)  # noqa: E731
