@@ -9,8 +9,8 @@ It drops and recreates the database `zalohub_bench_api` (or --db's) on 127.0.0.1
 (`--db sqlite`: the SQLite file of ZALOHUB_DATA_DIR, removed first), migrates it,
 seeds a connected OA and an API key, and starts uvicorn (settings
 bench.api_settings: the hub's URLs plus the baseline at /bench/floor/accept). No worker
-runs: a send is measured up to its 202, which comes after the commit of its message and
-its outbound event (no task row: the workers' sends loop finds it, zalohub.api.accept).
+runs: a send is measured up to its 202, which comes after the commit of its outbound
+event (zalohub.api.accept; a worker's sends loop makes its message and sends it).
 Closed loop for the capacity (requests/s answered 202), each request with its own
 Idempotency-Key (or none, --no-idempotency); then an open loop at 300
 requests/s for the latency percentiles. Prints one table: figure, baseline, ratio.
@@ -191,10 +191,11 @@ def main() -> int:
             ceiling_fixed = _fixed(
                 server, _requests("ceiling", oa, key, idem, "cf", args.users), args
             )
-    from zalohub.events.models import Message, ZaloEvent
+    from zalohub.events.models import ZaloEvent
 
-    stored = Message.objects.count()
-    events = ZaloEvent.objects.filter(processing_state="queued").count()
+    # Each send accepted is its outbound event, Received (no worker runs to queue it).
+    stored = ZaloEvent.objects.filter(direction="out").count()
+    events = ZaloEvent.objects.filter(direction="out", processing_state="received").count()
     accepted = sum(r.statuses[202] for r in (sends, sends_fixed))
     warm_accepted = stored - accepted
     print()
@@ -246,8 +247,8 @@ def main() -> int:
     print(
         f"checks: statuses closed {dict(sends.statuses)} open {dict(sends_fixed.statuses)}; "
         f"baseline {dict(floor.statuses)} / {dict(floor_fixed.statuses)}; errors "
-        f"{dict(sends.errors) or 0}; messages stored {stored} (202s measured {accepted}, "
-        f"warm-up {warm_accepted}); outbound events queued {events}"
+        f"{dict(sends.errors) or 0}; sends stored {stored} (202s measured {accepted}, "
+        f"warm-up {warm_accepted}); of them Received {events}"
     )
     return 0
 

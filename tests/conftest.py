@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None) -> Iterator[None]:
-    """pytest-django's, and before it drops the test database: close the connection that
-    webhook batches are written on (PostgreSQL refuses to drop a database in use)."""
+    """pytest-django's, and before it drops the test database: close the connections that
+    webhook batches and API send batches are written on (PostgreSQL refuses to drop a
+    database in use)."""
+    from zalohub.api import accept
     from zalohub.events.ingestion.store import committer
 
     yield
     committer.close()
+    accept.committer.close()
 
 
 @pytest.fixture(autouse=True)

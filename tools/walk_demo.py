@@ -244,6 +244,7 @@ class Walker:
         self.browser, self.hub, self.sandbox, self.out = browser, hub, sandbox, out
         self.args = args
         self.found = Findings()
+        self.api_key_text = ""
         self.labels = english_labels()
         self.shots = 0
 
@@ -566,7 +567,44 @@ class Walker:
             key = page.input_value("#api-key-text")
             if not key.startswith("zh_"):
                 raise AssertionError(f"key {key[:6]!r}")
+            self.api_key_text = key
             return f"key {key[:6]}… shown once"
+
+        def api_send() -> str:
+            # As an ERP would: send with the key just shown, then follow the event until
+            # a worker has given it its message and sent it; the admin's event page shows it.
+            from zalohub.sandbox.world import OA_SUPPORT_ID, SON_SUPPORT_USER_ID
+
+            auth = {"Authorization": f"Bearer {self.api_key_text}"}
+            oas = page.request.get(f"{self.hub}/api/v1/oas", headers=auth).json()["items"]
+            support = next(oa["id"] for oa in oas if oa["oa_id"] == OA_SUPPORT_ID)
+            body = {
+                "oa": support,
+                "to": {"user_id": SON_SUPPORT_USER_ID},
+                "text": "Đơn DH-WALK đã giao",
+            }
+            answer = page.request.post(
+                f"{self.hub}/api/v1/messages",
+                headers={**auth, "Content-Type": "application/json", "Idempotency-Key": "walk-1"},
+                data=json.dumps(body),
+            )
+            if answer.status != 202:
+                raise AssertionError(f"{answer.status} {answer.text()[:200]}")
+            event_id = answer.json()["event_id"]
+            for _ in range(100):
+                event = page.request.get(
+                    f"{self.hub}/api/v1/events/{event_id}", headers=auth
+                ).json()
+                if event["processing_state"] == "processed":
+                    break
+                time.sleep(0.2)
+            else:
+                raise AssertionError(f"event {event_id} still {event['processing_state']}")
+            page.goto(f"{self.hub}/admin/events/zaloevent/{event_id}/change/")
+            if "DH-WALK" not in page.content():
+                raise AssertionError(f"event {event_id}'s page does not show the message")
+            states = f"{event['processing_state']}, Zalo State {event['zalo_state']}"
+            return f"202, event {event_id} {states}"
 
         def webhook_test() -> str:
             page.goto(f"{self.hub}/admin/webhooks/subscription/")
@@ -575,7 +613,8 @@ class Walker:
             return page.locator(".messagelist").inner_text().strip()
 
         self.step("Partners: Sync Profile on a Zalo partner link", page, partner_sync)
-        self.step("API keys: create a key", page, api_key)
+        if self.step("API keys: create a key", page, api_key):
+            self.step("API: send a message with the key, a worker sends it", page, api_send)
         self.step("Webhooks: Send test event", page, webhook_test)
 
     # -- the crawl -------------------------------------------------------------------------

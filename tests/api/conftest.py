@@ -13,12 +13,19 @@ from tests.zbs.conftest import Relay, make_partner, make_template, review
 from zalohub.accounts.models import OfficialAccount
 from zalohub.api.keys import key_create
 from zalohub.api.models import ApiKey, Capability
+from zalohub.events.models import Direction, ZaloEvent
 from zalohub.sandbox.world import SON_PHONE, SON_SUPPORT_USER_ID
 from zalohub.zbs.models import Template
 from zalohub.zbs.services import template_submit
 
 __all__ = ["make_partner", "make_template", "send_due", "user_payload"]
 SON = SON_SUPPORT_USER_ID
+
+
+def sends_stored(**filters: Any) -> int:
+    """The sends stored, each as its outbound event (an API send's message is made by a
+    worker after its 202, ``zalohub.api.accept``)."""
+    return ZaloEvent.objects.filter(direction=Direction.OUTBOUND, **filters).count()
 
 
 class Api:

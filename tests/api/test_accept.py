@@ -1,6 +1,8 @@
-"""API sends accepted together (zalohub.api.accept): a batch's sends stored in one
-transaction with every guarantee of a send alone; the key found in the process's memory
-is checked again where the send is stored; the rate limit counted per batch stays exact."""
+"""API sends accepted together, each as its event alone (zalohub.api.accept): a batch's
+sends stored in one statement (PostgreSQL) or one transaction with every guarantee of a
+send alone; the key found in the process's memory is checked again where the send is
+stored; the rate limit counted per batch stays exact; the workers' sends loop gives each
+accepted send its message and conversation, then sends it."""
 
 import json
 import threading
@@ -11,11 +13,12 @@ from django.db import connection, connections, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from tests.api.conftest import SON
+from tests.api.conftest import SON, sends_stored
 from zalohub.accounts import ratelimit as window_counter
 from zalohub.api import accept
 from zalohub.api.models import ApiKey, Capability, IdempotentRequest
 from zalohub.events.models import Message, ZaloEvent
+from zalohub.events.outbound.oa_message import accepted_queue
 from zalohub.partners.models import Partner, ZaloPartnerLink
 
 TEXT = "Đơn DH-31 đã xuất kho"
@@ -54,25 +57,39 @@ def test_one_batch_stores_each_send_once_and_leaves_the_others_to_their_request(
         _send(revoked, oa, idem="b"),  # revoked since this process found it
     ]
     with transaction.atomic():
-        outcomes = accept._accept(sends)
+        outcomes = accept._store(sends)
     first, repeat, unlinked, shadow, confirmed, gone = outcomes
     assert isinstance(first, tuple) and first[0] == 202
+    assert json.loads(first[1])["message_id"] is None
+    assert json.loads(first[1])["processing_state"] == "received"
     assert repeat == accept.REPLAY
     assert isinstance(unlinked, tuple) and isinstance(confirmed, tuple)
-    assert shadow == accept.ALONE and gone == accept.ALONE
-    events = ZaloEvent.objects.filter(direction="out").select_related("message")
+    # Left to their request: the shadow's counted (422 there), the revoked key's not (401).
+    assert shadow == accept.ALONE and gone == accept.FAILED
+    events = ZaloEvent.objects.filter(direction="out")
     assert events.count() == 3
     for event in events:
-        assert event.processing_state == "queued" and event.request_id == "req-1"
-        assert event.message.zalo_state == "on_queue"
+        assert (event.processing_state, event.message_id) == ("received", None)
+        assert event.request_id == "req-1" and event.app_id == oa.app_id
         assert event.conversation_key == f"{oa.oa_id}:{event.zalo_user_id}"
         assert json.loads(event.raw_body)["recipient"] == {"user_id": event.zalo_user_id}
-        assert (event.headers, event.attempts, event.error_message) == ({}, 0, "")
-        assert event.event_name == "oa_send_text" and event.message.attachments == []
+        assert (event.attempts, event.error_message) == (0, "")
+        assert event.event_name == "oa_send_text"
+    # The Idempotency-Key is the event's own dedupe key, with the first request's digest.
+    kept = events.get(pk=json.loads(first[1])["event_id"])
+    assert kept.dedupe_key == accept.idempotency_dedupe(key.pk, "a")
+    assert kept.headers == {
+        "Idempotency-Key": "a",
+        "Request-Digest": f"digest-of-{TEXT}",
+        "Accepted-As": "received",
+    }
+    assert not IdempotentRequest.objects.exists()
+    # The workers' sends loop gives each its message, as a message sent alone has it.
+    assert accepted_queue() == 3 and accepted_queue() == 0
+    for event in events.select_related("message"):
+        assert event.processing_state == "queued" and event.message.zalo_state == "on_queue"
+        assert event.message.attachments == [] and event.message.created_at == event.received_at
         assert event.message.oa_id == oa.pk and event.message.direction == "out"
-    kept = IdempotentRequest.objects.get(key=key, idempotency_key="a")
-    assert (kept.status_code, kept.response_body) == (202, first[1])
-    assert not IdempotentRequest.objects.filter(key=revoked).exists()
     # The conversations are folded in as for a message sent alone.
     assert Message.objects.get(zalo_user_id=SON).partner_link_id == son.zalo_links.get().pk
 
@@ -94,7 +111,7 @@ def test_a_key_changed_elsewhere_is_caught_where_the_send_is_stored(make_key, oa
     status, problem, response = api.post("/messages", {**body, "oa": sales.pk})
     assert (status, problem["code"]) == (401, "unauthenticated")
     assert response["Content-Type"] == "application/problem+json"
-    assert Message.objects.count() == 1
+    assert sends_stored() == 1
 
 
 @pytest.mark.django_db
@@ -114,7 +131,7 @@ def _sends_limited(make_key, oa) -> None:
     status, problem, response = api.post("/messages", body)
     assert (status, problem["code"]) == (429, "rate_limited")
     assert 1 <= int(response["Retry-After"]) <= 60
-    assert Message.objects.count() == 3
+    assert sends_stored() == 3
 
 
 @pytest.mark.django_db
@@ -186,8 +203,9 @@ def test_concurrent_sends_of_one_process_each_stored_once(make_key, oa, son):
     assert [status for status, _ in answers] == [202] * 12
     # Each Idempotency-Key sent once: its repeat got the same event.
     assert len({a["event_id"] for _, a in answers}) == 6
-    assert Message.objects.count() == IdempotentRequest.objects.count() == 6
-    assert ZaloEvent.objects.filter(direction="out", processing_state="queued").count() == 6
+    assert sends_stored(processing_state="received") == 6
+    assert ZaloEvent.objects.filter(dedupe_key__startswith="idem:").count() == 6
+    assert not IdempotentRequest.objects.exists()
     assert accept.committer.sends - before == 12  # every one went through the batches
 
 
@@ -210,38 +228,36 @@ def test_concurrent_batches_count_the_rate_limit_exactly(make_key, settings):
 
 
 @pytest.mark.django_db
-def test_a_batch_reads_in_one_statement_and_keeps_its_answers_in_the_rows_it_inserts(
+def test_a_batch_keeps_each_first_requests_digest_in_its_row_and_a_repeat_gets_its_answer(
     make_key, oa, son
 ):
-    from django.test.utils import CaptureQueriesContext
-
-    key, _api = make_key()
+    key, api = make_key()
     sends = [_send(key, oa, idem="a"), _send(key, oa, idem="b", text="hai")]
-    with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        outcomes = accept._accept(sends)
-    statements = [q["sql"] for q in queries.captured_queries]
-    # It should read the keys, their scopes and the recipients' links in one statement.
-    (reads,) = [sql for sql in statements if "partners_zalopartnerlink" in sql]
-    assert "api_apikey" in reads
-    # It should write each kept answer with its row: one INSERT, no UPDATE after it.
-    (kept,) = [sql for sql in statements if "api_idempotentrequest" in sql]
-    assert kept.startswith("INSERT")
+    with transaction.atomic():
+        outcomes = accept._store(sends)
     for send, (status, text, _type) in zip(sends, outcomes, strict=True):
-        row = IdempotentRequest.objects.get(key=key, idempotency_key=send.idempotency_key)
-        assert (row.status_code, row.response_body, row.request_hash) == (
-            status,
-            text,
-            send.digest,
-        )
+        row = ZaloEvent.objects.get(pk=json.loads(text)["event_id"])
+        assert status == 202 and row.dedupe_key == send.dedupe_key
+        assert row.headers["Request-Digest"] == send.digest
+    # Through the API: the repeat's answer is the first's, another body's is 409.
+    body = {"oa": oa.pk, "to": {"user_id": SON}, "text": TEXT}
+    first = api.post("/messages", body, headers={"Idempotency-Key": "c"})
+    assert first[0] == 202
+    assert api.post("/messages", body, headers={"Idempotency-Key": "c"})[1] == first[1]
+    other = api.post("/messages", {**body, "text": "khác"}, headers={"Idempotency-Key": "c"})
+    assert (other[0], other[1]["code"]) == (409, "idempotency_key_reused")
+    # An Idempotency-Key is one per API key, whichever OA (and app) it was used on.
+    assert sends_stored() == 3
 
 
 @pytest.mark.django_db
-def test_a_batch_counts_its_sends_in_its_read_and_stores_each_message_with_its_event_at_once(
+def test_a_batch_is_one_statement_on_postgresql_that_counts_checks_and_stores(
     make_key, oa, son, settings
 ):
     from django.db.models import Sum
     from django.test.utils import CaptureQueriesContext
 
+    from zalohub.api import ratelimit
     from zalohub.api.models import ApiRateWindow
 
     if connection.vendor != "postgresql":
@@ -249,78 +265,94 @@ def test_a_batch_counts_its_sends_in_its_read_and_stores_each_message_with_its_e
     settings.REDIS_URL = ""
     key, _api = make_key()
     revoked, _ = make_key()
+    assert ratelimit.take_many(key, 1)[0] == 1  # the window's rows made: a first try counts
     ApiKey.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
-    sends = [_send(key, oa, idem="a"), _send(revoked, oa), _send(key, oa, text="hai")]
+    sends = [_send(key, oa, idem="a"), _send(key, oa, text="hai")]
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        outcomes = accept._accept(sends)
-    statements = [q["sql"] for q in queries.captured_queries]
-    # It should try to count the sends in the statement that reads the keys and links...
-    (reads, *_rest) = [sql for sql in statements if "api_apiratewindow" in sql]
-    assert "partners_zalopartnerlink" in reads
-    # ...and count exactly the active key's two, not the revoked key's.
+        outcomes = accept._store(sends)
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # It should count, check and store the batch in one statement: the key's rate window,
+    # the key and its OAs, the recipients' links, the kept answers, the event rows.
+    assert len(statements) == 1, statements
+    (statement,) = statements
+    for table in ("api_apiratewindow", "api_apikey_oas", "partners_zalopartnerlink"):
+        assert f'"{table}"' in statement
+    assert '"api_idempotentrequest"' in statement and '"events_zaloevent"' in statement
+    for send, outcome in zip(sends, outcomes, strict=True):
+        event = ZaloEvent.objects.get(pk=json.loads(outcome[1])["event_id"])
+        assert event.dedupe_key == send.dedupe_key and event.message_id is None
+        assert json.loads(event.raw_body)["message"] == {"text": send.text}
+    # A key revoked since this process found it: not stored, nor counted.
+    with transaction.atomic():
+        outcomes = accept._store([_send(revoked, oa), _send(key, oa, text="ba")])
+    assert outcomes[0] == accept.FAILED and outcomes[1][0] == 202
     spent = ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"]
-    assert (spent, ApiRateWindow.objects.filter(key=revoked).count()) == (2, 0)
-    assert outcomes[1] == accept.ALONE
-    # It should store the messages and their events in one statement, each event
-    # pointing at its message and keyed by it.
-    (stored,) = [sql for sql in statements if '"events_zaloevent"' in sql]
-    assert '"events_message"' in stored
-    for n in (0, 2):
-        answer = json.loads(outcomes[n][1])
-        event = ZaloEvent.objects.get(pk=answer["event_id"])
-        assert event.message_id == answer["message_id"]
-        assert event.dedupe_key.startswith(f"out:{answer['message_id']}:")
-        assert event.message.text == sends[n].text
+    assert (spent, ApiRateWindow.objects.filter(key=revoked).count()) == (1 + 2 + 1, 0)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("rolled_back", [True, False], ids=["database", "redis"])
-def test_a_key_a_committed_first_took_is_a_repeat_and_its_batch_mates_are_stored_once(
-    make_key, oa, son, monkeypatch, settings, rolled_back
+def test_a_batch_stores_a_send_whose_key_had_no_window_yet_after_counting_it(
+    make_key, oa, son, settings
 ):
-    from zalohub.api import ratelimit
+    from django.db.models import Sum
+
+    from zalohub.api.models import ApiRateWindow
 
     settings.REDIS_URL = ""
     key, _api = make_key(rate=3)
+    with transaction.atomic():
+        outcomes = accept._store([_send(key, oa, text=str(n)) for n in range(5)])
+    # It should count the key's sends (its window's first use) and store those allowed.
+    assert [type(o).__name__ if isinstance(o, accept.Limited) else o[0] for o in outcomes] == [
+        202,
+        202,
+        202,
+        "Limited",
+        "Limited",
+    ]
+    assert ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"] == 3
+    assert sends_stored() == 3
+
+
+@pytest.mark.django_db
+def test_a_key_a_committed_first_took_is_a_repeat_and_a_kept_refusal_is_left_to_its_request(
+    make_key, oa, son, settings
+):
+    from django.db.models import Sum
+
+    from zalohub.api.models import ApiRateWindow
+
+    settings.REDIS_URL = ""
+    key, _api = make_key(rate=10)
+    with transaction.atomic():
+        accept._store([_send(key, oa, idem="a")])
     IdempotentRequest.objects.create(
         key=key,
-        idempotency_key="a",
-        request_hash="digest-of-first",
-        status_code=202,
-        response_body='{"event_id": 1}',
-        content_type="application/json",
+        idempotency_key="c",
+        request_hash="digest-of-refused",
+        status_code=422,
+        response_body='{"code": "send_refused"}',
+        content_type="application/problem+json",
     )
-    counts: list[int] = []
-    take_many = ratelimit.take_many
-
-    def counting(key: ApiKey, n: int, **kw):
-        counts.append(n)
-        return take_many(key, n, **kw)
-
-    monkeypatch.setattr(ratelimit, "take_many", counting)
-    monkeypatch.setattr(ratelimit, "counts_roll_back", lambda: rolled_back)
     with transaction.atomic():
-        outcomes = accept._store([_send(key, oa, idem="a"), _send(key, oa, idem="b", text="b")])
-    # It should answer the taken key as a repeat and store its batch mate once.
-    repeat, mate = outcomes
+        outcomes = accept._store(
+            [_send(key, oa, idem="a"), _send(key, oa, idem="b", text="b"), _send(key, oa, idem="c")]
+        )
+    # It should answer the taken key as a repeat, store its batch mate once and leave
+    # the key whose first answer was kept to its request (which gives that answer).
+    repeat, mate, kept = outcomes
     assert repeat == accept.REPLAY and isinstance(mate, tuple) and mate[0] == 202
-    assert list(Message.objects.values_list("text", flat=True)) == ["b"]
-    assert IdempotentRequest.objects.get(idempotency_key="a").response_body == '{"event_id": 1}'
-    assert IdempotentRequest.objects.get(idempotency_key="b").response_body == mate[1]
-    if rolled_back:
-        # It should count the batch again in its second try (the first one's was undone):
-        # two of the key's three this minute, as if it had been tried once.
-        assert counts == [2, 2]
-        assert take_many(key, 3)[0] == 1
-    else:
-        # It should not count again what a rollback did not undo (Redis's counts).
-        assert counts == [2]
+    assert kept == accept.ALONE
+    assert sends_stored() == 2
+    assert ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"] == 1 + 3
 
 
 def _queued_batch(key: ApiKey, oa, texts: list[str]) -> list[int]:
-    """One batch of sends stored as the group commit stores it: their event ids."""
+    """One batch of sends stored as the group commit stores it, then queued with their
+    messages as the sends loop queues them: their event ids."""
     with transaction.atomic():
-        outcomes = accept._accept([_send(key, oa, text=text) for text in texts])
+        outcomes = accept._store([_send(key, oa, text=text) for text in texts])
+    assert accepted_queue() == len(texts)
     return sorted(json.loads(outcome[1])["event_id"] for outcome in outcomes)
 
 
@@ -385,19 +417,20 @@ def test_accepted_sends_reach_zalo_through_the_workers_sends_loop_once_each(
             status, answer, _ = api.post("/messages", body, headers={"Idempotency-Key": f"l{n}"})
             assert status == 202
             answers.append(answer)
-        waiting = Message.objects.filter(pk__in=[a["message_id"] for a in answers])
+        events = ZaloEvent.objects.filter(pk__in=[a["event_id"] for a in answers])
         for _ in range(600):
-            if not waiting.filter(zalo_state="on_queue").exists():
+            if not events.exclude(processing_state="processed").exists():
                 break
             stop.wait(0.1)
     finally:
         stop.set()
         queued.wake()
         thread.join(30)
-    # It should send each once, from the loop, with no task of its own.
-    assert set(waiting.values_list("zalo_state", flat=True)) == {"sent"}
-    for event in ZaloEvent.objects.filter(pk__in=[a["event_id"] for a in answers]):
+    # It should give each its message and send it once, from the loop, with no task of
+    # its own.
+    for event in events.select_related("message"):
         assert event.processing_state == "processed" and event.attempts == 1
+        assert event.message.zalo_state == "sent"
     with sandbox.lock:
         sent = sandbox.mailbox.sent_messages(oa_id=oa.oa_id)
     assert sorted(m.message["text"] for m in sent) == sorted(texts)
@@ -480,3 +513,85 @@ def test_a_send_that_raises_is_left_to_the_sweeper_and_its_batch_mates_are_sent(
     monkeypatch.setattr(queued, "send_outbound", real)
     assert requeue_lost_sends(older_than=timedelta(0)) == 1
     assert send_event.call(events[1]) == "sent"
+
+
+@pytest.mark.django_db
+def test_the_sends_loop_queues_each_accepted_send_once_as_sent_and_leaves_a_marked_one(
+    make_key, oa, son
+):
+    from zalohub.events.actions import event_mark_error
+
+    key, _api = make_key()
+    image = {"url": "http://127.0.0.1:8/a.png"}
+    sends = [_send(key, oa, text=t) for t in ("một", "hai")]
+    sends.append(
+        accept.Send(
+            key=key,
+            oa_id=oa.pk,
+            user_id=SON,
+            kind="image",
+            text="Ảnh đơn hàng",
+            attachment=image,
+            confirm_unverified=False,
+            idempotency_key="",
+            digest="",
+            request_id="req-2",
+        )
+    )
+    with transaction.atomic():
+        outcomes = accept._store(sends)
+    one, two, picture = (json.loads(o[1])["event_id"] for o in outcomes)
+    event_mark_error(event=ZaloEvent.objects.get(pk=two), reason="sent by mistake")  # an admin
+    assert accepted_queue() == 2 and accepted_queue() == 0
+    rows = {e.pk: e for e in ZaloEvent.objects.select_related("message")}
+    # It should make each message as sent (its kind, text, attachment, link)...
+    assert (rows[one].message.kind, rows[one].message.text) == ("text", "một")
+    made = rows[picture].message
+    assert (made.kind, made.text, made.attachments) == ("image", "Ảnh đơn hàng", [image])
+    assert made.partner_link_id == son.zalo_links.get().pk
+    # ...and leave the one an admin marked as it is: no message, not sent.
+    assert (rows[two].processing_state, rows[two].message_id) == ("error", None)
+    assert Message.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_loops_give_each_accepted_send_one_message(make_key, oa, son):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions are PostgreSQL's (SQLite has one writer)")
+    key, _api = make_key()
+    accept._store([_send(key, oa, text=f"{TEXT} {n}") for n in range(60)])
+
+    def loop(_i: int) -> int:
+        done = 0
+        while made := accepted_queue(limit=7):
+            done += made
+        return done
+
+    # It should queue each once among the loops (SKIP LOCKED), whichever took it.
+    assert sum(_concurrently(4, loop)) == 60
+    assert Message.objects.count() == 60
+    assert sends_stored(processing_state="queued", message__isnull=False) == 60
+
+
+@pytest.mark.django_db
+def test_a_send_stored_with_its_message_at_once_keeps_its_idempotency_key_in_its_event(
+    make_key, oa, son
+):
+    key, api = make_key()
+    link = son.zalo_links.get()
+    body = {"oa": oa.pk, "to": {"link_id": link.pk}, "text": TEXT}
+    # A recipient given by link: the careful path stores the message with its event.
+    first = api.post("/messages", body, headers={"Idempotency-Key": "k"})
+    assert first[0] == 202 and first[1]["processing_state"] == "queued"
+    event = ZaloEvent.objects.get(pk=first[1]["event_id"])
+    assert event.message_id == first[1]["message_id"] is not None
+    assert event.dedupe_key == accept.idempotency_dedupe(key.pk, "k")
+    assert event.headers["Accepted-As"] == "queued"
+    again = api.post("/messages", body, headers={"Idempotency-Key": "k"})
+    assert (again[0], again[1], again[2]["Idempotent-Replayed"]) == (202, first[1], "true")
+    # The same key in a batch of sends stored as one row: left to its request (whose
+    # answer the key's kept first gives), never stored twice.
+    with transaction.atomic():
+        (outcome,) = accept._store([_send(key, oa, idem="k")])
+    assert outcome == accept.ALONE
+    assert sends_stored() == 1

@@ -1,6 +1,7 @@
-"""The reports count the API's sends (issue 17 with issue 19's summary): a batch that
-opens conversations marks their day from what its upsert returned, reading no
-conversation again, and the summary the task derives says what the facts say."""
+"""The reports count the API's sends (issue 17 with issue 19's summary): the worker's
+batch that gives accepted sends their messages and opens conversations marks their day
+from what its upsert returned, reading no conversation again, and the summary the task
+derives says what the facts say."""
 
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from tests.api.conftest import SON
 from tests.api.test_accept import _send
 from zalohub.api import accept
+from zalohub.events.outbound.oa_message import accepted_queue
 from zalohub.inbox import report_facts, report_summary, reports
 from zalohub.inbox.models import Conversation, ReportDay, ReportDayDirty
 
@@ -26,9 +28,12 @@ def test_a_batch_marks_the_days_it_opens_without_reading_its_conversations_again
     report_summary.settle()
     key, _api = make_key()
     sends = [_send(key, oa, idem="a"), *(_send(key, oa, user_id=u) for u in NEW)]
-    with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        outcomes = accept._accept(sends)
+    with transaction.atomic():
+        outcomes = accept._store(sends)
     assert [outcome[0] for outcome in outcomes] == [202, 202, 202]
+    assert not Conversation.objects.filter(zalo_user_id__in=NEW).exists()  # not yet
+    with CaptureQueriesContext(connection) as queries:
+        assert accepted_queue() == 3
     statements = [q["sql"] for q in queries.captured_queries]
     # It should touch the conversations once (their upsert) and mark their day once...
     (upsert,) = [sql for sql in statements if '"inbox_conversation"' in sql]

@@ -12,12 +12,11 @@ from django.db import transaction
 from django.db.models import Sum
 from django.test import override_settings
 
-from tests.api.conftest import SON
+from tests.api.conftest import SON, sends_stored
 from tests.helpers import clear_of_the_minutes_end
 from zalohub.accounts import ratelimit as window_counter
 from zalohub.api import accept, ratelimit
 from zalohub.api.models import ApiKey, ApiRateWindow
-from zalohub.events.models import Message
 
 pytestmark = pytest.mark.django_db
 TEXT = "Đơn DH-31 đã xuất kho"
@@ -76,7 +75,7 @@ def test_a_revoked_key_past_its_limit_is_401_not_429(make_key, oa, store):
     _is_401(api.post("/messages", {"oa": oa.pk}))  # a bad body too: who calls comes first
     _is_401(api.get("/oas"))
     assert _spent(key, store) == 2
-    assert Message.objects.count() == 2
+    assert sends_stored() == 2
 
 
 def test_a_revoked_key_within_its_limit_spends_nothing(make_key, oa, store):
@@ -119,11 +118,11 @@ def test_a_batch_counts_no_send_of_a_revoked_key(make_key, oa, son, settings):
         for k in (key, revoked, revoked)
     ]
     with transaction.atomic():
-        outcomes = accept._accept(sends)
-    # It should store the active key's send, leave the revoked ones to their request
-    # (which answers 401) and count only the active key's.
+        outcomes = accept._store(sends)
+    # It should store the active key's send, leave the revoked ones, not counted, to
+    # their request (which answers 401) and count only the active key's.
     assert isinstance(outcomes[0], tuple) and outcomes[0][0] == 202
-    assert outcomes[1:] == [accept.ALONE, accept.ALONE]
+    assert outcomes[1:] == [accept.FAILED, accept.FAILED]
     assert (_spent(key, "database"), _spent(revoked, "database")) == (1, 0)
 
 
@@ -147,4 +146,4 @@ def test_bad_bodies_count_against_the_limit(make_key, oa, store, path):
         status, problem, response = api.post(path, body)
         assert (status, problem["code"]) == (429, "rate_limited")
         assert 1 <= int(response["Retry-After"]) <= 60
-    assert Message.objects.count() == 0
+    assert sends_stored() == 0

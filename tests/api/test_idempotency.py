@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from tests.api.conftest import SON
+from tests.api.conftest import SON, send_due, sends_stored
 from zalohub.api.models import IdempotentRequest
-from zalohub.events.models import Message
+from zalohub.events.models import Message, ZaloEvent
 
 SEND = {"to": {"user_id": SON}, "text": "Hóa đơn HD-77 đã sẵn sàng"}
 
@@ -22,13 +22,18 @@ def test_a_repeat_gets_the_first_answer_and_sends_nothing_more(api, oa, son):
     assert first[0] == again[0] == 202
     assert first[1] == again[1]
     assert again[2]["Idempotent-Replayed"] == "true"
-    assert Message.objects.filter(text=SEND["text"]).count() == 1
+    assert sends_stored() == 1
     other = api.post("/messages", {**body, "text": "khác"}, headers={"Idempotency-Key": "order-77"})
     assert (other[0], other[1]["code"]) == (409, "idempotency_key_reused")
     # Without a key, or with a new one, it is a new send.
     assert api.post("/messages", body)[0] == 202
     assert api.post("/messages", body, headers={"Idempotency-Key": "order-78"})[0] == 202
+    assert sends_stored() == 3
+    # Once a worker has made the messages, a repeat still gets the first answer.
+    send_due()
     assert Message.objects.filter(text=SEND["text"]).count() == 3
+    late = api.post("/messages", body, headers={"Idempotency-Key": "order-77"})
+    assert (late[0], late[1]) == (202, first[1])
 
 
 @pytest.mark.django_db
@@ -78,8 +83,12 @@ def test_concurrent_repeats_send_once(make_key, oa, son):
     assert len(answers) == 8
     assert {status for status, _ in answers} == {202}
     assert len({a["event_id"] for _, a in answers}) == 1
+    # One row keeps the key: the send's own event (its dedupe key), nothing else.
+    assert sends_stored() == 1
+    assert ZaloEvent.objects.filter(dedupe_key__startswith="idem:").count() == 1
+    assert not IdempotentRequest.objects.filter(idempotency_key="race-1").exists()
+    send_due()
     assert Message.objects.filter(text=SEND["text"]).count() == 1
-    assert IdempotentRequest.objects.filter(idempotency_key="race-1").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,9 +16,13 @@ def test_text_to_a_user_id_is_accepted_then_sent_and_readable(api, oa, son):
         "/messages", {"oa": oa.pk, "to": {"user_id": SON}, "text": "Đơn DH8821 đã giao"}
     )
     assert status == 202, body
-    assert body["processing_state"] == "queued" and body["zalo_state"] == "on_queue"
+    # Accepted as its event alone: a worker gives it its message, then sends it.
+    assert body["processing_state"] == "received" and body["zalo_state"] == "on_queue"
+    assert body["message_id"] is None
     event = ZaloEvent.objects.get(pk=body["event_id"])
-    assert event.message_id == body["message_id"]
+    assert (event.direction, event.processing_state, event.message_id) == ("out", "received", None)
+    status, read, _ = api.get(f"/events/{event.pk}")
+    assert (status, read["processing_state"], read["message"]) == (200, "received", None)
     assert send_due() and ZaloEvent.objects.get(pk=event.pk).processing_state == "processed"
     status, read, _ = api.get(f"/events/{event.pk}")
     assert status == 200

@@ -344,13 +344,13 @@ def test_a_batch_keeps_every_raw_body_byte_for_byte(app, writer):
 
 
 def _writer_backend_pid() -> int:
-    assert committer._pg is not None and committer._pg._conn is not None
-    return committer._pg._conn.info.backend_pid
+    assert committer._pg is not None and committer._pg._held._conn is not None
+    return committer._pg._held._conn.info.backend_pid
 
 
 def _prepared_statements() -> list[str]:
-    assert committer._pg is not None and committer._pg._conn is not None
-    rows = committer._pg._conn.execute("SELECT statement FROM pg_prepared_statements")
+    assert committer._pg is not None and committer._pg._held._conn is not None
+    rows = committer._pg._held._conn.execute("SELECT statement FROM pg_prepared_statements")
     return [statement for (statement,) in rows]
 
 
@@ -419,8 +419,8 @@ def test_the_writer_connection_takes_the_role_and_time_zone_django_uses(app, mon
     try:
         assert not _post(Client(), _text(1))["duplicate"]
         # It should have written the row as the role Django assumes, in Django's time zone.
-        assert committer._pg is not None and committer._pg._conn is not None
-        who, zone = committer._pg._conn.execute(
+        assert committer._pg is not None and committer._pg._held._conn is not None
+        who, zone = committer._pg._held._conn.execute(
             "SELECT current_user, current_setting('TimeZone')"
         ).fetchone()
         assert (who, zone) == (role, connection.timezone_name)

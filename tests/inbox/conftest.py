@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.helpers import post_webhook
 from zalohub.accounts.models import OfficialAccount
 from zalohub.events.models import Direction, Message, ZaloEvent
-from zalohub.events.outbound.oa_message import PENDING, send_outbound
+from zalohub.events.outbound.oa_message import PENDING, accepted_queue, send_outbound
 from zalohub.events.processing.queue import drain
 from zalohub.inbox.models import Conversation, OAMembership
 from zalohub.sandbox import payloads
@@ -82,7 +82,9 @@ def out_of_order(customer_writes, between: Callable[[], object]) -> tuple[Messag
 
 
 def send_due() -> list[str]:
-    """What the workers' send task does, for every send that is due now."""
+    """What the workers' sends loop does, for every send that is due now: the API sends
+    accepted as their event alone are queued first (``oa_message.accepted_queue``)."""
+    accepted_queue()
     due = ZaloEvent.objects.filter(
         direction=Direction.OUTBOUND,
         processing_state__in=PENDING,

@@ -93,13 +93,22 @@ def test_our_own_sends_becoming_sent_or_failed(connected_oa, subscribe, receiver
         body = {"oa": connected_oa.pk, "to": {"user_id": SON_SUPPORT_USER_ID}, "text": text}
         status, answer, _ = api.post("/messages", body)
         assert status == 202, answer
-        return int(answer["message_id"])
+        return int(answer["event_id"])
 
-    sent = api_send("Đơn DH8821 đã giao")
+    def message_of(event_id: int) -> int:
+        from zalohub.events.models import ZaloEvent
+
+        message_id = ZaloEvent.objects.get(pk=event_id).message_id
+        assert message_id is not None  # given by the sends loop, with the send
+        return message_id
+
+    sent_event = api_send("Đơn DH8821 đã giao")
     assert send_due() == ["sent"]
+    sent = message_of(sent_event)
     sandbox.add_fault("oa.message.cs", "zalo_error", code=-230, times=1)  # Zalo refuses it
-    refused = api_send("Đơn DH8822 đã giao")
+    refused_event = api_send("Đơn DH8822 đã giao")
     assert send_due() == ["failed"]
+    refused = message_of(refused_event)
     deliver()
     # It should tell of each send as Zalo settled it, in the documented shape.
     assert _types(receiver) == ["message.status_changed"] * 2

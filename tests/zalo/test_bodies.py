@@ -3,6 +3,8 @@
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zalohub.zalo.bodies import (
     TemplateButton,
@@ -10,6 +12,7 @@ from zalohub.zalo.bodies import (
     TemplateParam,
     TemplateRequest,
     oa_message,
+    oa_message_parts,
     oa_message_request,
 )
 
@@ -79,3 +82,31 @@ def test_it_builds_a_template_request():
     assert "template_id" not in body
     edited = dataclasses.replace(request, template_id="301234").body()
     assert edited["template_id"] == "301234"
+
+
+_TEXTS = st.text(max_size=40)
+_IDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_/.:", min_size=1, max_size=30)
+
+
+@given(
+    case=st.one_of(
+        st.tuples(st.just("text"), _TEXTS, st.none()),
+        st.tuples(
+            st.just("image"),
+            _TEXTS,
+            st.one_of(
+                st.fixed_dictionaries({"attachment_id": _IDS}),
+                st.fixed_dictionaries({"url": _IDS}),
+            ),
+        ),
+        st.tuples(st.just("file"), st.just(""), st.fixed_dictionaries({"token": _IDS})),
+    )
+)
+def test_a_message_object_gives_back_its_text_and_attachment(case):
+    # An API send is kept as the body Zalo will get (its event's raw body); the worker
+    # makes the send's message from it again (``oa_message.accepted_queue``).
+    kind, text, attachment = case
+    assert oa_message_parts(kind, oa_message(kind, text=text, attachment=attachment)) == (
+        text,
+        attachment,
+    )

@@ -141,13 +141,16 @@ class WindowCounter:
         *,
         only_if: tuple[str, list[Any]] = ("", []),
         now: datetime | None = None,
+        wait: bool = False,
     ) -> tuple[str, list[Any]] | None:
         """``take_many``'s usual case as an UPDATE for the caller to run inside a
         statement of its own (a WITH on PostgreSQL, sparing a round trip): ``n`` uses
         counted on a share drawn at random with room for all of them, unless another
-        transaction holds it; it RETURNs the key when it counted them. Else the caller
-        counts them with ``take_many``. None where it cannot be run so (Redis counts,
-        a database without UPDATEs in a WITH)."""
+        transaction holds it (with ``wait``, it waits for that one's commit: for a
+        statement in autocommit that takes no other shard after it, so no two wait on
+        each other); it RETURNs the key when it counted them. Else the caller counts
+        them with ``take_many``. None where it cannot be run so (Redis counts, a
+        database without UPDATEs in a WITH)."""
         if settings.REDIS_URL or connection.vendor != "postgresql" or n <= 0:
             return None
         roomy = [s for s, share in enumerate(self.shares(limit)) if share >= n]
@@ -156,7 +159,7 @@ class WindowCounter:
         shard = random.choice(roomy)
         most = self.shares(limit)[shard] - n
         start = self.window(now or timezone.now())
-        sql, params = self._bump(key, start, shard, n, most=most, wait=False)
+        sql, params = self._bump(key, start, shard, n, most=most, wait=wait)
         if only_if[0]:
             sql, params = f"{sql} AND ({only_if[0]})", [*params, *only_if[1]]
         key_field = self.model._meta.get_field(self.key_field)

@@ -1,56 +1,50 @@
-"""API message sends, accepted together: the concurrent sends of one process share one
-transaction, so an accepted send costs a share of a few statements and of one commit.
+"""API message sends, each accepted as one row: its outbound event.
 
-A send answers 202 once its message, its outbound event (what the workers send it by)
-and, with an ``Idempotency-Key``, its kept answer are committed, as before; what changed
-is that the requests of one process that reach this point together are stored by one of
-them (the *leader*: the first that found nobody storing; the others wait, as the
-webhooks' group commit does: both are ``zalohub.core.groupcommit``). In that one
-transaction the leader (the batch's reads and the rate limit's UPDATE written as SQL:
-the ORM's statements cost more Python to build than the database took to run them):
+A send to a Zalo user id answers 202 once its outbound event is committed, Processing
+State Received, with the event's id (as ingest answers a webhook once its row is
+committed). A worker's sends loop then gives the event its message, as the inbox stores
+a reply (the conversation and the live inbox follow from the stored-messages hook),
+queues it and sends it (``oa_message.accepted_queue``): a moment later, the message is
+in the inbox and ``GET /events/{id}`` shows it. Everything the request may be answered
+other than 202 is decided before the row is written, so the row is the whole of the
+send:
 
-0. reads every send's key again with its scope, and the recipients' Zalo links, in
-   one statement (the request found the key in this process's memory,
-   ``keys.key_find_cached``): a key revoked meanwhile, in any process, is neither
-   counted nor answered here (its request answers 401: authentication comes first);
-1. counts the other requests against their keys' rate limits: on PostgreSQL each
-   active key's first try (``ratelimit.first_try``, a conditional UPDATE of one share)
-   runs inside step 0's statement, and ``ratelimit.take_many`` counts only what it did
-   not (one conditional UPDATE a key, where a request alone made one UPDATE and one
-   commit); the requests past the limit are answered 429; the rest must have the OA in
-   their key's scope and be allowed to send (a key narrowed meanwhile is caught here);
-2. leaves out a send to an unverified shadow contact (its link read in step 0) without
-   ``confirm_unverified``;
-3. queues the messages (``oa_message.messages_queue``: the messages and their events
-   in one statement on PostgreSQL, the inbox's conversations folded in by the
-   stored-messages hook; no task row: the
-   workers' sends loop finds the committed events, ``events.outbound.queued``); an
-   ``Idempotency-Key`` used twice in the batch makes its later sends repeats;
-4. inserts the ``Idempotency-Key`` rows with their answers (``ON CONFLICT DO
-   NOTHING``, in key order; a concurrent first is waited for by the unique index, as
-   before) and commits. A key found taken by a committed first (rare: a client's
-   retry) rolls the batch back, and it is stored again with that send a repeat (the
-   count of a rollback that keeps it, Redis's, is not made again). A repeat is
-   answered once the batch is committed with the first answer (``idempotency.replay``).
-   A first sent alone meanwhile (its key's row written first, then its conversation's)
-   may deadlock with the batch: PostgreSQL ends one, and either way the request tries
-   again (the batch's requests on the careful path; ``idempotency.DEADLOCK``).
+- the key is read again where the row is stored: a key revoked or narrowed meanwhile,
+  in any process, stores nothing (the request then answers 401 or 404 itself);
+- the rate limit counts the send in the same statement (on PostgreSQL, each key's
+  first try, ``ratelimit.first_try``, an UPDATE in the statement's WITH; otherwise
+  ``ratelimit.take_many`` just before): a send past it is answered 429 and stored not;
+- a send to an unverified shadow contact without ``confirm_unverified`` is not stored
+  (the request answers 422);
+- an ``Idempotency-Key`` is the row's dedupe key (``idem:<api key>:<sha-256 of the
+  Idempotency-Key>``, unique in the whole table): a repeat finds the row taken
+  (``ON CONFLICT DO NOTHING``; a concurrent first is waited for by the unique index
+  until it commits) and is answered the first answer, or 409 for another body
+  (``sends._replayed``: the row's headers keep the first request's digest). A key whose first
+  answer was a refusal (kept by ``idempotency``) is left to the request, which gives it.
 
-Only 202s are decided here. Whatever else a send may be answered (its key revoked, the
-OA not its own, a shadow contact, the whole batch failing) is left to the request
-itself, which then takes the careful path of one send alone (``sends.message_create``),
-with its key read again, in the language of its own request. Inside a transaction
-(tests, management code) a send is stored alone, in a savepoint of it. A request that
-joins another's batch takes no database connection at all.
+The sends of one process that reach this point together are stored by one of them in
+one statement and one commit (``zalohub.core.groupcommit``, as ingest's webhook rows):
+on PostgreSQL, ``_pg_statement``: the rows as one JSON parameter, checked by joins, the
+counts in its WITH, inserted in dedupe-key order, in autocommit. Elsewhere (SQLite) the
+same checks are made with the ORM in one transaction (``_accept_orm``). Whatever a send
+is answered other than 202 (its key revoked, the OA not its own, a shadow contact, the
+whole batch failing) is left to the request itself, which then takes the careful path of
+one send alone (``sends.message_create``) with its key read again, in the language of
+its own request. Inside a transaction (tests, management code) a send is stored alone,
+in a savepoint of it.
 """
 
 import functools
+import hashlib
 import json
+import secrets
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from zalohub.accounts.models import OfficialAccount
@@ -58,13 +52,49 @@ from zalohub.api import ratelimit
 from zalohub.api.models import ApiKey, Capability, IdempotentRequest
 from zalohub.core import rowinsert
 from zalohub.core.groupcommit import Failed, GroupCommit, in_transaction
-from zalohub.events.outbound.oa_message import Queued, messages_queue, shadow_refused
+from zalohub.core.heldconn import HeldConnection
+from zalohub.events.models import Direction, ProcessingState, ZaloEvent, ZaloState
+from zalohub.events.outbound import queued
 from zalohub.partners.models import ZaloPartnerLink
+from zalohub.zalo import bodies
 
-BATCH_CAP = 128  # sends per transaction
+BATCH_CAP = 128  # sends per statement
 # A new leader waits this long for the requests right behind it (as ingest's linger).
 LINGER_SECONDS = 0.0003
 JSON = "application/json"
+# The row's headers: the first request's Idempotency-Key and digest, and what its 202
+# said (``received``: no message yet; ``queued``: the careful path made it at once).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+DIGEST_HEADER = "Request-Digest"
+ACCEPTED_HEADER = "Accepted-As"
+
+
+def idempotency_dedupe(key_pk: int, idempotency_key: str) -> str:
+    """The dedupe key of the event a send with this Idempotency-Key is stored as."""
+    return f"idem:{key_pk}:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
+
+
+def accepted_headers(idempotency_key: str, digest: str, accepted_as: str) -> dict[str, str]:
+    if not idempotency_key:
+        return {ACCEPTED_HEADER: accepted_as}
+    return {
+        IDEMPOTENCY_HEADER: idempotency_key,
+        DIGEST_HEADER: digest,
+        ACCEPTED_HEADER: accepted_as,
+    }
+
+
+def accepted_text(event_id: int, message_id: int | None, accepted_as: str) -> str:
+    """The 202's body (``schemas.Accepted``), field for field."""
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "message_id": message_id,
+            "processing_state": accepted_as,
+            "zalo_state": ZaloState.ON_QUEUE.value,
+        },
+        ensure_ascii=False,
+    )
 
 
 @dataclass
@@ -81,6 +111,22 @@ class Send:
     idempotency_key: str  # "" without one
     digest: str  # the request's, for a repeat's comparison
     request_id: str
+    received_at: datetime = field(default_factory=timezone.now)
+    dedupe_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.dedupe_key:
+            self.dedupe_key = (
+                idempotency_dedupe(self.key.pk, self.idempotency_key)
+                if self.idempotency_key
+                else f"api:{self.key.pk}:{secrets.token_hex(12)}"
+            )
+
+    def raw_body(self) -> str:
+        """What the worker will send Zalo, as every outbound OA message's event keeps it."""
+        message = bodies.oa_message(self.kind, text=self.text, attachment=self.attachment)
+        request = bodies.oa_message_request(user_id=self.user_id, message=message)
+        return json.dumps(request, ensure_ascii=False)
 
 
 class Limited(NamedTuple):
@@ -89,22 +135,21 @@ class Limited(NamedTuple):
     wait: float
 
 
-# What became of a send: answered 202 (the kept answer's text), a repeat of a kept
-# answer, past the rate limit, or left to the request: ``ALONE`` (counted already,
-# unless its key was revoked: the request answers 401) or ``FAILED`` (the batch failed:
-# nothing of it stored, not counted either).
+# What became of a send: answered 202 (the answer's text), a repeat of a stored send,
+# past the rate limit, or left to the request: ``ALONE`` (counted already, unless its
+# key was revoked: the request answers 401) or ``FAILED`` (not counted).
 REPLAY = "replay"
 ALONE = "alone"
 FAILED = "failed"
 Outcome = str | tuple[int, str, str] | Limited
 
 
-class Counted(NamedTuple):
-    """The batch's count against the keys' rate limits: the sends allowed, and the
-    answer of each send past its key's limit."""
-
-    allowed: list[int]
-    limited: dict[int, Limited]
+def accept(send: Send) -> Outcome:
+    """Store the send with the others of this moment; what became of it (module doc)."""
+    if in_transaction():
+        with transaction.atomic():
+            return _store([send])[0]
+    return committer.send(send)
 
 
 def _by_key(sends: list[Send]) -> dict[int, list[int]]:
@@ -114,274 +159,343 @@ def _by_key(sends: list[Send]) -> dict[int, list[int]]:
     return by_key
 
 
-def _count(sends: list[Send], active: set[int], counted_first: set[int]) -> Counted:
-    """Count the sends of the ``active`` keys against their keys' rate limits, but for
-    those of the keys ``counted_first`` (their first try, run in the batch's read, took
-    them all). Keys in order (the rows' locks are taken in one order)."""
+def _precount(sends: list[Send], keys: list[int], outcomes: list[Outcome]) -> set[int]:
+    """Count the sends of ``keys`` with ``take_many`` (keys in order: the rows' locks are
+    taken in one order); the sends past the limit get their 429. The sends counted."""
     by_key = _by_key(sends)
-    counted = Counted([], {})
-    for pk in sorted(by_key.keys() & active):
+    counted: set[int] = set()
+    for pk in sorted(keys):
         mine = by_key[pk]
-        if pk in counted_first:
-            counted.allowed.extend(mine)
-            continue
         passed, wait = ratelimit.take_many(sends[mine[0]].key, len(mine))
-        counted.allowed.extend(mine[:passed])
-        counted.limited.update((n, Limited(wait)) for n in mine[passed:])
-    counted.allowed.sort()
+        counted.update(mine[:passed])
+        for n in mine[passed:]:
+            outcomes[n] = Limited(wait)
     return counted
 
 
-class _Taken(Exception):
-    """Idempotency-Keys of the batch that another request took first (its row committed
-    before this batch wrote its own): the batch is rolled back and stored again, with
-    these sends answered as repeats."""
-
-    def __init__(self, names: set[tuple[int, str]], counted: Counted) -> None:
-        super().__init__(f"{len(names)} Idempotency-Keys taken")
-        self.names = names
-        self.counted = counted
-
-
-def _store(sends: list[Send]) -> list[Outcome]:
-    """``_accept`` in a transaction (a savepoint inside the caller's), again without the
-    sends whose Idempotency-Key was found taken: a repeat of a committed first is rare,
-    and costs its batch one more try; each try takes one more key as taken, so it ends.
-    Counts that a rollback does not undo (Redis's) are not made again."""
-    taken: set[tuple[int, str]] = set()
-    counted: Counted | None = None
-    while True:
-        try:
-            with transaction.atomic():
-                return _accept(sends, taken=taken, counted=counted)
-        except _Taken as exc:
-            taken |= exc.names
-            counted = None if ratelimit.counts_roll_back() else exc.counted
+def _firsts(sends: list[Send], outcomes: list[Outcome]) -> list[int]:
+    """The sends to store: not limited, and the first of the batch with its dedupe key
+    (a later send with the same Idempotency-Key repeats it)."""
+    seen: set[str] = set()
+    firsts = []
+    for n, send in enumerate(sends):
+        if isinstance(outcomes[n], Limited):
+            continue
+        if send.dedupe_key in seen:
+            outcomes[n] = REPLAY
+            continue
+        seen.add(send.dedupe_key)
+        firsts.append(n)
+    return firsts
 
 
-def accept(send: Send) -> Outcome:
-    """Store the send with the others of this moment; what became of it (module doc)."""
-    if in_transaction():
-        return _store([send])[0]
-    return committer.send(send)
+def _active(keys: set[int]) -> list[int]:
+    """The keys that are not revoked now: only their sends are counted (a revoked key's
+    request answers 401 and spends nothing)."""
+    return list(
+        ApiKey.objects.filter(pk__in=keys, revoked_at__isnull=True).values_list("pk", flat=True)
+    )
 
 
-def _in(values: set[Any]) -> tuple[str, list[Any]]:
-    """A column's test of membership in ``values``, and its parameters: an ``IN`` list
-    (an array, ``= ANY(%s)``, costs psycopg's client-side binding about four times the
-    Python of a short list's values, which its query cache already holds)."""
-    ordered = sorted(values)
-    return f"IN ({', '.join(['%s'] * len(ordered))})", ordered
+def _store(sends: list[Send], held: HeldConnection | None = None) -> list[Outcome]:
+    """The batch's outcomes; once it is committed, this process's sends loop (if it has
+    one) is woken for the sends stored. ``held``: on PostgreSQL, the connection a batch
+    in autocommit runs its statement on (the group commit's), else Django's."""
+    outcomes = _stored(sends, held)
+    if any(isinstance(o, tuple) and not isinstance(o, Limited) for o in outcomes):
+        transaction.on_commit(queued.wake)  # at once in autocommit
+    return outcomes
 
 
-Scopes = dict[tuple[int, int], tuple[list[str], int, int, str]]
-Links = dict[tuple[int, str], tuple[int, bool]]
-
-
-def _first_tries(sends: list[Send]) -> tuple[str, list[Any], str]:
-    """The WITH of ``_reads`` that counts each active key's sends by its first try
-    (``ratelimit.first_try``), its parameters, and the part of the result that names the
-    keys it counted; empty where the database cannot."""
+def _stored(sends: list[Send], held: HeldConnection | None) -> list[Outcome]:
+    """On PostgreSQL one statement (in autocommit, or in one transaction with the counts
+    ``take_many`` made in the database just before), else the ORM's checks and rows in
+    one transaction."""
+    if connection.vendor != "postgresql":
+        outcomes: list[Outcome] = [FAILED] * len(sends)
+        with transaction.atomic():
+            counted = _precount(sends, _active(set(_by_key(sends))), outcomes)
+            return _accept_orm(sends, outcomes, counted)
     qn = connection.ops.quote_name
     active_key = (
         f"EXISTS (SELECT 1 FROM {qn(ApiKey._meta.db_table)} "  # noqa: S608  (names from the model)
         f"WHERE {qn('id')} = %s AND {qn('revoked_at')} IS NULL)"
     )
-    tries: list[str] = []
-    params: list[Any] = []
-    for pk, mine in sorted(_by_key(sends).items()):
-        first = ratelimit.first_try(sends[mine[0]].key, len(mine), only_if=(active_key, [pk]))
-        if first is not None:
-            tries.append(f"c{len(tries)} AS ({first[0]})")
-            params += first[1]
-    if not tries:
-        return "", [], ""
-    counted = "".join(
-        f" UNION ALL SELECT 2, {qn('key_id')}, NULL, NULL, NULL, NULL, NULL FROM c{n}"  # noqa: S608
-        for n in range(len(tries))
-    )
-    return f"WITH {', '.join(tries)} ", params, counted
+    by_key = _by_key(sends)
+    # One key (the usual batch): its try waits for a share another batch holds rather
+    # than pass it over, and so counts unless the share is full or not made yet. With
+    # several keys, whose UPDATEs the statement runs in no set order, they pass over a
+    # held share: two batches never wait on each other.
+    wait = len(by_key) == 1
+    tries = {
+        pk: ratelimit.first_try(
+            sends[mine[0]].key, len(mine), only_if=(active_key, [pk]), wait=wait
+        )
+        for pk, mine in by_key.items()
+    }
+    outcomes = _counted_then_stored(sends, tries, held)
+    # A key whose first try counted nothing (its window's first use, its shares held or
+    # nearly used up) stored nothing: its sends are counted by take_many and stored now.
+    missed = [n for n, outcome in enumerate(outcomes) if outcome == FAILED]
+    if missed:
+        again = _counted_then_stored([sends[n] for n in missed], {}, held)
+        for n, outcome in zip(missed, again, strict=True):
+            outcomes[n] = outcome
+    return outcomes
 
 
-def _reads(sends: list[Send], *, count: bool) -> tuple[set[int], Scopes, Links, set[int]]:
-    """What the batch reads, in one statement written as SQL (building the ORM's joins
-    cost more than running them, and each statement is a round trip):
-
-    - the batch's keys that are not revoked, and (key pk, OA pk) -> (capabilities, rate
-      limit, app pk, OA's Zalo id) of their OAs among the batch's;
-    - (OA pk, Zalo user id) -> (link pk, is shadow) of the recipients' Zalo links;
-    - with ``count``, where the database can (``ratelimit.first_try``): the keys whose
-      sends were counted against their rate limit by the first try of each key, an
-      UPDATE in the statement's WITH, made only for a key not revoked.
-
-    The parts are told apart by their first column; the columns of one type in all
-    (text for the capabilities' JSON and the user id)."""
-    qn = connection.ops.quote_name
-    key_meta, oa_meta = ApiKey._meta, OfficialAccount._meta
-    through = ApiKey.oas.through._meta
-    keys, key_params = _in({s.key.pk for s in sends})
-    oas, oa_params = _in({s.oa_id for s in sends})
-    users, user_params = _in({s.user_id for s in sends})
-    tries, try_params, counted_rows = _first_tries(sends) if count else ("", [], "")
-    sql = (
-        tries + f"SELECT 0, k.{qn('id')}, CAST(k.{qn('capabilities')} AS TEXT), "  # noqa: S608  (names from the models)
-        f"k.{qn('rate_limit_per_minute')}, o.{qn('id')}, o.{qn('app_id')}, o.{qn('oa_id')} "
-        f"FROM {qn(key_meta.db_table)} k "
-        f"LEFT JOIN {qn(through.db_table)} t ON t.{qn('apikey_id')} = k.{qn('id')} "
-        f"AND t.{qn('officialaccount_id')} {oas} "
-        f"LEFT JOIN {qn(oa_meta.db_table)} o ON o.{qn('id')} = t.{qn('officialaccount_id')} "
-        f"WHERE k.{qn('id')} {keys} AND k.{qn('revoked_at')} IS NULL "
-        f"UNION ALL SELECT 1, {qn('oa_id')}, {qn('zalo_user_id')}, {qn('id')}, "
-        f"CASE WHEN {qn('is_shadow')} THEN 1 ELSE 0 END, NULL, NULL "
-        f"FROM {qn(ZaloPartnerLink._meta.db_table)} "
-        f"WHERE {qn('oa_id')} {oas} AND {qn('zalo_user_id')} {users}" + counted_rows
-    )
-    active: set[int] = set()
-    scopes: Scopes = {}
-    links: Links = {}
-    counted: set[int] = set()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*try_params, *oa_params, *key_params, *oa_params, *user_params])
-        for part, a, b, c, d, app, oa_id in cursor.fetchall():
-            if part == 2:  # a key whose sends its first try counted
-                counted.add(a)
-                continue
-            if part:  # a link: OA pk, Zalo user id, link pk, is shadow
-                links[(a, b)] = (c, bool(d))
-                continue
-            active.add(a)  # a key: key pk, capabilities, rate limit, OA pk (or NULL)
-            if d is not None:
-                scopes[(a, d)] = (json.loads(b), c, int(app), str(oa_id))
-    return active, scopes, links, counted
-
-
-_KEPT: tuple[str, ...] = ("key_id", "idempotency_key", "request_hash", "created_at")
-_KEPT += ("status_code", "response_body", "content_type")
-
-
-@functools.lru_cache(maxsize=64)
-def _kept_sql(rows_select: str) -> str:
-    qn = connection.ops.quote_name
-    return (
-        f"INSERT INTO {qn(IdempotentRequest._meta.db_table)} ({', '.join(map(qn, _KEPT))}) "
-        f"{rows_select} ON CONFLICT ({qn('key_id')}, {qn('idempotency_key')}) DO NOTHING "
-        f"RETURNING {qn('key_id')}, {qn('idempotency_key')}"
-    )
-
-
-def _keep_answers(kept: list[tuple[Send, str]]) -> set[tuple[int, str]]:
-    """INSERT each first send's Idempotency-Key row with its answer (the 202's text), in
-    key order, so that two batches never wait on each other's keys in opposite orders:
-    the (api key pk, Idempotency-Key) that another request took first (``ON CONFLICT DO
-    NOTHING``; a concurrent first is waited for by the unique index until it commits).
-    The rows as ``core.rowinsert.rows_select`` gives them: on PostgreSQL one JSON
-    parameter, one SQL text for any batch."""
-    if not kept:
-        return set()
-    now = timezone.now()
-    rows = [
-        [send.key.pk, send.idempotency_key, send.digest, now, 202, text, JSON]
-        for send, text in sorted(kept, key=lambda k: (k[0].key.pk, k[0].idempotency_key))
-    ]
-    sql = _kept_sql(rowinsert.rows_select(IdempotentRequest, _KEPT, len(rows)))
-    params = rowinsert.rows_params(_KEPT, rows)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        written = set(cursor.fetchall())
-    return {(s.key.pk, s.idempotency_key) for s, _text in kept} - written
-
-
-def _accept(
-    sends: list[Send],
-    *,
-    taken: set[tuple[int, str]] | frozenset[tuple[int, str]] = frozenset(),
-    counted: Counted | None = None,
+def _counted_then_stored(
+    sends: list[Send], tries: dict[int, tuple[str, list[Any]] | None], held: HeldConnection | None
 ) -> list[Outcome]:
-    """Steps 0-4 of the module doc, in the caller's transaction. ``taken``: keys found
-    taken by a try before; ``counted``: that try's count, when a rollback kept it."""
-    outcomes: list[Outcome] = [ALONE] * len(sends)
-    active, scopes, links, counted_first = _reads(sends, count=counted is None)
-    if counted is None:
-        counted = _count(sends, active, counted_first)
-    for n, limited in counted.limited.items():
-        outcomes[n] = limited
-    ready: list[int] = []
-    for n in counted.allowed:
+    """``_accept_pg`` with the sends of the keys that have no first try in ``tries``
+    counted by ``take_many`` before (only the active keys': a revoked key's sends stay
+    FAILED, not counted)."""
+    outcomes: list[Outcome] = [FAILED] * len(sends)
+    pre = {send.key.pk for send in sends if tries.get(send.key.pk) is None}
+    if pre and ratelimit.counts_roll_back():
+        # Counted in the database: the counts and the rows commit together.
+        with transaction.atomic():
+            precounted = _precount(sends, _active(pre), outcomes)
+            return _accept_pg(sends, outcomes, tries, precounted, None)
+    precounted = _precount(sends, _active(pre), outcomes) if pre else set()
+    return _accept_pg(sends, outcomes, tries, precounted, held)
+
+
+# The event's columns a send fills from its row of the statement's JSON parameter;
+# ``app_id`` and ``conversation_key`` come from the OA's row, every other column gets its
+# model default.
+_GIVEN: tuple[str, ...] = ("oa_id", "direction", "event_name", "dedupe_key", "raw_body")
+_GIVEN += ("headers", "zalo_user_id", "processing_state", "request_id", "received_at")
+_GIVEN += ("next_attempt_at",)
+_FROM_OA = ("app_id", "conversation_key")
+# The rest of a row: what the statement checks the send by.
+_CHECKED: tuple[tuple[str, str], ...] = (("key_id", "bigint"), ("confirm", "boolean"))
+_CHECKED += (("counted", "boolean"), ("idem", "text"))
+
+
+@functools.lru_cache(maxsize=4)
+def _pg_tail(tries: bool) -> str:
+    """``_pg_statement`` after its rate-limit tries: the rows (``r``) that pass the
+    checks (``ok``) are inserted (``ins``); it returns the rows inserted (0, id, dedupe
+    key), the rows that passed (1, ordinal) and, with ``tries``, the keys the tries
+    counted (2, key pk: the ``counted`` of the WITH before)."""
+    qn = connection.ops.quote_name
+    event, key, oa = ZaloEvent._meta, ApiKey._meta, OfficialAccount._meta
+    through = ApiKey.oas.through._meta
+    inserted, selected = rowinsert.insert_from(ZaloEvent, (*_GIVEN, *_FROM_OA))
+    source = rowinsert.recordset(ZaloEvent, _GIVEN, _CHECKED)
+    given = ", ".join(f"r.{qn(c)}" for c in (*_GIVEN, *(name for name, _type in _CHECKED)))
+    by_try = f" OR r.{qn('key_id')} IN (SELECT {qn('key_id')} FROM counted)" if tries else ""  # noqa: S608
+    return (
+        f"ok AS (SELECT {given}, r.{qn('ordinal')}, o.{qn('app_id')}, "  # noqa: S608  (names from the models)
+        f"o.{qn('oa_id')} || ':' || r.{qn('zalo_user_id')} AS {qn('conversation_key')} "
+        f"FROM {source} "
+        f"JOIN {qn(key.db_table)} k ON k.{qn('id')} = r.{qn('key_id')} "
+        f"AND k.{qn('revoked_at')} IS NULL AND k.{qn('capabilities')} @> %s::jsonb "
+        f"JOIN {qn(through.db_table)} t ON t.{qn('apikey_id')} = k.{qn('id')} "
+        f"AND t.{qn('officialaccount_id')} = r.{qn('oa_id')} "
+        f"JOIN {qn(oa.db_table)} o ON o.{qn('id')} = r.{qn('oa_id')} "
+        f"WHERE (r.{qn('counted')}{by_try}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {qn(ZaloPartnerLink._meta.db_table)} l "
+        f"WHERE l.{qn('oa_id')} = r.{qn('oa_id')} "
+        f"AND l.{qn('zalo_user_id')} = r.{qn('zalo_user_id')} "
+        f"AND l.{qn('is_shadow')} AND NOT r.{qn('confirm')}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {qn(IdempotentRequest._meta.db_table)} i "
+        f"WHERE i.{qn('key_id')} = r.{qn('key_id')} "
+        f"AND i.{qn('idempotency_key')} = r.{qn('idem')})), "
+        f"ins AS (INSERT INTO {qn(event.db_table)} ({', '.join(inserted)}) "
+        f"SELECT {', '.join(selected)} FROM ok r ORDER BY r.{qn('dedupe_key')} "
+        f"ON CONFLICT DO NOTHING RETURNING {qn('id')}, {qn('dedupe_key')}) "
+        f"SELECT 0, {qn('id')}, {qn('dedupe_key')} FROM ins "
+        f"UNION ALL SELECT 1, {qn('ordinal')}, NULL FROM ok"
+        + (f" UNION ALL SELECT 2, {qn('key_id')}, NULL FROM counted" if tries else "")  # noqa: S608
+    )
+
+
+def _pg_statement(tries: list[str]) -> str:
+    """The batch's one statement on PostgreSQL: the keys' rate-limit first tries
+    (``ratelimit.first_try``: each RETURNs its key when it counted the key's sends) in
+    its WITH, then ``_pg_tail``."""
+    qn = connection.ops.quote_name
+    if not tries:
+        return "WITH " + _pg_tail(False)
+    withs = "".join(f"c{n} AS ({sql}), " for n, sql in enumerate(tries))
+    counted = " UNION ALL ".join(f"SELECT {qn('key_id')} FROM c{n}" for n in range(len(tries)))  # noqa: S608
+    return f"WITH {withs}counted AS ({counted}), " + _pg_tail(True)
+
+
+def _row(send: Send, counted: bool) -> list[Any]:
+    """A send's values in ``_GIVEN`` then ``_CHECKED``'s order."""
+    headers = accepted_headers(send.idempotency_key, send.digest, ProcessingState.RECEIVED)
+    return [
+        send.oa_id,
+        Direction.OUTBOUND.value,
+        f"oa_send_{send.kind}",
+        send.dedupe_key,
+        send.raw_body(),
+        headers,
+        send.user_id,
+        ProcessingState.RECEIVED.value,
+        send.request_id,
+        send.received_at,
+        send.received_at,
+        send.key.pk,
+        send.confirm_unverified,
+        counted,
+        send.idempotency_key or None,
+    ]
+
+
+def _accept_pg(
+    sends: list[Send],
+    outcomes: list[Outcome],
+    tries: dict[int, tuple[str, list[Any]] | None],
+    precounted: set[int],
+    held: HeldConnection | None,
+) -> list[Outcome]:
+    """The batch in one statement (``_pg_statement``): the sends counted before, and
+    those of the keys with a first try. On ``held`` (prepared: the statement's text is
+    the same for every batch of one key), else on Django's connection."""
+    firsts = [
+        n
+        for n in _firsts(sends, outcomes)
+        if n in precounted or tries.get(sends[n].key.pk) is not None
+    ]
+    if not firsts:
+        return _settle(sends, outcomes, {}, set(), precounted)
+    texts: list[str] = []
+    values: list[Any] = []
+    for _pk, first in sorted((pk, first) for pk, first in tries.items() if first is not None):
+        texts.append(first[0])
+        values.extend(first[1])
+    names = [*_GIVEN, *(name for name, _type in _CHECKED)]
+    values += rowinsert.rows_params(names, [_row(sends[n], n in precounted) for n in firsts])
+    values.append(json.dumps([Capability.SEND_MESSAGES.value]))  # after the rows, in the text
+    inserted: dict[str, int] = {}
+    passed: set[int] = set()
+    counted_keys: set[int] = set()
+    statement = _pg_statement(texts)
+    if held is not None:
+        rows = held.execute(statement, values)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, values)
+            rows = cursor.fetchall()
+    for part, a, b in rows:
+        if part == 0:
+            inserted[b] = a
+        elif part == 1:
+            passed.add(firsts[a - 1])
+        else:
+            counted_keys.add(a)
+    counted = precounted | {n for n in firsts if sends[n].key.pk in counted_keys}
+    return _settle(sends, outcomes, inserted, passed, counted)
+
+
+def _accept_orm(sends: list[Send], outcomes: list[Outcome], counted: set[int]) -> list[Outcome]:
+    """The batch's checks and rows with the ORM, in the caller's transaction (SQLite:
+    one writer at a time, so what is read here stays so until the commit)."""
+    firsts = [n for n in _firsts(sends, outcomes) if n in counted]
+    oas = {s.oa_id for s in sends}
+    sending = [
+        pk
+        for pk, capabilities in ApiKey.objects.filter(
+            pk__in={s.key.pk for s in sends}, revoked_at__isnull=True
+        ).values_list("pk", "capabilities")
+        if Capability.SEND_MESSAGES in capabilities
+    ]
+    scopes = set(
+        ApiKey.oas.through.objects.filter(
+            apikey_id__in=sending, officialaccount_id__in=oas
+        ).values_list("apikey_id", "officialaccount_id")
+    )
+    accounts = {
+        pk: (app_id, zalo_id)
+        for pk, app_id, zalo_id in OfficialAccount.objects.filter(pk__in=oas).values_list(
+            "pk", "app_id", "oa_id"
+        )
+    }
+    shadows = set(
+        ZaloPartnerLink.objects.filter(
+            oa_id__in=oas, zalo_user_id__in={s.user_id for s in sends}, is_shadow=True
+        ).values_list("oa_id", "zalo_user_id")
+    )
+    kept = set(
+        IdempotentRequest.objects.filter(
+            key_id__in={s.key.pk for s in sends},
+            idempotency_key__in={s.idempotency_key for s in sends},
+        ).values_list("key_id", "idempotency_key")
+    )
+    inserted: dict[str, int] = {}
+    passed: set[int] = set()
+    for n in firsts:
         send = sends[n]
-        scope = scopes.get((send.key.pk, send.oa_id))
-        if scope is None or Capability.SEND_MESSAGES not in scope[0]:
-            continue  # revoked, or narrowed: the request reads its key again
-        # What the database says now, for this process's next requests too.
-        send.key.capabilities, send.key.rate_limit_per_minute = scope[0], scope[1]
-        link = links.get((send.oa_id, send.user_id))
-        if link is not None and shadow_refused(
-            is_shadow=link[1], business=True, confirm_unverified=send.confirm_unverified
+        if (
+            (send.key.pk, send.oa_id) not in scopes
+            or ((send.oa_id, send.user_id) in shadows and not send.confirm_unverified)
+            or (send.key.pk, send.idempotency_key) in kept
         ):
             continue
-        ready.append(n)
-    # The first send of each Idempotency-Key not taken yet; the others repeat it.
-    firsts: dict[tuple[int, str], int] = {}
-    queued: list[int] = []
-    for n in ready:
-        send = sends[n]
-        name = (send.key.pk, send.idempotency_key)
-        if send.idempotency_key and (name in taken or firsts.setdefault(name, n) != n):
+        passed.add(n)
+        row = dict(zip(_GIVEN, _row(send, True), strict=False))
+        try:
+            with transaction.atomic():
+                app_id, zalo_id = accounts[send.oa_id]
+                event = ZaloEvent.objects.create(
+                    app_id=app_id,
+                    conversation_key=f"{zalo_id}:{send.user_id}",
+                    **row,
+                )
+        except IntegrityError:
+            continue  # its dedupe key taken: a repeat
+        inserted[send.dedupe_key] = event.pk
+    return _settle(sends, outcomes, inserted, passed, counted)
+
+
+def _settle(
+    sends: list[Send],
+    outcomes: list[Outcome],
+    inserted: dict[str, int],
+    passed: set[int],
+    counted: set[int],
+) -> list[Outcome]:
+    """Each send's outcome: 202 for a row inserted, a repeat for a row that passed the
+    checks but found its dedupe key taken, else left to the request (counted or not)."""
+    for n, send in enumerate(sends):
+        if isinstance(outcomes[n], Limited) or outcomes[n] == REPLAY:
+            continue
+        event_id = inserted.get(send.dedupe_key)
+        if event_id is not None:
+            text = accepted_text(event_id, None, ProcessingState.RECEIVED)
+            outcomes[n] = (202, text, JSON)
+        elif n in passed:
             outcomes[n] = REPLAY
         else:
-            queued.append(n)
-    items = []
-    for n in queued:
-        send = sends[n]
-        _caps, _rate, app_id, oa_zalo_id = scopes[(send.key.pk, send.oa_id)]
-        link = links.get((send.oa_id, send.user_id))
-        items.append(
-            Queued(
-                oa_id=send.oa_id,
-                app_id=app_id,
-                oa_zalo_id=oa_zalo_id,
-                user_id=send.user_id,
-                link_id=link[0] if link else None,
-                kind=send.kind,
-                text=send.text,
-                attachment=send.attachment,
-                request_id=send.request_id,
-            )
-        )
-    kept: list[tuple[Send, str]] = []
-    for n, (message_id, event_id) in zip(queued, messages_queue(items), strict=True):
-        # As sends.Accepted renders (the careful path's answer), field for field.
-        text = json.dumps(
-            {
-                "event_id": event_id,
-                "message_id": message_id,
-                "processing_state": "queued",
-                "zalo_state": "on_queue",
-            },
-            ensure_ascii=False,
-        )
-        outcomes[n] = (202, text, JSON)
-        if sends[n].idempotency_key:
-            kept.append((sends[n], text))
-    if lost := _keep_answers(kept):
-        raise _Taken(lost, counted)
+            outcomes[n] = ALONE if n in counted else FAILED
     return outcomes
 
 
 class Committer(GroupCommit[Send, Outcome]):
     """The sends' group commit (``core.groupcommit``, as ingest's webhook rows): each
-    batch is stored by ``_accept`` in one transaction."""
+    batch is stored by ``_store``, in one statement on PostgreSQL."""
 
     name = "API sends"
 
     def __init__(self, cap: int = BATCH_CAP, linger: float = LINGER_SECONDS) -> None:
         super().__init__(cap)
         self.linger_for = linger
+        self._held = HeldConnection()  # opened by the first batch on PostgreSQL
 
     def linger_seconds(self) -> float:
         return self.linger_for
 
     def write(self, sends: list[Send]) -> list[Outcome]:
-        return _store(sends)
+        return _store(sends, self._held)
+
+    def close(self) -> None:
+        """Close the connection this process's batches run on, if it has one (the next
+        batch opens it again): before the database it points at goes away."""
+        self._held.close()
 
     def send(self, send: Send) -> Outcome:
         outcome = self.run(send)

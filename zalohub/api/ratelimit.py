@@ -36,11 +36,11 @@ def take_many(key: ApiKey, n: int, *, now: datetime | None = None) -> tuple[int,
 
 
 def first_try(
-    key: ApiKey, n: int, *, only_if: tuple[str, list[Any]] = ("", [])
+    key: ApiKey, n: int, *, only_if: tuple[str, list[Any]] = ("", []), wait: bool = False
 ) -> tuple[str, list[Any]] | None:
     """``take_many``'s usual case as an UPDATE ... RETURNING the key's pk, for a batch to
-    run inside its read (``WindowCounter.first_try``), or None."""
-    return REQUESTS.first_try(key.pk, n, key.rate_limit_per_minute, only_if=only_if)
+    run inside its statement (``WindowCounter.first_try``), or None."""
+    return REQUESTS.first_try(key.pk, n, key.rate_limit_per_minute, only_if=only_if, wait=wait)
 
 
 def counts_roll_back() -> bool:

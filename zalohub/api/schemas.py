@@ -150,7 +150,8 @@ class MessageSendIn(Schema):
 
 class Accepted(Schema):
     event_id: int
-    message_id: int
+    # Null until a worker has stored the message of a send accepted as its event alone.
+    message_id: int | None
     processing_state: str
     zalo_state: str
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Header, Path, Router
@@ -24,7 +25,6 @@ from zalohub.api.idempotency import (
     answer,
     idempotent,
     key_valid,
-    replay,
     request_digest,
 )
 from zalohub.api.keys import key_fresh, key_oa_ids
@@ -32,7 +32,7 @@ from zalohub.api.models import ApiKey, Capability
 from zalohub.api.partners import partner_by_ref
 from zalohub.api.problems import COMMON, POST_ERRORS, ApiProblem, not_found
 from zalohub.core import requestid
-from zalohub.events.models import Message, ZaloEvent
+from zalohub.events.models import Message, ProcessingState, ZaloEvent
 from zalohub.events.outbound.oa_message import SendRefused, message_send, send_checks
 from zalohub.partners.models import Partner, ZaloPartnerLink
 from zalohub.zbs.models import Template, TemplateSend
@@ -114,13 +114,41 @@ def _batched(
     )
 
 
+def _replayed(key: ApiKey, idempotency_key: str, digest: str) -> HttpResponse | None:
+    """The first answer again for a send whose Idempotency-Key is its event's dedupe key
+    (``accept``: the row keeps the first request's digest and what its 202 said), 409
+    for another body; None when no such send is stored."""
+    event = (
+        ZaloEvent.objects.filter(dedupe_key=accept.idempotency_dedupe(key.pk, idempotency_key))
+        .only("pk", "message_id", "headers")
+        .first()
+    )
+    if event is None:
+        return None
+    if event.headers.get(accept.DIGEST_HEADER) != digest:
+        raise ApiProblem(
+            409,
+            "idempotency_key_reused",
+            _("This Idempotency-Key was used with another request; use a new key."),
+        )
+    accepted_as = event.headers.get(accept.ACCEPTED_HEADER, ProcessingState.RECEIVED)
+    message_id = event.message_id if accepted_as == ProcessingState.QUEUED else None
+    again = answer(202, accept.accepted_text(event.pk, message_id, accepted_as), accept.JSON)
+    again["Idempotent-Replayed"] = "true"
+    return again
+
+
 # The key from this process's memory: accept checks it again where it stores the send.
 @router.post("/messages", response={202: s.Accepted, **POST_ERRORS}, auth=KeyAuth(cached=True))
 def message_create(
     request: HttpRequest, body: s.MessageSendIn, idempotency_key: str | None = IdempotencyKey
 ) -> HttpResponse:
     """Send a text, an image or a file to a partner, a Zalo link or a Zalo user id of
-    an OA. 202: queued; the worker sends it (follow it with GET /events/{id})."""
+    an OA. 202: accepted; a worker gives it its message (the inbox shows it) and sends
+    it. Follow it with GET /events/{event_id}: Processing State Received, then Queued,
+    Processing and Processed, and the Zalo State of its message. ``message_id`` is null
+    until the worker has stored the message, unless the send was stored with it at once
+    (a recipient given by partner or link)."""
     cached = the_key(request)
     send = _batched(request, cached, body, idempotency_key)
     outcome = accept.accept(send) if send is not None else accept.FAILED
@@ -129,7 +157,9 @@ def message_create(
     if isinstance(outcome, tuple):
         return answer(*outcome)
     if send is not None and outcome == accept.REPLAY:
-        return replay(cached, send.idempotency_key, send.digest)
+        replayed = _replayed(cached, send.idempotency_key, send.digest)
+        if replayed is not None:
+            return replayed
     # The careful path, one send alone, with the key as the database has it now: a
     # revoked key is 401 before it is counted (it spends nothing of the budget).
     key = key_fresh(cached)
@@ -139,6 +169,12 @@ def message_create(
         count_request(key)
     need(key, Capability.SEND_MESSAGES)
     oa = scoped_oa(key, body.oa)
+    digest, name = "", idempotency_key or ""
+    if name and key_valid(name):
+        digest = request_digest(request)
+        replayed = _replayed(key, name, digest)
+        if replayed is not None:
+            return replayed
 
     def work() -> tuple[int, s.Accepted]:
         try:
@@ -150,12 +186,22 @@ def message_create(
                 attachment=_attachment(body),
                 business=True,
                 confirm_unverified=body.confirm_unverified,
+                dedupe_key=accept.idempotency_dedupe(key.pk, name) if digest else "",
+                headers=accept.accepted_headers(name if digest else "", digest, "queued"),
             )
         except SendRefused as exc:
             raise ApiProblem(422, "send_refused", str(exc)) from None
         return 202, _accepted(message)
 
-    return idempotent(request, key=key, idempotency_key=idempotency_key, handler=work)
+    try:
+        return idempotent(request, key=key, idempotency_key=idempotency_key, handler=work)
+    except IntegrityError:
+        # Its event's dedupe key taken meanwhile by the same send stored in one row
+        # (another process, whose memory of the key let it through): that one's answer.
+        replayed = _replayed(key, name, digest) if digest else None
+        if replayed is None:
+            raise
+        return replayed
 
 
 def _template_partner(key: ApiKey, body: s.TemplateSendIn) -> Partner:

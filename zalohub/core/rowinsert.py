@@ -53,16 +53,39 @@ def _source(
     return inserted, selected, _recordset(model, columns)
 
 
-def _recordset(model: type[models.Model], columns: Sequence[str]) -> str:
+def _recordset(
+    model: type[models.Model], columns: Sequence[str], extra: Sequence[tuple[str, str]] = ()
+) -> str:
     """On PostgreSQL, the rows of ``model``'s ``columns`` read from one JSON parameter
-    (``_json``), typed as the columns are: ``r``, numbered in ``ordinal``."""
+    (``_json``), typed as the columns are: ``r``, numbered in ``ordinal``. ``extra``:
+    (name, SQL type) of values the rows carry after the columns, for the statement's own
+    use (they are not inserted)."""
     qn = connection.ops.quote_name
     fields = {f.column: f for f in model._meta.concrete_fields}
-    definition = ", ".join(f"{qn(c)} {fields[c].db_type(connection)}" for c in columns)
-    aliases = ", ".join(qn(c) for c in (*columns, "ordinal"))
+    typed = [(c, fields[c].db_type(connection)) for c in columns] + list(extra)
+    definition = ", ".join(f"{qn(c)} {kind}" for c, kind in typed)
+    aliases = ", ".join(qn(c) for c in (*(c for c, _kind in typed), "ordinal"))
     return (
         f"ROWS FROM (json_to_recordset(%s::json) AS ({definition})) WITH ORDINALITY AS r({aliases})"
     )
+
+
+@functools.lru_cache(maxsize=256)
+def insert_from(model: type[models.Model], columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """For an INSERT of the caller's that gives ``columns`` from a source named ``r``:
+    the columns inserted (quoted) and what its SELECT gives for each (``r``'s column,
+    else the model's default, written into the SQL)."""
+    inserted, selected, _rows = _source(model, tuple(columns))
+    return inserted, selected
+
+
+def recordset(
+    model: type[models.Model], columns: Sequence[str], extra: Sequence[tuple[str, str]] = ()
+) -> str:
+    """On PostgreSQL, rows given as one JSON parameter (``rows_params``, each row the
+    values of ``columns`` then of ``extra``'s (name, SQL type)): ``r``, typed, numbered
+    in ``ordinal`` from 1."""
+    return _recordset(model, columns, extra)
 
 
 @functools.lru_cache(maxsize=256)

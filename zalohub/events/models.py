@@ -216,6 +216,13 @@ class ZaloEvent(models.Model):
         ordering = ["-received_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["app", "dedupe_key"], name="events_unique_dedupe"),
+            # An API send's Idempotency-Key is one per API key, whatever app its OA is
+            # of (``zalohub.api.accept``).
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                name="events_unique_idempotency",
+                condition=Q(dedupe_key__startswith="idem:"),
+            ),
         ]
         indexes = [
             # The queue: only rows that still need work are in this index.

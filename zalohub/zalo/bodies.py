@@ -35,6 +35,19 @@ def oa_message(kind: str, *, text: str = "", attachment: Mapping[str, Any] | Non
     raise ValueError(f"a consultation message of kind {kind!r} cannot be sent")
 
 
+def oa_message_parts(kind: str, message: Mapping[str, Any]) -> tuple[str, dict | None]:
+    """``oa_message``'s text and attachment again, from the ``message`` object it made."""
+    payload = message.get("attachment", {}).get("payload", {})
+    if kind == "image":
+        element = payload.get("elements", [{}])[0]
+        return message.get("text", ""), {
+            k: v for k, v in element.items() if k in ("attachment_id", "url")
+        }
+    if kind == "file":
+        return "", {"token": payload.get("token", "")}
+    return message.get("text", ""), None
+
+
 def oa_message_request(*, user_id: str, message: Mapping[str, Any]) -> dict:
     """POST /v3.0/oa/message/cs: the message to one user, by their OA-scoped id."""
     return {"recipient": {"user_id": user_id}, "message": dict(message)}

@@ -4,12 +4,13 @@ Every batch of webhook rows that a leader commits (``ingest_store.GroupCommitter
 through here when the database is PostgreSQL. Three things make it cheaper than running
 the batch through Django's cursor, and each was measured (``bench/README.md``):
 
-- **A connection held for good.** Django hands each request a connection from the
-  process's pool and takes it back when the request ends; for webhooks that checkout
-  and return cost more Python than the INSERT. Only one leader writes at a time in a
-  process, so one connection serves them all: it is opened by the first batch, kept
-  open, and dropped after any error (the next batch opens a fresh one). Each web
-  process therefore holds one PostgreSQL connection beside its pool.
+- **A connection held for good** (``core.heldconn``). Django hands each request a
+  connection from the process's pool and takes it back when the request ends; for
+  webhooks that checkout and return cost more Python than the INSERT. Only one leader
+  writes at a time in a process, so one connection serves them all: it is opened by the
+  first batch, kept open, and dropped after any error (the next batch opens a fresh
+  one). Each web process therefore holds one PostgreSQL connection for webhooks beside
+  its pool (and one for the API's sends).
 - **One statement for any batch size.** The rows travel as one JSON parameter, read by
   ``json_to_recordset``: the SQL text never changes, so PostgreSQL parses and plans it
   once (a prepared statement, unless ``ZALOHUB_WEBHOOK_PREPARED_INSERT`` is off, as it
@@ -27,16 +28,12 @@ one by one) rows still go through Django's connection, with its error handling.
 """
 
 import json
-import os
-import threading
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from django.conf import settings
 from django.db import connection
-from psycopg import sql
 
+from zalohub.core.heldconn import HeldConnection
 from zalohub.events.ingestion.store import Columns, EventRow
 
 # The rows' position in the batch: they are inserted in the order given (ingest_store
@@ -59,14 +56,11 @@ class PgWriter:
         columns = Columns()
         self._sql = self._build(columns).encode()
         self._extra = columns.extra
-        self._mutex = threading.Lock()
-        self._conn: psycopg.Connection | None = None
-        self._pid = 0
+        self._held = HeldConnection()
 
     def execute(self, rows: list[EventRow]) -> dict[tuple[int, str], int]:
         """INSERT the rows (distinct keys) in one statement and commit: {(app pk, dedupe
         key): id} of the rows that were new."""
-        conn = self._open()
         extra = self._extra
         records = []
         for row in rows:
@@ -74,51 +68,11 @@ class PgWriter:
             for name, value in extra:
                 record[name] = value()
             records.append(record)
-        data = _encode(records)
-        try:
-            # prepare=True: psycopg prepares it on this connection at once and reuses it;
-            # False leaves nothing prepared (a pooler in transaction mode).
-            answer = conn.execute(
-                self._sql, [data], prepare=settings.WEBHOOK_PREPARED_INSERT
-            ).fetchall()
-        except BaseException:
-            self.close()  # broken, or in an unknown state: the next batch starts afresh
-            raise
+        answer = self._held.execute(self._sql, [_encode(records)])
         return {(int(app_id), str(key)): int(pk) for pk, app_id, key in answer}
 
-    def _open(self) -> psycopg.Connection:
-        """The connection batches run on, opened now if there is none."""
-        with self._mutex:
-            if self._conn is not None and self._pid != os.getpid():
-                self._conn = None  # inherited across a fork: the parent's, never ours to use
-            if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
-                self._pid = os.getpid()
-            return self._conn
-
-    @staticmethod
-    def _connect() -> psycopg.Connection:
-        """A connection set up as Django sets up its own: same parameters, role and time
-        zone (the INSERT reads neither, but a trigger or default might)."""
-        params = connection.get_connection_params()
-        for django_only in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(django_only, None)
-        conn = psycopg.connect(**params, autocommit=True)
-        try:
-            if role := connection.settings_dict["OPTIONS"].get("assume_role"):
-                conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-            if conn.info.parameter_status("TimeZone") != connection.timezone_name:
-                conn.execute("SELECT set_config('TimeZone', %s, false)", [connection.timezone_name])
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
     def close(self) -> None:
-        with self._mutex:
-            conn, self._conn = self._conn, None
-        if conn is not None and self._pid == os.getpid():
-            conn.close()
+        self._held.close()
 
     @staticmethod
     def _build(columns: Columns) -> str:

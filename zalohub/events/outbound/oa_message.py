@@ -20,9 +20,11 @@ from django.db import connection, transaction
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tasks_db.utils import exclusive_transaction
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.core.rowinsert import insert_linked
+from zalohub.core.setwise import update_rows
 from zalohub.core.stored_text import zalo_reason
 from zalohub.events import hooks
 from zalohub.events.models import (
@@ -91,14 +93,17 @@ def _validate(kind: str, text: str, attachment: dict[str, Any] | None) -> None:
         raise SendRefused(_("Messages of kind %s cannot be sent.") % kind)
 
 
-def _queue_event(message: Message) -> ZaloEvent:
+def _queue_event(
+    message: Message, *, dedupe_key: str = "", headers: dict[str, str] | None = None
+) -> ZaloEvent:
     oa = message.oa
     event = ZaloEvent.objects.create(
         app_id=oa.app_id,
         oa=oa,
         direction=Direction.OUTBOUND,
         event_name=f"oa_send_{message.kind}",
-        dedupe_key=f"out:{message.pk}:{secrets.token_hex(8)}",
+        dedupe_key=dedupe_key or f"out:{message.pk}:{secrets.token_hex(8)}",
+        headers=headers or {},
         raw_body=json.dumps(
             bodies.oa_message_request(user_id=message.zalo_user_id, message=_zalo_message(message)),
             ensure_ascii=False,
@@ -123,12 +128,16 @@ def message_send(
     quote_msg_id: str = "",
     business: bool = False,
     confirm_unverified: bool = False,
+    dedupe_key: str = "",
+    headers: dict[str, str] | None = None,
 ) -> Message:
     """Queue a consultation message to a Zalo user of the OA (sent by a worker).
 
     ``business``: quotes, reminders and other business content (other systems' sends)
     rather than a reply in a conversation. Those go to an unverified shadow contact only
     with ``confirm_unverified``: nobody has confirmed who that customer is yet.
+    ``dedupe_key`` and ``headers``: its event's (an API send's Idempotency-Key,
+    ``zalohub.api.accept``); a dedupe key taken raises IntegrityError.
     """
     send_checks(user_id=user_id, text=text, kind=kind, attachment=attachment)
     link = ZaloPartnerLink.objects.filter(oa=oa, zalo_user_id=user_id).first()
@@ -155,7 +164,7 @@ def message_send(
             zalo_state=ZaloState.ON_QUEUE,
             sent_by=actor if getattr(actor, "pk", None) else None,
         )
-        _queue_event(message)
+        _queue_event(message, dedupe_key=dedupe_key, headers=headers)
     return message
 
 
@@ -262,6 +271,73 @@ def messages_queue(items: Sequence[Queued]) -> list[tuple[int, int]]:
     # No task row: the sends loop of the workers finds the committed rows (``queued``).
     transaction.on_commit(queued.wake)
     return pairs
+
+
+ACCEPTED_NAMES = tuple(f"oa_send_{kind}" for kind in SENDABLE)
+
+
+def accepted_queue(*, limit: int = 200) -> int:
+    """Queue the API sends accepted as their event alone (``zalohub.api.accept``:
+    outbound, Received, no message yet), oldest first: each gets its message as
+    ``messages_queue`` stores one (its link, its conversation and the live inbox by the
+    stored-messages hook; created when the send was accepted) and becomes Queued, due
+    now, for the sends loop. One transaction; the rows locked on PostgreSQL (SKIP LOCKED:
+    workers take different ones), in an exclusive transaction on SQLite; a row that is no
+    longer Received by then (an admin's Mark Error) is left as it is. How many."""
+    postgres = connection.vendor == "postgresql"
+    rows = ZaloEvent.objects.filter(
+        direction=Direction.OUTBOUND,
+        processing_state=ProcessingState.RECEIVED,
+        message__isnull=True,
+        event_name__in=ACCEPTED_NAMES,
+    ).order_by("id")
+    if postgres:
+        rows = rows.select_for_update(skip_locked=True)
+    fields = ("oa_id", "event_name", "raw_body", "zalo_user_id", "received_at")
+    with transaction.atomic() if postgres else exclusive_transaction():
+        events = list(rows.only(*fields)[:limit])
+        if not events:
+            return 0
+        linked = ZaloPartnerLink.objects.filter(
+            oa_id__in={e.oa_id for e in events}, zalo_user_id__in={e.zalo_user_id for e in events}
+        )
+        links = {
+            (oa_id, user_id): pk
+            for oa_id, user_id, pk in linked.values_list("oa_id", "zalo_user_id", "pk")
+        }
+        messages = []
+        for event in events:
+            assert event.oa_id is not None  # accepted for an OA of the key's
+            kind = event.event_name.removeprefix("oa_send_")
+            text, attachment = bodies.oa_message_parts(kind, json.loads(event.raw_body)["message"])
+            messages.append(
+                Message(
+                    oa_id=event.oa_id,
+                    partner_link_id=links.get((event.oa_id, event.zalo_user_id)),
+                    direction=Direction.OUTBOUND,
+                    zalo_user_id=event.zalo_user_id,
+                    kind=kind,
+                    text=text,
+                    attachments=[attachment] if attachment else [],
+                    zalo_state=ZaloState.ON_QUEUE,
+                    created_at=event.received_at,
+                )
+            )
+        Message.objects.bulk_create(messages)
+        hooks.messages_stored(messages)
+        now = timezone.now()
+        update_rows(
+            ZaloEvent,
+            {
+                event.pk: {
+                    "message_id": message.pk,
+                    "processing_state": ProcessingState.QUEUED,
+                    "next_attempt_at": now,
+                }
+                for event, message in zip(events, messages, strict=True)
+            },
+        )
+    return len(events)
 
 
 @task(queue_name="zalo")

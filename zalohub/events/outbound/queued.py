@@ -1,5 +1,7 @@
 """The sends loop, in every worker: queued sends to Zalo that have no task of their own
-(a batch of API sends, ``oa_message.messages_queue``) are found by their row and sent.
+(a batch of ``oa_message.messages_queue``) are found by their row and sent; API sends
+accepted as their event alone (``zalohub.api.accept``: Received, no message yet) are
+first given their message and queued (``oa_message.accepted_queue``).
 
 An accepted send is its committed row (an outbound event, Queued, due now): no task row
 is written for it, so the request's transaction holds one statement less. Each loop
@@ -48,10 +50,14 @@ def due_sends(*, limit: int = LOOK) -> list[int]:
 
 
 def send_due(worker_id: str, *, limit: int = LOOK) -> int:
-    """Send each due queued send once (one that raises is logged and left to the
-    sweeper, as ``send_events`` leaves it): how many were tried without raising (0: the
-    loop waits before it looks again, so a send that raises each time is no busy loop)."""
-    tried = 0
+    """Queue the accepted API sends, then send each due queued send once (one that
+    raises is logged and left to the sweeper, as ``send_events`` leaves it): how many
+    were queued or tried without raising (0: the loop waits before it looks again, so a
+    send that raises each time is no busy loop)."""
+    # oa_message imports this module (its commits wake the loop).
+    from zalohub.events.outbound.oa_message import accepted_queue
+
+    tried = accepted_queue()
     for pk in due_sends(limit=limit):
         try:
             send_outbound(event_id=pk, worker_id=worker_id)
