@@ -595,3 +595,25 @@ def test_a_send_stored_with_its_message_at_once_keeps_its_idempotency_key_in_its
         (outcome,) = accept._store([_send(key, oa, idem="k")])
     assert outcome == accept.ALONE
     assert sends_stored() == 1
+
+
+@pytest.mark.django_db
+def test_an_accepted_send_whose_body_a_data_removal_replaced_is_an_error_not_a_poison(
+    make_key, oa, son
+):
+    key, _api = make_key()
+    with transaction.atomic():
+        outcomes = accept._store([_send(key, oa, text=t) for t in ("một", "hai", "ba")])
+    one, two, three = (json.loads(o[1])["event_id"] for o in outcomes)
+    ZaloEvent.objects.filter(pk=two).update(raw_body='{"removed": true}', headers={})
+    ZaloEvent.objects.filter(pk=three).update(raw_body="not json")
+    # It should queue the readable one, and mark the others Error (never sent), so that
+    # no later look meets them again.
+    assert accepted_queue() == 3 and accepted_queue() == 0
+    rows = {e.pk: e for e in ZaloEvent.objects.all()}
+    assert (rows[one].processing_state, rows[one].message.text) == ("queued", "một")
+    for pk in (two, three):
+        assert (rows[pk].processing_state, rows[pk].message_id) == ("error", None)
+        assert rows[pk].error_category == "send" and rows[pk].error_message
+    assert "no message" in rows[two].error_message
+    assert Message.objects.count() == 1

@@ -20,15 +20,17 @@ from django.db import connection, transaction
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_tasks_db.utils import exclusive_transaction
 
 from zalohub.accounts.models import OfficialAccount
 from zalohub.core.rowinsert import insert_linked
 from zalohub.core.setwise import update_rows
-from zalohub.core.stored_text import zalo_reason
+from zalohub.core.stored_text import Reason, reason_fields, zalo_reason
 from zalohub.events import hooks
 from zalohub.events.models import (
     Direction,
+    ErrorCategory,
     Message,
     ProcessingState,
     ZaloEvent,
@@ -283,7 +285,9 @@ def accepted_queue(*, limit: int = 200) -> int:
     stored-messages hook; created when the send was accepted) and becomes Queued, due
     now, for the sends loop. One transaction; the rows locked on PostgreSQL (SKIP LOCKED:
     workers take different ones), in an exclusive transaction on SQLite; a row that is no
-    longer Received by then (an admin's Mark Error) is left as it is. How many."""
+    longer Received by then (an admin's Mark Error) is left as it is, and one whose body
+    is no longer a send (a data removal replaced it) becomes an Error, never sent. How
+    many were taken."""
     postgres = connection.vendor == "postgresql"
     rows = ZaloEvent.objects.filter(
         direction=Direction.OUTBOUND,
@@ -306,10 +310,22 @@ def accepted_queue(*, limit: int = 200) -> int:
             for oa_id, user_id, pk in linked.values_list("oa_id", "zalo_user_id", "pk")
         }
         messages = []
+        readable = []
         for event in events:
             assert event.oa_id is not None  # accepted for an OA of the key's
             kind = event.event_name.removeprefix("oa_send_")
-            text, attachment = bodies.oa_message_parts(kind, json.loads(event.raw_body)["message"])
+            parts = _stored_send(event, kind)
+            if isinstance(parts, Reason):
+                # Never sent, and never in the way of the others: an Error for the admin.
+                ZaloEvent.objects.filter(pk=event.pk).update(
+                    processing_state=ProcessingState.ERROR,
+                    error_category=ErrorCategory.SEND,
+                    error_at=timezone.now(),
+                    **reason_fields("error_message", parts),
+                )
+                continue
+            text, attachment = parts
+            readable.append(event)
             messages.append(
                 Message(
                     oa_id=event.oa_id,
@@ -323,6 +339,8 @@ def accepted_queue(*, limit: int = 200) -> int:
                     created_at=event.received_at,
                 )
             )
+        if not messages:
+            return len(events)
         Message.objects.bulk_create(messages)
         hooks.messages_stored(messages)
         now = timezone.now()
@@ -334,10 +352,24 @@ def accepted_queue(*, limit: int = 200) -> int:
                     "processing_state": ProcessingState.QUEUED,
                     "next_attempt_at": now,
                 }
-                for event, message in zip(events, messages, strict=True)
+                for event, message in zip(readable, messages, strict=True)
             },
         )
     return len(events)
+
+
+def _stored_send(event: ZaloEvent, kind: str) -> tuple[str, dict[str, Any] | None] | Reason:
+    """The text and attachment of an accepted send, read from its stored body (what Zalo
+    will get), or why it cannot be: a body no longer a send (a data removal replaced it)
+    is never sent."""
+    try:
+        payload = json.loads(event.raw_body)
+    except ValueError as exc:
+        return Reason(gettext_noop("The stored payload is not JSON: %s"), (str(exc),))
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if not isinstance(message, dict):
+        return Reason(gettext_noop("This outbound event has no message to send again."))
+    return bodies.oa_message_parts(kind, message)
 
 
 @task(queue_name="zalo")
