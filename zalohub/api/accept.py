@@ -26,7 +26,8 @@ send:
 The sends of one process that reach this point together are stored by one of them in
 one statement and one commit (``zalohub.core.groupcommit``, as ingest's webhook rows):
 on PostgreSQL, ``_pg_statement``: the rows as one JSON parameter, checked by joins, the
-counts in its WITH, inserted in dedupe-key order, in autocommit. Elsewhere (SQLite) the
+counts in its WITH, inserted in dedupe-key order, in autocommit, prepared on the
+connection the group commit holds (``core.heldconn``, as ingest's). Elsewhere (SQLite) the
 same checks are made with the ORM in one transaction (``_accept_orm``). Whatever a send
 is answered other than 202 (its key revoked, the OA not its own, a shadow contact, the
 whole batch failing) is left to the request itself, which then takes the careful path of
