@@ -5,13 +5,19 @@ import re
 import time
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from zalohub.events.models import Message, ZaloState
 from zalohub.inbox import team
 from zalohub.inbox.models import Status, TimelineEntry
+from zalohub.inbox.present import describe_remaining
+from zalohub.inbox.services import Band, reply_window
+from zalohub.partners.models import ZaloPartnerLink
+from zalohub.sandbox.world import OA_SUPPORT_ID
 
-from .conftest import conversation_of, out_of_order
+from .conftest import SON, conversation_of, out_of_order
 
 OTHER = "5830174629118340317"
 
@@ -59,6 +65,53 @@ def test_the_thread_sends_only_what_is_new(member, agent, customer_writes):
     # With the new marks, nothing is new again.
     marks.update(after=str(second.pk), base=changed["marks"]["base"])
     assert "append" not in client.get(url, marks).json()
+
+
+def test_a_customers_message_draws_again_a_top_whose_replies_were_not_free(
+    member, agent, customer_writes, sandbox
+):
+    """Zalo's band is asked when the top is drawn; the key says what the band computed
+    here reads. A customer's message opens the free window again: a page whose band said
+    replies are not free gets its top drawn again, although the band computed here reads
+    the same before and after ("1 day 23 hours": here from an interaction the hub saw half
+    an hour ago, as a minute after midnight from the start of the day Zalo's detail gave)."""
+    cache.clear()
+    now = time.time()
+    customer_writes("Tin cũ", stamp=int((now - 8 * 86400) * 1000))
+    conversation = conversation_of()
+    ZaloPartnerLink.objects.filter(pk=conversation.partner_link_id).update(
+        last_interaction_at=timezone.now() - timedelta(minutes=30)
+    )
+    sandbox.users[OA_SUPPORT_ID][SON]["last_interaction"] = int(now - 8 * 86400)
+    client = _client(agent)
+    url = f"/inbox/c/{conversation.pk}/thread/"
+    page = client.get(url).content.decode()
+    assert 'data-band="closed"' in page and 'data-source="zalo"' in page
+    assert _computed_here() == (Band.FREE, "1 day 23 hours")
+    marks = {**_marks(page), "inbound": _inbound(page)}
+    assert "top" not in client.get(url, marks).json()
+
+    sandbox.users[OA_SUPPORT_ID][SON]["last_interaction"] = int(time.time())
+    second = customer_writes("Tin mới")
+    assert _computed_here() == (Band.FREE, "1 day 23 hours")
+    changed = client.get(url, marks).json()
+    assert changed["head"] == marks["head"]  # the key alone would not have said
+    assert 'data-band="free"' in changed["top"] and 'data-source="zalo"' in changed["top"]
+    # Drawn once: with what the new top says, it is not sent again.
+    marks.update(after=str(second.pk), base=changed["marks"]["base"])
+    marks.update(inbound=_inbound(changed["top"]))
+    assert "top" not in client.get(url, marks).json()
+
+
+def _computed_here() -> tuple[Band, str]:
+    window = reply_window(conversation_of())
+    return window.band, describe_remaining(window.remaining)
+
+
+def _inbound(html: str) -> str:
+    found = re.search(r'id="reply-window"[^>]* data-inbound="([^"]*)"', html)
+    assert found
+    return found.group(1)
 
 
 def test_the_thread_sends_a_status_change_and_a_moved_bubble(member, agent, customer_writes):

@@ -205,9 +205,24 @@ def thread_delta(
     key = head_key(conversation, name)
     # The band the top shows ends then (Zalo's band may differ from the one computed here).
     ends = _int(query, "ends")
-    if key != query.get("head", "") or (ends and ends <= timezone.now().timestamp() * 1000):
+    if (
+        key != query.get("head", "")
+        or (ends and ends <= timezone.now().timestamp() * 1000)
+        or _reopened(conversation, query)
+    ):
         changed["top"], changed["head"] = top(), key
     return changed
+
+
+def _reopened(conversation: Conversation, query: QueryDict) -> bool:
+    """Whether the page shows a band in which replies are not free (it sends the
+    customer's last message it was drawn for, ``inbound``) and the customer has written
+    since: a customer's message opens the free window again. The key cannot say so:
+    Zalo's band is asked only when the top is drawn, and the band computed here may read
+    the same before and after the message (free, "1 day 23 hours" left, counted from the
+    start of the day Zalo's user detail gave, a minute after midnight)."""
+    shown = query.get("inbound")
+    return shown is not None and shown != str(micros(conversation.last_inbound_at))
 
 
 def _thread_changes(

@@ -170,6 +170,8 @@ def _top_context(request: HttpRequest, conversation: Conversation, name: str) ->
     return {
         **extras,
         "window_ends_ms": int(ends.timestamp() * 1000) if ends else "",
+        # The customer's last message the band was asked for (live_parts.thread_delta).
+        "window_inbound": live_parts.micros(conversation.last_inbound_at),
         "head_key": live_parts.head_key(conversation, name),
         "partner": link.partner if link else None,
         # "Also writes to:" names only OAs this user acts in: the others are not theirs

@@ -229,6 +229,8 @@
     });
     const band = byId("reply-window");
     if (band && band.dataset.ends) params.set("ends", band.dataset.ends);
+    // Replies are not free in the band shown: a customer's message since opens it again.
+    if (band && band.dataset.offers === "1") params.set("inbound", band.dataset.inbound);
     const changes = await fetchJson(root.dataset.threadUrl, params);
     if (changes.stale) return false;
     if (changes.tail && !replaceTail(messages, changes.tail.after, changes.tail.html)) return false;
@@ -413,7 +415,10 @@
     messages.dataset.latestId = pushed.latest;
     applyThreadState();
     const top = byId("thread-top");
-    if (top && top.dataset.head !== pushed.head) threadSoon();  // its top reads otherwise now
+    const band = byId("reply-window");
+    // Its top reads otherwise now, or its band (replies not free) was asked for before
+    // the customer's message just drawn, which opens the free window again.
+    if (top && (top.dataset.head !== pushed.head || (band && band.dataset.offers === "1"))) threadSoon();
   }
   // At once when the last fetch is older than the interval, else once at its end.
   function spaced(run) {
