@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from zalohub.accounts.models import RateWindow
@@ -201,13 +201,8 @@ class WindowCounter:
             count, _, *stopped = pipe.execute()
             return (0 if any(stopped) else max(0, min(n, limit - (count - n)))), wait
         split = self.shares(limit)
-        first = random.randrange(self.shards)
-        for step in range(self.shards):
-            shard = (first + step) % self.shards
-            if split[shard] >= n and self._add(
-                key, start, shard, n, most=split[shard] - n, wait=False
-            ):
-                return n, wait
+        if self._first_pass(key, start, split, n):
+            return n, wait
         rows = [self.model(**self._row(key, start, s)) for s in range(self.shards)]
         self.model._default_manager.bulk_create(rows, ignore_conflicts=True)
         allowed = 0
@@ -224,6 +219,31 @@ class WindowCounter:
             ):
                 allowed += 1
         return allowed, wait
+
+    def _first_pass(self, key: object, start: datetime, split: list[int], n: int) -> bool:
+        """``take_many``'s usual case: whether a shard drawn at random (then the next
+        ones) with room for all ``n`` and held by no other transaction took them.
+
+        A row that had room when the UPDATE began but not once it was locked (another
+        transaction's commit between) is not counted, and PostgreSQL keeps the lock it
+        took until the transaction ends. The passes in shard order could then wait on
+        each other's kept rows (a deadlock), so inside a transaction the pass runs in a
+        savepoint, rolled back when it counted nothing: a lock taken after a savepoint
+        is released when the transaction rolls back to it."""
+        held = connection.in_atomic_block and connection.features.has_select_for_update_skip_locked
+        savepoint = transaction.savepoint_create() if held else None
+        first = random.randrange(self.shards)
+        for step in range(self.shards):
+            shard = (first + step) % self.shards
+            if split[shard] >= n and self._add(
+                key, start, shard, n, most=split[shard] - n, wait=False
+            ):
+                if savepoint:
+                    transaction.savepoint_commit(savepoint)
+                return True
+        if savepoint:
+            transaction.savepoint_rollback(savepoint)
+        return False
 
     def stop(self, key: object, *, now: datetime | None = None) -> None:
         """Nothing more for ``key`` this window, whatever the count says."""
