@@ -10,13 +10,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections, transaction
+from django.db.models import Sum
 from django.test import override_settings
 from django.utils import timezone
 
 from tests.api.conftest import SON, sends_stored
 from zalohub.accounts import ratelimit as window_counter
 from zalohub.api import accept
-from zalohub.api.models import ApiKey, Capability, IdempotentRequest
+from zalohub.api.models import ApiKey, ApiRateWindow, Capability, IdempotentRequest
 from zalohub.events.models import Message, ZaloEvent
 from zalohub.events.outbound.oa_message import accepted_queue
 from zalohub.partners.models import Partner, ZaloPartnerLink
@@ -24,19 +25,34 @@ from zalohub.partners.models import Partner, ZaloPartnerLink
 TEXT = "Đơn DH-31 đã xuất kho"
 
 
-def _send(key: ApiKey, oa, *, user_id: str = SON, idem: str = "", text: str = TEXT, **kw):
+def _send(
+    key: ApiKey,
+    oa,
+    *,
+    user_id: str = SON,
+    idem: str = "",
+    text: str = TEXT,
+    kind: str = "text",
+    attachment: dict | None = None,
+    confirm: bool = False,
+):
     return accept.Send(
         key=key,
         oa_id=oa.pk,
         user_id=user_id,
-        kind="text",
+        kind=kind,
         text=text,
-        attachment=None,
-        confirm_unverified=kw.get("confirm", False),
+        attachment=attachment,
+        confirm_unverified=confirm,
         idempotency_key=idem,
         digest=f"digest-of-{text}",
         request_id="req-1",
     )
+
+
+def _spent(key: ApiKey) -> int:
+    """The key's uses counted in its rate windows."""
+    return ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"]
 
 
 @pytest.mark.django_db
@@ -254,11 +270,9 @@ def test_a_batch_keeps_each_first_requests_digest_in_its_row_and_a_repeat_gets_i
 def test_a_batch_is_one_statement_on_postgresql_that_counts_checks_and_stores(
     make_key, oa, son, settings
 ):
-    from django.db.models import Sum
     from django.test.utils import CaptureQueriesContext
 
     from zalohub.api import ratelimit
-    from zalohub.api.models import ApiRateWindow
 
     if connection.vendor != "postgresql":
         pytest.skip("an UPDATE inside a WITH is PostgreSQL's")
@@ -286,18 +300,13 @@ def test_a_batch_is_one_statement_on_postgresql_that_counts_checks_and_stores(
     with transaction.atomic():
         outcomes = accept._store([_send(revoked, oa), _send(key, oa, text="ba")])
     assert outcomes[0] == accept.FAILED and outcomes[1][0] == 202
-    spent = ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"]
-    assert (spent, ApiRateWindow.objects.filter(key=revoked).count()) == (1 + 2 + 1, 0)
+    assert (_spent(key), ApiRateWindow.objects.filter(key=revoked).count()) == (1 + 2 + 1, 0)
 
 
 @pytest.mark.django_db
 def test_a_batch_stores_a_send_whose_key_had_no_window_yet_after_counting_it(
     make_key, oa, son, settings
 ):
-    from django.db.models import Sum
-
-    from zalohub.api.models import ApiRateWindow
-
     settings.REDIS_URL = ""
     key, _api = make_key(rate=3)
     with transaction.atomic():
@@ -310,7 +319,7 @@ def test_a_batch_stores_a_send_whose_key_had_no_window_yet_after_counting_it(
         "Limited",
         "Limited",
     ]
-    assert ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"] == 3
+    assert _spent(key) == 3
     assert sends_stored() == 3
 
 
@@ -318,10 +327,6 @@ def test_a_batch_stores_a_send_whose_key_had_no_window_yet_after_counting_it(
 def test_a_key_a_committed_first_took_is_a_repeat_and_a_kept_refusal_is_left_to_its_request(
     make_key, oa, son, settings
 ):
-    from django.db.models import Sum
-
-    from zalohub.api.models import ApiRateWindow
-
     settings.REDIS_URL = ""
     key, _api = make_key(rate=10)
     with transaction.atomic():
@@ -344,7 +349,7 @@ def test_a_key_a_committed_first_took_is_a_repeat_and_a_kept_refusal_is_left_to_
     assert repeat == accept.REPLAY and isinstance(mate, tuple) and mate[0] == 202
     assert kept == accept.ALONE
     assert sends_stored() == 2
-    assert ApiRateWindow.objects.filter(key=key).aggregate(n=Sum("count"))["n"] == 1 + 3
+    assert _spent(key) == 1 + 3
 
 
 def _queued_batch(key: ApiKey, oa, texts: list[str]) -> list[int]:
@@ -524,20 +529,7 @@ def test_the_sends_loop_queues_each_accepted_send_once_as_sent_and_leaves_a_mark
     key, _api = make_key()
     image = {"url": "http://127.0.0.1:8/a.png"}
     sends = [_send(key, oa, text=t) for t in ("một", "hai")]
-    sends.append(
-        accept.Send(
-            key=key,
-            oa_id=oa.pk,
-            user_id=SON,
-            kind="image",
-            text="Ảnh đơn hàng",
-            attachment=image,
-            confirm_unverified=False,
-            idempotency_key="",
-            digest="",
-            request_id="req-2",
-        )
-    )
+    sends.append(_send(key, oa, kind="image", text="Ảnh đơn hàng", attachment=image))
     with transaction.atomic():
         outcomes = accept._store(sends)
     one, two, picture = (json.loads(o[1])["event_id"] for o in outcomes)
