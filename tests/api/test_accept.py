@@ -546,6 +546,40 @@ def test_the_sends_loop_queues_each_accepted_send_once_as_sent_and_leaves_a_mark
     assert Message.objects.count() == 2
 
 
+@pytest.mark.django_db
+def test_an_accepted_send_marked_error_before_its_message_is_retried_by_the_sends_loop(
+    make_key, oa, son, auditor
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    key, _api = make_key()
+    with transaction.atomic():
+        [outcome] = accept._store([_send(key, oa, text="một")])
+    event = ZaloEvent.objects.get(pk=json.loads(outcome[1])["event_id"])
+    client = Client()
+    client.force_login(auditor)
+    page = reverse("admin:events_zaloevent_change", args=[event.pk])
+
+    def button(action: str) -> str:
+        return reverse("admin:events_zaloevent_button", args=[event.pk, action])
+
+    # An admin marks it Error before a worker made its message (no worker was running).
+    assert client.post(button("mark_error"), {"reason": "worker stopped"}).status_code == 302
+    shown = client.get(page).content.decode()
+    # It should offer Retry Processing (there is no message to Resend)...
+    assert 'id="btn-retry"' in shown and 'id="btn-resend"' not in shown
+    assert client.post(button("retry_processing")).status_code == 302
+    event.refresh_from_db()
+    # ...which makes it Received again, its error gone, for the sends loop to queue and send.
+    assert (event.processing_state, event.error_message, event.message_id) == ("received", "", None)
+    assert accepted_queue() == 1
+    event.refresh_from_db()
+    assert (event.processing_state, event.message.text) == ("queued", "một")
+    # Once it has its message, Retry Processing is a Resend of a Failed message, as any send's.
+    assert 'id="btn-retry"' not in client.get(page).content.decode()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sends_loops_give_each_accepted_send_one_message(make_key, oa, son):
     if connection.vendor != "postgresql":

@@ -210,3 +210,57 @@ def test_the_errors_list_fits_1400_px_with_unlinked_customers(admin_page, zalo_a
         " return [r.clientWidth, r.scrollWidth]; }"
     )
     assert scrolled <= width
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_an_api_send_marked_error_before_a_worker_took_it_is_retried_and_sent(
+    admin_page, connected_oa, sandbox, output_dir, language
+):
+    """An API send is accepted as its event alone; no worker runs yet. An admin marks it
+    Error, then Retry Processing gives it back to the sends loop, which sends it."""
+    from django.utils import translation
+
+    from zalohub.api.keys import key_create
+    from zalohub.api.models import Capability
+    from zalohub.events.outbound import queued
+
+    _key, raw = key_create(
+        name="ERP", oas=[connected_oa], capabilities=Capability.values, rate_limit_per_minute=60
+    )
+    body = {"oa": connected_oa.pk, "to": {"user_id": SON_SUPPORT_USER_ID}, "text": "Báo giá"}
+    answer = Client().post(
+        "/api/v1/messages",
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+    assert answer.status_code == 202
+    event = ZaloEvent.objects.get(pk=answer.json()["event_id"])
+
+    def label(state) -> str:  # type: ignore[no-untyped-def]
+        with translation.override(language):
+            return str(state.label)
+
+    page = admin_page(language)
+    page.goto(page.url.split("/admin/")[0] + f"/admin/events/zaloevent/{event.pk}/change/")
+    assert _state(page, "processing") == label(ProcessingState.RECEIVED)
+    page.click("#btn-mark-error")
+    page.fill("#reason", "Worker dừng từ sáng")
+    page.click("#confirm-mark-error")
+    page.wait_for_selector(".messagelist")
+    assert _state(page, "processing") == label(ProcessingState.ERROR)
+    # It should offer Retry Processing, there being no message to Resend yet...
+    assert page.locator("#btn-resend").count() == 0
+    page.click("#btn-retry")
+    page.wait_for_selector(".messagelist")
+    assert _state(page, "processing") == label(ProcessingState.RECEIVED)
+    assert page.locator("#btn-retry").count() == 0
+    page.screenshot(path=str(output_dir / f"zalo-event-api-send-retried-{language}.png"))
+    # ...and the sends loop then makes its message and sends it to Zalo.
+    assert queued.send_due("retry-test") == 2  # queued, then sent
+    page.reload()
+    assert _state(page, "processing") == label(ProcessingState.PROCESSED)
+    assert _state(page, "zalo") == label(ZaloState.SENT)
+    page.screenshot(
+        path=str(output_dir / f"zalo-event-api-send-sent-{language}.png"), full_page=True
+    )

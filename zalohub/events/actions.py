@@ -24,7 +24,8 @@ from zalohub.events.models import (
     ZaloEvent,
     ZaloState,
 )
-from zalohub.events.outbound import NoSender, resend
+from zalohub.events.outbound import NoSender, queued, resend
+from zalohub.events.outbound.oa_message import ACCEPTED_NAMES
 from zalohub.zalo import webhook
 
 # The states from which each action may start (the admin's buttons follow these too).
@@ -39,9 +40,21 @@ class ActionRefused(Exception):
 
 
 def can_retry_processing(event: ZaloEvent) -> bool:
+    if _accepted_unqueued(event):
+        return event.processing_state == ProcessingState.ERROR
     if event.direction == Direction.OUTBOUND:
         return can_resend(event)
     return event.processing_state in RETRYABLE_STATES
+
+
+def _accepted_unqueued(event: ZaloEvent) -> bool:
+    """An API send accepted as its event alone that has no message yet (an admin marked
+    it Error before the sends loop made one, or its body could not be read)."""
+    return (
+        event.direction == Direction.OUTBOUND
+        and event.message_id is None
+        and event.event_name in ACCEPTED_NAMES
+    )
 
 
 def can_resend(event: ZaloEvent) -> bool:
@@ -82,7 +95,11 @@ def _oa_from_payload(event: ZaloEvent) -> int | None:
 
 
 def event_retry_processing(*, event: ZaloEvent) -> ZaloEvent:
-    """Process an inbound event again from its stored raw payload."""
+    """Process an inbound event again from its stored raw payload; send an outbound one
+    again (``message_resend``), or an API send that has no message yet: Received again,
+    the sends loop makes its message and sends it (``oa_message.accepted_queue``)."""
+    if _accepted_unqueued(event):
+        return _accepted_again(event)
     if event.direction == Direction.OUTBOUND:
         if event.message is None:
             raise ActionRefused(_("This outbound event has no message to send again."))
@@ -110,6 +127,26 @@ def event_retry_processing(*, event: ZaloEvent) -> ZaloEvent:
             _("Event #%(id)s is %(state)s; wait for it or Mark Error first.")
             % {"id": event.pk, "state": event.get_processing_state_display()}
         )
+    event.refresh_from_db()
+    return event
+
+
+def _accepted_again(event: ZaloEvent) -> ZaloEvent:
+    again = ZaloEvent.objects.filter(
+        pk=event.pk, message__isnull=True, processing_state=ProcessingState.ERROR
+    ).update(
+        processing_state=ProcessingState.RECEIVED,
+        next_attempt_at=timezone.now(),
+        error_category="",
+        error_at=None,
+        **reason_fields("error_message", None),
+    )
+    if not again:
+        raise ActionRefused(
+            _("Event #%(id)s is %(state)s; wait for it or Mark Error first.")
+            % {"id": event.pk, "state": event.get_processing_state_display()}
+        )
+    transaction.on_commit(queued.wake)
     event.refresh_from_db()
     return event
 
