@@ -50,16 +50,16 @@ def _source(
             raise RuntimeError(f"{field}: give this column (its default is computed)")
     selected = [f"r.{qn(c)}" for c in columns] + [_literal(f) for f in rest]
     inserted = [qn(c) for c in (*columns, *(str(f.column) for f in rest))]
-    return inserted, selected, _recordset(model, columns)
+    return inserted, selected, recordset(model, columns)
 
 
-def _recordset(
+def recordset(
     model: type[models.Model], columns: Sequence[str], extra: Sequence[tuple[str, str]] = ()
 ) -> str:
     """On PostgreSQL, the rows of ``model``'s ``columns`` read from one JSON parameter
-    (``_json``), typed as the columns are: ``r``, numbered in ``ordinal``. ``extra``:
-    (name, SQL type) of values the rows carry after the columns, for the statement's own
-    use (they are not inserted)."""
+    (``_json``; ``rows_params`` gives it), typed as the columns are: ``r``, numbered in
+    ``ordinal`` from 1. ``extra``: (name, SQL type) of values the rows carry after the
+    columns, for the statement's own use (they are not inserted)."""
     qn = connection.ops.quote_name
     fields = {f.column: f for f in model._meta.concrete_fields}
     typed = [(c, fields[c].db_type(connection)) for c in columns] + list(extra)
@@ -79,15 +79,6 @@ def insert_from(model: type[models.Model], columns: Sequence[str]) -> tuple[list
     return inserted, selected
 
 
-def recordset(
-    model: type[models.Model], columns: Sequence[str], extra: Sequence[tuple[str, str]] = ()
-) -> str:
-    """On PostgreSQL, rows given as one JSON parameter (``rows_params``, each row the
-    values of ``columns`` then of ``extra``'s (name, SQL type)): ``r``, typed, numbered
-    in ``ordinal`` from 1."""
-    return _recordset(model, columns, extra)
-
-
 @functools.lru_cache(maxsize=256)
 def _rows_select(
     vendor: str, model: type[models.Model], columns: tuple[str, ...], rows: int
@@ -95,7 +86,7 @@ def _rows_select(
     qn = connection.ops.quote_name
     if vendor == "postgresql":
         selected = ", ".join(f"r.{qn(c)}" for c in columns)
-        source = _recordset(model, columns)
+        source = recordset(model, columns)
         return f"SELECT {selected} FROM {source} ORDER BY r.{qn('ordinal')}"  # noqa: S608
     return "VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * rows)
 
@@ -103,7 +94,7 @@ def _rows_select(
 def rows_select(model: type[models.Model], columns: Sequence[str], rows: int) -> str:
     """What an INSERT of ``rows`` rows of ``model``'s ``columns`` takes them from, for a
     statement of the caller's (``INSERT INTO t (columns) <this> ON CONFLICT ...``) run
-    with ``rows_params``: on PostgreSQL one JSON parameter (``_recordset``: the same SQL
+    with ``rows_params``: on PostgreSQL one JSON parameter (``recordset``: the same SQL
     text for any number of rows, one value to quote), elsewhere a VALUES row each."""
     postgresql = connection.vendor == "postgresql"
     return _rows_select(connection.vendor, model, tuple(columns), 0 if postgresql else rows)
